@@ -1,0 +1,125 @@
+import type { IRNode } from '../ir/node';
+import type { Builder } from '../ir/builder';
+import { numel } from '../ir/shape';
+import { CpuBackend } from '../backends/cpu/cpu-backend';
+import type { FloatArray } from '../backends/kernel';
+import { compilePlan } from '../plan/plan';
+import { Rng } from '../util/rng';
+import { forwardMode } from './forward';
+import { reverseMode } from './reverse';
+
+/** |a - b| relative to the larger of the two, with a floor so that two tiny numbers compare as equal. */
+export function relError(a: number, b: number, floor = 1e-6): number {
+  return Math.abs(a - b) / Math.max(Math.abs(a), Math.abs(b), floor);
+}
+
+export interface TensorCheck {
+  /**
+   * Largest relative error between reverse mode and finite differences over the checked elements. Each element
+   * takes the closest of the central, left and right differences: at a kink (relu at 0, a tie in a max) reverse
+   * mode gives one one-sided derivative, which is right, and the central difference is their average.
+   */
+  reverseVsNumeric: number;
+  /** Relative error between forward mode's directional derivative and reverse mode's (gradient . direction). */
+  forwardVsReverse: number;
+  checked: number;
+}
+
+export interface GradcheckOptions {
+  /** Step of the central differences (float64 throughout). */
+  eps?: number;
+  /** Elements checked per tensor by central differences (chosen by seeded draw when the tensor is larger). */
+  maxElements?: number;
+  seed?: number;
+}
+
+/**
+ * Checks reverse mode, forward mode and central differences against each other for the scalar `objective` with
+ * respect to each source node of `wrt` (parameters or inputs), on a float64 CPU backend so that differences are
+ * meaningful. `values` holds each source's value (inputs and parameters alike, by name).
+ */
+export function gradcheck(
+  b: Builder,
+  objective: IRNode,
+  wrt: readonly IRNode[],
+  values: ReadonlyMap<string, FloatArray>,
+  opts: GradcheckOptions = {},
+): Map<string, TensorCheck> {
+  const eps = opts.eps ?? 1e-6;
+  const rng = new Rng(opts.seed ?? 1, 7);
+  const adjoint = reverseMode(b, objective, wrt);
+  const directions = new Map<IRNode, Float64Array>();
+  const tangents = new Map<IRNode, IRNode>();
+  for (const x of wrt) {
+    const v = Float64Array.from({ length: numel(x.shape) }, () => rng.normal());
+    directions.set(x, v);
+    tangents.set(x, b.constant(Float32Array.from(v), x.shape));
+  }
+  const tangent = forwardMode(b, tangents, objective);
+  const outputs: Record<string, IRNode> = { objective };
+  wrt.forEach((x, i) => {
+    outputs[`grad${i}`] = adjoint.get(x) ?? b.fullLike(x, 0);
+    outputs[`jvp${i}`] = tangent.get(objective) ? jvpAlone(b, x, objective, directions.get(x)!) : b.scalar(0);
+  });
+
+  const backend = new CpuBackend('f64');
+  const exe = backend.load(compilePlan(outputs));
+  const names = wrt.map(sourceName);
+  const current = new Map<string, Float64Array>();
+  for (const [name, v] of values) {
+    const copy = Float64Array.from(v);
+    current.set(name, copy);
+  }
+  const feed = () => {
+    for (const [name, v] of current) {
+      if (exe.plan.inputs.has(name)) exe.setInput(name, v);
+      else backend.writeTensor(name, v);
+    }
+  };
+  const ctx = { seed: opts.seed ?? 1, step: 1 };
+  const f = () => {
+    feed();
+    exe.run(ctx);
+    return exe.readSync('objective')[0];
+  };
+  const f0 = f();
+  const grads = wrt.map((_, i) => exe.readSync(`grad${i}`));
+  const jvps = wrt.map((_, i) => exe.readSync(`jvp${i}`)[0]);
+
+  const result = new Map<string, TensorCheck>();
+  wrt.forEach((x, i) => {
+    const v = current.get(names[i]);
+    if (!v) throw new Error(`gradcheck: no value for ${names[i]}`);
+    const n = v.length;
+    const max = opts.maxElements ?? 64;
+    const picks = n <= max ? [...Array(n).keys()] : [...rng.permutation(n).slice(0, max)];
+    let worst = 0;
+    for (const k of picks) {
+      const keep = v[k];
+      v[k] = keep + eps;
+      const up = f();
+      v[k] = keep - eps;
+      const down = f();
+      v[k] = keep;
+      const g = grads[i][k];
+      const err = Math.min(relError(g, (up - down) / (2 * eps)), relError(g, (up - f0) / eps, 1e-4), relError(g, (f0 - down) / eps, 1e-4));
+      worst = Math.max(worst, err);
+    }
+    const dir = directions.get(x)!;
+    let dot = 0;
+    for (let k = 0; k < n; k++) dot += grads[i][k] * dir[k];
+    result.set(names[i], { reverseVsNumeric: worst, forwardVsReverse: relError(jvps[i], dot), checked: picks.length });
+  });
+  return result;
+}
+
+/** The name a source node is fed by: an input's or a parameter's. */
+export function sourceName(x: IRNode): string {
+  return x.attrs.name as string;
+}
+
+/** The directional derivative of `objective` along `dir` for source `x` alone (other sources held fixed). */
+function jvpAlone(b: Builder, x: IRNode, objective: IRNode, dir: Float64Array): IRNode {
+  const t = forwardMode(b, new Map([[x, b.constant(Float32Array.from(dir), x.shape)]]), objective);
+  return t.get(objective) ?? b.scalar(0);
+}

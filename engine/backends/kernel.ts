@@ -1,0 +1,18 @@
+import type { Attrs } from '../ir/node';
+
+/** What a kernel is asked to do: one primitive op over concrete shapes. */
+export interface KernelCall {
+  readonly op: string;
+  readonly attrs: Attrs;
+  readonly inShapes: readonly (readonly number[])[];
+  readonly outShape: readonly number[];
+}
+
+/** Per-run values that kernels may read: the seed and the optimizer step (dropout masks, Adam's bias correction). */
+export interface RunContext {
+  seed: number;
+  step: number;
+}
+
+/** The CPU backend computes in float32 (training) or float64 (gradient checks, where differences must be exact). */
+export type FloatArray = Float32Array | Float64Array;

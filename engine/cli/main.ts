@@ -1,0 +1,356 @@
+import { readFileSync } from 'node:fs';
+import { basename, dirname, extname, join, resolve } from 'node:path';
+import { parseArgs } from 'node:util';
+import { CpuBackend } from '../backends/cpu/cpu-backend';
+import { gradcheck } from '../autodiff/gradcheck';
+import { expandGraph } from '../graph/expand';
+import { numel } from '../ir/shape';
+import { parseProject, type Project } from '../io/project';
+import { readSafetensors, weightsMetadata, writeSafetensors, type Tensor } from '../io/safetensors';
+import { writeFileAtomic } from '../io/atomic';
+import { gradProgram, objectiveNode, resolveTargets } from '../train/program';
+import { Session, type EpochResult } from '../train/session';
+import { StudioError } from '../util/errors';
+import { Progress } from './progress';
+
+const USAGE = `usage: bpstudio COMMAND PROJECT [options]
+
+commands:
+  check PROJECT                        validate the file and graph, infer shapes
+  train PROJECT                        train as the project's training section says
+  eval PROJECT --weights W             objective and accuracy on the dataset's rows
+  predict PROJECT --weights W          the prediction node's output for each row
+  grad PROJECT [--nodes]               one forward and backward pass
+  gradcheck PROJECT                    reverse mode, forward mode and central differences compared
+  export PROJECT --weights W --format safetensors|onnx|json --out FILE
+
+options:
+  --json                machine-readable output on stdout
+  --weights W           weights (.safetensors) to start from (train, grad, gradcheck) or to use
+  --rows N|all          the first N of the dataset's rows (eval, predict, grad, gradcheck)
+  --epochs N, --steps N stop training after N epochs, or N optimizer steps
+  --backend cpu|webgpu|auto
+  --out FILE            train: where to save the weights (default: next to the project)
+  --seed N              overrides training.seed
+  --nodes               grad: also every node's value and adjoint
+`;
+
+/** Wrong use of the command line: exit status 2. */
+class UsageError extends Error {}
+
+interface Options {
+  json: boolean;
+  weights?: string;
+  rows?: string;
+  epochs?: string;
+  steps?: string;
+  backend?: string;
+  out?: string;
+  seed?: string;
+  nodes: boolean;
+  format?: string;
+  help: boolean;
+}
+
+export interface Io {
+  stdout: (s: string) => void;
+  stderr: (s: string) => void;
+  /** Whether stderr is a terminal (the progress bar draws only there). */
+  tty: boolean;
+}
+
+const processIo: Io = {
+  stdout: (s) => process.stdout.write(s),
+  stderr: (s) => process.stderr.write(s),
+  tty: !!process.stderr.isTTY,
+};
+
+/** Runs the CLI; returns the exit status (0 ok, 1 the work failed or the project is invalid, 2 bad usage). */
+export async function main(argv: readonly string[], io: Io = processIo): Promise<number> {
+  let opts: Options;
+  let positionals: string[];
+  try {
+    const parsed = parseArgs({
+      args: [...argv],
+      allowPositionals: true,
+      strict: true,
+      options: {
+        json: { type: 'boolean', default: false },
+        weights: { type: 'string' },
+        rows: { type: 'string' },
+        epochs: { type: 'string' },
+        steps: { type: 'string' },
+        backend: { type: 'string' },
+        out: { type: 'string' },
+        seed: { type: 'string' },
+        nodes: { type: 'boolean', default: false },
+        format: { type: 'string' },
+        help: { type: 'boolean', short: 'h', default: false },
+      },
+    });
+    opts = parsed.values as Options;
+    positionals = parsed.positionals;
+  } catch (e) {
+    io.stderr(`bpstudio: ${(e as Error).message}\n\n${USAGE}`);
+    return 2;
+  }
+  if (opts.help) {
+    io.stdout(USAGE);
+    return 0;
+  }
+  const [command, file, ...extra] = positionals;
+  try {
+    const run = COMMANDS[command ?? ''];
+    if (!run) throw new UsageError(command ? `unknown command "${command}"` : 'no command given');
+    if (!file) throw new UsageError(`${command} needs a project file`);
+    if (extra.length) throw new UsageError(`unexpected argument "${extra[0]}"`);
+    validateOptions(command, opts);
+    return await run(resolve(file), opts, io);
+  } catch (e) {
+    if (e instanceof UsageError) {
+      io.stderr(`bpstudio: ${e.message}\n\n${USAGE}`);
+      return 2;
+    }
+    if (e instanceof StudioError) {
+      const where = e.where.file ? e.where : { ...e.where, file: file ?? undefined };
+      const described = new StudioError(e.message, where).describe();
+      io.stderr(`bpstudio: ${described}\n`);
+      if (opts.json) io.stdout(JSON.stringify({ error: { message: e.message, ...where } }) + '\n');
+      return 1;
+    }
+    throw e;
+  }
+}
+
+function positiveInt(v: string | undefined, name: string): number | undefined {
+  if (v === undefined) return undefined;
+  if (!/^\d+$/.test(v) || Number(v) < 1) throw new UsageError(`--${name} must be a positive integer, got "${v}"`);
+  return Number(v);
+}
+
+function validateOptions(command: string, o: Options): void {
+  positiveInt(o.epochs, 'epochs');
+  positiveInt(o.steps, 'steps');
+  if (o.seed !== undefined && !/^-?\d+$/.test(o.seed)) throw new UsageError(`--seed must be an integer, got "${o.seed}"`);
+  if (o.rows !== undefined && o.rows !== 'all') positiveInt(o.rows, 'rows');
+  if (o.backend !== undefined && !['cpu', 'webgpu', 'auto'].includes(o.backend)) throw new UsageError(`--backend must be cpu, webgpu or auto, got "${o.backend}"`);
+  if (['eval', 'predict', 'export'].includes(command) && !o.weights) throw new UsageError(`${command} needs --weights W.safetensors`);
+  if (command === 'export') {
+    if (!o.format) throw new UsageError('export needs --format safetensors|onnx|json');
+    if (!['safetensors', 'onnx', 'json'].includes(o.format)) throw new UsageError(`--format must be safetensors, onnx or json, got "${o.format}"`);
+    if (!o.out) throw new UsageError('export needs --out FILE');
+  }
+}
+
+function readText(path: string): string {
+  try {
+    return readFileSync(path, 'utf8');
+  } catch (e) {
+    const code = (e as { code?: string }).code;
+    throw new StudioError(code === 'ENOENT' ? 'file not found' : `cannot read the file (${(e as Error).message})`, { file: path });
+  }
+}
+
+function loadProject(file: string): Project {
+  return parseProject(readText(file), file);
+}
+
+function loadWeights(path: string): Record<string, Tensor> {
+  let bytes: Uint8Array;
+  try {
+    bytes = readFileSync(path);
+  } catch (e) {
+    const code = (e as { code?: string }).code;
+    throw new StudioError(code === 'ENOENT' ? 'weights file not found' : `cannot read the weights file (${(e as Error).message})`, { file: path });
+  }
+  return readSafetensors(bytes, path).tensors;
+}
+
+/** The CPU backend; WebGPU arrives with its own issue, and `auto` means CPU until then. */
+function backendFor(o: Options, project: Project): CpuBackend {
+  const want = o.backend ?? project.training?.backend ?? 'auto';
+  if (want === 'webgpu') throw new StudioError('the WebGPU backend is not part of this version yet: use --backend cpu (or auto)');
+  return new CpuBackend();
+}
+
+function openSession(file: string, o: Options, withWeights: boolean): Session {
+  const project = loadProject(file);
+  return new Session(project, {
+    baseDir: dirname(file),
+    backend: backendFor(o, project),
+    seed: o.seed === undefined ? undefined : Number(o.seed),
+    weights: withWeights && o.weights ? loadWeights(resolve(o.weights)) : undefined,
+  });
+}
+
+/** The first N of the dataset's rows, in file order. */
+function rowsOf(s: Session, o: Options): Int32Array {
+  const n = o.rows === undefined || o.rows === 'all' ? s.dataset.rows : Math.min(Number(o.rows), s.dataset.rows);
+  return Int32Array.from({ length: n }, (_, i) => i);
+}
+
+const fmt = (x: number) => (Number.isInteger(x) ? String(x) : x.toPrecision(4));
+const jsonLine = (io: Io, v: unknown) => io.stdout(JSON.stringify(v) + '\n');
+
+type Command = (file: string, o: Options, io: Io) => Promise<number>;
+
+const COMMANDS: Record<string, Command> = {
+  async check(file, o, io) {
+    const project = loadProject(file);
+    const e = expandGraph(project.graph.nodes, { batch: null, mode: 'train' });
+    const errors: { node: string | null; port?: string; message: string }[] = e.errors.map((x) => ({
+      node: x.node,
+      ...(x.port ? { port: x.port } : {}),
+      message: x.attr && !x.message.includes(x.attr) ? `attribute ${x.attr}: ${x.message}` : x.message,
+    }));
+    if (!errors.length) {
+      try {
+        resolveTargets(project.graph.nodes, project.training);
+      } catch (err) {
+        if (!(err instanceof StudioError)) throw err;
+        errors.push({ node: err.where.node ?? null, message: err.message });
+      }
+    }
+    const shapes = Object.fromEntries([...e.outputs].map(([id, n]) => [id, n.shape]));
+    const parameters = Object.fromEntries(e.params.map((p) => [p.name, p.shape]));
+    const parameterCount = e.params.filter((p) => p.trainable).reduce((s, p) => s + numel(p.shape), 0);
+    const ok = errors.length === 0;
+    if (o.json) jsonLine(io, { ok, errors, shapes, parameters, parameterCount });
+    else {
+      for (const x of errors) io.stderr(`${file}: ${x.node ? `node "${x.node}"${x.port ? `, port "${x.port}"` : ''}: ` : ''}${x.message}\n`);
+      if (ok) {
+        for (const [id, s] of Object.entries(shapes)) io.stdout(`${id.padEnd(20)} [${s.map((d) => (d === null ? 'B' : d)).join(', ')}]\n`);
+        io.stdout(`ok: ${Object.keys(shapes).length} nodes, ${parameterCount} trainable parameters\n`);
+      }
+    }
+    return ok ? 0 : 1;
+  },
+
+  async train(file, o, io) {
+    const s = openSession(file, o, true);
+    const epochs = positiveInt(o.epochs, 'epochs') ?? s.training.epochs;
+    const steps = positiveInt(o.steps, 'steps');
+    const total = Math.min(epochs * s.stepsPerEpoch, steps ?? Infinity);
+    const progress = new Progress(io, total);
+    const started = performance.now();
+    await s.train({
+      epochs,
+      steps,
+      onStep: (r) => progress.update(r.step, `epoch ${r.epoch} loss ${fmt(r.loss)}`),
+      onEpoch: (r: EpochResult) => {
+        progress.clear();
+        if (o.json) jsonLine(io, r);
+        else io.stdout(describeEpoch(r) + '\n');
+      },
+    });
+    progress.clear();
+    const out = resolve(o.out ?? join(dirname(file), basename(file, extname(file)) + '.safetensors'));
+    writeFileAtomic(out, writeSafetensors(await s.weights(), weightsMetadata(s.project.name ?? basename(file))));
+    const seconds = (performance.now() - started) / 1000;
+    if (o.json) jsonLine(io, { done: true, weights: out, steps: s.step, seconds });
+    else io.stdout(`done: ${s.step} steps in ${fmt(seconds)} s; weights saved to ${out}\n`);
+    return 0;
+  },
+
+  async eval(file, o, io) {
+    const s = openSession(file, o, true);
+    const r = await s.evaluate(rowsOf(s, o));
+    if (o.json) jsonLine(io, { objective: r.objective, ...(r.accuracy !== undefined ? { accuracy: r.accuracy } : {}), rows: r.rows });
+    else io.stdout(`objective ${fmt(r.objective!)}${r.accuracy !== undefined ? `, accuracy ${(100 * r.accuracy).toFixed(2)}%` : ''} on ${r.rows} rows\n`);
+    return 0;
+  },
+
+  async predict(file, o, io) {
+    const s = openSession(file, o, true);
+    const outputs = await s.predict(rowsOf(s, o));
+    if (o.json) jsonLine(io, { outputs: outputs.map((r) => [...r]) });
+    else for (const r of outputs) io.stdout([...r].map(fmt).join('\t') + '\n');
+    return 0;
+  },
+
+  async grad(file, o, io) {
+    const s = openSession(file, o, true);
+    const rows = rowsOf(s, o);
+    const { plan } = gradProgram(s.nodes, s.targets, rows.length, { nodes: o.nodes });
+    const exe = s.backend.load(plan);
+    for (const [id, t] of s.batch(rows)) exe.setInput(id, t);
+    exe.run({ seed: s.training.seed, step: 1 });
+    const objective = (await exe.read('objective'))[0];
+    const pack = async (name: string) => ({ shape: plan.outputs.get(name)!.shape, values: [...(await exe.read(name))] });
+    const section = async (prefix: string) => {
+      const out: Record<string, { shape: number[]; values: number[] }> = {};
+      for (const k of plan.outputs.keys()) if (k.startsWith(prefix)) out[k.slice(prefix.length)] = await pack(k);
+      return out;
+    };
+    const result: Record<string, unknown> = { objective, gradients: await section('grad:') };
+    if (o.nodes) {
+      result.values = await section('value:');
+      result.adjoints = await section('adjoint:');
+    }
+    if (o.json) jsonLine(io, result);
+    else {
+      io.stdout(`objective ${fmt(objective)}\n`);
+      const show = (title: string, m: Record<string, { shape: number[]; values: number[] }>) => {
+        for (const [k, v] of Object.entries(m)) io.stdout(`${title} ${k} [${v.shape.join(', ')}]: ${v.values.slice(0, 8).map(fmt).join(' ')}${v.values.length > 8 ? ' ...' : ''}\n`);
+      };
+      show('d/d', result.gradients as Record<string, { shape: number[]; values: number[] }>);
+      if (o.nodes) show('adjoint', result.adjoints as Record<string, { shape: number[]; values: number[] }>);
+    }
+    return 0;
+  },
+
+  async gradcheck(file, o, io) {
+    const s = openSession(file, o, true);
+    const rows = rowsOf(s, o);
+    const e = gradProgram(s.nodes, s.targets, rows.length).expansion;
+    const obj = objectiveNode(e, s.targets);
+    const trainable = new Set(s.params.filter((p) => p.trainable).map((p) => p.name));
+    const wrt = e.builder.nodes.filter((n) => n.op === 'param' && trainable.has(n.attrs.name as string));
+    const values = new Map<string, Float64Array>();
+    for (const p of s.params) values.set(p.name, Float64Array.from(await s.backend.readTensor(p.name)));
+    for (const [id, t] of s.batch(rows)) values.set(id, Float64Array.from(t));
+    const checks = gradcheck(e.builder, obj, wrt, values, { seed: s.training.seed });
+    const tensors = Object.fromEntries([...checks].map(([k, c]) => [k, { reverseVsNumeric: c.reverseVsNumeric, forwardVsReverse: c.forwardVsReverse }]));
+    const maxRelError = Math.max(0, ...[...checks.values()].flatMap((c) => [c.reverseVsNumeric, c.forwardVsReverse]));
+    const ok = maxRelError < GRADCHECK_TOLERANCE;
+    if (o.json) jsonLine(io, { ok, maxRelError, tensors });
+    else {
+      for (const [k, c] of Object.entries(tensors)) io.stdout(`${k.padEnd(24)} reverse vs numeric ${c.reverseVsNumeric.toExponential(2)}  forward vs reverse ${c.forwardVsReverse.toExponential(2)}\n`);
+      io.stdout(`${ok ? 'ok' : 'FAILED'}: largest relative error ${maxRelError.toExponential(2)} (tolerance ${GRADCHECK_TOLERANCE})\n`);
+    }
+    return ok ? 0 : 1;
+  },
+
+  async export(file, o, io) {
+    if (o.format === 'onnx') throw new StudioError('ONNX export is not in this version yet (it comes with the data-in, models-out work); use --format safetensors or json');
+    const project = loadProject(file);
+    const weights = loadWeights(resolve(o.weights!));
+    // Opening a session checks the weights against the graph (names and shapes) before anything is written.
+    new Session(project, { baseDir: dirname(file), weights });
+    const out = resolve(o.out!);
+    const metadata = weightsMetadata(project.name ?? basename(file));
+    if (o.format === 'safetensors') writeFileAtomic(out, writeSafetensors(weights, metadata));
+    else {
+      const tensors = Object.fromEntries(Object.entries(weights).map(([k, t]) => [k, { shape: t.shape, values: [...t.data] }]));
+      writeFileAtomic(out, JSON.stringify({ ...metadata, version: 1, tensors }) + '\n');
+    }
+    if (o.json) jsonLine(io, { out, format: o.format });
+    else io.stdout(`wrote ${out} (${o.format})\n`);
+    return 0;
+  },
+};
+
+/**
+ * Largest relative error `gradcheck` accepts. Differences are taken in float64 with a step of 1e-6, so a correct
+ * gradient agrees to about 1e-8; a wrong one is off by order 1. Non-smooth points (a relu input at exactly 0)
+ * can exceed it honestly, and are reported rather than hidden.
+ */
+const GRADCHECK_TOLERANCE = 1e-5;
+
+function describeEpoch(r: EpochResult): string {
+  const parts = [`epoch ${r.epoch}`, `step ${r.step}`, `loss ${fmt(r.loss)}`];
+  if (r.accuracy !== undefined) parts.push(`acc ${(100 * r.accuracy).toFixed(1)}%`);
+  if (r.valLoss !== undefined) parts.push(`val loss ${fmt(r.valLoss)}`);
+  if (r.valAccuracy !== undefined) parts.push(`val acc ${(100 * r.valAccuracy).toFixed(1)}%`);
+  return parts.join('  ');
+}

@@ -1,0 +1,229 @@
+import { reverseMode } from '../autodiff/reverse';
+import type { Builder } from '../ir/builder';
+import type { IRNode } from '../ir/node';
+import { formatShape } from '../ir/shape';
+import { opSpec, type LabelKind, type Mode } from '../graph/catalogue';
+import { expandGraph, type Expansion, type GraphError, type GraphNode, type ParamInfo } from '../graph/expand';
+import { compilePlan, type Plan, type Update } from '../plan/plan';
+import { StudioError } from '../util/errors';
+
+/** What a run of the graph is about: the node minimised, the model's answer, and the label it is scored against. */
+export interface Targets {
+  objective: string;
+  prediction?: string;
+  label?: { id: string; kind: LabelKind };
+}
+
+export interface OptimizerSpec {
+  type: 'sgd' | 'adam' | 'adamw';
+  lr: number;
+  momentum?: number;
+  nesterov?: boolean;
+  weightDecay?: number;
+  beta1?: number;
+  beta2?: number;
+  eps?: number;
+}
+
+/** Throws the first graph error as a StudioError naming the node and port (the CLI's and trainer's view). */
+export function throwGraphErrors(errors: readonly GraphError[]): void {
+  const e = errors[0];
+  if (!e) return;
+  const more = errors.length > 1 ? ` (and ${errors.length - 1} more error${errors.length > 2 ? 's' : ''})` : '';
+  throw new StudioError(e.message + more, { node: e.node, port: e.port ?? (e.attr ? `attrs.${e.attr}` : undefined) });
+}
+
+/**
+ * The objective (default: the one loss node), the prediction (default: the node feeding the loss's first port)
+ * and the label node (the one label node feeding the objective, if any).
+ */
+export function resolveTargets(nodes: readonly GraphNode[], training: { objective?: string; prediction?: string } = {}): Targets {
+  const byId = new Map(nodes.map((n) => [n.id, n]));
+  let objective = training.objective;
+  if (objective === undefined) {
+    const losses = nodes.filter((n) => opSpec(n.op)?.group === 'losses');
+    const sinks = nodes.filter((n) => !nodes.some((m) => Object.values(m.inputs ?? {}).includes(n.id)));
+    if (losses.length === 1) objective = losses[0].id;
+    else if (losses.length === 0 && sinks.length === 1) objective = sinks[0].id;
+    else if (losses.length === 0) throw new StudioError('the graph has no loss node: add one, or name the objective in training.objective');
+    else throw new StudioError(`the graph has ${losses.length} loss nodes (${losses.map((l) => l.id).join(', ')}): name the one to minimise in training.objective`);
+  }
+  if (!byId.has(objective)) throw new StudioError(`training.objective names "${objective}", which is not a node of the graph`);
+  let prediction = training.prediction;
+  const objNode = byId.get(objective)!;
+  if (prediction === undefined && opSpec(objNode.op)?.group === 'losses') {
+    prediction = objNode.inputs?.[opSpec(objNode.op)!.inputs[0]];
+  }
+  if (prediction !== undefined && !byId.has(prediction)) throw new StudioError(`training.prediction names "${prediction}", which is not a node of the graph`);
+
+  const ancestors = new Set<string>();
+  const visit = (id: string) => {
+    if (ancestors.has(id) || !byId.has(id)) return;
+    ancestors.add(id);
+    Object.values(byId.get(id)!.inputs ?? {}).forEach(visit);
+  };
+  visit(objective);
+  const labels = nodes.filter((n) => n.op === 'label' && ancestors.has(n.id));
+  const label = labels.length === 1 ? { id: labels[0].id, kind: ((labels[0].attrs?.kind as LabelKind | undefined) ?? 'class') } : undefined;
+  return { objective, prediction, label };
+}
+
+/** A graph expanded for one batch size and mode, with errors thrown. */
+export function expandOrThrow(nodes: readonly GraphNode[], batch: number, mode: Mode): Expansion {
+  const e = expandGraph(nodes, { batch, mode });
+  throwGraphErrors(e.errors);
+  return e;
+}
+
+function outputOf(e: Expansion, id: string): IRNode {
+  const n = e.outputs.get(id);
+  if (!n) throw new StudioError(`node "${id}" has no value`, { node: id });
+  return n;
+}
+
+/** The scalar minimised: the objective node, or its batch mean when it is per-example. */
+export function objectiveNode(e: Expansion, t: Targets): IRNode {
+  const y = outputOf(e, t.objective);
+  const b = e.builder;
+  if (e.batched.get(t.objective)) {
+    if (y.shape.length !== 1) throw new StudioError(`the objective must be a scalar or one value per example, got ${formatShape(y.shape)}`, { node: t.objective });
+    return b.mean(y, [0]);
+  }
+  if (y.shape.length !== 0) throw new StudioError(`the objective must be a scalar or one value per example, got ${formatShape(y.shape)}`, { node: t.objective });
+  return y;
+}
+
+/**
+ * How many examples of the batch the prediction gets right, as a node: argmax against class labels, or the sign
+ * of a single score against a 0/1 or -1/+1 label (threshold 0.5 after a sigmoid, else 0). Undefined when the
+ * targets have no accuracy (real labels, or shapes that do not fit).
+ */
+export function correctCount(e: Expansion, t: Targets, nodes: readonly GraphNode[]): IRNode | undefined {
+  if (!t.prediction || !t.label || t.label.kind === 'real') return undefined;
+  const b = e.builder;
+  const p = e.outputs.get(t.prediction);
+  const y = e.outputs.get(t.label.id);
+  if (!p || !y || !e.batched.get(t.prediction) || y.shape.length !== 1) return undefined;
+  if (p.shape.length === 2 && (p.shape[1] as number) > 1 && t.label.kind === 'class') {
+    return b.sum(b.mul(b.maxMask(p, [1]), b.oneHot(y, p.shape[1] as number)), [0, 1]);
+  }
+  if (p.shape.length === 1 || (p.shape.length === 2 && p.shape[1] === 1)) {
+    const s = b.reshape(p, [p.shape[0]]);
+    const threshold = nodes.find((n) => n.id === t.prediction)?.op === 'sigmoid' ? 0.5 : 0;
+    const positive = b.greater(s, threshold);
+    const truth = t.label.kind === 'sign' ? b.greater(y, 0) : y;
+    // right when both are 1 or both are 0
+    const agree = b.add(b.mul(positive, truth), b.mul(b.sub(1, positive), b.sub(1, truth)));
+    return b.sum(agree, [0]);
+  }
+  return undefined;
+}
+
+/** Layer (or parameter node) id -> its trainable tensors, in graph order. */
+export function layersOf(params: readonly ParamInfo[]): Map<string, string[]> {
+  const m = new Map<string, string[]>();
+  for (const p of params) if (p.trainable) m.set(p.node, [...(m.get(p.node) ?? []), p.name]);
+  return m;
+}
+
+function gradNormNodes(b: Builder, grads: ReadonlyMap<string, IRNode>): Record<string, IRNode> {
+  const out: Record<string, IRNode> = {};
+  for (const [name, g] of grads) out[`gradsq:${name}`] = b.sum(b.mul(g, g), [...g.shape.keys()]);
+  return out;
+}
+
+/** Gradients of the scalar objective with respect to every trainable tensor (zeros where it does not depend). */
+function gradients(e: Expansion, obj: IRNode, extraWrt: readonly IRNode[] = []): { grads: Map<string, IRNode>; adjoint: Map<IRNode, IRNode> } {
+  const b = e.builder;
+  const paramNodes = e.builder.nodes.filter((n) => n.op === 'param');
+  const trainable = new Set(e.params.filter((p) => p.trainable).map((p) => p.name));
+  const adjoint = reverseMode(b, obj, [...paramNodes.filter((n) => trainable.has(n.attrs.name as string)), ...extraWrt]);
+  const grads = new Map<string, IRNode>();
+  for (const n of paramNodes) {
+    const name = n.attrs.name as string;
+    if (!trainable.has(name)) continue;
+    const g = adjoint.get(n) ?? b.fullLike(n, 0);
+    grads.set(name, grads.has(name) ? b.add(grads.get(name)!, g) : g);
+  }
+  return { grads, adjoint };
+}
+
+export interface TrainProgram {
+  plan: Plan;
+  expansion: Expansion;
+  /** Output names: objective, correct (if any), gradsq:TENSOR for each trainable tensor. */
+  hasAccuracy: boolean;
+}
+
+/** Forward, backward, gradient norms, accuracy and the optimizer update of one training step, as one plan. */
+export function trainProgram(nodes: readonly GraphNode[], t: Targets, opt: OptimizerSpec, batch: number): TrainProgram {
+  const e = expandOrThrow(nodes, batch, 'train');
+  const obj = objectiveNode(e, t);
+  const correct = correctCount(e, t, nodes);
+  const { grads } = gradients(e, obj);
+  const updates: Update[] = [...grads].map(([name, g]) => optimizerUpdate(name, g, opt));
+  for (const a of e.assigns) updates.push({ op: 'assign', target: a.target, source: a.value });
+  const outputs: Record<string, IRNode> = { objective: obj, ...gradNormNodes(e.builder, grads) };
+  if (correct) outputs.correct = correct;
+  return { plan: compilePlan(outputs, updates), expansion: e, hasAccuracy: !!correct };
+}
+
+function optimizerUpdate(name: string, g: IRNode, opt: OptimizerSpec): Update {
+  const weightDecay = opt.weightDecay ?? 0;
+  if (opt.type === 'sgd') {
+    const momentum = opt.momentum ?? 0;
+    return {
+      op: 'sgd_update',
+      target: name,
+      source: g,
+      state: [`${name}@velocity`],
+      attrs: { lr: opt.lr, momentum, nesterov: opt.nesterov ?? false, weightDecay },
+    };
+  }
+  return {
+    op: 'adam_update',
+    target: name,
+    source: g,
+    state: [`${name}@m`, `${name}@v`],
+    attrs: { lr: opt.lr, beta1: opt.beta1 ?? 0.9, beta2: opt.beta2 ?? 0.999, eps: opt.eps ?? 1e-8, weightDecay, decoupled: opt.type === 'adamw' },
+  };
+}
+
+/**
+ * Prediction, and (where the data has labels) objective and accuracy of a batch, without gradients; inference mode
+ * unless told.
+ */
+export function evalProgram(
+  nodes: readonly GraphNode[],
+  t: Targets,
+  batch: number,
+  opts: { mode?: Mode; scored: boolean },
+): TrainProgram {
+  const e = expandOrThrow(nodes, batch, opts.mode ?? 'infer');
+  const outputs: Record<string, IRNode> = {};
+  const correct = opts.scored ? correctCount(e, t, nodes) : undefined;
+  if (opts.scored) outputs.objective = objectiveNode(e, t);
+  if (correct) outputs.correct = correct;
+  if (t.prediction) outputs.prediction = outputOf(e, t.prediction);
+  return { plan: compilePlan(outputs), expansion: e, hasAccuracy: !!correct };
+}
+
+/**
+ * One forward and backward pass: the objective, the gradient of every trainable tensor, and with `nodes` every
+ * project node's value and adjoint (d objective / d node, inputs included).
+ */
+export function gradProgram(nodes: readonly GraphNode[], t: Targets, batch: number, opts: { nodes?: boolean } = {}): { plan: Plan; expansion: Expansion } {
+  const e = expandOrThrow(nodes, batch, 'eval');
+  const obj = objectiveNode(e, t);
+  const inputs = e.builder.nodes.filter((n) => n.op === 'input');
+  const { grads, adjoint } = gradients(e, obj, opts.nodes ? inputs : []);
+  const outputs: Record<string, IRNode> = { objective: obj };
+  for (const [name, g] of grads) outputs[`grad:${name}`] = g;
+  if (opts.nodes) {
+    for (const [id, y] of e.outputs) {
+      outputs[`value:${id}`] = y;
+      outputs[`adjoint:${id}`] = adjoint.get(y) ?? e.builder.fullLike(y, 0);
+    }
+  }
+  return { plan: compilePlan(outputs), expansion: e };
+}
