@@ -5,10 +5,10 @@ import { CpuBackend } from '../backends/cpu/cpu-backend';
 import { gradcheck } from '../autodiff/gradcheck';
 import { expandGraph } from '../graph/expand';
 import { numel } from '../ir/shape';
-import { parseProject, type Project } from '../io/project';
+import { parseProject, withTrainingDefaults, type Project } from '../io/project';
 import { readSafetensors, weightsMetadata, writeSafetensors, type Tensor } from '../io/safetensors';
 import { writeFileAtomic } from '../io/atomic';
-import { gradProgram, objectiveNode, resolveTargets } from '../train/program';
+import { gradProgram, objectiveNode, resolveTargets, trainProgram } from '../train/program';
 import { Session, type EpochResult } from '../train/session';
 import { StudioError } from '../util/errors';
 import { Progress } from './progress';
@@ -203,24 +203,26 @@ const COMMANDS: Record<string, Command> = {
       ...(x.port ? { port: x.port } : {}),
       message: x.attr && !x.message.includes(x.attr) ? `attribute ${x.attr}: ${x.message}` : x.message,
     }));
+    // Beyond cli.md (an extension): the bytes one training step's plan holds at the project's batch size.
+    let planBytes: number | undefined;
     if (!errors.length) {
       try {
-        resolveTargets(project.graph.nodes, project.training);
+        planBytes = trainStepBytes(project);
       } catch (err) {
         if (!(err instanceof StudioError)) throw err;
-        errors.push({ node: err.where.node ?? null, message: err.message });
+        errors.push({ node: err.where.node ?? null, ...(err.where.port ? { port: err.where.port } : {}), message: err.message });
       }
     }
     const shapes = Object.fromEntries([...e.outputs].map(([id, n]) => [id, n.shape]));
     const parameters = Object.fromEntries(e.params.map((p) => [p.name, p.shape]));
     const parameterCount = e.params.filter((p) => p.trainable).reduce((s, p) => s + numel(p.shape), 0);
     const ok = errors.length === 0;
-    if (o.json) jsonLine(io, { ok, errors, shapes, parameters, parameterCount });
+    if (o.json) jsonLine(io, { ok, errors, shapes, parameters, parameterCount, ...(planBytes !== undefined ? { planBytes } : {}) });
     else {
       for (const x of errors) io.stderr(`${file}: ${x.node ? `node "${x.node}"${x.port ? `, port "${x.port}"` : ''}: ` : ''}${x.message}\n`);
       if (ok) {
         for (const [id, s] of Object.entries(shapes)) io.stdout(`${id.padEnd(20)} [${s.map((d) => (d === null ? 'B' : d)).join(', ')}]\n`);
-        io.stdout(`ok: ${Object.keys(shapes).length} nodes, ${parameterCount} trainable parameters\n`);
+        io.stdout(`ok: ${Object.keys(shapes).length} nodes, ${parameterCount} trainable parameters, ${formatBytes(planBytes!)} per training step\n`);
       }
     }
     return ok ? 0 : 1;
@@ -346,6 +348,16 @@ const COMMANDS: Record<string, Command> = {
  * can exceed it honestly, and are reported rather than hidden.
  */
 const GRADCHECK_TOLERANCE = 1e-5;
+
+/** Peak memory of a training step's plan at the project's batch size. */
+function trainStepBytes(project: Project): number {
+  const t = withTrainingDefaults(project.training);
+  return trainProgram(project.graph.nodes, resolveTargets(project.graph.nodes, t), t.optimizer, t.batchSize).plan.peakBytes;
+}
+
+function formatBytes(n: number): string {
+  return n < 1024 * 1024 ? `${(n / 1024).toFixed(1)} KB` : `${(n / 1024 / 1024).toFixed(1)} MB`;
+}
 
 function describeEpoch(r: EpochResult): string {
   const parts = [`epoch ${r.epoch}`, `step ${r.step}`, `loss ${fmt(r.loss)}`];
