@@ -176,7 +176,8 @@ function optimizerUpdate(name: string, g: IRNode, opt: OptimizerSpec): Update {
       op: 'sgd_update',
       target: name,
       source: g,
-      state: [`${name}@velocity`],
+      // Plain SGD keeps no state; with momentum, the velocity.
+      state: momentum !== 0 ? [`${name}@velocity`] : [],
       attrs: { lr: opt.lr, momentum, nesterov: opt.nesterov ?? false, weightDecay },
     };
   }

@@ -1,0 +1,33 @@
+import { CpuBackend } from '../engine/backends/cpu/cpu-backend';
+import type { Backend } from '../engine/backends/backend';
+import { Rng } from '../engine/util/rng';
+
+/** Our engine's backends that the benchmarks can run on. */
+export const BACKENDS = ['cpu'] as const;
+export type BackendName = (typeof BACKENDS)[number];
+
+export interface BenchContext {
+  backend: BackendName;
+}
+
+/** One benchmark: `--only NAME` runs it alone. It prints its own figures (report.ts). */
+export interface Bench {
+  name: string;
+  run(ctx: BenchContext): Promise<void>;
+}
+
+/** A fresh engine backend of the chosen kind (its own persistent tensors). */
+export function makeBackend(name: BackendName): Backend {
+  switch (name) {
+    case 'cpu':
+      return new CpuBackend();
+  }
+}
+
+/** Seeded data, the same for us and the peers. */
+export function randomArray(n: number, seed: number, low = -1, high = 1): Float32Array {
+  const rng = new Rng(seed, 7);
+  const out = new Float32Array(n);
+  for (let i = 0; i < n; i++) out[i] = rng.range(low, high);
+  return out;
+}

@@ -1,0 +1,38 @@
+import type { GraphNode } from '../engine/graph/expand';
+import type { OptimizerSpec } from '../engine/train/program';
+import { Rng } from '../engine/util/rng';
+
+/** The benchmark MLP: 784-256-256-10, relu, softmax cross-entropy, SGD lr 0.01, batch 128. */
+export const MLP = { input: 784, hidden: [256, 256], classes: 10, batch: 128, lr: 0.01, seed: 1 } as const;
+
+export const MLP_OPTIMIZER: OptimizerSpec = { type: 'sgd', lr: MLP.lr };
+
+/** Multiply-add FLOPs of one training step: forward, and two matmuls each for the backward pass. */
+export const MLP_STEP_FLOPS = (() => {
+  const dims = [MLP.input, ...MLP.hidden, MLP.classes];
+  let macs = 0;
+  for (let i = 0; i + 1 < dims.length; i++) macs += dims[i] * dims[i + 1];
+  return 3 * 2 * MLP.batch * macs;
+})();
+
+/** The MLP as a project graph (project-format.md). */
+export function mlpGraph(): GraphNode[] {
+  return [
+    { id: 'x', op: 'input', attrs: { shape: [MLP.input] } },
+    { id: 'y', op: 'label', attrs: { kind: 'class' } },
+    { id: 'h1', op: 'dense', attrs: { units: MLP.hidden[0], activation: 'relu' }, inputs: { x: 'x' } },
+    { id: 'h2', op: 'dense', attrs: { units: MLP.hidden[1], activation: 'relu' }, inputs: { x: 'h1' } },
+    { id: 'out', op: 'dense', attrs: { units: MLP.classes }, inputs: { x: 'h2' } },
+    { id: 'loss', op: 'softmax_cross_entropy', inputs: { logits: 'out', labels: 'y' } },
+  ];
+}
+
+/** One random batch: pixels in [0, 1) and class labels, the same for every implementation. */
+export function mlpBatch(): { x: Float32Array; labels: Int32Array } {
+  const rng = new Rng(MLP.seed, 11);
+  const x = new Float32Array(MLP.batch * MLP.input);
+  for (let i = 0; i < x.length; i++) x[i] = rng.uniform();
+  const labels = new Int32Array(MLP.batch);
+  for (let i = 0; i < labels.length; i++) labels[i] = Math.floor(rng.uniform() * MLP.classes);
+  return { x, labels };
+}

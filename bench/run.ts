@@ -1,0 +1,55 @@
+/**
+ * `npm run bench [-- --only NAME] [-- --backend cpu]`: one JSON line per figure on stdout (architecture.md,
+ * Conventions), progress on stderr. Peers (TensorFlow.js cpu and wasm) run on the same work in this process.
+ */
+import { BACKENDS, type BackendName, type Bench } from './context';
+import { matmul } from './matmul';
+import { mlpStep } from './mlp-step';
+import { planPeakBytes } from './plan-peak-bytes';
+import { note } from './report';
+import { scalarGraph } from './scalar-graph';
+
+const BENCHES: readonly Bench[] = [mlpStep, planPeakBytes, matmul, scalarGraph];
+
+const USAGE = `usage: npm run bench -- [--only NAME] [--backend ${BACKENDS.join('|')}]
+benchmarks: ${BENCHES.map((b) => b.name).join(', ')}`;
+
+function fail(message: string): never {
+  process.stderr.write(`bench: ${message}\n${USAGE}\n`);
+  process.exit(2);
+}
+
+function parseArgs(argv: readonly string[]): { only?: string; backend: BackendName } {
+  let only: string | undefined;
+  let backend: string = 'cpu';
+  for (let i = 0; i < argv.length; i++) {
+    const arg = argv[i];
+    const [flag, inline] = arg.startsWith('--') && arg.includes('=') ? [arg.slice(0, arg.indexOf('=')), arg.slice(arg.indexOf('=') + 1)] : [arg, undefined];
+    const value = (): string => {
+      const v = inline ?? argv[++i];
+      if (v === undefined || v === '') fail(`${flag} needs a value`);
+      return v;
+    };
+    if (flag === '--only') only = value();
+    else if (flag === '--backend') backend = value();
+    else if (flag === '--help' || flag === '-h') {
+      process.stderr.write(USAGE + '\n');
+      process.exit(0);
+    } else fail(`unknown argument "${arg}"`);
+  }
+  if (!(BACKENDS as readonly string[]).includes(backend)) {
+    fail(`unknown backend "${backend}": the engine's backends here are ${BACKENDS.join(', ')}`);
+  }
+  if (only !== undefined && !BENCHES.some((b) => b.name === only)) fail(`no benchmark named "${only}"`);
+  return { only, backend: backend as BackendName };
+}
+
+const args = parseArgs(process.argv.slice(2));
+const started = performance.now();
+for (const bench of BENCHES) {
+  if (args.only !== undefined && bench.name !== args.only) continue;
+  const t0 = performance.now();
+  await bench.run({ backend: args.backend });
+  note(`${bench.name} took ${((performance.now() - t0) / 1000).toFixed(1)} s`);
+}
+note(`all done in ${((performance.now() - started) / 1000).toFixed(1)} s`);
