@@ -3,12 +3,11 @@ import { basename, dirname, extname, join, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
 import { CpuBackend } from '../backends/cpu/cpu-backend';
 import { gradcheck } from '../autodiff/gradcheck';
-import { expandGraph } from '../graph/expand';
-import { numel } from '../ir/shape';
-import { parseProject, withTrainingDefaults, type Project } from '../io/project';
+import { parseProject, type Project } from '../io/project';
 import { readSafetensors, weightsMetadata, writeSafetensors, type Tensor } from '../io/safetensors';
 import { writeFileAtomic } from '../io/atomic';
-import { gradProgram, objectiveNode, resolveTargets, trainProgram } from '../train/program';
+import { analyzeProject } from '../train/analysis';
+import { gradProgram, objectiveNode } from '../train/program';
 import { Session, type EpochResult } from '../train/session';
 import { StudioError } from '../util/errors';
 import { Progress } from './progress';
@@ -196,27 +195,8 @@ type Command = (file: string, o: Options, io: Io) => Promise<number>;
 
 const COMMANDS: Record<string, Command> = {
   async check(file, o, io) {
-    const project = loadProject(file);
-    const e = expandGraph(project.graph.nodes, { batch: null, mode: 'train' });
-    const errors: { node: string | null; port?: string; message: string }[] = e.errors.map((x) => ({
-      node: x.node,
-      ...(x.port ? { port: x.port } : {}),
-      message: x.attr && !x.message.includes(x.attr) ? `attribute ${x.attr}: ${x.message}` : x.message,
-    }));
-    // Beyond cli.md (an extension): the bytes one training step's plan holds at the project's batch size.
-    let planBytes: number | undefined;
-    if (!errors.length) {
-      try {
-        planBytes = trainStepBytes(project);
-      } catch (err) {
-        if (!(err instanceof StudioError)) throw err;
-        errors.push({ node: err.where.node ?? null, ...(err.where.port ? { port: err.where.port } : {}), message: err.message });
-      }
-    }
-    const shapes = Object.fromEntries([...e.outputs].map(([id, n]) => [id, n.shape]));
-    const parameters = Object.fromEntries(e.params.map((p) => [p.name, p.shape]));
-    const parameterCount = e.params.filter((p) => p.trainable).reduce((s, p) => s + numel(p.shape), 0);
-    const ok = errors.length === 0;
+    const { ok, errors, shapes, parameters, parameterCount, planBytes } = analyzeProject(loadProject(file));
+    // planBytes is beyond cli.md (an extension): the bytes of one training step's plan at the project's batch size.
     if (o.json) jsonLine(io, { ok, errors, shapes, parameters, parameterCount, ...(planBytes !== undefined ? { planBytes } : {}) });
     else {
       for (const x of errors) io.stderr(`${file}: ${x.node ? `node "${x.node}"${x.port ? `, port "${x.port}"` : ''}: ` : ''}${x.message}\n`);
@@ -348,12 +328,6 @@ const COMMANDS: Record<string, Command> = {
  * can exceed it honestly, and are reported rather than hidden.
  */
 const GRADCHECK_TOLERANCE = 1e-5;
-
-/** Peak memory of a training step's plan at the project's batch size. */
-function trainStepBytes(project: Project): number {
-  const t = withTrainingDefaults(project.training);
-  return trainProgram(project.graph.nodes, resolveTargets(project.graph.nodes, t), t.optimizer, t.batchSize).plan.peakBytes;
-}
 
 function formatBytes(n: number): string {
   return n < 1024 * 1024 ? `${(n / 1024).toFixed(1)} KB` : `${(n / 1024 / 1024).toFixed(1)} MB`;

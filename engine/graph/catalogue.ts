@@ -378,8 +378,12 @@ const LINALG: OpSpec[] = [
     group: 'linalg',
     inputs: ['a', 'b'],
     attrs: [{ name: 'axis', kind: { type: 'axis' }, default: -1, doc: 'the axis joined along' }],
-    doc: 'Joins a and b along an axis.',
-    expand: ({ b }, x, a) => b.concat(x.a, x.b, a.axis as number),
+    doc: 'Joins a and b along an axis (not the batch dimension).',
+    expand: (ctx, x, a) => {
+      const axis = normAxis(a.axis as number, x.a.shape.length);
+      if (axis === 0 && (ctx.batched(x.a) || ctx.batched(x.b))) throw new ShapeError('cannot concatenate along the batch dimension', 'b');
+      return ctx.b.concat(x.a, x.b, axis);
+    },
   },
 ];
 

@@ -4,15 +4,10 @@ import { ShapeError, type Dim, type Shape } from '../ir/shape';
 import { checkAttr } from './attrs';
 import { opSpec, type Attrs, type ExpandCtx, type LabelKind, type Mode } from './catalogue';
 import type { InitSpec } from './init';
+import type { ProjectNode } from '../io/project';
 
 /** A node of a project file's graph (project-format.md). */
-export interface GraphNode {
-  id: string;
-  op: string;
-  attrs?: Record<string, unknown>;
-  inputs?: Record<string, string>;
-  label?: string;
-}
+export type GraphNode = ProjectNode;
 
 /** A problem with the graph, at a node (and port or attribute where it is that precise). */
 export interface GraphError {

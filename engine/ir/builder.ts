@@ -37,12 +37,13 @@ export class Builder {
   param(name: string, shape: Shape): IRNode {
     return this.emit('param', [], { name, shape });
   }
-  constant(value: Float32Array, shape: Shape): IRNode {
+  /** A fixed tensor; float64 values stay float64 on a float64 backend (gradient checks). */
+  constant(value: Float32Array | Float64Array, shape: Shape): IRNode {
     if (value.length !== numel(shape)) throw new Error('constant value does not match its shape');
     return this.emit('const', [], { value, shape });
   }
   scalar(v: number): IRNode {
-    return this.constant(Float32Array.of(v), []);
+    return this.constant(Float64Array.of(v), []);
   }
   fullLike(x: IRNode, value: number): IRNode {
     return this.emit('full_like', [x], { value });

@@ -24,7 +24,7 @@ export interface BufferSpec {
   readonly role: BufferRole;
   /** persistent: the tensor's name (parameters, optimizer state, running statistics), shared between plans. */
   readonly name?: string;
-  readonly value?: Float32Array;
+  readonly value?: Float32Array | Float64Array;
 }
 
 export interface PlanStep {
@@ -100,7 +100,7 @@ export function compilePlan(outputs: Readonly<Record<string, IRNode>>, updates: 
       return;
     }
     if (n.op === 'param') return bufferOf.set(n, persistentBuffer(n.attrs.name as string, size));
-    if (n.op === 'const') return bufferOf.set(n, buffers.push({ size, role: 'const', value: n.attrs.value as Float32Array }) - 1);
+    if (n.op === 'const') return bufferOf.set(n, buffers.push({ size, role: 'const', value: n.attrs.value as Float32Array | Float64Array }) - 1);
     const out = alloc(size);
     bufferOf.set(n, out);
     steps.push({

@@ -5,6 +5,7 @@ import { formatShape } from '../ir/shape';
 import { opSpec, type LabelKind, type Mode } from '../graph/catalogue';
 import { expandGraph, type Expansion, type GraphError, type GraphNode, type ParamInfo } from '../graph/expand';
 import { compilePlan, type Plan, type Update } from '../plan/plan';
+import type { OptimizerSpec as FileOptimizerSpec } from '../io/project';
 import { StudioError } from '../util/errors';
 
 /** What a run of the graph is about: the node minimised, the model's answer, and the label it is scored against. */
@@ -14,16 +15,8 @@ export interface Targets {
   label?: { id: string; kind: LabelKind };
 }
 
-export interface OptimizerSpec {
-  type: 'sgd' | 'adam' | 'adamw';
-  lr: number;
-  momentum?: number;
-  nesterov?: boolean;
-  weightDecay?: number;
-  beta1?: number;
-  beta2?: number;
-  eps?: number;
-}
+/** An optimizer as a program needs it: the project file's, with type and learning rate settled. */
+export type OptimizerSpec = FileOptimizerSpec & Required<Pick<FileOptimizerSpec, 'type' | 'lr'>>;
 
 /** Throws the first graph error as a StudioError naming the node and port (the CLI's and trainer's view). */
 export function throwGraphErrors(errors: readonly GraphError[]): void {
