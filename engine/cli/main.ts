@@ -1,4 +1,4 @@
-import { readFileSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import { basename, dirname, extname, join, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
 import { CpuBackend } from '../backends/cpu/cpu-backend';
@@ -210,6 +210,9 @@ const COMMANDS: Record<string, Command> = {
 
   async train(file, o, io) {
     const s = openSession(file, o, true);
+    const out = resolve(o.out ?? join(dirname(file), basename(file, extname(file)) + '.safetensors'));
+    // Fail before training rather than after it.
+    if (!existsSync(dirname(out))) throw new StudioError('cannot save the weights here: the folder does not exist', { file: out });
     const epochs = positiveInt(o.epochs, 'epochs') ?? s.training.epochs;
     const steps = positiveInt(o.steps, 'steps');
     const total = Math.min(epochs * s.stepsPerEpoch, steps ?? Infinity);
@@ -226,7 +229,6 @@ const COMMANDS: Record<string, Command> = {
       },
     });
     progress.clear();
-    const out = resolve(o.out ?? join(dirname(file), basename(file, extname(file)) + '.safetensors'));
     writeFileAtomic(out, writeSafetensors(await s.weights(), weightsMetadata(s.project.name ?? basename(file))));
     const seconds = (performance.now() - started) / 1000;
     if (o.json) jsonLine(io, { done: true, weights: out, steps: s.step, seconds });
@@ -323,7 +325,7 @@ const COMMANDS: Record<string, Command> = {
 };
 
 /**
- * Largest relative error `gradcheck` accepts. Differences are taken in float64 with a step of 1e-6, so a correct
+ * Largest relative error `gradcheck` accepts. Differences are taken in float64 with a step of 1e-5, so a correct
  * gradient agrees to about 1e-8; a wrong one is off by order 1. Non-smooth points (a relu input at exactly 0)
  * can exceed it honestly, and are reported rather than hidden.
  */

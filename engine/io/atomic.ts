@@ -1,5 +1,6 @@
 import { closeSync, fsyncSync, openSync, renameSync, rmSync, writeSync } from 'node:fs';
 import { basename, dirname, join } from 'node:path';
+import { StudioError } from '../util/errors';
 
 /**
  * Writes a file so that it is either the old one or the whole new one, never half-written: the data goes to a
@@ -7,7 +8,12 @@ import { basename, dirname, join } from 'node:path';
  */
 export function writeFileAtomic(path: string, data: Uint8Array | string): void {
   const tmp = join(dirname(path), `.${basename(path)}.${process.pid}.${Date.now()}.tmp`);
-  const fd = openSync(tmp, 'w');
+  let fd: number;
+  try {
+    fd = openSync(tmp, 'w');
+  } catch (e) {
+    throw new StudioError(`cannot write here (${(e as { code?: string }).code === 'ENOENT' ? 'the folder does not exist' : (e as Error).message})`, { file: path });
+  }
   try {
     writeSync(fd, typeof data === 'string' ? Buffer.from(data, 'utf8') : data);
     fsyncSync(fd);

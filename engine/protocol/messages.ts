@@ -155,3 +155,36 @@ export const socketDown = union('channel', {
 });
 export type SocketDown = Infer<typeof socketDown>;
 
+
+// ---- what the shells add (Electron's preload and web mode) -------------------------------------------------------
+
+/**
+ * The answer to every shell request, on both platforms: `window.studio.request(req)` in Electron resolves with it,
+ * and web mode's socket sends the same fields with `channel: 'shell'` and the request's `id`. Never a rejection for
+ * a failed request: `ok` false with `error` (its `where` says which file, row, column, node...).
+ */
+export const shellReply = obj({ ok: bool, result: optional(json), error: optional(errorInfo) });
+export type ShellReply = Infer<typeof shellReply>;
+
+/** The engine process died and is being restarted (`restarting`), or a new one is serving (`ready`). */
+export const engineStatus = obj({ engine: literal('restarting', 'ready'), message: optional(str) });
+export type EngineStatus = Infer<typeof engineStatus>;
+
+export type MenuCommandMessage = Infer<typeof menuCommand>;
+
+/**
+ * The window message (`event.data`) by which Electron's preload hands the page its MessagePort to the engine host:
+ * `window.addEventListener('message', (e) => { if (e.source === window && e.data === ENGINE_PORT_MESSAGE) use(e.ports[0]) })`.
+ * It comes after every page load and again after an engine restart (a new port replaces the old one).
+ */
+export const ENGINE_PORT_MESSAGE = 'studio:engine-port';
+
+/** `window.studio` in Electron (the preload's whole API); absent in web mode, which uses the WebSocket instead. */
+export interface StudioBridge {
+  readonly platform: 'electron';
+  request(request: ShellRequest): Promise<ShellReply>;
+  /** Menu commands from the application menu; returns the unsubscribe function. */
+  onMenu(callback: (command: MenuCommandMessage) => void): () => void;
+  /** Engine restarts; returns the unsubscribe function. */
+  onEngineStatus(callback: (status: EngineStatus) => void): () => void;
+}

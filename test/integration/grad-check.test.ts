@@ -1,0 +1,131 @@
+/** `grad`, `gradcheck` and `check` on the examples, through the CLI (cli.md). */
+import { describe, expect, test } from 'vitest';
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { cli, EXAMPLES, jsonOut } from './helpers';
+
+const example = (name: string) => join(EXAMPLES, `${name}.bpstudio`);
+const EXAMPLE_NAMES = ['seed-function', 'logistic-regression', 'spiral', 'deep-sigmoid', 'deep-relu', 'digits', 'iris'];
+
+interface Packed {
+  shape: number[];
+  values: number[];
+}
+
+function closeRel(actual: number, expected: number, tol: number): void {
+  expect(Math.abs(actual - expected) / Math.abs(expected), `${actual} vs ${expected}`).toBeLessThan(tol);
+}
+
+describe('grad examples/seed-function.bpstudio --nodes --json', () => {
+  test('objective, every node value and the adjoints of the inputs match calculus', async () => {
+    const r = await cli('grad', example('seed-function'), '--nodes', '--json');
+    expect(r.code, r.stderr).toBe(0);
+    const out = jsonOut(r) as { objective: number; gradients: Record<string, Packed>; values: Record<string, Packed>; adjoints: Record<string, Packed> };
+    const x1 = 2;
+    const x2 = 5;
+    closeRel(out.objective, Math.log(x1) + x1 * x2 - Math.sin(x2), 1e-6);
+    expect(out.gradients).toEqual({}); // no parameters
+
+    const ids = ['x1', 'x2', 'ln_x1', 'x1_x2', 'sin_x2', 'sum', 'f'];
+    expect(Object.keys(out.values).sort()).toEqual([...ids].sort());
+    expect(Object.keys(out.adjoints).sort()).toEqual([...ids].sort());
+    const expectedValues: Record<string, number> = {
+      x1,
+      x2,
+      ln_x1: Math.log(x1),
+      x1_x2: x1 * x2,
+      sin_x2: Math.sin(x2),
+      sum: Math.log(x1) + x1 * x2,
+      f: Math.log(x1) + x1 * x2 - Math.sin(x2),
+    };
+    for (const id of ids) {
+      expect(out.values[id].shape, id).toEqual([1]); // batch first: one row
+      closeRel(out.values[id].values[0], expectedValues[id], 1e-6);
+    }
+    closeRel(out.adjoints.x1.values[0], 1 / x1 + x2, 1e-6); // 5.5
+    closeRel(out.adjoints.x2.values[0], x1 - Math.cos(x2), 1e-6);
+    expect(out.adjoints.f.values).toEqual([1]);
+    expect(out.adjoints.sin_x2.values).toEqual([-1]);
+  });
+});
+
+describe('gradcheck', () => {
+  // Gradient elements that are tiny (digits' first 8 rows: out.bias[0] = 5.3e-6) or exactly 0 (balanced classes:
+  // d/db of the logistic regression) compare absolutely, so correct gradients pass.
+  test.each([
+    ['digits', '8'],
+    ['logistic-regression', 'all'],
+  ])('%s --rows %s --json: ok true', async (name, rows) => {
+    const r = await cli('gradcheck', example(name), '--rows', rows, '--json');
+    const out = jsonOut(r) as { ok: boolean };
+    expect(out.ok).toBe(true);
+    expect(r.code).toBe(0);
+  });
+
+  test('digits --rows 8 --json: every tensor is checked and agrees to 1e-4 (the gradients are right)', async () => {
+    const r = await cli('gradcheck', example('digits'), '--rows', '8', '--json');
+    const out = jsonOut(r) as { ok: boolean; maxRelError: number; tensors: Record<string, { reverseVsNumeric: number; forwardVsReverse: number }> };
+    expect(Object.keys(out.tensors).sort()).toEqual(['h1.bias', 'h1.weight', 'out.bias', 'out.weight']);
+    for (const [name, t] of Object.entries(out.tensors)) {
+      expect(t.reverseVsNumeric, name).toBeLessThan(1e-4);
+      expect(t.forwardVsReverse, name).toBeLessThan(1e-5);
+    }
+    expect(out.maxRelError).toBeLessThan(1e-4);
+  });
+
+  test.each([
+    ['spiral', '10', ['h1.bias', 'h1.weight', 'h2.bias', 'h2.weight', 'out.bias', 'out.weight']],
+    ['digits', '20', ['h1.bias', 'h1.weight', 'out.bias', 'out.weight']],
+    ['logistic-regression', '100', ['b', 'w']],
+  ])('%s --rows %s --json: ok true, every trainable tensor reported', async (name, rows, tensors) => {
+    const r = await cli('gradcheck', example(name), '--rows', rows, '--json');
+    const out = jsonOut(r) as { ok: boolean; maxRelError: number; tensors: Record<string, { reverseVsNumeric: number; forwardVsReverse: number }> };
+    expect(out.ok, JSON.stringify(out)).toBe(true);
+    expect(r.code).toBe(0);
+    expect(Object.keys(out.tensors).sort()).toEqual(tensors);
+    expect(out.maxRelError).toBeGreaterThanOrEqual(0);
+    expect(out.maxRelError).toBeLessThan(1e-5);
+    for (const t of Object.values(out.tensors)) expect(Math.max(t.reverseVsNumeric, t.forwardVsReverse)).toBeLessThanOrEqual(out.maxRelError);
+  });
+});
+
+describe('check --json on every example', () => {
+  const expectedShapes: Record<string, Record<string, (number | null)[]>> = {
+    spiral: { x: [null, 2], y: [null], h1: [null, 32], h2: [null, 32], out: [null, 3], loss: [] },
+    'seed-function': { x1: [null], x2: [null], ln_x1: [null], x1_x2: [null], sin_x2: [null], sum: [null], f: [null] },
+    digits: { pixels: [null, 64], y: [null], h1: [null, 64], out: [null, 10], loss: [] },
+    iris: { measurements: [null, 4], y: [null], h1: [null, 16], out: [null, 3], loss: [] },
+  };
+  const expectedParameters: Record<string, Record<string, number[]>> = {
+    spiral: { 'h1.weight': [32, 2], 'h1.bias': [32], 'h2.weight': [32, 32], 'h2.bias': [32], 'out.weight': [3, 32], 'out.bias': [3] },
+    'seed-function': {},
+    'logistic-regression': { w: [2], b: [] },
+    digits: { 'h1.weight': [64, 64], 'h1.bias': [64], 'out.weight': [10, 64], 'out.bias': [10] },
+    iris: { 'h1.weight': [16, 4], 'h1.bias': [16], 'out.weight': [3, 16], 'out.bias': [3] },
+  };
+
+  test.each(EXAMPLE_NAMES)('%s', async (name) => {
+    const r = await cli('check', example(name), '--json');
+    expect(r.code, r.stderr).toBe(0);
+    const out = jsonOut(r) as { ok: boolean; errors: unknown[]; shapes: Record<string, (number | null)[]>; parameters: Record<string, number[]>; parameterCount: number };
+    expect(out.ok).toBe(true);
+    expect(out.errors).toEqual([]);
+    // A shape for every node; data-derived ones carry the batch first, as null.
+    const nodes = (JSON.parse(readFileSync(example(name), 'utf8')) as { graph: { nodes: { id: string; op: string }[] } }).graph.nodes;
+    expect(Object.keys(out.shapes).sort()).toEqual(nodes.map((n) => n.id).sort());
+    for (const n of nodes) if (n.op === 'input' || n.op === 'label') expect(out.shapes[n.id][0], n.id).toBeNull();
+    for (const s of Object.values(out.shapes)) for (const d of s.slice(1)) expect(Number.isInteger(d)).toBe(true);
+    if (expectedShapes[name]) expect(out.shapes).toEqual(expectedShapes[name]);
+    if (expectedParameters[name]) expect(out.parameters).toEqual(expectedParameters[name]);
+    const sum = Object.values(out.parameters).reduce((s, shape) => s + shape.reduce((a, b) => a * b, 1), 0);
+    expect(out.parameterCount).toBe(sum);
+  });
+
+  test('deep-sigmoid: ten dense layers of PyTorch layout', async () => {
+    const out = jsonOut(await cli('check', example('deep-sigmoid'), '--json')) as { parameters: Record<string, number[]>; parameterCount: number };
+    expect(out.parameters['h1.weight']).toEqual([16, 2]);
+    expect(out.parameters['h5.weight']).toEqual([16, 16]);
+    expect(out.parameters['out.weight']).toEqual([2, 16]);
+    expect(out.parameterCount).toBe(16 * 2 + 16 + 8 * (16 * 16 + 16) + 2 * 16 + 2);
+  });
+});

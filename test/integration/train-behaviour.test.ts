@@ -1,0 +1,81 @@
+/** Training through the CLI: vanishing gradients, determinism, --steps, --seed. */
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, test } from 'vitest';
+import { cli, jsonLines, readWeights, tempExamples } from './helpers';
+
+let ex: ReturnType<typeof tempExamples>;
+beforeAll(() => {
+  ex = tempExamples();
+});
+afterAll(() => ex?.cleanup());
+
+async function train(name: string, ...args: string[]): Promise<{ lines: Record<string, unknown>[]; out: string }> {
+  const out = join(ex.dir, 'out', `${name}-${args.join('_').replace(/[^\w]/g, '')}.safetensors`);
+  const r = await cli('train', ex.project(name), '--json', '--out', out, ...args);
+  if (r.code !== 0) throw new Error(`train ${name} ${args.join(' ')} exited ${r.code}: ${r.stderr}`);
+  return { lines: jsonLines(r.stdout), out };
+}
+
+describe('vanishing gradients: deep sigmoid against deep ReLU, one epoch', () => {
+  test('gradNorms.h1 / gradNorms.out is below 1/100 for sigmoid and above 1/10 for ReLU', async () => {
+    const ratio = async (name: string) => {
+      const { lines } = await train(name, '--epochs', '1');
+      expect(lines).toHaveLength(2);
+      const g = lines[0].gradNorms as Record<string, number>;
+      expect(Object.keys(g).sort()).toEqual(['h1', 'h2', 'h3', 'h4', 'h5', 'h6', 'h7', 'h8', 'h9', 'out']);
+      return g.h1 / g.out;
+    };
+    const sigmoid = await ratio('deep-sigmoid');
+    const relu = await ratio('deep-relu');
+    console.log(`gradNorms.h1 / gradNorms.out after one epoch: deep-sigmoid ${sigmoid.toExponential(3)}, deep-relu ${relu.toExponential(3)}`);
+    expect(sigmoid).toBeLessThan(1 / 100);
+    expect(relu).toBeGreaterThan(1 / 10);
+  });
+});
+
+describe('determinism', () => {
+  test('the same file and seed train to byte-identical weights and identical epoch lines; another --seed differs', async () => {
+    const a = await train('spiral', '--epochs', '2');
+    const b = await train('spiral', '--epochs', '2', '--seed', '1'); // training.seed is 1: the same run
+    const c = await train('spiral', '--epochs', '2', '--seed', '2');
+    expect(Buffer.compare(readFileSync(a.out), readFileSync(b.out))).toBe(0);
+    expect(a.lines.slice(0, -1)).toEqual(b.lines.slice(0, -1));
+    const wa = readWeights(a.out).tensors;
+    const wc = readWeights(c.out).tensors;
+    expect(Object.keys(wc).sort()).toEqual(Object.keys(wa).sort());
+    for (const name of Object.keys(wa)) {
+      if (name.endsWith('.bias')) continue; // biases may start at zero under both seeds
+      expect(Array.from(wc[name].data), name).not.toEqual(Array.from(wa[name].data));
+    }
+  });
+
+  test('shuffled CSV data (iris) trains the same twice', async () => {
+    const a = await train('iris', '--epochs', '3');
+    const b = await train('iris', '--epochs', '3', '--seed', '1');
+    expect(Buffer.compare(readFileSync(a.out), readFileSync(b.out))).toBe(0);
+  });
+});
+
+describe('--steps', () => {
+  test.each([
+    ['spiral', 7], // inside the first epoch (15 steps per epoch)
+    ['spiral', 20], // one epoch and part of the second
+    ['iris', 3],
+  ])('%s --steps %i stops after that many optimizer steps', async (name, steps) => {
+    const { lines, out } = await train(name, '--steps', String(steps));
+    const done = lines[lines.length - 1];
+    expect(done.done).toBe(true);
+    expect(done.steps).toBe(steps);
+    const epochs = lines.slice(0, -1);
+    expect(epochs.length).toBeGreaterThanOrEqual(1);
+    expect(epochs[epochs.length - 1].step).toBe(steps);
+    expect(readWeights(out).metadata.format).toBe('backprop-studio/weights');
+  });
+
+  test('--steps beyond --epochs: the epochs win', async () => {
+    const { lines } = await train('iris', '--epochs', '1', '--steps', '1000');
+    expect(lines).toHaveLength(2);
+    expect(lines[1].steps).toBe(lines[0].step);
+  });
+});

@@ -1,0 +1,195 @@
+/** `train --json` on every example with its saved settings: the JSON lines of cli.md and the weights file of project-format.md. */
+import { existsSync } from 'node:fs';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, test } from 'vitest';
+import { cli, jsonLines, jsonOut, readProject, readWeights, tempExamples } from './helpers';
+
+const EPOCH_KEYS = ['epoch', 'step', 'loss', 'valLoss', 'accuracy', 'valAccuracy', 'gradNorms'];
+
+interface EpochLine {
+  epoch: number;
+  step: number;
+  loss: number;
+  valLoss?: number;
+  accuracy?: number;
+  valAccuracy?: number;
+  gradNorms: Record<string, number>;
+}
+
+interface DoneLine {
+  done: true;
+  weights: string;
+  steps: number;
+  seconds: number;
+}
+
+interface Trained {
+  epochs: EpochLine[];
+  done: DoneLine;
+  out: string;
+}
+
+interface Case {
+  name: string;
+  /** Input node ids whose standardisation statistics the weights file must hold. */
+  standardized: string[];
+  accuracy: boolean;
+  validation: boolean;
+  expect: (t: Trained) => void;
+}
+
+const last = (t: Trained) => t.epochs[t.epochs.length - 1];
+
+const CASES: Case[] = [
+  {
+    name: 'spiral',
+    standardized: [],
+    accuracy: true,
+    validation: true,
+    expect: (t) => expect(last(t).accuracy).toBeGreaterThanOrEqual(0.95),
+  },
+  {
+    name: 'digits',
+    standardized: ['pixels'],
+    accuracy: true,
+    validation: true,
+    expect: (t) => expect(last(t).valAccuracy).toBeGreaterThanOrEqual(0.95),
+  },
+  {
+    name: 'iris',
+    standardized: ['measurements'],
+    accuracy: true,
+    validation: true,
+    expect: (t) => expect(last(t).valAccuracy).toBeGreaterThanOrEqual(0.93),
+  },
+  {
+    name: 'logistic-regression',
+    standardized: [],
+    accuracy: true,
+    validation: true,
+    expect: (t) => expect(last(t).loss).toBeLessThan(t.epochs[0].loss),
+  },
+  {
+    name: 'seed-function',
+    standardized: [],
+    accuracy: false,
+    validation: false,
+    expect: (t) => expect(last(t).gradNorms).toEqual({}),
+  },
+];
+
+let ex: ReturnType<typeof tempExamples>;
+const trained = new Map<string, Trained>();
+/** Each example's parameter tensors and shapes, from `check --json`. */
+const parameters = new Map<string, Record<string, number[]>>();
+
+beforeAll(async () => {
+  ex = tempExamples();
+  for (const c of CASES) {
+    const out = join(ex.dir, 'out', `${c.name}.safetensors`);
+    const r = await cli('train', ex.project(c.name), '--json', '--out', out);
+    if (r.code !== 0) throw new Error(`train ${c.name} exited ${r.code}: ${r.stderr}`);
+    const lines = jsonLines(r.stdout);
+    trained.set(c.name, { epochs: lines.slice(0, -1) as unknown as EpochLine[], done: lines[lines.length - 1] as unknown as DoneLine, out });
+    const check = jsonOut(await cli('check', ex.project(c.name), '--json')) as { parameters: Record<string, number[]> };
+    parameters.set(c.name, check.parameters);
+  }
+  const figures = CASES.filter((c) => c.accuracy).map((c) => {
+    const l = last(trained.get(c.name)!);
+    return `${c.name}: accuracy ${l.accuracy?.toFixed(4)}, valAccuracy ${l.valAccuracy?.toFixed(4)}, loss ${trained.get(c.name)!.epochs[0].loss.toFixed(4)} -> ${l.loss.toFixed(4)}`;
+  });
+  console.log(`trained with the examples' saved settings:\n  ${figures.join('\n  ')}`);
+});
+
+afterAll(() => ex?.cleanup());
+
+describe.each(CASES)('train $name --json (saved settings)', (c) => {
+  test('reaches its mark', () => {
+    c.expect(trained.get(c.name)!);
+  });
+
+  test('one epoch line per epoch, shaped as cli.md says, then the done line', () => {
+    const t = trained.get(c.name)!;
+    const settings = readProject(ex.project(c.name)).training as { epochs: number };
+    expect(t.epochs).toHaveLength(settings.epochs);
+    const layers = [...new Set(Object.keys(parameters.get(c.name)!).map((p) => p.split('.')[0]))].sort();
+    let step = 0;
+    t.epochs.forEach((e, i) => {
+      for (const k of Object.keys(e)) expect(EPOCH_KEYS, `unexpected key ${k}`).toContain(k);
+      expect(e.epoch).toBe(i + 1);
+      expect(Number.isInteger(e.step) && e.step > step).toBe(true);
+      step = e.step;
+      expect(Number.isFinite(e.loss)).toBe(true);
+      expect('accuracy' in e).toBe(c.accuracy);
+      expect('valLoss' in e).toBe(c.validation);
+      expect('valAccuracy' in e).toBe(c.validation && c.accuracy);
+      for (const a of [e.accuracy, e.valAccuracy]) if (a !== undefined) expect(a >= 0 && a <= 1, String(a)).toBe(true);
+      if (e.valLoss !== undefined) expect(Number.isFinite(e.valLoss)).toBe(true);
+      expect(Object.keys(e.gradNorms).sort()).toEqual(layers);
+      for (const v of Object.values(e.gradNorms)) expect(Number.isFinite(v) && v >= 0).toBe(true);
+    });
+    // Whole epochs: every epoch takes the same number of steps.
+    expect(last(t).step).toBe(t.epochs[0].step * settings.epochs);
+    expect(Object.keys(t.done).sort()).toEqual(['done', 'seconds', 'steps', 'weights']);
+    expect(t.done.done).toBe(true);
+    expect(t.done.weights).toBe(t.out);
+    expect(t.done.steps).toBe(last(t).step);
+    expect(t.done.seconds).toBeGreaterThanOrEqual(0);
+    expect(t.done.seconds).toBeLessThan(120);
+  });
+
+  test('the weights file reads back with project-format.md names, shapes and metadata', () => {
+    const t = trained.get(c.name)!;
+    expect(existsSync(t.out)).toBe(true);
+    const w = readWeights(t.out);
+    expect(w.metadata).toEqual({ format: 'backprop-studio/weights', version: '1', name: readProject(ex.project(c.name)).name });
+    const expected: Record<string, number[]> = { ...parameters.get(c.name)! };
+    const project = readProject(ex.project(c.name));
+    for (const id of c.standardized) {
+      const shape = project.graph.nodes.find((n) => n.id === id)!.attrs!.shape as number[];
+      expected[`data.${id}.mean`] = shape;
+      expected[`data.${id}.std`] = shape;
+    }
+    expect(Object.keys(w.tensors).sort()).toEqual(Object.keys(expected).sort());
+    for (const [name, shape] of Object.entries(expected)) {
+      expect(w.tensors[name].shape, name).toEqual(shape);
+      expect(w.tensors[name].data.every(Number.isFinite), name).toBe(true);
+    }
+    for (const id of c.standardized) expect(w.tensors[`data.${id}.std`].data.every((s) => s > 0)).toBe(true);
+    // Dense weights are [out, in] (PyTorch's layout).
+    for (const n of project.graph.nodes.filter((x) => x.op === 'dense')) {
+      expect(w.tensors[`${n.id}.weight`].shape[0]).toBe(n.attrs!.units);
+      expect(w.tensors[`${n.id}.bias`].shape).toEqual([n.attrs!.units]);
+    }
+  });
+});
+
+test('without --out the weights go next to the project as NAME.safetensors', async () => {
+  const r = await cli('train', ex.project('seed-function'), '--json');
+  expect(r.code, r.stderr).toBe(0);
+  const done = jsonLines(r.stdout).pop() as unknown as DoneLine;
+  expect(done.weights).toBe(join(ex.dir, 'seed-function.safetensors'));
+  expect(readWeights(done.weights).metadata.format).toBe('backprop-studio/weights');
+});
+
+test('the human-readable form prints one line per epoch and a done line', async () => {
+  const r = await cli('train', ex.project('iris'), '--epochs', '2', '--out', join(ex.dir, 'out', 'iris-text.safetensors'));
+  expect(r.code, r.stderr).toBe(0);
+  const lines = r.stdout.trim().split('\n');
+  expect(lines).toHaveLength(3);
+  expect(lines[0]).toMatch(/^epoch 1\b/);
+  expect(lines[2]).toMatch(/^done: \d+ steps/);
+  expect(r.stderr).toBe(''); // no progress bar off a terminal
+});
+
+test.each([
+  ['digits', 0.95],
+  ['iris', 0.93],
+])('eval of the trained %s weights (standardised data) applies the saved statistics: accuracy >= %s on all rows', async (name, min) => {
+  const t = trained.get(name)!;
+  const r = await cli('eval', ex.project(name), '--weights', t.out, '--json');
+  expect(r.code, r.stderr).toBe(0);
+  const out = jsonOut(r) as { accuracy: number; rows: number };
+  expect(out.accuracy).toBeGreaterThanOrEqual(min);
+  console.log(`eval ${name} (all ${out.rows} rows) with the trained weights: accuracy ${out.accuracy.toFixed(4)}`);
+});
