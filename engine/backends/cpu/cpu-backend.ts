@@ -1,7 +1,7 @@
 import type { Backend, Executable, Phase } from '../backend';
 import type { FloatArray, RunContext } from '../kernel';
 import type { Plan, PlanStep } from '../../plan/plan';
-import { cpuKernels, type CpuKernel } from './kernels';
+import { cpuKernelFor, type CpuKernel } from './kernels';
 import { updateKernels } from './update-kernels';
 
 /**
@@ -67,6 +67,7 @@ interface BoundStep {
   kernel: CpuKernel;
   ins: FloatArray[];
   out: FloatArray;
+  call: PlanStep['call'];
   step: PlanStep;
 }
 
@@ -84,15 +85,26 @@ export class CpuExecutable implements Executable {
       if (b.role === 'const') buf.set(b.value!);
       return buf;
     });
-    const view = (buffer: number, size: number) => this.buffers[buffer].subarray(0, size);
+    // One view per buffer and size, shared by the steps that use it: fewer objects for a step to reach.
+    const views = new Map<string, FloatArray>();
+    const view = (buffer: number, size: number) => {
+      const key = `${buffer}:${size}`;
+      let v = views.get(key);
+      if (!v) {
+        const whole = this.buffers[buffer];
+        views.set(key, (v = size === whole.length ? whole : whole.subarray(0, size)));
+      }
+      return v;
+    };
     const sizeOf = (s: readonly number[]) => s.reduce((a, d) => a * d, 1);
     this.bound = plan.steps.map((step, i) => {
-      const kernel = i < plan.updateStart ? cpuKernels[step.call.op] : updateKernels[step.call.op];
+      const kernel = i < plan.updateStart ? cpuKernelFor(step.call) : updateKernels[step.call.op];
       if (!kernel) throw new Error(`the CPU backend has no kernel for ${step.call.op}`);
       const isUpdate = i >= plan.updateStart;
       const outSize = sizeOf(step.call.outShape);
       return {
         kernel,
+        call: step.call,
         step,
         out: view(step.output, outSize),
         ins: step.inputs.map((b, k) => view(b, isUpdate ? outSize : sizeOf(step.call.inShapes[k]))),
@@ -113,7 +125,7 @@ export class CpuExecutable implements Executable {
     const to = phase === 'compute' ? this.plan.updateStart : this.bound.length;
     for (let i = from; i < to; i++) {
       const b = this.bound[i];
-      b.kernel(b.ins, b.out, b.step.call, ctx);
+      b.kernel(b.ins, b.out, b.call, ctx);
     }
   }
 
@@ -131,7 +143,7 @@ export class CpuExecutable implements Executable {
   findNonFinite(ctx: RunContext): Promise<PlanStep | null> {
     for (let i = 0; i < this.plan.updateStart; i++) {
       const b = this.bound[i];
-      b.kernel(b.ins, b.out, b.step.call, ctx);
+      b.kernel(b.ins, b.out, b.call, ctx);
       if (b.out.some((v) => !Number.isFinite(v))) return Promise.resolve(b.step);
     }
     return Promise.resolve(null);

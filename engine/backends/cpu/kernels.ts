@@ -3,7 +3,11 @@ import { Rng } from '../../util/rng';
 import type { Window } from '../../ir/builder';
 import { windowOutput } from '../../ops/layout';
 import type { FloatArray, KernelCall, RunContext } from '../kernel';
-import { broadcastIndex, reduceIndex, transposeIndex } from './index-maps';
+import { binaryKernels, sameShapeBinary, unaryKernels } from './elementwise';
+import { broadcastBlocks, broadcastIndex, reduceIndex, reduceSplit, transposeIndex, transposeSplit } from './index-maps';
+import { WasmMatmul } from './matmul-wasm';
+
+export { sigmoid, softplus } from './elementwise';
 
 /** A CPU kernel: reads `ins`, writes all of `out`. */
 export type CpuKernel = (ins: readonly FloatArray[], out: FloatArray, call: KernelCall, ctx: RunContext) => void;
@@ -17,42 +21,8 @@ function memo<T>(call: KernelCall, key: string, make: () => T): T {
   return m.get(key) as T;
 }
 
-function unary(f: (x: number, call: KernelCall) => number): CpuKernel {
-  return ([x], out, call) => {
-    for (let i = 0; i < out.length; i++) out[i] = f(x[i], call);
-  };
-}
-
-function binary(f: (a: number, b: number) => number): CpuKernel {
-  return ([a, b], out, call) => {
-    const n = out.length;
-    if (a.length === n && b.length === n) {
-      for (let i = 0; i < n; i++) out[i] = f(a[i], b[i]);
-    } else if (a.length === n && b.length === 1) {
-      const s = b[0];
-      for (let i = 0; i < n; i++) out[i] = f(a[i], s);
-    } else if (a.length === 1 && b.length === n) {
-      const s = a[0];
-      for (let i = 0; i < n; i++) out[i] = f(s, b[i]);
-    } else {
-      const ia = memo(call, 'a', () => broadcastIndex(call.inShapes[0], call.outShape));
-      const ib = memo(call, 'b', () => broadcastIndex(call.inShapes[1], call.outShape));
-      for (let i = 0; i < n; i++) out[i] = f(a[ia[i]], b[ib[i]]);
-    }
-  };
-}
-
 function copy([x]: readonly FloatArray[], out: FloatArray): void {
   out.set(x.subarray(0, out.length));
-}
-
-/** log(1 + e^x) without overflow. */
-export function softplus(x: number): number {
-  return x > 0 ? x + Math.log1p(Math.exp(-x)) : Math.log1p(Math.exp(x));
-}
-
-function sigmoid(x: number): number {
-  return x >= 0 ? 1 / (1 + Math.exp(-x)) : Math.exp(x) / (1 + Math.exp(x));
 }
 
 const axesOf = (call: KernelCall) => normAxes(call.attrs.axes as number[], call.inShapes[0].length);
@@ -101,36 +71,37 @@ export const cpuKernels: Record<string, CpuKernel> = {
     for (let i = 0; i < out.length; i++) out[i] = rng.uniform() < rate ? 0 : keep;
   },
 
-  neg: unary((x) => -x),
-  exp: unary(Math.exp),
-  ln: unary(Math.log),
-  sin: unary(Math.sin),
-  cos: unary(Math.cos),
-  tanh: unary(Math.tanh),
-  sigmoid: unary(sigmoid),
-  relu: unary((x) => (x > 0 ? x : 0)),
-  leaky_relu: unary((x, c) => (x > 0 ? x : x * (c.attrs.alpha as number))),
-  softplus: unary(softplus),
-  abs: unary(Math.abs),
-  sqrt: unary(Math.sqrt),
-  pow: unary((x, c) => Math.pow(x, c.attrs.exponent as number)),
-  sign: unary((x) => (x > 0 ? 1 : x < 0 ? -1 : 0)),
-  step: unary((x) => (x > 0 ? 1 : 0)),
+  ...unaryKernels,
   stop_gradient: copy,
+  ...binaryKernels,
 
-  add: binary((a, b) => a + b),
-  sub: binary((a, b) => a - b),
-  mul: binary((a, b) => a * b),
-  div: binary((a, b) => a / b),
-  maximum: binary((a, b) => (a >= b ? a : b)),
-  minimum: binary((a, b) => (a <= b ? a : b)),
-  greater: binary((a, b) => (a > b ? 1 : 0)),
-  greater_equal: binary((a, b) => (a >= b ? 1 : 0)),
-
-  sum: ([x], out, call) => {
-    const idx = memo(call, 'r', () => reduceIndex(call.inShapes[0], axesOf(call)));
-    const acc = new Float64Array(out.length);
-    for (let i = 0; i < x.length; i++) acc[idx[i]] += x[i];
+  sum: (ins, out, call) => {
+    // Float64 accumulators, each slot summed in increasing input order whatever the path.
+    const x = ins[0];
+    const split = memo(call, 's', () => reduceSplit(call.inShapes[0], axesOf(call)));
+    if (split && split.inner === 1) {
+      const { outer, mid } = split;
+      for (let o = 0; o < outer; o++) {
+        let acc = 0;
+        for (let r = 0, at = o * mid; r < mid; r++) acc += x[at + r];
+        out[o] = acc;
+      }
+      return;
+    }
+    const acc = memo(call, 'acc', () => new Float64Array(out.length));
+    acc.fill(0);
+    if (split) {
+      const { outer, mid, inner } = split;
+      for (let o = 0; o < outer; o++) {
+        for (let r = 0; r < mid; r++) {
+          const at = (o * mid + r) * inner;
+          for (let i = 0, slot = o * inner; i < inner; i++) acc[slot + i] += x[at + i];
+        }
+      }
+    } else {
+      const idx = memo(call, 'r', () => reduceIndex(call.inShapes[0], axesOf(call)));
+      for (let i = 0; i < x.length; i++) acc[idx[i]] += x[i];
+    }
     out.set(acc);
   },
   max: ([x], out, call) => {
@@ -154,11 +125,25 @@ export const cpuKernels: Record<string, CpuKernel> = {
   },
 
   reshape: copy,
-  broadcast_to: ([x], out, call) => {
-    const ix = memo(call, 'x', () => broadcastIndex(call.inShapes[0], call.outShape));
-    for (let i = 0; i < out.length; i++) out[i] = x[ix[i]];
+  broadcast_to: (ins, out, call) => {
+    const x = ins[0];
+    const { len, count, contiguous, starts } = memo(call, 'x', () => broadcastBlocks([call.inShapes[0]], call.outShape));
+    const at = starts[0];
+    if (!contiguous[0]) for (let q = 0; q < count; q++) out.fill(x[at[q]], q * len, (q + 1) * len);
+    else if (len >= 64) for (let q = 0; q < count; q++) out.set(x.subarray(at[q], at[q] + len), q * len);
+    else for (let q = 0; q < count; q++) for (let i = 0, from = at[q], to = q * len; i < len; i++) out[to + i] = x[from + i];
   },
-  transpose: ([x], out, call) => {
+  transpose: (ins, out, call) => {
+    const x = ins[0];
+    const split = memo(call, 's', () => transposeSplit(call.inShapes[0], call.attrs.perm as number[]));
+    if (split) {
+      const { batches, rows, cols } = split;
+      const wasm = x instanceof Float32Array && out instanceof Float32Array && rows * cols >= 64 ? wasmMatmul() : null;
+      if (rows === 1 || cols === 1) out.set(x.subarray(0, out.length));
+      else if (wasm) wasm.transpose(x as Float32Array, out as Float32Array, batches, rows, cols);
+      else for (let t = 0; t < batches; t++) transposeInto(x, out, t * rows * cols, rows, cols);
+      return;
+    }
     const ix = memo(call, 't', () => transposeIndex(call.inShapes[0], call.attrs.perm as number[]));
     for (let i = 0; i < out.length; i++) out[i] = x[ix[i]];
   },
@@ -198,18 +183,13 @@ export const cpuKernels: Record<string, CpuKernel> = {
     out.fill(0);
     for (let o = 0; o < outer; o++) out.set(x.subarray(o * rowIn, (o + 1) * rowIn), o * rowOut + before);
   },
-  matmul: ([a, b], out, call) => {
-    const [sa, sb] = call.inShapes;
-    const m = sa[sa.length - 2];
-    const k = sa[sa.length - 1];
-    const n = sb[sb.length - 1];
-    const batchShape = call.outShape.slice(0, -2);
-    const ia = memo(call, 'a', () => broadcastIndex(sa.slice(0, -2), batchShape));
-    const ib = memo(call, 'b', () => broadcastIndex(sb.slice(0, -2), batchShape));
+  matmul: (ins, out, call) => {
+    const a = ins[0], b = ins[1];
+    const { m, k, n, aAt, bAt } = memo(call, 'mm', () => matmulLayout(call));
+    const wasm = a instanceof Float32Array && b instanceof Float32Array && out instanceof Float32Array ? wasmMatmul() : null;
+    if (wasm) return wasm.matmul(a as Float32Array, aAt, b as Float32Array, bAt, out as Float32Array, m, k, n);
     out.fill(0);
-    for (let t = 0; t < ia.length; t++) {
-      matmulInto(a, ia[t] * m * k, b, ib[t] * k * n, out, t * m * n, m, k, n);
-    }
+    for (let t = 0; t < aAt.length; t++) matmulInto(a, aAt[t] * m * k, b, bAt[t] * k * n, out, t * m * n, m, k, n);
   },
   im2col: ([x], out, call) => {
     const idx = windowIndex(call, call.inShapes[0]);
@@ -221,6 +201,51 @@ export const cpuKernels: Record<string, CpuKernel> = {
     for (let i = 0; i < cols.length; i++) if (idx[i] >= 0) out[idx[i]] += cols[i];
   },
 };
+
+/** The kernel for one plan step: a variant chosen for its shapes where there is one, else the op's kernel. */
+export function cpuKernelFor(call: KernelCall): CpuKernel | undefined {
+  return sameShapeBinary(call) ?? cpuKernels[call.op];
+}
+
+/**
+ * The batches of a matmul: output batch t is A[aAt[t]] B[bAt[t]] (matrices of m x k and k x n). Consecutive batches
+ * of A times one B are one matmul of their rows stacked (a dense layer applied over a sequence, say).
+ */
+function matmulLayout(call: KernelCall): { m: number; k: number; n: number; aAt: Int32Array; bAt: Int32Array } {
+  const [sa, sb] = call.inShapes;
+  const m = sa[sa.length - 2];
+  const k = sa[sa.length - 1];
+  const n = sb[sb.length - 1];
+  const batchShape = call.outShape.slice(0, -2);
+  const aAt = broadcastIndex(sa.slice(0, -2), batchShape);
+  const bAt = broadcastIndex(sb.slice(0, -2), batchShape);
+  if (aAt.length > 1 && aAt.every((v, t) => v === t) && bAt.every((v) => v === bAt[0])) {
+    return { m: m * aAt.length, k, n, aAt: Int32Array.of(0), bAt: Int32Array.of(bAt[0]) };
+  }
+  return { m, k, n, aAt, bAt };
+}
+
+let wasmKernel: WasmMatmul | null | undefined;
+/** The WebAssembly matmul, loaded on first use; null where the runtime has no WebAssembly SIMD. */
+function wasmMatmul(): WasmMatmul | null {
+  if (wasmKernel === undefined) wasmKernel = WasmMatmul.load();
+  return wasmKernel;
+}
+
+/** out[off + j rows + i] = x[off + i cols + j] for one rows x cols matrix, in cache-sized tiles. */
+function transposeInto(x: FloatArray, out: FloatArray, off: number, rows: number, cols: number): void {
+  const T = 32;
+  for (let i0 = 0; i0 < rows; i0 += T) {
+    const i1 = Math.min(i0 + T, rows);
+    for (let j0 = 0; j0 < cols; j0 += T) {
+      const j1 = Math.min(j0 + T, cols);
+      for (let i = i0; i < i1; i++) {
+        const from = off + i * cols;
+        for (let j = j0; j < j1; j++) out[off + j * rows + i] = x[from + j];
+      }
+    }
+  }
+}
 
 /** C[m,n] += A[m,k] B[k,n] (row-major, offsets into flat arrays), i-k-j order so the inner loop streams rows. */
 export function matmulInto(

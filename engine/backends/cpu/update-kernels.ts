@@ -8,7 +8,13 @@ export const updateKernels: Record<string, CpuKernel> = {
   assign: ([target, value]) => target.set(value),
   sgd_update: ([p, g, velocity], _out, call) => {
     const { lr, momentum = 0, nesterov = false, weightDecay = 0 } = call.attrs as unknown as SgdAttrs;
-    for (let i = 0; i < p.length; i++) {
+    const n = p.length;
+    if (momentum === 0) {
+      // The loop below without its momentum branch, the same arithmetic.
+      for (let i = 0; i < n; i++) p[i] -= lr * (g[i] + weightDecay * p[i]);
+      return;
+    }
+    for (let i = 0; i < n; i++) {
       let d = g[i] + weightDecay * p[i];
       if (momentum !== 0) {
         // With the velocity starting at zero, the first step's velocity is the gradient itself, as in torch.

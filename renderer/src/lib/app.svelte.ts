@@ -1,0 +1,750 @@
+/**
+ * The app controller: the document, the bridge to the shell and engine, the canvas's derived nodes and edges, the
+ * commands (menus, shortcuts, buttons all end here), files, recovery and dialogs. Components read its state and
+ * call its methods; it is created once by App.svelte (its effects belong to that component).
+ */
+import { untrack } from 'svelte';
+import type { useSvelteFlow } from '@xyflow/svelte';
+import { opSpec } from '../../../engine/graph/catalogue';
+import { parseProject, serializeProject, type Project } from '../../../engine/io/project';
+import type { CompileResult, ExampleItem, MenuCommand, RecoveryItem, ShellInfo } from '../../../engine/protocol/messages';
+import { StudioError, describeWhere } from '../../../engine/util/errors';
+import { createBridge, type Bridge, type EngineStatus } from './bridge';
+import { DocStore } from './doc.svelte';
+import { basename } from './format';
+import {
+  addNode,
+  blankProject,
+  connect,
+  copyFragment,
+  cycleThrough,
+  disconnect,
+  newNode,
+  pasteFragment,
+  positionsOf,
+  removeNodes,
+  setPositions,
+  type Fragment,
+  type Positions,
+  type XY,
+} from './graph';
+import { layoutGraph, type Size } from './layout';
+import { buildEdges, buildNodes, fallbackPosition, type OpNode, type ShapeEdge, type UiError } from './nodes';
+import { toggleTheme } from './theme.svelte';
+import { toast } from './toasts.svelte';
+
+export type View = 'start' | 'editor';
+export type ConfirmChoice = 'save' | 'discard' | 'cancel';
+
+export type Dialog =
+  | { kind: 'confirm'; title: string; message: string; resolve: (c: ConfirmChoice) => void }
+  | { kind: 'message'; title: string; message: string; where?: string }
+  | { kind: 'picker'; mode: 'open' | 'saveAs'; suggestedName: string; resolve: (path: string | null) => void }
+  | { kind: 'recovery'; items: RecoveryItem[] }
+  | { kind: 'about' };
+
+/** The search-to-add popup: where it opened and, when it came from a dropped wire, what to wire the new node to. */
+export interface AddSearch {
+  screen: XY;
+  at: XY;
+  from?: { node: string; type: 'source' | 'target'; port: string | null };
+}
+
+type Flow = ReturnType<typeof useSvelteFlow>;
+
+const AUTOSAVE_MS = 5000;
+const COMPILE_DEBOUNCE_MS = 300;
+const PASTE_OFFSET = 40;
+
+export class AppState {
+  readonly bridge: Bridge;
+  readonly doc = new DocStore();
+  view = $state<View>('start');
+  engine = $state<EngineStatus>({ state: 'connecting' });
+  compiled = $state.raw<{ project: Project; result?: CompileResult; failure?: string } | null>(null);
+  compiling = $state(false);
+  dialog = $state.raw<Dialog | null>(null);
+  shortcutsOpen = $state(false);
+  errorsOpen = $state(false);
+  addSearch = $state.raw<AddSearch | null>(null);
+  recent = $state.raw<string[]>([]);
+  examples = $state.raw<ExampleItem[] | null>(null);
+  examplesError = $state<string | null>(null);
+  info = $state.raw<ShellInfo | null>(null);
+  shellOnline = $state(false);
+  /** Whether a document has been opened or created this session (the start page can then be closed). */
+  hasDocument = $state(false);
+
+  /** The canvas's nodes and edges, bound to SvelteFlow; derived from the document after every change. */
+  nodes = $state.raw<OpNode[]>([]);
+  edges = $state.raw<ShapeEdge[]>([]);
+  selectedIds = $derived(this.nodes.filter((n) => n.selected).map((n) => n.id));
+  selectedEdges = $derived(this.edges.filter((e) => e.selected));
+
+  /** Everything wrong with the document: the renderer's own checks, then what only the engine's compile found. */
+  errors: UiError[] = $derived.by(() => {
+    const local: UiError[] = this.doc.analysis.errors.map((e) => ({ node: e.node, port: e.port, attr: e.attr, message: e.message }));
+    const c = this.compiled;
+    // An empty canvas has nothing wrong with it yet (the engine would say it has no loss).
+    if (local.length || !c || c.project !== this.doc.project || this.doc.project.graph.nodes.length === 0) return local;
+    if (c.failure) return [{ node: null, message: c.failure }];
+    return (c.result?.errors ?? []).map((e) => ({ node: e.node, ...(e.port ? { port: e.port } : {}), message: e.message }));
+  });
+  errorsByNode = $derived.by(() => {
+    const m = new Map<string, UiError[]>();
+    for (const e of this.errors) if (e.node !== null) m.set(e.node, [...(m.get(e.node) ?? []), e]);
+    return m;
+  });
+  /** The compile reply for the current document, if it has come. */
+  current = $derived(this.compiled && this.compiled.project === this.doc.project ? this.compiled : null);
+  /** Plan memory to show: the current compile's, or (while the next compile runs) the last one's, marked stale. */
+  plan = $derived.by((): { bytes?: number; stale: boolean } => {
+    if (this.current) return { bytes: this.current.result?.planBytes, stale: false };
+    if (this.doc.analysis.errors.length || !this.compiled?.result) return { stale: false };
+    return { bytes: this.compiled.result.planBytes, stale: true };
+  });
+  title = $derived(`${this.doc.fileName}${this.doc.dirty ? ' *' : ''} — Backprop Studio`);
+
+  flow: Flow | null = null;
+  private clipboard: Fragment | null = null;
+  private pasteCount = 0;
+  /** How the canvas should frame the next document once its nodes are measured. */
+  pendingView = $state.raw<'fit' | { x: number; y: number; zoom: number } | null>(null);
+  private lastCommand = { command: '', at: 0, source: '' };
+  private lastAutosaved: Project | null = null;
+  private compileSeq = 0;
+  private cleanups: (() => void)[] = [];
+
+  constructor() {
+    this.bridge = createBridge();
+    this.engine = this.bridge.engineStatus;
+    this.cleanups.push(this.bridge.onEngineStatus((s) => (this.engine = s)));
+    this.cleanups.push(this.bridge.onMenu((cmd, path) => void this.run(cmd, path, 'menu')));
+
+    // Document -> canvas. Reads the previous nodes untracked: only document changes rebuild.
+    $effect(() => {
+      const p = this.doc.project;
+      const a = this.doc.analysis;
+      const errs = this.errorsByNode;
+      untrack(() => {
+        this.nodes = buildNodes(p, a, errs, this.nodes, null);
+        this.edges = buildEdges(p, a, this.edges, null);
+      });
+    });
+    // Canvas -> document: a finished drag or a keyboard nudge becomes one history entry.
+    $effect(() => {
+      const ns = this.nodes;
+      untrack(() => this.commitMoves(ns));
+    });
+    // Compile in the engine host, debounced.
+    $effect(() => {
+      const p = this.doc.project;
+      const ready = this.engine.state === 'ready';
+      if (!ready) return;
+      const t = setTimeout(() => void this.compile(p), COMPILE_DEBOUNCE_MS);
+      return () => clearTimeout(t);
+    });
+    // Window title and unsaved state, to the shell (and the tab).
+    $effect(() => {
+      const title = this.title;
+      const dirty = this.doc.dirty;
+      document.title = title;
+      untrack(() => {
+        this.bridge.request({ type: 'windowState', title, dirty }).catch(() => {});
+      });
+    });
+    const timer = setInterval(() => void this.autosave(), AUTOSAVE_MS);
+    this.cleanups.push(() => clearInterval(timer));
+  }
+
+  dispose(): void {
+    for (const c of this.cleanups) c();
+    this.bridge.dispose();
+  }
+
+  /** First start: shell info, recent files, examples, a file to open from the URL, recovered work. */
+  async start(): Promise<void> {
+    const info = this.bridge.request({ type: 'info' }).then(
+      (i) => {
+        this.info = i;
+        this.shellOnline = true;
+      },
+      () => {
+        this.shellOnline = false;
+      },
+    );
+    void this.refreshRecent();
+    void this.loadExamples();
+    await info;
+    const open = this.bridge.platform === 'web' ? new URLSearchParams(location.search).get('open') : null;
+    if (open) await this.openPath(open);
+    if (this.shellOnline) {
+      try {
+        const { items } = await this.bridge.request({ type: 'recoveryList' });
+        if (items.length) this.dialog = { kind: 'recovery', items };
+      } catch {
+        // no recovery folder: nothing to offer
+      }
+    }
+  }
+
+  async refreshRecent(): Promise<void> {
+    try {
+      this.recent = (await this.bridge.request({ type: 'recent' })).paths;
+    } catch {
+      this.recent = [];
+    }
+  }
+
+  async loadExamples(): Promise<void> {
+    try {
+      this.examples = (await this.bridge.request({ type: 'examples' })).examples;
+      this.examplesError = null;
+    } catch (e) {
+      this.examples = [];
+      this.examplesError = messageOf(e);
+    }
+  }
+
+  // ---- commands -------------------------------------------------------------------------------------------------
+
+  /** Every menu entry, shortcut and button ends here. `source` lets a key and the native menu's accelerator for the
+   * same key count once. */
+  async run(command: MenuCommand, path?: string, source: 'key' | 'menu' | 'ui' = 'ui'): Promise<void> {
+    const now = Date.now();
+    if (this.lastCommand.command === command && this.lastCommand.source !== source && source !== 'ui' && now - this.lastCommand.at < 150) return;
+    this.lastCommand = { command, at: now, source };
+    if (source === 'menu' && this.typingTarget() && this.nativeEdit(command)) return;
+    if (this.dialog && !(command === 'file.open' && path)) return;
+    const editing = this.view === 'editor';
+    switch (command) {
+      case 'file.new':
+        return this.showStart();
+      case 'file.open':
+        return path ? this.openPath(path) : this.openDialog();
+      case 'file.save':
+        return void (await this.save());
+      case 'file.saveAs':
+        return void (await this.saveAs());
+      case 'file.exportWeights':
+        return toast('There are no trained weights to export yet: training from the app comes with the training view.', 'info', 5000);
+      case 'view.theme':
+        return toggleTheme();
+      case 'help.shortcuts':
+        this.shortcutsOpen = !this.shortcutsOpen;
+        return;
+    }
+    if (!editing) return;
+    switch (command) {
+      case 'edit.undo':
+        return this.undo();
+      case 'edit.redo':
+        return this.redo();
+      case 'edit.cut':
+        return this.cut();
+      case 'edit.copy':
+        return this.copy();
+      case 'edit.paste':
+        return this.paste(false);
+      case 'edit.pasteWithLinks':
+        return this.paste(true);
+      case 'edit.delete':
+        return this.deleteSelection();
+      case 'edit.selectAll':
+        return this.select(this.nodes.map((n) => n.id));
+      case 'view.fit':
+        return this.fitView();
+      case 'view.layout':
+        return this.autoLayout();
+      case 'view.errors':
+        this.errorsOpen = !this.errorsOpen;
+        return;
+    }
+  }
+
+  private typingTarget(): HTMLElement | null {
+    const el = document.activeElement;
+    if (el instanceof HTMLInputElement || el instanceof HTMLTextAreaElement || (el instanceof HTMLElement && el.isContentEditable)) return el;
+    return null;
+  }
+
+  /** A native-menu edit command while a text field has focus acts on the text. */
+  private nativeEdit(command: MenuCommand): boolean {
+    const map: Partial<Record<MenuCommand, string>> = {
+      'edit.undo': 'undo',
+      'edit.redo': 'redo',
+      'edit.cut': 'cut',
+      'edit.copy': 'copy',
+      'edit.paste': 'paste',
+      'edit.selectAll': 'selectAll',
+      'edit.delete': 'delete',
+    };
+    const exec = map[command];
+    if (!exec) return false;
+    document.execCommand(exec);
+    return true;
+  }
+
+  undo(): void {
+    this.doc.undo();
+  }
+
+  redo(): void {
+    this.doc.redo();
+  }
+
+  // ---- editing ----------------------------------------------------------------------------------------------------
+
+  /** Adds a node of `op` at a flow position (default: the middle of the view); returns its id. */
+  addOp(op: string, at?: XY, wire?: AddSearch['from']): string | null {
+    const spec = opSpec(op);
+    if (!spec) return null;
+    const p0 = this.doc.project;
+    const node = newNode(p0, op);
+    const place = at ?? this.freeSpot(this.viewCentre());
+    const pos = { x: place.x - (at ? 0 : 84), y: place.y - (at ? 0 : 40) };
+    let refused: string | null = null;
+    this.doc.apply(wire ? `Add ${op} and connect` : `Add ${op}`, (p) => {
+      let next = addNode(p, node, pos);
+      if (wire) {
+        if (wire.type === 'source' && spec.inputs.length) next = connect(next, wire.node, node.id, spec.inputs[0]);
+        else if (wire.type === 'target' && wire.port) {
+          if (cycleThrough(next, node.id, wire.node)) refused = wire.node;
+          else next = connect(next, node.id, wire.node, wire.port);
+        }
+      }
+      return next;
+    });
+    if (refused) toast(`Not connected: that would make a cycle through ${refused}`, 'error');
+    this.selectNew([node.id]);
+    return node.id;
+  }
+
+  /** Selects nodes that the last edit created (the canvas is rebuilt at once, so they exist to be selected). */
+  selectNew(ids: string[]): void {
+    const select = new Set(ids);
+    this.nodes = buildNodes(this.doc.project, this.doc.analysis, this.errorsByNode, this.nodes, select);
+    this.edges = buildEdges(this.doc.project, this.doc.analysis, this.edges, select);
+  }
+
+  /** Tries to wire `source`'s output into `target`'s `port`: refused (with a message) when it would make a cycle. */
+  connectPorts(source: string, target: string, port: string): boolean {
+    const cycle = cycleThrough(this.doc.project, source, target);
+    if (cycle) {
+      toast(`Refused: connecting ${source} → ${target} would make a cycle (${cycle.join(' → ')})`, 'error');
+      return false;
+    }
+    const cur = this.doc.project.graph.nodes.find((n) => n.id === target)?.inputs?.[port];
+    if (cur === source) return true;
+    this.doc.apply(cur ? `Reconnect ${target}.${port}` : `Connect ${source} → ${target}.${port}`, (p) => connect(p, source, target, port));
+    return true;
+  }
+
+  deleteSelection(): void {
+    const ids = new Set(this.selectedIds);
+    const wires = this.selectedEdges.filter((e) => !ids.has(e.source) && !ids.has(e.target)).map((e) => ({ target: e.target, port: e.targetHandle ?? '' }));
+    if (!ids.size && !wires.length) return;
+    const label = ids.size ? `Delete ${ids.size === 1 ? [...ids][0] : `${ids.size} nodes`}` : `Disconnect ${wires.length === 1 ? `${wires[0].target}.${wires[0].port}` : `${wires.length} wires`}`;
+    this.doc.apply(label, (p) => disconnect(removeNodes(p, ids), wires));
+  }
+
+  copy(): void {
+    const ids = new Set(this.selectedIds);
+    if (!ids.size) return;
+    this.clipboard = copyFragment(this.doc.project, ids);
+    this.pasteCount = 0;
+    try {
+      void navigator.clipboard?.writeText(JSON.stringify({ format: 'backprop-studio/fragment', ...this.clipboard }, null, 2)).catch(() => {});
+    } catch {
+      // the system clipboard is a convenience; the app's own one is what paste uses
+    }
+    toast(`Copied ${ids.size} node${ids.size === 1 ? '' : 's'}`);
+  }
+
+  cut(): void {
+    const ids = new Set(this.selectedIds);
+    if (!ids.size) return;
+    this.clipboard = copyFragment(this.doc.project, ids);
+    this.pasteCount = 0;
+    this.doc.apply(`Cut ${ids.size === 1 ? [...ids][0] : `${ids.size} nodes`}`, (p) => removeNodes(p, ids));
+  }
+
+  paste(keepLinks: boolean): void {
+    const frag = this.clipboard;
+    if (!frag || !frag.nodes.length) return;
+    this.pasteCount++;
+    const offset = { x: PASTE_OFFSET * this.pasteCount, y: PASTE_OFFSET * this.pasteCount };
+    let ids: string[] = [];
+    this.doc.apply(`Paste ${frag.nodes.length} node${frag.nodes.length === 1 ? '' : 's'}`, (p) => {
+      const r = pasteFragment(p, frag, keepLinks, offset);
+      ids = r.ids;
+      return r.project;
+    });
+    this.selectNew(ids);
+  }
+
+  select(ids: readonly string[]): void {
+    const set = new Set(ids);
+    this.nodes = this.nodes.map((n) => (!!n.selected === set.has(n.id) ? n : { ...n, selected: set.has(n.id) }));
+    this.edges = this.edges.map((e) => (e.selected ? { ...e, selected: false } : e));
+  }
+
+  /** Selects a node and brings it to the middle of the view (the errors list). */
+  focusNode(id: string): void {
+    if (!this.nodes.some((n) => n.id === id)) return;
+    this.select([id]);
+    const internal = this.flow?.getInternalNode(id);
+    if (internal && this.flow) {
+      const w = internal.measured.width ?? 180;
+      const h = internal.measured.height ?? 80;
+      void this.flow.setCenter(internal.internals.positionAbsolute.x + w / 2, internal.internals.positionAbsolute.y + h / 2, {
+        zoom: Math.max(this.flow.getZoom(), 1),
+        duration: 250,
+      });
+    }
+  }
+
+  fitView(): void {
+    void this.flow?.fitView({ padding: 0.08, maxZoom: 1.25, duration: 200 });
+  }
+
+  autoLayout(): void {
+    const nodes = this.doc.project.graph.nodes;
+    if (!nodes.length) return;
+    const positions = layoutGraph(nodes, this.measuredSizes());
+    // Keep the graph where it was: the layout's top-left goes to the old top-left.
+    const old = positionsOf(this.doc.project);
+    const shift = offsetBetween(old, positions);
+    const moved: Positions = Object.fromEntries(Object.entries(positions).map(([k, v]) => [k, { x: v.x + shift.x, y: v.y + shift.y }]));
+    if (this.doc.apply('Auto-layout', (p) => setPositions(p, moved))) setTimeout(() => this.fitView(), 30);
+  }
+
+  private measuredSizes(): Map<string, Size> {
+    const m = new Map<string, Size>();
+    for (const n of this.nodes) if (n.measured?.width && n.measured.height) m.set(n.id, { width: n.measured.width, height: n.measured.height });
+    return m;
+  }
+
+  private commitMoves(ns: readonly OpNode[]): void {
+    if (ns.some((n) => n.dragging)) return;
+    const pos = positionsOf(this.doc.project);
+    const index = new Map(this.doc.project.graph.nodes.map((n, i) => [n.id, i]));
+    const moved: Positions = {};
+    for (const n of ns) {
+      const i = index.get(n.id);
+      if (i === undefined) continue;
+      const want = pos[n.id] ?? fallbackPosition(i);
+      if (Math.abs(want.x - n.position.x) > 0.01 || Math.abs(want.y - n.position.y) > 0.01) moved[n.id] = n.position;
+    }
+    const count = Object.keys(moved).length;
+    if (!count) return;
+    const drag = Date.now() - this.dragEndedAt < 500;
+    this.doc.apply(`Move ${count === 1 ? Object.keys(moved)[0] : `${count} nodes`}`, (p) => setPositions(p, moved), drag ? undefined : 'nudge');
+  }
+
+  dragEndedAt = 0;
+
+  /** The middle of the visible canvas, in flow coordinates. */
+  viewCentre(): XY {
+    const el = document.querySelector('.svelte-flow');
+    if (!el || !this.flow) return { x: 0, y: 0 };
+    const r = el.getBoundingClientRect();
+    return this.flow.screenToFlowPosition({ x: r.left + r.width / 2, y: r.top + r.height / 2 });
+  }
+
+  /** A spot near `at` that no node's top-left already occupies (successive adds do not stack). */
+  private freeSpot(at: XY): XY {
+    const taken = Object.values(positionsOf(this.doc.project));
+    const p = { ...at };
+    for (let i = 0; i < 50 && taken.some((q) => Math.abs(q.x - (p.x - 84)) < 12 && Math.abs(q.y - (p.y - 40)) < 12); i++) {
+      p.x += 28;
+      p.y += 28;
+    }
+    return p;
+  }
+
+  // ---- engine -----------------------------------------------------------------------------------------------------
+
+  private async compile(project: Project): Promise<void> {
+    const seq = ++this.compileSeq;
+    this.compiling = true;
+    try {
+      const result = await this.bridge.compile(project);
+      if (seq === this.compileSeq) this.compiled = { project, result };
+    } catch (e) {
+      if (seq === this.compileSeq) {
+        // The engine going away is shown by its status; a compile that failed on the project is an error.
+        const gone = this.engine.state !== 'ready';
+        this.compiled = gone ? null : { project, failure: messageOf(e) };
+      }
+    } finally {
+      if (seq === this.compileSeq) this.compiling = false;
+    }
+  }
+
+  // ---- files ------------------------------------------------------------------------------------------------------
+
+  showStart(): void {
+    this.view = 'start';
+    this.addSearch = null;
+    void this.refreshRecent();
+    if (!this.examples?.length) void this.loadExamples();
+  }
+
+  closeStart(): void {
+    if (this.hasDocument) this.view = 'editor';
+  }
+
+  /** Before replacing the document: Save / Don't save / Cancel when it has unsaved work. */
+  async confirmDiscard(): Promise<boolean> {
+    if (!this.doc.dirty) return true;
+    const choice = await new Promise<ConfirmChoice>((resolve) => {
+      this.dialog = {
+        kind: 'confirm',
+        title: 'Save changes?',
+        message: `“${this.doc.fileName}” has changes that are not saved. Save them first?`,
+        resolve,
+      };
+    });
+    this.dialog = null;
+    if (choice === 'cancel') return false;
+    if (choice === 'save') return this.save();
+    this.discardRecovery(this.doc.key);
+    return true;
+  }
+
+  async newBlank(): Promise<void> {
+    if (!(await this.confirmDiscard())) return;
+    this.load(blankProject(), { path: null, clean: true });
+  }
+
+  async openExample(item: ExampleItem): Promise<void> {
+    // An example opens as an untitled copy, so saving never writes over the example itself.
+    await this.openText(item.text, item.path, { asCopy: true });
+  }
+
+  async openDialog(): Promise<void> {
+    if (this.bridge.platform === 'web') {
+      const path = await this.pick('open');
+      if (path) await this.openPath(path);
+      return;
+    }
+    let file;
+    try {
+      file = await this.bridge.request({ type: 'open' });
+    } catch (e) {
+      return this.showError('Could not open the file', e);
+    }
+    if (file) await this.openText(file.text, file.path);
+  }
+
+  async openPath(path: string): Promise<void> {
+    let file;
+    try {
+      file = await this.bridge.request({ type: 'open', path });
+    } catch (e) {
+      return this.showError(`Could not open ${basename(path)}`, e);
+    }
+    if (file) await this.openText(file.text, file.path);
+  }
+
+  /** Parses a file; an invalid one is reported (what and where) and changes nothing. */
+  async openText(text: string, path: string, opts: { asCopy?: boolean } = {}): Promise<boolean> {
+    let project: Project;
+    try {
+      project = parseProject(text, basename(path));
+    } catch (e) {
+      this.showError(`Could not open ${basename(path)}`, e);
+      return false;
+    }
+    if (!(await this.confirmDiscard())) return false;
+    this.load(project, opts.asCopy ? { path: null, clean: true, suggestedName: basename(path) } : { path, clean: true });
+    if (!opts.asCopy) void this.refreshRecent();
+    return true;
+  }
+
+  /** Makes a project the document; nodes without a position are laid out automatically. */
+  load(project: Project, opts: { path: string | null; clean: boolean; key?: string; suggestedName?: string }): void {
+    const p = withLayout(project);
+    this.doc.load(p, opts);
+    this.hasDocument = true;
+    this.view = 'editor';
+    this.errorsOpen = false;
+    this.addSearch = null;
+    this.lastAutosaved = null;
+    this.pasteCount = 0;
+    const vp = p.editor?.viewport;
+    this.pendingView = vp && p === project ? vp : 'fit';
+    this.nodes = [];
+    this.edges = [];
+  }
+
+  private serialize(project: Project): string {
+    const viewport = this.flow?.getViewport();
+    const withView: Project =
+      viewport && this.view === 'editor'
+        ? { ...project, editor: { ...(project.editor ?? {}), viewport: { x: Math.round(viewport.x), y: Math.round(viewport.y), zoom: Number(viewport.zoom.toFixed(3)) } } }
+        : project;
+    return serializeProject(withView);
+  }
+
+  async save(): Promise<boolean> {
+    if (!this.doc.path) return this.saveAs();
+    const project = this.doc.project;
+    try {
+      const r = await this.bridge.request({ type: 'save', path: this.doc.path, text: this.serialize(project) });
+      this.saved(r.path, project);
+      return true;
+    } catch (e) {
+      this.showError(`Could not save ${this.doc.fileName}`, e);
+      return false;
+    }
+  }
+
+  async saveAs(): Promise<boolean> {
+    const project = this.doc.project;
+    const suggestedName = this.doc.path ? basename(this.doc.path) : this.doc.suggestedName;
+    let path: string | undefined;
+    if (this.bridge.platform === 'web') {
+      const picked = await this.pick('saveAs', suggestedName);
+      if (!picked) return false;
+      path = picked;
+    }
+    try {
+      const r = await this.bridge.request({ type: 'saveAs', suggestedName, text: this.serialize(project), ...(path ? { path } : {}) });
+      if (!r) return false;
+      this.saved(r.path, project);
+      return true;
+    } catch (e) {
+      this.showError('Could not save', e);
+      return false;
+    }
+  }
+
+  private saved(path: string, project: Project): void {
+    this.doc.markSaved(path, project);
+    this.discardRecovery(this.doc.key);
+    this.lastAutosaved = null;
+    toast(`Saved ${basename(path)}`, 'success');
+    void this.refreshRecent();
+  }
+
+  /** The web mode file picker: resolves with a workspace path, or null. */
+  pick(mode: 'open' | 'saveAs', suggestedName = 'untitled.bpstudio'): Promise<string | null> {
+    return new Promise((resolve) => {
+      this.dialog = {
+        kind: 'picker',
+        mode,
+        suggestedName,
+        resolve: (p) => {
+          this.dialog = null;
+          resolve(p);
+        },
+      };
+    });
+  }
+
+  // ---- recovery ---------------------------------------------------------------------------------------------------
+
+  private async autosave(): Promise<void> {
+    const p = this.doc.project;
+    if (!this.doc.dirty || p === this.lastAutosaved || !this.bridge.shellConnected) return;
+    if (!this.hasDocument && p.graph.nodes.length === 0) return;
+    try {
+      await this.bridge.request({ type: 'recoverySave', key: this.doc.key, name: this.doc.fileName, path: this.doc.path, text: serializeProject(p) });
+      this.lastAutosaved = p;
+    } catch {
+      // best effort: the next tick tries again
+    }
+  }
+
+  private discardRecovery(key: string): void {
+    this.bridge.request({ type: 'recoveryDiscard', key }).catch(() => {});
+  }
+
+  async restore(item: RecoveryItem): Promise<void> {
+    let project: Project;
+    try {
+      project = parseProject(item.text, item.name);
+    } catch (e) {
+      this.showError(`Could not restore ${item.name}`, e);
+      return;
+    }
+    this.dropRecoveryItem(item.key);
+    if (!(await this.confirmDiscard())) return;
+    this.load(project, { path: item.path, clean: false, key: item.key, ...(item.name.endsWith('.bpstudio') ? { suggestedName: item.name } : {}) });
+    toast(`Restored unsaved work: ${item.name}`, 'success');
+  }
+
+  discardItem(item: RecoveryItem): void {
+    this.discardRecovery(item.key);
+    this.dropRecoveryItem(item.key);
+  }
+
+  private dropRecoveryItem(key: string): void {
+    const d = this.dialog;
+    if (d?.kind !== 'recovery') return;
+    const items = d.items.filter((i) => i.key !== key);
+    this.dialog = items.length ? { kind: 'recovery', items } : null;
+  }
+
+  // ---- messages ---------------------------------------------------------------------------------------------------
+
+  showError(title: string, e: unknown): void {
+    if (e instanceof StudioError) {
+      const where = describeWhere(e.where).replace(/: $/, '');
+      this.dialog = { kind: 'message', title, message: e.message, ...(where ? { where } : {}) };
+    } else this.dialog = { kind: 'message', title, message: messageOf(e) };
+  }
+
+  closeDialog(): void {
+    const d = this.dialog;
+    if (d?.kind === 'confirm') d.resolve('cancel');
+    else if (d?.kind === 'picker') d.resolve(null);
+    else this.dialog = null;
+  }
+
+  connectFromSearch(op: string): void {
+    const s = this.addSearch;
+    this.addSearch = null;
+    if (!s) return;
+    this.addOp(op, s.at, s.from);
+  }
+
+  /** An op can take the dropped wire: from an output, it needs an input port. */
+  static fits(op: string, from: AddSearch['from']): boolean {
+    const spec = opSpec(op);
+    if (!spec) return false;
+    if (!from) return true;
+    return from.type === 'source' ? spec.inputs.length > 0 : true;
+  }
+}
+
+function messageOf(e: unknown): string {
+  return e instanceof Error ? e.message : String(e);
+}
+
+/** The project with positions for every node: all laid out when it has none, the missing ones placed otherwise. */
+export function withLayout(project: Project): Project {
+  const nodes = project.graph.nodes;
+  const pos = project.editor?.positions ?? {};
+  const missing = nodes.filter((n) => !pos[n.id]);
+  if (!missing.length) return project;
+  const laid = layoutGraph(nodes);
+  const placed: Positions = { ...pos };
+  if (missing.length === nodes.length) Object.assign(placed, laid);
+  else {
+    // Place the missing ones below what is there, in the layout's arrangement.
+    const maxY = Math.max(...Object.values(pos).map((q) => q.y)) + 160;
+    for (const n of missing) placed[n.id] = { x: laid[n.id]?.x ?? 0, y: maxY + (laid[n.id]?.y ?? 0) };
+  }
+  return { ...project, editor: { ...(project.editor ?? {}), positions: placed } };
+}
+
+function offsetBetween(old: Positions, next: Positions): XY {
+  const ids = Object.keys(next).filter((k) => old[k]);
+  if (!ids.length) return { x: 0, y: 0 };
+  const minOld = { x: Math.min(...ids.map((k) => old[k].x)), y: Math.min(...ids.map((k) => old[k].y)) };
+  const minNew = { x: Math.min(...ids.map((k) => next[k].x)), y: Math.min(...ids.map((k) => next[k].y)) };
+  return { x: minOld.x - minNew.x, y: minOld.y - minNew.y };
+}

@@ -1,0 +1,381 @@
+/**
+ * The renderer's only way out: one Bridge interface, implemented for Electron (the preload's `window.studio` plus
+ * the engine MessagePort that main hands over) and for web mode (one WebSocket to the web server, which carries the
+ * shell and engine channels). Everything that comes back is validated with the protocol's checkers.
+ */
+import {
+  compileResult,
+  ENGINE_PORT_MESSAGE,
+  engineMessage,
+  shellReply,
+  shellResults,
+  socketDown,
+  type CompileResult,
+  type EngineRequest,
+  type ErrorInfo,
+  type MenuCommand,
+  type ShellRequest,
+  type ShellResult,
+  type SocketUp,
+  type StudioBridge,
+} from '../../../engine/protocol/messages';
+import { StudioError } from '../../../engine/util/errors';
+
+export type Platform = 'electron' | 'web';
+
+/** connecting: not yet reachable; ready; restarting: the engine process died and is coming back; offline: no shell. */
+export type EngineState = 'connecting' | 'ready' | 'restarting' | 'offline';
+
+export interface EngineStatus {
+  state: EngineState;
+  message?: string;
+}
+
+export interface Bridge {
+  readonly platform: Platform;
+  /** A shell request (files, dialogs, recovery, window state); rejects with a StudioError naming what failed. */
+  request<R extends ShellRequest>(req: R): Promise<ShellResult<R['type']>>;
+  /** Compiles the project in the engine host: plan memory, parameter count and what only compiling finds. */
+  compile(project: unknown): Promise<CompileResult>;
+  /** Menu commands from the native menu (Electron); web mode's in-app menu calls the app directly. */
+  onMenu(cb: (command: MenuCommand, path?: string) => void): () => void;
+  onEngineStatus(cb: (status: EngineStatus) => void): () => void;
+  readonly engineStatus: EngineStatus;
+  /** Whether shell requests can be made at all (false: a page served without the app's shell). */
+  readonly shellConnected: boolean;
+  dispose(): void;
+}
+
+declare global {
+  interface Window {
+    /** Electron's preload API (absent in web mode). */
+    studio?: StudioBridge;
+  }
+}
+
+const COMPILE_TIMEOUT_MS = 60_000;
+
+export function toStudioError(info: ErrorInfo | undefined, fallback: string): StudioError {
+  return new StudioError(info?.message ?? fallback, info?.where ?? {});
+}
+
+function checkResult<R extends ShellRequest>(req: R, raw: unknown): ShellResult<R['type']> {
+  const check = shellResults[req.type] as (v: unknown, p?: string) => unknown;
+  return check(raw, `${req.type} result`) as ShellResult<R['type']>;
+}
+
+class Listeners<T extends unknown[]> {
+  private set = new Set<(...args: T) => void>();
+  add(cb: (...args: T) => void): () => void {
+    this.set.add(cb);
+    return () => this.set.delete(cb);
+  }
+  emit(...args: T): void {
+    for (const cb of [...this.set]) {
+      try {
+        cb(...args);
+      } catch (e) {
+        console.error(e);
+      }
+    }
+  }
+}
+
+/** Request/reply over any transport that posts engine requests and delivers engine messages. */
+class EngineClient {
+  private nextId = 1;
+  private pending = new Map<number, { resolve: (v: unknown) => void; reject: (e: Error) => void; timer: ReturnType<typeof setTimeout> }>();
+
+  constructor(private readonly post: (req: EngineRequest) => boolean) {}
+
+  call(req: Omit<EngineRequest, 'id'>): Promise<unknown> {
+    const id = this.nextId++;
+    return new Promise((resolve, reject) => {
+      const timer = setTimeout(() => {
+        this.pending.delete(id);
+        reject(new StudioError('the engine did not answer in time'));
+      }, COMPILE_TIMEOUT_MS);
+      this.pending.set(id, { resolve, reject, timer });
+      if (!this.post({ ...req, id } as EngineRequest)) {
+        clearTimeout(timer);
+        this.pending.delete(id);
+        reject(new StudioError('the engine is not connected'));
+      }
+    });
+  }
+
+  receive(raw: unknown): void {
+    let msg;
+    try {
+      msg = engineMessage(raw);
+    } catch (e) {
+      console.warn('engine message rejected:', e);
+      return;
+    }
+    const p = this.pending.get(msg.id);
+    if (!p) return;
+    this.pending.delete(msg.id);
+    clearTimeout(p.timer);
+    if (msg.ok) p.resolve(msg.result);
+    else p.reject(toStudioError(msg.error, 'the engine failed'));
+  }
+
+  failAll(message: string): void {
+    for (const [id, p] of this.pending) {
+      clearTimeout(p.timer);
+      p.reject(new StudioError(message));
+      this.pending.delete(id);
+    }
+  }
+}
+
+// ---- Electron --------------------------------------------------------------------------------------------------
+
+export class ElectronBridge implements Bridge {
+  readonly platform = 'electron' as const;
+  readonly shellConnected = true;
+  engineStatus: EngineStatus = { state: 'connecting' };
+  private port: MessagePort | null = null;
+  private engine = new EngineClient((req) => {
+    if (!this.port) return false;
+    this.port.postMessage(req);
+    return true;
+  });
+  private menu = new Listeners<[MenuCommand, string | undefined]>();
+  private status = new Listeners<[EngineStatus]>();
+  private cleanups: (() => void)[] = [];
+
+  constructor(private readonly studio: StudioBridge) {
+    // The preload hands over the engine's port after each load and again after an engine restart.
+    const onWindowMessage = (e: MessageEvent) => {
+      if (e.data !== ENGINE_PORT_MESSAGE || !e.ports[0]) return;
+      if (e.source !== null && e.source !== window) return;
+      this.attachPort(e.ports[0]);
+    };
+    window.addEventListener('message', onWindowMessage);
+    this.cleanups.push(() => window.removeEventListener('message', onWindowMessage));
+    // The preload has validated both already (menuCommand, engineStatus).
+    this.cleanups.push(studio.onMenu((m) => this.menu.emit(m.command, m.path)));
+    this.cleanups.push(studio.onEngineStatus((s) => this.setStatus({ state: s.engine, ...(s.message ? { message: s.message } : {}) })));
+  }
+
+  private attachPort(port: MessagePort): void {
+    if (this.port) {
+      this.port.close();
+      this.engine.failAll('the engine restarted');
+    }
+    this.port = port;
+    port.onmessage = (e) => this.engine.receive(e.data);
+    port.start();
+    this.setStatus({ state: 'ready' });
+  }
+
+  private setStatus(s: EngineStatus): void {
+    if (s.state === 'restarting') {
+      this.engine.failAll('the engine is restarting');
+      // A new port arrives with the new engine; until then the old one is dead.
+      this.port?.close();
+      this.port = null;
+    }
+    if (s.state === 'ready' && !this.port) s = { state: 'connecting', message: s.message };
+    this.engineStatus = s;
+    this.status.emit(s);
+  }
+
+  async request<R extends ShellRequest>(req: R): Promise<ShellResult<R['type']>> {
+    let reply;
+    try {
+      reply = shellReply(await this.studio.request(req), `${req.type} reply`);
+    } catch (e) {
+      throw new StudioError(cleanIpcMessage(e));
+    }
+    if (!reply.ok) throw toStudioError(reply.error, `${req.type} failed`);
+    try {
+      return checkResult(req, reply.result);
+    } catch (e) {
+      throw new StudioError(e instanceof Error ? e.message : String(e));
+    }
+  }
+
+  async compile(project: unknown): Promise<CompileResult> {
+    return compileResult(await this.engine.call({ type: 'compile', project }), 'compile result');
+  }
+
+  onMenu(cb: (command: MenuCommand, path?: string) => void): () => void {
+    return this.menu.add(cb);
+  }
+
+  onEngineStatus(cb: (status: EngineStatus) => void): () => void {
+    return this.status.add(cb);
+  }
+
+  dispose(): void {
+    for (const c of this.cleanups) c();
+    this.port?.close();
+  }
+}
+
+/** Electron prefixes errors thrown in main: "Error invoking remote method 'x': Error: message". */
+function cleanIpcMessage(e: unknown): string {
+  const m = e instanceof Error ? e.message : String(e);
+  return m.replace(/^Error invoking remote method '[^']*': (\w*Error: )?/, '');
+}
+
+// ---- Web mode --------------------------------------------------------------------------------------------------
+
+const CONNECT_WAIT_MS = 8000;
+
+export class WebBridge implements Bridge {
+  readonly platform = 'web' as const;
+  engineStatus: EngineStatus = { state: 'connecting' };
+  shellConnected = false;
+  private ws: WebSocket | null = null;
+  private nextShellId = 1;
+  private shellPending = new Map<number, { req: ShellRequest; resolve: (v: unknown) => void; reject: (e: Error) => void }>();
+  private engine = new EngineClient((req) => this.send({ channel: 'engine', message: req }));
+  private menu = new Listeners<[MenuCommand, string | undefined]>();
+  private status = new Listeners<[EngineStatus]>();
+  private retry = 500;
+  private disposed = false;
+  private everOpened = false;
+  /** Requests waiting for the socket to open; told at once when the first attempt fails (no app server). */
+  private waiters = new Set<(ok: boolean) => void>();
+
+  constructor(private readonly url: string) {
+    this.connect();
+  }
+
+  private connect(): void {
+    let ws: WebSocket;
+    try {
+      ws = new WebSocket(this.url);
+    } catch (e) {
+      this.setStatus({ state: 'offline', message: e instanceof Error ? e.message : String(e) });
+      return;
+    }
+    this.ws = ws;
+    ws.onopen = () => {
+      this.retry = 500;
+      this.everOpened = true;
+      this.shellConnected = true;
+      for (const w of this.waiters) w(true);
+      this.waiters.clear();
+      this.setStatus({ state: 'ready' });
+    };
+    ws.onmessage = (e) => this.receive(e.data);
+    ws.onclose = () => {
+      if (this.ws !== ws) return;
+      this.ws = null;
+      this.shellConnected = false;
+      this.engine.failAll('the connection to the app server was lost');
+      for (const [id, p] of this.shellPending) {
+        p.reject(new StudioError('the connection to the app server was lost'));
+        this.shellPending.delete(id);
+      }
+      for (const w of this.waiters) w(false);
+      this.waiters.clear();
+      this.setStatus({ state: 'offline', message: this.everOpened ? 'connection to the app server lost; reconnecting' : 'no app server' });
+      if (!this.disposed) {
+        setTimeout(() => this.connect(), this.retry);
+        this.retry = Math.min(this.retry * 2, 5000);
+      }
+    };
+  }
+
+  private setStatus(s: EngineStatus): void {
+    this.engineStatus = s;
+    this.status.emit(s);
+  }
+
+  private send(msg: SocketUp): boolean {
+    if (!this.ws || this.ws.readyState !== WebSocket.OPEN) return false;
+    this.ws.send(JSON.stringify(msg));
+    return true;
+  }
+
+  private receive(data: unknown): void {
+    let msg;
+    try {
+      msg = socketDown(JSON.parse(String(data)));
+    } catch (e) {
+      console.warn('socket message rejected:', e);
+      return;
+    }
+    if (msg.channel === 'engine') this.engine.receive(msg.message);
+    else if (msg.channel === 'status') {
+      if (msg.engine === 'restarting') this.engine.failAll('the engine is restarting');
+      this.setStatus({ state: msg.engine, message: msg.message });
+    } else {
+      const p = this.shellPending.get(msg.id);
+      if (!p) return;
+      this.shellPending.delete(msg.id);
+      if (!msg.ok) p.reject(toStudioError(msg.error, `${p.req.type} failed`));
+      else {
+        try {
+          p.resolve(checkResult(p.req, msg.result));
+        } catch (e) {
+          p.reject(new StudioError(e instanceof Error ? e.message : String(e)));
+        }
+      }
+    }
+  }
+
+  /** Resolves when the socket is open; rejects when it is not and the current attempt fails (or takes too long). */
+  private whenOpen(): Promise<void> {
+    if (this.ws?.readyState === WebSocket.OPEN) return Promise.resolve();
+    return new Promise((resolve, reject) => {
+      const done = (ok: boolean) => {
+        clearTimeout(timer);
+        this.waiters.delete(done);
+        if (ok) resolve();
+        else reject(new StudioError('not connected to the Backprop Studio app server'));
+      };
+      const timer = setTimeout(() => done(false), CONNECT_WAIT_MS);
+      this.waiters.add(done);
+    });
+  }
+
+  async request<R extends ShellRequest>(req: R): Promise<ShellResult<R['type']>> {
+    await this.whenOpen();
+    const id = this.nextShellId++;
+    return new Promise((resolve, reject) => {
+      this.shellPending.set(id, { req, resolve: resolve as (v: unknown) => void, reject });
+      if (!this.send({ channel: 'shell', id, request: req })) {
+        this.shellPending.delete(id);
+        reject(new StudioError('not connected to the Backprop Studio app server'));
+      }
+    });
+  }
+
+  async compile(project: unknown): Promise<CompileResult> {
+    return compileResult(await this.engine.call({ type: 'compile', project }), 'compile result');
+  }
+
+  onMenu(cb: (command: MenuCommand, path?: string) => void): () => void {
+    return this.menu.add(cb);
+  }
+
+  onEngineStatus(cb: (status: EngineStatus) => void): () => void {
+    return this.status.add(cb);
+  }
+
+  dispose(): void {
+    this.disposed = true;
+    this.ws?.close();
+  }
+}
+
+/** The socket's URL: `ws` next to the page (the page lives at /TOKEN/, so the token travels with it). */
+export function socketUrl(href: string): string {
+  const u = new URL('ws', href);
+  u.protocol = u.protocol === 'https:' ? 'wss:' : 'ws:';
+  u.search = '';
+  u.hash = '';
+  return u.href;
+}
+
+export function createBridge(): Bridge {
+  const studio = window.studio;
+  if (studio && studio.platform === 'electron') return new ElectronBridge(studio);
+  return new WebBridge(socketUrl(location.href));
+}

@@ -1,0 +1,9 @@
+import { mount } from 'svelte';
+import '@xyflow/svelte/dist/style.css';
+import './app.css';
+import App from './App.svelte';
+
+const target = document.getElementById('app');
+if (!target) throw new Error('the page has no #app element');
+
+export default mount(App, { target });
