@@ -19,6 +19,8 @@ export default defineConfig({
     target: 'es2022',
     sourcemap: true,
     chunkSizeWarningLimit: 2048,
+    // Rolldown's report of slow plugin callbacks is noise for a small app (the Svelte compiler is most of it).
+    rolldownOptions: { checks: { bundlerTimings: false } },
   },
   server: {
     host: '127.0.0.1',

@@ -1,0 +1,141 @@
+/**
+ * The end-to-end harness: the real web mode server (`dist/web/server.mjs`, its engine host a real child process)
+ * on a temporary workspace holding a copy of `examples/`, and Debian's Chromium driven by playwright-core.
+ */
+import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import { cpSync, existsSync, mkdirSync, mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join, resolve } from 'node:path';
+import { chromium, type Browser, type BrowserContext, type Locator, type Page } from 'playwright-core';
+
+export const REPO = resolve(__dirname, '..', '..');
+export const CHROMIUM = process.env.BPSTUDIO_CHROMIUM ?? '/usr/bin/chromium';
+export const SCREENS = join(REPO, 'test-output', 'screens');
+
+/** Fails (never skips) when Chromium is missing: CI installs Debian's `chromium` package (.ci/run). */
+export function requireChromium(): void {
+  if (!existsSync(CHROMIUM)) {
+    throw new Error(
+      `The end-to-end tests need Chromium at ${CHROMIUM} (Debian: apt-get install chromium; or set BPSTUDIO_CHROMIUM to its path).`,
+    );
+  }
+}
+
+/** Builds dist/ when it is missing or older than its sources (a no-op right after `npm test`'s own build). */
+export function ensureBuilt(): void {
+  const r = spawnSync(process.execPath, [join(REPO, 'scripts', 'build.mjs'), '--if-stale', '--quiet'], {
+    cwd: REPO,
+    encoding: 'utf8',
+    timeout: 180_000,
+  });
+  if (r.status !== 0) throw new Error(`the build failed (exit ${r.status}):\n${r.stdout}\n${r.stderr}`);
+  for (const f of ['dist/web/server.mjs', 'dist/host/main.cjs', 'dist/renderer/index.html']) {
+    if (!existsSync(join(REPO, f))) throw new Error(`the build did not write ${f}`);
+  }
+}
+
+export interface Studio {
+  url: string;
+  workspace: string;
+  dataDir: string;
+  server: ChildProcess;
+  /** Everything the server printed (for failure messages). */
+  log(): string;
+  close(): Promise<void>;
+}
+
+/** Starts web mode on a fresh copy of the examples; resolves with the URL it prints. */
+export async function startStudio(): Promise<Studio> {
+  const tmp = mkdtempSync(join(tmpdir(), 'bps-e2e-'));
+  const workspace = join(tmp, 'workspace');
+  const dataDir = join(tmp, 'data');
+  cpSync(join(REPO, 'examples'), workspace, { recursive: true });
+  mkdirSync(dataDir);
+  const server = spawn(
+    process.execPath,
+    [join(REPO, 'dist', 'web', 'server.mjs'), '--no-open', '--workspace', workspace, '--data-dir', dataDir],
+    { cwd: REPO, stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, BPSTUDIO_DATA_DIR: dataDir } },
+  );
+  let out = '';
+  server.stdout!.setEncoding('utf8');
+  server.stderr!.setEncoding('utf8');
+  server.stderr!.on('data', (d: string) => (out += d));
+  const url = await new Promise<string>((ok, fail) => {
+    const t = setTimeout(() => fail(new Error(`web mode printed no URL within 30 s:\n${out}`)), 30_000);
+    server.stdout!.on('data', (d: string) => {
+      out += d;
+      const m = /Backprop Studio \(web mode\): (http:\/\/127\.0\.0\.1:\d+\/[^/\s]+\/)/.exec(out);
+      if (m) {
+        clearTimeout(t);
+        ok(m[1]);
+      }
+    });
+    server.once('exit', (code, signal) => {
+      clearTimeout(t);
+      fail(new Error(`web mode exited (${signal ?? code}) before printing its URL:\n${out}`));
+    });
+  });
+  return {
+    url,
+    workspace,
+    dataDir,
+    server,
+    log: () => out,
+    async close() {
+      if (server.exitCode === null && server.signalCode === null) {
+        const exited = new Promise<void>((ok) => server.once('exit', () => ok()));
+        server.kill('SIGTERM');
+        const t = setTimeout(() => server.kill('SIGKILL'), 5000);
+        await exited;
+        clearTimeout(t);
+      }
+      rmSync(tmp, { recursive: true, force: true });
+    },
+  };
+}
+
+export interface Browsing {
+  browser: Browser;
+  context: BrowserContext;
+  close(): Promise<void>;
+}
+
+/** Debian's Chromium, headless, with a fresh profile of its own. */
+export async function launchBrowser(): Promise<Browsing> {
+  requireChromium();
+  const profile = mkdtempSync(join(tmpdir(), 'bps-chromium-'));
+  const browser = await chromium.launch({
+    executablePath: CHROMIUM,
+    headless: true,
+    args: [
+      '--headless',
+      '--no-sandbox',
+      '--disable-gpu',
+      '--no-first-run',
+      '--disable-background-networking',
+      '--disable-component-update',
+      '--disable-sync',
+      `--user-data-dir=${profile}`,
+    ],
+    timeout: 60_000,
+  });
+  const context = await browser.newContext({ viewport: { width: 1440, height: 900 }, colorScheme: 'light' });
+  return {
+    browser,
+    context,
+    async close() {
+      await context.close().catch(() => {});
+      await browser.close().catch(() => {});
+      rmSync(profile, { recursive: true, force: true });
+    },
+  };
+}
+
+export async function screenshot(page: Page, name: string): Promise<string> {
+  mkdirSync(SCREENS, { recursive: true });
+  const path = join(SCREENS, name);
+  await page.screenshot({ path });
+  return path;
+}
+
+export type { Browser, BrowserContext, Locator, Page };

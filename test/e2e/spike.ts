@@ -1,0 +1,15 @@
+import { ensureBuilt, startStudio, launchBrowser, screenshot } from '/work/main/test/e2e/harness';
+ensureBuilt();
+const s = await startStudio();
+console.log(s.url);
+const b = await launchBrowser();
+const page = await b.context.newPage();
+page.on('console', (m) => console.log('console:', m.type(), m.text()));
+page.on('pageerror', (e) => console.log('pageerror:', e.message));
+await page.goto(s.url);
+await page.getByRole('button', { name: 'Blank project' }).click();
+await page.locator('[data-testid=engine-status][data-state=ready]').waitFor();
+await screenshot(page, 'spike.png');
+console.log(await page.getByTestId('engine-status').textContent());
+await b.close();
+await s.close();
