@@ -3,13 +3,15 @@
  * Conventions), progress on stderr. Peers (TensorFlow.js cpu and wasm) run on the same work in this process.
  */
 import { BACKENDS, type BackendName, type Bench } from './context';
+import { editor } from './editor';
 import { matmul } from './matmul';
 import { mlpStep } from './mlp-step';
 import { planPeakBytes } from './plan-peak-bytes';
 import { note } from './report';
 import { scalarGraph } from './scalar-graph';
+import { training } from './training';
 
-const BENCHES: readonly Bench[] = [mlpStep, planPeakBytes, matmul, scalarGraph];
+const BENCHES: readonly Bench[] = [mlpStep, planPeakBytes, matmul, scalarGraph, training, editor];
 
 const USAGE = `usage: npm run bench -- [--only NAME] [--backend ${BACKENDS.join('|')}]
 benchmarks: ${BENCHES.map((b) => b.name).join(', ')}`;

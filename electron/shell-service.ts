@@ -293,7 +293,12 @@ async function readProjectText(abs: string, shown: string): Promise<string> {
     const s = await stat(abs);
     if (s.isDirectory()) throw new StudioError('this is a folder, not a project file', { file: shown });
     if (s.size > MAX_OPEN_BYTES) throw new StudioError(`this file is too large to be a project (${s.size} bytes)`, { file: shown });
-    return await readFile(abs, 'utf8');
+    const bytes = await readFile(abs);
+    try {
+      return new TextDecoder('utf-8', { fatal: true, ignoreBOM: true }).decode(bytes);
+    } catch {
+      throw new StudioError('this file is not valid UTF-8 text, so it is not a project file', { file: shown });
+    }
   } catch (e) {
     throw fsError(e, shown);
   }

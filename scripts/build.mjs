@@ -108,7 +108,12 @@ export function buildRenderer({ ifStale = false, quiet = false } = {}) {
     return true;
   }
   const vite = join(root, 'node_modules', 'vite', 'bin', 'vite.js');
-  const r = spawnSync(process.execPath, [vite, 'build', ...(quiet ? ['--logLevel', 'warn'] : [])], { cwd: root, stdio: 'inherit' });
+  // Always a production build: under vitest NODE_ENV is 'test', which would make Svelte build in development mode.
+  const r = spawnSync(process.execPath, [vite, 'build', ...(quiet ? ['--logLevel', 'warn'] : [])], {
+    cwd: root,
+    stdio: 'inherit',
+    env: { ...process.env, NODE_ENV: 'production' },
+  });
   if (r.status !== 0) throw new Error(`vite build failed (exit code ${r.status})`);
   return true;
 }

@@ -103,6 +103,11 @@ export function pair(v: unknown): [number, number] {
 }
 
 function show(v: unknown): string {
-  const s = JSON.stringify(v);
+  let s: string | undefined;
+  try {
+    s = JSON.stringify(v);
+  } catch {
+    return 'a value too deeply nested to show';
+  }
   return s === undefined ? String(v) : s.length > 40 ? s.slice(0, 37) + '...' : s;
 }

@@ -188,6 +188,10 @@ export function parseProject(text: string, file?: string): Project {
   if (overflow !== undefined) {
     throw new StudioError('this number is out of range (it would be saved as null)', at({ path: overflow }));
   }
+  const deep = tooDeep(value);
+  if (deep !== undefined) {
+    throw new StudioError(`this value is nested more than ${MAX_DEPTH} levels deep`, at({ path: deep }));
+  }
   const project = migrateProject({ ...value, version });
   const problems = validateProject(project);
   if (problems.length > 0) {
@@ -264,6 +268,26 @@ function duplicateIds(root: unknown): ProjectProblem[] {
  * The JSON pointer of the first number that is not finite, or undefined. JSON such as `1e400` parses to Infinity,
  * which JSON.stringify would write back as null. Walks with an explicit stack, as files may nest deeply.
  */
+/** How deep values may nest inside the sections the engine reads (a tensor constant needs a handful of levels). */
+const MAX_DEPTH = 64;
+
+/**
+ * The path of a value nested deeper than MAX_DEPTH inside `graph`, `data`, `training` or `editor` (unknown top-level
+ * keys are kept as they are, however deep), found without recursion.
+ */
+function tooDeep(root: Record<string, unknown>): string | undefined {
+  for (const section of ['graph', 'data', 'training', 'editor']) {
+    const stack: { value: unknown; path: string; depth: number }[] = [{ value: root[section], path: '/' + section, depth: 1 }];
+    while (stack.length > 0) {
+      const { value, path, depth } = stack.pop()!;
+      if (typeof value !== 'object' || value === null) continue;
+      if (depth > MAX_DEPTH) return path;
+      for (const [k, x] of Object.entries(value)) stack.push({ value: x, path: `${path}/${escapePointer(k)}`, depth: depth + 1 });
+    }
+  }
+  return undefined;
+}
+
 function firstNonFinite(root: unknown): string | undefined {
   interface Entry { value: unknown; key: string; up?: Entry }
   const stack: Entry[] = [{ value: root, key: '' }];

@@ -2,13 +2,14 @@
  * Every message that crosses a process boundary, with its runtime check. Two channels:
  *
  * - engine: renderer <-> engine host (a MessagePort in Electron, the WebSocket in web mode). Requests carry an
- *   `id` and get one reply with the same id; events (training progress, in later work) flow host -> renderer.
+ *   `id` and get one reply with the same id; events (training progress and state, `engineEvent`) flow host ->
+ *   renderer.
  * - shell: renderer <-> the shell that owns files, dialogs and the window (Electron main through the preload's
  *   `window.studio`, or the web server). Same request/reply shape.
  *
  * Main, preload, host, web server and renderer import this module and nothing else crosses.
  */
-import { arr, bool, int, json, literal, nullable, num, obj, optional, str, union, type Infer } from './check';
+import { arr, bool, int, json, literal, nullable, num, obj, optional, record, str, union, type Infer } from './check';
 
 /** Where a problem is (engine/util/errors.ts `Where`), as it crosses. */
 export const whereCheck = obj({
@@ -28,6 +29,40 @@ export type ErrorInfo = Infer<typeof errorInfo>;
 export const engineRequest = union('type', {
   /** Compiles a project's training step: what only compiling finds (the plan's memory, graph errors). */
   compile: obj({ type: literal('compile'), id: int, project: json }),
+  /**
+   * Starts training `project` (its data, split and training section) as a new job, from `weights` (base64
+   * safetensors, as weights.export gives) or from the seeded initialisation. `baseDir` is the project file's folder,
+   * against which relative data paths are read (without it, relative data paths are an error). Replies once the job
+   * is running, with its `trainJobInfo`; a job that was running or paused is stopped first (its `train.state`
+   * says `stopped`, reason `replaced`, and the reply's `replaced` names it). Events follow (`engineEvent`).
+   */
+  'train.start': obj({ type: literal('train.start'), id: int, project: json, baseDir: optional(str), weights: optional(str) }),
+  /** Pauses the running job between two steps; replies with its `trainStatus` when no step is in flight. */
+  'train.pause': obj({ type: literal('train.pause'), id: int }),
+  /** Resumes a paused job (an error for a job that is stopped, done or failed: start a new one). */
+  'train.resume': obj({ type: literal('train.resume'), id: int }),
+  /** Stops the job for good; its weights stay for weights.export and evaluate. Stopping a stopped job is a no-op. */
+  'train.stop': obj({ type: literal('train.stop'), id: int }),
+  /**
+   * One optimizer step of the current job, which is (or becomes) paused: a running job is paused first. Without a
+   * running or paused job, `project` (and `baseDir`, `weights` as for train.start) starts a paused job first,
+   * whose info comes back in the reply's `started`.
+   */
+  'train.step': obj({ type: literal('train.step'), id: int, project: optional(json), baseDir: optional(str), weights: optional(str) }),
+  /** The current (or last) job's weights now: `weightsExport`. */
+  'weights.export': obj({ type: literal('weights.export'), id: int }),
+  /**
+   * Loads weights (base64 safetensors) into a new paused job of `project`, to resume training from them or to
+   * evaluate. Missing, unexpected and mis-shaped tensors are an error that lists them. Replies with `trainJobInfo`.
+   */
+  'weights.load': obj({ type: literal('weights.load'), id: int, project: json, baseDir: optional(str), base64: str }),
+  /** Loads the project's data as training would (no graph needed) and describes it: `dataPreview`. */
+  'data.preview': obj({ type: literal('data.preview'), id: int, project: json, baseDir: optional(str) }),
+  /**
+   * Objective, accuracy and confusion matrix of the current (or last) job's weights now, in inference mode, on the
+   * validation part (default) or on all the dataset's rows in file order (what `bpstudio eval` computes).
+   */
+  evaluate: obj({ type: literal('evaluate'), id: int, rows: optional(literal('validation', 'all')) }),
 });
 export type EngineRequest = Infer<typeof engineRequest>;
 
@@ -43,9 +78,258 @@ export type CompileResult = Infer<typeof compileResult>;
 export const engineReply = obj({ id: int, ok: bool, result: optional(json), error: optional(errorInfo) });
 export type EngineReply = Infer<typeof engineReply>;
 
-/** What the host sends: replies, and (once training lands) events. */
+/**
+ * What the host sends in reply to a request. (The host also sends events, `engineEvent`, which carry an `event`
+ * key and no `id`: tell them apart with `isEngineEvent` before checking.)
+ */
 export const engineMessage = engineReply;
 export type EngineMessage = Infer<typeof engineMessage>;
+
+// ---- training (engine channel) -----------------------------------------------------------------------------------
+//
+// A job is one training run of one project in the host: started by train.start (running), train.step or
+// weights.load (paused). The host holds one job per connection: starting another stops the one before. Job ids
+// increase; every event names its job, so a renderer shows the job with the highest id it has heard of.
+//
+// State machine: running <-> paused (train.pause, train.resume; train.step pauses a running job, then steps);
+// running or paused -> stopped (train.stop, or replaced by a new job); running -> done (the project's
+// training.epochs are finished); running or paused -> error (a NaN/Inf, or any failure of a step). stopped, done
+// and error are final: their weights stay for weights.export and evaluate until the next job.
+//
+// `step` counts optimizer steps (1-based; 0 before the first). `epoch` is the epoch of the latest step (1-based;
+// 0 before the first step): during the 3rd epoch it is 3, and when the 3rd epoch's last step is done it is still 3.
+//
+// Events are batched in time, so that thousands of steps a second neither slow training nor flood the renderer:
+// at most one train.progress and one train.epoch per 100 ms (each carrying everything since the one before), a
+// train.boundary at most once a second while running (and then only after 250 steps or more), and a train.state on every change
+// of state. The steps before a state change are always reported (train.progress, train.epoch) before its
+// train.state, so the last step is always seen.
+
+export const JOB_STATES = ['running', 'paused', 'stopped', 'done', 'error'] as const;
+export const jobState = literal(...JOB_STATES);
+export type JobState = Infer<typeof jobState>;
+
+/** Where a job is: the reply to train.pause, train.resume and train.stop. */
+export const trainStatus = obj({ job: int, state: jobState, step: int, epoch: int });
+export type TrainStatus = Infer<typeof trainStatus>;
+
+/** A range of the data, in its own units. */
+const range = obj({ min: num, max: num });
+
+/** A job, as train.start and weights.load describe it (and train.step, when it started one). */
+export const trainJobInfo = obj({
+  job: int,
+  state: jobState,
+  step: int,
+  epoch: int,
+  /** The project's training.epochs: the job is `done` after them. */
+  epochs: int,
+  stepsPerEpoch: int,
+  /** epochs * stepsPerEpoch. */
+  totalSteps: int,
+  batchSize: int,
+  trainRows: int,
+  validationRows: int,
+  /** Layers (and parameter nodes) with trainable tensors, in graph order: the order of every per-layer number. */
+  layers: arr(obj({ id: str, tensors: arr(str) })),
+  /** Whether steps and epochs report an accuracy (a class or sign label the prediction can be scored against). */
+  hasAccuracy: bool,
+  /** The label node's kind, when the objective has one. */
+  labelKind: optional(literal('class', 'real', 'sign')),
+  /** The classes that confusion matrices count (rows and columns, in index order), when there are such. */
+  classes: optional(arr(str)),
+  /**
+   * When the input nodes read two feature columns in all (and the prediction is one score, or one score per class):
+   * those columns' names and their ranges over all the dataset's rows. Only then are there train.boundary events.
+   */
+  plane: optional(obj({ features: arr(str), x1: range, x2: range })),
+  /** The job this one stopped (train.start while another was running or paused). */
+  replaced: optional(int),
+});
+export type TrainJobInfo = Infer<typeof trainJobInfo>;
+
+/** The reply to train.step: the job after the step, the step's loss, and the job's info when the step started it. */
+export const trainStepResult = obj({ job: int, state: jobState, step: int, epoch: int, loss: num, started: optional(trainJobInfo) });
+export type TrainStepResult = Infer<typeof trainStepResult>;
+
+/**
+ * The reply to weights.export: base64 of a safetensors file with every tensor by its project-format.md name, the
+ * standardisation tensors (`data.INPUT_ID.mean`, `.std`) when the data is standardised, and `__metadata__`
+ * {format: backprop-studio/weights, version: 1, name: the project's name}. Save it with the shell's exportFile.
+ */
+export const weightsExport = obj({ job: int, step: int, epoch: int, base64: str, bytes: int });
+export type WeightsExport = Infer<typeof weightsExport>;
+
+/** rows = true class, columns = predicted class, both in the order of `classes`. */
+const confusionMatrix = arr(arr(int));
+
+/** The reply to evaluate. */
+export const evaluateResult = obj({
+  job: int,
+  step: int,
+  rows: int,
+  which: literal('validation', 'all'),
+  objective: nullable(num),
+  accuracy: optional(num),
+  classes: optional(arr(str)),
+  confusion: optional(confusionMatrix),
+});
+export type EvaluateResult = Infer<typeof evaluateResult>;
+
+const cell = (v: unknown, p?: string): number | string | null => (v === null ? null : typeof v === 'string' ? str(v, p) : num(v, p));
+
+/** The reply to data.preview. */
+export const dataPreview = obj({
+  /** The dataset's name (file or builtin). */
+  name: str,
+  rows: int,
+  /** Every feature column's name. */
+  features: arr(str),
+  /** The label column's name and kind, when there is one. */
+  label: optional(obj({ name: str, kind: literal('class', 'real') })),
+  /** The shown columns: the first (up to) 32 features, then the label. */
+  columns: arr(str),
+  /** The first (up to) 20 rows, one cell per shown column: numbers, and the label as its class name. */
+  head: arr(arr(cell)),
+  /** For a class label: each class's name and row count (the class balance), in class order. */
+  classes: optional(arr(obj({ name: str, count: int }))),
+  /** For a real label: its range. */
+  labelRange: optional(range),
+  /** Which feature columns each `input` node of the graph reads (where the graph says and they exist). */
+  inputs: arr(obj({ id: str, features: arr(str) })),
+  /**
+   * For two-feature data (the input nodes read two columns in all, or, failing that, the data has two features):
+   * the points, at most 4000 (evenly spaced through the rows when there are more), in the data's own units, with
+   * each point's label (class index, or value; null without a label).
+   */
+  points: optional(obj({ features: arr(str), x1: arr(num), x2: arr(num), label: arr(nullable(num)), sampled: bool })),
+});
+export type DataPreview = Infer<typeof dataPreview>;
+
+/** What each engine request's reply carries in `result` when `ok`. */
+export const engineResults = {
+  compile: compileResult,
+  'train.start': trainJobInfo,
+  'train.pause': trainStatus,
+  'train.resume': trainStatus,
+  'train.stop': trainStatus,
+  'train.step': trainStepResult,
+  'weights.export': weightsExport,
+  'weights.load': trainJobInfo,
+  'data.preview': dataPreview,
+  evaluate: evaluateResult,
+} as const;
+export type EngineResult<T extends EngineRequest['type']> = Infer<(typeof engineResults)[T]>;
+
+/** A metric over a train.progress event's points: per point, the min, max and last value of its bucket of steps. */
+const series = obj({ min: arr(nullable(num)), max: arr(nullable(num)), last: arr(nullable(num)) });
+export type MetricSeries = Infer<typeof series>;
+
+/** Per-epoch numbers (train.epoch). */
+const epochInfo = obj({
+  epoch: int,
+  step: int,
+  /** Mean training objective over the epoch's examples (as the weights moved during the epoch). */
+  loss: num,
+  /** Running training accuracy over the epoch's batches. */
+  accuracy: optional(num),
+  /** On the validation part at the epoch's end, in inference mode. */
+  valLoss: optional(nullable(num)),
+  valAccuracy: optional(num),
+  /** Each layer's gradient norm, averaged over the epoch's steps (null: not finite). */
+  gradNorms: record(nullable(num)),
+});
+export type EpochInfo = Infer<typeof epochInfo>;
+
+export const engineEvent = union('event', {
+  /**
+   * The steps since the last train.progress, decimated to at most 200 points: the steps are cut into buckets of
+   * s = ceil(n / 200) consecutive steps, and each point is one bucket (its last step's number and epoch, its size,
+   * and per metric the bucket's min, max and last value), so a chart that draws min..max sees every spike.
+   * `updateRatio` is each layer's ||w_after - w_before|| / ||w_before|| (norms over the layer's trainable tensors)
+   * over one step of this batch, `updateRatio.step`: the host reads the weights before and after that one step
+   * (the first step after the previous train.progress), so it costs a copy of the weights ten times a second, not
+   * every step. null where the layer's weights were all zero.
+   */
+  'train.progress': obj({
+    event: literal('train.progress'),
+    job: int,
+    /** The latest step, and its epoch. */
+    step: int,
+    epoch: int,
+    totalSteps: int,
+    /** Optimizer steps per second of running time (since the job last started or resumed). */
+    stepsPerSecond: num,
+    /** At that rate, until the last epoch is done; null when paused or not yet known. */
+    secondsLeft: nullable(num),
+    points: obj({
+      step: arr(int),
+      epoch: arr(int),
+      count: arr(int),
+      loss: series,
+      /** By layer id (trainJobInfo.layers): the L2 norm of the layer's gradient (all its trainable tensors). */
+      gradNorm: record(series),
+    }),
+    updateRatio: nullable(obj({ step: int, layers: record(nullable(num)) })),
+  }),
+  /**
+   * The epochs finished since the last train.epoch (usually one; many when epochs are short), and the validation
+   * part's confusion matrix at the end of the latest of them (for class and sign labels).
+   */
+  'train.epoch': obj({
+    event: literal('train.epoch'),
+    job: int,
+    epochs: arr(epochInfo),
+    confusion: optional(obj({ epoch: int, classes: arr(str), matrix: confusionMatrix })),
+  }),
+  /**
+   * The prediction over a grid covering the data's plane (trainJobInfo.plane), for two-feature inputs: `width` x
+   * `height` cells, cell (i, j) at index j * width + i, its centre at x1 = x1.min + i (x1.max - x1.min) / (width - 1)
+   * and x2 = x2.min + j (x2.max - x2.min) / (height - 1) (j = 0 is the bottom row). The grid covers the data's
+   * range and 5% more on each side. `mode` class (K scores): `predicted` is the argmax class and `value` its
+   * softmax probability. `mode` score (one value per example): `value` is the prediction itself and, for class and
+   * sign labels, `predicted` is 1 where it is above `threshold` (0.5 after a sigmoid, else 0), 0 elsewhere.
+   * Sent every few hundred steps (at most once a second, and at most 1% of the training time), when the job pauses,
+   * stops or finishes, and after each train.step.
+   */
+  'train.boundary': obj({
+    event: literal('train.boundary'),
+    job: int,
+    step: int,
+    epoch: int,
+    features: arr(str),
+    x1: range,
+    x2: range,
+    width: int,
+    height: int,
+    mode: literal('class', 'score'),
+    classes: optional(arr(str)),
+    threshold: optional(num),
+    predicted: arr(int),
+    value: arr(nullable(num)),
+  }),
+  /**
+   * The job's state changed (see the state machine above). `reason`: `user` (a request), `replaced` (a new job
+   * stopped it), `finished` (done). For `error`, the engine's message and where (a NaN/Inf names the node whose
+   * value first went non-finite).
+   */
+  'train.state': obj({
+    event: literal('train.state'),
+    job: int,
+    state: jobState,
+    step: int,
+    epoch: int,
+    reason: optional(literal('user', 'replaced', 'finished')),
+    error: optional(errorInfo),
+  }),
+});
+export type EngineEvent = Infer<typeof engineEvent>;
+export type EngineEventOf<T extends EngineEvent['event']> = Extract<EngineEvent, { event: T }>;
+
+/** Whether a message from the host is an event (it has an `event` key) rather than a reply (an `id`). */
+export function isEngineEvent(raw: unknown): boolean {
+  return typeof raw === 'object' && raw !== null && typeof (raw as { event?: unknown }).event === 'string';
+}
 
 // ---- shell channel -----------------------------------------------------------------------------------------------
 

@@ -62,18 +62,32 @@ export class Feeder {
 
   /** The batch tensors for these rows, by node id. */
   batch(rows: ArrayLike<number>): Map<string, Float32Array> {
+    const out = this.gather(this.features, rows, rows.length);
+    for (const l of this.labels) out.set(l.id, Float32Array.from(rows, (r) => l.values[r]));
+    return out;
+  }
+
+  /**
+   * The input nodes' tensors for `n` examples given as feature rows (n x the dataset's feature count, already
+   * standardised where the project says so), by node id; no labels.
+   */
+  inputsOf(features: Float32Array, n: number): Map<string, Float32Array> {
+    return this.gather(features, null, n);
+  }
+
+  /** Each input node's tensor from these rows of `features` (rows 0..n-1 when `rows` is null). */
+  private gather(features: Float32Array, rows: ArrayLike<number> | null, n: number): Map<string, Float32Array> {
     const out = new Map<string, Float32Array>();
     const width = this.dataset.featureNames.length;
     for (const f of this.inputs) {
       const k = f.columns.length;
-      const t = new Float32Array(rows.length * k);
-      for (let r = 0; r < rows.length; r++) {
-        const base = rows[r] * width;
-        for (let j = 0; j < k; j++) t[r * k + j] = this.features[base + f.columns[j]];
+      const t = new Float32Array(n * k);
+      for (let r = 0; r < n; r++) {
+        const base = (rows === null ? r : rows[r]) * width;
+        for (let j = 0; j < k; j++) t[r * k + j] = features[base + f.columns[j]];
       }
       out.set(f.id, t);
     }
-    for (const l of this.labels) out.set(l.id, Float32Array.from(rows, (r) => l.values[r]));
     return out;
   }
 

@@ -10,6 +10,7 @@ import { withDataDefaults, withTrainingDefaults } from '../io/project';
 import type { Tensor } from '../io/safetensors';
 import { StudioError } from '../util/errors';
 import { Feeder } from './feed';
+import { addToConfusion, emptyConfusion } from './metrics';
 import { evalProgram, layersOf, resolveTargets, throwGraphErrors, trainProgram, type Targets } from './program';
 
 export interface StepResult {
@@ -37,12 +38,19 @@ export interface EpochResult {
   valAccuracy?: number;
   /** Each layer's gradient norm, averaged over the epoch's steps. */
   gradNorms: Record<string, number>;
+  /** On the validation part, when asked for (nextStep's `confusion`) and the targets have classes: see EvalResult. */
+  confusion?: number[][];
 }
 
 export interface EvalResult {
   objective?: number;
   accuracy?: number;
   rows: number;
+  /**
+   * When asked for and the targets have classes (`Session.classNames`): counts[true class][predicted class], the
+   * prediction read as the accuracy reads it (argmax, or a single score against its threshold).
+   */
+  confusion?: number[][];
 }
 
 export interface SessionOptions {
@@ -81,6 +89,12 @@ export class Session {
   private readonly shuffle: boolean;
   private stepCount = 0;
   private epochCount = 0;
+  /** Per feature column, when the data is standardised (the statistics the inputs were standardised with). */
+  private readonly columnStats: Standardize | undefined;
+  /** Values per example of the prediction (1 for a single score), when the prediction is per example. */
+  private readonly predictionWidth: number | undefined;
+  /** The epoch in progress for nextStep(). */
+  private cursor: { batches: Int32Array[]; next: number; tally: EpochTally } | undefined;
 
   constructor(
     readonly project: Project,
@@ -95,6 +109,12 @@ export class Session {
     this.params = analysis.params;
     this.layers = layersOf(analysis.params);
     this.targets = resolveTargets(this.nodes, this.training);
+    const pred = this.targets.prediction;
+    const predShape = pred === undefined ? undefined : analysis.outputs.get(pred)?.shape;
+    this.predictionWidth =
+      predShape && analysis.batched.get(pred!) && predShape.slice(1).every((d) => typeof d === 'number')
+        ? (predShape.slice(1) as number[]).reduce((a, d) => a * d, 1)
+        : undefined;
     if (!project.data) throw new StudioError('the project has no data section: choose a dataset', { path: 'data' });
     const data = withDataDefaults(project.data);
     this.shuffle = data.shuffle;
@@ -107,6 +127,7 @@ export class Session {
       perColumn = savedStandardize(opts.weights, this.dataset, this.nodes) ?? standardizeStats(features, width, this.split.train);
       features = applyStandardize(features, width, perColumn);
     }
+    this.columnStats = perColumn;
     this.feeder = new Feeder(this.nodes, this.dataset, features);
     this.standardize = perColumn && new Map(this.feeder.inputIds().map((id) => [id, pick(perColumn!, this.feeder.columnsOf(id)!)]));
     this.backend = opts.backend ?? new CpuBackend();
@@ -124,6 +145,47 @@ export class Session {
   }
   get stepsPerEpoch(): number {
     return Math.ceil(this.split.train.length / this.batchSize);
+  }
+
+  /** Whether a training step counts the examples it gets right (compiles the training step if it is not yet). */
+  get hasAccuracy(): boolean {
+    return this.trainExecutable(this.batchSize).plan.outputs.has('correct');
+  }
+
+  /**
+   * The classes that a confusion matrix counts, in index order, when the targets have an accuracy that reads
+   * classes: a `class` label against K scores (argmax), or a `class` (0/1) or `sign` (-1/+1, class 0 is -1) label
+   * against one score. Undefined otherwise (real labels, no prediction).
+   */
+  get classNames(): string[] | undefined {
+    const label = this.targets.label;
+    const width = this.predictionWidth;
+    if (!label || label.kind === 'real' || width === undefined || !this.feeder.labelled) return undefined;
+    if (width === 1) {
+      if (label.kind === 'sign') return ['-1', '+1'];
+      const names = this.dataset.label?.classes;
+      return names && names.length === 2 ? names.slice() : ['0', '1'];
+    }
+    if (label.kind !== 'class') return undefined;
+    const names = this.dataset.label?.classes;
+    return names && names.length === width ? names.slice() : Array.from({ length: width }, (_, k) => String(k));
+  }
+
+  /** Values per example of the prediction node, when it is per example. */
+  get predictionSize(): number | undefined {
+    return this.predictionWidth;
+  }
+
+  /**
+   * The two feature columns (indices into `dataset.featureNames`) that the input nodes read, when they read two in
+   * all: the plane a decision boundary is drawn over. Undefined otherwise.
+   */
+  get planeColumns(): [number, number] | undefined {
+    const seen = new Set<number>();
+    for (const id of this.feeder.inputIds()) for (const c of this.feeder.columnsOf(id)!) seen.add(c);
+    if (seen.size !== 2 || this.predictionWidth === undefined) return undefined;
+    const [a, b] = [...seen].sort((x, y) => x - y);
+    return [a, b];
   }
 
   private initTensors(weights: Record<string, Tensor> | undefined): void {
@@ -203,6 +265,45 @@ export class Session {
   }
 
   /**
+   * One optimizer step of the epoch in progress (drawing the next epoch's batches when none is in progress), for
+   * callers that drive training a step at a time (the app's engine host). When the step is its epoch's last,
+   * `epoch` is the epoch's result, computed as train() computes it, with validation metrics (and, with
+   * `confusion`, the validation part's confusion matrix from the same evaluation pass). Do not mix with train() in
+   * the middle of an epoch: train() starts each epoch afresh. A step that throws (a NaN) is not counted.
+   */
+  async nextStep(opts: { confusion?: boolean } = {}): Promise<{ step: StepResult; epoch?: EpochResult }> {
+    if (!this.cursor || this.cursor.next >= this.cursor.batches.length) {
+      this.cursor = { batches: this.epochBatches(), next: 0, tally: new EpochTally() };
+    }
+    const c = this.cursor;
+    const step = await this.trainStep(c.batches[c.next]);
+    c.next++;
+    c.tally.add(step);
+    if (c.next < c.batches.length) return { step };
+    this.cursor = undefined;
+    return { step, epoch: await this.finishEpoch(c.tally, opts.confusion ?? false) };
+  }
+
+  /** Closes an epoch: counts it, and adds the validation metrics when there is a validation part. */
+  private async finishEpoch(t: EpochTally, confusion: boolean): Promise<EpochResult> {
+    this.epochCount++;
+    const result: EpochResult = {
+      epoch: this.epochCount,
+      step: this.stepCount,
+      loss: t.lossSum / t.count,
+      gradNorms: Object.fromEntries(Object.entries(t.normSums).map(([k, v]) => [k, v / t.steps])),
+    };
+    if (t.scored) result.accuracy = t.correct / t.count;
+    if (this.split.validation.length && this.feeder.labelled) {
+      const v = await this.evaluate(this.split.validation, { confusion });
+      result.valLoss = v.objective;
+      if (v.accuracy !== undefined) result.valAccuracy = v.accuracy;
+      if (v.confusion) result.confusion = v.confusion;
+    }
+    return result;
+  }
+
+  /**
    * Trains until `epochs` epochs (default: the project's) or `steps` optimizer steps are done, or `shouldStop`
    * says so. Epoch results include validation metrics when there is a validation part.
    */
@@ -215,65 +316,57 @@ export class Session {
   } = {}): Promise<void> {
     const epochs = opts.epochs ?? this.training.epochs;
     while (this.epochCount < epochs) {
-      let lossSum = 0;
-      let correct = 0;
-      let count = 0;
-      let steps = 0;
-      const normSums: Record<string, number> = {};
-      let scored = false;
+      const tally = new EpochTally();
       for (const rows of this.epochBatches()) {
         if ((opts.steps !== undefined && this.stepCount >= opts.steps) || opts.shouldStop?.()) break;
         const r = await this.trainStep(rows);
         opts.onStep?.(r);
-        lossSum += r.loss * r.count;
-        count += r.count;
-        steps++;
-        if (r.correct !== undefined) {
-          correct += r.correct;
-          scored = true;
-        }
-        for (const [k, v] of Object.entries(r.layerNorms)) normSums[k] = (normSums[k] ?? 0) + v;
+        tally.add(r);
       }
-      if (steps === 0) return;
-      this.epochCount++;
-      const result: EpochResult = {
-        epoch: this.epochCount,
-        step: this.stepCount,
-        loss: lossSum / count,
-        gradNorms: Object.fromEntries(Object.entries(normSums).map(([k, v]) => [k, v / steps])),
-      };
-      if (scored) result.accuracy = correct / count;
-      if (this.split.validation.length && this.feeder.labelled) {
-        const v = await this.evaluate(this.split.validation);
-        result.valLoss = v.objective;
-        if (v.accuracy !== undefined) result.valAccuracy = v.accuracy;
-      }
+      if (tally.steps === 0) return;
+      // (not `onEpoch?.(await ...)`: an absent callback would skip evaluating its argument, and the epoch with it)
+      const result = await this.finishEpoch(tally, false);
       opts.onEpoch?.(result);
       if (opts.steps !== undefined && this.stepCount >= opts.steps) return;
     }
   }
 
-  /** Objective (batch-weighted mean) and accuracy over these rows, in inference mode. */
-  async evaluate(rows: ArrayLike<number>): Promise<EvalResult> {
+  /**
+   * Objective (batch-weighted mean) and accuracy over these rows, in inference mode; with `confusion`, also the
+   * confusion matrix (when the targets have classes), from the same pass.
+   */
+  async evaluate(rows: ArrayLike<number>, opts: { confusion?: boolean } = {}): Promise<EvalResult> {
     if (!this.feeder.labelled && this.nodes.some((n) => n.op === 'label')) {
       throw new StudioError(`${this.dataset.name} has no label column, so the objective cannot be computed`);
     }
     let objective = 0;
     let correct = 0;
     let hasAccuracy = false;
+    const classes = opts.confusion ? this.classNames : undefined;
+    let confusion: number[][] | undefined;
     for (let i = 0; i < rows.length; i += EVAL_BATCH) {
       const chunk = Array.from({ length: Math.min(EVAL_BATCH, rows.length - i) }, (_, k) => rows[i + k]);
       const exe = this.evalExecutable(chunk.length, true);
-      for (const [id, t] of this.feeder.batch(chunk)) exe.setInput(id, t);
+      const batch = this.feeder.batch(chunk);
+      for (const [id, t] of batch) exe.setInput(id, t);
       exe.run({ seed: this.training.seed, step: this.stepCount });
       objective += (await exe.read('objective'))[0] * chunk.length;
       if (exe.plan.outputs.has('correct')) {
         hasAccuracy = true;
         correct += (await exe.read('correct'))[0];
+        if (classes && exe.plan.outputs.has('prediction')) {
+          confusion ??= emptyConfusion(classes.length);
+          addToConfusion(confusion, await exe.read('prediction'), batch.get(this.targets.label!.id)!, this.scoreThreshold());
+        }
       }
     }
     const n = rows.length;
-    return { objective: objective / n, accuracy: hasAccuracy ? correct / n : undefined, rows: n };
+    return { objective: objective / n, accuracy: hasAccuracy ? correct / n : undefined, rows: n, ...(confusion ? { confusion } : {}) };
+  }
+
+  /** Where a single score turns positive, as the accuracy reads it: 0.5 after a sigmoid, else 0. */
+  scoreThreshold(): number {
+    return this.nodes.find((n) => n.id === this.targets.prediction)?.op === 'sigmoid' ? 0.5 : 0;
   }
 
   /** The prediction node's output for each row (flat, row-major per row). */
@@ -290,6 +383,45 @@ export class Session {
       for (let k = 0; k < chunk.length; k++) out.push(p.slice(k * per, (k + 1) * per));
     }
     return out;
+  }
+
+  /**
+   * The prediction node's output (flat, `predictionSize` values per example) for `n` examples given as raw feature
+   * values (n x dataset.featureNames.length, row-major, in the data's own units: standardised here as the data is).
+   * The app's decision boundary feeds it a grid over the plane.
+   *
+   * It runs in chunks no larger than the batches training itself runs (`largestBatch`), with one plan: a larger
+   * problem would make the CPU backend's WebAssembly matmul grow its memory, and growing detaches the old buffer,
+   * which in V8 slows every typed-array loop of the process from then on (by about 20%, measured on the spiral
+   * example), training included.
+   */
+  async predictFeatures(raw: Float32Array, n: number): Promise<Float32Array> {
+    if (!this.targets.prediction) throw new StudioError('the project has no prediction node: set training.prediction');
+    const width = this.dataset.featureNames.length;
+    if (raw.length !== n * width) throw new Error(`predictFeatures: ${raw.length} values for ${n} rows of ${width}`);
+    const s = this.columnStats;
+    const chunk = Math.min(n, this.largestBatch);
+    // padded to whole chunks (the padding rows are zeros, predicted and dropped)
+    const features = new Float32Array(Math.ceil(n / chunk) * chunk * width);
+    for (let i = 0; i < n * width; i++) features[i] = s ? (raw[i] - s.mean[i % width]) / s.std[i % width] : raw[i];
+    // The validation part's plan computes the prediction too (its label input is left as it is and its objective
+    // unread): reusing it saves compiling another plan per training run.
+    const exe = this.evalPlans.get(`${chunk}:true`) ?? this.evalExecutable(chunk, false);
+    let out: Float32Array | undefined;
+    for (let at = 0; at < n; at += chunk) {
+      for (const [id, t] of this.feeder.inputsOf(features.subarray(at * width, (at + chunk) * width), chunk)) exe.setInput(id, t);
+      exe.run({ seed: this.training.seed, step: this.stepCount });
+      const p = await exe.read('prediction');
+      const per = p.length / chunk;
+      out ??= new Float32Array(n * per);
+      out.set(p.subarray(0, Math.min(chunk, n - at) * per), at * per);
+    }
+    return out ?? new Float32Array(0);
+  }
+
+  /** The largest batch that training runs: a training step's, or a chunk of the validation part's evaluation. */
+  get largestBatch(): number {
+    return Math.max(this.batchSize, Math.min(EVAL_BATCH, this.split.validation.length));
   }
 
   /** The batch tensors of these rows by node id (for grad and gradcheck, which build their own plans). */
@@ -344,4 +476,25 @@ function savedStandardize(weights: Record<string, Tensor> | undefined, ds: Datas
     found = true;
   }
   return found ? { mean, std } : undefined;
+}
+
+/** What an epoch adds up while it runs: train() and nextStep() close epochs from it alike. */
+class EpochTally {
+  lossSum = 0;
+  correct = 0;
+  count = 0;
+  steps = 0;
+  scored = false;
+  readonly normSums: Record<string, number> = {};
+
+  add(r: StepResult): void {
+    this.lossSum += r.loss * r.count;
+    this.count += r.count;
+    this.steps++;
+    if (r.correct !== undefined) {
+      this.correct += r.correct;
+      this.scored = true;
+    }
+    for (const [k, v] of Object.entries(r.layerNorms)) this.normSums[k] = (this.normSums[k] ?? 0) + v;
+  }
 }

@@ -6,9 +6,10 @@ import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { cpSync, existsSync, mkdirSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
-import { chromium, type Browser, type BrowserContext, type Locator, type Page } from 'playwright-core';
+import { fileURLToPath } from 'node:url';
+import { chromium, type BrowserContext, type Locator, type Page } from 'playwright-core';
 
-export const REPO = resolve(__dirname, '..', '..');
+export const REPO = resolve(fileURLToPath(new URL('.', import.meta.url)), '..', '..');
 export const CHROMIUM = process.env.BPSTUDIO_CHROMIUM ?? '/usr/bin/chromium';
 export const SCREENS = join(REPO, 'test-output', 'screens');
 
@@ -95,37 +96,26 @@ export async function startStudio(): Promise<Studio> {
 }
 
 export interface Browsing {
-  browser: Browser;
   context: BrowserContext;
   close(): Promise<void>;
 }
 
-/** Debian's Chromium, headless, with a fresh profile of its own. */
+/** Debian's Chromium, headless, with a fresh profile of its own (removed afterwards). */
 export async function launchBrowser(): Promise<Browsing> {
   requireChromium();
   const profile = mkdtempSync(join(tmpdir(), 'bps-chromium-'));
-  const browser = await chromium.launch({
+  const context = await chromium.launchPersistentContext(profile, {
     executablePath: CHROMIUM,
     headless: true,
-    args: [
-      '--headless',
-      '--no-sandbox',
-      '--disable-gpu',
-      '--no-first-run',
-      '--disable-background-networking',
-      '--disable-component-update',
-      '--disable-sync',
-      `--user-data-dir=${profile}`,
-    ],
+    args: ['--headless', '--no-sandbox', '--disable-gpu', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'],
+    viewport: { width: 1440, height: 900 },
+    colorScheme: 'light',
     timeout: 60_000,
   });
-  const context = await browser.newContext({ viewport: { width: 1440, height: 900 }, colorScheme: 'light' });
   return {
-    browser,
     context,
     async close() {
       await context.close().catch(() => {});
-      await browser.close().catch(() => {});
       rmSync(profile, { recursive: true, force: true });
     },
   };
@@ -138,4 +128,4 @@ export async function screenshot(page: Page, name: string): Promise<string> {
   return path;
 }
 
-export type { Browser, BrowserContext, Locator, Page };
+export type { BrowserContext, Locator, Page };

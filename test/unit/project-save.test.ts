@@ -67,10 +67,15 @@ describe('huge and deep values', () => {
     expect(saved.length).toBeGreaterThan(2e8);
   });
 
-  it('reads a 10,000-deep value in an attr', () => {
+  it('refuses a value nested deeper than 64 levels inside the graph, naming where', () => {
     const deep = '{"a":'.repeat(10_000) + '1' + '}'.repeat(10_000);
     const text = `{"format": "backprop-studio/project", "version": 1, "graph": {"nodes": [{"id": "c", "op": "constant", "attrs": {"value": ${deep}}}]}}`;
-    expect(parseProject(text).graph.nodes[0].id).toBe('c');
+    expect(() => parseProject(text)).toThrow(/nested more than 64 levels/);
+    try {
+      parseProject(text);
+    } catch (e) {
+      expect((e as StudioError).where.path).toMatch(/^\/graph\/nodes\/0\/attrs\/value(\/a)+$/);
+    }
   });
 
   it('locates the error in a 10,000-deep array that is cut short', () => {

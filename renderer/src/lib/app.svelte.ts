@@ -21,14 +21,16 @@ import {
   disconnect,
   newNode,
   pasteFragment,
+  positionOf,
   positionsOf,
   removeNodes,
+  setPosition,
   setPositions,
   type Fragment,
   type Positions,
   type XY,
 } from './graph';
-import { layoutGraph, type Size } from './layout';
+import { layoutGraph, withLayout, type Size } from './layout';
 import { buildEdges, buildNodes, fallbackPosition, type OpNode, type ShapeEdge, type UiError } from './nodes';
 import { toggleTheme } from './theme.svelte';
 import { toast } from './toasts.svelte';
@@ -433,8 +435,8 @@ export class AppState {
     for (const n of ns) {
       const i = index.get(n.id);
       if (i === undefined) continue;
-      const want = pos[n.id] ?? fallbackPosition(i);
-      if (Math.abs(want.x - n.position.x) > 0.01 || Math.abs(want.y - n.position.y) > 0.01) moved[n.id] = n.position;
+      const want = positionOf(pos, n.id) ?? fallbackPosition(i);
+      if (Math.abs(want.x - n.position.x) > 0.01 || Math.abs(want.y - n.position.y) > 0.01) setPosition(moved, n.id, n.position);
     }
     const count = Object.keys(moved).length;
     if (!count) return;
@@ -724,25 +726,8 @@ function messageOf(e: unknown): string {
   return e instanceof Error ? e.message : String(e);
 }
 
-/** The project with positions for every node: all laid out when it has none, the missing ones placed otherwise. */
-export function withLayout(project: Project): Project {
-  const nodes = project.graph.nodes;
-  const pos = project.editor?.positions ?? {};
-  const missing = nodes.filter((n) => !pos[n.id]);
-  if (!missing.length) return project;
-  const laid = layoutGraph(nodes);
-  const placed: Positions = { ...pos };
-  if (missing.length === nodes.length) Object.assign(placed, laid);
-  else {
-    // Place the missing ones below what is there, in the layout's arrangement.
-    const maxY = Math.max(...Object.values(pos).map((q) => q.y)) + 160;
-    for (const n of missing) placed[n.id] = { x: laid[n.id]?.x ?? 0, y: maxY + (laid[n.id]?.y ?? 0) };
-  }
-  return { ...project, editor: { ...(project.editor ?? {}), positions: placed } };
-}
-
 function offsetBetween(old: Positions, next: Positions): XY {
-  const ids = Object.keys(next).filter((k) => old[k]);
+  const ids = Object.keys(next).filter((k) => positionOf(old, k));
   if (!ids.length) return { x: 0, y: 0 };
   const minOld = { x: Math.min(...ids.map((k) => old[k].x)), y: Math.min(...ids.map((k) => old[k].y)) };
   const minNew = { x: Math.min(...ids.map((k) => next[k].x)), y: Math.min(...ids.map((k) => next[k].y)) };

@@ -91,6 +91,8 @@ export function parseAttr(spec: AttrSpec, text: string): Parsed {
 /** The text a field shows for a value (undefined: empty, the default shows as the placeholder). */
 export function formatAttr(spec: AttrSpec, v: unknown): string {
   if (v === undefined) return '';
+  // An empty list is a value of its own (sum over no axes), not "unset".
+  if (Array.isArray(v) && v.length === 0) return '[]';
   switch (spec.kind.type) {
     case 'shape':
     case 'axes':
@@ -113,6 +115,6 @@ export function formatAttr(spec: AttrSpec, v: unknown): string {
 export function placeholderOf(spec: AttrSpec): string {
   if (spec.default === undefined) return spec.optional ? 'automatic' : 'required';
   const s = formatAttr(spec, spec.default);
-  if (spec.kind.type === 'shape' && s === '') return '[] (scalar)';
+  if (spec.kind.type === 'shape' && s === '[]') return '[] (scalar)';
   return s;
 }

@@ -21,6 +21,9 @@ import {
 } from '../../../engine/protocol/messages';
 import { StudioError } from '../../../engine/util/errors';
 
+/** A request without its id, for each member of the union (Omit over a union would keep only the shared keys). */
+type WithoutId<T> = T extends unknown ? Omit<T, 'id'> : never;
+
 export type Platform = 'electron' | 'web';
 
 /** connecting: not yet reachable; ready; restarting: the engine process died and is coming back; offline: no shell. */
@@ -88,7 +91,7 @@ class EngineClient {
 
   constructor(private readonly post: (req: EngineRequest) => boolean) {}
 
-  call(req: Omit<EngineRequest, 'id'>): Promise<unknown> {
+  call(req: WithoutId<EngineRequest>): Promise<unknown> {
     const id = this.nextId++;
     return new Promise((resolve, reject) => {
       const timer = setTimeout(() => {

@@ -18,7 +18,9 @@ export function count(n: number): string {
   if (!Number.isFinite(n)) return '—';
   const a = Math.abs(n);
   if (a < 10_000) return String(n);
-  const [div, unit] = a < 1e6 ? [1e3, 'k'] : a < 1e9 ? [1e6, 'M'] : [1e9, 'G'];
+  // The unit is chosen after rounding to 4 digits, so 999,999 reads 1.000M, not 1000k.
+  const r = Number(a.toPrecision(4));
+  const [div, unit] = r < 1e6 ? [1e3, 'k'] : r < 1e9 ? [1e6, 'M'] : [1e9, 'G'];
   return (n / div).toPrecision(4) + unit;
 }
 
@@ -29,7 +31,8 @@ export function bytes(n: number): string {
   const units = ['KB', 'MB', 'GB', 'TB'];
   let v = n / 1024;
   let i = 0;
-  while (v >= 1024 && i < units.length - 1) {
+  // Compare after rounding to 4 digits, so 1,048,575 B reads 1.000 MB, not 1024 KB.
+  while (Number(v.toPrecision(4)) >= 1024 && i < units.length - 1) {
     v /= 1024;
     i++;
   }

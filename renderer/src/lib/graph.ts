@@ -25,6 +25,18 @@ export function positionsOf(p: Project): Positions {
   return p.editor?.positions ?? {};
 }
 
+/**
+ * A node's position. Ids are keys of plain objects here, and an id may be `constructor` or `__proto__`: read own
+ * properties only, and write with defineProperty (assignment to `__proto__` would set the prototype).
+ */
+export function positionOf(pos: Positions, id: string): XY | undefined {
+  return Object.hasOwn(pos, id) ? pos[id] : undefined;
+}
+
+export function setPosition(pos: Positions, id: string, xy: XY): void {
+  Object.defineProperty(pos, id, { value: xy, enumerable: true, writable: true, configurable: true });
+}
+
 function withNodes(p: Project, nodes: ProjectNode[]): Project {
   return { ...p, graph: { ...p.graph, nodes } };
 }
@@ -201,7 +213,7 @@ export interface Fragment {
 export function copyFragment(p: Project, ids: ReadonlySet<string>): Fragment {
   const pos = positionsOf(p);
   const nodes = p.graph.nodes.filter((n) => ids.has(n.id)).map((n) => structuredClone(n));
-  return { nodes, positions: Object.fromEntries(nodes.filter((n) => pos[n.id]).map((n) => [n.id, { ...pos[n.id] }])) };
+  return { nodes, positions: Object.fromEntries(nodes.filter((n) => positionOf(pos, n.id)).map((n) => [n.id, { ...positionOf(pos, n.id)! }])) };
 }
 
 /**
@@ -228,8 +240,8 @@ export function pasteFragment(p: Project, frag: Fragment, keepLinks: boolean, of
     const node: ProjectNode = { ...structuredClone(n), id };
     if (Object.keys(inputs).length) node.inputs = inputs;
     else delete node.inputs;
-    const at = frag.positions[n.id] ?? { x: i * 40, y: i * 40 };
-    pos[id] = round({ x: at.x + offset.x, y: at.y + offset.y });
+    const at = positionOf(frag.positions, n.id) ?? { x: i * 40, y: i * 40 };
+    setPosition(pos, id, round({ x: at.x + offset.x, y: at.y + offset.y }));
     return node;
   });
   return { project: withPositions(withNodes(p, [...p.graph.nodes, ...added]), pos), ids: added.map((n) => n.id) };

@@ -8,7 +8,7 @@ import { opSpec, type Group } from '../../../engine/graph/catalogue';
 import type { Project, ProjectNode } from '../../../engine/io/project';
 import type { Analysis } from './analysis';
 import { attrValue, shape as fmtShape } from './format';
-import { edgeId, portsOf, positionsOf, type XY } from './graph';
+import { edgeId, portsOf, positionOf, positionsOf, type XY } from './graph';
 
 export interface UiError {
   node: string | null;
@@ -92,7 +92,7 @@ export function buildNodes(
       errors,
       portErrors,
     };
-    const position = pos[n.id] ?? fallbackPosition(i);
+    const position = positionOf(pos, n.id) ?? fallbackPosition(i);
     const selected = select ? select.has(n.id) : (old?.selected ?? false);
     if (
       old &&

@@ -1,0 +1,104 @@
+/**
+ * data.preview: the project's data loaded as training loads it (before any split or standardisation), described
+ * for the data panel: the first rows, the class balance, which columns feed which input, and for two-feature data
+ * the points of a scatter plot.
+ */
+import { loadDataset } from '../data/load';
+import type { Dataset } from '../data/types';
+import { withDataDefaults, withTrainingDefaults, type Project } from '../io/project';
+import type { DataPreview } from '../protocol/messages';
+import { StudioError } from '../util/errors';
+import { dataOptions } from './job-data';
+
+export const PREVIEW_ROWS = 20;
+export const PREVIEW_FEATURES = 32;
+export const PREVIEW_POINTS = 4000;
+
+export function previewData(project: Project, baseDir: string | undefined): DataPreview {
+  if (!project.data) throw new StudioError('the project has no data section: choose a dataset', { path: 'data' });
+  const data = withDataDefaults(project.data);
+  const ds = loadDataset(data, dataOptions(data, baseDir, withTrainingDefaults(project.training).seed));
+  return describeDataset(ds, project);
+}
+
+export function describeDataset(ds: Dataset, project: Pick<Project, 'graph'>): DataPreview {
+  const shown = ds.featureNames.slice(0, PREVIEW_FEATURES);
+  const width = ds.featureNames.length;
+  const label = ds.label;
+  const head: (number | string | null)[][] = [];
+  for (let r = 0; r < Math.min(PREVIEW_ROWS, ds.rows); r++) {
+    const row: (number | string | null)[] = shown.map((_, c) => finiteOrNull(ds.features[r * width + c]));
+    if (label) {
+      const v = label.values[r];
+      row.push(label.kind === 'class' ? (label.classes?.[v] ?? String(v)) : finiteOrNull(v));
+    }
+    head.push(row);
+  }
+  const out: DataPreview = {
+    name: ds.name,
+    rows: ds.rows,
+    features: ds.featureNames.slice(),
+    columns: label ? [...shown, label.name] : shown,
+    head,
+    inputs: inputColumns(ds, project),
+  };
+  if (label) {
+    out.label = { name: label.name, kind: label.kind };
+    if (label.kind === 'class') {
+      const names = label.classes ?? [];
+      const counts = new Array<number>(names.length).fill(0);
+      for (const v of label.values) {
+        while (v >= counts.length) counts.push(0);
+        counts[v]++;
+      }
+      out.classes = counts.map((count, k) => ({ name: names[k] ?? String(k), count }));
+    } else if (ds.rows > 0) {
+      let min = Infinity;
+      let max = -Infinity;
+      for (const v of label.values) {
+        if (v < min) min = v;
+        if (v > max) max = v;
+      }
+      if (Number.isFinite(min) && Number.isFinite(max)) out.labelRange = { min, max };
+    }
+  }
+  const plane = planeOf(ds, out.inputs);
+  if (plane) {
+    const [a, b] = plane;
+    const n = Math.min(ds.rows, PREVIEW_POINTS);
+    const x1: number[] = [];
+    const x2: number[] = [];
+    const y: (number | null)[] = [];
+    for (let i = 0; i < n; i++) {
+      const r = n === ds.rows ? i : Math.floor((i * ds.rows) / n);
+      x1.push(ds.features[r * width + a]);
+      x2.push(ds.features[r * width + b]);
+      y.push(label ? finiteOrNull(label.values[r]) : null);
+    }
+    out.points = { features: [ds.featureNames[a], ds.featureNames[b]], x1, x2, label: y, sampled: n < ds.rows };
+  }
+  return out;
+}
+
+const finiteOrNull = (v: number): number | null => (Number.isFinite(v) ? v : null);
+
+/** Which columns each input node reads (attrs.feature, attrs.features, or all), where they exist in the data. */
+function inputColumns(ds: Dataset, project: Pick<Project, 'graph'>): { id: string; features: string[] }[] {
+  const nodes = Array.isArray(project.graph?.nodes) ? project.graph.nodes : [];
+  return nodes
+    .filter((n) => n.op === 'input')
+    .map((n) => {
+      const a = n.attrs ?? {};
+      const wanted = typeof a.feature === 'string' ? [a.feature] : Array.isArray(a.features) ? a.features.filter((f): f is string => typeof f === 'string') : ds.featureNames;
+      return { id: n.id, features: wanted.filter((f) => ds.featureNames.includes(f)) };
+    });
+}
+
+/** The two columns of a scatter plot: the ones the inputs read when they are two, else the data's when it has two. */
+function planeOf(ds: Dataset, inputs: { features: string[] }[]): [number, number] | undefined {
+  const read = new Set(inputs.flatMap((i) => i.features));
+  const names = read.size === 2 ? [...read] : ds.featureNames.length === 2 ? ds.featureNames : [];
+  if (names.length !== 2) return undefined;
+  const [a, b] = names.map((f) => ds.featureNames.indexOf(f)).sort((x, y) => x - y);
+  return [a, b];
+}

@@ -1,0 +1,537 @@
+/**
+ * One training run in the engine host: a Session driven a step at a time, with start / pause / resume / stop /
+ * single step, and the events the renderer draws from (engine/protocol/messages.ts, "training").
+ *
+ * Costs, so that training from the app runs as fast as from the CLI: the loop runs steps in slices of about 15 ms
+ * and yields with setImmediate between slices, so requests (pause, stop, step) are handled within a slice; per step
+ * it only appends a few numbers to a preallocated log; events are sent from a timer at most every 100 ms, each
+ * carrying everything since the last one, decimated; the update/weight ratio is measured on one step per
+ * train.progress (the weights copied before and after it); the decision boundary (a forward pass over a 64 x 64 grid)
+ * is computed at most once a second of running (and at most 1% of the time), after at least 250 steps.
+ */
+import type { Project } from '../io/project';
+import type { Tensor } from '../io/safetensors';
+import type { EngineEvent, EngineEventOf, EpochInfo, EvaluateResult, JobState, TrainJobInfo, TrainStatus, WeightsExport } from '../protocol/messages';
+import { decimate, readPrediction, StepLog, updateRatios, type Reading } from '../train/metrics';
+import { Session, type EpochResult, type StepResult } from '../train/session';
+import { StudioError } from '../util/errors';
+import { dataBaseDir } from './job-data';
+import { checkWeightsFit, encodeWeights } from './weights';
+
+export interface JobTiming {
+  /** Least time between two flushes of train.progress and train.epoch. */
+  flushMs: number;
+  /** How long the loop steps before it yields to the host's message handling. */
+  sliceMs: number;
+  /**
+   * Least running time between two train.boundary events (and at least 100 times what the last one took to
+   * compute, so that the boundary never costs more than 1% of training)...
+   */
+  boundaryMs: number;
+  /** ...and least steps. */
+  boundarySteps: number;
+  /** Most points in one train.progress. */
+  maxPoints: number;
+  /** The boundary grid's cells per side. */
+  grid: number;
+}
+
+export const DEFAULT_TIMING: JobTiming = { flushMs: 100, sliceMs: 15, boundaryMs: 1000, boundarySteps: 250, maxPoints: 200, grid: 64 };
+
+export interface JobOptions {
+  id: number;
+  project: Project;
+  /** The project file's folder, for relative data paths. */
+  baseDir?: string;
+  /** Tensors to start from (checked against the graph first: every misfit is listed). */
+  weights?: Record<string, Tensor>;
+  emit: (event: EngineEvent) => void;
+  timing?: Partial<JobTiming>;
+  /** Milliseconds, for the time-based batching (tests pass their own clock). */
+  now?: () => number;
+}
+
+const LIVE: readonly JobState[] = ['running', 'paused'];
+
+interface Range {
+  min: number;
+  max: number;
+}
+
+/** The plane of a two-feature input: the columns, their ranges over the data, and the boundary grid's extents. */
+interface Plane {
+  columns: [number, number];
+  features: [string, string];
+  x1: Range;
+  x2: Range;
+  grid: { x1: Range; x2: Range };
+}
+
+/** A data range and 5% more on each side (a constant column: 1 on each side). */
+export function padRange(r: Range): Range {
+  const span = r.max - r.min;
+  return span > 0 ? { min: r.min - 0.05 * span, max: r.max + 0.05 * span } : { min: r.min - 1, max: r.max + 1 };
+}
+
+/** A number for JSON: null where it is not finite. */
+const finite = (v: number | undefined): number | null => (v !== undefined && Number.isFinite(v) ? v : null);
+
+export class TrainingJob {
+  readonly id: number;
+  readonly session: Session;
+  /** Epochs after which the job is done (the project's training.epochs). */
+  readonly epochs: number;
+  private readonly t: JobTiming;
+  private readonly now: () => number;
+  private readonly emit: (event: EngineEvent) => void;
+  private readonly layerIds: string[];
+  private readonly classes: string[] | undefined;
+  private readonly plane: Plane | undefined;
+  private readonly reading: Reading | undefined;
+  private readonly accuracy: boolean;
+
+  private current: JobState = 'paused';
+  /** Serialises everything that runs the session: a slice of steps, a request's step, evaluate, export. */
+  private lock: Promise<void> = Promise.resolve();
+  private sliceQueued = false;
+  private lastStep = 0;
+  private lastEpoch = 0;
+
+  // what the next flush sends
+  private readonly log: StepLog;
+  private readonly row: Float64Array;
+  private measureNext = true;
+  private ratio: { step: number; layers: Record<string, number | null> } | null = null;
+  private pendingEpochs: EpochInfo[] = [];
+  private pendingConfusion: { epoch: number; classes: string[]; matrix: number[][] } | undefined;
+  private pendingBoundary: EngineEventOf<'train.boundary'> | undefined;
+  private flushTimer: ReturnType<typeof setTimeout> | undefined;
+  private lastFlush = -Infinity;
+
+  // speed: over the running time since the last start or resume
+  private segmentTime = 0;
+  private segmentStep = 0;
+  private rate = 0;
+
+  // decision boundary
+  private grid: Float32Array | undefined;
+  private boundaryStep = 0;
+  private boundaryTime = -Infinity;
+  /** Least time until the next boundary while running: boundaryMs, or 100 times the last one's cost. */
+  private boundaryGap = 0;
+
+  constructor(opts: JobOptions) {
+    this.id = opts.id;
+    this.t = { ...DEFAULT_TIMING, ...opts.timing };
+    this.now = opts.now ?? (() => performance.now());
+    this.emit = opts.emit;
+    const project = opts.project;
+    if (opts.weights) checkWeightsFit(project.graph.nodes, opts.weights);
+    if (!project.data) throw new StudioError('the project has no data section: choose a dataset', { path: 'data' });
+    const s = new Session(project, { baseDir: dataBaseDir(project.data, opts.baseDir), weights: opts.weights });
+    this.session = s;
+    this.epochs = s.training.epochs;
+    this.layerIds = [...s.layers.keys()];
+    this.log = new StepLog(3 + this.layerIds.length, 4096);
+    this.row = new Float64Array(3 + this.layerIds.length);
+    // Compiles the training step now: a graph that cannot train fails the request, not the first step.
+    this.accuracy = s.hasAccuracy;
+    this.classes = this.accuracy ? s.classNames : undefined;
+    const width = s.predictionSize;
+    const op = s.nodes.find((n) => n.id === s.targets.prediction)?.op;
+    if (width !== undefined && width > 1 && this.classes?.length === width) {
+      this.reading = { kind: 'class', per: width, values: op === 'softmax' ? 'probabilities' : op === 'log_softmax' ? 'log-probabilities' : 'logits' };
+    } else if (width === 1) {
+      this.reading = { kind: 'score', threshold: this.classes ? s.scoreThreshold() : null };
+    }
+    const columns = s.planeColumns;
+    if (columns && this.reading) {
+      const ds = s.dataset;
+      const range = (c: number) => {
+        let min = Infinity;
+        let max = -Infinity;
+        for (let r = 0; r < ds.rows; r++) {
+          const v = ds.features[r * ds.featureNames.length + c];
+          if (v < min) min = v;
+          if (v > max) max = v;
+        }
+        return Number.isFinite(min) && Number.isFinite(max) ? { min, max } : { min: -1, max: 1 };
+      };
+      const x1 = range(columns[0]);
+      const x2 = range(columns[1]);
+      this.plane = { columns, features: [ds.featureNames[columns[0]], ds.featureNames[columns[1]]], x1, x2, grid: { x1: padRange(x1), x2: padRange(x2) } };
+    }
+  }
+
+  get state(): JobState {
+    return this.current;
+  }
+
+  /** Running or paused: it can still step. */
+  get live(): boolean {
+    return LIVE.includes(this.current);
+  }
+
+  get totalSteps(): number {
+    return this.epochs * this.session.stepsPerEpoch;
+  }
+
+  status(): TrainStatus {
+    return { job: this.id, state: this.current, step: this.lastStep, epoch: this.lastEpoch };
+  }
+
+  info(replaced?: number): TrainJobInfo {
+    const s = this.session;
+    const label = s.targets.label;
+    return {
+      ...this.status(),
+      epochs: this.epochs,
+      stepsPerEpoch: s.stepsPerEpoch,
+      totalSteps: this.totalSteps,
+      batchSize: s.batchSize,
+      trainRows: s.split.train.length,
+      validationRows: s.split.validation.length,
+      layers: this.layerIds.map((id) => ({ id, tensors: [...s.layers.get(id)!] })),
+      hasAccuracy: this.accuracy,
+      ...(label ? { labelKind: label.kind } : {}),
+      ...(this.classes ? { classes: this.classes.slice() } : {}),
+      ...(this.plane ? { plane: { features: [...this.plane.features], x1: { ...this.plane.x1 }, x2: { ...this.plane.x2 } } } : {}),
+      ...(replaced !== undefined ? { replaced } : {}),
+    };
+  }
+
+  // ---- control ----------------------------------------------------------------------------------------------------
+
+  /**
+   * Starts running. The train.state event and the first slice come on the next turn of the event loop, so the
+   * reply to the request that started the job goes out first.
+   */
+  start(): void {
+    if (this.current !== 'paused') throw new StudioError(`the training job is ${this.current}; start a new one`);
+    this.current = 'running';
+    this.beginSegment();
+    setImmediate(() => {
+      if (this.current !== 'running') return;
+      this.emitState('running', 'user');
+      this.queueSlice();
+    });
+  }
+
+  /** Announces a job made paused (weights.load, train.step): its train.state comes after the reply. */
+  announce(): void {
+    setImmediate(() => {
+      if (this.current === 'paused') this.emitState('paused', 'user');
+    });
+  }
+
+  async pause(): Promise<TrainStatus> {
+    return this.exclusive(async () => {
+      if (this.current === 'running') {
+        await this.boundaryLocked();
+        this.setState('paused', 'user');
+      } else if (this.current !== 'paused') throw new StudioError(`there is no training to pause: the job is ${this.current}`);
+      return this.status();
+    });
+  }
+
+  async resume(): Promise<TrainStatus> {
+    return this.exclusive(async () => {
+      if (this.current === 'paused') {
+        if (this.session.epoch >= this.epochs) throw new StudioError('the training has done all its epochs; start again to train more');
+        this.beginSegment();
+        this.setState('running', 'user');
+        this.queueSlice();
+      } else if (this.current !== 'running') throw new StudioError(`the training job is ${this.current} and cannot resume: start a new one`);
+      return this.status();
+    });
+  }
+
+  /** Stops for good, keeping the weights; a no-op on a job that is not live. */
+  async stop(reason: 'user' | 'replaced' = 'user'): Promise<TrainStatus> {
+    return this.exclusive(async () => {
+      if (this.live) {
+        await this.boundaryLocked();
+        this.setState('stopped', reason);
+      }
+      return this.status();
+    });
+  }
+
+  /** One optimizer step; a running job is paused first. */
+  async step(): Promise<StepResult> {
+    return this.exclusive(async () => {
+      if (!this.live) throw new StudioError(`the training job is ${this.current}: start a new one to step`);
+      if (this.current === 'running') this.setState('paused', 'user');
+      let r: StepResult;
+      try {
+        r = await this.stepLocked();
+      } catch (e) {
+        this.fail(e);
+        throw e;
+      }
+      if (this.session.epoch >= this.epochs) await this.finishLocked();
+      else await this.boundaryLocked();
+      return r;
+    });
+  }
+
+  /** The weights now, as weights.export sends them. */
+  async exportWeights(): Promise<WeightsExport> {
+    return this.exclusive(async () => {
+      const { base64, bytes } = encodeWeights(await this.session.weights(), this.session.project.name ?? 'untitled');
+      return { job: this.id, step: this.lastStep, epoch: this.lastEpoch, base64, bytes };
+    });
+  }
+
+  async evaluate(which: 'validation' | 'all'): Promise<EvaluateResult> {
+    return this.exclusive(async () => {
+      const s = this.session;
+      let rows: Int32Array;
+      if (which === 'all') rows = Int32Array.from({ length: s.dataset.rows }, (_, i) => i);
+      else {
+        rows = s.split.validation;
+        if (!rows.length) throw new StudioError('there is no validation part (data.validation is 0): evaluate on all rows instead', { path: 'data.validation' });
+      }
+      const r = await s.evaluate(rows, { confusion: true });
+      return {
+        job: this.id,
+        step: this.lastStep,
+        rows: r.rows,
+        which,
+        objective: finite(r.objective),
+        ...(r.accuracy !== undefined ? { accuracy: r.accuracy } : {}),
+        ...(r.confusion && this.classes ? { classes: this.classes.slice(), confusion: r.confusion } : {}),
+      };
+    });
+  }
+
+  // ---- the loop ---------------------------------------------------------------------------------------------------
+
+  private exclusive<T>(fn: () => Promise<T>): Promise<T> {
+    const run = this.lock.then(fn);
+    this.lock = run.then(
+      () => undefined,
+      () => undefined,
+    );
+    return run;
+  }
+
+  private queueSlice(): void {
+    if (this.sliceQueued) return;
+    this.sliceQueued = true;
+    setImmediate(this.runSlice);
+  }
+
+  private readonly runSlice = (): void => {
+    this.sliceQueued = false;
+    if (this.current !== 'running') return;
+    this.exclusive(() => this.sliceLocked()).then(
+      () => {
+        if (this.current === 'running') this.queueSlice();
+      },
+      (e: unknown) => this.fail(e),
+    );
+  };
+
+  /** Steps for about sliceMs (at least one step), unless the state changes. */
+  private async sliceLocked(): Promise<void> {
+    const end = this.now() + this.t.sliceMs;
+    while (this.current === 'running') {
+      await this.stepLocked();
+      if (this.session.epoch >= this.epochs) return this.finishLocked();
+      const t = this.now();
+      if (this.plane && this.lastStep - this.boundaryStep >= this.t.boundarySteps && t - this.boundaryTime >= this.boundaryGap) await this.boundaryLocked();
+      if (t >= end) return;
+    }
+  }
+
+  /** One step, recorded for the next flush. */
+  private async stepLocked(): Promise<StepResult> {
+    const s = this.session;
+    const before = this.measureNext ? await this.trainables() : undefined;
+    const { step: r, epoch } = await s.nextStep({ confusion: this.classes !== undefined });
+    if (before) {
+      this.ratio = { step: r.step, layers: updateRatios(before, await this.trainables(), s.layers) };
+      this.measureNext = false;
+    }
+    const row = this.row;
+    row[0] = r.step;
+    row[1] = r.epoch;
+    row[2] = r.loss;
+    for (let i = 0; i < this.layerIds.length; i++) row[3 + i] = r.layerNorms[this.layerIds[i]];
+    this.log.push(row);
+    this.lastStep = r.step;
+    this.lastEpoch = r.epoch;
+    if (epoch) this.recordEpoch(epoch);
+    if (this.flushTimer === undefined) this.scheduleFlush();
+    return r;
+  }
+
+  private async trainables(): Promise<Map<string, Float32Array>> {
+    const out = new Map<string, Float32Array>();
+    for (const tensors of this.session.layers.values()) for (const t of tensors) out.set(t, await this.session.backend.readTensor(t));
+    return out;
+  }
+
+  private recordEpoch(e: EpochResult): void {
+    const info: EpochInfo = {
+      epoch: e.epoch,
+      step: e.step,
+      loss: e.loss,
+      gradNorms: Object.fromEntries(Object.entries(e.gradNorms).map(([k, v]) => [k, finite(v)])),
+    };
+    if (e.accuracy !== undefined) info.accuracy = e.accuracy;
+    if (e.valLoss !== undefined) info.valLoss = finite(e.valLoss);
+    if (e.valAccuracy !== undefined) info.valAccuracy = e.valAccuracy;
+    this.pendingEpochs.push(info);
+    if (e.confusion && this.classes) this.pendingConfusion = { epoch: e.epoch, classes: this.classes, matrix: e.confusion };
+  }
+
+  private async finishLocked(): Promise<void> {
+    await this.boundaryLocked();
+    this.setState('done', 'finished');
+  }
+
+  private fail(e: unknown): void {
+    if (!(e instanceof StudioError)) console.error('engine host: training failed:', e);
+    if (!this.live) return;
+    const error =
+      e instanceof StudioError
+        ? { message: e.message, ...(Object.keys(e.where).length ? { where: { ...e.where } } : {}) }
+        : { message: `internal error: ${e instanceof Error ? e.message : String(e)}` };
+    this.setState('error', undefined, error);
+  }
+
+  private beginSegment(): void {
+    this.segmentTime = this.now();
+    this.segmentStep = this.lastStep;
+  }
+
+  // ---- events -----------------------------------------------------------------------------------------------------
+
+  /** Sends what is pending, then the new state. */
+  private setState(state: JobState, reason?: 'user' | 'replaced' | 'finished', error?: { message: string; where?: Record<string, unknown> }): void {
+    this.flush();
+    this.current = state;
+    this.emitState(state, reason, error);
+  }
+
+  private emitState(state: JobState, reason?: 'user' | 'replaced' | 'finished', error?: { message: string; where?: Record<string, unknown> }): void {
+    this.emit({
+      event: 'train.state',
+      job: this.id,
+      state,
+      step: this.lastStep,
+      epoch: this.lastEpoch,
+      ...(reason ? { reason } : {}),
+      ...(error ? { error } : {}),
+    } as EngineEventOf<'train.state'>);
+  }
+
+  private scheduleFlush(): void {
+    if (this.flushTimer !== undefined) return;
+    const wait = Math.max(0, this.lastFlush + this.t.flushMs - this.now());
+    this.flushTimer = setTimeout(this.onFlushTimer, wait);
+  }
+
+  private readonly onFlushTimer = (): void => {
+    this.flushTimer = undefined;
+    this.flush();
+  };
+
+  /** Sends the steps, epochs and boundary gathered since the last flush (whatever there is). */
+  private flush(): void {
+    if (this.flushTimer !== undefined) {
+      clearTimeout(this.flushTimer);
+      this.flushTimer = undefined;
+    }
+    const now = this.now();
+    this.lastFlush = now;
+    if (this.log.length) {
+      if (this.current === 'running') {
+        const seconds = (now - this.segmentTime) / 1000;
+        if (seconds > 0 && this.lastStep > this.segmentStep) this.rate = (this.lastStep - this.segmentStep) / seconds;
+      }
+      const d = decimate(this.log, this.t.maxPoints);
+      const gradNorm: Record<string, (typeof d.series)[number]> = {};
+      this.layerIds.forEach((id, i) => (gradNorm[id] = d.series[1 + i]));
+      this.emit({
+        event: 'train.progress',
+        job: this.id,
+        step: this.lastStep,
+        epoch: this.lastEpoch,
+        totalSteps: this.totalSteps,
+        stepsPerSecond: this.rate,
+        secondsLeft: this.current === 'running' && this.rate > 0 ? Math.max(0, this.totalSteps - this.lastStep) / this.rate : null,
+        points: { step: d.step, epoch: d.epoch, count: d.count, loss: d.series[0], gradNorm },
+        updateRatio: this.ratio,
+      });
+      this.log.clear();
+      this.ratio = null;
+      this.measureNext = true;
+    }
+    if (this.pendingEpochs.length) {
+      this.emit({
+        event: 'train.epoch',
+        job: this.id,
+        epochs: this.pendingEpochs,
+        ...(this.pendingConfusion ? { confusion: this.pendingConfusion } : {}),
+      });
+      this.pendingEpochs = [];
+      this.pendingConfusion = undefined;
+    }
+    if (this.pendingBoundary) {
+      this.emit(this.pendingBoundary);
+      this.pendingBoundary = undefined;
+    }
+  }
+
+  /** The prediction over the grid, sent with the next flush (nothing to do without a plane or new steps). */
+  private async boundaryLocked(): Promise<void> {
+    const plane = this.plane;
+    const reading = this.reading;
+    if (!plane || !reading || this.boundaryStep === this.lastStep) return;
+    const started = this.now();
+    const side = this.t.grid;
+    const n = side * side;
+    const { x1, x2 } = plane.grid;
+    if (!this.grid) {
+      const width = this.session.dataset.featureNames.length;
+      const g = new Float32Array(n * width);
+      for (let j = 0; j < side; j++) {
+        for (let i = 0; i < side; i++) {
+          const at = (j * side + i) * width;
+          g[at + plane.columns[0]] = x1.min + (i * (x1.max - x1.min)) / (side - 1);
+          g[at + plane.columns[1]] = x2.min + (j * (x2.max - x2.min)) / (side - 1);
+        }
+      }
+      this.grid = g;
+    }
+    const prediction = await this.session.predictFeatures(this.grid, n);
+    const { predicted, value } = readPrediction(prediction, n, reading);
+    const rounded =
+      reading.kind === 'class'
+        ? value.map((v) => (Number.isFinite(v) ? Math.round(v * 1e4) / 1e4 : null))
+        : value.map((v) => (Number.isFinite(v) ? Number(v.toPrecision(5)) : null));
+    this.pendingBoundary = {
+      event: 'train.boundary',
+      job: this.id,
+      step: this.lastStep,
+      epoch: this.lastEpoch,
+      features: [...plane.features],
+      x1: { ...x1 },
+      x2: { ...x2 },
+      width: side,
+      height: side,
+      mode: reading.kind,
+      ...(this.classes ? { classes: this.classes.slice() } : {}),
+      ...(reading.kind === 'score' && reading.threshold !== null ? { threshold: reading.threshold } : {}),
+      predicted,
+      value: rounded,
+    };
+    this.boundaryStep = this.lastStep;
+    this.boundaryTime = this.now();
+    this.boundaryGap = Math.max(this.t.boundaryMs, 100 * (this.boundaryTime - started));
+    this.scheduleFlush();
+  }
+}

@@ -1,0 +1,356 @@
+/**
+ * The engine host's training job through the protocol, in this process: the state machine, single steps, event
+ * batching, the update ratio of one hand-computed SGD step, a NaN stop, weights out and in, data preview.
+ */
+import { afterEach, describe, expect, it } from 'vitest';
+import { decodeWeights, encodeWeights } from '../../engine/host/weights';
+import { socketUp, type TrainJobInfo, type TrainStatus, type TrainStepResult, type WeightsExport } from '../../engine/protocol/messages';
+import { connect, example, EXAMPLES, sleep, type Connection } from './host-harness';
+
+/** The spiral example with epochs enough to run until stopped. */
+function longSpiral() {
+  const p = example('spiral');
+  p.training = { ...p.training, epochs: 1_000_000 };
+  return p;
+}
+
+const open: Connection[] = [];
+function conn(...args: Parameters<typeof connect>): Connection {
+  const c = connect(...args);
+  open.push(c);
+  return c;
+}
+afterEach(async () => {
+  // leave no job running into the next test
+  for (const c of open.splice(0)) if (c.host.current?.live) await c.call({ type: 'train.stop' });
+});
+
+describe('training job: the state machine', () => {
+  it('start -> pause -> step (exactly one) -> resume -> stop, with a train.state for each change', async () => {
+    const c = conn();
+    const info = await c.ok<TrainJobInfo>({ type: 'train.start', project: longSpiral(), baseDir: EXAMPLES });
+    expect(info).toMatchObject({ job: 1, state: 'running', step: 0, stepsPerEpoch: 15, batchSize: 32, trainRows: 480, validationRows: 120, hasAccuracy: true });
+    expect(info.layers).toEqual([
+      { id: 'h1', tensors: ['h1.weight', 'h1.bias'] },
+      { id: 'h2', tensors: ['h2.weight', 'h2.bias'] },
+      { id: 'out', tensors: ['out.weight', 'out.bias'] },
+    ]);
+    expect(info.classes).toEqual(['0', '1', '2']);
+    expect(info.plane?.features).toEqual(['x1', 'x2']);
+    await c.waitFor('train.progress', (e) => e.step > 100);
+
+    const paused = await c.ok<TrainStatus>({ type: 'train.pause' });
+    expect(paused.state).toBe('paused');
+    const at = paused.step;
+    // the last step before the pause was reported, before the state event
+    const pausedEvent = await c.waitFor('train.state', (e) => e.state === 'paused');
+    expect(pausedEvent.step).toBe(at);
+    const lastBefore = c.of('train.progress').at(-1)!;
+    expect(lastBefore.step).toBe(at);
+    expect(c.events.findIndex((e) => e.event === lastBefore)).toBeLessThan(c.events.findIndex((e) => e.event === pausedEvent));
+    await sleep(150);
+    expect(Math.max(...c.of('train.progress').map((e) => e.step))).toBe(at);
+
+    const stepped = await c.ok<TrainStepResult>({ type: 'train.step' });
+    expect(stepped).toMatchObject({ state: 'paused', step: at + 1 });
+    expect(stepped.loss).toBeGreaterThan(0);
+    await c.waitFor('train.progress', (e) => e.step === at + 1);
+    await sleep(150);
+    expect(Math.max(...c.of('train.progress').map((e) => e.step))).toBe(at + 1);
+    // a boundary is drawn after a single step
+    await c.waitFor('train.boundary', (e) => e.step === at + 1);
+
+    expect((await c.ok<TrainStatus>({ type: 'train.resume' })).state).toBe('running');
+    await c.waitFor('train.progress', (e) => e.step > at + 50);
+    const stopped = await c.ok<TrainStatus>({ type: 'train.stop' });
+    expect(stopped.state).toBe('stopped');
+    const states = c.of('train.state').map((e) => e.state);
+    expect(states).toEqual(['running', 'paused', 'running', 'stopped']);
+    expect(c.of('train.progress').at(-1)!.step).toBe(stopped.step);
+
+    // stopped is final
+    const again = await c.call({ type: 'train.resume' });
+    expect(again.ok).toBe(false);
+    expect(again.error?.message).toMatch(/stopped/);
+    expect((await c.call({ type: 'train.step' })).error?.message).toMatch(/stopped.*project/);
+  });
+
+  it('stop keeps the weights: an export after stop is exactly the session weights, and stays so', async () => {
+    const c = conn();
+    await c.ok({ type: 'train.start', project: longSpiral(), baseDir: EXAMPLES });
+    await c.waitFor('train.progress', (e) => e.step > 30);
+    await c.ok({ type: 'train.stop' });
+    const exported = await c.ok<WeightsExport>({ type: 'weights.export' });
+    const tensors = decodeWeights(exported.base64);
+    const session = await c.host.current!.session.weights();
+    expect(Object.keys(tensors).sort()).toEqual(Object.keys(session).sort());
+    for (const k of Object.keys(session)) {
+      expect(tensors[k].shape).toEqual(session[k].shape);
+      expect([...tensors[k].data]).toEqual([...session[k].data]);
+    }
+    await sleep(100);
+    expect((await c.ok<WeightsExport>({ type: 'weights.export' })).base64).toBe(exported.base64);
+    // the metadata of project-format.md
+    const meta = JSON.parse(Buffer.from(exported.base64, 'base64').subarray(8, 8 + 512).toString('utf8').split('}}')[0] + '}}');
+    expect(meta.__metadata__).toEqual({ format: 'backprop-studio/weights', version: '1', name: 'Spiral, two hidden layers' });
+  });
+
+  it('train.step on a fresh project starts a paused job and steps it once', async () => {
+    const c = conn();
+    const r = await c.ok<TrainStepResult>({ type: 'train.step', project: longSpiral(), baseDir: EXAMPLES });
+    expect(r).toMatchObject({ job: 1, state: 'paused', step: 1, epoch: 1 });
+    expect(r.started).toMatchObject({ job: 1, state: 'paused', step: 0 });
+    await c.waitFor('train.progress', (e) => e.step === 1);
+    await c.waitFor('train.state', (e) => e.state === 'paused');
+    expect(c.of('train.state').map((e) => e.state)).toEqual(['paused']);
+    expect((await c.ok<TrainStepResult>({ type: 'train.step' })).step).toBe(2);
+    // without a project and without a job: an error that says what to send
+    expect((await conn().call({ type: 'train.step' })).error?.message).toMatch(/no training job.*project/);
+  });
+
+  it('a second train.start stops the first and says so', async () => {
+    const c = conn();
+    await c.ok({ type: 'train.start', project: longSpiral(), baseDir: EXAMPLES });
+    const second = await c.ok<TrainJobInfo>({ type: 'train.start', project: longSpiral(), baseDir: EXAMPLES });
+    expect(second).toMatchObject({ job: 2, state: 'running', replaced: 1 });
+    const old = await c.waitFor('train.state', (e) => e.job === 1 && e.state === 'stopped');
+    expect(old.reason).toBe('replaced');
+    await c.waitFor('train.state', (e) => e.job === 2 && e.state === 'running');
+    // a start that fails leaves the running job alone
+    const bad = await c.call({ type: 'train.start', project: { ...longSpiral(), data: { kind: 'builtin', name: 'nope' } }, baseDir: EXAMPLES });
+    expect(bad.ok).toBe(false);
+    expect(c.host.current!.id).toBe(2);
+    expect(c.host.current!.state).toBe('running');
+  });
+
+  it('stops the job when the connection closes, and sends nothing more', async () => {
+    const c = conn();
+    await c.ok({ type: 'train.start', project: longSpiral(), baseDir: EXAMPLES });
+    await c.waitFor('train.progress');
+    await c.host.close();
+    expect(c.host.current!.state).toBe('stopped');
+    const seen = c.events.length;
+    await sleep(150);
+    expect(c.events.length).toBe(seen);
+  });
+
+  it('finishes with done after the project\'s epochs, with every step reported once', async () => {
+    const c = conn();
+    const p = example('spiral');
+    p.training = { ...p.training, epochs: 20 };
+    await c.ok({ type: 'train.start', project: p, baseDir: EXAMPLES });
+    const done = await c.waitFor('train.state', (e) => e.state === 'done');
+    expect(done).toMatchObject({ step: 300, epoch: 20, reason: 'finished' });
+    const progress = c.of('train.progress');
+    expect(progress.reduce((n, e) => n + e.points.count.reduce((a, b) => a + b, 0), 0)).toBe(300);
+    expect(progress.at(-1)!.step).toBe(300);
+    expect(c.of('train.epoch').flatMap((e) => e.epochs.map((x) => x.epoch))).toEqual(Array.from({ length: 20 }, (_, i) => i + 1));
+    const lastEpoch = c.of('train.epoch').at(-1)!;
+    expect(lastEpoch.confusion?.epoch).toBe(20);
+    expect(lastEpoch.confusion?.matrix.flat().reduce((a, b) => a + b, 0)).toBe(120);
+    // a boundary at the end
+    const b = c.of('train.boundary').at(-1)!;
+    expect(b).toMatchObject({ step: 300, width: 64, height: 64, mode: 'class', classes: ['0', '1', '2'] });
+    expect(b.predicted.length).toBe(64 * 64);
+    expect(b.value.every((v) => v !== null && v >= 1 / 3 - 1e-6 && v <= 1)).toBe(true);
+    expect((await c.call({ type: 'train.resume' })).error?.message).toMatch(/done/);
+  });
+});
+
+describe('training job: events', () => {
+  it('batches train.progress to at most ~10 a second, at most 200 points each, and loses no step', async () => {
+    const c = conn();
+    const t0 = performance.now();
+    await c.ok({ type: 'train.start', project: longSpiral(), baseDir: EXAMPLES });
+    await sleep(1500);
+    const stopped = await c.ok<TrainStatus>({ type: 'train.stop' });
+    const elapsed = performance.now() - t0;
+    const progress = c.events.filter((e) => e.event.event === 'train.progress');
+    expect(progress.length).toBeGreaterThan(3);
+    expect(progress.length).toBeLessThanOrEqual(Math.ceil(elapsed / 100) + 2);
+    // spaced by the flush interval, except the last one, which the stop sends at once
+    for (let i = 1; i < progress.length - 1; i++) expect(progress[i].at - progress[i - 1].at).toBeGreaterThanOrEqual(95);
+    const all = c.of('train.progress');
+    for (const e of all) {
+      expect(e.points.step.length).toBeLessThanOrEqual(200);
+      expect(Object.keys(e.points.gradNorm)).toEqual(['h1', 'h2', 'out']);
+      expect(e.points.loss.min.length).toBe(e.points.step.length);
+      expect(e.points.step.at(-1)).toBe(e.step);
+    }
+    expect(all.reduce((n, e) => n + e.points.count.reduce((a, b) => a + b, 0), 0)).toBe(stopped.step);
+    expect(all.at(-1)!.step).toBe(stopped.step);
+    // epochs are batched too
+    expect(c.of('train.epoch').length).toBeLessThanOrEqual(Math.ceil(elapsed / 100) + 2);
+    // a speed, and time left while running
+    expect(all.at(-2)!.stepsPerSecond).toBeGreaterThan(0);
+    expect(all.at(-2)!.secondsLeft).toBeGreaterThan(0);
+    // the boundary: at most once a second, plus the one at the stop
+    expect(c.of('train.boundary').length).toBeLessThanOrEqual(Math.ceil(elapsed / 1000) + 1);
+  });
+
+  it('measures the update/weight ratio on one step per event: lr * ||g|| / ||w|| for one SGD step', async () => {
+    const c = conn();
+    // objective: mean over the batch of (w.x + b)^2; one dense unit, plain SGD, lr 0.1
+    const project = {
+      format: 'backprop-studio/project',
+      version: 1,
+      name: 'one layer',
+      graph: {
+        nodes: [
+          { id: 'x', op: 'input', attrs: { shape: [2] } },
+          { id: 'd', op: 'dense', attrs: { units: 1 }, inputs: { x: 'x' } },
+          { id: 'sq', op: 'square', inputs: { x: 'd' } },
+          { id: 'obj', op: 'mean', inputs: { x: 'sq' } },
+        ],
+      },
+      data: { kind: 'inline', columns: { x1: [1, 0, 1, 0], x2: [0, 1, 1, 0] }, validation: 0, shuffle: false },
+      training: { objective: 'obj', optimizer: { type: 'sgd', lr: 0.1 }, batchSize: 4, epochs: 10, seed: 1 },
+    };
+    // w = (3, 0), b = 4: ||(w, b)|| = 5
+    const start = encodeWeights({ 'd.weight': { shape: [1, 2], data: Float32Array.from([3, 0]) }, 'd.bias': { shape: [1], data: Float32Array.from([4]) } }, 'one layer');
+    const r = await c.ok<TrainStepResult>({ type: 'train.step', project, weights: start.base64 });
+    expect(r.step).toBe(1);
+    // residuals w.x + b = (7, 4, 7, 4); g_w = 2/4 sum r x = (7, 5.5); g_b = 2/4 sum r = 11
+    expect(r.loss).toBeCloseTo((49 + 16 + 49 + 16) / 4, 4);
+    const gradNorm = Math.sqrt(7 * 7 + 5.5 * 5.5 + 11 * 11);
+    const e = await c.waitFor('train.progress', (p) => p.step === 1);
+    expect(e.points.gradNorm.d.last[0]).toBeCloseTo(gradNorm, 4);
+    expect(e.updateRatio?.step).toBe(1);
+    expect(e.updateRatio!.layers.d).toBeCloseTo((0.1 * gradNorm) / 5, 5);
+    // and it is what the weights did
+    const after = decodeWeights((await c.ok<WeightsExport>({ type: 'weights.export' })).base64);
+    expect([...after['d.weight'].data].map((v) => +v.toFixed(5))).toEqual([2.3, -0.55]);
+    expect(after['d.bias'].data[0]).toBeCloseTo(2.9, 5);
+  });
+
+  it('stops on a NaN with an error state naming the node, keeping the last finite weights', async () => {
+    const c = conn();
+    const project = {
+      format: 'backprop-studio/project',
+      version: 1,
+      name: 'nan',
+      graph: {
+        nodes: [
+          { id: 'x', op: 'input', attrs: { feature: 'x' } },
+          { id: 'w', op: 'parameter', attrs: { shape: [], init: 'ones' } },
+          { id: 'wx', op: 'mul', inputs: { a: 'x', b: 'w' } },
+          { id: 'log', op: 'ln', inputs: { x: 'wx' } },
+          { id: 'obj', op: 'square', inputs: { x: 'log' } },
+        ],
+      },
+      data: { kind: 'inline', columns: { x: [2, 3, -1, 4] }, validation: 0, shuffle: false },
+      training: { objective: 'obj', batchSize: 4, epochs: 3, seed: 3 },
+    };
+    await c.ok({ type: 'train.start', project });
+    const error = await c.waitFor('train.state', (e) => e.state === 'error');
+    expect(error.step).toBe(0);
+    expect(error.error?.where?.node).toBe('log');
+    expect(error.error?.message).toMatch(/step 1.*NaN.*"log" \(ln\)/);
+    const w = decodeWeights((await c.ok<WeightsExport>({ type: 'weights.export' })).base64);
+    expect(w.w.data[0]).toBe(1);
+    // a step of a failed job is refused
+    expect((await c.call({ type: 'train.step' })).error?.message).toMatch(/error/);
+  });
+});
+
+describe('weights, evaluation and data through the host', () => {
+  it('loads exported weights into a paused job that evaluates as the exporter did', async () => {
+    const c = conn();
+    const p = example('spiral');
+    p.training = { ...p.training, epochs: 10 };
+    await c.ok({ type: 'train.start', project: p, baseDir: EXAMPLES });
+    await c.waitFor('train.state', (e) => e.state === 'done');
+    const trained = await c.ok<Record<string, unknown>>({ type: 'evaluate', rows: 'all' });
+    const validation = await c.ok<Record<string, unknown>>({ type: 'evaluate' });
+    expect(validation).toMatchObject({ which: 'validation', rows: 120, classes: ['0', '1', '2'] });
+    const { base64 } = await c.ok<WeightsExport>({ type: 'weights.export' });
+
+    const loaded = await c.ok<TrainJobInfo>({ type: 'weights.load', project: p, baseDir: EXAMPLES, base64 });
+    expect(loaded).toMatchObject({ job: 2, state: 'paused', step: 0 });
+    await c.waitFor('train.state', (e) => e.job === 2 && e.state === 'paused');
+    const again = await c.ok<Record<string, unknown>>({ type: 'evaluate', rows: 'all' });
+    expect({ ...again, job: 1, step: 0 }).toEqual({ ...trained, job: 1, step: 0 });
+    // and it can continue from there
+    expect((await c.ok<TrainStatus>({ type: 'train.resume' })).state).toBe('running');
+    await c.waitFor('train.state', (e) => e.job === 2 && e.state === 'done');
+  });
+
+  it('lists every missing, unexpected and mis-shaped tensor of weights that do not fit', async () => {
+    const c = conn();
+    const p = example('spiral');
+    const { base64 } = encodeWeights(
+      {
+        'h1.weight': { shape: [2, 32], data: new Float32Array(64) },
+        'h1.bias': { shape: [32], data: new Float32Array(32) },
+        'h2.weight': { shape: [32, 32], data: new Float32Array(1024) },
+        'h2.bias': { shape: [32], data: new Float32Array(32) },
+        'out.weight': { shape: [3, 32], data: new Float32Array(96) },
+        'extra.weight': { shape: [1], data: new Float32Array(1) },
+        'data.x.mean': { shape: [2], data: new Float32Array(2) },
+      },
+      'misfit',
+    );
+    const r = await c.call({ type: 'weights.load', project: p, baseDir: EXAMPLES, base64 });
+    expect(r.ok).toBe(false);
+    expect(r.error?.message).toMatch(/missing tensor out\.bias/);
+    expect(r.error?.message).toMatch(/unexpected tensor extra\.weight/);
+    expect(r.error?.message).toMatch(/h1\.weight has shape \[2, 32\] in the file, the graph needs \[32, 2\]/);
+    expect(r.error?.where?.node).toBe('h1');
+    expect((await c.call({ type: 'weights.load', project: p, baseDir: EXAMPLES, base64: 'not base64!' })).error?.message).toMatch(/base64/);
+    expect(c.host.current).toBeUndefined();
+  });
+
+  it('previews the data: first rows, class balance, input columns and the points of a 2-D scatter', async () => {
+    const c = conn();
+    const d = await c.ok<Record<string, unknown> & { head: unknown[][]; points: { x1: number[]; label: number[] } }>({
+      type: 'data.preview',
+      project: example('spiral'),
+      baseDir: EXAMPLES,
+    });
+    expect(d).toMatchObject({
+      name: 'spiral',
+      rows: 600,
+      features: ['x1', 'x2'],
+      label: { name: 'y', kind: 'class' },
+      columns: ['x1', 'x2', 'y'],
+      classes: [
+        { name: '0', count: 200 },
+        { name: '1', count: 200 },
+        { name: '2', count: 200 },
+      ],
+      inputs: [{ id: 'x', features: ['x1', 'x2'] }],
+    });
+    expect(d.head.length).toBe(20);
+    expect(d.head[0].length).toBe(3);
+    expect(d.points.x1.length).toBe(600);
+    expect(new Set(d.points.label)).toEqual(new Set([0, 1, 2]));
+    // the iris CSV: a relative path, read against baseDir; without one it says to save first
+    const iris = await c.ok<{ rows: number; classes: { count: number }[] }>({ type: 'data.preview', project: example('iris'), baseDir: EXAMPLES });
+    expect(iris.classes.reduce((a, k) => a + k.count, 0)).toBe(iris.rows);
+    // standardised data: the statistics go out with the weights
+    await c.ok({ type: 'train.step', project: example('iris'), baseDir: EXAMPLES });
+    const names = Object.keys(decodeWeights((await c.ok<WeightsExport>({ type: 'weights.export' })).base64));
+    expect(names.filter((n) => n.startsWith('data.')).sort()).toEqual(['data.measurements.mean', 'data.measurements.std']);
+    expect((await c.call({ type: 'data.preview', project: example('iris') })).error?.message).toMatch(/save the project first/);
+  });
+
+  it('every new request is part of the web socket protocol', () => {
+    const project = example('spiral');
+    for (const message of [
+      { type: 'train.start', id: 1, project, baseDir: '/x', weights: 'AAAA' },
+      { type: 'train.pause', id: 1 },
+      { type: 'train.resume', id: 1 },
+      { type: 'train.stop', id: 1 },
+      { type: 'train.step', id: 1 },
+      { type: 'train.step', id: 1, project, baseDir: '/x' },
+      { type: 'weights.export', id: 1 },
+      { type: 'weights.load', id: 1, project, baseDir: '/x', base64: 'AAAA' },
+      { type: 'data.preview', id: 1, project, baseDir: '/x' },
+      { type: 'evaluate', id: 1, rows: 'all' },
+      { type: 'evaluate', id: 1 },
+    ]) {
+      expect(socketUp({ channel: 'engine', message })).toEqual({ channel: 'engine', message });
+    }
+    expect(() => socketUp({ channel: 'engine', message: { type: 'evaluate', id: 1, rows: 'some' } })).toThrow(/rows/);
+  });
+});
