@@ -229,7 +229,7 @@ export class AppState {
       case 'file.saveAs':
         return void (await this.saveAs());
       case 'file.exportWeights':
-        return toast('There are no trained weights to export yet: training from the app comes with the training view.', 'info', 5000);
+        return toast('There are no trained weights to export: this project has not been trained in the app.', 'info', 5000);
       case 'view.theme':
         return toggleTheme();
       case 'help.shortcuts':
