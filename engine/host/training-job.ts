@@ -2,17 +2,20 @@
  * One training run in the engine host: a Session driven a step at a time, with start / pause / resume / stop /
  * single step, and the events the renderer draws from (engine/protocol/messages.ts, "training").
  *
- * Costs, so that training from the app runs as fast as from the CLI: the loop runs steps in slices of about 15 ms
+ * Costs, so that training from the app runs as fast as from the CLI: the loop runs steps in slices of about 20 ms
  * and yields with setImmediate between slices, so requests (pause, stop, step) are handled within a slice; per step
  * it only appends a few numbers to a preallocated log; events are sent from a timer at most every 100 ms, each
- * carrying everything since the last one, decimated; the update/weight ratio is measured on one step per
- * train.progress (the weights copied before and after it); the decision boundary (a forward pass over a 64 x 64 grid)
- * is computed at most once a second of running (and at most 1% of the time), after at least 250 steps.
+ * carrying everything since the last one, decimated to at most 100 points; the update/weight ratio is measured on
+ * one step per train.progress (the weights copied before and after it); the decision boundary (a forward pass over a
+ * 64 x 64 grid) is computed at most once a second of running (and at most 0.5% of the time), after at least 250
+ * steps; events carry their numbers to 7 significant digits (half the JSON of full doubles). Measured on the spiral
+ * example, each of these costs up to about 0.5% of the steps per second: the flush (JSON for the IPC channel) most,
+ * then the turns of the event loop between slices and the boundary.
  */
 import type { Project } from '../io/project';
 import type { Tensor } from '../io/safetensors';
 import type { EngineEvent, EngineEventOf, EpochInfo, EvaluateResult, JobState, TrainJobInfo, TrainStatus, WeightsExport } from '../protocol/messages';
-import { decimate, readPrediction, StepLog, updateRatios, type Reading } from '../train/metrics';
+import { decimate, readPrediction, round7, StepLog, updateRatios, type Reading } from '../train/metrics';
 import { Session, type EpochResult, type StepResult } from '../train/session';
 import { StudioError } from '../util/errors';
 import { dataBaseDir } from './job-data';
@@ -24,8 +27,8 @@ export interface JobTiming {
   /** How long the loop steps before it yields to the host's message handling. */
   sliceMs: number;
   /**
-   * Least running time between two train.boundary events (and at least 100 times what the last one took to
-   * compute, so that the boundary never costs more than 1% of training)...
+   * Least running time between two train.boundary events (and at least 200 times what the last one took to
+   * compute, so that the boundary never costs more than 0.5% of training)...
    */
   boundaryMs: number;
   /** ...and least steps. */
@@ -36,7 +39,7 @@ export interface JobTiming {
   grid: number;
 }
 
-export const DEFAULT_TIMING: JobTiming = { flushMs: 100, sliceMs: 15, boundaryMs: 1000, boundarySteps: 250, maxPoints: 200, grid: 64 };
+export const DEFAULT_TIMING: JobTiming = { flushMs: 100, sliceMs: 20, boundaryMs: 1000, boundarySteps: 250, maxPoints: 100, grid: 64 };
 
 export interface JobOptions {
   id: number;
@@ -89,6 +92,8 @@ export class TrainingJob {
   private readonly plane: Plane | undefined;
   private readonly reading: Reading | undefined;
   private readonly accuracy: boolean;
+  /** What each step asks of Session.nextStep: the validation confusion matrix at each epoch's end, when it has classes. */
+  private readonly stepOptions: { confusion: boolean };
 
   private current: JobState = 'paused';
   /** Serialises everything that runs the session: a slice of steps, a request's step, evaluate, export. */
@@ -117,7 +122,7 @@ export class TrainingJob {
   private grid: Float32Array | undefined;
   private boundaryStep = 0;
   private boundaryTime = -Infinity;
-  /** Least time until the next boundary while running: boundaryMs, or 100 times the last one's cost. */
+  /** Least time until the next boundary while running: boundaryMs, or 200 times the last one's cost. */
   private boundaryGap = 0;
 
   constructor(opts: JobOptions) {
@@ -137,6 +142,7 @@ export class TrainingJob {
     // Compiles the training step now: a graph that cannot train fails the request, not the first step.
     this.accuracy = s.hasAccuracy;
     this.classes = this.accuracy ? s.classNames : undefined;
+    this.stepOptions = { confusion: this.classes !== undefined };
     const width = s.predictionSize;
     const op = s.nodes.find((n) => n.id === s.targets.prediction)?.op;
     if (width !== undefined && width > 1 && this.classes?.length === width) {
@@ -335,25 +341,37 @@ export class TrainingJob {
 
   /** Steps for about sliceMs (at least one step), unless the state changes. */
   private async sliceLocked(): Promise<void> {
+    const s = this.session;
+    const opts = this.stepOptions;
     const end = this.now() + this.t.sliceMs;
     while (this.current === 'running') {
-      await this.stepLocked();
-      if (this.session.epoch >= this.epochs) return this.finishLocked();
+      // The common step without another async level (a measured one reads the weights around it).
+      if (this.measureNext) await this.stepLocked();
+      else {
+        const { step, epoch } = await s.nextStep(opts);
+        this.record(step, epoch);
+      }
+      if (s.epoch >= this.epochs) return this.finishLocked();
       const t = this.now();
       if (this.plane && this.lastStep - this.boundaryStep >= this.t.boundarySteps && t - this.boundaryTime >= this.boundaryGap) await this.boundaryLocked();
       if (t >= end) return;
     }
   }
 
-  /** One step, recorded for the next flush. */
+  /** One step, recorded for the next flush (with the update/weight ratio when one is due). */
   private async stepLocked(): Promise<StepResult> {
     const s = this.session;
     const before = this.measureNext ? await this.trainables() : undefined;
-    const { step: r, epoch } = await s.nextStep({ confusion: this.classes !== undefined });
+    const { step, epoch } = await s.nextStep(this.stepOptions);
     if (before) {
-      this.ratio = { step: r.step, layers: updateRatios(before, await this.trainables(), s.layers) };
+      this.ratio = { step: step.step, layers: updateRatios(before, await this.trainables(), s.layers) };
       this.measureNext = false;
     }
+    this.record(step, epoch);
+    return step;
+  }
+
+  private record(r: StepResult, epoch: EpochResult | undefined): void {
     const row = this.row;
     row[0] = r.step;
     row[1] = r.epoch;
@@ -364,7 +382,6 @@ export class TrainingJob {
     this.lastEpoch = r.epoch;
     if (epoch) this.recordEpoch(epoch);
     if (this.flushTimer === undefined) this.scheduleFlush();
-    return r;
   }
 
   private async trainables(): Promise<Map<string, Float32Array>> {
@@ -374,14 +391,10 @@ export class TrainingJob {
   }
 
   private recordEpoch(e: EpochResult): void {
-    const info: EpochInfo = {
-      epoch: e.epoch,
-      step: e.step,
-      loss: e.loss,
-      gradNorms: Object.fromEntries(Object.entries(e.gradNorms).map(([k, v]) => [k, finite(v)])),
-    };
+    // Not the epoch's mean gradient norms: train.progress has every step's.
+    const info: EpochInfo = { epoch: e.epoch, step: e.step, loss: round7(e.loss) };
     if (e.accuracy !== undefined) info.accuracy = e.accuracy;
-    if (e.valLoss !== undefined) info.valLoss = finite(e.valLoss);
+    if (e.valLoss !== undefined) info.valLoss = finite(round7(e.valLoss));
     if (e.valAccuracy !== undefined) info.valAccuracy = e.valAccuracy;
     this.pendingEpochs.push(info);
     if (e.confusion && this.classes) this.pendingConfusion = { epoch: e.epoch, classes: this.classes, matrix: e.confusion };
@@ -531,7 +544,7 @@ export class TrainingJob {
     };
     this.boundaryStep = this.lastStep;
     this.boundaryTime = this.now();
-    this.boundaryGap = Math.max(this.t.boundaryMs, 100 * (this.boundaryTime - started));
+    this.boundaryGap = Math.max(this.t.boundaryMs, 200 * (this.boundaryTime - started));
     this.scheduleFlush();
   }
 }

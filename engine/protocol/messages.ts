@@ -96,14 +96,17 @@ export type EngineMessage = Infer<typeof engineMessage>;
 // training.epochs are finished); running or paused -> error (a NaN/Inf, or any failure of a step). stopped, done
 // and error are final: their weights stay for weights.export and evaluate until the next job.
 //
+// Training's numbers are float32 computations: events carry them (losses, norms) to 7 significant digits, all that a
+// float32 holds, so that they cost half the bytes; evaluate's reply carries full doubles.
+//
 // `step` counts optimizer steps (1-based; 0 before the first). `epoch` is the epoch of the latest step (1-based;
 // 0 before the first step): during the 3rd epoch it is 3, and when the 3rd epoch's last step is done it is still 3.
 //
 // Events are batched in time, so that thousands of steps a second neither slow training nor flood the renderer:
 // at most one train.progress and one train.epoch per 100 ms (each carrying everything since the one before), a
-// train.boundary at most once a second while running (and then only after 250 steps or more), and a train.state on every change
-// of state. The steps before a state change are always reported (train.progress, train.epoch) before its
-// train.state, so the last step is always seen.
+// train.boundary at most once a second while running (and then only after 250 steps or more, and at most 0.5% of
+// the running time), and a train.state on every change of state. The steps before a state change are always
+// reported (train.progress, train.epoch) before its train.state, so the last step is always seen.
 
 export const JOB_STATES = ['running', 'paused', 'stopped', 'done', 'error'] as const;
 export const jobState = literal(...JOB_STATES);
@@ -236,15 +239,13 @@ const epochInfo = obj({
   /** On the validation part at the epoch's end, in inference mode. */
   valLoss: optional(nullable(num)),
   valAccuracy: optional(num),
-  /** Each layer's gradient norm, averaged over the epoch's steps (null: not finite). */
-  gradNorms: record(nullable(num)),
 });
 export type EpochInfo = Infer<typeof epochInfo>;
 
 export const engineEvent = union('event', {
   /**
-   * The steps since the last train.progress, decimated to at most 200 points: the steps are cut into buckets of
-   * s = ceil(n / 200) consecutive steps, and each point is one bucket (its last step's number and epoch, its size,
+   * The steps since the last train.progress, decimated to at most 100 points (1000 a second): the steps are cut into
+   * buckets of s = ceil(n / 100) consecutive steps, and each point is one bucket (its last step's number and epoch, its size,
    * and per metric the bucket's min, max and last value), so a chart that draws min..max sees every spike.
    * `updateRatio` is each layer's ||w_after - w_before|| / ||w_before|| (norms over the layer's trainable tensors)
    * over one step of this batch, `updateRatio.step`: the host reads the weights before and after that one step
@@ -289,7 +290,7 @@ export const engineEvent = union('event', {
    * range and 5% more on each side. `mode` class (K scores): `predicted` is the argmax class and `value` its
    * softmax probability. `mode` score (one value per example): `value` is the prediction itself and, for class and
    * sign labels, `predicted` is 1 where it is above `threshold` (0.5 after a sigmoid, else 0), 0 elsewhere.
-   * Sent every few hundred steps (at most once a second, and at most 1% of the training time), when the job pauses,
+   * Sent every few hundred steps (at most once a second, and at most 0.5% of the training time), when the job pauses,
    * stops or finishes, and after each train.step.
    */
   'train.boundary': obj({

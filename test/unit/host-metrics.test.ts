@@ -1,7 +1,7 @@
 /** The training numbers the engine host sends, against values worked out by hand. */
 import { describe, expect, it } from 'vitest';
 import { padRange } from '../../engine/host/training-job';
-import { addToConfusion, decimate, emptyConfusion, readPrediction, StepLog, updateRatios } from '../../engine/train/metrics';
+import { addToConfusion, decimate, emptyConfusion, readPrediction, round7, StepLog, updateRatios } from '../../engine/train/metrics';
 
 /** A log of (step, epoch, a, b) rows. */
 function logOf(rows: number[][]): StepLog {
@@ -63,6 +63,27 @@ describe('decimation of the per-step log', () => {
     expect(d.count).toEqual([2, 1]);
     expect(d.series[0]).toEqual({ min: [2, null], max: [2, null], last: [2, null] });
     expect(d.series[1]).toEqual({ min: [3, null], max: [null, null], last: [3, null] });
+  });
+
+  it('sends values to 7 significant digits, the precision of a float32', () => {
+    expect(round7(Math.fround(0.1))).toBe(0.1);
+    expect(round7(0.6931471824645996)).toBe(0.6931472);
+    expect(round7(-123456789)).toBe(-123456800);
+    expect(round7(1.2345678e-9)).toBe(1.234568e-9);
+    expect(round7(3)).toBe(3);
+    expect(round7(0)).toBe(0);
+    expect(Number.isNaN(round7(NaN))).toBe(true);
+    expect(round7(Infinity)).toBe(Infinity);
+    for (let i = 0; i < 1000; i++) {
+      const v = Math.fround((Math.random() - 0.5) * 10 ** (Math.random() * 20 - 10));
+      const r = round7(v);
+      expect(Math.abs(r - v)).toBeLessThanOrEqual(Math.abs(v) * 5e-7);
+      // significant digits: without sign, exponent, point, and leading or trailing zeros
+      expect(String(r).replace(/^-|e.*$|\./g, '').replace(/^0+|0+$/g, '').length).toBeLessThanOrEqual(7);
+    }
+    const d = decimate(logOf([[1, 1, 0.6931471824645996, 1 / 3]]), 10);
+    expect(d.series[0].last).toEqual([0.6931472]);
+    expect(d.series[1].last).toEqual([0.3333333]);
   });
 
   it('grows its storage without losing rows, and clears', () => {

@@ -158,7 +158,7 @@ describe('training job: the state machine', () => {
 });
 
 describe('training job: events', () => {
-  it('batches train.progress to at most ~10 a second, at most 200 points each, and loses no step', async () => {
+  it('batches train.progress to at most ~10 a second, at most 100 points each, and loses no step', async () => {
     const c = conn();
     const t0 = performance.now();
     await c.ok({ type: 'train.start', project: longSpiral(), baseDir: EXAMPLES });
@@ -172,7 +172,7 @@ describe('training job: events', () => {
     for (let i = 1; i < progress.length - 1; i++) expect(progress[i].at - progress[i - 1].at).toBeGreaterThanOrEqual(95);
     const all = c.of('train.progress');
     for (const e of all) {
-      expect(e.points.step.length).toBeLessThanOrEqual(200);
+      expect(e.points.step.length).toBeLessThanOrEqual(100);
       expect(Object.keys(e.points.gradNorm)).toEqual(['h1', 'h2', 'out']);
       expect(e.points.loss.min.length).toBe(e.points.step.length);
       expect(e.points.step.at(-1)).toBe(e.step);
