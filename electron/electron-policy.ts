@@ -7,7 +7,7 @@
 import { dirname, extname, isAbsolute, normalize, resolve } from 'node:path';
 import { StudioError } from '../engine/util/errors';
 import { isWithin, withExtension } from './fs-util';
-import { PROJECT_EXT, type Access, type ShellPolicy } from './shell-service';
+import { PROJECT_EXT, type Access, type FilePurpose, type ShellPolicy } from './shell-service';
 
 export interface FileFilter {
   name: string;
@@ -22,6 +22,17 @@ export interface DialogApi {
 
 export const PROJECT_FILTERS: FileFilter[] = [
   { name: 'Backprop Studio project', extensions: ['bpstudio'] },
+  { name: 'All files', extensions: ['*'] },
+];
+
+/** The open dialog's filters when choosing a dataset: CSV-like text first; IDX files have no usual extension. */
+export const DATA_FILTERS: FileFilter[] = [
+  { name: 'CSV data', extensions: ['csv', 'tsv', 'txt'] },
+  { name: 'All files (IDX)', extensions: ['*'] },
+];
+
+export const WEIGHTS_FILTERS: FileFilter[] = [
+  { name: 'Safetensors weights', extensions: ['safetensors'] },
   { name: 'All files', extensions: ['*'] },
 ];
 
@@ -54,6 +65,8 @@ export interface ElectronPolicy extends ShellPolicy {
 
 export function electronPolicy(options: ElectronPolicyOptions): ElectronPolicy {
   const granted = new Set<string>();
+  /** Files chosen to be read only (datasets, weights to load): readFile may read them, nothing may write them. */
+  const readable = new Set<string>();
   const examples = resolve(options.examplesDir);
   let lastDir: string | undefined;
   const key = (p: string): string => normalize(resolve(p));
@@ -71,7 +84,7 @@ export function electronPolicy(options: ElectronPolicyOptions): ElectronPolicy {
     async resolve(clientPath: string, access: Access): Promise<string> {
       if (!isAbsolute(clientPath) || clientPath.includes('\0')) throw new StudioError('expected an absolute path', { file: clientPath });
       const abs = key(clientPath);
-      if (access === 'read' && (granted.has(abs) || isWithin(examples, abs))) return abs;
+      if (access === 'read' && (granted.has(abs) || readable.has(abs) || isWithin(examples, abs))) return abs;
       if (access === 'write' && granted.has(abs)) return abs;
       if (access === 'list' && (isWithin(examples, abs) || [...granted].some((g) => dirname(g) === abs))) return abs;
       throw notAllowed(clientPath);
@@ -87,6 +100,20 @@ export function electronPolicy(options: ElectronPolicyOptions): ElectronPolicy {
       const p = dialogPath(r);
       if (p !== null) grant(p);
       return p === null ? null : key(p);
+    },
+    async chooseFile(purpose: FilePurpose, hint: string | undefined) {
+      const start = hint && isAbsolute(hint) && !hint.includes('\0') ? hint : (lastDir ?? options.documentsDir);
+      const r = await options.dialog.showOpenDialog({
+        title: purpose === 'data' ? 'Choose a data file' : 'Load weights',
+        defaultPath: start,
+        properties: ['openFile'],
+        filters: purpose === 'data' ? DATA_FILTERS : WEIGHTS_FILTERS,
+      });
+      const p = dialogPath(r);
+      if (p === null) return null;
+      // Readable from now on (readFile), not writable, and where the project dialogs start does not move.
+      readable.add(key(p));
+      return key(p);
     },
     async chooseSave(kind, suggestedName, hint) {
       const start = hint && isAbsolute(hint) ? hint : resolve(lastDir ?? options.documentsDir, suggestedName);

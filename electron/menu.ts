@@ -42,6 +42,8 @@ export const RENDERER_KEYS: Partial<Record<MenuCommand, string>> = {
   'view.fit': 'F',
   'view.layout': 'L',
   'help.shortcuts': '?',
+  'train.toggle': 'Space',
+  'train.step': '.',
 };
 
 export function buildMenuTemplate(ctx: MenuContext, actions: MenuActions): MenuItemConstructorOptions[] {
@@ -89,6 +91,7 @@ export function buildMenuTemplate(ctx: MenuContext, actions: MenuActions): MenuI
       item('file.saveAs', 'Save As…'),
       sep,
       item('file.exportWeights', 'Export weights…'),
+      item('file.loadWeights', 'Load weights…'),
       ...(ctx.isMac ? [] : [sep, { role: 'quit' } as MenuItemConstructorOptions]),
     ],
   };
@@ -122,13 +125,18 @@ export function buildMenuTemplate(ctx: MenuContext, actions: MenuActions): MenuI
     ],
   };
 
+  const training: MenuItemConstructorOptions = {
+    label: '&Training',
+    submenu: [item('train.toggle', 'Train / Pause / Resume'), item('train.step', 'Step'), item('train.stop', 'Stop')],
+  };
+
   const help: MenuItemConstructorOptions = {
     role: 'help',
     label: '&Help',
     submenu: [item('help.shortcuts', 'Keyboard shortcuts'), ...(ctx.isMac ? [] : [sep, { role: 'about', label: `About ${ctx.appName}` } as MenuItemConstructorOptions])],
   };
 
-  const template: MenuItemConstructorOptions[] = [file, edit, view];
+  const template: MenuItemConstructorOptions[] = [file, edit, view, training];
   if (ctx.isMac) {
     template.unshift({
       label: ctx.appName,

@@ -1,9 +1,11 @@
 /**
  * The shell service: every `shellRequest` of the protocol (open, save, save as, export, list, recent, examples,
- * recovery, window state, info), in plain Node. Electron's main and web mode's server each give it a policy that
- * says which paths the renderer may touch and how to ask the user for one (native dialogs, or the in-page picker).
+ * recovery, window state, info, choosing and reading data and weights files), in plain Node. Electron's main and
+ * web mode's server each give it a policy that says which paths the renderer may touch and how to ask the user for
+ * one (native dialogs, or the in-page picker).
  */
-import { readdir, readFile, stat } from 'node:fs/promises';
+import { constants } from 'node:fs';
+import { access, readdir, readFile, stat } from 'node:fs/promises';
 import { basename, extname, join } from 'node:path';
 import { writeFileAtomic } from '../engine/io/atomic';
 import { parseProject } from '../engine/io/project';
@@ -26,6 +28,11 @@ import { RecoveryStore } from './recovery';
 export const PROJECT_EXT = '.bpstudio';
 /** The largest file `open` reads (the protocol bounds texts the same way). */
 export const MAX_OPEN_BYTES = 256 * 1024 * 1024;
+/** The largest file `readFile` reads (weights). */
+export const MAX_READ_BYTES = 256 * 1024 * 1024;
+
+/** What a chosen file is for: a dataset (CSV, IDX) or trained weights (.safetensors). */
+export type FilePurpose = 'data' | 'weights';
 
 export type Access = 'read' | 'write' | 'list';
 
@@ -40,6 +47,11 @@ export interface ShellPolicy {
   toClient(absPath: string): string;
   /** `open` without a path: the native dialog (null when canceled); web mode refuses (its picker gives a path). */
   chooseOpen(): Promise<string | null>;
+  /**
+   * `chooseFile`: the file to read (absolute), or null when the user canceled. Electron: the native open dialog,
+   * starting at `hint` when it is an absolute path; web mode: `hint` is the page picker's choice (required).
+   */
+  chooseFile(purpose: FilePurpose, hint: string | undefined): Promise<string | null>;
   /** `saveAs`/`exportFile`: where to write (absolute), or null when the user canceled. */
   chooseSave(kind: 'project' | 'export', suggestedName: string, hint: string | undefined): Promise<string | null>;
   /** `list` without a folder. */
@@ -128,6 +140,7 @@ export function createShellService(options: ShellServiceOptions): ShellService {
     },
 
     async list(r) {
+      const listed = fileMatcher(r.extensions);
       const abs = r.dir === undefined || r.dir === '' ? await policy.defaultDir() : await policy.resolve(r.dir, 'list');
       const shown = policy.toClient(abs);
       let dirents;
@@ -152,7 +165,7 @@ export function createShellService(options: ShellServiceOptions): ShellService {
             kind = null;
           }
         }
-        if (kind === null || (kind === 'file' && extname(d.name).toLowerCase() !== PROJECT_EXT)) continue;
+        if (kind === null || (kind === 'file' && !listed(d.name))) continue;
         entries.push({ name: d.name, path: policy.toClient(childAbs), kind });
       }
       entries.sort((a, b) => (a.kind === b.kind ? a.name.localeCompare(b.name) : a.kind === 'dir' ? -1 : 1));
@@ -222,6 +235,29 @@ export function createShellService(options: ShellServiceOptions): ShellService {
     async info() {
       return { platform: policy.platform, version: options.version, ...(policy.workspace ? { workspace: policy.workspace } : {}) };
     },
+
+    async chooseFile(r) {
+      const abs = await policy.chooseFile(r.purpose, r.path);
+      if (abs === null) return null;
+      const shown = policy.toClient(abs);
+      await checkReadable(abs, shown);
+      return { path: shown };
+    },
+
+    async readFile(r) {
+      const abs = await policy.resolve(r.path, 'read');
+      const shown = policy.toClient(abs);
+      const size = await checkReadable(abs, shown);
+      if (size > MAX_READ_BYTES) throw new StudioError(`this file is too large to load (${size} bytes; the limit is ${MAX_READ_BYTES})`, { file: shown });
+      let bytes: Buffer;
+      try {
+        bytes = await readFile(abs);
+      } catch (e) {
+        throw fsError(e, shown);
+      }
+      if (bytes.length > MAX_READ_BYTES) throw new StudioError(`this file is too large to load (${bytes.length} bytes; the limit is ${MAX_READ_BYTES})`, { file: shown });
+      return { path: shown, base64: bytes.toString('base64'), bytes: bytes.length };
+    },
   };
 
   async function destination(kind: 'project' | 'export', suggestedName: string, hint: string | undefined): Promise<string | null> {
@@ -286,6 +322,33 @@ export function fsError(e: unknown, shown: string): unknown {
   };
   if (code && messages[code]) return new StudioError(messages[code], { file: shown });
   return new StudioError(e instanceof Error ? e.message : String(e), { file: shown });
+}
+
+/**
+ * Which files `list` shows: project files (no `extensions`), or those whose name ends with `.EXT` for one of
+ * `extensions` (case-insensitive; `*` for any file).
+ */
+export function fileMatcher(extensions: readonly string[] | undefined): (name: string) => boolean {
+  if (extensions === undefined) return (name) => extname(name).toLowerCase() === PROJECT_EXT;
+  const exts = extensions.map((e) => e.replace(/^\./, '').toLowerCase());
+  if (exts.includes('*')) return () => true;
+  return (name) => {
+    const lower = name.toLowerCase();
+    return exts.some((e) => e !== '' && lower.endsWith(`.${e}`));
+  };
+}
+
+/** A file that exists, is a file (not a folder) and can be read; its size. */
+async function checkReadable(abs: string, shown: string): Promise<number> {
+  try {
+    const s = await stat(abs);
+    if (s.isDirectory()) throw new StudioError('this is a folder, not a file', { file: shown });
+    if (!s.isFile()) throw new StudioError('this is not a plain file', { file: shown });
+    await access(abs, constants.R_OK);
+    return s.size;
+  } catch (e) {
+    throw fsError(e, shown);
+  }
 }
 
 async function readProjectText(abs: string, shown: string): Promise<string> {

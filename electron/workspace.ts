@@ -107,6 +107,11 @@ export function webPolicy(workspace: string): ShellPolicy {
     async chooseOpen() {
       throw new StudioError('web mode opens a file chosen in the page: give its path');
     },
+    async chooseFile(_purpose, hint) {
+      // The page's picker chose `hint`; the service checks that it is a readable file.
+      if (hint === undefined) throw new StudioError('web mode reads a file chosen in the page: give its path');
+      return resolveInWorkspace(root, hint);
+    },
     async chooseSave(kind, suggestedName, hint) {
       // The page's picker chose `hint` (and asked before replacing a file); without one, the suggested name goes to
       // the workspace's top folder, numbered so that it never replaces a file there.

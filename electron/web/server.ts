@@ -21,6 +21,7 @@ import { createShellService, dispatchShell, toErrorInfo, type ShellService } fro
 import { contentSecurityPolicy, rendererFile, rendererHeaders } from '../security';
 import { Supervisor, type SupervisedProcess } from '../supervisor';
 import { ensureWorkspace, resolveInWorkspace, webDataDir, webPolicy } from '../workspace';
+import { confineEngineRequest } from './engine-paths';
 
 /** The largest WebSocket message (a project text is bounded at 256 MiB by the protocol, base64 adds a third). */
 export const MAX_SOCKET_MESSAGE = 400 * 1024 * 1024;
@@ -114,6 +115,7 @@ export async function startWebServer(options: WebServerOptions): Promise<WebServ
     examplesDir: options.examplesDir,
     version: options.version,
   });
+  const workspaceRoot = realpathSync(options.workspace);
   const connections = new Set<{ ws: WebSocket; supervisor: Supervisor<EngineChild> }>();
   let port = 0;
   const allowedHosts = (): string[] => [`127.0.0.1:${port}`, `localhost:${port}`];
@@ -245,7 +247,12 @@ export async function startWebServer(options: WebServerOptions): Promise<WebServ
         const reply = await dispatchShell(service, up.request);
         return send({ channel: 'shell', id: up.id, ...reply });
       }
-      const request = up.message;
+      let request;
+      try {
+        request = confineEngineRequest(workspaceRoot, up.message);
+      } catch (e) {
+        return send({ channel: 'engine', message: { id: up.message.id, ok: false, error: toErrorInfo(e) } });
+      }
       const child = supervisor.current?.child;
       if (!child?.connected) {
         return send({ channel: 'engine', message: { id: request.id, ok: false, error: { message: 'the engine is restarting; try again' } } });

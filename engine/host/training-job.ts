@@ -6,11 +6,13 @@
  * and yields with setImmediate between slices, so requests (pause, stop, step) are handled within a slice; per step
  * it only appends a few numbers to a preallocated log; events are sent from a timer at most every 100 ms, each
  * carrying everything since the last one, decimated to at most 100 points; the update/weight ratio is measured on
- * one step per train.progress (the weights copied before and after it); the decision boundary (a forward pass over a
- * 64 x 64 grid) is computed at most once a second of running (and at most 0.5% of the time), after at least 250
- * steps; events carry their numbers to 7 significant digits (half the JSON of full doubles). Measured on the spiral
- * example, each of these costs up to about 0.5% of the steps per second: the flush (JSON for the IPC channel) most,
- * then the turns of the event loop between slices and the boundary.
+ * one step per train.progress (the weights copied before and after it), and so is the gradient along each edge of
+ * the graph (Session.flowNorms: one more forward and backward pass, on that step's batch; about one step's time, so
+ * 0.1% on the spiral example); the decision boundary (a forward pass over a 64 x 64 grid) is computed at most once a
+ * second of running (and at most 0.5% of the time), after at least 250 steps; events carry their numbers to 7
+ * significant digits (half the JSON of full doubles). Measured on the spiral example, each of these costs up to
+ * about 0.5% of the steps per second: the flush (JSON for the IPC channel) most, then the turns of the event loop
+ * between slices and the boundary.
  */
 import type { Project } from '../io/project';
 import type { Tensor } from '../io/safetensors';
@@ -107,6 +109,7 @@ export class TrainingJob {
   private readonly row: Float64Array;
   private measureNext = true;
   private ratio: { step: number; layers: Record<string, number | null> } | null = null;
+  private flow: EngineEventOf<'train.progress'>['flow'] = null;
   private pendingEpochs: EpochInfo[] = [];
   private pendingConfusion: { epoch: number; classes: string[]; matrix: number[][] } | undefined;
   private pendingBoundary: EngineEventOf<'train.boundary'> | undefined;
@@ -268,6 +271,8 @@ export class TrainingJob {
     return this.exclusive(async () => {
       if (!this.live) throw new StudioError(`the training job is ${this.current}: start a new one to step`);
       if (this.current === 'running') this.setState('paused', 'user');
+      // the ratio and flow shown after a single step are that step's
+      this.measureNext = true;
       let r: StepResult;
       try {
         r = await this.stepLocked();
@@ -358,13 +363,14 @@ export class TrainingJob {
     }
   }
 
-  /** One step, recorded for the next flush (with the update/weight ratio when one is due). */
+  /** One step, recorded for the next flush (with the update/weight ratio and the edges' flow when they are due). */
   private async stepLocked(): Promise<StepResult> {
     const s = this.session;
     const before = this.measureNext ? await this.trainables() : undefined;
     const { step, epoch } = await s.nextStep(this.stepOptions);
     if (before) {
       this.ratio = { step: step.step, layers: updateRatios(before, await this.trainables(), s.layers) };
+      this.flow = await this.flowOf(step);
       this.measureNext = false;
     }
     this.record(step, epoch);
@@ -382,6 +388,12 @@ export class TrainingJob {
     this.lastEpoch = r.epoch;
     if (epoch) this.recordEpoch(epoch);
     if (this.flushTimer === undefined) this.scheduleFlush();
+  }
+
+  /** The gradient norm along each edge, on the step's batch, for train.progress. */
+  private async flowOf(r: StepResult): Promise<EngineEventOf<'train.progress'>['flow']> {
+    const edges = await this.session.flowNorms(r.rows);
+    return { step: r.step, edges: edges.map(({ source, target, norm }) => ({ source, target, norm: finite(round7(norm)) })) };
   }
 
   private async trainables(): Promise<Map<string, Float32Array>> {
@@ -478,9 +490,11 @@ export class TrainingJob {
         secondsLeft: this.current === 'running' && this.rate > 0 ? Math.max(0, this.totalSteps - this.lastStep) / this.rate : null,
         points: { step: d.step, epoch: d.epoch, count: d.count, loss: d.series[0], gradNorm },
         updateRatio: this.ratio,
+        flow: this.flow,
       });
       this.log.clear();
       this.ratio = null;
+      this.flow = null;
       this.measureNext = true;
     }
     if (this.pendingEpochs.length) {

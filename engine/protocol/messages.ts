@@ -249,8 +249,8 @@ export const engineEvent = union('event', {
    * and per metric the bucket's min, max and last value), so a chart that draws min..max sees every spike.
    * `updateRatio` is each layer's ||w_after - w_before|| / ||w_before|| (norms over the layer's trainable tensors)
    * over one step of this batch, `updateRatio.step`: the host reads the weights before and after that one step
-   * (the first step after the previous train.progress), so it costs a copy of the weights ten times a second, not
-   * every step. null where the layer's weights were all zero.
+   * (the first step after the previous train.progress, or the step of a train.step), so it costs a copy of the
+   * weights ten times a second, not every step. null where the layer's weights were all zero.
    */
   'train.progress': obj({
     event: literal('train.progress'),
@@ -272,6 +272,17 @@ export const engineEvent = union('event', {
       gradNorm: record(series),
     }),
     updateRatio: nullable(obj({ step: int, layers: record(nullable(num)) })),
+    /**
+     * The size of the gradient flowing back along each edge of the graph, measured on the same step as `updateRatio`
+     * (`flow.step`), on that step's batch with the weights after it: for the edge source -> target, the L2 norm
+     * (over the whole tensor, the batch included) of the part of d objective / d source's value that comes back
+     * from target; the edges out of a node sum, as tensors, to its gradient. One entry per edge in graph order (a
+     * source wired to two ports of one target is one edge); 0 where no gradient flows (out of a label or constant,
+     * or into nothing the objective depends on); edges out of input nodes carry d objective / d input. null where
+     * not finite, and `flow` null when no step was measured. Each train.step is measured, so after one both
+     * `flow` and `updateRatio` are that step's. Absent from hosts that predate it.
+     */
+    flow: optional(nullable(obj({ step: int, edges: arr(obj({ source: str, target: str, norm: nullable(num) })) }))),
   }),
   /**
    * The epochs finished since the last train.epoch (usually one; many when epochs are short), and the validation
@@ -362,7 +373,11 @@ export const shellRequest = union('type', {
   saveAs: obj({ type: literal('saveAs'), suggestedName: str, text, path: optional(str) }),
   /** Writes bytes (base64) next to the project: exported weights. */
   exportFile: obj({ type: literal('exportFile'), suggestedName: str, base64: str, path: optional(str) }),
-  list: obj({ type: literal('list'), dir: optional(str) }),
+  /**
+   * A folder's sub-folders and files (not hidden ones): project files by default, or the files with one of
+   * `extensions` (lowercase, without the dot: `csv`; `*` for any file).
+   */
+  list: obj({ type: literal('list'), dir: optional(str), extensions: optional(arr(str)) }),
   recent: obj({ type: literal('recent') }),
   examples: obj({ type: literal('examples') }),
   recoverySave: obj({ type: literal('recoverySave'), key: str, name: str, path: nullable(str), text }),
@@ -371,6 +386,15 @@ export const shellRequest = union('type', {
   /** The window title and whether there is unsaved work (Electron asks before closing over it). */
   windowState: obj({ type: literal('windowState'), title: str, dirty: bool }),
   info: obj({ type: literal('info') }),
+  /**
+   * Asks for a file to read: a dataset (`data`: CSV, TSV, text or IDX) or trained weights (`weights`: .safetensors).
+   * Electron: the native open dialog, starting at `path` (the project's folder, or the file chosen before) when it is
+   * absolute; null when canceled. Web mode: the page's picker chose `path` (without one it is refused, as for
+   * `open`); the reply says it is a readable file of the workspace. Reading it (readFile) is allowed afterwards.
+   */
+  chooseFile: obj({ type: literal('chooseFile'), purpose: literal('data', 'weights'), path: optional(str) }),
+  /** A file's bytes as base64 (at most 256 MB): weights to load. Only files the user opened or chose (Electron), or the workspace's (web mode). */
+  readFile: obj({ type: literal('readFile'), path: str }),
 });
 export type ShellRequest = Infer<typeof shellRequest>;
 
@@ -396,6 +420,8 @@ export const shellResults = {
   recoveryDiscard: obj({}),
   windowState: obj({}),
   info: shellInfo,
+  chooseFile: nullable(obj({ path: str })),
+  readFile: obj({ path: str, base64: str, bytes: int }),
 } as const;
 export type ShellResult<T extends ShellRequest['type']> = Infer<(typeof shellResults)[T]>;
 
@@ -406,6 +432,7 @@ export const MENU_COMMANDS = [
   'file.save',
   'file.saveAs',
   'file.exportWeights',
+  'file.loadWeights',
   'edit.undo',
   'edit.redo',
   'edit.cut',
@@ -419,6 +446,10 @@ export const MENU_COMMANDS = [
   'view.errors',
   'view.theme',
   'help.shortcuts',
+  /** Train, or Pause a running job, or Resume a paused one. */
+  'train.toggle',
+  'train.step',
+  'train.stop',
 ] as const;
 export type MenuCommand = (typeof MENU_COMMANDS)[number];
 export const menuCommand = obj({ command: literal(...MENU_COMMANDS), path: optional(str) });

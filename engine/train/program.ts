@@ -1,4 +1,4 @@
-import { reverseMode } from '../autodiff/reverse';
+import { reverseMode, type OnContribution } from '../autodiff/reverse';
 import type { Builder } from '../ir/builder';
 import type { IRNode } from '../ir/node';
 import { formatShape } from '../ir/shape';
@@ -119,18 +119,25 @@ export function layersOf(params: readonly ParamInfo[]): Map<string, string[]> {
   return m;
 }
 
+const sumOfSquares = (b: Builder, g: IRNode): IRNode => b.sum(b.mul(g, g), [...g.shape.keys()]);
+
 function gradNormNodes(b: Builder, grads: ReadonlyMap<string, IRNode>): Record<string, IRNode> {
   const out: Record<string, IRNode> = {};
-  for (const [name, g] of grads) out[`gradsq:${name}`] = b.sum(b.mul(g, g), [...g.shape.keys()]);
+  for (const [name, g] of grads) out[`gradsq:${name}`] = sumOfSquares(b, g);
   return out;
 }
 
 /** Gradients of the scalar objective with respect to every trainable tensor (zeros where it does not depend). */
-function gradients(e: Expansion, obj: IRNode, extraWrt: readonly IRNode[] = []): { grads: Map<string, IRNode>; adjoint: Map<IRNode, IRNode> } {
+function gradients(
+  e: Expansion,
+  obj: IRNode,
+  extraWrt: readonly IRNode[] = [],
+  onContribution?: OnContribution,
+): { grads: Map<string, IRNode>; adjoint: Map<IRNode, IRNode> } {
   const b = e.builder;
   const paramNodes = e.builder.nodes.filter((n) => n.op === 'param');
   const trainable = new Set(e.params.filter((p) => p.trainable).map((p) => p.name));
-  const adjoint = reverseMode(b, obj, [...paramNodes.filter((n) => trainable.has(n.attrs.name as string)), ...extraWrt]);
+  const adjoint = reverseMode(b, obj, [...paramNodes.filter((n) => trainable.has(n.attrs.name as string)), ...extraWrt], { onContribution });
   const grads = new Map<string, IRNode>();
   for (const n of paramNodes) {
     const name = n.attrs.name as string;
@@ -220,4 +227,61 @@ export function gradProgram(nodes: readonly GraphNode[], t: Targets, batch: numb
     }
   }
   return { plan: compilePlan(outputs), expansion: e };
+}
+
+/** An edge of the project graph: `source` feeds one or more of `target`'s input ports. */
+export interface Edge {
+  source: string;
+  target: string;
+}
+
+/** Every edge of the graph once, by target in graph order (a source wired to two ports of a node is one edge). */
+export function graphEdges(nodes: readonly GraphNode[]): Edge[] {
+  return nodes.flatMap((n) => [...new Set(Object.values(n.inputs ?? {}))].map((source) => ({ source, target: n.id })));
+}
+
+/** The output of flowProgram that holds an edge's squared gradient norm. */
+export const flowKey = (edge: Edge): string => `flowsq:${edge.source}>${edge.target}`;
+
+/**
+ * The gradient along each edge of the graph: for A -> B, the part of the objective's gradient with respect to A's
+ * value (A's adjoint) that flows back from B, i.e. the sum of the VJP terms that B's primitives add to A's adjoint.
+ * So the edges out of A sum, as tensors, to A's adjoint. Outputs `flowKey(edge)`: its squared L2 norm over the
+ * whole tensor (the batch included); an edge without an output carries no gradient (from a label or constant, or
+ * into nothing the objective depends on differentiably). Edges from `input` nodes carry d objective / d input.
+ *
+ * Train mode, so that with the latest step's RunContext it is that step's backward pass (the same dropout masks,
+ * batchnorm on the batch's statistics), but without the expansion's `assigns`: it changes no running statistics.
+ * Not part of trainProgram, so that training steps cost what they cost in the CLI.
+ */
+export function flowProgram(nodes: readonly GraphNode[], t: Targets, batch: number): { plan: Plan; expansion: Expansion; edges: Edge[] } {
+  const e = expandOrThrow(nodes, batch, 'train');
+  const b = e.builder;
+  const edges = graphEdges(nodes);
+  const values = new Set(e.outputs.values());
+  // per project node value: its adjoint's terms, by the project node whose primitives added them
+  const terms = new Map<IRNode, Map<string | undefined, IRNode[]>>();
+  gradients(e, objectiveNode(e, t), inputValues(e, nodes), (x, y, dx) => {
+    if (!values.has(x)) return;
+    let byOrigin = terms.get(x);
+    if (!byOrigin) terms.set(x, (byOrigin = new Map()));
+    byOrigin.set(y.origin, [...(byOrigin.get(y.origin) ?? []), dx]);
+  });
+  const targetsOf = (id: string) => edges.filter((d) => d.source === id).map((d) => d.target);
+  // A node whose value is its input's (dropout off, a reshape to the same shape) adds no terms of its own: what
+  // flows back through it is what its own targets add.
+  const through = (target: string, x: IRNode): string[] =>
+    e.outputs.get(target) === x ? targetsOf(target).flatMap((n) => through(n, x)) : [target];
+  const outputs: Record<string, IRNode> = {};
+  for (const edge of edges) {
+    const x = outputOf(e, edge.source);
+    const parts = [...new Set(through(edge.target, x))].flatMap((id) => terms.get(x)?.get(id) ?? []);
+    if (parts.length) outputs[flowKey(edge)] = sumOfSquares(b, parts.reduce((sum, dx) => b.add(sum, dx)));
+  }
+  return { plan: compilePlan(outputs), expansion: e, edges };
+}
+
+/** The values of the graph's `input` nodes (data, not labels). */
+function inputValues(e: Expansion, nodes: readonly GraphNode[]): IRNode[] {
+  return nodes.filter((n) => n.op === 'input').map((n) => outputOf(e, n.id));
 }

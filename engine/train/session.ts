@@ -11,7 +11,7 @@ import type { Tensor } from '../io/safetensors';
 import { StudioError } from '../util/errors';
 import { Feeder } from './feed';
 import { addToConfusion, emptyConfusion } from './metrics';
-import { evalProgram, layersOf, resolveTargets, throwGraphErrors, trainProgram, type Targets } from './program';
+import { evalProgram, flowKey, flowProgram, layersOf, resolveTargets, throwGraphErrors, trainProgram, type Edge, type Targets } from './program';
 
 export interface StepResult {
   /** 1-based optimizer step. */
@@ -21,6 +21,8 @@ export interface StepResult {
   /** Examples of the batch predicted right (when the targets have an accuracy). */
   correct?: number;
   count: number;
+  /** The batch's rows (indices into the dataset). */
+  rows: ArrayLike<number>;
   /** L2 norm of the gradient of each layer (or parameter node), over all its trainable tensors. */
   layerNorms: Record<string, number>;
   /** L2 norm of each trainable tensor's gradient. */
@@ -86,6 +88,7 @@ export class Session {
   private readonly feeder: Feeder;
   private readonly trainPlans = new Map<number, Executable>();
   private readonly evalPlans = new Map<string, Executable>();
+  private readonly flowPlans = new Map<number, { exe: Executable; edges: Edge[] }>();
   private readonly shuffle: boolean;
   private stepCount = 0;
   private epochCount = 0;
@@ -253,7 +256,35 @@ export class Session {
       layerNorms[layer] = Math.sqrt(sq);
     }
     const correct = exe.plan.outputs.has('correct') ? (await exe.read('correct'))[0] : undefined;
-    return { step: this.stepCount, epoch: this.epochCount + 1, loss, correct, count: rows.length, layerNorms, tensorNorms };
+    return { step: this.stepCount, epoch: this.epochCount + 1, loss, correct, count: rows.length, rows, layerNorms, tensorNorms };
+  }
+
+  private flowExecutable(batch: number): { exe: Executable; edges: Edge[] } {
+    let flow = this.flowPlans.get(batch);
+    if (!flow) {
+      const { plan, edges } = flowProgram(this.nodes, this.targets, batch);
+      flow = { exe: this.backend.load(plan), edges };
+      this.flowPlans.set(batch, flow);
+    }
+    return flow;
+  }
+
+  /**
+   * The L2 norm of the gradient along each edge of the graph (flowProgram: the part of the source's adjoint that
+   * comes from the target), on these rows with the weights as they are now, in graph order; 0 for an edge that
+   * carries none. It runs as the latest training step ran (its dropout masks, batchnorm on batch statistics) and
+   * writes no tensor.
+   */
+  async flowNorms(rows: ArrayLike<number>): Promise<(Edge & { norm: number })[]> {
+    const { exe, edges } = this.flowExecutable(rows.length);
+    for (const [id, t] of this.feeder.batch(rows)) exe.setInput(id, t);
+    exe.run({ seed: this.training.seed, step: this.stepCount });
+    const out: (Edge & { norm: number })[] = [];
+    for (const edge of edges) {
+      const key = flowKey(edge);
+      out.push({ ...edge, norm: exe.plan.outputs.has(key) ? Math.sqrt((await exe.read(key))[0]) : 0 });
+    }
+    return out;
   }
 
   /** The batches of the next epoch, in training order. */

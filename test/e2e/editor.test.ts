@@ -4,51 +4,21 @@
  */
 import { readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { parseProject, type Project } from '../../engine/io/project';
-import { ensureBuilt, launchBrowser, REPO, requireChromium, screenshot, startStudio, type Browsing, type Studio } from './harness';
-import { StudioPage, until } from './studio';
+import { useStudio } from './fixture';
+import { REPO, screenshot, type Studio } from './harness';
+import { type StudioPage, until } from './studio';
 
 const EXAMPLES = readdirSync(join(REPO, 'examples'))
   .filter((f) => f.endsWith('.bpstudio'))
   .sort();
 
-let browsing: Browsing | undefined;
 let studio: Studio;
 let app: StudioPage;
-/** What this test started (what afterEach closes: a beforeEach that failed half way leaves part of it). */
-let started: { studio?: Studio; app?: StudioPage } = {};
-
-beforeAll(async () => {
-  requireChromium();
-  ensureBuilt();
-  browsing = await launchBrowser();
-}, 240_000);
-
-afterAll(async () => {
-  await browsing?.close();
-});
-
-// A server per test: its own workspace (a fresh copy of the examples) and data folder (no recent files, no
-// recovered work from an earlier test).
-beforeEach(async () => {
-  started = {};
-  studio = started.studio = await startStudio();
-  app = started.app = new StudioPage(await browsing!.context.newPage(), studio.url);
-});
-
-afterEach(async (ctx) => {
-  const { studio: s, app: a } = started;
-  started = {};
-  const failed = ctx.task.result?.state === 'fail';
-  // A failed test leaves a picture of the page for the report.
-  if (failed && a) {
-    const name = ctx.task.name.replace(/[^A-Za-z0-9]+/g, '-').slice(0, 60);
-    await screenshot(a.page, `failed-${name}.png`).catch(() => {});
-  }
-  await a?.page.close().catch(() => {});
-  await s?.close();
-  if (!failed && a) expect(a.problems, 'the page logged errors').toEqual([]);
+useStudio((s, a) => {
+  studio = s;
+  app = a;
 });
 
 /** The canvas's wires (`source->target.port`) of a project, sorted. */

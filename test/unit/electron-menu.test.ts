@@ -25,8 +25,8 @@ const click = (i: MenuItemConstructorOptions | undefined) => (i!.click as () => 
 
 describe('application menu', () => {
   it('has File, Edit, View, Help in order (and the app menu and Window on macOS)', () => {
-    expect(build().template.map((m) => m.label ?? m.role)).toEqual(['&File', '&Edit', '&View', '&Help']);
-    expect(build({ isMac: true }).template.map((m) => m.label ?? m.role)).toEqual(['Backprop Studio', '&File', '&Edit', '&View', 'windowMenu', '&Help']);
+    expect(build().template.map((m) => m.label ?? m.role)).toEqual(['&File', '&Edit', '&View', '&Training', '&Help']);
+    expect(build({ isMac: true }).template.map((m) => m.label ?? m.role)).toEqual(['Backprop Studio', '&File', '&Edit', '&View', '&Training', 'windowMenu', '&Help']);
   });
 
   it('sends every menu command of the protocol, each valid', () => {
@@ -40,12 +40,13 @@ describe('application menu', () => {
     for (const s of sent) menuCommand(s);
   });
 
-  it('lists the File and Edit entries of the design', () => {
+  it('lists the File, Edit and Training entries of the design', () => {
     const { template } = build({ recent: ['/a/one.bpstudio'] });
     const labels = (i: number) => (template[i].submenu as MenuItemConstructorOptions[]).filter((x) => x.type !== 'separator').map((x) => x.label ?? x.role);
-    expect(labels(0)).toEqual(['New', 'Open…', 'Open Recent', 'Save', 'Save As…', 'Export weights…', 'quit']);
+    expect(labels(0)).toEqual(['New', 'Open…', 'Open Recent', 'Save', 'Save As…', 'Export weights…', 'Load weights…', 'quit']);
     expect(labels(1)).toEqual(['Undo', 'Redo', 'Cut', 'Copy', 'Paste', 'Paste with links', 'Delete', 'Select All']);
-    expect(labels(3)).toEqual(['Keyboard shortcuts', 'About Backprop Studio']);
+    expect(labels(3)).toEqual(['Train / Pause / Resume', 'Step', 'Stop']);
+    expect(labels(4)).toEqual(['Keyboard shortcuts', 'About Backprop Studio']);
   });
 
   it('uses the modifier accelerators and never registers single keys', () => {
@@ -53,10 +54,10 @@ describe('application menu', () => {
     for (const [command, acc] of Object.entries(ACCELERATORS)) expect(byId(template, command)?.accelerator).toBe(acc);
     expect(byId(template, 'file.saveAs')?.accelerator).toBe('CmdOrCtrl+Shift+S');
     expect(byId(template, 'edit.pasteWithLinks')?.accelerator).toBe('CmdOrCtrl+Shift+V');
-    for (const id of ['view.fit', 'view.layout', 'help.shortcuts']) {
+    for (const id of ['view.fit', 'view.layout', 'help.shortcuts', 'train.toggle', 'train.step']) {
       const i = byId(template, id)!;
       expect(i.registerAccelerator).toBe(false);
-      expect(i.accelerator).toMatch(/^[FL?]$/);
+      expect(i.accelerator).toMatch(/^([FL?.]|Space)$/);
     }
     // macOS would register them: the key goes into the label instead
     const mac = build({ isMac: true }).template;

@@ -104,6 +104,10 @@ describe('training job: the state machine', () => {
     await c.waitFor('train.state', (e) => e.state === 'paused');
     expect(c.of('train.state').map((e) => e.state)).toEqual(['paused']);
     expect((await c.ok<TrainStepResult>({ type: 'train.step' })).step).toBe(2);
+    // steps faster than events: the update ratio and flow that an event shows are its latest step's
+    await Promise.all([c.ok({ type: 'train.step' }), c.ok({ type: 'train.step' })]);
+    const latest = await c.waitFor('train.progress', (e) => e.step === 4);
+    expect([latest.updateRatio?.step, latest.flow?.step]).toEqual([4, 4]);
     // without a project and without a job: an error that says what to send
     expect((await conn().call({ type: 'train.step' })).error?.message).toMatch(/no training job.*project/);
   });
@@ -176,6 +180,11 @@ describe('training job: events', () => {
       expect(Object.keys(e.points.gradNorm)).toEqual(['h1', 'h2', 'out']);
       expect(e.points.loss.min.length).toBe(e.points.step.length);
       expect(e.points.step.at(-1)).toBe(e.step);
+      // the gradient along each edge, measured on the same step as the update ratio
+      expect(e.flow?.step).toBe(e.updateRatio?.step);
+      expect(e.flow?.edges.map((d) => `${d.source}>${d.target}`)).toEqual(['x>h1', 'h1>h2', 'h2>out', 'out>loss', 'y>loss']);
+      expect(e.flow?.edges.filter((d) => d.target !== 'loss' || d.source !== 'y').every((d) => d.norm! > 0)).toBe(true);
+      expect(e.flow?.edges.at(-1)?.norm).toBe(0);
     }
     expect(all.reduce((n, e) => n + e.points.count.reduce((a, b) => a + b, 0), 0)).toBe(stopped.step);
     expect(all.at(-1)!.step).toBe(stopped.step);
@@ -221,6 +230,14 @@ describe('training job: events', () => {
     const after = decodeWeights((await c.ok<WeightsExport>({ type: 'weights.export' })).base64);
     expect([...after['d.weight'].data].map((v) => +v.toFixed(5))).toEqual([2.3, -0.55]);
     expect(after['d.bias'].data[0]).toBeCloseTo(2.9, 5);
+    // the gradient along each edge, on that batch after the step: residuals r = w.x + b, d obj / d sq = 1/4,
+    // d obj / d d = r / 2, d obj / d x = r w / 2
+    const residuals = Math.hypot(5.2, 2.35, 4.65, 2.9);
+    const flow = Object.fromEntries(e.flow!.edges.map((d) => [`${d.source}>${d.target}`, d.norm]));
+    expect(e.flow!.step).toBe(1);
+    expect(flow['sq>obj']).toBeCloseTo(0.5, 6);
+    expect(flow['d>sq']).toBeCloseTo(residuals / 2, 5);
+    expect(flow['x>d']).toBeCloseTo((residuals / 2) * Math.hypot(2.3, -0.55), 5);
   });
 
   it('stops on a NaN with an error state naming the node, keeping the last finite weights', async () => {

@@ -38,7 +38,8 @@ afterEach(() => {
 /** A key event from the overlay's notation: `Ctrl+Shift+Z`, `⌘+A`, `Delete`, `F`, `?`. */
 function press(combo: string): KeyLike {
   const parts = combo.split('+');
-  const key = parts.pop()!;
+  const named = parts.pop()!;
+  const key = named === 'Space' ? ' ' : named;
   const mods = new Set(parts);
   const shift = mods.has('Shift') || key === '?';
   return {
@@ -87,8 +88,10 @@ const table: [string, string | null, string | null][] = [
   ['Alt+L', null, null],
   ['?', 'help.shortcuts', 'help.shortcuts'],
   ['Z', null, null],
-  [' ', null, null], // Space: reserved for training
-  ['.', null, null], // Step: reserved for training
+  [' ', 'train.toggle', 'train.toggle'],
+  ['Shift+ ', null, null],
+  ['Ctrl+ ', null, null],
+  ['.', 'train.step', 'train.step'],
   ['Escape', null, null],
 ];
 

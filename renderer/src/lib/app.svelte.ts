@@ -11,7 +11,7 @@ import type { CompileResult, ExampleItem, MenuCommand, RecoveryItem, ShellInfo }
 import { StudioError, describeWhere } from '../../../engine/util/errors';
 import { createBridge, type Bridge, type EngineStatus } from './bridge';
 import { DocStore } from './doc.svelte';
-import { basename } from './format';
+import { basename, dirname } from './format';
 import {
   addNode,
   blankProject,
@@ -34,6 +34,9 @@ import { layoutGraph, withLayout, type Size } from './layout';
 import { buildEdges, buildNodes, fallbackPosition, type OpNode, type ShapeEdge, type UiError } from './nodes';
 import { toggleTheme } from './theme.svelte';
 import { toast } from './toasts.svelte';
+import { chooseFile, DatasetState, type PickFilter } from './data.svelte';
+import { TrainingState, type RunSource } from './training.svelte';
+import { OVERLAY_MIN_GAP_MS, overlayFor, type GradientOverlay } from './gradient-view';
 
 export type View = 'start' | 'editor';
 export type ConfirmChoice = 'save' | 'discard' | 'cancel';
@@ -41,7 +44,7 @@ export type ConfirmChoice = 'save' | 'discard' | 'cancel';
 export type Dialog =
   | { kind: 'confirm'; title: string; message: string; resolve: (c: ConfirmChoice) => void }
   | { kind: 'message'; title: string; message: string; where?: string }
-  | { kind: 'picker'; mode: 'open' | 'saveAs'; suggestedName: string; resolve: (path: string | null) => void }
+  | { kind: 'picker'; mode: 'open' | 'saveAs'; suggestedName: string; filter?: PickFilter; resolve: (path: string | null) => void }
   | { kind: 'recovery'; items: RecoveryItem[] }
   | { kind: 'about' };
 
@@ -61,6 +64,17 @@ const PASTE_OFFSET = 40;
 export class AppState {
   readonly bridge: Bridge;
   readonly doc = new DocStore();
+  readonly training: TrainingState;
+  /** The data panel's preview of the document's dataset (and the points the boundary view draws). */
+  readonly dataset: DatasetState;
+  /**
+   * The folder the document's relative data paths are read against: its file's folder, or for an example opened
+   * as an untitled copy, the example's folder. Undefined for a new document.
+   */
+  sourceDir = $state<string | undefined>(undefined);
+  /** The run's gradients as the canvas draws them (chips, badges, edge colours); rebuilt at most 4 times a second. */
+  gradient = $state.raw<GradientOverlay | null>(null);
+  private gradientAt = 0;
   view = $state<View>('start');
   engine = $state<EngineStatus>({ state: 'connecting' });
   compiled = $state.raw<{ project: Project; result?: CompileResult; failure?: string } | null>(null);
@@ -119,18 +133,38 @@ export class AppState {
 
   constructor() {
     this.bridge = createBridge();
+    this.training = new TrainingState(this.bridge);
+    this.dataset = new DatasetState(this.bridge);
+    this.cleanups.push(() => this.dataset.dispose());
+    this.cleanups.push(this.training.listen());
+    // Edits wait while a job holds the graph; moving nodes around does not change the network.
+    this.doc.guard = (label) => this.mayEdit(label);
     this.engine = this.bridge.engineStatus;
     this.cleanups.push(this.bridge.onEngineStatus((s) => (this.engine = s)));
     this.cleanups.push(this.bridge.onMenu((cmd, path) => void this.run(cmd, path, 'menu')));
 
-    // Document -> canvas. Reads the previous nodes untracked: only document changes rebuild.
+    // Training -> gradient overlay: the deadline is set by the last rebuild, so a steady stream of events (up to
+    // 10/s) cannot postpone it, and the latest event is always drawn.
+    $effect(() => {
+      void this.training.revision;
+      const t = setTimeout(
+        () => {
+          this.gradientAt = performance.now();
+          this.gradient = overlayFor(this.training);
+        },
+        Math.max(0, this.gradientAt + OVERLAY_MIN_GAP_MS - performance.now()),
+      );
+      return () => clearTimeout(t);
+    });
+    // Document (and gradient overlay) -> canvas. Reads the previous nodes untracked: only those changes rebuild.
     $effect(() => {
       const p = this.doc.project;
       const a = this.doc.analysis;
       const errs = this.errorsByNode;
+      const g = this.gradient;
       untrack(() => {
-        this.nodes = buildNodes(p, a, errs, this.nodes, null);
-        this.edges = buildEdges(p, a, this.edges, null);
+        this.nodes = buildNodes(p, a, errs, this.nodes, null, g);
+        this.edges = buildEdges(p, a, this.edges, null, g);
       });
     });
     // Canvas -> document: a finished drag or a keyboard nudge becomes one history entry.
@@ -145,6 +179,13 @@ export class AppState {
       if (!ready) return;
       const t = setTimeout(() => void this.compile(p), COMPILE_DEBOUNCE_MS);
       return () => clearTimeout(t);
+    });
+    // Data preview: edits that do not touch the data, the input nodes or the seed are skipped by the loader.
+    $effect(() => {
+      const p = this.doc.project;
+      const ready = this.engine.state === 'ready';
+      const dir = this.baseDir();
+      if (ready) untrack(() => this.dataset.refresh(p, dir));
     });
     // Window title and unsaved state, to the shell (and the tab).
     $effect(() => {
@@ -229,7 +270,9 @@ export class AppState {
       case 'file.saveAs':
         return void (await this.saveAs());
       case 'file.exportWeights':
-        return toast('There are no trained weights to export: this project has not been trained in the app.', 'info', 5000);
+        return this.exportWeights();
+      case 'file.loadWeights':
+        return this.loadWeights();
       case 'view.theme':
         return toggleTheme();
       case 'help.shortcuts':
@@ -238,6 +281,12 @@ export class AppState {
     }
     if (!editing) return;
     switch (command) {
+      case 'train.toggle':
+        return this.trainToggle();
+      case 'train.step':
+        return this.trainStep();
+      case 'train.stop':
+        return this.trainStop();
       case 'edit.undo':
         return this.undo();
       case 'edit.redo':
@@ -288,11 +337,18 @@ export class AppState {
   }
 
   undo(): void {
-    this.doc.undo();
+    if (this.mayEdit('Undo')) this.doc.undo();
   }
 
   redo(): void {
-    this.doc.redo();
+    if (this.mayEdit('Redo')) this.doc.redo();
+  }
+
+  /** Whether an edit may happen now: not while a training job holds the graph (positions excepted). */
+  private mayEdit(label: string): boolean {
+    if (!this.training.active || label.startsWith('Move ') || label === 'Auto-layout') return true;
+    toast('Training holds the graph: stop training (or let it finish) to edit it.', 'info', 4000);
+    return false;
   }
 
   // ---- editing ----------------------------------------------------------------------------------------------------
@@ -325,8 +381,8 @@ export class AppState {
   /** Selects nodes that the last edit created (the canvas is rebuilt at once, so they exist to be selected). */
   selectNew(ids: string[]): void {
     const select = new Set(ids);
-    this.nodes = buildNodes(this.doc.project, this.doc.analysis, this.errorsByNode, this.nodes, select);
-    this.edges = buildEdges(this.doc.project, this.doc.analysis, this.edges, select);
+    this.nodes = buildNodes(this.doc.project, this.doc.analysis, this.errorsByNode, this.nodes, select, this.gradient);
+    this.edges = buildEdges(this.doc.project, this.doc.analysis, this.edges, select, this.gradient);
   }
 
   /** Tries to wire `source`'s output into `target`'s `port`: refused (with a message) when it would make a cycle. */
@@ -471,7 +527,7 @@ export class AppState {
     const seq = ++this.compileSeq;
     this.compiling = true;
     try {
-      const result = await this.bridge.compile(project);
+      const result = await this.bridge.engine({ type: 'compile', project });
       if (seq === this.compileSeq) this.compiled = { project, result };
     } catch (e) {
       if (seq === this.compileSeq) {
@@ -481,6 +537,121 @@ export class AppState {
       }
     } finally {
       if (seq === this.compileSeq) this.compiling = false;
+    }
+  }
+
+  // ---- training ---------------------------------------------------------------------------------------------------
+
+  /** The folder the engine reads the document's relative data paths against (see `sourceDir`). */
+  baseDir(): string | undefined {
+    return this.doc.path ? dirname(this.doc.path) : this.sourceDir;
+  }
+
+  private runSource(): RunSource {
+    const baseDir = this.baseDir();
+    return { project: this.doc.project, ...(baseDir !== undefined ? { baseDir } : {}) };
+  }
+
+  /** Whether the document can be trained now; otherwise says why. */
+  private canTrain(): boolean {
+    if (this.engine.state !== 'ready') {
+      toast('The engine is not ready yet.', 'info');
+      return false;
+    }
+    if (this.errors.length) {
+      toast(`Fix the graph first: ${this.errors.length} error${this.errors.length === 1 ? '' : 's'} (see the errors list).`, 'error');
+      this.errorsOpen = true;
+      return false;
+    }
+    return true;
+  }
+
+  /** Train (a new run), Pause (a running one) or Resume (a paused one): the Space key and the Train button. */
+  async trainToggle(): Promise<void> {
+    const t = this.training;
+    if (t.busy) return;
+    try {
+      if (t.state === 'running') await t.pause();
+      else if (t.state === 'paused') await t.resume();
+      else if (this.canTrain()) await t.start(this.runSource());
+    } catch (e) {
+      this.showError('Training could not go on', e);
+    }
+  }
+
+  async trainStep(): Promise<void> {
+    const t = this.training;
+    if (t.busy || (!t.active && !this.canTrain())) return;
+    try {
+      await t.stepOnce(this.runSource());
+    } catch (e) {
+      this.showError('The step failed', e);
+    }
+  }
+
+  async trainStop(): Promise<void> {
+    const t = this.training;
+    if (!t.active) return;
+    try {
+      await t.stop();
+    } catch (e) {
+      this.showError('Training could not be stopped', e);
+    }
+  }
+
+  /** Saves the run's weights now as safetensors (next to the project, or where the user picks). */
+  async exportWeights(): Promise<void> {
+    if (!this.training.hasWeights) {
+      toast('There are no trained weights to export yet: train the network first.', 'info', 5000);
+      return;
+    }
+    try {
+      const w = await this.training.exportWeights();
+      const stem = this.doc.fileName.replace(/\.bpstudio$/i, '').replace(/^Untitled$/, 'weights');
+      await this.exportBytes(`${stem}.safetensors`, base64ToBytes(w.base64), 'weights');
+    } catch (e) {
+      this.showError('Could not export the weights', e);
+    }
+  }
+
+  /** Loads a safetensors file into a new paused run of this project (to continue training, or to evaluate). */
+  async loadWeights(): Promise<void> {
+    if (this.view !== 'editor' || !this.canTrain()) return;
+    if (this.training.active) {
+      toast('Stop training before loading weights.', 'info');
+      return;
+    }
+    const path = await chooseFile(this, 'weights');
+    if (!path) return;
+    try {
+      const file = await this.bridge.request({ type: 'readFile', path });
+      await this.training.loadWeights(this.runSource(), file.base64);
+      toast(`Loaded ${basename(file.path)}: Train to continue from these weights, or Evaluate them.`, 'success', 5000);
+    } catch (e) {
+      this.showError(`Could not load ${basename(path)}`, e);
+    }
+  }
+
+  /** Web mode: the workspace folder of the document (where exports are offered). */
+  private webDir(): string | undefined {
+    const d = this.baseDir();
+    return d && d !== '.' ? d : undefined;
+  }
+
+  /** Saves bytes through the shell (a native dialog in Electron, the workspace picker in web mode). */
+  async exportBytes(suggestedName: string, bytes: Uint8Array, what = suggestedName): Promise<void> {
+    let path: string | undefined;
+    if (this.bridge.platform === 'web') {
+      const ext = /\.([^.]+)$/.exec(suggestedName)?.[1] ?? '*';
+      const picked = await this.pick('saveAs', suggestedName, { title: `Export ${what}`, extensions: [ext], ...(this.webDir() ? { dir: this.webDir() } : {}) });
+      if (!picked) return;
+      path = picked;
+    }
+    try {
+      const r = await this.bridge.request({ type: 'exportFile', suggestedName, base64: bytesToBase64(bytes), ...(path ? { path } : {}) });
+      if (r) toast(`Saved ${what} to ${basename(r.path)}`, 'success');
+    } catch (e) {
+      this.showError(`Could not save ${suggestedName}`, e);
     }
   }
 
@@ -521,8 +692,9 @@ export class AppState {
   }
 
   async openExample(item: ExampleItem): Promise<void> {
-    // An example opens as an untitled copy, so saving never writes over the example itself.
-    await this.openText(item.text, item.path, { asCopy: true });
+    // An example opens as an untitled copy, so saving never writes over the example itself; its data is still read
+    // from the example's folder.
+    if (await this.openText(item.text, item.path, { asCopy: true })) this.sourceDir = dirname(item.path);
   }
 
   async openDialog(): Promise<void> {
@@ -567,6 +739,9 @@ export class AppState {
 
   /** Makes a project the document; nodes without a position are laid out automatically. */
   load(project: Project, opts: { path: string | null; clean: boolean; key?: string; suggestedName?: string }): void {
+    if (this.training.active) void this.training.stop().catch(() => {});
+    this.training.clear();
+    this.sourceDir = undefined;
     const p = withLayout(project);
     this.doc.load(p, opts);
     this.hasDocument = true;
@@ -631,13 +806,14 @@ export class AppState {
     void this.refreshRecent();
   }
 
-  /** The web mode file picker: resolves with a workspace path, or null. */
-  pick(mode: 'open' | 'saveAs', suggestedName = 'untitled.bpstudio'): Promise<string | null> {
+  /** The web mode file picker: resolves with a workspace path, or null. `filter`: another kind of file to open. */
+  pick(mode: 'open' | 'saveAs', suggestedName = 'untitled.bpstudio', filter?: PickFilter): Promise<string | null> {
     return new Promise((resolve) => {
       this.dialog = {
         kind: 'picker',
         mode,
         suggestedName,
+        ...(filter ? { filter } : {}),
         resolve: (p) => {
           this.dialog = null;
           resolve(p);
@@ -720,6 +896,19 @@ export class AppState {
     if (!from) return true;
     return from.type === 'source' ? spec.inputs.length > 0 : true;
   }
+}
+
+function bytesToBase64(bytes: Uint8Array): string {
+  let s = '';
+  for (let i = 0; i < bytes.length; i += 0x8000) s += String.fromCharCode(...bytes.subarray(i, i + 0x8000));
+  return btoa(s);
+}
+
+function base64ToBytes(b64: string): Uint8Array {
+  const s = atob(b64);
+  const out = new Uint8Array(s.length);
+  for (let i = 0; i < s.length; i++) out[i] = s.charCodeAt(i);
+  return out;
 }
 
 function messageOf(e: unknown): string {

@@ -4,14 +4,17 @@
  * shell and engine channels). Everything that comes back is validated with the protocol's checkers.
  */
 import {
-  compileResult,
   ENGINE_PORT_MESSAGE,
+  engineEvent,
   engineMessage,
+  engineResults,
+  isEngineEvent,
   shellReply,
   shellResults,
   socketDown,
-  type CompileResult,
+  type EngineEvent,
   type EngineRequest,
+  type EngineResult,
   type ErrorInfo,
   type MenuCommand,
   type ShellRequest,
@@ -23,6 +26,9 @@ import { StudioError } from '../../../engine/util/errors';
 
 /** A request without its id, for each member of the union (Omit over a union would keep only the shared keys). */
 type WithoutId<T> = T extends unknown ? Omit<T, 'id'> : never;
+
+/** An engine request as the renderer writes it (the bridge adds the id). */
+export type EngineCall = WithoutId<EngineRequest>;
 
 export type Platform = 'electron' | 'web';
 
@@ -38,8 +44,13 @@ export interface Bridge {
   readonly platform: Platform;
   /** A shell request (files, dialogs, recovery, window state); rejects with a StudioError naming what failed. */
   request<R extends ShellRequest>(req: R): Promise<ShellResult<R['type']>>;
-  /** Compiles the project in the engine host: plan memory, parameter count and what only compiling finds. */
-  compile(project: unknown): Promise<CompileResult>;
+  /**
+   * An engine request (compile, training, data preview...): resolves with its reply's result, checked against the
+   * protocol; rejects with a StudioError naming what failed (or that the engine went away).
+   */
+  engine<R extends EngineCall>(req: R): Promise<EngineResult<R['type']>>;
+  /** Training events from the engine host, checked against the protocol. */
+  onEngineEvent(cb: (event: EngineEvent) => void): () => void;
   /** Menu commands from the native menu (Electron); web mode's in-app menu calls the app directly. */
   onMenu(cb: (command: MenuCommand, path?: string) => void): () => void;
   onEngineStatus(cb: (status: EngineStatus) => void): () => void;
@@ -56,7 +67,15 @@ declare global {
   }
 }
 
-const COMPILE_TIMEOUT_MS = 60_000;
+/** How long a request may take: those that load data (a big CSV) or run a step may take minutes. */
+const TIMEOUT_MS: Partial<Record<EngineRequest['type'], number>> = {
+  'train.start': 600_000,
+  'train.step': 600_000,
+  'weights.load': 600_000,
+  'data.preview': 600_000,
+  evaluate: 600_000,
+};
+const DEFAULT_TIMEOUT_MS = 60_000;
 
 export function toStudioError(info: ErrorInfo | undefined, fallback: string): StudioError {
   return new StudioError(info?.message ?? fallback, info?.where ?? {});
@@ -84,20 +103,31 @@ class Listeners<T extends unknown[]> {
   }
 }
 
-/** Request/reply over any transport that posts engine requests and delivers engine messages. */
+/** Request/reply (and events) over any transport that posts engine requests and delivers engine messages. */
 class EngineClient {
   private nextId = 1;
   private pending = new Map<number, { resolve: (v: unknown) => void; reject: (e: Error) => void; timer: ReturnType<typeof setTimeout> }>();
+  readonly events = new Listeners<[EngineEvent]>();
 
   constructor(private readonly post: (req: EngineRequest) => boolean) {}
 
-  call(req: WithoutId<EngineRequest>): Promise<unknown> {
+  async call<R extends EngineCall>(req: R): Promise<EngineResult<R['type']>> {
+    const raw = await this.send(req);
+    const check = engineResults[req.type] as (v: unknown, p?: string) => unknown;
+    try {
+      return check(raw, `${req.type} result`) as EngineResult<R['type']>;
+    } catch (e) {
+      throw new StudioError(e instanceof Error ? e.message : String(e));
+    }
+  }
+
+  private send(req: EngineCall): Promise<unknown> {
     const id = this.nextId++;
     return new Promise((resolve, reject) => {
       const timer = setTimeout(() => {
         this.pending.delete(id);
         reject(new StudioError('the engine did not answer in time'));
-      }, COMPILE_TIMEOUT_MS);
+      }, TIMEOUT_MS[req.type] ?? DEFAULT_TIMEOUT_MS);
       this.pending.set(id, { resolve, reject, timer });
       if (!this.post({ ...req, id } as EngineRequest)) {
         clearTimeout(timer);
@@ -108,6 +138,17 @@ class EngineClient {
   }
 
   receive(raw: unknown): void {
+    if (isEngineEvent(raw)) {
+      let event;
+      try {
+        event = engineEvent(raw);
+      } catch (e) {
+        console.warn('engine event rejected:', e);
+        return;
+      }
+      this.events.emit(event);
+      return;
+    }
     let msg;
     try {
       msg = engineMessage(raw);
@@ -139,7 +180,7 @@ export class ElectronBridge implements Bridge {
   readonly shellConnected = true;
   engineStatus: EngineStatus = { state: 'connecting' };
   private port: MessagePort | null = null;
-  private engine = new EngineClient((req) => {
+  private client = new EngineClient((req) => {
     if (!this.port) return false;
     this.port.postMessage(req);
     return true;
@@ -165,17 +206,17 @@ export class ElectronBridge implements Bridge {
   private attachPort(port: MessagePort): void {
     if (this.port) {
       this.port.close();
-      this.engine.failAll('the engine restarted');
+      this.client.failAll('the engine restarted');
     }
     this.port = port;
-    port.onmessage = (e) => this.engine.receive(e.data);
+    port.onmessage = (e) => this.client.receive(e.data);
     port.start();
     this.setStatus({ state: 'ready' });
   }
 
   private setStatus(s: EngineStatus): void {
     if (s.state === 'restarting') {
-      this.engine.failAll('the engine is restarting');
+      this.client.failAll('the engine is restarting');
       // A new port arrives with the new engine; until then the old one is dead.
       this.port?.close();
       this.port = null;
@@ -200,8 +241,12 @@ export class ElectronBridge implements Bridge {
     }
   }
 
-  async compile(project: unknown): Promise<CompileResult> {
-    return compileResult(await this.engine.call({ type: 'compile', project }), 'compile result');
+  engine<R extends EngineCall>(req: R): Promise<EngineResult<R['type']>> {
+    return this.client.call(req);
+  }
+
+  onEngineEvent(cb: (event: EngineEvent) => void): () => void {
+    return this.client.events.add(cb);
   }
 
   onMenu(cb: (command: MenuCommand, path?: string) => void): () => void {
@@ -235,7 +280,7 @@ export class WebBridge implements Bridge {
   private ws: WebSocket | null = null;
   private nextShellId = 1;
   private shellPending = new Map<number, { req: ShellRequest; resolve: (v: unknown) => void; reject: (e: Error) => void }>();
-  private engine = new EngineClient((req) => this.send({ channel: 'engine', message: req }));
+  private client = new EngineClient((req) => this.send({ channel: 'engine', message: req }));
   private menu = new Listeners<[MenuCommand, string | undefined]>();
   private status = new Listeners<[EngineStatus]>();
   private retry = 500;
@@ -270,7 +315,7 @@ export class WebBridge implements Bridge {
       if (this.ws !== ws) return;
       this.ws = null;
       this.shellConnected = false;
-      this.engine.failAll('the connection to the app server was lost');
+      this.client.failAll('the connection to the app server was lost');
       for (const [id, p] of this.shellPending) {
         p.reject(new StudioError('the connection to the app server was lost'));
         this.shellPending.delete(id);
@@ -304,9 +349,9 @@ export class WebBridge implements Bridge {
       console.warn('socket message rejected:', e);
       return;
     }
-    if (msg.channel === 'engine') this.engine.receive(msg.message);
+    if (msg.channel === 'engine') this.client.receive(msg.message);
     else if (msg.channel === 'status') {
-      if (msg.engine === 'restarting') this.engine.failAll('the engine is restarting');
+      if (msg.engine === 'restarting') this.client.failAll('the engine is restarting');
       this.setStatus({ state: msg.engine, message: msg.message });
     } else {
       const p = this.shellPending.get(msg.id);
@@ -350,8 +395,12 @@ export class WebBridge implements Bridge {
     });
   }
 
-  async compile(project: unknown): Promise<CompileResult> {
-    return compileResult(await this.engine.call({ type: 'compile', project }), 'compile result');
+  engine<R extends EngineCall>(req: R): Promise<EngineResult<R['type']>> {
+    return this.client.call(req);
+  }
+
+  onEngineEvent(cb: (event: EngineEvent) => void): () => void {
+    return this.client.events.add(cb);
   }
 
   onMenu(cb: (command: MenuCommand, path?: string) => void): () => void {

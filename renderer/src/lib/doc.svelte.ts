@@ -31,6 +31,9 @@ export class DocStore {
   /** File name to suggest when saving an untitled document. */
   suggestedName = $state('untitled.bpstudio');
 
+  /** Asked before every edit (its label): false refuses it (the app's training lock). */
+  guard: ((label: string) => boolean) | null = null;
+
   private history = new History<Project>();
 
   constructor() {
@@ -48,6 +51,7 @@ export class DocStore {
 
   /** One edit: `fn` returns the new document (or the same one for no change). `key` coalesces repeated edits. */
   apply(label: string, fn: (p: Project) => Project, key?: string): boolean {
+    if (this.guard && !this.guard(label)) return false;
     const before = this.project;
     const after = fn(before);
     if (after === before) return false;

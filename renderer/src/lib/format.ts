@@ -62,3 +62,9 @@ export function basename(path: string): string {
   const parts = path.split(/[\\/]/);
   return parts[parts.length - 1] || path;
 }
+
+/** The folder part of a path ('' for a bare name; either separator). */
+export function dirname(path: string): string {
+  const i = Math.max(path.lastIndexOf('/'), path.lastIndexOf('\\'));
+  return i < 0 ? '' : i === 0 ? path.slice(0, 1) : path.slice(0, i);
+}

@@ -7,7 +7,8 @@ import type { Edge, Node } from '@xyflow/svelte';
 import { opSpec, type Group } from '../../../engine/graph/catalogue';
 import type { Project, ProjectNode } from '../../../engine/io/project';
 import type { Analysis } from './analysis';
-import { attrValue, shape as fmtShape } from './format';
+import { attrValue, num4, shape as fmtShape } from './format';
+import { edgeKey, type EdgeGrad, type GradientOverlay, type NodeGrad } from './gradient-view';
 import { edgeId, portsOf, positionOf, positionsOf, type XY } from './graph';
 
 export interface UiError {
@@ -29,11 +30,15 @@ export interface OpNodeData extends Record<string, unknown> {
   errors: string[];
   /** Messages about one input port. */
   portErrors: Record<string, string>;
+  /** The training run's latest gradient norm of the node's parameters (layers only), with its badge. */
+  grad?: NodeGrad;
 }
 
 export type OpNode = Node<OpNodeData, 'op'>;
 export interface ShapeEdgeData extends Record<string, unknown> {
   shape: string | null;
+  /** The training run's latest gradient flowing back along the edge (from target to source). */
+  grad?: EdgeGrad;
 }
 export type ShapeEdge = Edge<ShapeEdgeData, 'shape'>;
 
@@ -67,6 +72,7 @@ export function buildNodes(
   errorsByNode: ReadonlyMap<string, UiError[]>,
   prev: readonly OpNode[],
   select: ReadonlySet<string> | null,
+  overlay?: GradientOverlay | null,
 ): OpNode[] {
   const prevById = new Map(prev.map((n) => [n.id, n]));
   const pos = positionsOf(p);
@@ -92,6 +98,11 @@ export function buildNodes(
       errors,
       portErrors,
     };
+    const grad = overlay?.nodes.get(n.id);
+    if (grad) data.grad = grad;
+    // Mid-drag (the gradient overlay redraws during training, when moving nodes is allowed): the canvas's position
+    // and drag state stay until the drag ends and is committed to the document.
+    if (old?.dragging) return JSON.stringify(old.data) === JSON.stringify(data) ? old : { ...old, data };
     const position = positionOf(pos, n.id) ?? fallbackPosition(i);
     const selected = select ? select.has(n.id) : (old?.selected ?? false);
     if (
@@ -116,7 +127,13 @@ export function buildNodes(
   });
 }
 
-export function buildEdges(p: Project, a: Analysis, prev: readonly ShapeEdge[], select: ReadonlySet<string> | null): ShapeEdge[] {
+export function buildEdges(
+  p: Project,
+  a: Analysis,
+  prev: readonly ShapeEdge[],
+  select: ReadonlySet<string> | null,
+  overlay?: GradientOverlay | null,
+): ShapeEdge[] {
   const prevById = new Map(prev.map((e) => [e.id, e]));
   const ids = new Set(p.graph.nodes.map((n) => n.id));
   const out: ShapeEdge[] = [];
@@ -126,12 +143,14 @@ export function buildEdges(p: Project, a: Analysis, prev: readonly ShapeEdge[], 
       const id = edgeId(src, n.id, port);
       const s = a.shapes.get(src);
       const shape = s ? fmtShape(s) : null;
+      const grad = overlay?.edges.get(edgeKey(src, n.id));
       const old = prevById.get(id);
       const selected = select ? false : (old?.selected ?? false);
-      if (old && old.data?.shape === shape && (old.selected ?? false) === selected) {
+      if (old && old.data?.shape === shape && (old.selected ?? false) === selected && sameGrad(old.data?.grad, grad)) {
         out.push(old);
         continue;
       }
+      const gradText = grad ? `, gradient norm ${grad.norm === null ? 'not finite' : num4(grad.norm)}` : '';
       out.push({
         id,
         type: 'shape',
@@ -139,11 +158,17 @@ export function buildEdges(p: Project, a: Analysis, prev: readonly ShapeEdge[], 
         target: n.id,
         sourceHandle: OUT_HANDLE,
         targetHandle: port,
-        data: { shape },
+        data: grad ? { shape, grad } : { shape },
         selected,
-        ariaLabel: `Wire from ${src} to ${n.id}, port ${port}${shape ? `, shape ${shape}` : ''}`,
+        ariaLabel: `Wire from ${src} to ${n.id}, port ${port}${shape ? `, shape ${shape}` : ''}${gradText}`,
       });
     }
   }
   return out;
+}
+
+function sameGrad(a: EdgeGrad | undefined, b: EdgeGrad | undefined): boolean {
+  if (a === b) return true;
+  if (!a || !b) return false;
+  return a.norm === b.norm && a.colour === b.colour && a.width === b.width && a.alarm === b.alarm && a.scale?.lo === b.scale?.lo && a.scale?.hi === b.scale?.hi;
 }

@@ -1,6 +1,6 @@
 /**
  * Keyboard shortcuts: one table, used both to dispatch keys and to draw the `?` overlay. `mod` is Cmd on macOS and
- * Ctrl elsewhere. Space and `.` are reserved for training (Train/Pause, Step) and deliberately unbound here.
+ * Ctrl elsewhere.
  */
 import type { MenuCommand } from '../../../engine/protocol/messages';
 
@@ -29,6 +29,8 @@ export const SHORTCUTS: readonly Shortcut[] = [
   { command: 'edit.selectAll', keys: [`${MOD}+A`], description: 'Select all' },
   { command: 'view.fit', keys: ['F'], description: 'Fit the graph in view' },
   { command: 'view.layout', keys: ['L'], description: 'Auto-layout (left to right)' },
+  { command: 'train.toggle', keys: ['Space'], description: 'Train, pause, resume' },
+  { command: 'train.step', keys: ['.'], description: 'One training step (pauses a running job)' },
   { command: 'help.shortcuts', keys: ['?'], description: 'Show this list' },
 ];
 
@@ -41,7 +43,6 @@ export const GESTURES: readonly { keys: string; description: string }[] = [
   { keys: 'Shift/Ctrl+click', description: 'Add to the selection' },
   { keys: 'Shift+drag', description: 'Box select' },
   { keys: 'Esc', description: 'Close a dialog or menu; clear the selection' },
-  { keys: 'Space, .', description: 'Reserved for training (Train/Pause, Step)' },
 ];
 
 /** Is the key event aimed at something the user types into (shortcuts then stay out of the way)? */
@@ -96,6 +97,10 @@ export function commandFor(e: KeyboardEvent): MenuCommand | null {
       return e.shiftKey ? null : 'view.layout';
     case '?':
       return 'help.shortcuts';
+    case ' ':
+      return e.shiftKey ? null : 'train.toggle';
+    case '.':
+      return 'train.step';
   }
   return null;
 }

@@ -1,0 +1,274 @@
+/**
+ * Training as the renderer sees it: the engine host's current job (started, paused, stepped and stopped through the
+ * bridge) and everything its events reported, kept for the charts, the graph's gradient view and the panels. The
+ * metrics stay after the job ends, after the graph changes and after an engine crash, until the next run starts.
+ *
+ * Logs (SeriesLog) are plain objects mutated as events come; `revision` is bumped after each event so that views
+ * redraw (reading it is how a view subscribes).
+ */
+import type { EngineEventOf, EpochInfo, ErrorInfo, JobState, TrainJobInfo } from '../../../engine/protocol/messages';
+import { StudioError } from '../../../engine/util/errors';
+import type { Bridge } from './bridge';
+import { SeriesLog } from './series-log';
+
+/** idle: no job yet (or since the document changed); otherwise the job's state. */
+export type RunState = 'idle' | JobState;
+
+export type BoundaryEvent = EngineEventOf<'train.boundary'>;
+export type ProgressEvent = EngineEventOf<'train.progress'>;
+export type FlowInfo = NonNullable<ProgressEvent['flow']>;
+
+export interface Confusion {
+  epoch: number;
+  classes: string[];
+  matrix: number[][];
+}
+
+/** What a run needs from the document: the project and the folder its relative data paths are read against. */
+export interface RunSource {
+  project: unknown;
+  baseDir?: string;
+}
+
+export class TrainingState {
+  /** The current (or last) job, as train.start / weights.load / train.step described it. */
+  info = $state.raw<TrainJobInfo | null>(null);
+  state = $state<RunState>('idle');
+  step = $state(0);
+  epoch = $state(0);
+  totalSteps = $state(0);
+  stepsPerSecond = $state(0);
+  secondsLeft = $state<number | null>(null);
+  /** The job's failure (a NaN naming the node, an engine crash...). */
+  error = $state.raw<ErrorInfo | null>(null);
+  /** A request is in flight (buttons wait for it). */
+  busy = $state(false);
+  epochs = $state.raw<EpochInfo[]>([]);
+  confusion = $state.raw<Confusion | null>(null);
+  boundary = $state.raw<BoundaryEvent | null>(null);
+  /** Each layer's latest gradient norm (graph chips), by layer id. */
+  latestGrad = $state.raw<Record<string, number | null>>({});
+  /** The latest per-edge gradient norms, when the engine sends them. */
+  flow = $state.raw<FlowInfo | null>(null);
+  /** Bumped after every event that changed the logs. */
+  revision = $state(0);
+
+  /** Training loss over steps. */
+  loss = new SeriesLog();
+  /** Per-layer gradient L2 norm over steps, in graph order (info.layers). */
+  gradNorm = new Map<string, SeriesLog>();
+  /** Per-layer update/weight ratio over steps. */
+  updateRatio = new Map<string, SeriesLog>();
+
+  /** The job whose events are shown: events of older jobs are ignored. */
+  private jobId = 0;
+
+  /** Running or paused: the job holds the graph (edits ask to stop first). */
+  readonly active = $derived(this.state === 'running' || this.state === 'paused');
+  /** There are trained weights to export or evaluate. */
+  readonly hasWeights = $derived(this.state !== 'idle' && this.info !== null && this.step > 0);
+  readonly layers = $derived(this.info?.layers.map((l) => l.id) ?? []);
+
+  constructor(private readonly bridge: Bridge) {}
+
+  /** Routes the bridge's engine events here; returns the unsubscribe function. */
+  listen(): () => void {
+    const offEvents = this.bridge.onEngineEvent((e) => this.receive(e));
+    const offStatus = this.bridge.onEngineStatus((s) => {
+      if (s.state === 'restarting' || s.state === 'offline') this.engineLost(s.message);
+    });
+    return () => {
+      offEvents();
+      offStatus();
+    };
+  }
+
+  // ---- commands -------------------------------------------------------------------------------------------------
+
+  /** Starts a new run from the seeded initialisation (or from `weights`, base64 safetensors). */
+  async start(source: RunSource, weights?: string): Promise<void> {
+    await this.request(async () => {
+      const info = await this.bridge.engine({ type: 'train.start', project: source.project, ...base(source), ...(weights ? { weights } : {}) });
+      this.adopt(info);
+    });
+  }
+
+  async pause(): Promise<void> {
+    await this.request(async () => this.status(await this.bridge.engine({ type: 'train.pause' })));
+  }
+
+  async resume(): Promise<void> {
+    await this.request(async () => this.status(await this.bridge.engine({ type: 'train.resume' })));
+  }
+
+  async stop(): Promise<void> {
+    await this.request(async () => this.status(await this.bridge.engine({ type: 'train.stop' })));
+  }
+
+  /** One optimizer step: of the current job (pausing it), or of a new paused job of `source` when there is none. */
+  async stepOnce(source: RunSource): Promise<void> {
+    await this.request(async () => {
+      const fresh = !this.active;
+      const r = await this.bridge.engine({ type: 'train.step', ...(fresh ? { project: source.project, ...base(source) } : {}) });
+      if (r.started) this.adopt(r.started);
+      if (r.job < this.jobId) return;
+      this.step = Math.max(this.step, r.step);
+      this.epoch = r.epoch;
+      this.state = r.state;
+    });
+  }
+
+  /** The job's weights now, as base64 safetensors. */
+  async exportWeights(): Promise<{ base64: string; bytes: number; step: number }> {
+    const r = await this.bridge.engine({ type: 'weights.export' });
+    return { base64: r.base64, bytes: r.bytes, step: r.step };
+  }
+
+  /** Loads weights into a new paused job of `source` (to resume from them, or to evaluate). */
+  async loadWeights(source: RunSource, base64: string): Promise<void> {
+    await this.request(async () => {
+      const info = await this.bridge.engine({ type: 'weights.load', project: source.project, ...base(source), base64 });
+      this.adopt(info);
+    });
+  }
+
+  /** Objective, accuracy and confusion of the job's weights on the validation part (or all rows). */
+  evaluate(rows: 'validation' | 'all' = 'validation') {
+    return this.bridge.engine({ type: 'evaluate', rows });
+  }
+
+  /** Forgets the run (the document was replaced): charts and graph overlays go blank. */
+  clear(): void {
+    this.info = null;
+    this.state = 'idle';
+    this.error = null;
+    this.resetMetrics(0);
+  }
+
+  private async request(fn: () => Promise<void>): Promise<void> {
+    this.busy = true;
+    try {
+      await fn();
+    } finally {
+      this.busy = false;
+    }
+  }
+
+  // ---- events ---------------------------------------------------------------------------------------------------
+
+  private adopt(info: TrainJobInfo): void {
+    if (info.job < this.jobId) return;
+    if (info.job > this.jobId) this.resetMetrics(info.job);
+    this.info = info;
+    this.totalSteps = info.totalSteps;
+    // Events may have come before the reply: keep what they said.
+    if (this.step === 0) {
+      this.step = info.step;
+      this.epoch = info.epoch;
+    }
+    if (this.state === 'idle') this.state = info.state;
+  }
+
+  private resetMetrics(job: number): void {
+    this.jobId = job;
+    this.step = 0;
+    this.epoch = 0;
+    this.totalSteps = 0;
+    this.stepsPerSecond = 0;
+    this.secondsLeft = null;
+    this.error = null;
+    this.epochs = [];
+    this.confusion = null;
+    this.boundary = null;
+    this.latestGrad = {};
+    this.flow = null;
+    this.loss = new SeriesLog();
+    this.gradNorm = new Map();
+    this.updateRatio = new Map();
+    this.state = 'idle';
+    this.revision++;
+  }
+
+  private status(s: { job: number; state: JobState; step: number; epoch: number }): void {
+    if (s.job < this.jobId) return;
+    this.state = s.state;
+    this.step = Math.max(this.step, s.step);
+    this.epoch = s.epoch;
+  }
+
+  /** One engine event (public for tests that feed events without a host). */
+  receive(e: EngineEventOf<'train.progress' | 'train.epoch' | 'train.boundary' | 'train.state'>): void {
+    if (e.job < this.jobId) return;
+    if (e.job > this.jobId) this.resetMetrics(e.job);
+    switch (e.event) {
+      case 'train.progress':
+        return this.progress(e);
+      case 'train.epoch':
+        this.epochs = [...this.epochs, ...e.epochs];
+        if (e.confusion) this.confusion = e.confusion;
+        this.revision++;
+        return;
+      case 'train.boundary':
+        this.boundary = e;
+        return;
+      case 'train.state':
+        this.state = e.state;
+        this.step = Math.max(this.step, e.step);
+        this.epoch = e.epoch;
+        if (e.state === 'error') this.error = e.error ?? { message: 'training failed' };
+        if (e.state !== 'running') {
+          this.stepsPerSecond = 0;
+          this.secondsLeft = null;
+        }
+        return;
+    }
+  }
+
+  private progress(e: ProgressEvent): void {
+    const p = e.points;
+    this.loss.pushSeries(p.step, p.loss);
+    const latest: Record<string, number | null> = { ...this.latestGrad };
+    for (const [layer, s] of Object.entries(p.gradNorm)) {
+      logOf(this.gradNorm, layer).pushSeries(p.step, s);
+      if (s.last.length) latest[layer] = s.last[s.last.length - 1];
+    }
+    if (e.updateRatio) {
+      for (const [layer, r] of Object.entries(e.updateRatio.layers)) logOf(this.updateRatio, layer).push(e.updateRatio.step, r, r, r);
+    }
+    if (e.flow) this.flow = e.flow;
+    this.latestGrad = latest;
+    this.step = Math.max(this.step, e.step);
+    this.epoch = e.epoch;
+    this.totalSteps = e.totalSteps;
+    this.stepsPerSecond = e.stepsPerSecond;
+    this.secondsLeft = e.secondsLeft;
+    this.revision++;
+  }
+
+  /** The engine process died: a running or paused job is gone with it (its metrics stay). */
+  private engineLost(message: string | undefined): void {
+    // A new engine numbers its jobs from 1 again: its first job must count as new.
+    this.jobId = 0;
+    if (!this.active) return;
+    this.state = 'error';
+    this.stepsPerSecond = 0;
+    this.secondsLeft = null;
+    this.error = { message: `The engine stopped during training${message ? ` (${message})` : ''}. It is being restarted; the graph and the metrics so far are kept. Train again to start a new run.` };
+  }
+}
+
+function logOf(m: Map<string, SeriesLog>, key: string): SeriesLog {
+  let log = m.get(key);
+  if (!log) m.set(key, (log = new SeriesLog()));
+  return log;
+}
+
+function base(source: RunSource): { baseDir?: string } {
+  return source.baseDir !== undefined ? { baseDir: source.baseDir } : {};
+}
+
+/** A training request's failure as the UI shows it. */
+export function trainingError(e: unknown): ErrorInfo {
+  if (e instanceof StudioError) return { message: e.message, where: e.where };
+  return { message: e instanceof Error ? e.message : String(e) };
+}

@@ -1,0 +1,159 @@
+/**
+ * Training in the app end to end: web mode's real server and engine host, Debian's Chromium. The spiral example
+ * trained, paused, resumed, stopped and exported, its weights checked with the CLI; the deep sigmoid network's
+ * vanishing gradient read off the gradient-norm chart against its ReLU twin; the engine killed mid-run. Screenshots
+ * of the training view land in test-output/screens/.
+ */
+import { spawnSync } from 'node:child_process';
+import { existsSync } from 'node:fs';
+import { join } from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { useStudio } from './fixture';
+import { REPO, screenshot, type Studio } from './harness';
+import { until, type StudioPage } from './studio';
+
+let studio: Studio;
+let app: StudioPage;
+useStudio((s, a) => {
+  studio = s;
+  app = a;
+});
+
+/** Opens an example of the workspace by path, as a user does from the recent list or `--open`. */
+async function openExample(file: string, nodes: number): Promise<void> {
+  await app.goto(file);
+  await app.editorShown(nodes);
+  await app.compiled();
+}
+
+async function runState(): Promise<string> {
+  return (await app.page.getByTestId('run-progress').getAttribute('data-state')) ?? '';
+}
+
+async function step(): Promise<number> {
+  return Number(await app.text('progress-step'));
+}
+
+/** The gradient-norm chart's latest norm of each layer, as the page shows it. */
+async function latestNorms(): Promise<Record<string, number>> {
+  const raw = await app.page.getByTestId('chart-gradnorm').getAttribute('data-latest');
+  return raw ? (JSON.parse(raw) as Record<string, number>) : {};
+}
+
+/** The loss chart's latest (or first) training loss, as the page shows it. */
+async function chartLoss(which: 'latest' | 'first' = 'latest'): Promise<number> {
+  const raw = await app.page.getByTestId('chart-loss').getAttribute(`data-${which}-loss`);
+  return raw ? Number(raw) : NaN;
+}
+
+/** Sets a training setting in the inspector's Training section (nothing selected). */
+async function setTraining(label: string, value: string): Promise<void> {
+  await app.clickPane();
+  const field = app.inspector.getByLabel(label, { exact: true });
+  await field.fill(value);
+  await field.blur();
+}
+
+const percent = (text: string) => Number(/([\d.]+)%/.exec(text)?.[1] ?? NaN);
+
+describe('training in Chromium against web mode', () => {
+  it('trains the spiral example past 90%, pauses, resumes, stops, exports weights that the CLI scores the same', async () => {
+    await openExample('spiral.bpstudio', 6);
+    // Long enough to pause in the middle (the example's 100 epochs take about a second).
+    await setTraining('Epochs', '3000');
+    await app.button('Train').click();
+    await until(runState).toBe('running');
+    await until(async () => (await step()) > 30).toBe(true);
+    // Cross-entropy of three classes starts near ln 3.
+    const start = await chartLoss('first');
+    expect(start).toBeGreaterThan(0.8);
+
+    await app.button('Pause').click();
+    await until(runState).toBe('paused');
+    const paused = await step();
+    await app.page.waitForTimeout(400);
+    expect(await step()).toBe(paused);
+    // Graph edits wait while the job holds the graph.
+    expect(await app.inspector.getByLabel('Epochs', { exact: true }).isDisabled()).toBe(true);
+
+    await app.button('Resume').click();
+    await until(runState).toBe('running');
+    await until(async () => percent(await app.text('val-accuracy')) > 90, 120_000).toBe(true);
+    expect(await chartLoss()).toBeLessThan(start / 3);
+    await app.page.getByRole('tab', { name: 'Boundary' }).click();
+    await until(() => app.page.getByTestId('boundary-view').getAttribute('data-step')).not.toBeNull();
+    await screenshot(app.page, 'training-spiral.png');
+
+    await app.button('Stop').click();
+    await until(runState).toBe('stopped');
+    const stoppedAt = await step();
+    await app.button('Evaluate').click();
+    const appAccuracy = percent(await app.text('eval-all-accuracy'));
+    expect(appAccuracy).toBeGreaterThan(90);
+
+    await app.button('Export weights').click();
+    const picker = app.dialog('Export weights');
+    await picker.waitFor();
+    await picker.getByLabel('File name', { exact: true }).fill('spiral-trained.safetensors');
+    await picker.getByRole('button', { name: 'Save', exact: true }).click();
+    await picker.waitFor({ state: 'detached' });
+    const weights = join(studio.workspace, 'spiral-trained.safetensors');
+    await until(() => existsSync(weights)).toBe(true);
+
+    const cli = spawnSync(process.execPath, [join(REPO, 'bin', 'bpstudio.mjs'), 'eval', join(studio.workspace, 'spiral.bpstudio'), '--weights', weights, '--json'], {
+      encoding: 'utf8',
+    });
+    expect(cli.status, cli.stderr).toBe(0);
+    const scored = JSON.parse(cli.stdout) as { accuracy: number; rows: number };
+    expect(scored.rows).toBe(600);
+    expect((scored.accuracy * 100).toFixed(2)).toBe(appAccuracy.toFixed(2));
+    expect(stoppedAt).toBeGreaterThan(paused);
+  });
+
+  it("shows the deep sigmoid network's vanishing gradient on the gradient-norm chart, and not its ReLU twin's", async () => {
+    const ratios: Record<string, number> = {};
+    for (const name of ['deep-sigmoid', 'deep-relu']) {
+      await openExample(`${name}.bpstudio`, 13);
+      await app.button('Train').click();
+      await until(runState, 120_000).toBe('done');
+      expect(await step()).toBe(300);
+      await app.page.getByRole('tab', { name: 'Gradient norms' }).click();
+      const norms = await latestNorms();
+      expect(Object.keys(norms)).toEqual(['h1', 'h2', 'h3', 'h4', 'h5', 'h6', 'h7', 'h8', 'h9', 'out']);
+      ratios[name] = norms.h1 / norms.out;
+      // The graph carries the same norms, and marks the vanishing layers.
+      expect(await app.page.getByTestId('grad-h1').textContent()).toMatch(/\d/);
+      await screenshot(app.page, `training-${name}.png`);
+      if (name === 'deep-sigmoid') expect(await app.page.getByTestId('badge-h1').textContent()).toMatch(/vanishing/i);
+      else expect(await app.page.getByTestId('badge-h1').count()).toBe(0);
+    }
+    expect(ratios['deep-sigmoid']).toBeLessThan(1 / 100);
+    expect(ratios['deep-relu']).toBeGreaterThan(1 / 100);
+  });
+
+  it('keeps the graph and the charts when the engine dies mid-training, restarts it, and trains again', async () => {
+    await openExample('spiral.bpstudio', 6);
+    await setTraining('Epochs', '100000');
+    await app.button('Train').click();
+    await until(async () => (await step()) > 200).toBe(true);
+
+    const pids = spawnSync('pgrep', ['-P', String(studio.server.pid)], { encoding: 'utf8' }).stdout.trim().split('\n').filter(Boolean);
+    expect(pids.length).toBe(1);
+    process.kill(Number(pids[0]), 'SIGKILL');
+
+    await until(async () => (await app.page.getByTestId('run-error').textContent().catch(() => '')) ?? '').toMatch(/engine stopped/i);
+    await until(runState).toBe('error');
+    const loss = await chartLoss();
+    expect(loss).toBeGreaterThan(0);
+    await app.engineReady();
+    expect(await app.nodeIds()).toEqual(['h1', 'h2', 'loss', 'out', 'x', 'y']);
+    expect(await chartLoss()).toBe(loss);
+    expect(await chartLoss('first')).toBeGreaterThan(loss);
+    await screenshot(app.page, 'training-engine-crash.png');
+
+    await setTraining('Epochs', '5');
+    await app.button('Train').click();
+    await until(runState).toBe('done');
+    expect(await step()).toBe(75);
+  });
+});

@@ -1,0 +1,546 @@
+/**
+ * The data panel's logic: the pure edits of the data section and of the input nodes' columns
+ * (renderer/src/lib/data-edit.ts), held to what the engine accepts; the preview's debounced, sequenced requests and
+ * the CSV column probe (PreviewLoader in renderer/src/lib/data.svelte.ts, against the real engine's preview); and
+ * choosing a file in Electron and in web mode.
+ */
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
+import { BUILTIN_NAMES as ENGINE_BUILTINS, generateBuiltin } from '../../engine/data/builtin';
+import { csvDataset } from '../../engine/data/csv';
+import { previewData } from '../../engine/host/preview';
+import { parseProject, validateProject, type DataSpec, type Project } from '../../engine/io/project';
+import type { DataPreview } from '../../engine/protocol/messages';
+import { StudioError } from '../../engine/util/errors';
+import {
+  BUILTIN_INFO,
+  BUILTIN_NAMES,
+  builtinDefault,
+  builtinParamProblem,
+  dirOf,
+  inputFeaturesOf,
+  relativeDataPath,
+  setBuiltinName,
+  setBuiltinParam,
+  setCsvFeatures,
+  setCsvLabel,
+  setCsvPath,
+  setIdxFile,
+  setInputFeatures,
+  setShuffle,
+  setStandardize,
+  setValidation,
+  splitOf,
+  switchDataKind,
+  toggleCsvFeature,
+  validationProblem,
+  type BuiltinSpec,
+} from '../../renderer/src/lib/data-edit';
+import {
+  PICK_FILTERS,
+  PreviewLoader,
+  chooseFile,
+  columnsFromProbeError,
+  previewRequest,
+  type FileChooserHost,
+  type PreviewSnapshot,
+} from '../../renderer/src/lib/data.svelte';
+
+const EXAMPLES = join(__dirname, '..', '..', 'examples');
+const load = (name: string): Project => parseProject(readFileSync(join(EXAMPLES, name), 'utf8'), name);
+
+/** Freezes a document all the way down, so that an edit that mutates it throws. */
+function frozen<T>(o: T): T {
+  if (o && typeof o === 'object' && !Object.isFrozen(o)) {
+    Object.freeze(o);
+    for (const v of Object.values(o)) frozen(v);
+  }
+  return o;
+}
+
+function withData(data: DataSpec | undefined, nodes: Project['graph']['nodes'] = []): Project {
+  const p: Project = { format: 'backprop-studio/project', version: 1, name: 't', graph: { nodes } };
+  if (data) p.data = data;
+  return frozen(p);
+}
+
+const valid = (p: Project) => expect(validateProject(p)).toEqual([]);
+
+describe('builtin generators, as the panel knows them', () => {
+  it('are the engine\'s, with its class counts and default noise', () => {
+    expect([...BUILTIN_NAMES].sort()).toEqual([...ENGINE_BUILTINS].sort());
+    for (const name of BUILTIN_NAMES) {
+      const info = BUILTIN_INFO[name];
+      const ds = generateBuiltin({ kind: 'builtin', name, samples: 24 }, 1);
+      if (info.classes === 0) expect(ds.label?.kind).toBe('real');
+      else if (info.classes !== null) expect(ds.label?.classes).toHaveLength(info.classes);
+      else expect(generateBuiltin({ kind: 'builtin', name, samples: 24, classes: 4 }, 1).label?.classes).toHaveLength(4);
+      // the default noise is the one the panel shows
+      expect(generateBuiltin({ kind: 'builtin', name, samples: 24, noise: info.noise }, 1).features).toEqual(ds.features);
+      expect(builtinDefault(name, 'noise')).toBe(info.noise);
+    }
+  });
+
+  it('refuse exactly the parameters the engine refuses', () => {
+    const cases: [string, 'samples' | 'classes' | 'noise', number][] = [];
+    for (const name of BUILTIN_NAMES) {
+      for (const v of [0, 1, 2, 3, 4.5, 600, 1_000_000, 1_000_001, -1]) cases.push([name, 'samples', v]);
+      for (const v of [0, 1, 2, 3, 7, 2.5, 700]) cases.push([name, 'classes', v]);
+      for (const v of [0, 0.2, -0.1, Infinity, NaN]) cases.push([name, 'noise', v]);
+    }
+    for (const [name, key, v] of cases) {
+      const spec: BuiltinSpec = { kind: 'builtin', name, samples: 600, ...(BUILTIN_INFO[name].classes === null ? { classes: 3 } : {}) };
+      const edited: BuiltinSpec = { ...spec, [key]: v };
+      let engineOk = true;
+      try {
+        if (key !== 'samples' || v <= 2000) generateBuiltin(edited, 1);
+        else if (!Number.isInteger(v) || v > 1_000_000) engineOk = false;
+      } catch {
+        engineOk = false;
+      }
+      // ... and the file format's schema (classes >= 1)
+      if (key === 'classes' && v < 1) engineOk = false;
+      expect([name, key, v, builtinParamProblem(spec, key, v) === null]).toEqual([name, key, v, engineOk]);
+    }
+    expect(builtinParamProblem({ kind: 'builtin', name: 'spiral' }, 'samples', undefined)).toBeNull();
+    expect(builtinParamProblem({ kind: 'builtin', name: 'spiral', classes: 5 }, 'samples', 4)).toMatch(/per class/);
+    expect(builtinParamProblem({ kind: 'builtin', name: 'moons' }, 'classes', 3)).toMatch(/always has 2/);
+    expect(builtinParamProblem({ kind: 'builtin', name: 'sine' }, 'classes', 2)).toMatch(/regression/);
+  });
+});
+
+describe('switching the data kind', () => {
+  it('keeps the split settings and starts each kind from sensible defaults', () => {
+    const p = withData({ kind: 'builtin', name: 'moons', samples: 100, validation: 0.3, shuffle: false, standardize: true });
+    const csv = switchDataKind(p, 'csv');
+    expect(csv.data).toEqual({ kind: 'csv', path: '', validation: 0.3, shuffle: false, standardize: true });
+    const idx = switchDataKind(p, 'idx');
+    expect(idx.data).toEqual({ kind: 'idx', images: '', validation: 0.3, shuffle: false, standardize: true });
+    const back = switchDataKind(csv, 'builtin');
+    expect(back.data).toEqual({ kind: 'builtin', name: 'spiral', samples: 600, classes: 3, noise: 0.1, validation: 0.3, shuffle: false, standardize: true });
+    valid(back);
+    expect(p.data).toEqual({ kind: 'builtin', name: 'moons', samples: 100, validation: 0.3, shuffle: false, standardize: true });
+  });
+
+  it('restores what a kind had, with the current split settings; inline only when remembered', () => {
+    const inline: DataSpec = { kind: 'inline', columns: { x: [1, 2] }, label: 'x', validation: 0.5 };
+    const p = withData(inline);
+    const csv = switchDataKind(p, 'csv', { kind: 'csv', path: 'a.csv', label: 'y', validation: 0.1 });
+    expect(csv.data).toEqual({ kind: 'csv', path: 'a.csv', label: 'y', validation: 0.5 });
+    expect(switchDataKind(csv, 'inline')).toBe(csv);
+    expect(switchDataKind(csv, 'inline', inline).data).toEqual(inline);
+    expect(switchDataKind(csv, 'csv')).toBe(csv);
+  });
+
+  it('makes a data section where there was none', () => {
+    const p = switchDataKind(withData(undefined), 'builtin');
+    expect(p.data?.kind).toBe('builtin');
+    valid(p);
+  });
+});
+
+describe('builtin edits', () => {
+  it('sets and clears parameters, and an unchanged value is no edit', () => {
+    const p = withData({ kind: 'builtin', name: 'spiral', samples: 600, classes: 3 });
+    const q = setBuiltinParam(p, 'samples', 200);
+    expect(q.data).toEqual({ kind: 'builtin', name: 'spiral', samples: 200, classes: 3 });
+    expect(setBuiltinParam(q, 'samples', 200)).toBe(q);
+    expect(setBuiltinParam(q, 'classes', undefined).data).toEqual({ kind: 'builtin', name: 'spiral', samples: 200 });
+    expect(setBuiltinParam(q, 'noise', undefined)).toBe(q);
+    expect(setBuiltinParam(withData({ kind: 'csv', path: 'a.csv' }), 'samples', 3).data).toEqual({ kind: 'csv', path: 'a.csv' });
+  });
+
+  it('choosing a generator with fixed classes drops the class count; a default noise follows the generator', () => {
+    const p = withData({ kind: 'builtin', name: 'spiral', samples: 600, classes: 3, noise: 0.1 });
+    const moons = setBuiltinName(p, 'moons');
+    expect(moons.data).toEqual({ kind: 'builtin', name: 'moons', samples: 600, noise: 0.1 });
+    valid(moons);
+    generateBuiltin(moons.data as BuiltinSpec, 1);
+    // spiral's default noise 0.1 is not gaussians' (0.3): the default applies
+    expect(setBuiltinName(p, 'gaussians').data).toEqual({ kind: 'builtin', name: 'gaussians', samples: 600, classes: 3 });
+    // a noise the user chose stays
+    expect(setBuiltinName(setBuiltinParam(p, 'noise', 0.05), 'gaussians').data).toMatchObject({ noise: 0.05 });
+    expect(setBuiltinName(p, 'spiral')).toBe(p);
+    for (const name of BUILTIN_NAMES) generateBuiltin(setBuiltinName(p, name).data as BuiltinSpec, 1);
+  });
+});
+
+describe('CSV edits', () => {
+  const columns = ['a', 'b', 'c', 'y'];
+
+  it('another file drops the old one\'s columns, unless told to keep them', () => {
+    const p = withData({ kind: 'csv', path: 'a.csv', label: 'y', features: ['a'], classes: ['u'], standardize: true });
+    expect(setCsvPath(p, 'data/x.csv').data).toEqual({ kind: 'csv', path: 'data/x.csv', standardize: true });
+    expect(setCsvPath(p, 'moved/a.csv', true).data).toEqual({ ...p.data, path: 'moved/a.csv' });
+    expect(setCsvPath(p, 'a.csv')).toBe(p);
+  });
+
+  it('the label leaves the feature list, and the old label joins it in file order', () => {
+    const p = withData({ kind: 'csv', path: 'x.csv', label: 'y', features: ['a', 'c'], classes: ['u', 'v'] });
+    const q = setCsvLabel(p, 'c', columns);
+    expect(q.data).toEqual({ kind: 'csv', path: 'x.csv', label: 'c', features: ['a', 'y'] });
+    expect(setCsvLabel(p, 'a', columns).data).toEqual({ kind: 'csv', path: 'x.csv', label: 'a', features: ['c', 'y'] });
+    expect(setCsvLabel(p, undefined, columns).data).toEqual({ kind: 'csv', path: 'x.csv', features: ['a', 'c', 'y'] });
+    // without a feature list, features stay "all but the label"
+    expect(setCsvLabel(withData({ kind: 'csv', path: 'x.csv' }), 'y').data).toEqual({ kind: 'csv', path: 'x.csv', label: 'y' });
+    expect(setCsvLabel(p, 'y', columns)).toBe(p);
+  });
+
+  it('feature toggles keep file order, and all of them again is no list', () => {
+    const p = withData({ kind: 'csv', path: 'x.csv', label: 'y' });
+    const noB = toggleCsvFeature(p, 'b', false, columns);
+    expect(noB.data).toEqual({ kind: 'csv', path: 'x.csv', label: 'y', features: ['a', 'c'] });
+    expect(toggleCsvFeature(noB, 'b', false, columns)).toBe(noB);
+    expect(toggleCsvFeature(noB, 'b', true, columns).data).toEqual({ kind: 'csv', path: 'x.csv', label: 'y' });
+    // the label is not a feature to toggle
+    expect(toggleCsvFeature(p, 'y', true, columns)).toBe(p);
+    expect(setCsvFeatures(noB, undefined).data).toEqual({ kind: 'csv', path: 'x.csv', label: 'y' });
+    valid(noB);
+  });
+
+  it('matches what the engine reads', () => {
+    const text = 'a,b,c,y\n1,2,3,u\n4,5,6,v\n';
+    const p = toggleCsvFeature(setCsvLabel(withData({ kind: 'csv', path: 'x.csv' }), 'y', columns), 'a', false, columns);
+    const ds = csvDataset(text, p.data as Extract<DataSpec, { kind: 'csv' }>, 'x.csv');
+    expect(ds.featureNames).toEqual(['b', 'c']);
+    expect(ds.label?.classes).toEqual(['u', 'v']);
+  });
+});
+
+describe('IDX and split edits', () => {
+  it('images and labels files', () => {
+    const p = withData({ kind: 'idx', images: '' });
+    const q = setIdxFile(setIdxFile(p, 'images', 'img'), 'labels', 'lab');
+    expect(q.data).toEqual({ kind: 'idx', images: 'img', labels: 'lab' });
+    expect(setIdxFile(q, 'labels', undefined).data).toEqual({ kind: 'idx', images: 'img' });
+    valid(q);
+  });
+
+  it('validation, shuffle and standardise', () => {
+    const p = withData({ kind: 'builtin', name: 'xor' });
+    expect(splitOf(p.data)).toEqual({ validation: 0.2, shuffle: true, standardize: false });
+    const q = setStandardize(setShuffle(setValidation(p, 0.25), false), true);
+    expect(q.data).toEqual({ kind: 'builtin', name: 'xor', validation: 0.25, shuffle: false, standardize: true });
+    expect(splitOf(q.data)).toEqual({ validation: 0.25, shuffle: false, standardize: true });
+    expect(setValidation(q, 0.25)).toBe(q);
+    expect(setValidation(q, undefined).data).toEqual({ kind: 'builtin', name: 'xor', shuffle: false, standardize: true });
+    const none = withData(undefined);
+    expect(setShuffle(none, false)).toBe(none);
+    valid(q);
+  });
+
+  it('validation fractions from 0 to 0.9', () => {
+    for (const v of [0, 0.2, 0.9, undefined]) expect(validationProblem(v)).toBeNull();
+    for (const v of [-0.1, 0.95, 1, NaN]) expect(validationProblem(v)).toMatch(/0 to 0.9/);
+  });
+});
+
+describe('columns -> inputs', () => {
+  const node = (attrs?: Record<string, unknown>) => ({ id: 'x', op: 'input', ...(attrs ? { attrs } : {}) });
+
+  it('sets `features`, drops `feature`, and a vector shape follows the count', () => {
+    const p = withData({ kind: 'builtin', name: 'spiral' }, [node({ shape: [2] }), { id: 'd', op: 'dense', inputs: { x: 'x' } }]);
+    const one = setInputFeatures(p, 'x', ['x1']);
+    expect(one.graph.nodes[0]).toEqual(node({ shape: [1], features: ['x1'] }));
+    expect(one.graph.nodes[1]).toBe(p.graph.nodes[1]);
+    expect(setInputFeatures(one, 'x', ['x1'])).toBe(one);
+    const all = setInputFeatures(one, 'x', undefined, 2);
+    expect(all.graph.nodes[0]).toEqual(node({ shape: [2] }));
+    // a scalar input keeps its scalar shape for one column; `feature` goes
+    expect(setInputFeatures(withData(undefined, [node({ feature: 'a' })]), 'x', ['b']).graph.nodes[0]).toEqual(node({ features: ['b'] }));
+    expect(setInputFeatures(withData(undefined, [node({ shape: [], feature: 'a' })]), 'x', ['a', 'b']).graph.nodes[0]).toEqual(node({ shape: [2], features: ['a', 'b'] }));
+    // an image input's shape is left alone
+    expect(setInputFeatures(withData(undefined, [node({ shape: [1, 8, 8] })]), 'x', ['a']).graph.nodes[0]).toEqual(node({ shape: [1, 8, 8], features: ['a'] }));
+    // not an input: nothing
+    expect(setInputFeatures(p, 'd', ['x1'])).toBe(p);
+    expect(inputFeaturesOf(node({ feature: 'a' }))).toEqual(['a']);
+    expect(inputFeaturesOf(node({ features: ['a', 'b'] }))).toEqual(['a', 'b']);
+    expect(inputFeaturesOf(node())).toBeUndefined();
+    valid(one);
+  });
+
+  it('what the engine\'s preview then says each input reads', () => {
+    const iris = load('iris.bpstudio');
+    const q = setInputFeatures(iris, 'measurements', ['petal_length_cm', 'petal_width_cm']);
+    const preview = previewData(q, EXAMPLES);
+    expect(preview.inputs).toEqual([{ id: 'measurements', features: ['petal_length_cm', 'petal_width_cm'] }]);
+    // two columns read: the scatter plot shows them
+    expect(preview.points?.features).toEqual(['petal_length_cm', 'petal_width_cm']);
+    expect(q.graph.nodes.find((n) => n.id === 'measurements')?.attrs?.shape).toEqual([2]);
+  });
+});
+
+describe('relative data paths', () => {
+  it.each([
+    ['/home/u/proj', '/home/u/proj/data/a.csv', 'data/a.csv'],
+    ['/home/u/proj', '/home/u/data/a.csv', '../data/a.csv'],
+    ['/home/u/proj/deep', '/home/u/a.csv', '../../a.csv'],
+    ['/home/u/proj', '/srv/a.csv', '/srv/a.csv'],
+    ['/', '/a.csv', 'a.csv'],
+    [undefined, '/home/u/a.csv', '/home/u/a.csv'],
+    ['C:\\Users\\u\\proj', 'C:\\Users\\u\\proj\\data\\a.csv', 'data/a.csv'],
+    ['C:\\Users\\u\\proj', 'c:\\users\\u\\DATA\\a.csv', '../DATA/a.csv'],
+    ['C:\\Users\\u\\proj', 'D:\\a.csv', 'D:\\a.csv'],
+    ['C:\\Users\\u\\proj', 'C:\\a.csv', 'C:\\a.csv'],
+    // web mode: workspace paths ('' is the workspace's top)
+    ['', 'data/a.csv', 'data/a.csv'],
+    ['sub', 'data/a.csv', '../data/a.csv'],
+    ['sub', 'sub/a.csv', 'a.csv'],
+    [undefined, 'data/a.csv', 'data/a.csv'],
+    // mixed kinds: as they are
+    ['/home/u', 'data/a.csv', 'data/a.csv'],
+  ])('from %s to %s', (base, file, want) => {
+    expect(relativeDataPath(base, file)).toBe(want);
+  });
+
+  it('dirOf', () => {
+    expect(dirOf('/a/b.bpstudio')).toBe('/a');
+    expect(dirOf('/b.bpstudio')).toBe('/');
+    expect(dirOf('b.bpstudio')).toBe('');
+    expect(dirOf('C:\\b.bpstudio')).toBe('C:\\');
+    expect(dirOf('sub/b.bpstudio')).toBe('sub');
+  });
+});
+
+// ---- the preview's requests --------------------------------------------------------------------------------------
+
+describe('previewRequest', () => {
+  it('sends the data, the input nodes and the seed; other edits do not change it', () => {
+    const spiral = load('spiral.bpstudio');
+    const r = previewRequest(spiral, '/p');
+    expect(r.project.graph.nodes).toEqual([{ id: 'x', op: 'input', attrs: { shape: [2] } }]);
+    expect(r.project.data).toBe(spiral.data);
+    expect(r.project.training).toEqual({ seed: spiral.training?.seed });
+    expect(validateProject(r.project)).toEqual([]);
+    const otherEdit: Project = { ...spiral, graph: { nodes: spiral.graph.nodes.map((n) => (n.op === 'dense' ? { ...n, attrs: { ...n.attrs, units: 99 } } : n)) } };
+    expect(previewRequest(otherEdit, '/p').key).toBe(r.key);
+    expect(previewRequest(spiral, '/q').key).not.toBe(r.key);
+    expect(previewRequest(setValidation(spiral, 0.3), '/p').key).not.toBe(r.key);
+    expect(previewRequest(setInputFeatures(spiral, 'x', ['x1']), '/p').key).not.toBe(r.key);
+    expect(previewRequest({ ...spiral, training: { ...spiral.training, seed: 7 } }, '/p').key).not.toBe(r.key);
+  });
+
+  it('says what is missing', () => {
+    expect(previewRequest(withData(undefined), undefined).missing).toBe('no-data');
+    expect(previewRequest(withData({ kind: 'csv', path: '' }), undefined).missing).toBe('no-file');
+    expect(previewRequest(withData({ kind: 'idx', images: '' }), undefined).missing).toBe('no-file');
+    expect(previewRequest(withData({ kind: 'csv', path: 'a.csv' }), undefined).missing).toBeNull();
+  });
+});
+
+describe('PreviewLoader', () => {
+  beforeEach(() => {
+    vi.useFakeTimers();
+  });
+  afterEach(() => {
+    vi.useRealTimers();
+  });
+
+  const fakePreview = (name: string): DataPreview => ({ name, rows: 1, features: ['a'], columns: ['a'], head: [[1]], inputs: [] });
+
+  /** A loader whose requests answer when the test says so. */
+  function setup() {
+    const asked: { project: Project; baseDir?: string; resolve: (p: DataPreview) => void; reject: (e: unknown) => void }[] = [];
+    const states: PreviewSnapshot[] = [];
+    const loader = new PreviewLoader(
+      (project, baseDir) => new Promise((resolve, reject) => asked.push({ project, baseDir, resolve, reject })),
+      (s) => states.push(s),
+      200,
+    );
+    return { loader, asked, states, last: () => states[states.length - 1] };
+  }
+
+  const builtin = (samples: number) => withData({ kind: 'builtin', name: 'spiral', samples });
+
+  it('debounces: a burst of edits makes one request, of the latest document', async () => {
+    const { loader, asked, last } = setup();
+    loader.refresh(builtin(10));
+    loader.refresh(builtin(20));
+    loader.refresh(builtin(30));
+    expect(last().loading).toBe(true);
+    expect(asked).toHaveLength(0);
+    await vi.advanceTimersByTimeAsync(200);
+    expect(asked).toHaveLength(1);
+    expect(asked[0].project.data).toMatchObject({ samples: 30 });
+    asked[0].resolve(fakePreview('30'));
+    await vi.runAllTimersAsync();
+    expect(last()).toMatchObject({ loading: false, error: null, preview: { name: '30' } });
+  });
+
+  it('the latest request wins: an older answer that comes later is dropped', async () => {
+    const { loader, asked, last } = setup();
+    loader.refresh(builtin(10));
+    await vi.advanceTimersByTimeAsync(200);
+    loader.refresh(builtin(20));
+    await vi.advanceTimersByTimeAsync(200);
+    expect(asked).toHaveLength(2);
+    asked[1].resolve(fakePreview('20'));
+    await vi.runAllTimersAsync();
+    asked[0].resolve(fakePreview('10'));
+    await vi.runAllTimersAsync();
+    expect(last().preview?.name).toBe('20');
+    // and an older failure too
+    loader.refresh(builtin(30));
+    await vi.advanceTimersByTimeAsync(200);
+    loader.refresh(builtin(40));
+    await vi.advanceTimersByTimeAsync(200);
+    asked[3].resolve(fakePreview('40'));
+    asked[2].reject(new StudioError('old'));
+    await vi.runAllTimersAsync();
+    expect(last()).toMatchObject({ preview: { name: '40' }, error: null });
+  });
+
+  it('asks nothing for what it asked last, unless forced', async () => {
+    const { loader, asked } = setup();
+    loader.refresh(builtin(10), '/p');
+    await vi.advanceTimersByTimeAsync(200);
+    loader.refresh(builtin(10), '/p');
+    await vi.advanceTimersByTimeAsync(200);
+    expect(asked).toHaveLength(1);
+    expect(asked[0].baseDir).toBe('/p');
+    loader.refresh(builtin(10), '/p', { force: true, immediate: true });
+    expect(asked).toHaveLength(2);
+  });
+
+  it('a failure is the error with where, in words, and no preview', async () => {
+    const { loader, asked, last } = setup();
+    loader.refresh(builtin(10));
+    await vi.advanceTimersByTimeAsync(200);
+    asked[0].resolve(fakePreview('10'));
+    await vi.runAllTimersAsync();
+    loader.refresh(builtin(11));
+    await vi.advanceTimersByTimeAsync(200);
+    asked[1].reject(new StudioError('"abc" is not a number; a feature must be a number', { file: 'x.csv', row: 3, column: 'b' }));
+    await vi.runAllTimersAsync();
+    expect(last()).toMatchObject({
+      preview: null,
+      loading: false,
+      error: { message: '"abc" is not a number; a feature must be a number', where: { file: 'x.csv', row: 3, column: 'b' }, at: 'x.csv: row 3, column "b"' },
+    });
+    loader.refresh(builtin(12));
+    await vi.advanceTimersByTimeAsync(200);
+    asked[2].reject(new Error('the engine is restarting'));
+    await vi.runAllTimersAsync();
+    expect(last().error).toEqual({ message: 'the engine is restarting', at: '' });
+  });
+
+  it('nothing to ask without data or a file', async () => {
+    const { loader, asked, last } = setup();
+    loader.refresh(withData(undefined));
+    expect(last()).toMatchObject({ missing: 'no-data', loading: false, preview: null });
+    loader.refresh(withData({ kind: 'csv', path: '' }));
+    expect(last()).toMatchObject({ missing: 'no-file', loading: false });
+    await vi.runAllTimersAsync();
+    expect(asked).toHaveLength(0);
+  });
+
+  it('dispose drops what is pending', async () => {
+    const { loader, asked, states } = setup();
+    loader.refresh(builtin(10));
+    loader.dispose();
+    await vi.runAllTimersAsync();
+    expect(asked).toHaveLength(0);
+    expect(states).toHaveLength(1);
+  });
+});
+
+describe('CSV columns, from the real engine', () => {
+  /** A loader over the engine's own preview, answering at once. */
+  function engineLoader() {
+    const states: PreviewSnapshot[] = [];
+    let asks = 0;
+    const loader = new PreviewLoader(
+      async (project, baseDir) => {
+        asks++;
+        return previewData(JSON.parse(JSON.stringify(project)) as Project, baseDir);
+      },
+      (s) => states.push(s),
+      0,
+    );
+    return { loader, last: () => states[states.length - 1], asks: () => asks };
+  }
+  const settle = () => new Promise((r) => setTimeout(r, 0));
+
+  it('the probe\'s error lists the header', () => {
+    let message = '';
+    try {
+      csvDataset('a,b b,c\n1,x,3\n', { label: '\u0000' }, 'x.csv');
+    } catch (e) {
+      message = (e as Error).message;
+    }
+    expect(columnsFromProbeError(message)).toEqual(['a', 'b b', 'c']);
+    expect(columnsFromProbeError('the file is empty')).toBeNull();
+  });
+
+  it('come in header order, also when the preview fails (no label for a text column yet)', async () => {
+    const { loader, last, asks } = engineLoader();
+    const iris = load('iris.bpstudio');
+    const noLabel = setCsvLabel(iris, undefined);
+    loader.refresh(noLabel, EXAMPLES);
+    await settle();
+    await settle();
+    expect(last().error?.where).toMatchObject({ column: 'species' });
+    expect(last().columns).toEqual(['sepal_length_cm', 'sepal_width_cm', 'petal_length_cm', 'petal_width_cm', 'species']);
+    const n = asks();
+    // the same file: the columns are remembered, not asked again
+    loader.refresh(iris, EXAMPLES);
+    await settle();
+    await settle();
+    expect(asks()).toBe(n + 1);
+    expect(last().preview?.label).toEqual({ name: 'species', kind: 'class' });
+    expect(last().preview?.classes?.map((c) => c.count)).toEqual([50, 50, 50]);
+    expect(last().columns).toHaveLength(5);
+    // a file that is not there: the error names it, no columns
+    loader.refresh(setCsvPath(iris, 'data/nope.csv'), EXAMPLES);
+    await settle();
+    await settle();
+    expect(last().error?.where?.file).toBe('data/nope.csv');
+    expect(last().columns).toBeNull();
+  });
+});
+
+describe('chooseFile', () => {
+  function host(platform: 'electron' | 'web', answers: { pick?: string | null; shell?: { path: string } | null; baseDir?: string }) {
+    const requests: unknown[] = [];
+    const picks: unknown[] = [];
+    const h: FileChooserHost = {
+      bridge: {
+        platform,
+        request: (async (req: unknown) => {
+          requests.push(req);
+          if (answers.shell instanceof Error) throw answers.shell;
+          return answers.shell;
+        }) as FileChooserHost['bridge']['request'],
+      },
+      baseDir: () => answers.baseDir,
+      pick: async (mode, name, filter) => {
+        picks.push({ mode, name, filter });
+        return answers.pick ?? null;
+      },
+    };
+    return { h, requests, picks };
+  }
+
+  it('Electron: the native dialog, starting in the project\'s folder', async () => {
+    const { h, requests, picks } = host('electron', { shell: { path: '/p/data/a.csv' }, baseDir: '/p' });
+    expect(await chooseFile(h, 'data')).toBe('/p/data/a.csv');
+    expect(requests).toEqual([{ type: 'chooseFile', purpose: 'data', path: '/p' }]);
+    expect(picks).toEqual([]);
+    const none = host('electron', { shell: null });
+    expect(await chooseFile(none.h, 'weights')).toBeNull();
+    expect(none.requests).toEqual([{ type: 'chooseFile', purpose: 'weights' }]);
+  });
+
+  it('web mode: the picker, filtered, in the project\'s folder; then the shell checks the file', async () => {
+    const { h, requests, picks } = host('web', { pick: 'sub/w.safetensors', shell: { path: 'sub/w.safetensors' }, baseDir: 'sub' });
+    expect(await chooseFile(h, 'weights')).toBe('sub/w.safetensors');
+    expect(picks).toEqual([{ mode: 'open', name: '', filter: { ...PICK_FILTERS.weights, dir: 'sub' } }]);
+    expect(PICK_FILTERS.weights.extensions).toEqual(['safetensors']);
+    expect(requests).toEqual([{ type: 'chooseFile', purpose: 'weights', path: 'sub/w.safetensors' }]);
+    const canceled = host('web', { pick: null });
+    expect(await chooseFile(canceled.h, 'data')).toBeNull();
+    expect(canceled.requests).toEqual([]);
+    expect(canceled.picks).toEqual([{ mode: 'open', name: '', filter: PICK_FILTERS.data }]);
+  });
+});

@@ -1,0 +1,90 @@
+/**
+ * The renderer's training data: the metric log (renderer/src/lib/series-log.ts), which keeps every spike while
+ * bounding memory, and the training settings table (renderer/src/lib/training-settings.ts).
+ */
+import { describe, expect, it } from 'vitest';
+import type { Project } from '../../engine/io/project';
+import { blankProject } from '../../renderer/src/lib/graph';
+import { SeriesLog } from '../../renderer/src/lib/series-log';
+import { setTrainingValue, trainingValue, TRAINING_SETTINGS } from '../../renderer/src/lib/training-settings';
+import { checkAttr } from '../../engine/graph/attrs';
+import { DEFAULT_TRAINING, withTrainingDefaults } from '../../engine/io/project';
+
+describe('SeriesLog', () => {
+  it('keeps points as they come below its capacity', () => {
+    const log = new SeriesLog(8);
+    log.pushSeries([1, 2, 3], { min: [1, 0.5, null], max: [2, 0.9, null], last: [1.5, 0.7, null] });
+    expect(log.step).toEqual([1, 2, 3]);
+    expect(log.min).toEqual([1, 0.5, null]);
+    expect(log.latest).toBeNull();
+    expect(log.length).toBe(3);
+  });
+
+  it('merges neighbours in pairs past its capacity: min of mins, max of maxes, the later last and step', () => {
+    const log = new SeriesLog(4);
+    const pts: [number, number | null, number | null, number | null][] = [
+      [10, 1, 3, 2],
+      [20, 0.5, 9, 8],
+      [30, null, null, null],
+      [40, 4, 4, 4],
+      [50, 7, 7, 7],
+    ];
+    for (const p of pts) log.push(...p);
+    expect(log.step).toEqual([20, 40, 50]);
+    expect(log.min).toEqual([0.5, 4, 7]);
+    expect(log.max).toEqual([9, 4, 7]);
+    expect(log.last).toEqual([8, 4, 7]);
+    expect(log.latest).toBe(7);
+  });
+
+  it('stays bounded over a long run and keeps the largest spike', () => {
+    const log = new SeriesLog(100);
+    for (let s = 1; s <= 100_000; s++) log.push(s, 1, s === 31_337 ? 1e6 : 1, 1);
+    expect(log.length).toBeLessThanOrEqual(100);
+    expect(Math.max(...(log.max as number[]))).toBe(1e6);
+    expect(log.step[log.length - 1]).toBe(100_000);
+  });
+});
+
+describe('training settings', () => {
+  const p0: Project = { ...blankProject(), training: {} };
+
+  it('sets and removes optimizer and run keys without touching the rest', () => {
+    const p1 = setTrainingValue(p0, ['optimizer', 'lr'], 0.1);
+    expect(p1.training).toEqual({ optimizer: { lr: 0.1 } });
+    const p2 = setTrainingValue(p1, ['epochs'], 7);
+    expect(p2.training).toEqual({ optimizer: { lr: 0.1 }, epochs: 7 });
+    expect(trainingValue(p2, ['optimizer', 'lr'])).toBe(0.1);
+    expect(trainingValue(p2, ['seed'])).toBeUndefined();
+    const p3 = setTrainingValue(p2, ['optimizer', 'lr'], undefined);
+    expect(p3.training).toEqual({ optimizer: {}, epochs: 7 });
+    expect(p3.graph).toBe(p0.graph);
+    const p4 = setTrainingValue(blankProject(), ['seed'], 3);
+    expect(p4.training?.seed).toBe(3);
+    expect(p4.training?.optimizer).toEqual(blankProject().training?.optimizer);
+    expect(setTrainingValue(p3, ['epochs'], 7)).toBe(p3);
+  });
+
+  it("lists each setting's default as the engine resolves it, and checks values by the attribute rules", () => {
+    const resolved = withTrainingDefaults({});
+    for (const s of TRAINING_SETTINGS) {
+      const d = s.path[0] === 'optimizer' ? (resolved.optimizer as Record<string, unknown>)[s.path[1]] : (resolved as unknown as Record<string, unknown>)[s.path[0]];
+      expect(s.spec.default, s.label).toEqual(d);
+      expect(checkAttr(s.spec, s.spec.default), s.label).toBeNull();
+    }
+    const spec = (label: string) => TRAINING_SETTINGS.find((s) => s.label === label)!.spec;
+    expect(checkAttr(spec('Learning rate'), 0)).toMatch(/greater than 0/);
+    expect(checkAttr(spec('Batch size'), 2.5)).toMatch(/integer/);
+    expect(checkAttr(spec('Momentum'), 1)).toMatch(/less than 1/);
+    expect(DEFAULT_TRAINING.optimizer.type).toBe('adam');
+  });
+
+  it('shows momentum only for sgd and the betas only for adam and adamw', () => {
+    const shown = (type: 'sgd' | 'adam' | 'adamw') =>
+      TRAINING_SETTINGS.filter((s) => !s.when || s.when(withTrainingDefaults({ optimizer: { type } }))).map((s) => s.label);
+    expect(shown('sgd')).toContain('Momentum');
+    expect(shown('sgd')).not.toContain('Beta 1');
+    expect(shown('adamw')).toContain('Beta 2');
+    expect(shown('adam')).not.toContain('Nesterov');
+  });
+});
