@@ -108,6 +108,57 @@ describe('training in Chromium against web mode', () => {
     expect(scored.rows).toBe(600);
     expect((scored.accuracy * 100).toFixed(2)).toBe(appAccuracy.toFixed(2));
     expect(stoppedAt).toBeGreaterThan(paused);
+
+    // The weights load back into the project (a new paused run) and evaluate the same.
+    await app.button('Load weights').click();
+    const chooser = app.dialog('Load weights');
+    await chooser.waitFor();
+    await chooser.getByText('spiral-trained.safetensors', { exact: true }).click();
+    await chooser.getByRole('button', { name: 'Choose', exact: true }).click();
+    await until(runState).toBe('paused');
+    await app.button('Evaluate').click();
+    await until(async () => percent(await app.text('eval-all-accuracy'))).toBe(appAccuracy);
+    // Resume trains on from those weights.
+    await app.button('Resume').click();
+    await until(async () => (await step()) > 0).toBe(true);
+    await app.button('Stop').click();
+    await until(runState).toBe('stopped');
+  });
+
+  it('stops a run whose loss goes non-finite and names the node where it started', async () => {
+    await openExample('spiral.bpstudio', 6);
+    await app.clickPane();
+    await app.inspector.getByLabel('Optimizer', { exact: true }).selectOption('sgd');
+    await setTraining('Learning rate', '1e30');
+    await app.button('Train').click();
+    await until(runState).toBe('error');
+    const message = await app.text('run-error');
+    expect(message).toMatch(/objective is (NaN|Infinity)/);
+    expect(message).toMatch(/node "(h1|h2|out|loss)"/);
+    await screenshot(app.page, 'training-nan.png');
+  });
+
+  it('edits the data in the data panel: builtin parameters, the split, with a preview, a scatter plot and undo', async () => {
+    await openExample('spiral.bpstudio', 6);
+    await app.clickPane();
+    const data = app.inspector.getByRole('region', { name: 'Data' });
+    await until(() => data.getByRole('img', { name: /^Scatter plot of x1 and x2, 600 points$/ }).count()).toBe(1);
+    expect(await data.getByRole('listitem').allTextContents()).toHaveLength(3);
+
+    const samples = data.getByLabel('Samples', { exact: true });
+    await samples.fill('300');
+    await samples.blur();
+    await until(() => data.getByRole('img', { name: /300 points$/ }).count()).toBe(1);
+    expect(await app.dirty()).toBe(true);
+    await data.getByLabel('Classes', { exact: true }).fill('4');
+    await data.getByLabel('Classes', { exact: true }).blur();
+    await until(() => data.getByRole('list', { name: 'Class balance' }).getByRole('listitem').count()).toBe(4);
+    await app.press(`${process.platform === 'darwin' ? 'Meta' : 'Control'}+z`);
+    await until(() => data.getByRole('list', { name: 'Class balance' }).getByRole('listitem').count()).toBe(3);
+    await app.press(`${process.platform === 'darwin' ? 'Meta' : 'Control'}+z`);
+    await until(() => data.getByRole('img', { name: /600 points$/ }).count()).toBe(1);
+    expect(await app.dirty()).toBe(false);
+    await screenshot(app.page, 'data-panel-spiral.png');
   });
 
   it("shows the deep sigmoid network's vanishing gradient on the gradient-norm chart, and not its ReLU twin's", async () => {

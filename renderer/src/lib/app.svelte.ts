@@ -180,6 +180,11 @@ export class AppState {
       const t = setTimeout(() => void this.compile(p), COMPILE_DEBOUNCE_MS);
       return () => clearTimeout(t);
     });
+    // A run that fails says so where the user looks, whatever the inspector shows.
+    $effect(() => {
+      const e = this.training.error;
+      if (e) untrack(() => toast(`Training stopped: ${e.message}`, 'error', 10_000));
+    });
     // Data preview: edits that do not touch the data, the input nodes or the seed are skipped by the loader.
     $effect(() => {
       const p = this.doc.project;

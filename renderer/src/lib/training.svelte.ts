@@ -60,13 +60,15 @@ export class TrainingState {
   /** Per-layer update/weight ratio over steps. */
   updateRatio = new Map<string, SeriesLog>();
 
+  /** The engine process that held the job died (its metrics stay; its weights are gone). */
+  private engineGone = $state(false);
   /** The job whose events are shown: events of older jobs are ignored. */
   private jobId = 0;
 
   /** Running or paused: the job holds the graph (edits ask to stop first). */
   readonly active = $derived(this.state === 'running' || this.state === 'paused');
-  /** There are trained weights to export or evaluate. */
-  readonly hasWeights = $derived(this.state !== 'idle' && this.info !== null && this.step > 0);
+  /** The engine holds the job's weights (trained, or loaded) to export or evaluate: not after it crashed. */
+  readonly hasWeights = $derived(this.state !== 'idle' && this.info !== null && !this.engineGone);
   readonly layers = $derived(this.info?.layers.map((l) => l.id) ?? []);
 
   constructor(private readonly bridge: Bridge) {}
@@ -171,6 +173,7 @@ export class TrainingState {
 
   private resetMetrics(job: number): void {
     this.jobId = job;
+    this.engineGone = false;
     this.step = 0;
     this.epoch = 0;
     this.totalSteps = 0;
@@ -249,6 +252,7 @@ export class TrainingState {
   private engineLost(message: string | undefined): void {
     // A new engine numbers its jobs from 1 again: its first job must count as new.
     this.jobId = 0;
+    if (this.info) this.engineGone = true;
     if (!this.active) return;
     this.state = 'error';
     this.stepsPerSecond = 0;

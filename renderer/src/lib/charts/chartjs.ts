@@ -323,6 +323,26 @@ export function epochMarkers(count: number): Partial<LineDataset> {
   return count > 40 ? { pointRadius: 0, pointHoverRadius: 3 } : { pointRadius: 2.5, pointHoverRadius: 4 };
 }
 
+/**
+ * A per-epoch series: a point at each epoch's step (y from `value`; null is a gap), a line in `colour` (`width`) with
+ * epoch markers, dashed for validation numbers.
+ */
+export function epochDataset<E extends { step: number }>(
+  label: string,
+  epochs: readonly E[],
+  value: (e: E) => number | null,
+  colour: string,
+  opts: { width?: number; dashed?: boolean } = {},
+): LineDataset {
+  return {
+    label,
+    data: epochs.map((e) => ({ x: e.step, y: value(e) })),
+    ...lineStyle(colour, opts.width),
+    ...epochMarkers(epochs.length),
+    ...(opts.dashed ? { borderDash: [5, 3] } : {}),
+  };
+}
+
 /** Line style for a series: its colour, a thin line, no points. */
 export function lineStyle(colour: string, width = 1.5): Partial<LineDataset> {
   return { borderColor: colour, backgroundColor: colour, borderWidth: width, pointRadius: 0, pointHoverRadius: 3, fill: false };
