@@ -3,7 +3,7 @@ import type { Backend } from '../engine/backends/backend';
 import { Rng } from '../engine/util/rng';
 
 /** Our engine's backends that the benchmarks can run on. */
-export const BACKENDS = ['cpu'] as const;
+export const BACKENDS = ['cpu', 'webgpu'] as const;
 export type BackendName = (typeof BACKENDS)[number];
 
 export interface BenchContext {
@@ -13,15 +13,15 @@ export interface BenchContext {
 /** One benchmark: `--only NAME` runs it alone. It prints its own figures (report.ts). */
 export interface Bench {
   name: string;
+  /** The backends it measures (default: cpu only); `--backend` runs only the benchmarks that list it. */
+  backends?: readonly BackendName[];
   run(ctx: BenchContext): Promise<void>;
 }
 
-/** A fresh engine backend of the chosen kind (its own persistent tensors). */
+/** A fresh CPU backend (its own persistent tensors); the WebGPU one starts asynchronously, in webgpu.ts. */
 export function makeBackend(name: BackendName): Backend {
-  switch (name) {
-    case 'cpu':
-      return new CpuBackend();
-  }
+  if (name !== 'cpu') throw new Error(`bench: the ${name} backend is made in bench/webgpu.ts`);
+  return new CpuBackend();
 }
 
 /** Seeded data, the same for us and the peers. */

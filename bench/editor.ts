@@ -11,17 +11,11 @@
  * frame rate is a lower bound of what a desktop with a GPU gets. Without Chromium the benchmark is skipped with a
  * note on stderr (benchmarks are not tests).
  */
-import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
-import { copyFileSync, existsSync, mkdirSync, mkdtempSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { dirname, join, resolve } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import type { Bench } from './context';
 import { makeEditorProject } from './editor-graph';
 import { emit, note } from './report';
+import { median, waitFor, withStudio } from './studio-env';
 
-const REPO = resolve(fileURLToPath(new URL('.', import.meta.url)), '..');
-const CHROMIUM = process.env.BPSTUDIO_CHROMIUM ?? '/usr/bin/chromium';
 const NODES = 300;
 const LOAD_RUNS = 5;
 const EDIT_RUNS = 7;
@@ -30,78 +24,6 @@ const PAN_MS = 2000;
 /** A mouse reports a move every 8 ms (125 Hz) while it moves. */
 const MOVE_MS = 8;
 const FILE = 'big.bpstudio';
-
-function median(xs: readonly number[]): number {
-  const s = [...xs].sort((a, b) => a - b);
-  const m = s.length >> 1;
-  return s.length % 2 ? s[m] : (s[m - 1] + s[m]) / 2;
-}
-
-/**
- * An app root of its own for the server: the shell bundles of dist/ (built when stale) and a production build of
- * the renderer made for this run. dist/renderer itself is neither used nor touched: it may be a development build
- * (a `vite build` run with NODE_ENV=test, as under vitest, compiles Svelte in dev mode, about 12 % larger and slower)
- * and others may be serving it. Build output goes to stderr; stdout stays JSON lines.
- */
-function prepareRoot(root: string): void {
-  const run = (args: string[], env: NodeJS.ProcessEnv = process.env) => {
-    const r = spawnSync(process.execPath, args, { cwd: REPO, stdio: ['ignore', 2, 2], timeout: 300_000, env });
-    if (r.status !== 0) throw new Error(`${args.slice(0, 2).join(' ')} failed (exit ${r.status ?? r.signal})`);
-  };
-  run([join(REPO, 'scripts', 'build.mjs'), '--if-stale', '--no-renderer', '--quiet']);
-  const vite = join(REPO, 'node_modules', 'vite', 'bin', 'vite.js');
-  run([vite, 'build', '--outDir', join(root, 'dist', 'renderer'), '--emptyOutDir', '--logLevel', 'warn'], { ...process.env, NODE_ENV: 'production' });
-  for (const f of ['dist/web/server.mjs', 'dist/host/main.cjs', 'package.json']) {
-    mkdirSync(dirname(join(root, f)), { recursive: true });
-    copyFileSync(join(REPO, f), join(root, f));
-  }
-  symlinkSync(join(REPO, 'examples'), join(root, 'examples'), 'dir');
-}
-
-interface Server {
-  url: string;
-  child: ChildProcess;
-  close(): Promise<void>;
-}
-
-async function startServer(root: string, workspace: string, dataDir: string): Promise<Server> {
-  const child = spawn(process.execPath, [join(root, 'dist', 'web', 'server.mjs'), '--no-open', '--workspace', workspace, '--data-dir', dataDir], {
-    cwd: root,
-    stdio: ['ignore', 'pipe', 'pipe'],
-    env: { ...process.env, BPSTUDIO_DATA_DIR: dataDir },
-  });
-  let out = '';
-  child.stdout!.setEncoding('utf8');
-  child.stderr!.setEncoding('utf8');
-  child.stderr!.on('data', (d: string) => (out += d));
-  const url = await new Promise<string>((ok, fail) => {
-    const t = setTimeout(() => fail(new Error(`web mode printed no URL within 30 s:\n${out}`)), 30_000);
-    child.stdout!.on('data', (d: string) => {
-      out += d;
-      const m = /Backprop Studio \(web mode\): (http:\/\/127\.0\.0\.1:\d+\/\S+?\/)(?:\s|$)/.exec(out);
-      if (m) {
-        clearTimeout(t);
-        ok(m[1]);
-      }
-    });
-    child.once('exit', (code, signal) => {
-      clearTimeout(t);
-      fail(new Error(`web mode exited (${signal ?? code}) before printing its URL:\n${out}`));
-    });
-  });
-  return {
-    url,
-    child,
-    async close() {
-      if (child.exitCode !== null || child.signalCode !== null) return;
-      const exited = new Promise<void>((ok) => child.once('exit', () => ok()));
-      child.kill('SIGTERM');
-      const t = setTimeout(() => child.kill('SIGKILL'), 5000);
-      await exited;
-      clearTimeout(t);
-    },
-  };
-}
 
 // ---- in-page scripts (strings: the page gets them as they are, without the TypeScript transform's helpers) --------
 
@@ -218,56 +140,13 @@ const FRAMES_STOP = `
 
 // ---- the benchmark ----------------------------------------------------------------------------------------------
 
-type PageLike = { evaluate(expression: string): Promise<unknown>; waitForTimeout(ms: number): Promise<void> };
-
-/**
- * Polls an expression until it is truthy. (Playwright's waitForFunction evaluates a string predicate with eval,
- * which the app's Content-Security-Policy forbids; page.evaluate goes through the DevTools protocol instead.)
- */
-async function waitFor(page: PageLike, expression: string, timeoutMs: number, what: string): Promise<void> {
-  const t0 = Date.now();
-  while (!(await page.evaluate(expression))) {
-    if (Date.now() - t0 > timeoutMs) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
-    await page.waitForTimeout(50);
-  }
-}
-
 export const editor: Bench = {
   name: 'editor',
   async run() {
-    if (!existsSync(CHROMIUM)) {
-      note(`editor: skipped: Chromium not found at ${CHROMIUM} (Debian: apt-get install chromium; or set BPSTUDIO_CHROMIUM)`);
-      return;
-    }
-    const { chromium } = await import('playwright-core');
     const doc = makeEditorProject(NODES);
-    const tmp = mkdtempSync(join(tmpdir(), 'bps-bench-editor-'));
-    const root = join(tmp, 'app');
-    const workspace = join(tmp, 'workspace');
-    const dataDir = join(tmp, 'data');
-    const profile = join(tmp, 'chromium-profile');
-    mkdirSync(workspace);
-    mkdirSync(dataDir);
-    mkdirSync(profile);
-    writeFileSync(join(workspace, FILE), doc.text);
-
-    let server: Server | undefined;
-    let context: Awaited<ReturnType<typeof chromium.launchPersistentContext>> | undefined;
-    try {
-      const t0 = performance.now();
-      prepareRoot(root);
-      note(`editor: built the app (production renderer) in ${((performance.now() - t0) / 1000).toFixed(1)} s`);
-      server = await startServer(root, workspace, dataDir);
-      context = await chromium.launchPersistentContext(profile, {
-        executablePath: CHROMIUM,
-        headless: true,
-        args: ['--headless', '--no-sandbox', '--disable-gpu', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'],
-        viewport: { width: 1440, height: 900 },
-        colorScheme: 'light',
-        timeout: 60_000,
-      });
+    await withStudio('editor', { [FILE]: doc.text }, async ({ url, context }) => {
       await context.addInitScript({ content: LOAD_PROBE });
-      const target = `${server.url}?open=${encodeURIComponent(FILE)}`;
+      const target = `${url}?open=${encodeURIComponent(FILE)}`;
 
       // Load: a warm-up (cold caches, JIT), then timed runs, each a fresh page.
       const loads: number[] = [];
@@ -340,10 +219,6 @@ export const editor: Bench = {
       }
       await cdp.detach();
       emit({ bench: 'editor_pan_fps', nodes: NODES, panUpdatesPerS: Number(median(moves).toPrecision(3)), value: median(fps), unit: 'fps' });
-    } finally {
-      await context?.close().catch(() => {});
-      await server?.close();
-      rmSync(tmp, { recursive: true, force: true });
-    }
+    });
   },
 };

@@ -4,6 +4,7 @@ import { makeBackend, randomArray, type Bench, type BenchContext } from './conte
 import { emitAgainst, note } from './report';
 import { peerName, tfjsOn, type PeerBackend } from './tfjs';
 import { measure } from './timing';
+import { webgpuMatmul } from './webgpu';
 
 export const MATMUL_SIZES = [256, 512, 1024] as const;
 
@@ -37,7 +38,9 @@ async function peer(backend: PeerBackend, n: number, a: Float32Array, b: Float32
 
 export const matmul: Bench = {
   name: 'matmul',
+  backends: ['cpu', 'webgpu'],
   async run(ctx) {
+    if (ctx.backend === 'webgpu') return webgpuMatmul();
     for (const n of MATMUL_SIZES) {
       const a = randomArray(n * n, 1);
       const b = randomArray(n * n, 2);

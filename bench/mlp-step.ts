@@ -6,6 +6,7 @@ import { MLP, MLP_OPTIMIZER, MLP_STEP_FLOPS, mlpBatch, mlpGraph } from './mlp';
 import { emitAgainst, note } from './report';
 import { peerName, tfjsOn, type PeerBackend } from './tfjs';
 import { measure } from './timing';
+import { webgpuMlpStep } from './webgpu';
 
 /** Seconds per training step of our engine: the train plan compiled once, run on the same batch. */
 function ours(ctx: BenchContext): number {
@@ -56,7 +57,9 @@ async function peer(backend: PeerBackend): Promise<number | undefined> {
 
 export const mlpStep: Bench = {
   name: 'mlp_step',
+  backends: ['cpu', 'webgpu'],
   async run(ctx) {
+    if (ctx.backend === 'webgpu') return webgpuMlpStep();
     note('mlp_step: ours');
     const s = ours(ctx);
     const peers: { name: string; seconds: number }[] = [];

@@ -1,5 +1,5 @@
 /**
- * `npm run bench [-- --only NAME] [-- --backend cpu]`: one JSON line per figure on stdout (architecture.md,
+ * `npm run bench [-- --only NAME] [-- --backend cpu|webgpu]`: one JSON line per figure on stdout (architecture.md,
  * Conventions), progress on stderr. Peers (TensorFlow.js cpu and wasm) run on the same work in this process.
  */
 import { BACKENDS, type BackendName, type Bench } from './context';
@@ -10,8 +10,10 @@ import { planPeakBytes } from './plan-peak-bytes';
 import { note } from './report';
 import { scalarGraph } from './scalar-graph';
 import { training } from './training';
+import { trainingApp } from './training-app';
+import { dispatch } from './webgpu';
 
-const BENCHES: readonly Bench[] = [mlpStep, planPeakBytes, matmul, scalarGraph, training, editor];
+const BENCHES: readonly Bench[] = [mlpStep, planPeakBytes, matmul, scalarGraph, training, trainingApp, editor, dispatch];
 
 const USAGE = `usage: npm run bench -- [--only NAME] [--backend ${BACKENDS.join('|')}]
 benchmarks: ${BENCHES.map((b) => b.name).join(', ')}`;
@@ -20,6 +22,8 @@ function fail(message: string): never {
   process.stderr.write(`bench: ${message}\n${USAGE}\n`);
   process.exit(2);
 }
+
+const measures = (bench: Bench, backend: BackendName): boolean => (bench.backends ?? ['cpu']).includes(backend);
 
 function parseArgs(argv: readonly string[]): { only?: string; backend: BackendName } {
   let only: string | undefined;
@@ -43,13 +47,14 @@ function parseArgs(argv: readonly string[]): { only?: string; backend: BackendNa
     fail(`unknown backend "${backend}": the engine's backends here are ${BACKENDS.join(', ')}`);
   }
   if (only !== undefined && !BENCHES.some((b) => b.name === only)) fail(`no benchmark named "${only}"`);
+  if (only !== undefined && !measures(BENCHES.find((b) => b.name === only)!, backend as BackendName)) fail(`${only} does not run on ${backend}`);
   return { only, backend: backend as BackendName };
 }
 
 const args = parseArgs(process.argv.slice(2));
 const started = performance.now();
 for (const bench of BENCHES) {
-  if (args.only !== undefined && bench.name !== args.only) continue;
+  if ((args.only !== undefined && bench.name !== args.only) || !measures(bench, args.backend)) continue;
   const t0 = performance.now();
   await bench.run({ backend: args.backend });
   note(`${bench.name} took ${((performance.now() - t0) / 1000).toFixed(1)} s`);

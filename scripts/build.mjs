@@ -18,7 +18,8 @@ const root = resolve(dirname(fileURLToPath(import.meta.url)), '..');
 const bundles = [
   { entry: 'electron/main.ts', out: 'dist/electron/main.cjs', format: 'cjs', target: 'node22', external: ['electron'] },
   { entry: 'electron/preload.ts', out: 'dist/electron/preload.cjs', format: 'cjs', target: 'node22', external: ['electron'] },
-  { entry: 'engine/host/main.ts', out: 'dist/host/main.cjs', format: 'cjs', target: 'node20', external: [] },
+  // `webgpu` loads Dawn's native dawn.node: it stays a package of node_modules (unpacked from the asar).
+  { entry: 'engine/host/main.ts', out: 'dist/host/main.cjs', format: 'cjs', target: 'node20', external: ['webgpu'] },
   {
     entry: 'electron/web/server.ts',
     out: 'dist/web/server.mjs',

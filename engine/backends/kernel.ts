@@ -16,3 +16,21 @@ export interface RunContext {
 
 /** The CPU backend computes in float32 (training) or float64 (gradient checks, where differences must be exact). */
 export type FloatArray = Float32Array | Float64Array;
+
+/** The attributes of an `sgd_update` step (torch.optim.SGD with default dampening). */
+export interface SgdAttrs {
+  lr: number;
+  momentum?: number;
+  nesterov?: boolean;
+  weightDecay?: number;
+}
+
+/** The attributes of an `adam_update` step (torch.optim.Adam, or AdamW when `decoupled`). */
+export interface AdamAttrs {
+  lr: number;
+  beta1?: number;
+  beta2?: number;
+  eps?: number;
+  weightDecay?: number;
+  decoupled?: boolean;
+}

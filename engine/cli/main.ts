@@ -1,7 +1,7 @@
 import { existsSync, readFileSync } from 'node:fs';
 import { basename, dirname, extname, join, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
-import { CpuBackend } from '../backends/cpu/cpu-backend';
+import { chooseBackend, type BackendChoice, type BackendWish } from '../backends/select';
 import { gradcheck } from '../autodiff/gradcheck';
 import { parseProject, type Project } from '../io/project';
 import { readSafetensors, weightsMetadata, writeSafetensors, type Tensor } from '../io/safetensors';
@@ -165,18 +165,18 @@ function loadWeights(path: string): Record<string, Tensor> {
   return readSafetensors(bytes, path).tensors;
 }
 
-/** The CPU backend; WebGPU arrives with its own issue, and `auto` means CPU until then. */
-function backendFor(o: Options, project: Project): CpuBackend {
-  const want = o.backend ?? project.training?.backend ?? 'auto';
-  if (want === 'webgpu') throw new StudioError('the WebGPU backend is not part of this version yet: use --backend cpu (or auto)');
-  return new CpuBackend();
+/** `--backend`, else the project's training.backend, else auto (engine/backends/select.ts says how it picks). */
+async function backendFor(o: Options, project: Project): Promise<BackendChoice> {
+  return chooseBackend((o.backend ?? project.training?.backend ?? 'auto') as BackendWish, project);
 }
 
-function openSession(file: string, o: Options, withWeights: boolean): Session {
+async function openSession(file: string, o: Options, withWeights: boolean, io?: Io): Promise<Session> {
   const project = loadProject(file);
+  const choice = await backendFor(o, project);
+  if (io && !o.json) io.stdout(`backend: ${choice.name}${choice.adapter && choice.name === 'webgpu' ? ` (${choice.adapter})` : ''}; ${choice.reason}\n`);
   return new Session(project, {
     baseDir: dirname(file),
-    backend: backendFor(o, project),
+    backend: choice.backend,
     seed: o.seed === undefined ? undefined : Number(o.seed),
     weights: withWeights && o.weights ? loadWeights(resolve(o.weights)) : undefined,
   });
@@ -209,7 +209,7 @@ const COMMANDS: Record<string, Command> = {
   },
 
   async train(file, o, io) {
-    const s = openSession(file, o, true);
+    const s = await openSession(file, o, true, io);
     const out = resolve(o.out ?? join(dirname(file), basename(file, extname(file)) + '.safetensors'));
     // Fail before training rather than after it.
     if (!existsSync(dirname(out))) throw new StudioError('cannot save the weights here: the folder does not exist', { file: out });
@@ -231,13 +231,13 @@ const COMMANDS: Record<string, Command> = {
     progress.clear();
     writeFileAtomic(out, writeSafetensors(await s.weights(), weightsMetadata(s.project.name ?? basename(file))));
     const seconds = (performance.now() - started) / 1000;
-    if (o.json) jsonLine(io, { done: true, weights: out, steps: s.step, seconds });
+    if (o.json) jsonLine(io, { done: true, weights: out, steps: s.step, seconds, backend: s.backend.name });
     else io.stdout(`done: ${s.step} steps in ${fmt(seconds)} s; weights saved to ${out}\n`);
     return 0;
   },
 
   async eval(file, o, io) {
-    const s = openSession(file, o, true);
+    const s = await openSession(file, o, true);
     const r = await s.evaluate(rowsOf(s, o));
     if (o.json) jsonLine(io, { objective: r.objective, ...(r.accuracy !== undefined ? { accuracy: r.accuracy } : {}), rows: r.rows });
     else io.stdout(`objective ${fmt(r.objective!)}${r.accuracy !== undefined ? `, accuracy ${(100 * r.accuracy).toFixed(2)}%` : ''} on ${r.rows} rows\n`);
@@ -245,7 +245,7 @@ const COMMANDS: Record<string, Command> = {
   },
 
   async predict(file, o, io) {
-    const s = openSession(file, o, true);
+    const s = await openSession(file, o, true);
     const outputs = await s.predict(rowsOf(s, o));
     if (o.json) jsonLine(io, { outputs: outputs.map((r) => [...r]) });
     else for (const r of outputs) io.stdout([...r].map(fmt).join('\t') + '\n');
@@ -253,7 +253,7 @@ const COMMANDS: Record<string, Command> = {
   },
 
   async grad(file, o, io) {
-    const s = openSession(file, o, true);
+    const s = await openSession(file, o, true);
     const rows = rowsOf(s, o);
     const { plan } = gradProgram(s.nodes, s.targets, rows.length, { nodes: o.nodes });
     const exe = s.backend.load(plan);
@@ -284,7 +284,7 @@ const COMMANDS: Record<string, Command> = {
   },
 
   async gradcheck(file, o, io) {
-    const s = openSession(file, o, true);
+    const s = await openSession(file, o, true);
     const rows = rowsOf(s, o);
     const e = gradProgram(s.nodes, s.targets, rows.length).expansion;
     const obj = objectiveNode(e, s.targets);

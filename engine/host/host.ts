@@ -1,3 +1,4 @@
+import { availableBackends, chooseBackend } from '../backends/select';
 import type { Project } from '../io/project';
 import { engineRequest, type EngineEvent, type EngineReply, type EngineRequest, type TrainJobInfo } from '../protocol/messages';
 import { ProtocolError } from '../protocol/check';
@@ -139,6 +140,8 @@ export class EngineHost {
         return ok(await this.need().exportWeights());
       case 'evaluate':
         return ok(await this.need().evaluate(r.rows ?? 'validation'));
+      case 'backends':
+        return ok(await availableBackends());
     }
   }
 
@@ -151,7 +154,9 @@ export class EngineHost {
   /** A new paused job (the request's failures leave the current one as it was), replacing the current one. */
   private async newJob(rawProject: unknown, baseDir: string | undefined, weights: string | undefined): Promise<{ job: TrainingJob; replaced?: number }> {
     const project = projectOf(rawProject);
+    const backend = await chooseBackend(project.training?.backend ?? 'auto', project);
     const job = new TrainingJob({
+      backend,
       id: this.nextJob,
       project,
       baseDir,

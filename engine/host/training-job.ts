@@ -14,6 +14,7 @@
  * about 0.5% of the steps per second: the flush (JSON for the IPC channel) most, then the turns of the event loop
  * between slices and the boundary.
  */
+import type { BackendChoice } from '../backends/select';
 import type { Project } from '../io/project';
 import type { Tensor } from '../io/safetensors';
 import type { EngineEvent, EngineEventOf, EpochInfo, EvaluateResult, JobState, TrainJobInfo, TrainStatus, WeightsExport } from '../protocol/messages';
@@ -51,6 +52,8 @@ export interface JobOptions {
   /** Tensors to start from (checked against the graph first: every misfit is listed). */
   weights?: Record<string, Tensor>;
   emit: (event: EngineEvent) => void;
+  /** The backend chosen for the project (engine/backends/select.ts); default the CPU. */
+  backend?: BackendChoice;
   timing?: Partial<JobTiming>;
   /** Milliseconds, for the time-based batching (tests pass their own clock). */
   now?: () => number;
@@ -123,6 +126,7 @@ export class TrainingJob {
 
   // decision boundary
   private grid: Float32Array | undefined;
+  private readonly backend: TrainJobInfo['backend'] & object;
   private boundaryStep = 0;
   private boundaryTime = -Infinity;
   /** Least time until the next boundary while running: boundaryMs, or 200 times the last one's cost. */
@@ -136,7 +140,8 @@ export class TrainingJob {
     const project = opts.project;
     if (opts.weights) checkWeightsFit(project.graph.nodes, opts.weights);
     if (!project.data) throw new StudioError('the project has no data section: choose a dataset', { path: 'data' });
-    const s = new Session(project, { baseDir: dataBaseDir(project.data, opts.baseDir), weights: opts.weights });
+    const s = new Session(project, { baseDir: dataBaseDir(project.data, opts.baseDir), weights: opts.weights, backend: opts.backend?.backend });
+    this.backend = opts.backend ? { name: opts.backend.name, reason: opts.backend.reason, ...(opts.backend.adapter ? { adapter: opts.backend.adapter } : {}) } : { name: 'cpu', reason: 'default' };
     this.session = s;
     this.epochs = s.training.epochs;
     this.layerIds = [...s.layers.keys()];
@@ -206,6 +211,7 @@ export class TrainingJob {
       ...(this.classes ? { classes: this.classes.slice() } : {}),
       ...(this.plane ? { plane: { features: [...this.plane.features], x1: { ...this.plane.x1 }, x2: { ...this.plane.x2 } } } : {}),
       ...(replaced !== undefined ? { replaced } : {}),
+      backend: { ...this.backend },
     };
   }
 

@@ -63,6 +63,8 @@ export const engineRequest = union('type', {
    * validation part (default) or on all the dataset's rows in file order (what `bpstudio eval` computes).
    */
   evaluate: obj({ type: literal('evaluate'), id: int, rows: optional(literal('validation', 'all')) }),
+  /** What the machine can train on: `backendsInfo`. */
+  backends: obj({ type: literal('backends'), id: int }),
 });
 export type EngineRequest = Infer<typeof engineRequest>;
 
@@ -148,6 +150,8 @@ export const trainJobInfo = obj({
   plane: optional(obj({ features: arr(str), x1: range, x2: range })),
   /** The job this one stopped (train.start while another was running or paused). */
   replaced: optional(int),
+  /** The backend the job trains on, the WebGPU adapter where there is one, and why (training.backend, `auto`). */
+  backend: optional(obj({ name: literal('cpu', 'webgpu'), adapter: optional(str), reason: str })),
 });
 export type TrainJobInfo = Infer<typeof trainJobInfo>;
 
@@ -209,6 +213,13 @@ export const dataPreview = obj({
 });
 export type DataPreview = Infer<typeof dataPreview>;
 
+/** The reply to backends: the CPU always; WebGPU's adapter (software ones are exact but slow), or why there is none. */
+export const backendsInfo = obj({
+  webgpu: nullable(obj({ adapter: str, software: bool })),
+  reason: optional(str),
+});
+export type BackendsInfo = Infer<typeof backendsInfo>;
+
 /** What each engine request's reply carries in `result` when `ok`. */
 export const engineResults = {
   compile: compileResult,
@@ -221,6 +232,7 @@ export const engineResults = {
   'weights.load': trainJobInfo,
   'data.preview': dataPreview,
   evaluate: evaluateResult,
+  backends: backendsInfo,
 } as const;
 export type EngineResult<T extends EngineRequest['type']> = Infer<(typeof engineResults)[T]>;
 

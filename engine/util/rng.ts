@@ -1,6 +1,7 @@
 /**
- * Seeded pseudo-random numbers (sfc32). Every random draw in the engine (initialisation, shuffling, dropout masks,
- * builtin datasets) comes from one of these, so the same file and seed train the same way, bit for bit.
+ * Seeded pseudo-random numbers (sfc32). Every sequential random draw in the engine (initialisation, shuffling,
+ * builtin datasets) comes from one of these, so the same file and seed train the same way, bit for bit. Dropout
+ * masks, drawn in parallel on a GPU, come from a counter-based hash instead (engine/backends/counter-rng.ts).
  */
 export class Rng {
   private a: number;
@@ -81,4 +82,4 @@ export class Rng {
 }
 
 /** Named streams, so that adding a draw in one place (say, data) does not shift another (say, init). */
-export const RngStream = { data: 1, init: 2, shuffle: 3, dropout: 4 } as const;
+export const RngStream = { data: 1, init: 2, shuffle: 3 } as const;

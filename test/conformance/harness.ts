@@ -210,3 +210,41 @@ export function exactGradients(built: Built): { grads: Float64Array[]; onesJvp: 
     onesJvp: wrt.map((_, i) => exe.readSync(`jvp${i}`)[0]),
   };
 }
+
+// ---------------------------------------------------------------------------------------------------------------
+// backend against backend
+
+/**
+ * The case's forward value and the gradient of sum(y * R) with respect to each checked source, as one plan run on
+ * `backend`: what the WebGPU conformance compares against the CPU backend. The plan is compiled once per case
+ * (`planOf`) so both backends run the very same steps.
+ */
+export function valueAndGradientPlan(built: Built, seedName: string): { plan: ReturnType<typeof compilePlan>; outputs: string[] } {
+  const { b, y, wrt } = built;
+  const objective = weightedObjective(b, y, seedName);
+  const adjoint = reverseMode(b, objective, wrt);
+  const outputs: Record<string, IRNode> = { y };
+  wrt.forEach((x, i) => {
+    const g = adjoint.get(x);
+    if (g) outputs[`grad${i}:${sourceName(x)}`] = g;
+  });
+  return { plan: compilePlan(outputs), outputs: Object.keys(outputs) };
+}
+
+/** Runs a plan made by valueAndGradientPlan on a backend and reads every output. */
+export async function runPlanOutputs(
+  backend: Backend,
+  built: Built,
+  planned: ReturnType<typeof valueAndGradientPlan>,
+  ctx: RunContext = RUN,
+): Promise<Map<string, Float32Array>> {
+  const exe = backend.load(planned.plan);
+  for (const [name, v] of built.values) {
+    if (exe.plan.inputs.has(name)) exe.setInput(name, Float32Array.from(v));
+    else backend.writeTensor(name, Float32Array.from(v));
+  }
+  exe.run(ctx);
+  const out = new Map<string, Float32Array>();
+  for (const name of planned.outputs) out.set(name, await exe.read(name));
+  return out;
+}

@@ -18,6 +18,7 @@ interface EpochLine {
 
 interface DoneLine {
   done: true;
+  backend: string;
   weights: string;
   steps: number;
   seconds: number;
@@ -130,7 +131,9 @@ describe.each(CASES)('train $name --json (saved settings)', (c) => {
     });
     // Whole epochs: every epoch takes the same number of steps.
     expect(last(t).step).toBe(t.epochs[0].step * settings.epochs);
-    expect(Object.keys(t.done).sort()).toEqual(['done', 'seconds', 'steps', 'weights']);
+    // cli.md's done line, plus the backend it trained on (an added key).
+    expect(Object.keys(t.done).sort()).toEqual(['backend', 'done', 'seconds', 'steps', 'weights']);
+    expect(t.done.backend).toBe('cpu');
     expect(t.done.done).toBe(true);
     expect(t.done.weights).toBe(t.out);
     expect(t.done.steps).toBe(last(t).step);
@@ -176,9 +179,10 @@ test('the human-readable form prints one line per epoch and a done line', async 
   const r = await cli('train', ex.project('iris'), '--epochs', '2', '--out', join(ex.dir, 'out', 'iris-text.safetensors'));
   expect(r.code, r.stderr).toBe(0);
   const lines = r.stdout.trim().split('\n');
-  expect(lines).toHaveLength(3);
-  expect(lines[0]).toMatch(/^epoch 1\b/);
-  expect(lines[2]).toMatch(/^done: \d+ steps/);
+  expect(lines).toHaveLength(4);
+  expect(lines[0]).toBe('backend: cpu; set to cpu');
+  expect(lines[1]).toMatch(/^epoch 1\b/);
+  expect(lines[3]).toMatch(/^done: \d+ steps/);
   expect(r.stderr).toBe(''); // no progress bar off a terminal
 });
 

@@ -1,7 +1,7 @@
 import { normAxes, normAxis, strides } from '../../ir/shape';
-import { Rng } from '../../util/rng';
 import type { Window } from '../../ir/builder';
 import { windowOutput } from '../../ops/layout';
+import { counterHash, dropThreshold } from '../counter-rng';
 import type { FloatArray, KernelCall, RunContext } from '../kernel';
 import { binaryKernels, sameShapeBinary, unaryKernels } from './elementwise';
 import { broadcastBlocks, broadcastIndex, reduceIndex, reduceSplit, transposeIndex, transposeSplit } from './index-maps';
@@ -65,10 +65,12 @@ export const cpuKernels: Record<string, CpuKernel> = {
     }
   },
   dropout_mask: (_ins, out, call, ctx) => {
+    // Counter-based, as the WebGPU kernel draws it: the same mask on both backends.
     const rate = call.attrs.rate as number;
-    const rng = new Rng(ctx.seed ^ Math.imul(ctx.step + 1, 0x2c1b3c6d), 1000 + (call.attrs.stream as number));
+    const drop = dropThreshold(rate);
+    const stream = call.attrs.stream as number;
     const keep = 1 / (1 - rate);
-    for (let i = 0; i < out.length; i++) out[i] = rng.uniform() < rate ? 0 : keep;
+    for (let i = 0; i < out.length; i++) out[i] = counterHash(ctx.seed, ctx.step, stream, i) >>> 8 < drop ? 0 : keep;
   },
 
   ...unaryKernels,

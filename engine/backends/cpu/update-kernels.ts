@@ -1,3 +1,4 @@
+import type { AdamAttrs, SgdAttrs } from '../kernel';
 import type { CpuKernel } from './kernels';
 
 /**
@@ -40,19 +41,3 @@ export const updateKernels: Record<string, CpuKernel> = {
     }
   },
 };
-
-interface SgdAttrs {
-  lr: number;
-  momentum?: number;
-  nesterov?: boolean;
-  weightDecay?: number;
-}
-
-interface AdamAttrs {
-  lr: number;
-  beta1?: number;
-  beta2?: number;
-  eps?: number;
-  weightDecay?: number;
-  decoupled?: boolean;
-}

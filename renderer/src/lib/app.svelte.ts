@@ -7,7 +7,7 @@ import { untrack } from 'svelte';
 import type { useSvelteFlow } from '@xyflow/svelte';
 import { opSpec } from '../../../engine/graph/catalogue';
 import { parseProject, serializeProject, type Project } from '../../../engine/io/project';
-import type { CompileResult, ExampleItem, MenuCommand, RecoveryItem, ShellInfo } from '../../../engine/protocol/messages';
+import type { BackendsInfo, CompileResult, ExampleItem, MenuCommand, RecoveryItem, ShellInfo } from '../../../engine/protocol/messages';
 import { StudioError, describeWhere } from '../../../engine/util/errors';
 import { createBridge, type Bridge, type EngineStatus } from './bridge';
 import { DocStore } from './doc.svelte';
@@ -72,6 +72,8 @@ export class AppState {
    * as an untitled copy, the example's folder. Undefined for a new document.
    */
   sourceDir = $state<string | undefined>(undefined);
+  /** What the engine can train on (the training panel's backend list); null until the engine says. */
+  backends = $state.raw<BackendsInfo | null>(null);
   /** The run's gradients as the canvas draws them (chips, badges, edge colours); rebuilt at most 4 times a second. */
   gradient = $state.raw<GradientOverlay | null>(null);
   private gradientAt = 0;
@@ -179,6 +181,16 @@ export class AppState {
       if (!ready) return;
       const t = setTimeout(() => void this.compile(p), COMPILE_DEBOUNCE_MS);
       return () => clearTimeout(t);
+    });
+    // Ask the engine once what it can train on (again after a restart).
+    $effect(() => {
+      if (this.engine.state !== 'ready') return;
+      untrack(() => {
+        this.bridge.engine({ type: 'backends' }).then(
+          (b) => (this.backends = b),
+          () => (this.backends = { webgpu: null, reason: 'the engine did not say' }),
+        );
+      });
     });
     // A run that fails says so where the user looks, whatever the inspector shows.
     $effect(() => {

@@ -1,0 +1,177 @@
+/**
+ * The figures of `--backend webgpu`, on whatever adapter Dawn finds (named in each line's `adapter`): matmul GFLOP/s
+ * (the `matmul` bench), MLP training steps/s (`mlp_step`) and the cost of one dispatch (`dispatch`). No peers here:
+ * PyTorch, the GPU peer, runs on the GPU machine (../shared/docs/gpu.md).
+ *
+ * GPU work is asynchronous: `run()` only encodes and submits. A timed round therefore ends by waiting for the GPU
+ * (`onSubmittedWorkDone`, or the read-back that training does anyway), and its time covers all the work submitted in
+ * it. Rounds submit many calls back to back, as a training loop does, so the figures are throughput, not latency.
+ */
+import { initTensor } from '../engine/graph/init';
+import { Builder } from '../engine/ir/builder';
+import { compilePlan } from '../engine/plan/plan';
+import { resolveTargets, trainProgram } from '../engine/train/program';
+import { StudioError } from '../engine/util/errors';
+import { WebGpuBackend } from '../engine/backends/webgpu/webgpu-backend';
+import { randomArray, type Bench } from './context';
+import { MLP, MLP_OPTIMIZER, MLP_STEP_FLOPS, mlpBatch, mlpGraph } from './mlp';
+import { emit, note } from './report';
+import { median } from './timing';
+
+const MATMUL_SIZES = [512, 1024, 2048, 4096] as const;
+const RUN = { seed: 0, step: 0 };
+/** Training reads the objective back once every this many steps (the rest stay queued on the GPU). */
+const READ_EVERY = 10;
+const DISPATCH_OPS = 1000;
+
+/**
+ * Seconds per call: warm-up calls for 0.2 s (at least one), then rounds of calls of about 0.2 s each, each round
+ * ended by `finish` (waiting for the GPU), until there are 3 rounds and 1 s, or 5 rounds; the median over rounds.
+ */
+async function measureGpu(call: () => unknown, finish: () => Promise<unknown>): Promise<number> {
+  const now = () => performance.now() / 1000;
+  const start = now();
+  let warm = 0;
+  do {
+    await call();
+    await finish();
+    warm++;
+  } while (now() - start < 0.2);
+  const perRound = Math.max(1, Math.ceil((0.2 * warm) / (now() - start)));
+  const perCall: number[] = [];
+  let total = 0;
+  while (perCall.length < 5 && (perCall.length < 3 || total < 1)) {
+    const t0 = now();
+    for (let i = 0; i < perRound; i++) await call();
+    await finish();
+    const dt = now() - t0;
+    total += dt;
+    perCall.push(dt / perRound);
+  }
+  return median(perCall);
+}
+
+/** The backend, or undefined (with a note) when this machine has no adapter. */
+async function gpuBackend(what: string): Promise<WebGpuBackend | undefined> {
+  try {
+    const gpu = await WebGpuBackend.create();
+    note(`${what}: WebGPU on ${gpu.adapter}${gpu.software ? ' (a software adapter)' : ''}`);
+    return gpu;
+  } catch (e) {
+    note(`${what} skipped: ${e instanceof Error ? e.message : String(e)}`);
+    return undefined;
+  }
+}
+
+/** Runs one figure; a missing kernel (a StudioError at load) is a note, not the end of the run. */
+async function figure(what: string, body: () => Promise<void>): Promise<void> {
+  try {
+    await body();
+  } catch (e) {
+    if (!(e instanceof StudioError)) throw e;
+    note(`${what} skipped: ${e.message}`);
+  }
+}
+
+/** The largest |a - b| / |b| over a few entries of C = A B, recomputed here in float64. */
+function spotCheck(n: number, a: Float32Array, b: Float32Array, c: Float32Array): number {
+  let worst = 0;
+  for (let s = 0; s < 8; s++) {
+    const i = (s * 7919) % n;
+    const j = (s * 104729) % n;
+    let want = 0;
+    for (let p = 0; p < n; p++) want += a[i * n + p] * b[p * n + j];
+    worst = Math.max(worst, Math.abs(c[i * n + j] - want) / Math.max(Math.abs(want), 1e-6));
+  }
+  return worst;
+}
+
+export async function webgpuMatmul(): Promise<void> {
+  const gpu = await gpuBackend('matmul');
+  if (!gpu) return;
+  const sizes = gpu.software ? MATMUL_SIZES.slice(0, 1) : MATMUL_SIZES;
+  if (gpu.software) note(`matmul: a software adapter runs ~1 GFLOP/s, so only n = ${sizes.join(', ')} (not ${MATMUL_SIZES.join(', ')})`);
+  for (const n of sizes) {
+    await figure(`matmul n=${n}`, async () => {
+      note(`matmul n=${n}: ours on webgpu`);
+      const g = new Builder();
+      const exe = gpu.load(compilePlan({ c: g.matmul(g.input('a', [n, n]), g.input('b', [n, n])) }));
+      const a = randomArray(n * n, 1);
+      const b = randomArray(n * n, 2);
+      exe.setInput('a', a);
+      exe.setInput('b', b);
+      const s = await measureGpu(
+        () => exe.run(RUN),
+        () => gpu.device.queue.onSubmittedWorkDone(),
+      );
+      note(`matmul n=${n}: largest relative error of 8 entries against float64: ${spotCheck(n, a, b, await exe.read('c')).toExponential(1)}`);
+      emit({ bench: 'matmul', backend: 'webgpu', adapter: gpu.adapter, n, value: (2 * n ** 3) / s / 1e9, unit: 'GFLOP/s' });
+    });
+  }
+  gpu.dispose();
+}
+
+/** The benchmark batch of 128 rows, repeated to `batch` rows. */
+function batchOf(batch: number): { x: Float32Array; y: Float32Array } {
+  const { x, labels } = mlpBatch();
+  const reps = batch / MLP.batch;
+  const out = { x: new Float32Array(batch * MLP.input), y: new Float32Array(batch) };
+  for (let r = 0; r < reps; r++) {
+    out.x.set(x, r * x.length);
+    out.y.set(labels, r * labels.length);
+  }
+  return out;
+}
+
+export async function webgpuMlpStep(): Promise<void> {
+  const gpu = await gpuBackend('mlp_step');
+  if (!gpu) return;
+  const nodes = mlpGraph();
+  for (const batch of [MLP.batch, 8 * MLP.batch]) {
+    await figure(`mlp_step batch ${batch}`, async () => {
+      note(`mlp_step batch ${batch}: ours on webgpu, the objective read every ${READ_EVERY} steps`);
+      const { plan, expansion } = trainProgram(nodes, resolveTargets(nodes), MLP_OPTIMIZER, batch);
+      for (const p of expansion.params) gpu.writeTensor(p.name, initTensor(p.name, p.shape, p.init, MLP.seed));
+      const exe = gpu.load(plan);
+      const { x, y } = batchOf(batch);
+      exe.setInput('x', x);
+      exe.setInput('y', y);
+      let step = 0;
+      const s = await measureGpu(
+        async () => {
+          exe.run({ seed: MLP.seed, step: ++step });
+          if (step % READ_EVERY === 0) await exe.read('objective');
+        },
+        () => exe.read('objective'),
+      );
+      const extras = { backend: 'webgpu', adapter: gpu.adapter, batch, readEvery: READ_EVERY };
+      emit({ bench: 'mlp_step', ...extras, value: 1 / s, unit: 'steps/s' });
+      emit({ bench: 'mlp_step', ...extras, value: (MLP_STEP_FLOPS * (batch / MLP.batch)) / s / 1e9, unit: 'GFLOP/s' });
+    });
+  }
+  gpu.dispose();
+}
+
+/** Microseconds per op of a plan of 1000 adds of 4 floats: the fixed cost of a dispatch (encoding included). */
+export const dispatch: Bench = {
+  name: 'dispatch',
+  backends: ['webgpu'],
+  async run() {
+    const gpu = await gpuBackend('dispatch');
+    if (!gpu) return;
+    await figure('dispatch', async () => {
+      const g = new Builder();
+      const x = g.input('x', [4]);
+      let y = x;
+      for (let i = 0; i < DISPATCH_OPS; i++) y = g.add(y, x);
+      const exe = gpu.load(compilePlan({ y }));
+      exe.setInput('x', Float32Array.of(1, 2, 3, 4));
+      const s = await measureGpu(
+        () => exe.run(RUN),
+        () => gpu.device.queue.onSubmittedWorkDone(),
+      );
+      emit({ bench: 'dispatch', backend: 'webgpu', adapter: gpu.adapter, ops: DISPATCH_OPS, value: (s / DISPATCH_OPS) * 1e6, unit: 'us/op' });
+    });
+    gpu.dispose();
+  },
+};

@@ -1,0 +1,93 @@
+/**
+ * Where the WebGPU device comes from: `navigator.gpu` in a browser, the `webgpu` package (Dawn's dawn.node) in
+ * Node. This is the backend's only Node-specific code.
+ *
+ * The object that `create()` returns must stay referenced for the life of the process: when it is garbage-collected
+ * dawn.node crashes the process natively. It is kept in this module for good.
+ */
+import { StudioError } from '../../util/errors';
+
+export interface GpuInfo {
+  device: GPUDevice;
+  /** The adapter as people name it: vendor, architecture, description. */
+  adapter: string;
+  /** Software rasterisers (Mesa's llvmpipe, SwiftShader) are exact but slow: `auto` never picks them. */
+  software: boolean;
+}
+
+let nodeGpu: GPU | undefined;
+let pending: Promise<GpuInfo | null> | undefined;
+
+async function gpuEntry(): Promise<GPU | undefined> {
+  const nav = (globalThis as { navigator?: { gpu?: GPU } }).navigator;
+  if (nav?.gpu) return nav.gpu;
+  if (typeof process === 'undefined' || !process.versions?.node) return undefined;
+  if (!nodeGpu) {
+    const mod = (await import('webgpu')) as { create(flags: string[]): GPU; globals: object };
+    Object.assign(globalThis, mod.globals);
+    nodeGpu = mod.create([]);
+  }
+  return nodeGpu;
+}
+
+/** The adapter's description, e.g. "nvidia hopper (NVIDIA H100)" or "mesa llvmpipe (llvmpipe (LLVM 15.0.6, 256 bits))". */
+function describe(info: GPUAdapterInfo): string {
+  const parts = [info.vendor, info.architecture].filter(Boolean).join(' ');
+  const detail = info.description || info.device;
+  return [parts, detail ? `(${detail})` : ''].filter(Boolean).join(' ') || 'unknown adapter';
+}
+
+/**
+ * The process's one WebGPU device, or null where there is no adapter (no GPU and no software rasteriser, or the
+ * runtime has no WebGPU). Device loss is reported through `lost` and makes the next call try again.
+ */
+export function gpuDevice(): Promise<GpuInfo | null> {
+  pending ??= (async () => {
+    const gpu = await gpuEntry();
+    if (!gpu) return null;
+    const adapter = await gpu.requestAdapter({ powerPreference: 'high-performance' });
+    if (!adapter) return null;
+    const limits = adapter.limits;
+    const device = await adapter.requestDevice({
+      requiredLimits: {
+        maxStorageBufferBindingSize: limits.maxStorageBufferBindingSize,
+        maxBufferSize: limits.maxBufferSize,
+        maxStorageBuffersPerShaderStage: limits.maxStorageBuffersPerShaderStage,
+        maxComputeWorkgroupStorageSize: limits.maxComputeWorkgroupStorageSize,
+        maxComputeInvocationsPerWorkgroup: limits.maxComputeInvocationsPerWorkgroup,
+      },
+    });
+    void device.lost.then((l) => {
+      pending = undefined;
+      errors.push(`the GPU device was lost (${l.message || l.reason})`);
+    });
+    // Validation errors (a WGSL kernel that does not compile, a bad binding) would otherwise only be printed, and
+    // the step would leave its output as it was: they are kept and thrown at the next read.
+    device.onuncapturederror = (e) => void errors.push(e.error.message);
+    const info = adapter.info;
+    const name = describe(info);
+    return { device, adapter: name, software: /llvmpipe|lavapipe|swiftshader|software/i.test(`${name} ${info.device}`) };
+  })().catch((e: unknown) => {
+    pending = undefined;
+    throw new StudioError(`WebGPU could not start: ${e instanceof Error ? e.message : String(e)}`);
+  });
+  return pending;
+}
+
+const errors: string[] = [];
+
+/** Throws the first WebGPU error since the last check (as a StudioError), if there was one. */
+export function throwGpuErrors(): void {
+  if (!errors.length) return;
+  const first = errors[0];
+  const more = errors.length - 1;
+  errors.length = 0;
+  throw new StudioError(`WebGPU failed: ${first}${more ? ` (and ${more} more error${more > 1 ? 's' : ''})` : ''}`);
+}
+
+/** The device, or a StudioError that says there is none. */
+export async function requireGpu(): Promise<GpuInfo> {
+  const g = await gpuDevice();
+  if (!g) throw new StudioError('no WebGPU adapter was found on this machine: use the cpu backend (or auto, which falls back to it)');
+  return g;
+}

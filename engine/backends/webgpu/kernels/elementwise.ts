@@ -1,0 +1,231 @@
+/**
+ * Elementwise kernels: one WGSL template for the unary ops and one for the binary ops, an expression per op. Sizes,
+ * attributes and broadcast strides are uniform params, so each op compiles to one pipeline whatever the shapes.
+ *
+ * The CPU computes in float64 and rounds once; here everything is float32. Where a WGSL builtin loses the relative
+ * precision (log near 1, tanh near 0: 1e-2 relative on llvmpipe at 1e-6) or is missing (log1p), the function is
+ * written out below as a series or polynomial that keeps it.
+ */
+import type { KernelCall } from '../../kernel';
+import { f32Bits, flatIndex, grid1d, packWords, WORKGROUP, type GpuKernel, type GpuKernelFor } from '../kernel';
+
+const numel = (s: readonly number[]) => s.reduce((a, d) => a * d, 1);
+
+/**
+ * log((1 + s) / (1 - s)) = 2 atanh(s) by its series, for |s| <= 1/3 (the first term left out is below 2e-9
+ * relative). log1p(u) = atanh2(u / (2 + u)) is then accurate to a few ulps for every u in [-0.29, 1].
+ */
+const ATANH2 = /* wgsl */ `
+fn atanh2(s: f32) -> f32 {
+  let z = s * s;
+  return s * (2.0 + z * (0.6666666667 + z * (0.4 + z * (0.2857142857 + z * (0.2222222222 + z * (0.1818181818
+    + z * (0.1538461538 + z * 0.1333333333)))))));
+}`;
+
+/**
+ * Natural log as e ln 2 + log1p(m - 1) for x = m 2^e, m in [sqrt(1/2), sqrt(2)), ln 2 split in two (Cephes) so
+ * that e ln 2 loses nothing; 0, negatives, inf and NaN go to the builtin.
+ */
+const LOG = /* wgsl */ `${ATANH2}
+fn log_(x: f32) -> f32 {
+  if (!(x > 0.0 && x <= 3.4028234e38)) { return log(x); }
+  let fe = frexp(x);
+  var m = fe.fract;
+  var e = f32(fe.exp);
+  if (m < 0.70710678) { m = 2.0 * m; e = e - 1.0; }
+  let f = m - 1.0;
+  return e * 0.693359375 + (atanh2(f / (2.0 + f)) - e * 2.12194440e-4);
+}`;
+
+/** 1 / (1 + e^-x) without overflow, as the CPU's sigmoid. */
+const SIGMOID = /* wgsl */ `
+fn sigmoid(x: f32) -> f32 {
+  let e = exp(-abs(x));
+  return select(e / (1.0 + e), 1.0 / (1.0 + e), x >= 0.0);
+}`;
+
+/** log(1 + e^x) = max(x, 0) + log1p(e^-|x|), the CPU's two branches in one. */
+const SOFTPLUS = /* wgsl */ `${ATANH2}
+fn softplus(x: f32) -> f32 {
+  let u = exp(-abs(x));
+  return max(x, 0.0) + atanh2(u / (2.0 + u));
+}`;
+
+/**
+ * tanh: Cephes' odd polynomial below 0.625 (the builtin loses the relative precision near 0), else
+ * (1 - e^-2|x|) / (1 + e^-2|x|), which cannot overflow.
+ */
+const TANH = /* wgsl */ `
+fn tanh_(x: f32) -> f32 {
+  let a = abs(x);
+  if (a < 0.625) {
+    let z = x * x;
+    return x + x * z * ((((-5.70498872745e-3 * z + 2.06390887954e-2) * z - 5.37397155531e-2) * z + 1.33314422036e-1) * z
+      - 3.33332819422e-1);
+  }
+  let t = exp(-2.0 * a);
+  return sign(x) * (1.0 - t) / (1.0 + t);
+}`;
+
+/**
+ * x^e as Math.pow: x^|e| by repeated squaring when e is whole (p.k = |e|: negative bases work, x^0 = 1), else by
+ * the builtin; 1 / x^|e| for e < 0, so that 0^e is +inf as on the CPU.
+ */
+const POW = /* wgsl */ `
+fn pow_(x: f32) -> f32 {
+  var r = 1.0;
+  if (p.whole == 0u) {
+    r = pow(x, abs(p.a));
+  } else {
+    var b = x;
+    for (var k = p.k; k != 0u; k = k >> 1u) {
+      if ((k & 1u) != 0u) { r = r * b; }
+      b = b * b;
+    }
+  }
+  return select(r, 1.0 / r, p.a < 0.0);
+}`;
+
+/** Each unary op as a WGSL expression of `x` (and `p.a`, its attribute), with the functions it calls. */
+const UNARY: Record<string, { expr: string; fns?: string }> = {
+  neg: { expr: '-x' },
+  exp: { expr: 'exp(x)' },
+  ln: { expr: 'log_(x)', fns: LOG },
+  sin: { expr: 'sin(x)' },
+  cos: { expr: 'cos(x)' },
+  tanh: { expr: 'tanh_(x)', fns: TANH },
+  sigmoid: { expr: 'sigmoid(x)', fns: SIGMOID },
+  // relu(NaN) = 0 and relu(-0) = +0, as on the CPU.
+  relu: { expr: 'select(0.0, x, x > 0.0)' },
+  leaky_relu: { expr: 'select(x * p.a, x, x > 0.0)' },
+  softplus: { expr: 'softplus(x)', fns: SOFTPLUS },
+  abs: { expr: 'abs(x)' },
+  sqrt: { expr: 'sqrt(x)' },
+  pow: { expr: 'pow_(x)', fns: POW },
+  // sign(NaN) = 0, as on the CPU (the builtin leaves it unspecified).
+  sign: { expr: 'select(0.0, 1.0, x > 0.0) - select(0.0, 1.0, x < 0.0)' },
+  step: { expr: 'select(0.0, 1.0, x > 0.0)' },
+  stop_gradient: { expr: 'x' },
+};
+
+const unaryCode = (expr: string, fns = '') => /* wgsl */ `
+struct Params { n: u32, a: f32, k: u32, whole: u32 }
+@group(0) @binding(0) var<storage, read> xs: array<f32>;
+@group(0) @binding(1) var<storage, read_write> out: array<f32>;
+@group(0) @binding(2) var<uniform> p: Params;
+${fns}
+@compute @workgroup_size(${WORKGROUP})
+fn main(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>) {
+  let i = ${flatIndex()};
+  if (i >= p.n) { return; }
+  let x = xs[i];
+  out[i] = ${expr};
+}`;
+
+function unary(op: string): GpuKernelFor {
+  const { expr, fns } = UNARY[op];
+  const code = unaryCode(expr, fns);
+  return (call) => {
+    const n = numel(call.outShape);
+    const a = (call.attrs.alpha ?? call.attrs.exponent ?? 0) as number;
+    const whole = op === 'pow' && Number.isInteger(a) && Math.abs(a) < 2 ** 32;
+    return { code, workgroups: grid1d(n), params: packWords([n, f32Bits(a), whole ? Math.abs(a) : 0, whole ? 1 : 0]) };
+  };
+}
+
+/** Each binary op as a WGSL expression of `a` and `b`. maximum / minimum: a on ties, b when either is NaN. */
+const BINARY: Record<string, string> = {
+  add: 'a + b',
+  sub: 'a - b',
+  mul: 'a * b',
+  div: 'a / b',
+  maximum: 'select(b, a, a >= b)',
+  minimum: 'select(b, a, a <= b)',
+  greater: 'select(0.0, 1.0, a > b)',
+  greater_equal: 'select(0.0, 1.0, a >= b)',
+};
+
+/** Up to this many dims after merging (the engine's tensors have rank <= 6); params hold them as 2 vec4s. */
+const MAX_RANK = 8;
+
+/**
+ * The output index is split into coordinates over `shape` (innermost last) and each input's element is
+ * sum(coordinate * stride), with stride 0 along the dims it is broadcast over. The outermost coordinate needs no
+ * modulo, so same-shape and scalar operands (one merged dim) cost no division at all.
+ */
+const binaryCode = (expr: string) => /* wgsl */ `
+struct Params { n: u32, rank: u32, pad0: u32, pad1: u32, shape: array<vec4<u32>, 2>, sa: array<vec4<u32>, 2>, sb: array<vec4<u32>, 2> }
+@group(0) @binding(0) var<storage, read> xa: array<f32>;
+@group(0) @binding(1) var<storage, read> xb: array<f32>;
+@group(0) @binding(2) var<storage, read_write> out: array<f32>;
+@group(0) @binding(3) var<uniform> p: Params;
+
+@compute @workgroup_size(${WORKGROUP})
+fn main(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>) {
+  let i = ${flatIndex()};
+  if (i >= p.n) { return; }
+  var rest = i;
+  var ia = 0u;
+  var ib = 0u;
+  for (var d = p.rank - 1u; d > 0u; d = d - 1u) {
+    let size = p.shape[d / 4u][d % 4u];
+    let c = rest % size;
+    rest = rest / size;
+    ia = ia + c * p.sa[d / 4u][d % 4u];
+    ib = ib + c * p.sb[d / 4u][d % 4u];
+  }
+  let a = xa[ia + rest * p.sa[0].x];
+  let b = xb[ib + rest * p.sb[0].x];
+  out[i] = ${expr};
+}`;
+
+/**
+ * The output's shape and each input's strides over it (0 where the input is broadcast), with size-1 dims dropped
+ * and neighbouring dims merged wherever every input walks them as one: same shapes become one dim, a bias row
+ * added to a batch two.
+ */
+export function broadcastLayout(inShapes: readonly (readonly number[])[], outShape: readonly number[]): { shape: number[]; strides: number[][] } {
+  const rank = outShape.length;
+  const aligned = inShapes.map((s) => {
+    const st = new Array<number>(rank).fill(0);
+    for (let d = s.length - 1, acc = 1; d >= 0; d--) {
+      st[rank - s.length + d] = s[d] === 1 ? 0 : acc;
+      acc *= s[d];
+    }
+    return st;
+  });
+  const shape: number[] = [];
+  const strides: number[][] = inShapes.map(() => []);
+  for (let d = 0; d < rank; d++) {
+    if (outShape[d] === 1) continue;
+    const last = shape.length - 1;
+    if (last >= 0 && aligned.every((st, k) => strides[k][last] === st[d] * outShape[d])) {
+      shape[last] *= outShape[d];
+      strides.forEach((s, k) => (s[last] = aligned[k][d]));
+    } else {
+      shape.push(outShape[d]);
+      strides.forEach((s, k) => s.push(aligned[k][d]));
+    }
+  }
+  if (!shape.length) return { shape: [1], strides: strides.map(() => [0]) };
+  return { shape, strides };
+}
+
+function binary(op: string): GpuKernelFor {
+  const code = binaryCode(BINARY[op]);
+  const slots = (v: number[]) => [...v, ...new Array<number>(MAX_RANK - v.length).fill(0)];
+  return (call: KernelCall): GpuKernel => {
+    const n = numel(call.outShape);
+    const { shape, strides } = broadcastLayout(call.inShapes, call.outShape);
+    return {
+      code,
+      workgroups: grid1d(n),
+      params: packWords([n, shape.length, 0, 0, ...slots(shape), ...slots(strides[0]), ...slots(strides[1])]),
+    };
+  };
+}
+
+export const elementwiseKernels: Record<string, GpuKernelFor> = {
+  ...Object.fromEntries(Object.keys(UNARY).map((op) => [op, unary(op)])),
+  ...Object.fromEntries(Object.keys(BINARY).map((op) => [op, binary(op)])),
+};

@@ -1,0 +1,233 @@
+/**
+ * Layout ops. Reshape, broadcast_to, slice and most transposes are one gather, out[i] = x[base + offset(i)], where
+ * offset walks a strided view of the input given as uniform params (so one pipeline serves every shape); a transpose
+ * of matrices (the last two axes, say) goes through workgroup memory in tiles so that reads and writes both stay
+ * contiguous. Concat and pad split the tensor around their axis; im2col gathers windows and col2im sums them back.
+ */
+import { normAxis, strides } from '../../../ir/shape';
+import type { Window } from '../../../ir/builder';
+import { windowOutput } from '../../../ops/layout';
+import { transposeSplit } from '../../cpu/index-maps';
+import type { KernelCall } from '../../kernel';
+import { flatIndex, grid1d, packWords, WORKGROUP, type GpuKernel, type GpuKernelFor } from '../kernel';
+
+const numel = (s: readonly number[]) => s.reduce((a, d) => a * d, 1);
+
+/** Views hold at most this many dims after merging (tensors have rank 6 at most). */
+export const MAX_RANK = 6;
+/** The params field holding views: per dim d (innermost first), one view's size and stride in .xy, another's in .zw. */
+export const DIMS_FIELD = `dims: array<vec4<u32>, ${MAX_RANK}>`;
+
+/** A strided view of a tensor: (size, stride) per dim, innermost first. */
+export type View = [number, number][];
+
+/** The view of dims `sizes` with strides `st`: size-1 dims dropped, a dim merged into the next inner one where the strides allow. */
+export function view(sizes: readonly number[], st: readonly number[]): View {
+  const out: View = [];
+  for (let d = sizes.length - 1; d >= 0; d--) {
+    if (sizes[d] === 1) continue;
+    const inner = out[out.length - 1];
+    if (inner && st[d] === inner[0] * inner[1]) inner[0] *= sizes[d];
+    else out.push([sizes[d], st[d]]);
+  }
+  if (out.length > MAX_RANK) throw new Error(`WebGPU kernels take tensors of rank ${MAX_RANK} at most`);
+  return out;
+}
+
+/** The words of DIMS_FIELD: view `a` in .xy, `b` in .zw. */
+export function dimsWords(a: View, b: View = []): number[] {
+  const words: number[] = [];
+  for (let d = 0; d < MAX_RANK; d++) words.push(...(a[d] ?? [1, 0]), ...(b[d] ?? [1, 0]));
+  return words;
+}
+
+/** WGSL `fn name(i: u32) -> u32`: the offset of row-major index i of the view in `p.dims[d].<size><stride>`. */
+export function viewOffset(name: string, rank: string, size: 'x' | 'z', stride: 'y' | 'w'): string {
+  return /* wgsl */ `
+fn ${name}(i: u32) -> u32 {
+  var rem = i;
+  var off = 0u;
+  for (var d = 0u; d < ${rank}; d++) {
+    let dim = p.dims[d];
+    off += (rem % dim.${size}) * dim.${stride};
+    rem /= dim.${size};
+  }
+  return off;
+}`;
+}
+
+/**
+ * One thread per output element, with inputs `names` bound in order, the output, then `p: Params` (`n`, then
+ * `fields` holding `words`); `body` sets out[i], calling functions that `helpers` defines.
+ */
+function perElement(call: KernelCall, names: string[], fields: string, words: number[], body: string, helpers = ''): GpuKernel {
+  const n = numel(call.outShape);
+  const inputs = names.map((x, k) => `@group(0) @binding(${k}) var<storage, read> ${x}: array<f32>;`).join('\n');
+  return {
+    code: /* wgsl */ `
+struct Params { n: u32, ${fields} }
+${inputs}
+@group(0) @binding(${names.length}) var<storage, read_write> out: array<f32>;
+@group(0) @binding(${names.length + 1}) var<uniform> p: Params;
+${helpers}
+@compute @workgroup_size(${WORKGROUP})
+fn main(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>) {
+  let i = ${flatIndex()};
+  if (i >= p.n) { return; }
+  ${body}
+}`,
+    workgroups: grid1d(n),
+    params: packWords([n, ...words]),
+  };
+}
+
+/** out[i] = x[base + offset of i in the view]. */
+function gather(call: KernelCall, v: View, base = 0): GpuKernel {
+  const fields = `rank: u32, base: u32, ${DIMS_FIELD}`;
+  return perElement(call, ['x'], fields, [v.length, base, 0, ...dimsWords(v)], 'out[i] = x[p.base + offset(i)];', viewOffset('offset', 'p.rank', 'x', 'y'));
+}
+
+const TILE = 16;
+const MAX_GROUPS = 65535;
+
+/** `batches` transposes of rows x cols matrices, a TILE x TILE block per workgroup. */
+function tiledTranspose(batches: number, rows: number, cols: number): GpuKernel {
+  return {
+    code: /* wgsl */ `
+const T = ${TILE}u;
+struct Params { rows: u32, cols: u32 }
+@group(0) @binding(0) var<storage, read> x: array<f32>;
+@group(0) @binding(1) var<storage, read_write> out: array<f32>;
+@group(0) @binding(2) var<uniform> p: Params;
+// One padding column, so that reading a column of the tile does not hit one memory bank.
+var<workgroup> tile: array<f32, ${TILE * (TILE + 1)}>;
+@compute @workgroup_size(${TILE}, ${TILE})
+fn main(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_id) l: vec3<u32>) {
+  let base = wg.z * p.rows * p.cols;
+  let r = wg.y * T + l.y;
+  let c = wg.x * T + l.x;
+  if (r < p.rows && c < p.cols) { tile[l.y * (T + 1u) + l.x] = x[base + r * p.cols + c]; }
+  workgroupBarrier();
+  let orow = wg.x * T + l.y;
+  let ocol = wg.y * T + l.x;
+  if (orow < p.cols && ocol < p.rows) { out[base + orow * p.rows + ocol] = tile[l.x * (T + 1u) + l.y]; }
+}`,
+    workgroups: [Math.ceil(cols / TILE), Math.ceil(rows / TILE), batches],
+    params: packWords([rows, cols]),
+  };
+}
+
+/** The tensor seen as [outer, shape[axis] * inner] around an axis: outer, and the row length. */
+function aroundAxis(shape: readonly number[], axis: number): [number, number] {
+  return [numel(shape.slice(0, axis)), numel(shape.slice(axis))];
+}
+
+const WINDOW_FIELDS = 'c: u32, h: u32, w: u32, kh: u32, kw: u32, sh: u32, sw: u32, ph: u32, pw: u32, oh: u32, ow: u32';
+
+function windowWords(image: readonly number[], w: Window): number[] {
+  const [, c, h, wd] = image;
+  return [c, h, wd, w.kh, w.kw, w.sh, w.sw, w.ph, w.pw, windowOutput(h, w.kh, w.sh, w.ph), windowOutput(wd, w.kw, w.sw, w.pw)];
+}
+
+export const layoutKernels: Record<string, GpuKernelFor> = {
+  reshape: (call) => gather(call, view([numel(call.outShape)], [1])),
+  broadcast_to: (call) => {
+    const [s, out] = [call.inShapes[0], call.outShape];
+    const st = strides(s);
+    const lead = out.length - s.length;
+    return gather(call, view(out, out.map((_d, i) => (i < lead || s[i - lead] === 1 ? 0 : st[i - lead]))));
+  },
+  transpose: (call) => {
+    const s = call.inShapes[0];
+    const perm = call.attrs.perm as number[];
+    const split = transposeSplit(s, perm);
+    if (split && split.rows > 1 && split.cols > 1 && split.batches <= MAX_GROUPS && Math.max(split.rows, split.cols) <= MAX_GROUPS * TILE) {
+      return tiledTranspose(split.batches, split.rows, split.cols);
+    }
+    const st = strides(s);
+    return gather(
+      call,
+      view(
+        perm.map((q) => s[q]),
+        perm.map((q) => st[q]),
+      ),
+    );
+  },
+  slice: (call) => {
+    const s = call.inShapes[0];
+    const axis = normAxis(call.attrs.axis as number, s.length);
+    const { start, end } = call.attrs as { start: number; end: number };
+    const inner = strides(s)[axis];
+    const outer = numel(s.slice(0, axis));
+    return gather(call, view([outer, (end - start) * inner], [s[axis] * inner, 1]), start * inner);
+  },
+  pad: (call) => {
+    const s = call.inShapes[0];
+    const axis = normAxis(call.attrs.axis as number, s.length);
+    const inner = strides(s)[axis];
+    const rowIn = aroundAxis(s, axis)[1];
+    return perElement(
+      call,
+      ['x'],
+      'row_in: u32, row_out: u32, before: u32',
+      [rowIn, aroundAxis(call.outShape, axis)[1], (call.attrs.before as number) * inner],
+      `let j = i % p.row_out;
+  var v = 0.0;
+  if (j >= p.before && j - p.before < p.row_in) { v = x[(i / p.row_out) * p.row_in + j - p.before]; }
+  out[i] = v;`,
+    );
+  },
+  // The op has two inputs, so a concat binds three storage buffers (the default per-stage limit is 8).
+  concat: (call) => {
+    const [sa, sb] = call.inShapes;
+    const axis = normAxis(call.attrs.axis as number, sa.length);
+    return perElement(
+      call,
+      ['a', 'b'],
+      'na: u32, nb: u32',
+      [aroundAxis(sa, axis)[1], aroundAxis(sb, axis)[1]],
+      `let o = i / (p.na + p.nb);
+  let j = i % (p.na + p.nb);
+  if (j < p.na) { out[i] = a[o * p.na + j]; } else { out[i] = b[o * p.nb + j - p.na]; }`,
+    );
+  },
+  // out[b, (ch, ky, kx), (oy, ox)] = x[b, ch, oy * sh - ph + ky, ox * sw - pw + kx], zero outside the image.
+  im2col: (call) =>
+    perElement(
+      call,
+      ['x'],
+      WINDOW_FIELDS,
+      windowWords(call.inShapes[0], call.attrs as unknown as Window),
+      `let pos = i % (p.oh * p.ow);
+  let row = i / (p.oh * p.ow);
+  let plane = row / (p.kh * p.kw);
+  let y = i32((pos / p.ow) * p.sh + (row / p.kw) % p.kh) - i32(p.ph);
+  let x0 = i32((pos % p.ow) * p.sw + row % p.kw) - i32(p.pw);
+  var v = 0.0;
+  if (y >= 0 && y < i32(p.h) && x0 >= 0 && x0 < i32(p.w)) { v = x[(plane * p.h + u32(y)) * p.w + u32(x0)]; }
+  out[i] = v;`,
+    ),
+  // One thread per pixel sums the column entries that came from it, in the CPU's order (window row, then column),
+  // so that the float32 sums agree bit for bit.
+  col2im: (call) =>
+    perElement(
+      call,
+      ['cols'],
+      WINDOW_FIELDS,
+      windowWords(call.outShape, call.attrs as unknown as Window),
+      `let x0 = i % p.w;
+  let y = (i / p.w) % p.h;
+  let plane = i / (p.w * p.h);
+  var acc = 0.0;
+  for (var ky = 0u; ky < p.kh; ky++) {
+    let ty = i32(y + p.ph) - i32(ky);
+    if (ty < 0 || u32(ty) % p.sh != 0u || u32(ty) / p.sh >= p.oh) { continue; }
+    for (var kx = 0u; kx < p.kw; kx++) {
+      let tx = i32(x0 + p.pw) - i32(kx);
+      if (tx < 0 || u32(tx) % p.sw != 0u || u32(tx) / p.sw >= p.ow) { continue; }
+      acc += cols[((plane * p.kh + ky) * p.kw + kx) * p.oh * p.ow + (u32(ty) / p.sh) * p.ow + u32(tx) / p.sw];
+    }
+  }
+  out[i] = acc;`,
+    ),
+};

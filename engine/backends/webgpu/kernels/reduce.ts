@@ -1,0 +1,133 @@
+/**
+ * Reductions over any axes: sum, max, max_mask. The input is seen as two strided views, one over the output slots
+ * (the kept axes) and one over a slot's elements (the reduced axes), passed as uniform params, so that one pipeline
+ * per op serves every shape. Long reductions take a workgroup per slot (each thread reduces a strided part, then a
+ * tree in workgroup memory joins the parts); short ones a thread per slot.
+ *
+ * The CPU sums in float64. Here each partial sum carries its rounding error (Neumaier's compensation), through the
+ * tree too, so that the float32 result is the float64 sum rounded but in rare last-bit cases.
+ */
+import { normAxes, strides } from '../../../ir/shape';
+import type { KernelCall } from '../../kernel';
+import { f32Bits, flatIndex, grid1d, packWords, WORKGROUP, type GpuKernel, type GpuKernelFor } from '../kernel';
+import { DIMS_FIELD, dimsWords, view, viewOffset } from './layout';
+
+/** Reduced extents from this length get a workgroup per output slot. */
+const LONG = 64;
+
+interface Reduction {
+  /** Per-thread state: name, WGSL type, initial value. */
+  state: [string, string, string][];
+  /** Folds element `v` (index `r` within the slot, visited in increasing order) into the state. */
+  take: string;
+  /** Folds another thread's state (its names prefixed with `o_`; it covers later indices than this one) into this. */
+  merge: string;
+  /** Writes the result; in a workgroup only thread `lid` 0 holds the whole reduction, every thread its `r` of the slot. */
+  finish: string;
+}
+
+const HELPERS = /* wgsl */ `
+fn is_nan(v: f32) -> bool { return (bitcast<u32>(v) & 0x7fffffffu) > 0x7f800000u; }
+fn is_finite(v: f32) -> bool { return (bitcast<u32>(v) & 0x7f800000u) != 0x7f800000u; }
+// The rounding error of t = a + b (Neumaier).
+fn add_error(a: f32, b: f32, t: f32) -> f32 { return select((b - t) + a, (a - t) + b, abs(a) >= abs(b)); }
+// The CPU's max: a NaN, once met, stays.
+fn max_of(m: f32, v: f32) -> f32 { return select(m, v, v > m || is_nan(v)); }
+// The CPU's max_mask takes the first element, then any greater one: a NaN wins only first. As a key for a
+// (key, index) order that joins parts in any order: a NaN is +inf first, -inf elsewhere; ties go to the first.
+fn mask_key(v: f32, r: u32) -> f32 { return select(v, select(p.lowest, -p.lowest, r == 0u), is_nan(v)); }
+fn beats(k: f32, r: u32, m: f32, at: u32) -> bool { return k > m || (k == m && r < at); }`;
+
+const REDUCTIONS: Record<string, Reduction> = {
+  sum: {
+    state: [
+      ['s', 'f32', '0.0'],
+      ['c', 'f32', '0.0'],
+    ],
+    take: 'let t = s + v; c += add_error(s, v, t); s = t;',
+    merge: 'let t = s + o_s; c += o_c + add_error(s, o_s, t); s = t;',
+    // An infinite or NaN sum is the plain one (its compensation would be NaN).
+    finish: 'if (lid == 0u) { out[slot] = select(s + c, s, !is_finite(s)); }',
+  },
+  max: {
+    state: [['m', 'f32', 'p.lowest']],
+    take: 'm = max_of(m, v);',
+    merge: 'm = max_of(m, o_m);',
+    finish: 'if (lid == 0u) { out[slot] = m; }',
+  },
+  max_mask: {
+    state: [
+      ['m', 'f32', 'p.lowest'],
+      ['at', 'u32', '0xffffffffu'],
+    ],
+    take: 'let k = mask_key(v, r); if (beats(k, r, m, at)) { m = k; at = r; }',
+    merge: 'if (beats(o_m, o_at, m, at)) { m = o_m; at = o_at; }',
+    finish: 'for (var r = lid; r < p.extent; r += STRIDE) { out[base + red_offset(r)] = select(0.0, 1.0, r == at); }',
+  },
+};
+
+/** The tree join of a workgroup's states; afterwards every thread holds the whole reduction. */
+function join(op: Reduction): string {
+  const names = op.state.map(([n]) => n);
+  return /* wgsl */ `
+  ${names.map((n) => `w_${n}[lid] = ${n};`).join(' ')}
+  for (var k = ${WORKGROUP / 2}u; k > 0u; k >>= 1u) {
+    workgroupBarrier();
+    if (lid < k) {
+      ${names.map((n) => `let o_${n} = w_${n}[lid + k];`).join(' ')}
+      ${op.merge}
+      ${names.map((n) => `w_${n}[lid] = ${n};`).join(' ')}
+    }
+  }
+  workgroupBarrier();
+  ${names.map((n) => `${n} = w_${n}[0];`).join(' ')}`;
+}
+
+function source(op: Reduction, long: boolean): string {
+  return /* wgsl */ `
+struct Params { count: u32, extent: u32, orank: u32, rrank: u32, lowest: f32, ${DIMS_FIELD} }
+@group(0) @binding(0) var<storage, read> x: array<f32>;
+@group(0) @binding(1) var<storage, read_write> out: array<f32>;
+@group(0) @binding(2) var<uniform> p: Params;
+const STRIDE = ${long ? WORKGROUP : 1}u;
+${viewOffset('slot_offset', 'p.orank', 'x', 'y')}
+${viewOffset('red_offset', 'p.rrank', 'z', 'w')}
+${HELPERS}
+${long ? op.state.map(([n, t]) => `var<workgroup> w_${n}: array<${t}, ${WORKGROUP}>;`).join('\n') : ''}
+@compute @workgroup_size(${WORKGROUP})
+fn main(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(workgroup_id) wg: vec3<u32>,
+        @builtin(local_invocation_index) local: u32, @builtin(num_workgroups) nwg: vec3<u32>) {
+  let slot = ${long ? 'wg.x + wg.y * nwg.x' : flatIndex()};
+  let lid = ${long ? 'local' : '0u'};
+  if (slot >= p.count) { return; }
+  let base = slot_offset(slot);
+  ${op.state.map(([n, t, init]) => `var ${n}: ${t} = ${init};`).join(' ')}
+  for (var r = lid; r < p.extent; r += STRIDE) {
+    let v = x[base + red_offset(r)];
+    ${op.take}
+  }
+  ${long ? join(op) : ''}
+  ${op.finish}
+}`;
+}
+
+function reduceKernel(call: KernelCall, op: Reduction): GpuKernel {
+  const s = call.inShapes[0];
+  const axes = normAxes(call.attrs.axes as number[], s.length);
+  const st = strides(s);
+  const pick = <T>(xs: readonly T[], reduced: boolean) => xs.filter((_x, i) => axes.includes(i) === reduced);
+  const slots = view(pick(s, false), pick(st, false));
+  const elements = view(pick(s, true), pick(st, true));
+  const count = pick(s, false).reduce((a, d) => a * d, 1);
+  const extent = pick(s, true).reduce((a, d) => a * d, 1);
+  const long = extent >= LONG;
+  return {
+    code: source(op, long),
+    workgroups: long ? grid1d(count, 1) : grid1d(count),
+    params: packWords([count, extent, slots.length, elements.length, f32Bits(-Infinity), 0, 0, 0, ...dimsWords(slots, elements)]),
+  };
+}
+
+export const reduceKernels: Record<string, GpuKernelFor> = Object.fromEntries(
+  Object.entries(REDUCTIONS).map(([name, op]) => [name, (call: KernelCall) => reduceKernel(call, op)]),
+);

@@ -1,0 +1,109 @@
+/**
+ * The WebGPU matmul against the float32 CPU backend over shapes chosen for the kernel: tile multiples, one off
+ * around the tile (64, 128), K step (16, 8) and vector (4) sizes, vectors, k = 1 and k = 0, tall and skinny, batched with
+ * broadcasting on either side, and the matmuls of a dense layer's backward pass. Each shape names the variant it
+ * must exercise (tile size, vec4 or scalar access), so that every variant is covered. Forward only: a plan of the
+ * one matmul step, so this needs no other WebGPU kernel. Runs on Mesa's llvmpipe in CI (~1 GFLOP/s): the 128-tile
+ * cases reach the large tile through batches and small k.
+ */
+import { describe, expect, test } from 'vitest';
+import { CpuBackend } from '../../engine/backends/cpu/cpu-backend';
+import type { Backend } from '../../engine/backends/backend';
+import { matmulLayout } from '../../engine/backends/webgpu/kernels/matmul';
+import { useGpuBackend } from '../conformance/gpu';
+import { Builder } from '../../engine/ir/builder';
+import { compilePlan } from '../../engine/plan/plan';
+import { closeness, generate, NORMAL, rngFor } from '../conformance/tensor';
+
+const backend = useGpuBackend();
+
+const numel = (s: readonly number[]) => s.reduce((a, d) => a * d, 1);
+
+/** A, B, and the variant the kernel must pick: tile size and vec4 (k, n multiples of 4) or scalar access. */
+type Case = [a: number[], b: number[], tile: 64 | 128, vec4: boolean];
+const CASES: Case[] = [
+  // tile multiples
+  [[64, 64], [64, 64], 64, true],
+  [[128, 128], [128, 128], 64, true],
+  [[64, 16], [16, 64], 64, true],
+  // one off around the 64 tile, the 16 K step and the 4-wide quads
+  [[63, 64], [64, 65], 64, false],
+  [[65, 63], [63, 64], 64, false],
+  [[64, 65], [65, 63], 64, false],
+  [[65, 17], [17, 65], 64, false],
+  [[31, 15], [15, 33], 64, false],
+  [[33, 20], [20, 12], 64, true],
+  [[5, 3], [3, 7], 64, false],
+  [[129, 5], [5, 131], 64, false],
+  // vectors, k = 1 and k = 0, tall and skinny, long k
+  [[1, 7], [7, 1], 64, false],
+  [[1, 1], [1, 1], 64, false],
+  [[1, 64], [64, 64], 64, true],
+  [[37, 1], [1, 29], 64, false],
+  [[3, 0], [0, 4], 64, false],
+  [[300, 3], [3, 257], 64, false],
+  [[1000, 3], [3, 2], 64, false],
+  [[2, 3000], [3000, 3], 64, false],
+  [[3, 4096], [4096, 8], 64, true],
+  // batched, broadcasting either side (or both) and the rows of A's batches stacked under one B
+  [[2, 37, 19], [2, 19, 23], 64, false],
+  [[4, 8, 16], [16, 9], 64, false],
+  [[3, 1, 5, 6], [2, 6, 7], 64, false],
+  [[1, 5, 6], [3, 6, 4], 64, false],
+  [[2, 1, 4, 3], [1, 3, 3, 5], 64, false],
+  [[2, 1, 3, 1, 4, 5], [1, 2, 1, 3, 5, 2], 64, false],
+  [[5, 9, 8], [1, 8, 12], 64, true],
+  // the 128 tile (at least 256 of them), at multiples and one off, stacked, batched and broadcast
+  [[16, 1024, 8], [8, 256], 128, true],
+  [[4100, 12], [12, 1028], 128, true],
+  [[4, 1025, 9], [9, 1023], 128, false],
+  [[256, 129, 5], [256, 5, 130], 128, false],
+  [[1, 129, 7], [300, 7, 127], 128, false],
+  // a dense layer's backward (784-256-10 at batch 128): dx = g W^T, dW = x^T g
+  [[128, 784], [784, 256], 64, true],
+  [[784, 128], [128, 256], 64, true],
+  [[128, 256], [256, 784], 64, true],
+  [[256, 128], [128, 10], 64, false],
+  [[128, 10], [10, 256], 64, false],
+  // ... and over a sequence: x [2, 5, 3] times W [3, 4], then g W^T and the batched x^T g
+  [[2, 5, 3], [3, 4], 64, false],
+  [[2, 5, 4], [4, 3], 64, false],
+  [[2, 3, 5], [2, 5, 4], 64, false],
+];
+
+async function matmulOn(backend: Backend, sa: number[], sb: number[], a: Float64Array, b: Float64Array): Promise<Float32Array> {
+  const g = new Builder();
+  const exe = backend.load(compilePlan({ c: g.matmul(g.input('a', sa), g.input('b', sb)) }));
+  exe.setInput('a', Float32Array.from(a));
+  exe.setInput('b', Float32Array.from(b));
+  exe.run({ seed: 0, step: 0 });
+  return exe.read('c');
+}
+
+describe('the WebGPU matmul matches the CPU backend', () => {
+  test.each(CASES.map(([a, b, tile, vec4]) => [`${a.join('x')} @ ${b.join('x')}`, a, b, tile, vec4] as const))(
+    '%s',
+    async (name, sa, sb, tile, vec4) => {
+      const g = new Builder();
+      const c = g.matmul(g.input('a', sa), g.input('b', sb));
+      const layout = matmulLayout({ op: 'matmul', attrs: {}, inShapes: [sa, sb], outShape: c.shape as number[] });
+      expect({ tile: layout.tile, vec4: layout.vec4 }).toEqual({ tile, vec4 });
+
+      const rng = rngFor(name);
+      const a = generate(NORMAL, numel(sa), rng);
+      const b = generate(NORMAL, numel(sb), rng);
+      const want = await matmulOn(new CpuBackend('f32'), sa, sb, a, b);
+      const got = await matmulOn(backend(), sa, sb, a, b);
+      expect(got.length).toBe(want.length);
+      const scale = want.reduce((m, v) => Math.max(m, Math.abs(v)), 0);
+      const { ratio, at } = closeness(got, want, 1e-5, 1e-6 * scale + 1e-30);
+      expect(ratio, `at ${at}: webgpu ${got[at]}, cpu ${want[at]}`).toBeLessThanOrEqual(1);
+    },
+    60_000,
+  );
+
+  test('A stacked under one B runs as one matmul of the stacked rows', () => {
+    const l = matmulLayout({ op: 'matmul', attrs: {}, inShapes: [[3, 2, 5, 6], [6, 7]], outShape: [3, 2, 5, 7] });
+    expect([l.m, l.batch]).toEqual([30, 1]);
+  });
+});
