@@ -442,16 +442,30 @@ describe('frameThrottle', () => {
   function setup(minInterval = 200) {
     let clock = 0;
     let queue: (() => void)[] = [];
+    let timers: { at: number; cb: () => void }[] = [];
     let runs = 0;
-    const th = frameThrottle(() => runs++, minInterval, (cb) => queue.push(cb), () => clock);
-    /** Advances the clock by `ms` and runs the frames then due. */
+    let frameRequests = 0;
+    const th = frameThrottle(
+      () => runs++,
+      minInterval,
+      (cb) => {
+        frameRequests++;
+        queue.push(cb);
+      },
+      (cb, ms) => timers.push({ at: clock + ms, cb }),
+      () => clock,
+    );
+    /** Advances the clock by `ms`, fires the timers then due, and runs the frames asked for. */
     const frame = (ms = 16) => {
       clock += ms;
+      const due = timers.filter((t) => t.at <= clock);
+      timers = timers.filter((t) => t.at > clock);
+      due.forEach((t) => t.cb());
       const q = queue;
       queue = [];
       q.forEach((cb) => cb());
     };
-    return { th, frame, runs: () => runs, pending: () => queue.length };
+    return { th, frame, runs: () => runs, pending: () => queue.length + timers.length, frameRequests: () => frameRequests };
   }
 
   it('coalesces requests into one run on the next frame', () => {
@@ -475,6 +489,9 @@ describe('frameThrottle', () => {
     s.frame(16); // t = 224: 208 ms after it
     expect(s.runs()).toBe(2);
     expect(s.pending()).toBe(0);
+    // While it waited it asked for no frame but the one it ran in (3 in all: the first run, the too-soon check, the
+    // second run), not one per frame.
+    expect(s.frameRequests()).toBe(3);
   });
 
   it('forgets a cancelled request, and takes a later one', () => {

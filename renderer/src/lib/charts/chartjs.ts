@@ -257,6 +257,7 @@ export class LineChartHost {
       () => draw(this),
       REDRAW_MS,
       (cb) => requestAnimationFrame(cb),
+      (cb, ms) => setTimeout(cb, ms),
       () => performance.now(),
     );
     this.stopTheme = watchTheme(() => {
