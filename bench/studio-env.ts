@@ -43,13 +43,19 @@ function prepareRoot(root: string): void {
   symlinkSync(join(REPO, 'examples'), join(root, 'examples'), 'dir');
 }
 
-interface Server {
+export interface WebServerProcess {
   url: string;
   child: ChildProcess;
+  /** Everything the server printed (for failure messages). */
+  log(): string;
   close(): Promise<void>;
 }
 
-async function startServer(root: string, workspace: string, dataDir: string): Promise<Server> {
+/**
+ * Starts web mode's built server (`ROOT/dist/web/server.mjs`) as a child process on a workspace and data folder;
+ * resolves with the URL it prints. The end-to-end tests' harness and the benchmarks both start it this way.
+ */
+export async function startServer(root: string, workspace: string, dataDir: string): Promise<WebServerProcess> {
   const child = spawn(process.execPath, [join(root, 'dist', 'web', 'server.mjs'), '--no-open', '--workspace', workspace, '--data-dir', dataDir], {
     cwd: root,
     stdio: ['ignore', 'pipe', 'pipe'],
@@ -77,6 +83,7 @@ async function startServer(root: string, workspace: string, dataDir: string): Pr
   return {
     url,
     child,
+    log: () => out,
     async close() {
       if (child.exitCode !== null || child.signalCode !== null) return;
       const exited = new Promise<void>((ok) => child.once('exit', () => ok()));
@@ -128,7 +135,7 @@ export async function withStudio(bench: string, files: Record<string, string>, f
   const dirs = { root: join(tmp, 'app'), workspace: join(tmp, 'workspace'), dataDir: join(tmp, 'data'), profile: join(tmp, 'chromium-profile') };
   for (const d of [dirs.workspace, dirs.dataDir, dirs.profile]) mkdirSync(d);
   for (const [name, text] of Object.entries(files)) writeFileSync(join(dirs.workspace, name), text);
-  let server: Server | undefined;
+  let server: WebServerProcess | undefined;
   let context: BrowserContext | undefined;
   try {
     const t0 = performance.now();

@@ -2,11 +2,12 @@
  * The end-to-end harness: the real web mode server (`dist/web/server.mjs`, its engine host a real child process)
  * on a temporary workspace holding a copy of `examples/`, and Debian's Chromium driven by playwright-core.
  */
-import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import { spawnSync, type ChildProcess } from 'node:child_process';
 import { cpSync, existsSync, mkdirSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { startServer } from '../../bench/studio-env';
 import { chromium, type BrowserContext, type Locator, type Page } from 'playwright-core';
 
 export const REPO = resolve(fileURLToPath(new URL('.', import.meta.url)), '..', '..');
@@ -52,44 +53,15 @@ export async function startStudio(): Promise<Studio> {
   const dataDir = join(tmp, 'data');
   cpSync(join(REPO, 'examples'), workspace, { recursive: true });
   mkdirSync(dataDir);
-  const server = spawn(
-    process.execPath,
-    [join(REPO, 'dist', 'web', 'server.mjs'), '--no-open', '--workspace', workspace, '--data-dir', dataDir],
-    { cwd: REPO, stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, BPSTUDIO_DATA_DIR: dataDir } },
-  );
-  let out = '';
-  server.stdout!.setEncoding('utf8');
-  server.stderr!.setEncoding('utf8');
-  server.stderr!.on('data', (d: string) => (out += d));
-  const url = await new Promise<string>((ok, fail) => {
-    const t = setTimeout(() => fail(new Error(`web mode printed no URL within 30 s:\n${out}`)), 30_000);
-    server.stdout!.on('data', (d: string) => {
-      out += d;
-      const m = /Backprop Studio \(web mode\): (http:\/\/127\.0\.0\.1:\d+\/[^/\s]+\/)/.exec(out);
-      if (m) {
-        clearTimeout(t);
-        ok(m[1]);
-      }
-    });
-    server.once('exit', (code, signal) => {
-      clearTimeout(t);
-      fail(new Error(`web mode exited (${signal ?? code}) before printing its URL:\n${out}`));
-    });
-  });
+  const web = await startServer(REPO, workspace, dataDir);
   return {
-    url,
+    url: web.url,
     workspace,
     dataDir,
-    server,
-    log: () => out,
+    server: web.child,
+    log: web.log,
     async close() {
-      if (server.exitCode === null && server.signalCode === null) {
-        const exited = new Promise<void>((ok) => server.once('exit', () => ok()));
-        server.kill('SIGTERM');
-        const t = setTimeout(() => server.kill('SIGKILL'), 5000);
-        await exited;
-        clearTimeout(t);
-      }
+      await web.close();
       rmSync(tmp, { recursive: true, force: true });
     },
   };
