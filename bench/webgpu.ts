@@ -12,7 +12,7 @@ import { Builder } from '../engine/ir/builder';
 import { compilePlan } from '../engine/plan/plan';
 import { resolveTargets, trainProgram } from '../engine/train/program';
 import { StudioError } from '../engine/util/errors';
-import { WebGpuBackend } from '../engine/backends/webgpu/webgpu-backend';
+import { WebGpuBackend, WebGpuExecutable } from '../engine/backends/webgpu/webgpu-backend';
 import { randomArray, type Bench } from './context';
 import { MLP, MLP_OPTIMIZER, MLP_STEP_FLOPS, mlpBatch, mlpGraph } from './mlp';
 import { emit, note } from './report';
@@ -164,7 +164,8 @@ export const dispatch: Bench = {
       const x = g.input('x', [4]);
       let y = x;
       for (let i = 0; i < DISPATCH_OPS; i++) y = g.add(y, x);
-      const exe = gpu.load(compilePlan({ y }));
+      // Unfused: a chain of adds would otherwise become a few fused kernels, and this measures one dispatch.
+      const exe = new WebGpuExecutable(gpu, compilePlan({ y }), { fuse: false });
       exe.setInput('x', Float32Array.of(1, 2, 3, 4));
       const s = await measureGpu(
         () => exe.run(RUN),

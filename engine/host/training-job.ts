@@ -350,30 +350,56 @@ export class TrainingJob {
     );
   };
 
-  /** Steps for about sliceMs (at least one step), unless the state changes. */
+  /**
+   * Steps for about sliceMs (at least one step), unless the state changes. On WebGPU the session keeps steps in
+   * flight (Session.pendingSteps): a slice reports them all before it ends, and before anything that reads the
+   * weights (a measured step, the boundary), so that what the job shows is always the weights after exactly the
+   * steps reported.
+   */
   private async sliceLocked(): Promise<void> {
     const s = this.session;
     const opts = this.stepOptions;
     const end = this.now() + this.t.sliceMs;
     while (this.current === 'running') {
       // The common step without another async level (a measured one reads the weights around it).
-      if (this.measureNext) await this.stepLocked();
-      else {
+      if (this.measureNext) {
+        if (s.pendingSteps && (await this.drainLocked())) return this.finishLocked();
+        await this.stepLocked();
+      } else {
         const { step, epoch } = await s.nextStep(opts);
         this.record(step, epoch);
       }
       if (s.epoch >= this.epochs) return this.finishLocked();
       const t = this.now();
-      if (this.plane && this.lastStep - this.boundaryStep >= this.t.boundarySteps && t - this.boundaryTime >= this.boundaryGap) await this.boundaryLocked();
-      if (t >= end) return;
+      if (this.plane && this.lastStep - this.boundaryStep >= this.t.boundarySteps && t - this.boundaryTime >= this.boundaryGap) {
+        if (s.pendingSteps && (await this.drainLocked())) return this.finishLocked();
+        await this.boundaryLocked();
+      }
+      if (t >= end) break;
     }
+    if (s.pendingSteps && (await this.drainLocked())) return this.finishLocked();
+  }
+
+  /** Reports the steps in flight; true when that ends the job's last epoch. */
+  private async drainLocked(): Promise<boolean> {
+    const s = this.session;
+    const opts = { ...this.stepOptions, ahead: 0 };
+    while (s.pendingSteps) {
+      const { step, epoch } = await s.nextStep(opts);
+      this.record(step, epoch);
+    }
+    return s.epoch >= this.epochs;
   }
 
   /** One step, recorded for the next flush (with the update/weight ratio and the edges' flow when they are due). */
   private async stepLocked(): Promise<StepResult> {
     const s = this.session;
-    const before = this.measureNext ? await this.trainables() : undefined;
-    const { step, epoch } = await s.nextStep(this.stepOptions);
+    // A measured step runs alone (the weights read around it are those before and after it), and a single step is
+    // exactly one: callers report the steps in flight first (drainLocked).
+    if (s.pendingSteps) throw new Error(`${s.pendingSteps} steps in flight before a single step`);
+    const measure = this.measureNext;
+    const before = measure ? await this.trainables() : undefined;
+    const { step, epoch } = await s.nextStep(measure ? { ...this.stepOptions, ahead: 0 } : this.stepOptions);
     if (before) {
       this.ratio = { step: step.step, layers: updateRatios(before, await this.trainables(), s.layers) };
       this.flow = await this.flowOf(step);

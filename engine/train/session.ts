@@ -1,5 +1,6 @@
 import type { Backend, Executable } from '../backends/backend';
 import { CpuBackend } from '../backends/cpu/cpu-backend';
+import type { RunContext } from '../backends/kernel';
 import { loadDataset } from '../data/load';
 import { applyStandardize, epochOrder, splitRows, standardizeStats, type Split, type Standardize } from '../data/split';
 import type { Dataset } from '../data/types';
@@ -71,6 +72,38 @@ export interface SessionOptions {
 const EVAL_BATCH = 256;
 
 /**
+ * Training steps in flight at once on a backend whose runs complete asynchronously (WebGPU, whose executables have
+ * runAndCollect): the next steps are submitted while a step's metrics are on their way back, so that no step waits
+ * on a readback. Results are still reported in order, each up to this many steps after its step was submitted.
+ * Training keeps none in flight on the CPU (its steps are done when they return).
+ */
+const PIPELINE_DEPTH = 8;
+
+/**
+ * Most steps that can follow the last saved state (Backend.saveState) before training lets the window empty and
+ * saves again: the steps replayed, at worst, to undo the steps submitted after one whose objective came back NaN.
+ */
+const MAX_REPLAY = 128;
+
+/** A training step submitted to an asynchronous backend and not yet reported. */
+interface Pending {
+  /** 1-based optimizer step. */
+  step: number;
+  epoch: number;
+  rows: ArrayLike<number>;
+  /** The batch's index in its epoch. */
+  batch: number;
+  exe: Executable;
+  ctx: RunContext;
+  /** The collected outputs (Session.collected), as they come back. */
+  metrics: Promise<Float32Array[]>;
+  /** Set once the metrics are in: the step's result, or why it failed. */
+  settled?: Promise<void>;
+  result?: StepResult;
+  failure?: { error: unknown };
+}
+
+/**
  * A project ready to train: data loaded, split and standardised, tensors initialised, plans compiled per batch
  * size on first use. The CLI, the engine host and the tests all train through this.
  */
@@ -96,8 +129,19 @@ export class Session {
   private readonly columnStats: Standardize | undefined;
   /** Values per example of the prediction (1 for a single score), when the prediction is per example. */
   private readonly predictionWidth: number | undefined;
-  /** The epoch in progress for nextStep(). */
-  private cursor: { batches: Int32Array[]; next: number; tally: EpochTally } | undefined;
+  /** The epoch in progress for nextStep(): `next` steps of it reported, `queued` submitted (when pipelined). */
+  private cursor: { batches: Int32Array[]; next: number; queued: number; tally: EpochTally } | undefined;
+  /** Steps in flight (submitted, not yet reported), oldest first; only on an asynchronous backend. */
+  private readonly pending: Pending[] = [];
+  /**
+   * Where the state saved last (Backend.saveState) stands: after step `from`, and the steps submitted since, to
+   * replay after a NaN. Undefined when nothing is saved (or a step ran outside the pipeline since).
+   */
+  private replay: { from: number; steps: { exe: Executable; rows: ArrayLike<number>; ctx: RunContext }[] } | undefined;
+  /** Steps kept in flight: PIPELINE_DEPTH on a backend with runAndCollect, else 0. */
+  private depthOf: number | undefined;
+  /** The outputs that a pipelined step collects, per training executable. */
+  private readonly collects = new Map<Executable, string[]>();
 
   constructor(
     readonly project: Project,
@@ -137,8 +181,17 @@ export class Session {
     this.initTensors(opts.weights);
   }
 
+  /** Optimizer steps done and reported (steps still in flight not included: see pendingSteps). */
   get step(): number {
     return this.stepCount;
+  }
+  /**
+   * Steps submitted and not yet reported (by nextStep or train's onStep): up to PIPELINE_DEPTH on WebGPU, always 0
+   * on the CPU. A caller of nextStep that wants the weights to be those after exactly the steps it has reported
+   * calls nextStep with `ahead: 0` until this is 0.
+   */
+  get pendingSteps(): number {
+    return this.pending.length;
   }
   get epoch(): number {
     return this.epochCount;
@@ -226,23 +279,21 @@ export class Session {
     return exe;
   }
 
-  /** One optimizer step on these training rows. Stops with an error naming the node when a value turns NaN/Inf. */
+  /**
+   * One optimizer step on these training rows, waited for (read back) before it returns, on any backend. Stops with
+   * an error naming the node when a value turns NaN/Inf. Not while steps are in flight (pendingSteps).
+   */
   async trainStep(rows: ArrayLike<number>): Promise<StepResult> {
+    if (this.pending.length) throw new Error(`trainStep: ${this.pending.length} steps in flight are still to be reported`);
     const exe = this.trainExecutable(rows.length);
     for (const [id, t] of this.feeder.batch(rows)) exe.setInput(id, t);
     const ctx = { seed: this.training.seed, step: this.stepCount + 1 };
     exe.run(ctx, 'compute');
     const loss = (await exe.read('objective'))[0];
-    if (!Number.isFinite(loss)) {
-      const bad = await exe.findNonFinite(ctx);
-      const origin = bad?.node?.origin;
-      throw new StudioError(
-        `training stopped at step ${ctx.step}: the objective is ${loss}` +
-          (origin ? `; the first non-finite value came from node "${origin}" (${bad!.node!.op})` : ''),
-        origin ? { node: origin } : {},
-      );
-    }
+    if (!Number.isFinite(loss)) throw await this.nonFinite(exe, ctx, loss);
     exe.run(ctx, 'update');
+    // the steps since the saved state are no longer all the pipeline's
+    this.replay = undefined;
     this.stepCount++;
     const tensorNorms: Record<string, number> = {};
     const layerNorms: Record<string, number> = {};
@@ -257,6 +308,147 @@ export class Session {
     }
     const correct = exe.plan.outputs.has('correct') ? (await exe.read('correct'))[0] : undefined;
     return { step: this.stepCount, epoch: this.epochCount + 1, loss, correct, count: rows.length, rows, layerNorms, tensorNorms };
+  }
+
+  /** The error for a step whose objective is not finite, naming the node of the first non-finite value. */
+  private async nonFinite(exe: Executable, ctx: RunContext, loss: number): Promise<StudioError> {
+    const bad = await exe.findNonFinite(ctx);
+    const origin = bad?.node?.origin;
+    return new StudioError(
+      `training stopped at step ${ctx.step}: the objective is ${loss}` +
+        (origin ? `; the first non-finite value came from node "${origin}" (${bad!.node!.op})` : ''),
+      origin ? { node: origin } : {},
+    );
+  }
+
+  // ---- the pipeline (backends whose runs complete asynchronously) ---------------------------------------------------
+  //
+  // A pipelined step is submitted whole (forward, backward, gradient norms, update: one command buffer) with its
+  // metrics (objective, gradsq:*, correct) collected into a staging buffer that comes back on its own; up to
+  // PIPELINE_DEPTH steps are in flight, and their results are reported in order as their metrics come in. Anything
+  // that reads the weights (evaluate, predict, flowNorms, weights, an epoch's end) first waits for every step in
+  // flight. A step whose objective comes back non-finite is undone with the steps after it: the state saved when the
+  // window was last empty (Backend.saveState) is restored and the steps since then replayed up to the one before it,
+  // which leaves the weights as the CPU leaves them (the failing step's update not run), and the failing step's
+  // forward pass is re-run to name the node, as on the CPU.
+
+  /** Steps kept in flight: PIPELINE_DEPTH where the training executable has runAndCollect, else 0. */
+  private get depth(): number {
+    return (this.depthOf ??= this.trainExecutable(this.batchSize).runAndCollect ? PIPELINE_DEPTH : 0);
+  }
+
+  /** The outputs that a pipelined step collects: the objective, each trainable tensor's gradsq in layer order, correct. */
+  private collected(exe: Executable): string[] {
+    let names = this.collects.get(exe);
+    if (!names) {
+      names = ['objective', ...[...this.layers.values()].flat().map((t) => `gradsq:${t}`)];
+      if (exe.plan.outputs.has('correct')) names.push('correct');
+      this.collects.set(exe, names);
+    }
+    return names;
+  }
+
+  /** Whether another step may be submitted with at most `window` in flight. */
+  private canSubmit(window: number): boolean {
+    const n = this.pending.length;
+    if (n === 0) return true;
+    // a failed step waits to be reported; a long replay waits for the window to empty (and a fresh save)
+    return n < window && !this.pending[n - 1].failure && !(this.replay && this.replay.steps.length >= MAX_REPLAY);
+  }
+
+  /** Submits the next step on these rows (the `batch`-th of its epoch), without waiting. */
+  private submit(rows: ArrayLike<number>, batch: number): void {
+    const exe = this.trainExecutable(rows.length);
+    const step = this.stepCount + this.pending.length + 1;
+    const backend = this.backend;
+    // Saved when every step before is known to be finite (the window is empty, or holds only results).
+    if (backend.saveState && backend.restoreState && (!this.replay || this.replay.steps.length) && this.pending.every((p) => p.result)) {
+      backend.saveState();
+      this.replay = { from: step - 1, steps: [] };
+    }
+    for (const [id, t] of this.feeder.batch(rows)) exe.setInput(id, t);
+    const ctx = { seed: this.training.seed, step };
+    const metrics = exe.runAndCollect!(ctx, this.collected(exe));
+    // (handled where the step is reported; this keeps a step dropped after a failure from being an unhandled rejection)
+    metrics.catch(() => {});
+    this.replay?.steps.push({ exe, rows, ctx });
+    this.pending.push({ step, epoch: this.epochCount + 1, rows, batch, exe, ctx, metrics });
+  }
+
+  /** Waits for a pending step's metrics (those of the steps before it first) and makes its result, or its failure. */
+  private settle(p: Pending): Promise<void> {
+    return (p.settled ??= this.settleNow(p));
+  }
+
+  private async settleNow(p: Pending): Promise<void> {
+    let values: Float32Array[];
+    try {
+      values = await p.metrics;
+    } catch (error) {
+      await this.dropAfter(p);
+      p.failure = { error };
+      return;
+    }
+    const loss = values[0][0];
+    if (!Number.isFinite(loss)) {
+      await this.dropAfter(p);
+      const backend = this.backend;
+      const r = this.replay;
+      if (r && backend.restoreState) {
+        // back to the state after step p.step - 1: the saved state, and the steps since it replayed
+        const keep = p.step - 1 - r.from;
+        backend.restoreState();
+        r.steps.length = Math.max(0, Math.min(keep, r.steps.length));
+        for (const s of r.steps) {
+          for (const [id, t] of this.feeder.batch(s.rows)) s.exe.setInput(id, t);
+          s.exe.run(s.ctx, 'all');
+        }
+      }
+      // (without a saved state, the node named is where the re-run meets a non-finite value with the weights as
+      // the steps in flight left them)
+      for (const [id, t] of this.feeder.batch(p.rows)) p.exe.setInput(id, t);
+      p.failure = { error: await this.nonFinite(p.exe, p.ctx, loss) };
+      return;
+    }
+    const tensorNorms: Record<string, number> = {};
+    const layerNorms: Record<string, number> = {};
+    let k = 1;
+    for (const [layer, tensors] of this.layers) {
+      let sq = 0;
+      for (const t of tensors) {
+        const s = values[k++][0];
+        tensorNorms[t] = Math.sqrt(s);
+        sq += s;
+      }
+      layerNorms[layer] = Math.sqrt(sq);
+    }
+    const correct = p.exe.plan.outputs.has('correct') ? values[k][0] : undefined;
+    p.result = { step: p.step, epoch: p.epoch, loss, correct, count: p.rows.length, rows: p.rows, layerNorms, tensorNorms };
+  }
+
+  /** Drops the steps submitted after a failed one (waiting for them, so that their staging comes back). */
+  private async dropAfter(p: Pending): Promise<void> {
+    const at = this.pending.indexOf(p);
+    const later = at < 0 ? [] : this.pending.splice(at + 1);
+    await Promise.allSettled(later.map((q) => q.metrics));
+  }
+
+  /** Reports the oldest step in flight: its result, or its failure thrown (the steps after it dropped). */
+  private async take(): Promise<StepResult> {
+    const p = this.pending[0];
+    await this.settle(p);
+    this.pending.shift();
+    if (p.failure) throw p.failure.error;
+    this.stepCount++;
+    return p.result!;
+  }
+
+  /**
+   * Waits for every step in flight (their results stay to be reported, in order), so that what reads the weights
+   * next sees them after all the steps submitted, a failed one undone.
+   */
+  private async drain(): Promise<void> {
+    for (let i = 0; i < this.pending.length; i++) await this.settle(this.pending[i]);
   }
 
   private flowExecutable(batch: number): { exe: Executable; edges: Edge[] } {
@@ -276,9 +468,12 @@ export class Session {
    * writes no tensor.
    */
   async flowNorms(rows: ArrayLike<number>): Promise<(Edge & { norm: number })[]> {
+    if (this.pending.length) await this.drain();
     const { exe, edges } = this.flowExecutable(rows.length);
     for (const [id, t] of this.feeder.batch(rows)) exe.setInput(id, t);
-    exe.run({ seed: this.training.seed, step: this.stepCount });
+    // (the latest step run: with steps drained but not yet reported, the last of them)
+    const latest = this.pending.length ? (this.pending.filter((p) => p.result).at(-1)?.step ?? this.stepCount) : this.stepCount;
+    exe.run({ seed: this.training.seed, step: latest });
     const out: (Edge & { norm: number })[] = [];
     for (const edge of edges) {
       const key = flowKey(edge);
@@ -301,13 +496,36 @@ export class Session {
    * `epoch` is the epoch's result, computed as train() computes it, with validation metrics (and, with
    * `confusion`, the validation part's confusion matrix from the same evaluation pass). Do not mix with train() in
    * the middle of an epoch: train() starts each epoch afresh. A step that throws (a NaN) is not counted.
+   *
+   * On an asynchronous backend (WebGPU) it keeps up to PIPELINE_DEPTH steps of the epoch in flight and returns the
+   * oldest (in order, as each one's metrics come in); `ahead` caps the steps left in flight after the one returned
+   * (0: submit nothing more while any is in flight, and wait for this one). No step of the next epoch is submitted
+   * before the epoch's end, so the validation metrics are those of the weights after exactly its steps.
    */
-  async nextStep(opts: { confusion?: boolean } = {}): Promise<{ step: StepResult; epoch?: EpochResult }> {
+  async nextStep(opts: { confusion?: boolean; ahead?: number } = {}): Promise<{ step: StepResult; epoch?: EpochResult }> {
     if (!this.cursor || this.cursor.next >= this.cursor.batches.length) {
-      this.cursor = { batches: this.epochBatches(), next: 0, tally: new EpochTally() };
+      this.cursor = { batches: this.epochBatches(), next: 0, queued: 0, tally: new EpochTally() };
     }
     const c = this.cursor;
-    const step = await this.trainStep(c.batches[c.next]);
+    const depth = this.depth;
+    let step: StepResult;
+    if (depth === 0) step = await this.trainStep(c.batches[c.next]);
+    else {
+      const window = Math.max(1, Math.min(depth, (opts.ahead ?? depth) + 1));
+      if (c.queued < c.next) c.queued = c.next;
+      while (c.queued < c.batches.length && this.canSubmit(window)) {
+        this.submit(c.batches[c.queued], c.queued);
+        c.queued++;
+      }
+      const failed = this.pending[0].batch;
+      try {
+        step = await this.take();
+      } catch (e) {
+        // the failed step's batch comes again next time (the steps after it were dropped)
+        c.queued = failed;
+        throw e;
+      }
+    }
     c.next++;
     c.tally.add(step);
     if (c.next < c.batches.length) return { step };
@@ -337,6 +555,11 @@ export class Session {
   /**
    * Trains until `epochs` epochs (default: the project's) or `steps` optimizer steps are done, or `shouldStop`
    * says so. Epoch results include validation metrics when there is a validation part.
+   *
+   * On an asynchronous backend (WebGPU) up to PIPELINE_DEPTH steps run ahead of the one reported: onStep gets every
+   * step in order, a few steps after it ran; `steps` and `shouldStop` are checked before each step is submitted, so
+   * a stop lets the steps already in flight finish and be reported. Each epoch's steps are all reported before its
+   * onEpoch, and its validation sees the weights after exactly them.
    */
   async train(opts: {
     epochs?: number;
@@ -346,13 +569,32 @@ export class Session {
     shouldStop?: () => boolean;
   } = {}): Promise<void> {
     const epochs = opts.epochs ?? this.training.epochs;
+    const depth = this.depth;
     while (this.epochCount < epochs) {
       const tally = new EpochTally();
-      for (const rows of this.epochBatches()) {
-        if ((opts.steps !== undefined && this.stepCount >= opts.steps) || opts.shouldStop?.()) break;
-        const r = await this.trainStep(rows);
-        opts.onStep?.(r);
-        tally.add(r);
+      if (depth === 0) {
+        for (const rows of this.epochBatches()) {
+          if ((opts.steps !== undefined && this.stepCount >= opts.steps) || opts.shouldStop?.()) break;
+          const r = await this.trainStep(rows);
+          opts.onStep?.(r);
+          tally.add(r);
+        }
+      } else {
+        // Pipelined: the limits are checked as steps are submitted, so a stop asked for while steps are in flight
+        // lets them finish (and be reported) first.
+        const batches = this.epochBatches();
+        let next = 0;
+        let stopped = false;
+        for (;;) {
+          while (!stopped && next < batches.length && this.canSubmit(depth)) {
+            if ((opts.steps !== undefined && this.stepCount + this.pending.length >= opts.steps) || opts.shouldStop?.()) stopped = true;
+            else this.submit(batches[next], next++);
+          }
+          if (!this.pending.length) break;
+          const r = await this.take();
+          opts.onStep?.(r);
+          tally.add(r);
+        }
       }
       if (tally.steps === 0) return;
       // (not `onEpoch?.(await ...)`: an absent callback would skip evaluating its argument, and the epoch with it)
@@ -370,6 +612,7 @@ export class Session {
     if (!this.feeder.labelled && this.nodes.some((n) => n.op === 'label')) {
       throw new StudioError(`${this.dataset.name} has no label column, so the objective cannot be computed`);
     }
+    if (this.pending.length) await this.drain();
     let objective = 0;
     let correct = 0;
     let hasAccuracy = false;
@@ -403,6 +646,7 @@ export class Session {
   /** The prediction node's output for each row (flat, row-major per row). */
   async predict(rows: ArrayLike<number>): Promise<Float32Array[]> {
     if (!this.targets.prediction) throw new StudioError('the project has no prediction node: set training.prediction');
+    if (this.pending.length) await this.drain();
     const out: Float32Array[] = [];
     for (let i = 0; i < rows.length; i += EVAL_BATCH) {
       const chunk = Array.from({ length: Math.min(EVAL_BATCH, rows.length - i) }, (_, k) => rows[i + k]);
@@ -430,6 +674,7 @@ export class Session {
     if (!this.targets.prediction) throw new StudioError('the project has no prediction node: set training.prediction');
     const width = this.dataset.featureNames.length;
     if (raw.length !== n * width) throw new Error(`predictFeatures: ${raw.length} values for ${n} rows of ${width}`);
+    if (this.pending.length) await this.drain();
     const s = this.columnStats;
     const chunk = Math.min(n, this.largestBatch);
     // padded to whole chunks (the padding rows are zeros, predicted and dropped)
@@ -465,6 +710,7 @@ export class Session {
    * (`data.INPUT_ID.mean`, `data.INPUT_ID.std`) when the data is standardised.
    */
   async weights(): Promise<Record<string, Tensor>> {
+    if (this.pending.length) await this.drain();
     const out: Record<string, Tensor> = {};
     for (const p of this.params) out[p.name] = { shape: p.shape, data: await this.backend.readTensor(p.name) };
     for (const [id, s] of this.standardize ?? []) {

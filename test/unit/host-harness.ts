@@ -100,3 +100,26 @@ export function connect(options: EngineOptions = {}): Connection {
 }
 
 export const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+/**
+ * A project whose objective is (ln(w x))^2 with w starting at 1: the first row with x <= 0 makes it NaN at that
+ * step, naming node `log` (batch 1, rows in order).
+ */
+export function lnProject(xs: number[], training: Record<string, unknown> = {}) {
+  return {
+    format: 'backprop-studio/project' as const,
+    version: 1,
+    name: 'nan',
+    graph: {
+      nodes: [
+        { id: 'x', op: 'input', attrs: { feature: 'x' } },
+        { id: 'w', op: 'parameter', attrs: { shape: [], init: 'ones' } },
+        { id: 'wx', op: 'mul', inputs: { a: 'x', b: 'w' } },
+        { id: 'log', op: 'ln', inputs: { x: 'wx' } },
+        { id: 'obj', op: 'square', inputs: { x: 'log' } },
+      ],
+    },
+    data: { kind: 'inline' as const, columns: { x: xs }, validation: 0, shuffle: false },
+    training: { objective: 'obj', batchSize: 1, ...training },
+  };
+}

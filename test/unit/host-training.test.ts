@@ -5,7 +5,7 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import { decodeWeights, encodeWeights } from '../../engine/host/weights';
 import { socketUp, type TrainJobInfo, type TrainStatus, type TrainStepResult, type WeightsExport } from '../../engine/protocol/messages';
-import { connect, example, EXAMPLES, sleep, type Connection } from './host-harness';
+import { connect, example, EXAMPLES, lnProject, sleep, type Connection } from './host-harness';
 
 /** The spiral example with epochs enough to run until stopped. */
 function longSpiral() {
@@ -242,22 +242,7 @@ describe('training job: events', () => {
 
   it('stops on a NaN with an error state naming the node, keeping the last finite weights', async () => {
     const c = conn();
-    const project = {
-      format: 'backprop-studio/project',
-      version: 1,
-      name: 'nan',
-      graph: {
-        nodes: [
-          { id: 'x', op: 'input', attrs: { feature: 'x' } },
-          { id: 'w', op: 'parameter', attrs: { shape: [], init: 'ones' } },
-          { id: 'wx', op: 'mul', inputs: { a: 'x', b: 'w' } },
-          { id: 'log', op: 'ln', inputs: { x: 'wx' } },
-          { id: 'obj', op: 'square', inputs: { x: 'log' } },
-        ],
-      },
-      data: { kind: 'inline', columns: { x: [2, 3, -1, 4] }, validation: 0, shuffle: false },
-      training: { objective: 'obj', batchSize: 4, epochs: 3, seed: 3 },
-    };
+    const project = lnProject([2, 3, -1, 4], { batchSize: 4, epochs: 3, seed: 3 });
     await c.ok({ type: 'train.start', project });
     const error = await c.waitFor('train.state', (e) => e.state === 'error');
     expect(error.step).toBe(0);

@@ -3,6 +3,7 @@ import type { FloatArray, RunContext } from '../kernel';
 import type { Plan, PlanStep } from '../../plan/plan';
 import { StudioError } from '../../util/errors';
 import { requireGpu, throwGpuErrors, type GpuInfo } from './gpu';
+import { fusedKernel, fusedStep, planFusion } from './fuse';
 import { contextWords, type GpuKernel } from './kernel';
 import { gpuKernelFor } from './kernels';
 
@@ -19,11 +20,17 @@ const pipelineCaches = new WeakMap<GPUDevice, Map<string, GPUComputePipeline>>()
 /**
  * Runs plans on the GPU through WebGPU. Buffers are allocated once per plan (pooled intermediates as the plan
  * shares them, persistent tensors by name across plans); a run encodes the plan's steps into one command buffer and
- * submits it without waiting; outputs are read back asynchronously.
+ * submits it without waiting; outputs are read back asynchronously. A training step's metrics come back through
+ * runAndCollect, copied into a ring of small staging buffers in the step's own command buffer, so that training
+ * submits the next steps while they are on their way (Session keeps a window of steps in flight).
  */
 export class WebGpuBackend implements Backend {
   readonly name = 'webgpu';
   private readonly tensors = new Map<string, { buffer: GPUBuffer; size: number }>();
+  /** saveState's copy of each persistent tensor (made on first save, reused by later ones). */
+  private readonly spare = new Map<string, { buffer: GPUBuffer; size: number }>();
+  /** The tensors that the last saveState copied. */
+  private saved: string[] = [];
   readonly device: GPUDevice;
   readonly adapter: string;
   readonly software: boolean;
@@ -120,10 +127,51 @@ export class WebGpuBackend implements Backend {
     return [...this.tensors.keys()];
   }
 
+  /** Copies every persistent tensor to its spare (in queue order, without waiting): see Backend.saveState. */
+  saveState(): void {
+    const enc = this.device.createCommandEncoder();
+    for (const [name, t] of this.tensors) {
+      let s = this.spare.get(name);
+      if (!s || s.size !== t.size) {
+        s?.buffer.destroy();
+        this.spare.set(name, (s = { buffer: this.createStorage(t.size, `the spare copy of tensor ${name}`), size: t.size }));
+      }
+      if (t.size) enc.copyBufferToBuffer(t.buffer, 0, s.buffer, 0, t.size * 4);
+    }
+    this.device.queue.submit([enc.finish()]);
+    this.saved = [...this.tensors.keys()];
+  }
+
+  /** Copies the spares of the last saveState back (in queue order, without waiting): see Backend.restoreState. */
+  restoreState(): void {
+    const enc = this.device.createCommandEncoder();
+    for (const name of this.saved) {
+      const t = this.tensors.get(name);
+      const s = this.spare.get(name);
+      if (t && s && t.size === s.size && t.size) enc.copyBufferToBuffer(s.buffer, 0, t.buffer, 0, t.size * 4);
+    }
+    this.device.queue.submit([enc.finish()]);
+  }
+
   dispose(): void {
     for (const t of this.tensors.values()) t.buffer.destroy();
+    for (const s of this.spare.values()) s.buffer.destroy();
     this.tensors.clear();
+    this.spare.clear();
+    this.saved = [];
   }
+}
+
+/** Where runAndCollect copies a set of outputs: each output's place in one staging buffer, and the free stagings. */
+interface Collector {
+  parts: { buffer: GPUBuffer; elements: number; offset: number }[];
+  bytes: number;
+  /**
+   * Staging buffers (MAP_READ) not in use: one per run whose values are on their way, back here once read. A ring
+   * that grows to the number of runs in flight (a buffer is mapped whole, and a mapped buffer cannot be copied into,
+   * so the runs in flight cannot share one).
+   */
+  free: GPUBuffer[];
 }
 
 interface BoundStep {
@@ -140,10 +188,20 @@ export class WebGpuExecutable implements Executable {
   private readonly bound: (BoundStep | null)[];
   private readonly context: GPUBuffer;
   private readonly usesContext: boolean;
+  /** runAndCollect's staging, by the outputs it collects. */
+  private readonly collectors = new Map<string, Collector>();
+  /**
+   * Fused elementwise groups (./fuse.ts) by first step. `submit` dispatches a group in place of its steps when its
+   * range holds them all (a run, a phase); a range of one step (findNonFinite) dispatches that step's own kernel,
+   * which every step keeps, so NaN hunting still sees every intermediate value.
+   */
+  private readonly fused = new Map<number, { last: number; bound: BoundStep }>();
 
+  /** `fuse: false` binds every step on its own (the unfused reference that the fusion tests compare with). */
   constructor(
     private readonly backend: WebGpuBackend,
     readonly plan: Plan,
+    options: { fuse?: boolean } = {},
   ) {
     this.buffers = plan.buffers.map((b, i) => {
       if (b.role === 'persistent') return backend.persistent(b.name!, b.size);
@@ -164,6 +222,12 @@ export class WebGpuExecutable implements Executable {
       return this.bind(step, kernel, isUpdate ? step.inputs.map(() => outSize) : step.call.inShapes.map(numel), outSize);
     });
     this.usesContext = usesContext;
+    const groups = options.fuse === false ? [] : planFusion(plan, { maxStorageBuffers: device.limits.maxStorageBuffersPerShaderStage }).groups;
+    for (const group of groups) {
+      const { step, inSizes } = fusedStep(group, plan.steps);
+      const bound = this.bind(step, fusedKernel(group, plan.steps), inSizes, numel(group.shape));
+      this.fused.set(group.steps[0], { last: group.steps[group.steps.length - 1], bound });
+    }
   }
 
   private bind(step: PlanStep, kernel: GpuKernel, inSizes: number[], outSize: number): BoundStep {
@@ -198,22 +262,37 @@ export class WebGpuExecutable implements Executable {
     this.submit(ctx, from, to);
   }
 
-  private submit(ctx: RunContext, from: number, to: number): void {
+  /**
+   * Encodes steps [from, to) into one command buffer and submits it; with `between`, that is called with the
+   * encoder after the steps before `between.at` and before the rest (two compute passes in the one command buffer).
+   */
+  private submit(ctx: RunContext, from: number, to: number, between?: { at: number; encode: (enc: GPUCommandEncoder) => void }): void {
     const device = this.backend.device;
     if (this.usesContext) {
       const w = contextWords(ctx);
       device.queue.writeBuffer(this.context, 0, w.buffer, w.byteOffset, w.byteLength);
     }
     const enc = device.createCommandEncoder();
-    const pass = enc.beginComputePass();
-    for (let i = from; i < to; i++) {
-      const b = this.bound[i];
-      if (!b) continue;
-      pass.setPipeline(b.pipeline);
-      pass.setBindGroup(0, b.bindGroup);
-      pass.dispatchWorkgroups(b.workgroups[0], b.workgroups[1], b.workgroups[2]);
-    }
-    pass.end();
+    const encodePass = (a: number, b: number) => {
+      if (a >= b) return;
+      const pass = enc.beginComputePass();
+      for (let i = a; i < b; i++) {
+        let s = this.bound[i];
+        const f = this.fused.get(i);
+        if (f && f.last < b) [s, i] = [f.bound, f.last];
+        if (!s) continue;
+        pass.setPipeline(s.pipeline);
+        pass.setBindGroup(0, s.bindGroup);
+        pass.dispatchWorkgroups(s.workgroups[0], s.workgroups[1], s.workgroups[2]);
+      }
+      pass.end();
+    };
+    if (between) {
+      const at = Math.min(Math.max(between.at, from), to);
+      encodePass(from, at);
+      between.encode(enc);
+      encodePass(at, to);
+    } else encodePass(from, to);
     device.queue.submit([enc.finish()]);
   }
 
@@ -221,6 +300,53 @@ export class WebGpuExecutable implements Executable {
     const o = this.plan.outputs.get(output);
     if (!o) throw new Error(`the plan has no output ${output}`);
     return this.backend.readBuffer(this.buffers[o.buffer], numel(o.shape));
+  }
+
+  /**
+   * Runs every step in one command buffer that also copies these outputs, between the compute steps and the
+   * updates, into a staging buffer of the collector's ring, and maps that asynchronously: see
+   * Executable.runAndCollect. Nothing here waits on the device.
+   */
+  runAndCollect(ctx: RunContext, outputs: readonly string[]): Promise<Float32Array[]> {
+    const c = this.collector(outputs);
+    const device = this.backend.device;
+    const staging = c.free.pop() ?? device.createBuffer({ size: c.bytes, usage: READBACK });
+    this.submit(ctx, 0, this.bound.length, {
+      at: this.plan.updateStart,
+      encode: (enc) => {
+        for (const p of c.parts) if (p.elements) enc.copyBufferToBuffer(p.buffer, 0, staging, p.offset * 4, p.elements * 4);
+      },
+    });
+    return staging.mapAsync(MAP_READ).then(
+      () => {
+        const all = new Float32Array(staging.getMappedRange().slice(0));
+        staging.unmap();
+        c.free.push(staging);
+        throwGpuErrors();
+        return c.parts.map((p) => all.subarray(p.offset, p.offset + p.elements));
+      },
+      (e: unknown) => {
+        staging.destroy();
+        throw new StudioError(`WebGPU: reading a result failed (${e instanceof Error ? e.message : String(e)}); the device may have been lost`);
+      },
+    );
+  }
+
+  private collector(outputs: readonly string[]): Collector {
+    const key = outputs.join('\n');
+    let c = this.collectors.get(key);
+    if (!c) {
+      let offset = 0;
+      const parts = outputs.map((name) => {
+        const o = this.plan.outputs.get(name);
+        if (!o) throw new Error(`the plan has no output ${name}`);
+        const part = { buffer: this.buffers[o.buffer], elements: numel(o.shape), offset };
+        offset += part.elements;
+        return part;
+      });
+      this.collectors.set(key, (c = { parts, bytes: bytesOf(offset), free: [] }));
+    }
+    return c;
   }
 
   async findNonFinite(ctx: RunContext): Promise<PlanStep | null> {

@@ -86,8 +86,11 @@ fn pow_(x: f32) -> f32 {
   return select(r, 1.0 / r, p.a < 0.0);
 }`;
 
-/** Each unary op as a WGSL expression of `x` (and `p.a`, its attribute), with the functions it calls. */
-const UNARY: Record<string, { expr: string; fns?: string }> = {
+/**
+ * Each unary op as a WGSL expression of `x` (and `p.a`, its attribute), with the functions it calls. Exported for
+ * the fused kernels (../fuse.ts), which read `p.a`, `p.k` and `p.whole` as `unaryWords` gives them.
+ */
+export const UNARY: Record<string, { expr: string; fns?: string }> = {
   neg: { expr: '-x' },
   exp: { expr: 'exp(x)' },
   ln: { expr: 'log_(x)', fns: LOG },
@@ -122,19 +125,25 @@ fn main(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) 
   out[i] = ${expr};
 }`;
 
+/** The uniform words of a unary op's attribute: `a` (f32 bits), and for pow of a whole exponent `k` = |a|, `whole` = 1. */
+export function unaryWords(op: string, attrs: KernelCall['attrs']): { a: number; k: number; whole: number } {
+  const a = (attrs.alpha ?? attrs.exponent ?? 0) as number;
+  const whole = op === 'pow' && Number.isInteger(a) && Math.abs(a) < 2 ** 32;
+  return { a: f32Bits(a), k: whole ? Math.abs(a) : 0, whole: whole ? 1 : 0 };
+}
+
 function unary(op: string): GpuKernelFor {
   const { expr, fns } = UNARY[op];
   const code = unaryCode(expr, fns);
   return (call) => {
     const n = numel(call.outShape);
-    const a = (call.attrs.alpha ?? call.attrs.exponent ?? 0) as number;
-    const whole = op === 'pow' && Number.isInteger(a) && Math.abs(a) < 2 ** 32;
-    return { code, workgroups: grid1d(n), params: packWords([n, f32Bits(a), whole ? Math.abs(a) : 0, whole ? 1 : 0]) };
+    const w = unaryWords(op, call.attrs);
+    return { code, workgroups: grid1d(n), params: packWords([n, w.a, w.k, w.whole]) };
   };
 }
 
 /** Each binary op as a WGSL expression of `a` and `b`. maximum / minimum: a on ties, b when either is NaN. */
-const BINARY: Record<string, string> = {
+export const BINARY: Record<string, string> = {
   add: 'a + b',
   sub: 'a - b',
   mul: 'a * b',
@@ -146,7 +155,7 @@ const BINARY: Record<string, string> = {
 };
 
 /** Up to this many dims after merging (the engine's tensors have rank <= 6); params hold them as 2 vec4s. */
-const MAX_RANK = 8;
+export const MAX_RANK = 8;
 
 /**
  * The output index is split into coordinates over `shape` (innermost last) and each input's element is

@@ -1,0 +1,301 @@
+/**
+ * Fusion of elementwise steps for the WebGPU backend: a run of consecutive elementwise steps of a plan's compute
+ * phase (unary ops, binary ops with broadcasting, stop_gradient) whose intermediate values are read only inside the
+ * run becomes one dispatch, which computes the whole expression per element of the run's last value and writes only
+ * that. Each value from outside (an "external") is read with its own broadcast strides over the last value's shape.
+ *
+ * Two parts, both pure: `planFusion` decides the groups from a plan (and says why neighbouring steps were not
+ * fused), `fusedKernel` writes a group's WGSL from elementwise.ts's expression tables.
+ *
+ * What a group may hold, and so the reasons a run breaks (`BreakReason`):
+ *   - `op`: only the ops of the elementwise tables fuse; reductions, matmul, layout ops, sources end a run;
+ *   - `update`: the update phase (from `plan.updateStart`) is never fused;
+ *   - `empty`: steps with no elements are not dispatched at all;
+ *   - `uses`: every value but the last must be read only by steps of the group (as the plan's buffers say it: a
+ *     read sees the last write to its buffer before it), updates included: nothing after the group reads it;
+ *   - `output`: a plan output is written, so it ends its group;
+ *   - `kept`: so is a value in a buffer that is not a pooled intermediate (input, persistent, const);
+ *   - `shape`: every value must broadcast to the last one's shape, and the broadcast layout fit MAX_RANK dims;
+ *   - `inputs`: the externals and the output must fit the storage buffers of one shader stage;
+ *   - `alias`: the plan may give the last value the buffer of an external (its last read is in the group); that
+ *     external is then read through the output binding, at the element being written, which needs it unbroadcast;
+ *   - `length`: at most `maxSteps` steps a group.
+ */
+import type { KernelCall } from '../kernel';
+import type { Plan, PlanStep } from '../../plan/plan';
+import { flatIndex, grid1d, packWords, WORKGROUP, type GpuKernel } from './kernel';
+import { BINARY, broadcastLayout, MAX_RANK, UNARY, unaryWords } from './kernels/elementwise';
+
+export type BreakReason = 'op' | 'update' | 'empty' | 'uses' | 'output' | 'kept' | 'shape' | 'inputs' | 'alias' | 'length';
+
+/** Where a fused step takes an operand: an external (index into `FusionGroup.inputs`) or an earlier step of the group. */
+export type Operand = { input: number } | { step: number };
+
+export interface FusionGroup {
+  /** Plan step indices, consecutive, at least two; the last one's value is the group's output. */
+  readonly steps: readonly number[];
+  /** The values read from outside, once each: their buffer and shape. */
+  readonly inputs: readonly { buffer: number; shape: readonly number[] }[];
+  /** Per step of the group, its operands. */
+  readonly operands: readonly (readonly Operand[])[];
+  /** The index in `inputs` of the external that lives in the output's buffer (read at the element written), if any. */
+  readonly aliased?: number;
+  readonly output: number;
+  readonly shape: readonly number[];
+}
+
+export interface Fusion {
+  readonly groups: readonly FusionGroup[];
+  /**
+   * Per compute step i (below updateStart), why steps i and i + 1 are not one group; null where they are. The
+   * last compute step's entry is `update`.
+   */
+  readonly breaks: readonly (BreakReason | null)[];
+}
+
+export interface FusionOptions {
+  /** Storage buffers one shader stage may bind (the device's maxStorageBuffersPerShaderStage); default 8. */
+  maxStorageBuffers?: number;
+  /** Steps a group may hold; default 16. */
+  maxSteps?: number;
+}
+
+const numel = (s: readonly number[]) => s.reduce((a, d) => a * d, 1);
+
+/** Whether the op is one the fused kernels compute (with the arity of its table). */
+export function isFusible(call: KernelCall): boolean {
+  if (call.op in UNARY) return call.inShapes.length === 1;
+  if (call.op in BINARY) return call.inShapes.length === 2;
+  return false;
+}
+
+/** Whether `s` broadcasts to `to` (numpy's rule, right-aligned, without growing `to`). */
+function broadcastsTo(s: readonly number[], to: readonly number[]): boolean {
+  if (s.length > to.length) return false;
+  return s.every((d, k) => d === 1 || d === to[to.length - s.length + k]);
+}
+
+type PlanLike = Pick<Plan, 'buffers' | 'steps' | 'updateStart' | 'outputs'>;
+
+/**
+ * The plan's dataflow through its buffers: for each step input, the step whose value it reads (the last write to
+ * the buffer before it; -1: none, a value from before the plan); for each step, the steps that read its value
+ * (updates included); and the compute steps whose value is a plan output (the last compute write to its buffer).
+ */
+function dataflow(plan: PlanLike) {
+  const lastWriter = new Map<number, number>();
+  const writers: number[][] = [];
+  const readers: Set<number>[] = plan.steps.map(() => new Set<number>());
+  const isOutput = new Set<number>();
+  plan.steps.forEach((step, i) => {
+    writers.push(step.inputs.map((b) => lastWriter.get(b) ?? -1));
+    for (const w of writers[i]) if (w >= 0) readers[w].add(i);
+    lastWriter.set(step.output, i);
+    if (i === plan.updateStart - 1) {
+      for (const o of plan.outputs.values()) {
+        const w = lastWriter.get(o.buffer);
+        if (w !== undefined) isOutput.add(w);
+      }
+    }
+  });
+  return { writers, readers, isOutput };
+}
+
+/**
+ * The fused groups of a plan's compute steps. Runs of candidates (elementwise, non-empty, compute phase) are cut
+ * greedily from the left: each group is the longest valid one starting where the last one ended.
+ */
+export function planFusion(plan: PlanLike, options: FusionOptions = {}): Fusion {
+  const maxInputs = Math.max(1, (options.maxStorageBuffers ?? 8) - 1);
+  const maxSteps = Math.max(2, options.maxSteps ?? 16);
+  const { steps, updateStart } = plan;
+  const { writers, readers, isOutput } = dataflow(plan);
+
+  const candidate = (i: number): BreakReason | null => {
+    if (i >= updateStart) return 'update';
+    if (!isFusible(steps[i].call)) return 'op';
+    if (numel(steps[i].call.outShape) === 0) return 'empty';
+    return null;
+  };
+
+  /** The group of steps a..b (candidates all), or why it cannot be one. */
+  const tryGroup = (a: number, b: number): FusionGroup | BreakReason => {
+    if (b - a + 1 > maxSteps) return 'length';
+    const sink = steps[b];
+    const shape = sink.call.outShape;
+    for (let j = a; j < b; j++) {
+      if (isOutput.has(j)) return 'output';
+      if (plan.buffers[steps[j].output].role !== 'pool') return 'kept';
+      const r = readers[j];
+      if (r.size === 0) return 'uses';
+      for (const k of r) if (k < a || k > b) return 'uses';
+    }
+    for (let j = a; j <= b; j++) if (!broadcastsTo(steps[j].call.outShape, shape)) return 'shape';
+    const inputs: { buffer: number; shape: readonly number[] }[] = [];
+    const operands: Operand[][] = [];
+    let consistent = true;
+    for (let j = a; j <= b; j++) {
+      operands.push(
+        steps[j].inputs.map((buffer, k): Operand => {
+          const w = writers[j][k];
+          if (w >= a) return { step: w - a };
+          const inShape = steps[j].call.inShapes[k];
+          let e = inputs.findIndex((x) => x.buffer === buffer);
+          if (e < 0) e = inputs.push({ buffer, shape: inShape }) - 1;
+          else if (numel(inputs[e].shape) !== numel(inShape)) consistent = false;
+          return { input: e };
+        }),
+      );
+    }
+    if (!consistent || inputs.some((x) => !broadcastsTo(x.shape, shape))) return 'shape';
+    const aliased = inputs.findIndex((x) => x.buffer === sink.output);
+    if (aliased >= 0 && numel(inputs[aliased].shape) !== numel(shape)) return 'alias';
+    if (inputs.length - (aliased >= 0 ? 1 : 0) > maxInputs) return 'inputs';
+    if (broadcastLayout(inputs.map((x) => x.shape), shape).shape.length > MAX_RANK) return 'shape';
+    return {
+      steps: Array.from({ length: b - a + 1 }, (_, k) => a + k),
+      inputs,
+      operands,
+      ...(aliased >= 0 ? { aliased } : {}),
+      output: sink.output,
+      shape,
+    };
+  };
+
+  const groups: FusionGroup[] = [];
+  const breaks: (BreakReason | null)[] = [];
+  for (let a = 0; a < updateStart; ) {
+    let end = a;
+    if (candidate(a) === null) {
+      for (let b = a + 1; candidate(b) === null; b++) {
+        const g = tryGroup(a, b);
+        if (g === 'length') break;
+        if (typeof g !== 'string') end = b;
+      }
+      if (end > a) groups.push(tryGroup(a, end) as FusionGroup);
+    }
+    const next = end + 1;
+    const g = next >= updateStart ? 'update' : (candidate(end) ?? candidate(next) ?? tryGroup(a, next));
+    for (let i = a; i < end; i++) breaks.push(null);
+    breaks.push(typeof g === 'string' ? g : 'length');
+    a = next;
+  }
+  return { groups, breaks };
+}
+
+// ---------------------------------------------------------------------------------------------------------------
+// the kernel
+
+/** The `fn` definitions of a functions string, by name, in order. */
+function definitions(fns: string): [string, string][] {
+  return fns
+    .split(/\n(?=fn )/)
+    .map((s) => s.trim())
+    .filter((s) => s.startsWith('fn '))
+    .map((s) => [/^fn (\w+)/.exec(s)![1], s]);
+}
+
+const PARAM = /\bp\.(\w+)/g;
+
+/**
+ * The dispatch of a fused group: one thread per output element; the externals' indices from the element's
+ * coordinates (as the binary kernel does, for every external at once); then each step as a call of a function that
+ * returns its table expression, in plan order; the last step's value written.
+ *
+ * Unary ops that read their attribute (`p.a`, `p.k`, `p.whole`) get functions of their own, named and reading
+ * fields suffixed by the step's position, so that two leaky_relus of different slopes can share a kernel. Sizes,
+ * strides and attributes are uniforms: the source depends only on the group's ops and operands, so plans of other
+ * batch sizes share the pipeline.
+ *
+ * Binding: the externals (but the aliased one) in order, the output, the params.
+ */
+export function fusedKernel(group: FusionGroup, steps: readonly PlanStep[]): GpuKernel {
+  const n = numel(group.shape);
+  const { shape, strides } = broadcastLayout(
+    group.inputs.map((x) => x.shape),
+    group.shape,
+  );
+  const slots = (v: number[]) => [...v, ...new Array<number>(MAX_RANK - v.length).fill(0)];
+  const bound = group.inputs.map((_, e) => e).filter((e) => e !== group.aliased);
+
+  const fns = new Map<string, string>();
+  const fields: string[] = [];
+  const attrWords: number[] = [];
+  const lines: string[] = [];
+  group.steps.forEach((s, j) => {
+    const call = steps[s].call;
+    const args = group.operands[j].map((o) => ('step' in o ? `v${o.step}` : `x${o.input}`));
+    let fn: string;
+    if (call.op in BINARY) {
+      fn = `op_${call.op}`;
+      fns.set(fn, `fn ${fn}(a: f32, b: f32) -> f32 { return ${BINARY[call.op]}; }`);
+    } else {
+      const { expr, fns: helpers = '' } = UNARY[call.op];
+      const used = new Set([...`${expr}\n${helpers}`.matchAll(PARAM)].map((m) => m[1]));
+      if (used.size === 0) {
+        for (const [name, def] of definitions(helpers)) fns.set(name, def);
+        fn = `op_${call.op}`;
+        fns.set(fn, `fn ${fn}(x: f32) -> f32 { return ${expr}; }`);
+      } else {
+        // This step's own copies of the functions that read p, renamed, reading its own fields.
+        const own = definitions(helpers);
+        const renamed = new Set(own.filter(([, def]) => /\bp\./.test(def)).map(([name]) => name));
+        const rewrite = (src: string) => {
+          let out = src.replace(PARAM, (_, f: string) => `p.${f}_${j}`);
+          for (const name of renamed) out = out.replace(new RegExp(`\\b${name}\\(`, 'g'), `${name}s${j}(`);
+          return out;
+        };
+        for (const [name, def] of own) fns.set(renamed.has(name) ? `${name}s${j}` : name, renamed.has(name) ? rewrite(def) : def);
+        fn = `op_${call.op}_s${j}`;
+        fns.set(fn, `fn ${fn}(x: f32) -> f32 { return ${rewrite(expr)}; }`);
+        const w = unaryWords(call.op, call.attrs);
+        for (const f of [...used].sort()) {
+          if (!(f in w)) throw new Error(`fused ${call.op}: unknown parameter p.${f}`);
+          fields.push(`${f}_${j}: ${f === 'a' ? 'f32' : 'u32'}`);
+          attrWords.push(w[f as keyof typeof w]);
+        }
+      }
+    }
+    lines.push(`  let v${j} = ${fn}(${args.join(', ')});`);
+  });
+  const last = group.steps.length - 1;
+
+  const code = /* wgsl */ `
+struct Params { n: u32, rank: u32, pad0: u32, pad1: u32, shape: array<vec4<u32>, 2>${bound.map((e) => `, s${e}: array<vec4<u32>, 2>`).join('')}${fields.map((f) => `, ${f}`).join('')} }
+${bound.map((e, k) => `@group(0) @binding(${k}) var<storage, read> in${e}: array<f32>;`).join('\n')}
+@group(0) @binding(${bound.length}) var<storage, read_write> out: array<f32>;
+@group(0) @binding(${bound.length + 1}) var<uniform> p: Params;
+${[...fns.values()].join('\n')}
+
+@compute @workgroup_size(${WORKGROUP})
+fn main(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>) {
+  let i = ${flatIndex()};
+  if (i >= p.n) { return; }
+  var rest = i;
+${bound.map((e) => `  var j${e} = 0u;`).join('\n')}
+  for (var d = p.rank - 1u; d > 0u; d = d - 1u) {
+    let size = p.shape[d / 4u][d % 4u];
+    let c = rest % size;
+    rest = rest / size;
+${bound.map((e) => `    j${e} = j${e} + c * p.s${e}[d / 4u][d % 4u];`).join('\n')}
+  }
+${group.inputs.map((_, e) => (e === group.aliased ? `  let x${e} = out[i];` : `  let x${e} = in${e}[j${e} + rest * p.s${e}[0].x];`)).join('\n')}
+${lines.join('\n')}
+  out[i] = v${last};
+}`;
+  return {
+    code,
+    workgroups: grid1d(n),
+    params: packWords([n, shape.length, 0, 0, ...slots(shape), ...bound.flatMap((e) => slots(strides[e])), ...attrWords]),
+  };
+}
+
+/** The plan step a fused group is bound as: the externals (the aliased one left out) in, the last step's value out. */
+export function fusedStep(group: FusionGroup, steps: readonly PlanStep[]): { step: PlanStep; inSizes: number[] } {
+  const sink = steps[group.steps[group.steps.length - 1]];
+  const bound = group.inputs.filter((_, e) => e !== group.aliased);
+  return {
+    step: { call: sink.call, inputs: bound.map((x) => x.buffer), output: group.output, node: sink.node },
+    inSizes: bound.map((x) => numel(x.shape)),
+  };
+}

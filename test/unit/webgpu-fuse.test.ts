@@ -1,0 +1,334 @@
+/**
+ * Elementwise fusion on the WebGPU backend (engine/backends/webgpu/fuse.ts): which steps of a plan fuse and why the
+ * others do not (pure, no device), and fused plans against the same plans bound step by step on the device: every
+ * output within 1e-6 relative (NaN where NaN), the MLP training step included; findNonFinite still names the step.
+ */
+import { describe, expect, test } from 'vitest';
+import { WebGpuBackend, WebGpuExecutable } from '../../engine/backends/webgpu/webgpu-backend';
+import { fusedKernel, planFusion, type FusionOptions } from '../../engine/backends/webgpu/fuse';
+import { Builder } from '../../engine/ir/builder';
+import type { IRNode } from '../../engine/ir/node';
+import { compilePlan, type Plan, type Update } from '../../engine/plan/plan';
+import { initTensor } from '../../engine/graph/init';
+import { resolveTargets, trainProgram, evalProgram } from '../../engine/train/program';
+import { Rng } from '../../engine/util/rng';
+import { MLP, MLP_OPTIMIZER, mlpBatch, mlpGraph } from '../../bench/mlp';
+import { useGpuBackend } from '../conformance/gpu';
+
+const RTOL = 1e-6;
+
+/** The plan's ops, its fused groups as op lists, and the break after each compute step. */
+function fuse(outputs: Record<string, IRNode>, updates: Update[] = [], options?: FusionOptions) {
+  const plan = compilePlan(outputs, updates);
+  const f = planFusion(plan, options);
+  const ops = plan.steps.map((s) => s.call.op);
+  return { plan, fusion: f, ops, groups: f.groups.map((g) => g.steps.map((i) => ops[i])), breaks: f.breaks };
+}
+
+function mlpTrainPlan(batch: number = MLP.batch) {
+  const nodes = mlpGraph();
+  return trainProgram(nodes, resolveTargets(nodes), MLP_OPTIMIZER, batch);
+}
+
+describe('which steps fuse', () => {
+  test('a chain: sigmoid(x * w + b), the bias broadcast', () => {
+    const b = new Builder();
+    const x = b.input('x', [4, 3]);
+    const y = b.sigmoid(b.add(b.mul(x, b.input('w', [4, 3])), b.input('b', [3])));
+    const { plan, fusion, groups, breaks } = fuse({ y });
+    expect(groups).toEqual([['mul', 'add', 'sigmoid']]);
+    expect(breaks).toEqual([null, null, 'update']);
+    const g = fusion.groups[0];
+    const buf = (name: string) => plan.inputs.get(name)!.buffer;
+    expect(g.inputs).toEqual([
+      { buffer: buf('x'), shape: [4, 3] },
+      { buffer: buf('w'), shape: [4, 3] },
+      { buffer: buf('b'), shape: [3] },
+    ]);
+    expect(g.operands).toEqual([[{ input: 0 }, { input: 1 }], [{ step: 0 }, { input: 2 }], [{ step: 1 }]]);
+    expect(g.output).toBe(plan.outputs.get('y')!.buffer);
+    expect(g.shape).toEqual([4, 3]);
+  });
+
+  test('a small DAG: a value read twice inside the group', () => {
+    const b = new Builder();
+    const t = b.exp(b.input('x', [5]));
+    const { fusion, groups } = fuse({ y: b.mul(t, b.sin(t)) });
+    expect(groups).toEqual([['exp', 'sin', 'mul']]);
+    expect(fusion.groups[0].operands[2]).toEqual([{ step: 0 }, { step: 1 }]);
+  });
+
+  test('broadcasting inside the group: (a - ln(m))^2 with m [4, 1] and a [4, 5]', () => {
+    const b = new Builder();
+    const y = b.pow(b.sub(b.input('a', [4, 5]), b.ln(b.input('m', [4, 1]))), 2);
+    const { groups, fusion } = fuse({ y });
+    expect(groups).toEqual([['ln', 'sub', 'pow']]);
+    expect(fusion.groups[0].inputs.map((i) => i.shape)).toEqual([[4, 1], [4, 5]]);
+  });
+
+  test('a value also read after the group is not fused into it (uses)', () => {
+    const b = new Builder();
+    const t = b.add(b.input('x', [4, 3]), b.input('b', [3]));
+    const s = b.sum(b.relu(t), [0, 1]);
+    const { groups, breaks, ops } = fuse({ y: b.mul(t, s) });
+    expect(ops).toEqual(['add', 'relu', 'sum', 'mul']);
+    expect(groups).toEqual([]);
+    expect(breaks).toEqual(['uses', 'op', 'op', 'update']);
+  });
+
+  test('a plan output ends its group (output)', () => {
+    const b = new Builder();
+    const t = b.add(b.input('x', [4, 3]), b.input('b', [3]));
+    const { groups, breaks } = fuse({ t, y: b.relu(t) });
+    expect(groups).toEqual([]);
+    expect(breaks).toEqual(['output', 'update']);
+  });
+
+  test('matmul, reductions and layout ops break chains (op)', () => {
+    const b = new Builder();
+    const h = b.relu(b.add(b.matmul(b.input('x', [4, 3]), b.input('w', [3, 2])), b.input('b', [2])));
+    const y = b.exp(b.reshape(b.neg(b.transpose(h, [1, 0])), [8]));
+    const z = b.abs(b.sum(y, [0], true));
+    const { groups, breaks, ops } = fuse({ z });
+    expect(ops).toEqual(['matmul', 'add', 'relu', 'transpose', 'neg', 'reshape', 'exp', 'sum', 'abs']);
+    expect(groups).toEqual([['add', 'relu']]);
+    expect(breaks).toEqual(['op', null, 'op', 'op', 'op', 'op', 'op', 'op', 'update']);
+  });
+
+  test('the number of external inputs is capped by the storage buffers of a shader stage (inputs)', () => {
+    const b = new Builder();
+    const xs = Array.from({ length: 9 }, (_, k) => b.input(`x${k}`, [6]));
+    const y = xs.slice(1).reduce((acc, x) => b.add(acc, x), xs[0]);
+    // 8 buffers: 7 externals and the output.
+    let f = fuse({ y });
+    expect(f.groups.map((g) => g.length)).toEqual([6, 2]);
+    expect(f.breaks).toEqual([null, null, null, null, null, 'inputs', null, 'update']);
+    expect(Math.max(...f.fusion.groups.map((g) => g.inputs.length))).toBe(7);
+    f = fuse({ y }, [], { maxStorageBuffers: 4 });
+    expect(f.groups.map((g) => g.length)).toEqual([2, 2, 2, 2]);
+    expect(f.breaks).toEqual([null, 'inputs', null, 'inputs', null, 'inputs', null, 'update']);
+  });
+
+  test('at most maxSteps steps a group (length)', () => {
+    const b = new Builder();
+    let y = b.input('x', [3]);
+    for (let i = 0; i < 40; i++) y = b.neg(y);
+    const f = fuse({ y });
+    expect(f.groups.map((g) => g.length)).toEqual([16, 16, 8]);
+    expect(f.breaks[15]).toBe('length');
+    expect(fuse({ y }, [], { maxSteps: 5 }).groups.map((g) => g.length)).toEqual([5, 5, 5, 5, 5, 5, 5, 5]);
+  });
+
+  test('the update phase is never fused, and a value an update reads is not an intermediate (update, uses)', () => {
+    const b = new Builder();
+    const t = b.neg(b.input('x', [3]));
+    const g = b.exp(b.neg(t));
+    const f = fuse({}, [
+      { op: 'assign', target: 'a', source: t },
+      { op: 'sgd_update', target: 'w', source: g, attrs: { lr: 0.1 } },
+    ]);
+    expect(f.ops).toEqual(['neg', 'neg', 'exp', 'assign', 'sgd_update']);
+    expect(f.plan.updateStart).toBe(3);
+    expect(f.groups).toEqual([['neg', 'exp']]);
+    expect(f.breaks).toEqual(['uses', null, 'update']);
+  });
+
+  test('steps without elements are not fused (empty)', () => {
+    const b = new Builder();
+    const f = fuse({ y: b.neg(b.neg(b.input('x', [0, 3]))) });
+    expect(f.groups).toEqual([]);
+    expect(f.breaks).toEqual(['empty', 'update']);
+  });
+
+  test('the output in the buffer of an external: read in place when unbroadcast, else not fused (alias)', () => {
+    // m's buffer is free once neg read it, and the plan gives it to the last step's value.
+    let b = new Builder();
+    let m = b.transpose(b.input('a', [5, 4]), [1, 0]);
+    let f = fuse({ y: b.sin(b.neg(m)) });
+    expect(f.groups).toEqual([['neg', 'sin']]);
+    expect(f.breaks).toEqual(['op', null, 'update']);
+    const g = f.fusion.groups[0];
+    expect(g.inputs[g.aliased!].buffer).toBe(g.output);
+    expect(fusedKernel(g, f.plan.steps).code).toContain('let x0 = out[i];');
+
+    b = new Builder();
+    m = b.sum(b.input('a', [4, 5]), [1], true);
+    f = fuse({ y: b.sub(b.input('c', [4, 5]), b.neg(m)) });
+    expect(f.ops).toEqual(['sum', 'neg', 'sub']);
+    expect(f.plan.steps[2].output).toBe(f.plan.steps[0].output);
+    expect(f.groups).toEqual([]);
+    expect(f.breaks).toEqual(['op', 'alias', 'update']);
+  });
+
+  test('the MLP 784-256-256-10 training step: 84 dispatches, 76 fused', () => {
+    const { plan } = mlpTrainPlan();
+    const f = planFusion(plan);
+    const ops = plan.steps.map((s) => s.call.op);
+    expect(f.groups.map((g) => g.steps.map((i) => ops[i]))).toEqual([
+      ['ln', 'sub', 'mul'],
+      ['mul', 'neg'],
+      ['neg', 'mul'],
+      ['div', 'mul'],
+      ['mul', 'add'],
+      ['step', 'mul'],
+      ['step', 'mul'],
+    ]);
+    expect(plan.steps.length).toBe(84);
+    expect(plan.steps.length - f.groups.reduce((s, g) => s + g.steps.length - 1, 0)).toBe(76);
+    // dense + relu: the pre-activation is read again by the backward pass (relu's derivative), so it stays.
+    const firstRelu = ops.indexOf('relu');
+    expect(ops[firstRelu - 1]).toBe('add');
+    expect(f.breaks[firstRelu - 1]).toBe('uses');
+    // max-shift of the softmax: stop_gradient(max) [128, 1] would be read broadcast from the sub's own buffer.
+    expect(f.breaks[ops.indexOf('stop_gradient')]).toBe('alias');
+    expect(f.groups.some((g) => g.aliased !== undefined)).toBe(true);
+    for (const g of f.groups) expect(g.steps[g.steps.length - 1]).toBeLessThan(plan.updateStart);
+  });
+
+  test('the MLP evaluation plan fuses dense + relu', () => {
+    const nodes = mlpGraph();
+    const { plan } = evalProgram(nodes, resolveTargets(nodes), 16, { scored: true });
+    const ops = plan.steps.map((s) => s.call.op);
+    const groups = planFusion(plan).groups.map((g) => g.steps.map((i) => ops[i]));
+    expect(groups.filter((g) => g.join() === 'add,relu')).toHaveLength(2);
+  });
+});
+
+// ---------------------------------------------------------------------------------------------------------------
+// fused against unfused on the device
+
+const gpu = useGpuBackend();
+
+/** '' when every value agrees within RTOL (equal non-finite values agree), else the worst element. */
+function mismatch(got: Float32Array, want: Float32Array): string {
+  if (got.length !== want.length) return `length ${got.length}, want ${want.length}`;
+  for (let i = 0; i < want.length; i++) {
+    if (Object.is(got[i], want[i]) || (Number.isNaN(got[i]) && Number.isNaN(want[i]))) continue;
+    if (!(Math.abs(got[i] - want[i]) <= RTOL * Math.abs(want[i]))) return `[${i}]: fused ${got[i]}, unfused ${want[i]}`;
+  }
+  return '';
+}
+
+const normals = (n: number, seed: number, scale = 1) => {
+  const rng = new Rng(seed, 3);
+  return Float32Array.from({ length: n }, () => rng.normal() * scale);
+};
+
+/** Runs the plan fused and unfused on the device (same inputs); every output of both, by name. */
+async function bothWays(plan: Plan, feeds: Record<string, Float32Array>) {
+  const exes = [new WebGpuExecutable(gpu(), plan), new WebGpuExecutable(gpu(), plan, { fuse: false })];
+  const results: Map<string, Float32Array>[] = [];
+  for (const exe of exes) {
+    for (const [name, v] of Object.entries(feeds)) exe.setInput(name, v);
+    exe.run({ seed: 1, step: 1 });
+    const out = new Map<string, Float32Array>();
+    for (const name of plan.outputs.keys()) out.set(name, await exe.read(name));
+    results.push(out);
+  }
+  return results;
+}
+
+async function expectSame(outputs: Record<string, IRNode>, feeds: Record<string, Float32Array>, fusedSteps: number) {
+  const plan = compilePlan(outputs);
+  expect(planFusion(plan, { maxStorageBuffers: gpu().device.limits.maxStorageBuffersPerShaderStage }).groups.reduce((s, g) => s + g.steps.length, 0)).toBe(
+    fusedSteps,
+  );
+  const [fused, unfused] = await bothWays(plan, feeds);
+  for (const [name, want] of unfused) expect(mismatch(fused.get(name)!, want), name).toBe('');
+}
+
+describe('fused kernels compute what the steps do', () => {
+  test('sigmoid(x * w + b) and softplus(x * w + b)', async () => {
+    const b = new Builder();
+    const x = b.input('x', [300, 257]);
+    const z = (w: IRNode) => b.add(b.mul(x, w), b.input('b', [257]));
+    const w = b.input('w', [300, 257]);
+    const feeds = { x: normals(300 * 257, 1, 3), w: normals(300 * 257, 2), b: normals(257, 3) };
+    await expectSame({ y: b.sigmoid(z(w)) }, feeds, 3);
+    await expectSame({ y: b.softplus(z(w)) }, feeds, 3);
+  });
+
+  test('(a - b)^2 with broadcasting, as pow and as a product', async () => {
+    const b = new Builder();
+    const a = b.input('a', [3, 1, 5]);
+    const c = b.input('c', [4, 5]);
+    const feeds = { a: normals(15, 4), c: normals(20, 5) };
+    await expectSame({ y: b.pow(b.sub(a, c), 2) }, feeds, 2);
+    const d = b.sub(a, c);
+    await expectSame({ y: b.mul(d, d) }, feeds, 2);
+    await expectSame({ y: b.div(b.mul(b.sub(a, c), b.input('s', [])), b.input('t', [3, 4, 1])) }, { ...feeds, s: Float32Array.of(0.5), t: normals(12, 6) }, 3);
+  });
+
+  test('attributes per step (two slopes, two exponents), shared helpers (ln and softplus), NaN and inf', async () => {
+    const b = new Builder();
+    const x = b.input('x', [1000]);
+    const y = b.add(b.leakyRelu(b.pow(x, 3), 0.01), b.leakyRelu(b.pow(b.abs(x), 0.5), 0.2));
+    const z = b.sub(b.softplus(b.ln(b.abs(x))), b.tanh(b.exp(x)));
+    const xs = Float32Array.from({ length: 1000 }, (_, i) => (i - 500) / 25);
+    xs[3] = NaN;
+    xs[4] = Infinity;
+    xs[5] = -Infinity;
+    xs[500] = 0;
+    await expectSame({ y }, { x: xs }, 6);
+    await expectSame({ z }, { x: xs }, 6);
+  });
+
+  test('in place: the output in the buffer of an external', async () => {
+    const b = new Builder();
+    const y = b.sin(b.neg(b.transpose(b.input('a', [5, 4]), [1, 0])));
+    const plan = compilePlan({ y });
+    expect(planFusion(plan).groups[0]?.aliased).toBe(0);
+    const [fused, unfused] = await bothWays(plan, { a: normals(20, 7) });
+    expect(mismatch(fused.get('y')!, unfused.get('y')!)).toBe('');
+  });
+
+  test('more externals than a stage has storage buffers: split at the limit', async () => {
+    const b = new Builder();
+    const n = gpu().device.limits.maxStorageBuffersPerShaderStage + 3;
+    const xs = Array.from({ length: n }, (_, k) => b.input(`x${k}`, [k % 2 ? 7 : 1, 6]));
+    const y = xs.slice(1).reduce((acc, x, k) => (k % 2 ? b.add(acc, x) : b.mul(acc, x)), xs[0]);
+    const feeds = Object.fromEntries(xs.map((_, k) => [`x${k}`, normals(k % 2 ? 42 : 6, 10 + k)]));
+    await expectSame({ y }, feeds, n - 1);
+  });
+
+  test('the MLP training step: outputs and every tensor after 3 steps', async () => {
+    const { plan, expansion } = mlpTrainPlan();
+    const { x, labels } = mlpBatch();
+    const results: Map<string, Float32Array>[] = [];
+    for (const fuse of [true, false]) {
+      const backend = await WebGpuBackend.create();
+      for (const p of expansion.params) backend.writeTensor(p.name, initTensor(p.name, p.shape, p.init, MLP.seed));
+      const exe = new WebGpuExecutable(backend, plan, { fuse });
+      exe.setInput('x', x);
+      exe.setInput('y', Float32Array.from(labels));
+      const out = new Map<string, Float32Array>();
+      for (let step = 1; step <= 3; step++) {
+        exe.run({ seed: MLP.seed, step });
+        for (const name of plan.outputs.keys()) out.set(`${name}@${step}`, await exe.read(name));
+      }
+      for (const name of backend.tensorNames()) out.set(name, await backend.readTensor(name));
+      results.push(out);
+      backend.dispose();
+    }
+    const [fused, unfused] = results;
+    expect([...fused.keys()].sort()).toEqual([...unfused.keys()].sort());
+    for (const [name, want] of unfused) expect(mismatch(fused.get(name)!, want), name).toBe('');
+  }, 60_000);
+
+  test('findNonFinite runs the steps of a group one by one and names the first non-finite one', async () => {
+    const b = new Builder();
+    // relu(NaN) = 0: the output is finite, the ln inside the group is not.
+    const y = b.relu(b.mul(b.ln(b.input('x', [6])), b.input('w', [6])));
+    const plan = compilePlan({ y });
+    expect(planFusion(plan).groups.map((g) => g.steps.length)).toEqual([3]);
+    const exe = new WebGpuExecutable(gpu(), plan);
+    exe.setInput('x', Float32Array.of(1, 2, -1, 3, 4, 5));
+    exe.setInput('w', Float32Array.of(1, 1, 1, 1, 1, 1));
+    exe.run({ seed: 1, step: 1 });
+    expect([...(await exe.read('y'))].every(Number.isFinite)).toBe(true);
+    const bad = await exe.findNonFinite({ seed: 1, step: 1 });
+    expect(bad?.call.op).toBe('ln');
+    exe.setInput('x', Float32Array.of(1, 2, 1, 3, 4, 5));
+    expect(await exe.findNonFinite({ seed: 1, step: 1 })).toBeNull();
+  });
+});
