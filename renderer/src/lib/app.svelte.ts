@@ -74,7 +74,7 @@ export class AppState {
   sourceDir = $state<string | undefined>(undefined);
   /** What the engine can train on (the training panel's backend list); null until the engine says. */
   backends = $state.raw<BackendsInfo | null>(null);
-  /** The run's gradients as the canvas draws them (chips, badges, edge colours); rebuilt at most 4 times a second. */
+  /** The run's gradients as the canvas draws them (chips, badges, edge colours); rebuilt at most twice a second. */
   gradient = $state.raw<GradientOverlay | null>(null);
   private gradientAt = 0;
   view = $state<View>('start');

@@ -262,9 +262,10 @@ export function chipText(norm: number | null): string {
 
 /**
  * The shortest gap between two overlay rebuilds (the app's throttle): train.progress comes up to 10 times a second,
- * the canvas redraws its gradients at most 4 times a second.
+ * the canvas redraws its gradients at most twice a second (each rebuild re-renders the graph, work that competes
+ * with training on a small machine).
  */
-export const OVERLAY_MIN_GAP_MS = 250;
+export const OVERLAY_MIN_GAP_MS = 500;
 
 /** The canvas's gradient overlay for a training state; null when the run has no gradients to show. */
 export function overlayFor(src: GradientSource): GradientOverlay | null {
