@@ -121,3 +121,13 @@ describe('WebGPU errors', () => {
     b.dispose();
   });
 });
+
+describe('WebGPU memory', () => {
+  test('a tensor larger than the adapter allows is an error naming it, not a hang or a crash', async () => {
+    const b = await WebGpuBackend.create();
+    const tooMany = Math.floor(b.device.limits.maxBufferSize / 4) + 1;
+    expect(() => b.persistent('huge', tooMany)).toThrow(/tensor huge needs \d+ bytes, more than this adapter's largest buffer/);
+    expect(b.hasTensor('huge')).toBe(false);
+    b.dispose();
+  });
+});

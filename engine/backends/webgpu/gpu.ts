@@ -76,6 +76,11 @@ export function gpuDevice(): Promise<GpuInfo | null> {
 
 const errors: string[] = [];
 
+/** Records a WebGPU failure found asynchronously (an error scope), to be thrown at the next read. */
+export function recordGpuError(message: string): void {
+  errors.push(message);
+}
+
 /** Throws the first WebGPU error since the last check (as a StudioError), if there was one. */
 export function throwGpuErrors(): void {
   if (!errors.length) return;

@@ -2,7 +2,7 @@ import type { Backend, Executable, Phase } from '../backend';
 import type { FloatArray, RunContext } from '../kernel';
 import type { Plan, PlanStep } from '../../plan/plan';
 import { StudioError } from '../../util/errors';
-import { requireGpu, throwGpuErrors, type GpuInfo } from './gpu';
+import { recordGpuError, requireGpu, throwGpuErrors, type GpuInfo } from './gpu';
 import { fusedKernel, fusedStep, planFusion } from './fuse';
 import { contextWords, type GpuKernel } from './kernel';
 import { gpuKernelFor } from './kernels';
@@ -47,12 +47,18 @@ export class WebGpuBackend implements Backend {
     return new WebGpuBackend(await requireGpu());
   }
 
-  /** A storage buffer of `elements` floats; out-of-memory is a StudioError, not a lost device later. */
+  /**
+   * A storage buffer of `elements` floats. Running out of GPU memory (or asking for more than the adapter allows in
+   * one buffer) is found asynchronously and thrown, as a StudioError naming the tensor, at the next read.
+   */
   createStorage(elements: number, what: string): GPUBuffer {
+    const bytes = bytesOf(elements);
+    const max = this.device.limits.maxBufferSize;
+    if (bytes > max) throw new StudioError(`WebGPU: ${what} needs ${bytes} bytes, more than this adapter's largest buffer (${max} bytes): use the cpu backend or a smaller batch`);
     this.device.pushErrorScope('out-of-memory');
-    const buffer = this.device.createBuffer({ size: bytesOf(elements), usage: STORAGE });
+    const buffer = this.device.createBuffer({ size: bytes, usage: STORAGE });
     void this.device.popErrorScope().then((e) => {
-      if (e) console.error(`WebGPU: out of memory allocating ${what} (${bytesOf(elements)} bytes)`);
+      if (e) recordGpuError(`out of GPU memory allocating ${what} (${bytes} bytes): use the cpu backend or a smaller batch`);
     });
     return buffer;
   }
