@@ -1,6 +1,6 @@
 /**
  * Redraw throttling: requests coalesce into one run on the next frame, and runs are at least `minInterval` ms apart,
- * so a chart redraws at most ~5 times a second however fast events come. A run that would come too soon waits out
+ * so a chart redraws at most a few times a second however fast events come. A run that would come too soon waits out
  * the rest of the interval on a timer and then asks for one frame: asking for a frame every frame while waiting
  * kept the page drawing ~60 frames a second during training, CPU the engine needs on a small machine. The frame
  * scheduler, the timer and the clock are passed in (requestAnimationFrame, setTimeout and performance.now in the
