@@ -23,8 +23,8 @@
  */
 import type { KernelCall } from '../kernel';
 import type { Plan, PlanStep } from '../../plan/plan';
-import { flatIndex, grid1d, packWords, WORKGROUP, type GpuKernel } from './kernel';
-import { BINARY, broadcastLayout, MAX_RANK, UNARY, unaryWords } from './kernels/elementwise';
+import { grid1d, packWords, perElementShader, type GpuKernel } from './kernel';
+import { BINARY, broadcastIndexWgsl, broadcastLayout, MAX_RANK, UNARY, unaryWords } from './kernels/elementwise';
 
 export type BreakReason = 'op' | 'update' | 'empty' | 'uses' | 'output' | 'kept' | 'shape' | 'inputs' | 'alias' | 'length';
 
@@ -260,29 +260,18 @@ export function fusedKernel(group: FusionGroup, steps: readonly PlanStep[]): Gpu
   });
   const last = group.steps.length - 1;
 
-  const code = /* wgsl */ `
+  const code = perElementShader(
+    /* wgsl */ `
 struct Params { n: u32, rank: u32, pad0: u32, pad1: u32, shape: array<vec4<u32>, 2>${bound.map((e) => `, s${e}: array<vec4<u32>, 2>`).join('')}${fields.map((f) => `, ${f}`).join('')} }
 ${bound.map((e, k) => `@group(0) @binding(${k}) var<storage, read> in${e}: array<f32>;`).join('\n')}
 @group(0) @binding(${bound.length}) var<storage, read_write> out: array<f32>;
 @group(0) @binding(${bound.length + 1}) var<uniform> p: Params;
-${[...fns.values()].join('\n')}
-
-@compute @workgroup_size(${WORKGROUP})
-fn main(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>) {
-  let i = ${flatIndex()};
-  if (i >= p.n) { return; }
-  var rest = i;
-${bound.map((e) => `  var j${e} = 0u;`).join('\n')}
-  for (var d = p.rank - 1u; d > 0u; d = d - 1u) {
-    let size = p.shape[d / 4u][d % 4u];
-    let c = rest % size;
-    rest = rest / size;
-${bound.map((e) => `    j${e} = j${e} + c * p.s${e}[d / 4u][d % 4u];`).join('\n')}
-  }
-${group.inputs.map((_, e) => (e === group.aliased ? `  let x${e} = out[i];` : `  let x${e} = in${e}[j${e} + rest * p.s${e}[0].x];`)).join('\n')}
+${[...fns.values()].join('\n')}`,
+    `${broadcastIndexWgsl(bound.map((e) => [`j${e}`, `s${e}`] as const))}
+${group.inputs.map((_, e) => (e === group.aliased ? `  let x${e} = out[i];` : `  let x${e} = in${e}[j${e}];`)).join('\n')}
 ${lines.join('\n')}
-  out[i] = v${last};
-}`;
+  out[i] = v${last};`,
+  );
   return {
     code,
     workgroups: grid1d(n),

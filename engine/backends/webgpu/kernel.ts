@@ -65,3 +65,18 @@ export function grid1d(n: number, size = WORKGROUP): readonly [number, number, n
 export function flatIndex(size = WORKGROUP): string {
   return `gid.x + gid.y * (nwg.x * ${size}u)`;
 }
+
+/**
+ * The WGSL of a kernel with one thread per element (dispatched with grid1d): `decls` (its Params struct, which
+ * starts with the element count `n`, its bindings and functions), then a main that takes the flat index `i` and
+ * returns past `p.n` before `body`.
+ */
+export function perElementShader(decls: string, body: string): string {
+  return `${decls}
+@compute @workgroup_size(${WORKGROUP})
+fn main(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>) {
+  let i = ${flatIndex()};
+  if (i >= p.n) { return; }
+${body}
+}`;
+}

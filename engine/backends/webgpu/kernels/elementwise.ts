@@ -7,7 +7,7 @@
  * written out below as a series or polynomial that keeps it.
  */
 import type { KernelCall } from '../../kernel';
-import { f32Bits, flatIndex, grid1d, packWords, WORKGROUP, type GpuKernel, type GpuKernelFor } from '../kernel';
+import { f32Bits, grid1d, packWords, perElementShader, type GpuKernel, type GpuKernelFor } from '../kernel';
 
 const numel = (s: readonly number[]) => s.reduce((a, d) => a * d, 1);
 
@@ -111,19 +111,17 @@ export const UNARY: Record<string, { expr: string; fns?: string }> = {
   stop_gradient: { expr: 'x' },
 };
 
-const unaryCode = (expr: string, fns = '') => /* wgsl */ `
+const unaryCode = (expr: string, fns = '') =>
+  perElementShader(
+    /* wgsl */ `
 struct Params { n: u32, a: f32, k: u32, whole: u32 }
 @group(0) @binding(0) var<storage, read> xs: array<f32>;
 @group(0) @binding(1) var<storage, read_write> out: array<f32>;
 @group(0) @binding(2) var<uniform> p: Params;
-${fns}
-@compute @workgroup_size(${WORKGROUP})
-fn main(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>) {
-  let i = ${flatIndex()};
-  if (i >= p.n) { return; }
-  let x = xs[i];
-  out[i] = ${expr};
-}`;
+${fns}`,
+    `  let x = xs[i];
+  out[i] = ${expr};`,
+  );
 
 /** The uniform words of a unary op's attribute: `a` (f32 bits), and for pow of a whole exponent `k` = |a|, `whole` = 1. */
 export function unaryWords(op: string, attrs: KernelCall['attrs']): { a: number; k: number; whole: number } {
@@ -158,35 +156,42 @@ export const BINARY: Record<string, string> = {
 export const MAX_RANK = 8;
 
 /**
+ * WGSL that sets `let NAME = ...` to each input's element for output element `i`, from the Params fields `rank`,
+ * `shape` and each input's strides (`[name, stride field]` pairs; broadcastLayout's, packed as array<vec4<u32>, 2>).
  * The output index is split into coordinates over `shape` (innermost last) and each input's element is
  * sum(coordinate * stride), with stride 0 along the dims it is broadcast over. The outermost coordinate needs no
  * modulo, so same-shape and scalar operands (one merged dim) cost no division at all.
  */
-const binaryCode = (expr: string) => /* wgsl */ `
+export function broadcastIndexWgsl(inputs: readonly (readonly [name: string, strides: string])[]): string {
+  return [
+    '  var rest = i;',
+    ...inputs.map(([name]) => `  var ${name}_ = 0u;`),
+    '  for (var d = p.rank - 1u; d > 0u; d = d - 1u) {',
+    '    let size = p.shape[d / 4u][d % 4u];',
+    '    let c = rest % size;',
+    '    rest = rest / size;',
+    ...inputs.map(([name, s]) => `    ${name}_ = ${name}_ + c * p.${s}[d / 4u][d % 4u];`),
+    '  }',
+    ...inputs.map(([name, s]) => `  let ${name} = ${name}_ + rest * p.${s}[0].x;`),
+  ].join('\n');
+}
+
+const binaryCode = (expr: string) =>
+  perElementShader(
+    /* wgsl */ `
 struct Params { n: u32, rank: u32, pad0: u32, pad1: u32, shape: array<vec4<u32>, 2>, sa: array<vec4<u32>, 2>, sb: array<vec4<u32>, 2> }
 @group(0) @binding(0) var<storage, read> xa: array<f32>;
 @group(0) @binding(1) var<storage, read> xb: array<f32>;
 @group(0) @binding(2) var<storage, read_write> out: array<f32>;
-@group(0) @binding(3) var<uniform> p: Params;
-
-@compute @workgroup_size(${WORKGROUP})
-fn main(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>) {
-  let i = ${flatIndex()};
-  if (i >= p.n) { return; }
-  var rest = i;
-  var ia = 0u;
-  var ib = 0u;
-  for (var d = p.rank - 1u; d > 0u; d = d - 1u) {
-    let size = p.shape[d / 4u][d % 4u];
-    let c = rest % size;
-    rest = rest / size;
-    ia = ia + c * p.sa[d / 4u][d % 4u];
-    ib = ib + c * p.sb[d / 4u][d % 4u];
-  }
-  let a = xa[ia + rest * p.sa[0].x];
-  let b = xb[ib + rest * p.sb[0].x];
-  out[i] = ${expr};
-}`;
+@group(0) @binding(3) var<uniform> p: Params;`,
+    `${broadcastIndexWgsl([
+      ['ia', 'sa'],
+      ['ib', 'sb'],
+    ])}
+  let a = xa[ia];
+  let b = xb[ib];
+  out[i] = ${expr};`,
+  );
 
 /**
  * The output's shape and each input's strides over it (0 where the input is broadcast), with size-1 dims dropped

@@ -9,7 +9,7 @@ import type { Window } from '../../../ir/builder';
 import { windowOutput } from '../../../ops/layout';
 import { transposeSplit } from '../../cpu/index-maps';
 import type { KernelCall } from '../../kernel';
-import { flatIndex, grid1d, packWords, WORKGROUP, type GpuKernel, type GpuKernelFor } from '../kernel';
+import { grid1d, packWords, perElementShader, type GpuKernel, type GpuKernelFor } from '../kernel';
 
 const numel = (s: readonly number[]) => s.reduce((a, d) => a * d, 1);
 
@@ -64,18 +64,15 @@ function perElement(call: KernelCall, names: string[], fields: string, words: nu
   const n = numel(call.outShape);
   const inputs = names.map((x, k) => `@group(0) @binding(${k}) var<storage, read> ${x}: array<f32>;`).join('\n');
   return {
-    code: /* wgsl */ `
+    code: perElementShader(
+      /* wgsl */ `
 struct Params { n: u32, ${fields} }
 ${inputs}
 @group(0) @binding(${names.length}) var<storage, read_write> out: array<f32>;
 @group(0) @binding(${names.length + 1}) var<uniform> p: Params;
-${helpers}
-@compute @workgroup_size(${WORKGROUP})
-fn main(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>) {
-  let i = ${flatIndex()};
-  if (i >= p.n) { return; }
-  ${body}
-}`,
+${helpers}`,
+      `  ${body}`,
+    ),
     workgroups: grid1d(n),
     params: packWords([n, ...words]),
   };

@@ -1,7 +1,7 @@
 /** Sources computed on the device: constants shaped like a tensor, one-hot labels, dropout masks. */
 import { COUNTER_HASH_WGSL, dropThreshold } from '../../counter-rng';
 import type { KernelCall } from '../../kernel';
-import { CTX_STRUCT, f32Bits, flatIndex, grid1d, packWords, WORKGROUP, type GpuKernel, type GpuKernelFor } from '../kernel';
+import { CTX_STRUCT, f32Bits, grid1d, packWords, perElementShader, type GpuKernel, type GpuKernelFor } from '../kernel';
 
 interface PerElement {
   /** WGSL fields of the params struct after `n`, and their words. */
@@ -16,19 +16,16 @@ interface PerElement {
 function perElement(call: KernelCall, k: PerElement): GpuKernel {
   const n = call.outShape.reduce((a, d) => a * d, 1);
   return {
-    code: /* wgsl */ `
+    code: perElementShader(
+      /* wgsl */ `
 ${k.random ? `${CTX_STRUCT}\n${COUNTER_HASH_WGSL}` : ''}
 struct Params { n: u32, ${k.fields} }
 @group(0) @binding(0) var<storage, read> x: array<f32>;
 @group(0) @binding(1) var<storage, read_write> out: array<f32>;
 @group(0) @binding(2) var<uniform> p: Params;
-${k.random ? '@group(0) @binding(3) var<uniform> ctx: Ctx;' : ''}
-@compute @workgroup_size(${WORKGROUP})
-fn main(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>) {
-  let i = ${flatIndex()};
-  if (i >= p.n) { return; }
-  ${k.body}
-}`,
+${k.random ? '@group(0) @binding(3) var<uniform> ctx: Ctx;' : ''}`,
+      `  ${k.body}`,
+    ),
     workgroups: grid1d(n),
     params: packWords([n, ...k.words]),
     usesContext: k.random,

@@ -3,7 +3,7 @@
  * target's size; the target and the state are read and written, nothing else is bound as the output.
  */
 import type { AdamAttrs, KernelCall, SgdAttrs } from '../../kernel';
-import { CTX_STRUCT, f32Bits, flatIndex, grid1d, packWords, WORKGROUP, type GpuKernel, type GpuKernelFor } from '../kernel';
+import { CTX_STRUCT, f32Bits, grid1d, packWords, perElementShader, type GpuKernel, type GpuKernelFor } from '../kernel';
 
 const numel = (s: readonly number[]) => s.reduce((a, d) => a * d, 1);
 
@@ -19,16 +19,13 @@ function inPlace(call: KernelCall, names: string[], fields: string, words: numbe
   bindings.push(`@group(0) @binding(${names.length}) var<uniform> p: Params;`);
   if (usesContext) bindings.push(`@group(0) @binding(${names.length + 1}) var<uniform> ctx: Ctx;\n${CTX_STRUCT}`);
   return {
-    code: /* wgsl */ `
+    code: perElementShader(
+      /* wgsl */ `
 struct Params { n: u32, ${fields} }
 ${bindings.join('\n')}
-${fns}
-@compute @workgroup_size(${WORKGROUP})
-fn main(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>) {
-  let i = ${flatIndex()};
-  if (i >= p.n) { return; }
-  ${body}
-}`,
+${fns}`,
+      `  ${body}`,
+    ),
     workgroups: grid1d(n),
     params: packWords([n, ...words]),
     access,
