@@ -140,7 +140,7 @@ export class AppState {
     this.cleanups.push(() => this.dataset.dispose());
     this.cleanups.push(this.training.listen());
     // Edits wait while a job holds the graph; moving nodes around does not change the network.
-    this.doc.guard = (label) => this.mayEdit(label);
+    this.doc.guard = () => this.mayEdit();
     this.engine = this.bridge.engineStatus;
     this.cleanups.push(this.bridge.onEngineStatus((s) => (this.engine = s)));
     this.cleanups.push(this.bridge.onMenu((cmd, path) => void this.run(cmd, path, 'menu')));
@@ -354,16 +354,16 @@ export class AppState {
   }
 
   undo(): void {
-    if (this.mayEdit('Undo')) this.doc.undo();
+    if (this.mayEdit()) this.doc.undo();
   }
 
   redo(): void {
-    if (this.mayEdit('Redo')) this.doc.redo();
+    if (this.mayEdit()) this.doc.redo();
   }
 
-  /** Whether an edit may happen now: not while a training job holds the graph (positions excepted). */
-  private mayEdit(label: string): boolean {
-    if (!this.training.active || label.startsWith('Move ') || label === 'Auto-layout') return true;
+  /** Whether the network may change now: not while a training job holds the graph (moving nodes always may). */
+  private mayEdit(): boolean {
+    if (!this.training.active) return true;
     toast('Training holds the graph: stop training (or let it finish) to edit it.', 'info', 4000);
     return false;
   }
@@ -491,7 +491,7 @@ export class AppState {
     const old = positionsOf(this.doc.project);
     const shift = offsetBetween(old, positions);
     const moved: Positions = Object.fromEntries(Object.entries(positions).map(([k, v]) => [k, { x: v.x + shift.x, y: v.y + shift.y }]));
-    if (this.doc.apply('Auto-layout', (p) => setPositions(p, moved))) setTimeout(() => this.fitView(), 30);
+    if (this.doc.apply('Auto-layout', (p) => setPositions(p, moved), undefined, 'layout')) setTimeout(() => this.fitView(), 30);
   }
 
   private measuredSizes(): Map<string, Size> {
@@ -514,7 +514,7 @@ export class AppState {
     const count = Object.keys(moved).length;
     if (!count) return;
     const drag = Date.now() - this.dragEndedAt < 500;
-    this.doc.apply(`Move ${count === 1 ? Object.keys(moved)[0] : `${count} nodes`}`, (p) => setPositions(p, moved), drag ? undefined : 'nudge');
+    this.doc.apply(`Move ${count === 1 ? Object.keys(moved)[0] : `${count} nodes`}`, (p) => setPositions(p, moved), drag ? undefined : 'nudge', 'layout');
   }
 
   dragEndedAt = 0;

@@ -81,9 +81,17 @@ export function toStudioError(info: ErrorInfo | undefined, fallback: string): St
   return new StudioError(info?.message ?? fallback, info?.where ?? {});
 }
 
+/** A reply's result checked against the protocol's checker for its request; a mismatch is a StudioError. */
+function checked<T>(check: (v: unknown, p?: string) => unknown, raw: unknown, type: string): T {
+  try {
+    return check(raw, `${type} result`) as T;
+  } catch (e) {
+    throw new StudioError(e instanceof Error ? e.message : String(e));
+  }
+}
+
 function checkResult<R extends ShellRequest>(req: R, raw: unknown): ShellResult<R['type']> {
-  const check = shellResults[req.type] as (v: unknown, p?: string) => unknown;
-  return check(raw, `${req.type} result`) as ShellResult<R['type']>;
+  return checked(shellResults[req.type] as (v: unknown, p?: string) => unknown, raw, req.type);
 }
 
 class Listeners<T extends unknown[]> {
@@ -113,12 +121,7 @@ class EngineClient {
 
   async call<R extends EngineCall>(req: R): Promise<EngineResult<R['type']>> {
     const raw = await this.send(req);
-    const check = engineResults[req.type] as (v: unknown, p?: string) => unknown;
-    try {
-      return check(raw, `${req.type} result`) as EngineResult<R['type']>;
-    } catch (e) {
-      throw new StudioError(e instanceof Error ? e.message : String(e));
-    }
+    return checked(engineResults[req.type] as (v: unknown, p?: string) => unknown, raw, req.type);
   }
 
   private send(req: EngineCall): Promise<unknown> {
@@ -234,11 +237,7 @@ export class ElectronBridge implements Bridge {
       throw new StudioError(cleanIpcMessage(e));
     }
     if (!reply.ok) throw toStudioError(reply.error, `${req.type} failed`);
-    try {
-      return checkResult(req, reply.result);
-    } catch (e) {
-      throw new StudioError(e instanceof Error ? e.message : String(e));
-    }
+    return checkResult(req, reply.result);
   }
 
   engine<R extends EngineCall>(req: R): Promise<EngineResult<R['type']>> {
@@ -362,7 +361,7 @@ export class WebBridge implements Bridge {
         try {
           p.resolve(checkResult(p.req, msg.result));
         } catch (e) {
-          p.reject(new StudioError(e instanceof Error ? e.message : String(e)));
+          p.reject(e as Error);
         }
       }
     }

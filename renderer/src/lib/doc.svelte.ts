@@ -31,8 +31,8 @@ export class DocStore {
   /** File name to suggest when saving an untitled document. */
   suggestedName = $state('untitled.bpstudio');
 
-  /** Asked before every edit (its label): false refuses it (the app's training lock). */
-  guard: ((label: string) => boolean) | null = null;
+  /** Asked before every edit of the network (not of the layout): false refuses it (the app's training lock). */
+  guard: (() => boolean) | null = null;
 
   private history = new History<Project>();
 
@@ -49,9 +49,12 @@ export class DocStore {
   readonly undoLabel = $derived(this.revision >= 0 ? this.history.undoLabel : undefined);
   readonly redoLabel = $derived(this.revision >= 0 ? this.history.redoLabel : undefined);
 
-  /** One edit: `fn` returns the new document (or the same one for no change). `key` coalesces repeated edits. */
-  apply(label: string, fn: (p: Project) => Project, key?: string): boolean {
-    if (this.guard && !this.guard(label)) return false;
+  /**
+   * One edit: `fn` returns the new document (or the same one for no change). `key` coalesces repeated edits. A
+   * `layout` edit moves nodes only, which the guard allows whatever the state.
+   */
+  apply(label: string, fn: (p: Project) => Project, key?: string, kind: 'network' | 'layout' = 'network'): boolean {
+    if (kind === 'network' && this.guard && !this.guard()) return false;
     const before = this.project;
     const after = fn(before);
     if (after === before) return false;
