@@ -18,8 +18,9 @@ const root = resolve(dirname(fileURLToPath(import.meta.url)), '..');
 const bundles = [
   { entry: 'electron/main.ts', out: 'dist/electron/main.cjs', format: 'cjs', target: 'node22', external: ['electron'] },
   { entry: 'electron/preload.ts', out: 'dist/electron/preload.cjs', format: 'cjs', target: 'node22', external: ['electron'] },
-  // `webgpu` loads Dawn's native dawn.node: it stays a package of node_modules (unpacked from the asar).
-  { entry: 'engine/host/main.ts', out: 'dist/host/main.cjs', format: 'cjs', target: 'node20', external: ['webgpu'] },
+  // `webgpu` loads Dawn's native dawn.node and onnxruntime-node its native binding: they stay packages of
+  // node_modules (unpacked from the asar).
+  { entry: 'engine/host/main.ts', out: 'dist/host/main.cjs', format: 'cjs', target: 'node20', external: ['webgpu', 'onnxruntime-node'] },
   {
     entry: 'electron/web/server.ts',
     out: 'dist/web/server.mjs',
