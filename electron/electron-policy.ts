@@ -103,12 +103,16 @@ export function electronPolicy(options: ElectronPolicyOptions): ElectronPolicy {
     },
     async chooseFile(purpose: FilePurpose, hint: string | undefined) {
       const start = hint && isAbsolute(hint) && !hint.includes('\0') ? hint : (lastDir ?? options.documentsDir);
-      const r = await options.dialog.showOpenDialog({
-        title: purpose === 'data' ? 'Choose a data file' : 'Load weights',
-        defaultPath: start,
-        properties: ['openFile'],
-        filters: purpose === 'data' ? DATA_FILTERS : WEIGHTS_FILTERS,
-      });
+      const r = await options.dialog.showOpenDialog(
+        purpose === 'images'
+          ? { title: 'Choose an image folder', defaultPath: start, properties: ['openDirectory'], filters: [] }
+          : {
+              title: purpose === 'data' ? 'Choose a data file' : 'Load weights',
+              defaultPath: start,
+              properties: ['openFile'],
+              filters: purpose === 'data' ? DATA_FILTERS : WEIGHTS_FILTERS,
+            },
+      );
       const p = dialogPath(r);
       if (p === null) return null;
       // Readable from now on (readFile), not writable, and where the project dialogs start does not move.

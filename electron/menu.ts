@@ -90,8 +90,12 @@ export function buildMenuTemplate(ctx: MenuContext, actions: MenuActions): MenuI
       item('file.save', 'Save'),
       item('file.saveAs', 'Save As…'),
       sep,
-      item('file.exportWeights', 'Export weights…'),
+      {
+        label: 'Export',
+        submenu: [item('file.exportWeights', 'Weights (safetensors)…'), item('file.exportOnnx', 'ONNX model…'), item('file.exportPytorch', 'PyTorch code…')],
+      },
       item('file.loadWeights', 'Load weights…'),
+      item('file.importCsv', 'Import CSV…'),
       ...(ctx.isMac ? [] : [sep, { role: 'quit' } as MenuItemConstructorOptions]),
     ],
   };

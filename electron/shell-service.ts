@@ -31,8 +31,8 @@ export const MAX_OPEN_BYTES = 256 * 1024 * 1024;
 /** The largest file `readFile` reads (weights). */
 export const MAX_READ_BYTES = 256 * 1024 * 1024;
 
-/** What a chosen file is for: a dataset (CSV, IDX) or trained weights (.safetensors). */
-export type FilePurpose = 'data' | 'weights';
+/** What a chosen file is for: a dataset (CSV, IDX), trained weights (.safetensors), or a folder of images. */
+export type FilePurpose = 'data' | 'weights' | 'images';
 
 export type Access = 'read' | 'write' | 'list';
 
@@ -240,7 +240,8 @@ export function createShellService(options: ShellServiceOptions): ShellService {
       const abs = await policy.chooseFile(r.purpose, r.path);
       if (abs === null) return null;
       const shown = policy.toClient(abs);
-      await checkReadable(abs, shown);
+      if (r.purpose === 'images') await checkFolder(abs, shown);
+      else await checkReadable(abs, shown);
       return { path: shown };
     },
 
@@ -346,6 +347,17 @@ async function checkReadable(abs: string, shown: string): Promise<number> {
     if (!s.isFile()) throw new StudioError('this is not a plain file', { file: shown });
     await access(abs, constants.R_OK);
     return s.size;
+  } catch (e) {
+    throw fsError(e, shown);
+  }
+}
+
+/** A folder that exists and whose entries can be listed and read. */
+async function checkFolder(abs: string, shown: string): Promise<void> {
+  try {
+    const s = await stat(abs);
+    if (!s.isDirectory()) throw new StudioError('this is a file, not a folder', { file: shown });
+    await access(abs, constants.R_OK | constants.X_OK);
   } catch (e) {
     throw fsError(e, shown);
   }

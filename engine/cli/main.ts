@@ -3,9 +3,12 @@ import { basename, dirname, extname, join, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
 import { chooseBackend, type BackendChoice, type BackendWish } from '../backends/select';
 import { gradcheck } from '../autodiff/gradcheck';
-import { parseProject, type Project } from '../io/project';
+import { parseProject, withTrainingDefaults, type Project } from '../io/project';
+import { pytorchCode } from '../io/pytorch-code';
 import { readSafetensors, weightsMetadata, writeSafetensors, type Tensor } from '../io/safetensors';
 import { writeFileAtomic } from '../io/atomic';
+import { partialWeights, reportLines, requireExactFit } from '../io/weights-match';
+import { exportOnnxChecked } from '../io/onnx/parity';
 import { analyzeProject } from '../train/analysis';
 import { gradProgram, objectiveNode } from '../train/program';
 import { Session, type EpochResult } from '../train/session';
@@ -21,12 +24,15 @@ commands:
   predict PROJECT --weights W          the prediction node's output for each row
   grad PROJECT [--nodes]               one forward and backward pass
   gradcheck PROJECT                    reverse mode, forward mode and central differences compared
-  export PROJECT --weights W --format safetensors|onnx|json --out FILE
+  export PROJECT --weights W --format safetensors|onnx|json|pytorch --out FILE
 
 options:
   --json                machine-readable output on stdout
   --weights W           weights (.safetensors) to start from (train, grad, gradcheck) or to use
-  --rows N|all          the first N of the dataset's rows (eval, predict, grad, gradcheck)
+  --partial-weights     with --weights (not export): load the tensors that fit by name and shape, keep the
+                        others at their seeded initial values, and print what was loaded (on stderr)
+  --rows N|all          the first N of the dataset's rows (eval, predict, grad, gradcheck; export onnx:
+                        the parity check's, default 256)
   --epochs N, --steps N stop training after N epochs, or N optimizer steps
   --backend cpu|webgpu|auto
   --out FILE            train: where to save the weights (default: next to the project)
@@ -40,6 +46,7 @@ class UsageError extends Error {}
 interface Options {
   json: boolean;
   weights?: string;
+  'partial-weights': boolean;
   rows?: string;
   epochs?: string;
   steps?: string;
@@ -76,6 +83,7 @@ export async function main(argv: readonly string[], io: Io = processIo): Promise
       options: {
         json: { type: 'boolean', default: false },
         weights: { type: 'string' },
+        'partial-weights': { type: 'boolean', default: false },
         rows: { type: 'string' },
         epochs: { type: 'string' },
         steps: { type: 'string' },
@@ -134,9 +142,10 @@ function validateOptions(command: string, o: Options): void {
   if (o.rows !== undefined && o.rows !== 'all') positiveInt(o.rows, 'rows');
   if (o.backend !== undefined && !['cpu', 'webgpu', 'auto'].includes(o.backend)) throw new UsageError(`--backend must be cpu, webgpu or auto, got "${o.backend}"`);
   if (['eval', 'predict', 'export'].includes(command) && !o.weights) throw new UsageError(`${command} needs --weights W.safetensors`);
+  if (o['partial-weights'] && (!o.weights || command === 'export')) throw new UsageError('--partial-weights goes with --weights, and not with export');
   if (command === 'export') {
-    if (!o.format) throw new UsageError('export needs --format safetensors|onnx|json');
-    if (!['safetensors', 'onnx', 'json'].includes(o.format)) throw new UsageError(`--format must be safetensors, onnx or json, got "${o.format}"`);
+    if (!o.format) throw new UsageError('export needs --format safetensors|onnx|json|pytorch');
+    if (!['safetensors', 'onnx', 'json', 'pytorch'].includes(o.format)) throw new UsageError(`--format must be safetensors, onnx, json or pytorch, got "${o.format}"`);
     if (!o.out) throw new UsageError('export needs --out FILE');
   }
 }
@@ -170,16 +179,25 @@ async function backendFor(o: Options, project: Project): Promise<BackendChoice> 
   return chooseBackend((o.backend ?? project.training?.backend ?? 'auto') as BackendWish, project);
 }
 
-async function openSession(file: string, o: Options, withWeights: boolean, io?: Io): Promise<Session> {
+/** `report`: where --partial-weights prints what it loaded (stderr). */
+async function openSession(file: string, o: Options, withWeights: boolean, io?: Io, report: Io | undefined = io): Promise<Session> {
   const project = loadProject(file);
   const choice = await backendFor(o, project);
   if (io && !o.json) io.stdout(`backend: ${choice.name}${choice.adapter && choice.name === 'webgpu' ? ` (${choice.adapter})` : ''}; ${choice.reason}\n`);
-  return new Session(project, {
-    baseDir: dirname(file),
-    backend: choice.backend,
-    seed: o.seed === undefined ? undefined : Number(o.seed),
-    weights: withWeights && o.weights ? loadWeights(resolve(o.weights)) : undefined,
-  });
+  const seed = o.seed === undefined ? undefined : Number(o.seed);
+  let weights = withWeights && o.weights ? loadWeights(resolve(o.weights)) : undefined;
+  if (weights && o['partial-weights']) {
+    const partial = partialWeights(project.graph.nodes, weights, seed ?? withTrainingDefaults(project.training).seed);
+    weights = partial.weights;
+    for (const line of reportLines(partial.report)) report?.stderr(line + '\n');
+  }
+  const session = new Session(project, { baseDir: dirname(file), backend: choice.backend, seed, weights });
+  // Rows that data.missing `drop` or data.malformed `skip` left out are said, never dropped silently.
+  const dropped = session.dataset.dropped;
+  if (dropped && dropped.missing + dropped.malformed > 0) {
+    report?.stderr(`data: ${dropped.missing + dropped.malformed} of the file's rows left out (${dropped.missing} with missing values, ${dropped.malformed} malformed)\n`);
+  }
+  return session;
 }
 
 /** The first N of the dataset's rows, in file order. */
@@ -237,7 +255,7 @@ const COMMANDS: Record<string, Command> = {
   },
 
   async eval(file, o, io) {
-    const s = await openSession(file, o, true);
+    const s = await openSession(file, o, true, undefined, io);
     const r = await s.evaluate(rowsOf(s, o));
     if (o.json) jsonLine(io, { objective: r.objective, ...(r.accuracy !== undefined ? { accuracy: r.accuracy } : {}), rows: r.rows });
     else io.stdout(`objective ${fmt(r.objective!)}${r.accuracy !== undefined ? `, accuracy ${(100 * r.accuracy).toFixed(2)}%` : ''} on ${r.rows} rows\n`);
@@ -245,7 +263,7 @@ const COMMANDS: Record<string, Command> = {
   },
 
   async predict(file, o, io) {
-    const s = await openSession(file, o, true);
+    const s = await openSession(file, o, true, undefined, io);
     const outputs = await s.predict(rowsOf(s, o));
     if (o.json) jsonLine(io, { outputs: outputs.map((r) => [...r]) });
     else for (const r of outputs) io.stdout([...r].map(fmt).join('\t') + '\n');
@@ -253,7 +271,7 @@ const COMMANDS: Record<string, Command> = {
   },
 
   async grad(file, o, io) {
-    const s = await openSession(file, o, true);
+    const s = await openSession(file, o, true, undefined, io);
     const rows = rowsOf(s, o);
     const { plan } = gradProgram(s.nodes, s.targets, rows.length, { nodes: o.nodes });
     const exe = s.backend.load(plan);
@@ -284,7 +302,7 @@ const COMMANDS: Record<string, Command> = {
   },
 
   async gradcheck(file, o, io) {
-    const s = await openSession(file, o, true);
+    const s = await openSession(file, o, true, undefined, io);
     const rows = rowsOf(s, o);
     const e = gradProgram(s.nodes, s.targets, rows.length).expansion;
     const obj = objectiveNode(e, s.targets);
@@ -306,9 +324,30 @@ const COMMANDS: Record<string, Command> = {
   },
 
   async export(file, o, io) {
-    if (o.format === 'onnx') throw new StudioError('ONNX export is not in this version yet (it comes with the data-in, models-out work); use --format safetensors or json');
+    if (o.format === 'onnx') {
+      // --rows: the rows of the parity check (default PARITY_ROWS); the JSON line adds `parity` (format-extensions.md).
+      const rows = o.rows === undefined ? undefined : o.rows === 'all' ? Infinity : Number(o.rows);
+      const r = await exportOnnxChecked(loadProject(file), { baseDir: dirname(file), weights: loadWeights(resolve(o.weights!)), rows });
+      const out = resolve(o.out!);
+      writeFileAtomic(out, r.bytes);
+      if (o.json) jsonLine(io, { out, format: o.format, parity: r.parity });
+      else {
+        const { rows, maxAbsDiff, scale } = r.parity;
+        io.stdout(`wrote ${out} (onnx)\nparity: ONNX Runtime against the engine on the first ${rows} rows: max abs difference ${maxAbsDiff.toExponential(2)} (outputs up to ${scale.toPrecision(3)})\n`);
+      }
+      return 0;
+    }
     const project = loadProject(file);
     const weights = loadWeights(resolve(o.weights!));
+    if (o.format === 'pytorch') {
+      // The generated load_weights takes exactly the graph's tensors: the file must fit (format-extensions.md).
+      requireExactFit(project.graph.nodes, weights);
+      const out = resolve(o.out!);
+      writeFileAtomic(out, pytorchCode(project));
+      if (o.json) jsonLine(io, { out, format: o.format });
+      else io.stdout(`wrote ${out} (pytorch)\n`);
+      return 0;
+    }
     // Opening a session checks the weights against the graph (names and shapes) before anything is written.
     new Session(project, { baseDir: dirname(file), weights });
     const out = resolve(o.out!);

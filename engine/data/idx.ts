@@ -60,6 +60,9 @@ export function idxDataset(images: Uint8Array, labels: Uint8Array | undefined, n
       ? Array.from({ length: width }, (_, i) => `pixel_${Math.floor(i / shape[1])}_${i % shape[1]}`)
       : Array.from({ length: width }, (_, i) => `pixel_${i}`);
   const dataset: Dataset = { name: names.images, rows: n, featureNames, features: img.data };
+  // [n, H, W] grayscale images, or [n, C, H, W] with 1 or 3 channels: the preview shows them as images.
+  if (shape.length === 2) dataset.imageShape = [1, shape[0], shape[1]];
+  else if (shape.length === 3 && (shape[0] === 1 || shape[0] === 3)) dataset.imageShape = [shape[0], shape[1], shape[2]];
   if (!labels) return dataset;
 
   const file = names.labels ?? 'labels';

@@ -6,8 +6,9 @@ import { readFileSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { StudioError } from '../util/errors';
 import { generateBuiltin } from './builtin';
-import { csvDataset } from './csv';
+import { csvDatasetOf, csvFile, loadCsvSync } from './csv-load';
 import { idxDataset } from './idx';
+import { imagesDataset } from './images';
 import { inlineDataset } from './inline';
 import type { DataSpec, Dataset } from './types';
 
@@ -39,25 +40,23 @@ export function loadDataset(spec: DataSpec, opts: LoadOptions): Dataset {
     case 'builtin':
       return generateBuiltin(spec, opts.seed);
     case 'csv':
-      return csvDataset(decodeUtf8(read(spec.path, 'path'), spec.path), spec, spec.path);
+      // Read in chunks from the file, or (with opts.readFile) from its bytes.
+      if (opts.readFile) return csvDatasetOf(read(spec.path, 'path'), spec, spec.path, opts.seed);
+      return loadCsvSync(csvFile(spec.path, opts.baseDir), spec, opts.seed);
     case 'idx': {
       const images = read(spec.images, 'images');
       const labels = spec.labels === undefined ? undefined : read(spec.labels, 'labels');
       return idxDataset(images, labels, { images: spec.images, labels: spec.labels });
     }
+    case 'images': {
+      if (typeof spec.folder !== 'string' || spec.folder === '') throw new StudioError('folder must be a folder path', { path: 'data.folder' });
+      return imagesDataset(resolve(opts.baseDir, spec.folder), spec);
+    }
     case 'inline':
       return inlineDataset(spec);
     default: {
       const kind = JSON.stringify((spec as { kind?: unknown }).kind);
-      throw new StudioError(`unknown data kind ${kind}; the kinds are builtin, csv, idx, inline`, { path: 'data.kind' });
+      throw new StudioError(`unknown data kind ${kind}; the kinds are builtin, csv, idx, inline, images`, { path: 'data.kind' });
     }
-  }
-}
-
-function decodeUtf8(bytes: Uint8Array, file: string): string {
-  try {
-    return new TextDecoder('utf-8', { fatal: true }).decode(bytes);
-  } catch {
-    throw new StudioError('the file is not UTF-8 text', { file });
   }
 }

@@ -1,13 +1,19 @@
 import { availableBackends, chooseBackend } from '../backends/select';
-import type { Project } from '../io/project';
+import { withDataDefaults, withTrainingDefaults, type Project } from '../io/project';
 import { engineRequest, type EngineEvent, type EngineReply, type EngineRequest, type TrainJobInfo } from '../protocol/messages';
 import { ProtocolError } from '../protocol/check';
 import { analyzeProject } from '../train/analysis';
 import { StudioError } from '../util/errors';
-import { projectOf } from './job-data';
-import { previewData } from './preview';
+import { exportOnnxChecked } from '../io/onnx/parity';
+import { dataBaseDir, projectOf } from './job-data';
+import { pytorchCode, pytorchFileName } from '../io/pytorch-code';
+import type { Tensor } from '../io/safetensors';
+import { partialWeights, WeightsMismatchError } from '../io/weights-match';
+import type { Dataset } from '../data/types';
+import { DataLoads, inspectData, progressEvents } from './inspect';
+import { previewDataStreamed } from './preview';
 import { TrainingJob, type JobTiming } from './training-job';
-import { decodeWeights } from './weights';
+import { checkWeightsFit, decodeWeights } from './weights';
 
 /** The one thing the host needs of its transport: send a message, receive messages. */
 export interface HostPort {
@@ -61,6 +67,8 @@ export class EngineHost {
   private queue: Promise<unknown> = Promise.resolve();
 
   private isClosed = false;
+  /** CSV data read streamed, the last load kept for the next preview or job of the same data. */
+  private readonly dataLoads = new DataLoads();
 
   constructor(
     private readonly send: (message: EngineReply | EngineEvent) => void,
@@ -87,7 +95,8 @@ export class EngineHost {
   }
 
   async handle(r: EngineRequest): Promise<Handled> {
-    const work = r.type === 'compile' || r.type === 'data.preview' ? this.run(r) : this.serial(() => this.run(r));
+    const concurrent = r.type === 'compile' || r.type === 'data.preview' || r.type === 'data.inspect';
+    const work = concurrent ? this.run(r) : this.serial(() => this.run(r));
     return work.catch((e: unknown) => ({ reply: { id: r.id, ok: false, error: errorOf(e) } }));
   }
 
@@ -107,15 +116,23 @@ export class EngineHost {
         return ok({ ok: valid, errors, parameterCount, ...(planBytes !== undefined ? { planBytes } : {}) });
       }
       case 'data.preview':
-        return ok(previewData(projectOf(r.project), r.baseDir));
+        return ok(await previewDataStreamed(projectOf(r.project), r.baseDir, this.dataLoads, this.progress(r.id)));
+      case 'data.inspect':
+        return ok(await inspectData(r.path, r.baseDir, this.progress(r.id)));
       case 'train.start': {
-        const { job, replaced } = await this.newJob(r.project, r.baseDir, r.weights);
+        const { job, replaced } = await this.newJob(r.project, r.baseDir, r.weights, r.id);
         job.start();
         return ok(job.info(replaced));
       }
       case 'weights.load': {
-        const { job, replaced } = await this.newJob(r.project, r.baseDir, r.base64);
-        return ok(job.info(replaced), () => job.announce());
+        // partial: the matched tensors, the rest at their seeded initial values, and the report of which is which
+        const partial = r.partial ? partialWeights(projectOf(r.project).graph.nodes, decodeWeights(r.base64), seedOf(r.project)) : undefined;
+        const { job, replaced } = await this.newJob(r.project, r.baseDir, partial?.weights ?? r.base64, r.id);
+        return ok({ ...job.info(replaced), ...(partial ? { weightsReport: partial.report } : {}) }, () => job.announce());
+      }
+      case 'export.pytorch': {
+        const project = projectOf(r.project);
+        return ok({ text: pytorchCode(project), fileName: pytorchFileName(project) });
       }
       case 'train.pause':
         return ok(await this.need().pause());
@@ -128,7 +145,7 @@ export class EngineHost {
         let job = this.job;
         if (!job?.live) {
           if (r.project === undefined) throw new StudioError(job ? `the training job is ${job.state}: send the project to start a new one` : 'there is no training job: send the project to start one');
-          const made = await this.newJob(r.project, r.baseDir, r.weights);
+          const made = await this.newJob(r.project, r.baseDir, r.weights, r.id);
           job = made.job;
           started = job.info(made.replaced);
           job.announce();
@@ -142,7 +159,27 @@ export class EngineHost {
         return ok(await this.need().evaluate(r.rows ?? 'validation'));
       case 'backends':
         return ok(await availableBackends());
+      case 'export.onnx': {
+        const project = projectOf(r.project);
+        const weights = decodeWeights((await this.need().exportWeights()).base64);
+        // The job's weights must fit the graph sent (it may have been edited since), as weights.load checks.
+        checkWeightsFit(project.graph.nodes, weights);
+        if (!project.data) throw new StudioError('the project has no data section: choose a dataset', { path: 'data' });
+        const { bytes, parity } = await exportOnnxChecked(project, { baseDir: dataBaseDir(project.data, r.baseDir), weights, rows: r.rows });
+        return ok({ base64: Buffer.from(bytes).toString('base64'), parity });
+      }
     }
+  }
+
+  /** Reports a request's reading of a data file as `data.progress` events. */
+  private progress(requestId: number) {
+    return progressEvents(requestId, (e) => this.post(e));
+  }
+
+  /** A project's CSV data, read streamed (other data is loaded by the job itself). */
+  private async csvDataset(project: Project, baseDir: string | undefined, requestId: number): Promise<Dataset | undefined> {
+    if (project.data?.kind !== 'csv') return undefined;
+    return this.dataLoads.load(withDataDefaults(project.data), baseDir, withTrainingDefaults(project.training).seed, this.progress(requestId));
   }
 
   /** The current (or last) job, whatever its state. */
@@ -152,17 +189,24 @@ export class EngineHost {
   }
 
   /** A new paused job (the request's failures leave the current one as it was), replacing the current one. */
-  private async newJob(rawProject: unknown, baseDir: string | undefined, weights: string | undefined): Promise<{ job: TrainingJob; replaced?: number }> {
+  private async newJob(
+    rawProject: unknown,
+    baseDir: string | undefined,
+    weights: string | Record<string, Tensor> | undefined,
+    requestId: number,
+  ): Promise<{ job: TrainingJob; replaced?: number }> {
     const project = projectOf(rawProject);
+    const dataset = await this.csvDataset(project, baseDir, requestId);
     const backend = await chooseBackend(project.training?.backend ?? 'auto', project);
     const job = new TrainingJob({
       backend,
       id: this.nextJob,
       project,
       baseDir,
-      weights: weights === undefined ? undefined : decodeWeights(weights),
+      weights: typeof weights === 'string' ? decodeWeights(weights) : weights,
       emit: (e) => this.post(e),
       timing: this.options.timing,
+      dataset,
     });
     this.nextJob++;
     const old = this.job;
@@ -176,6 +220,11 @@ export class EngineHost {
   }
 }
 
+/** The seed a job of this (checked) project starts from: its training.seed, or the default. */
+function seedOf(rawProject: unknown): number {
+  return withTrainingDefaults(projectOf(rawProject).training).seed;
+}
+
 function analyzeProjectProblems(raw: unknown): EngineReply['error'] | undefined {
   try {
     projectOf(raw);
@@ -186,6 +235,7 @@ function analyzeProjectProblems(raw: unknown): EngineReply['error'] | undefined 
 }
 
 function errorOf(e: unknown): NonNullable<EngineReply['error']> {
+  if (e instanceof WeightsMismatchError) return { message: e.message, where: { ...e.where }, weightsReport: e.report };
   if (e instanceof StudioError) return { message: e.message, where: { ...e.where } };
   console.error('engine host: internal error:', e);
   return { message: `internal error: ${e instanceof Error ? e.message : String(e)}` };

@@ -23,7 +23,13 @@ export function projectOf(raw: unknown): Project {
 export function dataBaseDir(data: DataSpec, baseDir: string | undefined): string {
   if (baseDir !== undefined && baseDir !== '') return baseDir;
   const paths: [string, unknown][] =
-    data.kind === 'csv' ? [['path', data.path]] : data.kind === 'idx' ? [['images', data.images], ['labels', data.labels]] : [];
+    data.kind === 'csv'
+      ? [['path', data.path]]
+      : data.kind === 'idx'
+        ? [['images', data.images], ['labels', data.labels]]
+        : data.kind === 'images'
+          ? [['folder', data.folder]]
+          : [];
   for (const [key, path] of paths) {
     if (typeof path === 'string' && path !== '' && !isAbsolute(path)) {
       throw new StudioError(`the data path "${path}" is relative to the project file: save the project first (or give an absolute path)`, {

@@ -1,13 +1,17 @@
 /**
  * data.preview: the project's data loaded as training loads it (before any split or standardisation), described
- * for the data panel: the first rows, the class balance, which columns feed which input, and for two-feature data
- * the points of a scatter plot.
+ * for the data panel: the first rows, the class balance, which columns feed which input, for two-feature data
+ * the points of a scatter plot, and for image data a grid of samples per class.
  */
+import { expandFeatureNames } from '../data/csv-encode';
+import type { OnProgress } from '../data/csv-load';
 import { loadDataset } from '../data/load';
 import type { Dataset } from '../data/types';
 import { withDataDefaults, withTrainingDefaults, type Project } from '../io/project';
 import type { DataPreview } from '../protocol/messages';
 import { StudioError } from '../util/errors';
+import { imageGrid } from './image-preview';
+import type { DataLoads } from './inspect';
 import { dataOptions } from './job-data';
 
 export const PREVIEW_ROWS = 20;
@@ -18,6 +22,13 @@ export function previewData(project: Project, baseDir: string | undefined): Data
   if (!project.data) throw new StudioError('the project has no data section: choose a dataset', { path: 'data' });
   const data = withDataDefaults(project.data);
   const ds = loadDataset(data, dataOptions(data, baseDir, withTrainingDefaults(project.training).seed));
+  return describeDataset(ds, project);
+}
+
+/** previewData, a CSV file read streamed by the host's `loads` (data.preview), reporting progress. */
+export async function previewDataStreamed(project: Project, baseDir: string | undefined, loads: DataLoads, onProgress: OnProgress): Promise<DataPreview> {
+  if (!project.data) throw new StudioError('the project has no data section: choose a dataset', { path: 'data' });
+  const ds = await loads.load(withDataDefaults(project.data), baseDir, withTrainingDefaults(project.training).seed, onProgress);
   return describeDataset(ds, project);
 }
 
@@ -42,6 +53,7 @@ export function describeDataset(ds: Dataset, project: Pick<Project, 'graph'>): D
     head,
     inputs: inputColumns(ds, project),
   };
+  if (ds.dropped) out.dropped = { ...ds.dropped };
   if (label) {
     out.label = { name: label.name, kind: label.kind };
     if (label.kind === 'class') {
@@ -62,6 +74,8 @@ export function describeDataset(ds: Dataset, project: Pick<Project, 'graph'>): D
       if (Number.isFinite(min) && Number.isFinite(max)) out.labelRange = { min, max };
     }
   }
+  const images = imageGrid(ds);
+  if (images) out.images = images;
   const plane = planeOf(ds, out.inputs);
   if (plane) {
     const [a, b] = plane;
@@ -82,7 +96,10 @@ export function describeDataset(ds: Dataset, project: Pick<Project, 'graph'>): D
 
 const finiteOrNull = (v: number): number | null => (Number.isFinite(v) ? v : null);
 
-/** Which columns each input node reads (attrs.feature, attrs.features, or all), where they exist in the data. */
+/**
+ * Which columns each input node reads (attrs.feature, attrs.features, or all; a one-hot CSV column's name stands for
+ * its features), where they exist in the data.
+ */
 function inputColumns(ds: Dataset, project: Pick<Project, 'graph'>): { id: string; features: string[] }[] {
   const nodes = Array.isArray(project.graph?.nodes) ? project.graph.nodes : [];
   return nodes
@@ -90,7 +107,7 @@ function inputColumns(ds: Dataset, project: Pick<Project, 'graph'>): { id: strin
     .map((n) => {
       const a = n.attrs ?? {};
       const wanted = typeof a.feature === 'string' ? [a.feature] : Array.isArray(a.features) ? a.features.filter((f): f is string => typeof f === 'string') : ds.featureNames;
-      return { id: n.id, features: wanted.filter((f) => ds.featureNames.includes(f)) };
+      return { id: n.id, features: expandFeatureNames(wanted, ds).filter((f) => ds.featureNames.includes(f)) };
     });
 }
 

@@ -15,11 +15,13 @@
  * between slices and the boundary.
  */
 import type { BackendChoice } from '../backends/select';
+import { GpuLostError } from '../backends/webgpu/gpu';
+import type { Dataset } from '../data/types';
 import type { Project } from '../io/project';
 import type { Tensor } from '../io/safetensors';
 import type { EngineEvent, EngineEventOf, EpochInfo, EvaluateResult, JobState, TrainJobInfo, TrainStatus, WeightsExport } from '../protocol/messages';
 import { decimate, readPrediction, round7, StepLog, updateRatios, type Reading } from '../train/metrics';
-import { Session, type EpochResult, type StepResult } from '../train/session';
+import { Session, type Checkpoint, type EpochResult, type StepResult } from '../train/session';
 import { StudioError } from '../util/errors';
 import { dataBaseDir } from './job-data';
 import { checkWeightsFit, encodeWeights } from './weights';
@@ -34,6 +36,8 @@ export interface JobTiming {
    * compute, so that the boundary never costs more than 0.5% of training)...
    */
   boundaryMs: number;
+  /** On the GPU: least time between two checkpoints (taken at epochs' ends), from which the CPU goes on if the GPU is lost. */
+  checkpointMs: number;
   /** ...and least steps. */
   boundarySteps: number;
   /** Most points in one train.progress. */
@@ -42,7 +46,7 @@ export interface JobTiming {
   grid: number;
 }
 
-export const DEFAULT_TIMING: JobTiming = { flushMs: 100, sliceMs: 20, boundaryMs: 1000, boundarySteps: 250, maxPoints: 100, grid: 64 };
+export const DEFAULT_TIMING: JobTiming = { flushMs: 100, sliceMs: 20, boundaryMs: 1000, checkpointMs: 5000, boundarySteps: 250, maxPoints: 100, grid: 64 };
 
 export interface JobOptions {
   id: number;
@@ -51,6 +55,8 @@ export interface JobOptions {
   baseDir?: string;
   /** Tensors to start from (checked against the graph first: every misfit is listed). */
   weights?: Record<string, Tensor>;
+  /** The project's data, already loaded (a CSV file read streamed); else the job loads it. */
+  dataset?: Dataset;
   emit: (event: EngineEvent) => void;
   /** The backend chosen for the project (engine/backends/select.ts); default the CPU. */
   backend?: BackendChoice;
@@ -86,7 +92,8 @@ const finite = (v: number | undefined): number | null => (v !== undefined && Num
 
 export class TrainingJob {
   readonly id: number;
-  readonly session: Session;
+  /** The job's session; a new one on the CPU when the CPU takes over from a lost GPU. */
+  session: Session;
   /** Epochs after which the job is done (the project's training.epochs). */
   readonly epochs: number;
   private readonly t: JobTiming;
@@ -126,7 +133,12 @@ export class TrainingJob {
 
   // decision boundary
   private grid: Float32Array | undefined;
-  private readonly backend: TrainJobInfo['backend'] & object;
+  private backend: TrainJobInfo['backend'] & object;
+  /** What a takeover's new Session starts from besides the checkpoint. */
+  private readonly made: { baseDir: string; weights?: Record<string, Tensor> };
+  /** The latest checkpoint of a job on the GPU (none yet: the CPU would start from the beginning). */
+  private checkpoint: Checkpoint | undefined;
+  private checkpointTime = -Infinity;
   private boundaryStep = 0;
   private boundaryTime = -Infinity;
   /** Least time until the next boundary while running: boundaryMs, or 200 times the last one's cost. */
@@ -140,7 +152,8 @@ export class TrainingJob {
     const project = opts.project;
     if (opts.weights) checkWeightsFit(project.graph.nodes, opts.weights);
     if (!project.data) throw new StudioError('the project has no data section: choose a dataset', { path: 'data' });
-    const s = new Session(project, { baseDir: dataBaseDir(project.data, opts.baseDir), weights: opts.weights, backend: opts.backend?.backend });
+    this.made = { baseDir: dataBaseDir(project.data, opts.baseDir), weights: opts.weights };
+    const s = new Session(project, { ...this.made, backend: opts.backend?.backend, dataset: opts.dataset });
     this.backend = opts.backend ? { name: opts.backend.name, reason: opts.backend.reason, ...(opts.backend.adapter ? { adapter: opts.backend.adapter } : {}) } : { name: 'cpu', reason: 'default' };
     this.session = s;
     this.epochs = s.training.epochs;
@@ -283,8 +296,12 @@ export class TrainingJob {
       try {
         r = await this.stepLocked();
       } catch (e) {
-        this.fail(e);
-        throw e;
+        if (!this.canTakeOver(e)) {
+          this.fail(e);
+          throw e;
+        }
+        this.takeOverLocked(e);
+        r = await this.stepLocked();
       }
       if (this.session.epoch >= this.epochs) await this.finishLocked();
       else await this.boundaryLocked();
@@ -342,13 +359,56 @@ export class TrainingJob {
   private readonly runSlice = (): void => {
     this.sliceQueued = false;
     if (this.current !== 'running') return;
-    this.exclusive(() => this.sliceLocked()).then(
+    this.exclusive(async () => {
+      try {
+        await this.sliceLocked();
+      } catch (e) {
+        if (!this.canTakeOver(e)) throw e;
+        this.takeOverLocked(e);
+      }
+    }).then(
       () => {
         if (this.current === 'running') this.queueSlice();
       },
       (e: unknown) => this.fail(e),
     );
   };
+
+  private canTakeOver(e: unknown): e is GpuLostError {
+    return e instanceof GpuLostError && this.backend.name === 'webgpu' && this.live;
+  }
+
+  /**
+   * The GPU is gone: the job goes on on the CPU, in the same state, from the last checkpoint (or from the start),
+   * so the steps since then are done again. The new session computes what the GPU's would have, to float rounding.
+   */
+  private takeOverLocked(e: GpuLostError): void {
+    const lostAt = this.lastStep;
+    const from = this.checkpoint;
+    const old = this.session;
+    this.session = new Session(old.project, { ...this.made, dataset: old.dataset, resume: from });
+    try {
+      old.backend.dispose();
+    } catch {
+      // the device is gone with its buffers
+    }
+    this.checkpoint = undefined;
+    this.backend = { name: 'cpu', reason: `${e.message}: at step ${lostAt} the CPU took over, from step ${from?.step ?? 0}` };
+    this.flush();
+    this.lastStep = from?.step ?? 0;
+    this.lastEpoch = from?.epoch ?? 0;
+    this.measureNext = true;
+    this.beginSegment();
+    this.emit({ event: 'train.state', job: this.id, state: this.current, step: this.lastStep, epoch: this.lastEpoch, reason: 'takeover', backend: { ...this.backend } });
+  }
+
+  /** On the GPU, at an epoch's end (nothing in flight): keeps a checkpoint for the CPU, at most every checkpointMs. */
+  private async checkpointAt(epoch: EpochResult | undefined): Promise<void> {
+    const s = this.session;
+    if (!epoch || this.backend.name !== 'webgpu' || s.pendingSteps || this.now() - this.checkpointTime < this.t.checkpointMs) return;
+    this.checkpoint = await s.checkpoint();
+    this.checkpointTime = this.now();
+  }
 
   /**
    * Steps for about sliceMs (at least one step), unless the state changes. On WebGPU the session keeps steps in
@@ -368,6 +428,7 @@ export class TrainingJob {
       } else {
         const { step, epoch } = await s.nextStep(opts);
         this.record(step, epoch);
+        await this.checkpointAt(epoch);
       }
       if (s.epoch >= this.epochs) return this.finishLocked();
       const t = this.now();
@@ -387,6 +448,7 @@ export class TrainingJob {
     while (s.pendingSteps) {
       const { step, epoch } = await s.nextStep(opts);
       this.record(step, epoch);
+      await this.checkpointAt(epoch);
     }
     return s.epoch >= this.epochs;
   }
@@ -406,6 +468,7 @@ export class TrainingJob {
       this.measureNext = false;
     }
     this.record(step, epoch);
+    await this.checkpointAt(epoch);
     return step;
   }
 

@@ -3,9 +3,9 @@
 "use strict";
 export const validate = validate10;
 export default validate10;
-const schema11 = {"$schema":"http://json-schema.org/draft-07/schema#","title":"Backprop Studio project, format 1","description":"The structure of a .bpstudio file (docs/project-format.md). Ops, attrs, ports, cycles and shapes are checked by the graph module, not here.","$comment":"Objects are open: keys this schema does not name are allowed and kept on save, so files from a newer writer that only adds keys still open. A data kind this schema does not name is an error. After editing, run `npm run schema` to regenerate project-validate.generated.js.","type":"object","required":["format","version","graph"],"properties":{"format":{"const":"backprop-studio/project"},"version":{"type":"integer","minimum":1},"name":{"type":"string"},"graph":{"type":"object","required":["nodes"],"properties":{"nodes":{"type":"array","items":{"$ref":"#/definitions/node"}}}},"data":{"$ref":"#/definitions/data"},"training":{"$ref":"#/definitions/training"},"editor":{"$ref":"#/definitions/editor"}},"definitions":{"node":{"type":"object","required":["id","op"],"properties":{"id":{"type":"string","pattern":"^[A-Za-z_][A-Za-z0-9_]*$"},"op":{"type":"string"},"attrs":{"type":"object"},"inputs":{"type":"object","additionalProperties":{"type":"string"}},"label":{"type":"string"}}},"data":{"type":"object","properties":{"validation":{"type":"number","minimum":0,"exclusiveMaximum":1},"shuffle":{"type":"boolean"},"standardize":{"type":"boolean"}},"discriminator":{"propertyName":"kind"},"oneOf":[{"required":["kind","name"],"properties":{"kind":{"const":"builtin"},"name":{"type":"string"},"samples":{"type":"integer","minimum":1},"classes":{"type":"integer","minimum":1},"noise":{"type":"number","minimum":0}}},{"required":["kind","path"],"properties":{"kind":{"const":"csv"},"path":{"type":"string"},"label":{"type":"string"},"features":{"type":"array","items":{"type":"string"}},"classes":{"type":"array","items":{"type":"string"}}}},{"required":["kind","images"],"properties":{"kind":{"const":"idx"},"images":{"type":"string"},"labels":{"type":"string"}}},{"required":["kind","columns"],"properties":{"kind":{"const":"inline"},"columns":{"type":"object","additionalProperties":{"type":"array","items":{"type":"number"}}},"label":{"type":"string"}}}]},"training":{"type":"object","properties":{"objective":{"type":"string"},"prediction":{"type":"string"},"optimizer":{"type":"object","properties":{"type":{"enum":["sgd","adam","adamw"]},"lr":{"type":"number","exclusiveMinimum":0},"momentum":{"type":"number","minimum":0},"nesterov":{"type":"boolean"},"weightDecay":{"type":"number","minimum":0},"beta1":{"type":"number","minimum":0,"exclusiveMaximum":1},"beta2":{"type":"number","minimum":0,"exclusiveMaximum":1},"eps":{"type":"number","minimum":0}}},"batchSize":{"type":"integer","minimum":1},"epochs":{"type":"integer","minimum":1},"seed":{"type":"integer"},"backend":{"enum":["cpu","webgpu","auto"]}}},"editor":{"type":"object","properties":{"positions":{"type":"object","additionalProperties":{"$ref":"#/definitions/point"}},"viewport":{"type":"object","required":["x","y","zoom"],"properties":{"x":{"type":"number"},"y":{"type":"number"},"zoom":{"type":"number","exclusiveMinimum":0}}}}},"point":{"type":"object","required":["x","y"],"properties":{"x":{"type":"number"},"y":{"type":"number"}}}}};
+const schema11 = {"$schema":"http://json-schema.org/draft-07/schema#","title":"Backprop Studio project, format 1","description":"The structure of a .bpstudio file (docs/project-format.md). Ops, attrs, ports, cycles and shapes are checked by the graph module, not here.","$comment":"Objects are open: keys this schema does not name are allowed and kept on save, so files from a newer writer that only adds keys still open. A data kind this schema does not name is an error. After editing, run `npm run schema` to regenerate project-validate.generated.js.","type":"object","required":["format","version","graph"],"properties":{"format":{"const":"backprop-studio/project"},"version":{"type":"integer","minimum":1},"name":{"type":"string"},"graph":{"type":"object","required":["nodes"],"properties":{"nodes":{"type":"array","items":{"$ref":"#/definitions/node"}}}},"data":{"$ref":"#/definitions/data"},"training":{"$ref":"#/definitions/training"},"editor":{"$ref":"#/definitions/editor"}},"definitions":{"node":{"type":"object","required":["id","op"],"properties":{"id":{"type":"string","pattern":"^[A-Za-z_][A-Za-z0-9_]*$"},"op":{"type":"string"},"attrs":{"type":"object"},"inputs":{"type":"object","additionalProperties":{"type":"string"}},"label":{"type":"string"}}},"data":{"type":"object","properties":{"validation":{"type":"number","minimum":0,"exclusiveMaximum":1},"shuffle":{"type":"boolean"},"standardize":{"type":"boolean"}},"discriminator":{"propertyName":"kind"},"oneOf":[{"required":["kind","name"],"properties":{"kind":{"const":"builtin"},"name":{"type":"string"},"samples":{"type":"integer","minimum":1},"classes":{"type":"integer","minimum":1},"noise":{"type":"number","minimum":0}}},{"required":["kind","path"],"properties":{"kind":{"const":"csv"},"path":{"type":"string"},"label":{"type":"string"},"features":{"type":"array","items":{"type":"string"}},"classes":{"type":"array","items":{"type":"string"}},"columns":{"type":"object","additionalProperties":{"type":"object","required":["type"],"properties":{"type":{"enum":["numeric","categorical","text"]},"encoding":{"enum":["onehot","index"]},"categories":{"type":"array","items":{"type":"string"}}},"additionalProperties":false}},"missing":{"type":"object","required":["policy"],"properties":{"policy":{"enum":["error","drop","mean","constant"]},"value":{"type":"number"}},"additionalProperties":false},"malformed":{"enum":["error","skip"]}}},{"required":["kind","images"],"properties":{"kind":{"const":"idx"},"images":{"type":"string"},"labels":{"type":"string"}}},{"required":["kind","columns"],"properties":{"kind":{"const":"inline"},"columns":{"type":"object","additionalProperties":{"type":"array","items":{"type":"number"}}},"label":{"type":"string"}}},{"required":["kind","folder","size"],"properties":{"kind":{"const":"images"},"folder":{"type":"string"},"size":{"type":"array","items":{"type":"integer","minimum":1,"maximum":1024},"minItems":2,"maxItems":2},"channels":{"enum":[1,3]},"classes":{"type":"array","items":{"type":"string"}}}}]},"training":{"type":"object","properties":{"objective":{"type":"string"},"prediction":{"type":"string"},"optimizer":{"type":"object","properties":{"type":{"enum":["sgd","adam","adamw"]},"lr":{"type":"number","exclusiveMinimum":0},"momentum":{"type":"number","minimum":0},"nesterov":{"type":"boolean"},"weightDecay":{"type":"number","minimum":0},"beta1":{"type":"number","minimum":0,"exclusiveMaximum":1},"beta2":{"type":"number","minimum":0,"exclusiveMaximum":1},"eps":{"type":"number","minimum":0}}},"batchSize":{"type":"integer","minimum":1},"epochs":{"type":"integer","minimum":1},"seed":{"type":"integer"},"backend":{"enum":["cpu","webgpu","auto"]}}},"editor":{"type":"object","properties":{"positions":{"type":"object","additionalProperties":{"$ref":"#/definitions/point"}},"viewport":{"type":"object","required":["x","y","zoom"],"properties":{"x":{"type":"number"},"y":{"type":"number"},"zoom":{"type":"number","exclusiveMinimum":0}}}}},"point":{"type":"object","required":["x","y"],"properties":{"x":{"type":"number"},"y":{"type":"number"}}}}};
 const schema12 = {"type":"object","required":["id","op"],"properties":{"id":{"type":"string","pattern":"^[A-Za-z_][A-Za-z0-9_]*$"},"op":{"type":"string"},"attrs":{"type":"object"},"inputs":{"type":"object","additionalProperties":{"type":"string"}},"label":{"type":"string"}}};
-const schema13 = {"type":"object","properties":{"validation":{"type":"number","minimum":0,"exclusiveMaximum":1},"shuffle":{"type":"boolean"},"standardize":{"type":"boolean"}},"discriminator":{"propertyName":"kind"},"oneOf":[{"required":["kind","name"],"properties":{"kind":{"const":"builtin"},"name":{"type":"string"},"samples":{"type":"integer","minimum":1},"classes":{"type":"integer","minimum":1},"noise":{"type":"number","minimum":0}}},{"required":["kind","path"],"properties":{"kind":{"const":"csv"},"path":{"type":"string"},"label":{"type":"string"},"features":{"type":"array","items":{"type":"string"}},"classes":{"type":"array","items":{"type":"string"}}}},{"required":["kind","images"],"properties":{"kind":{"const":"idx"},"images":{"type":"string"},"labels":{"type":"string"}}},{"required":["kind","columns"],"properties":{"kind":{"const":"inline"},"columns":{"type":"object","additionalProperties":{"type":"array","items":{"type":"number"}}},"label":{"type":"string"}}}]};
+const schema13 = {"type":"object","properties":{"validation":{"type":"number","minimum":0,"exclusiveMaximum":1},"shuffle":{"type":"boolean"},"standardize":{"type":"boolean"}},"discriminator":{"propertyName":"kind"},"oneOf":[{"required":["kind","name"],"properties":{"kind":{"const":"builtin"},"name":{"type":"string"},"samples":{"type":"integer","minimum":1},"classes":{"type":"integer","minimum":1},"noise":{"type":"number","minimum":0}}},{"required":["kind","path"],"properties":{"kind":{"const":"csv"},"path":{"type":"string"},"label":{"type":"string"},"features":{"type":"array","items":{"type":"string"}},"classes":{"type":"array","items":{"type":"string"}},"columns":{"type":"object","additionalProperties":{"type":"object","required":["type"],"properties":{"type":{"enum":["numeric","categorical","text"]},"encoding":{"enum":["onehot","index"]},"categories":{"type":"array","items":{"type":"string"}}},"additionalProperties":false}},"missing":{"type":"object","required":["policy"],"properties":{"policy":{"enum":["error","drop","mean","constant"]},"value":{"type":"number"}},"additionalProperties":false},"malformed":{"enum":["error","skip"]}}},{"required":["kind","images"],"properties":{"kind":{"const":"idx"},"images":{"type":"string"},"labels":{"type":"string"}}},{"required":["kind","columns"],"properties":{"kind":{"const":"inline"},"columns":{"type":"object","additionalProperties":{"type":"array","items":{"type":"number"}}},"label":{"type":"string"}}},{"required":["kind","folder","size"],"properties":{"kind":{"const":"images"},"folder":{"type":"string"},"size":{"type":"array","items":{"type":"integer","minimum":1,"maximum":1024},"minItems":2,"maxItems":2},"channels":{"enum":[1,3]},"classes":{"type":"array","items":{"type":"string"}}}}]};
 const schema14 = {"type":"object","properties":{"objective":{"type":"string"},"prediction":{"type":"string"},"optimizer":{"type":"object","properties":{"type":{"enum":["sgd","adam","adamw"]},"lr":{"type":"number","exclusiveMinimum":0},"momentum":{"type":"number","minimum":0},"nesterov":{"type":"boolean"},"weightDecay":{"type":"number","minimum":0},"beta1":{"type":"number","minimum":0,"exclusiveMaximum":1},"beta2":{"type":"number","minimum":0,"exclusiveMaximum":1},"eps":{"type":"number","minimum":0}}},"batchSize":{"type":"integer","minimum":1},"epochs":{"type":"integer","minimum":1},"seed":{"type":"integer"},"backend":{"enum":["cpu","webgpu","auto"]}}};
 const pattern0 = new RegExp("^[A-Za-z_][A-Za-z0-9_]*$", "u");
 const schema15 = {"type":"object","properties":{"positions":{"type":"object","additionalProperties":{"$ref":"#/definitions/point"}},"viewport":{"type":"object","required":["x","y","zoom"],"properties":{"x":{"type":"number"},"y":{"type":"number"},"zoom":{"type":"number","exclusiveMinimum":0}}}}};
@@ -752,12 +752,14 @@ vErrors.push(err43);
 errors++;
 }
 }
-}
-}
-else if(tag0 === "idx"){
-if(data12 && typeof data12 == "object" && !Array.isArray(data12)){
-if(data12.kind === undefined){
-const err44 = {instancePath:instancePath+"/data",schemaPath:"#/definitions/data/oneOf/2/required",keyword:"required",params:{missingProperty: "kind"},message:"must have required property '"+"kind"+"'"};
+if(data12.columns !== undefined){
+let data28 = data12.columns;
+if(data28 && typeof data28 == "object" && !Array.isArray(data28)){
+for(const key1 in data28){
+let data29 = data28[key1];
+if(data29 && typeof data29 == "object" && !Array.isArray(data29)){
+if(data29.type === undefined){
+const err44 = {instancePath:instancePath+"/data/columns/" + key1.replace(/~/g, "~0").replace(/\//g, "~1"),schemaPath:"#/definitions/data/oneOf/1/properties/columns/additionalProperties/required",keyword:"required",params:{missingProperty: "type"},message:"must have required property '"+"type"+"'"};
 if(vErrors === null){
 vErrors = [err44];
 }
@@ -766,8 +768,9 @@ vErrors.push(err44);
 }
 errors++;
 }
-if(data12.images === undefined){
-const err45 = {instancePath:instancePath+"/data",schemaPath:"#/definitions/data/oneOf/2/required",keyword:"required",params:{missingProperty: "images"},message:"must have required property '"+"images"+"'"};
+for(const key2 in data29){
+if(!(((key2 === "type") || (key2 === "encoding")) || (key2 === "categories"))){
+const err45 = {instancePath:instancePath+"/data/columns/" + key1.replace(/~/g, "~0").replace(/\//g, "~1"),schemaPath:"#/definitions/data/oneOf/1/properties/columns/additionalProperties/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key2},message:"must NOT have additional properties"};
 if(vErrors === null){
 vErrors = [err45];
 }
@@ -776,9 +779,11 @@ vErrors.push(err45);
 }
 errors++;
 }
-if(data12.kind !== undefined){
-if("idx" !== data12.kind){
-const err46 = {instancePath:instancePath+"/data/kind",schemaPath:"#/definitions/data/oneOf/2/properties/kind/const",keyword:"const",params:{allowedValue: "idx"},message:"must be equal to constant"};
+}
+if(data29.type !== undefined){
+let data30 = data29.type;
+if(!(((data30 === "numeric") || (data30 === "categorical")) || (data30 === "text"))){
+const err46 = {instancePath:instancePath+"/data/columns/" + key1.replace(/~/g, "~0").replace(/\//g, "~1")+"/type",schemaPath:"#/definitions/data/oneOf/1/properties/columns/additionalProperties/properties/type/enum",keyword:"enum",params:{allowedValues: schema13.oneOf[1].properties.columns.additionalProperties.properties.type.enum},message:"must be equal to one of the allowed values"};
 if(vErrors === null){
 vErrors = [err46];
 }
@@ -788,9 +793,10 @@ vErrors.push(err46);
 errors++;
 }
 }
-if(data12.images !== undefined){
-if(typeof data12.images !== "string"){
-const err47 = {instancePath:instancePath+"/data/images",schemaPath:"#/definitions/data/oneOf/2/properties/images/type",keyword:"type",params:{type: "string"},message:"must be string"};
+if(data29.encoding !== undefined){
+let data31 = data29.encoding;
+if(!((data31 === "onehot") || (data31 === "index"))){
+const err47 = {instancePath:instancePath+"/data/columns/" + key1.replace(/~/g, "~0").replace(/\//g, "~1")+"/encoding",schemaPath:"#/definitions/data/oneOf/1/properties/columns/additionalProperties/properties/encoding/enum",keyword:"enum",params:{allowedValues: schema13.oneOf[1].properties.columns.additionalProperties.properties.encoding.enum},message:"must be equal to one of the allowed values"};
 if(vErrors === null){
 vErrors = [err47];
 }
@@ -800,9 +806,13 @@ vErrors.push(err47);
 errors++;
 }
 }
-if(data12.labels !== undefined){
-if(typeof data12.labels !== "string"){
-const err48 = {instancePath:instancePath+"/data/labels",schemaPath:"#/definitions/data/oneOf/2/properties/labels/type",keyword:"type",params:{type: "string"},message:"must be string"};
+if(data29.categories !== undefined){
+let data32 = data29.categories;
+if(Array.isArray(data32)){
+const len3 = data32.length;
+for(let i3=0; i3<len3; i3++){
+if(typeof data32[i3] !== "string"){
+const err48 = {instancePath:instancePath+"/data/columns/" + key1.replace(/~/g, "~0").replace(/\//g, "~1")+"/categories/" + i3,schemaPath:"#/definitions/data/oneOf/1/properties/columns/additionalProperties/properties/categories/items/type",keyword:"type",params:{type: "string"},message:"must be string"};
 if(vErrors === null){
 vErrors = [err48];
 }
@@ -813,11 +823,8 @@ errors++;
 }
 }
 }
-}
-else if(tag0 === "inline"){
-if(data12 && typeof data12 == "object" && !Array.isArray(data12)){
-if(data12.kind === undefined){
-const err49 = {instancePath:instancePath+"/data",schemaPath:"#/definitions/data/oneOf/3/required",keyword:"required",params:{missingProperty: "kind"},message:"must have required property '"+"kind"+"'"};
+else {
+const err49 = {instancePath:instancePath+"/data/columns/" + key1.replace(/~/g, "~0").replace(/\//g, "~1")+"/categories",schemaPath:"#/definitions/data/oneOf/1/properties/columns/additionalProperties/properties/categories/type",keyword:"type",params:{type: "array"},message:"must be array"};
 if(vErrors === null){
 vErrors = [err49];
 }
@@ -826,8 +833,10 @@ vErrors.push(err49);
 }
 errors++;
 }
-if(data12.columns === undefined){
-const err50 = {instancePath:instancePath+"/data",schemaPath:"#/definitions/data/oneOf/3/required",keyword:"required",params:{missingProperty: "columns"},message:"must have required property '"+"columns"+"'"};
+}
+}
+else {
+const err50 = {instancePath:instancePath+"/data/columns/" + key1.replace(/~/g, "~0").replace(/\//g, "~1"),schemaPath:"#/definitions/data/oneOf/1/properties/columns/additionalProperties/type",keyword:"type",params:{type: "object"},message:"must be object"};
 if(vErrors === null){
 vErrors = [err50];
 }
@@ -836,9 +845,10 @@ vErrors.push(err50);
 }
 errors++;
 }
-if(data12.kind !== undefined){
-if("inline" !== data12.kind){
-const err51 = {instancePath:instancePath+"/data/kind",schemaPath:"#/definitions/data/oneOf/3/properties/kind/const",keyword:"const",params:{allowedValue: "inline"},message:"must be equal to constant"};
+}
+}
+else {
+const err51 = {instancePath:instancePath+"/data/columns",schemaPath:"#/definitions/data/oneOf/1/properties/columns/type",keyword:"type",params:{type: "object"},message:"must be object"};
 if(vErrors === null){
 vErrors = [err51];
 }
@@ -848,17 +858,11 @@ vErrors.push(err51);
 errors++;
 }
 }
-if(data12.columns !== undefined){
-let data32 = data12.columns;
-if(data32 && typeof data32 == "object" && !Array.isArray(data32)){
-for(const key1 in data32){
-let data33 = data32[key1];
-if(Array.isArray(data33)){
-const len3 = data33.length;
-for(let i3=0; i3<len3; i3++){
-let data34 = data33[i3];
-if(!((typeof data34 == "number") && (isFinite(data34)))){
-const err52 = {instancePath:instancePath+"/data/columns/" + key1.replace(/~/g, "~0").replace(/\//g, "~1")+"/" + i3,schemaPath:"#/definitions/data/oneOf/3/properties/columns/additionalProperties/items/type",keyword:"type",params:{type: "number"},message:"must be number"};
+if(data12.missing !== undefined){
+let data34 = data12.missing;
+if(data34 && typeof data34 == "object" && !Array.isArray(data34)){
+if(data34.policy === undefined){
+const err52 = {instancePath:instancePath+"/data/missing",schemaPath:"#/definitions/data/oneOf/1/properties/missing/required",keyword:"required",params:{missingProperty: "policy"},message:"must have required property '"+"policy"+"'"};
 if(vErrors === null){
 vErrors = [err52];
 }
@@ -867,10 +871,9 @@ vErrors.push(err52);
 }
 errors++;
 }
-}
-}
-else {
-const err53 = {instancePath:instancePath+"/data/columns/" + key1.replace(/~/g, "~0").replace(/\//g, "~1"),schemaPath:"#/definitions/data/oneOf/3/properties/columns/additionalProperties/type",keyword:"type",params:{type: "array"},message:"must be array"};
+for(const key3 in data34){
+if(!((key3 === "policy") || (key3 === "value"))){
+const err53 = {instancePath:instancePath+"/data/missing",schemaPath:"#/definitions/data/oneOf/1/properties/missing/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key3},message:"must NOT have additional properties"};
 if(vErrors === null){
 vErrors = [err53];
 }
@@ -880,9 +883,10 @@ vErrors.push(err53);
 errors++;
 }
 }
-}
-else {
-const err54 = {instancePath:instancePath+"/data/columns",schemaPath:"#/definitions/data/oneOf/3/properties/columns/type",keyword:"type",params:{type: "object"},message:"must be object"};
+if(data34.policy !== undefined){
+let data35 = data34.policy;
+if(!((((data35 === "error") || (data35 === "drop")) || (data35 === "mean")) || (data35 === "constant"))){
+const err54 = {instancePath:instancePath+"/data/missing/policy",schemaPath:"#/definitions/data/oneOf/1/properties/missing/properties/policy/enum",keyword:"enum",params:{allowedValues: schema13.oneOf[1].properties.missing.properties.policy.enum},message:"must be equal to one of the allowed values"};
 if(vErrors === null){
 vErrors = [err54];
 }
@@ -892,9 +896,10 @@ vErrors.push(err54);
 errors++;
 }
 }
-if(data12.label !== undefined){
-if(typeof data12.label !== "string"){
-const err55 = {instancePath:instancePath+"/data/label",schemaPath:"#/definitions/data/oneOf/3/properties/label/type",keyword:"type",params:{type: "string"},message:"must be string"};
+if(data34.value !== undefined){
+let data36 = data34.value;
+if(!((typeof data36 == "number") && (isFinite(data36)))){
+const err55 = {instancePath:instancePath+"/data/missing/value",schemaPath:"#/definitions/data/oneOf/1/properties/missing/properties/value/type",keyword:"type",params:{type: "number"},message:"must be number"};
 if(vErrors === null){
 vErrors = [err55];
 }
@@ -905,9 +910,8 @@ errors++;
 }
 }
 }
-}
 else {
-const err56 = {instancePath:instancePath+"/data",schemaPath:"#/definitions/data/discriminator",keyword:"discriminator",params:{error: "mapping", tag: "kind", tagValue: tag0},message:"value of tag \"kind\" must be in oneOf"};
+const err56 = {instancePath:instancePath+"/data/missing",schemaPath:"#/definitions/data/oneOf/1/properties/missing/type",keyword:"type",params:{type: "object"},message:"must be object"};
 if(vErrors === null){
 vErrors = [err56];
 }
@@ -917,8 +921,10 @@ vErrors.push(err56);
 errors++;
 }
 }
-else {
-const err57 = {instancePath:instancePath+"/data",schemaPath:"#/definitions/data/discriminator",keyword:"discriminator",params:{error: "tag", tag: "kind", tagValue: tag0},message:"tag \"kind\" must be string"};
+if(data12.malformed !== undefined){
+let data37 = data12.malformed;
+if(!((data37 === "error") || (data37 === "skip"))){
+const err57 = {instancePath:instancePath+"/data/malformed",schemaPath:"#/definitions/data/oneOf/1/properties/malformed/enum",keyword:"enum",params:{allowedValues: schema13.oneOf[1].properties.malformed.enum},message:"must be equal to one of the allowed values"};
 if(vErrors === null){
 vErrors = [err57];
 }
@@ -928,8 +934,12 @@ vErrors.push(err57);
 errors++;
 }
 }
-else {
-const err58 = {instancePath:instancePath+"/data",schemaPath:"#/definitions/data/type",keyword:"type",params:{type: "object"},message:"must be object"};
+}
+}
+else if(tag0 === "idx"){
+if(data12 && typeof data12 == "object" && !Array.isArray(data12)){
+if(data12.kind === undefined){
+const err58 = {instancePath:instancePath+"/data",schemaPath:"#/definitions/data/oneOf/2/required",keyword:"required",params:{missingProperty: "kind"},message:"must have required property '"+"kind"+"'"};
 if(vErrors === null){
 vErrors = [err58];
 }
@@ -938,13 +948,8 @@ vErrors.push(err58);
 }
 errors++;
 }
-}
-if(data.training !== undefined){
-let data36 = data.training;
-if(data36 && typeof data36 == "object" && !Array.isArray(data36)){
-if(data36.objective !== undefined){
-if(typeof data36.objective !== "string"){
-const err59 = {instancePath:instancePath+"/training/objective",schemaPath:"#/definitions/training/properties/objective/type",keyword:"type",params:{type: "string"},message:"must be string"};
+if(data12.images === undefined){
+const err59 = {instancePath:instancePath+"/data",schemaPath:"#/definitions/data/oneOf/2/required",keyword:"required",params:{missingProperty: "images"},message:"must have required property '"+"images"+"'"};
 if(vErrors === null){
 vErrors = [err59];
 }
@@ -953,10 +958,9 @@ vErrors.push(err59);
 }
 errors++;
 }
-}
-if(data36.prediction !== undefined){
-if(typeof data36.prediction !== "string"){
-const err60 = {instancePath:instancePath+"/training/prediction",schemaPath:"#/definitions/training/properties/prediction/type",keyword:"type",params:{type: "string"},message:"must be string"};
+if(data12.kind !== undefined){
+if("idx" !== data12.kind){
+const err60 = {instancePath:instancePath+"/data/kind",schemaPath:"#/definitions/data/oneOf/2/properties/kind/const",keyword:"const",params:{allowedValue: "idx"},message:"must be equal to constant"};
 if(vErrors === null){
 vErrors = [err60];
 }
@@ -966,13 +970,9 @@ vErrors.push(err60);
 errors++;
 }
 }
-if(data36.optimizer !== undefined){
-let data39 = data36.optimizer;
-if(data39 && typeof data39 == "object" && !Array.isArray(data39)){
-if(data39.type !== undefined){
-let data40 = data39.type;
-if(!(((data40 === "sgd") || (data40 === "adam")) || (data40 === "adamw"))){
-const err61 = {instancePath:instancePath+"/training/optimizer/type",schemaPath:"#/definitions/training/properties/optimizer/properties/type/enum",keyword:"enum",params:{allowedValues: schema14.properties.optimizer.properties.type.enum},message:"must be equal to one of the allowed values"};
+if(data12.images !== undefined){
+if(typeof data12.images !== "string"){
+const err61 = {instancePath:instancePath+"/data/images",schemaPath:"#/definitions/data/oneOf/2/properties/images/type",keyword:"type",params:{type: "string"},message:"must be string"};
 if(vErrors === null){
 vErrors = [err61];
 }
@@ -982,11 +982,9 @@ vErrors.push(err61);
 errors++;
 }
 }
-if(data39.lr !== undefined){
-let data41 = data39.lr;
-if((typeof data41 == "number") && (isFinite(data41))){
-if(data41 <= 0 || isNaN(data41)){
-const err62 = {instancePath:instancePath+"/training/optimizer/lr",schemaPath:"#/definitions/training/properties/optimizer/properties/lr/exclusiveMinimum",keyword:"exclusiveMinimum",params:{comparison: ">", limit: 0},message:"must be > 0"};
+if(data12.labels !== undefined){
+if(typeof data12.labels !== "string"){
+const err62 = {instancePath:instancePath+"/data/labels",schemaPath:"#/definitions/data/oneOf/2/properties/labels/type",keyword:"type",params:{type: "string"},message:"must be string"};
 if(vErrors === null){
 vErrors = [err62];
 }
@@ -996,8 +994,12 @@ vErrors.push(err62);
 errors++;
 }
 }
-else {
-const err63 = {instancePath:instancePath+"/training/optimizer/lr",schemaPath:"#/definitions/training/properties/optimizer/properties/lr/type",keyword:"type",params:{type: "number"},message:"must be number"};
+}
+}
+else if(tag0 === "inline"){
+if(data12 && typeof data12 == "object" && !Array.isArray(data12)){
+if(data12.kind === undefined){
+const err63 = {instancePath:instancePath+"/data",schemaPath:"#/definitions/data/oneOf/3/required",keyword:"required",params:{missingProperty: "kind"},message:"must have required property '"+"kind"+"'"};
 if(vErrors === null){
 vErrors = [err63];
 }
@@ -1006,12 +1008,8 @@ vErrors.push(err63);
 }
 errors++;
 }
-}
-if(data39.momentum !== undefined){
-let data42 = data39.momentum;
-if((typeof data42 == "number") && (isFinite(data42))){
-if(data42 < 0 || isNaN(data42)){
-const err64 = {instancePath:instancePath+"/training/optimizer/momentum",schemaPath:"#/definitions/training/properties/optimizer/properties/momentum/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0"};
+if(data12.columns === undefined){
+const err64 = {instancePath:instancePath+"/data",schemaPath:"#/definitions/data/oneOf/3/required",keyword:"required",params:{missingProperty: "columns"},message:"must have required property '"+"columns"+"'"};
 if(vErrors === null){
 vErrors = [err64];
 }
@@ -1020,9 +1018,9 @@ vErrors.push(err64);
 }
 errors++;
 }
-}
-else {
-const err65 = {instancePath:instancePath+"/training/optimizer/momentum",schemaPath:"#/definitions/training/properties/optimizer/properties/momentum/type",keyword:"type",params:{type: "number"},message:"must be number"};
+if(data12.kind !== undefined){
+if("inline" !== data12.kind){
+const err65 = {instancePath:instancePath+"/data/kind",schemaPath:"#/definitions/data/oneOf/3/properties/kind/const",keyword:"const",params:{allowedValue: "inline"},message:"must be equal to constant"};
 if(vErrors === null){
 vErrors = [err65];
 }
@@ -1032,9 +1030,17 @@ vErrors.push(err65);
 errors++;
 }
 }
-if(data39.nesterov !== undefined){
-if(typeof data39.nesterov !== "boolean"){
-const err66 = {instancePath:instancePath+"/training/optimizer/nesterov",schemaPath:"#/definitions/training/properties/optimizer/properties/nesterov/type",keyword:"type",params:{type: "boolean"},message:"must be boolean"};
+if(data12.columns !== undefined){
+let data42 = data12.columns;
+if(data42 && typeof data42 == "object" && !Array.isArray(data42)){
+for(const key4 in data42){
+let data43 = data42[key4];
+if(Array.isArray(data43)){
+const len4 = data43.length;
+for(let i4=0; i4<len4; i4++){
+let data44 = data43[i4];
+if(!((typeof data44 == "number") && (isFinite(data44)))){
+const err66 = {instancePath:instancePath+"/data/columns/" + key4.replace(/~/g, "~0").replace(/\//g, "~1")+"/" + i4,schemaPath:"#/definitions/data/oneOf/3/properties/columns/additionalProperties/items/type",keyword:"type",params:{type: "number"},message:"must be number"};
 if(vErrors === null){
 vErrors = [err66];
 }
@@ -1044,11 +1050,9 @@ vErrors.push(err66);
 errors++;
 }
 }
-if(data39.weightDecay !== undefined){
-let data44 = data39.weightDecay;
-if((typeof data44 == "number") && (isFinite(data44))){
-if(data44 < 0 || isNaN(data44)){
-const err67 = {instancePath:instancePath+"/training/optimizer/weightDecay",schemaPath:"#/definitions/training/properties/optimizer/properties/weightDecay/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0"};
+}
+else {
+const err67 = {instancePath:instancePath+"/data/columns/" + key4.replace(/~/g, "~0").replace(/\//g, "~1"),schemaPath:"#/definitions/data/oneOf/3/properties/columns/additionalProperties/type",keyword:"type",params:{type: "array"},message:"must be array"};
 if(vErrors === null){
 vErrors = [err67];
 }
@@ -1058,8 +1062,9 @@ vErrors.push(err67);
 errors++;
 }
 }
+}
 else {
-const err68 = {instancePath:instancePath+"/training/optimizer/weightDecay",schemaPath:"#/definitions/training/properties/optimizer/properties/weightDecay/type",keyword:"type",params:{type: "number"},message:"must be number"};
+const err68 = {instancePath:instancePath+"/data/columns",schemaPath:"#/definitions/data/oneOf/3/properties/columns/type",keyword:"type",params:{type: "object"},message:"must be object"};
 if(vErrors === null){
 vErrors = [err68];
 }
@@ -1069,11 +1074,9 @@ vErrors.push(err68);
 errors++;
 }
 }
-if(data39.beta1 !== undefined){
-let data45 = data39.beta1;
-if((typeof data45 == "number") && (isFinite(data45))){
-if(data45 < 0 || isNaN(data45)){
-const err69 = {instancePath:instancePath+"/training/optimizer/beta1",schemaPath:"#/definitions/training/properties/optimizer/properties/beta1/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0"};
+if(data12.label !== undefined){
+if(typeof data12.label !== "string"){
+const err69 = {instancePath:instancePath+"/data/label",schemaPath:"#/definitions/data/oneOf/3/properties/label/type",keyword:"type",params:{type: "string"},message:"must be string"};
 if(vErrors === null){
 vErrors = [err69];
 }
@@ -1082,8 +1085,13 @@ vErrors.push(err69);
 }
 errors++;
 }
-if(data45 >= 1 || isNaN(data45)){
-const err70 = {instancePath:instancePath+"/training/optimizer/beta1",schemaPath:"#/definitions/training/properties/optimizer/properties/beta1/exclusiveMaximum",keyword:"exclusiveMaximum",params:{comparison: "<", limit: 1},message:"must be < 1"};
+}
+}
+}
+else if(tag0 === "images"){
+if(data12 && typeof data12 == "object" && !Array.isArray(data12)){
+if(data12.kind === undefined){
+const err70 = {instancePath:instancePath+"/data",schemaPath:"#/definitions/data/oneOf/4/required",keyword:"required",params:{missingProperty: "kind"},message:"must have required property '"+"kind"+"'"};
 if(vErrors === null){
 vErrors = [err70];
 }
@@ -1092,9 +1100,8 @@ vErrors.push(err70);
 }
 errors++;
 }
-}
-else {
-const err71 = {instancePath:instancePath+"/training/optimizer/beta1",schemaPath:"#/definitions/training/properties/optimizer/properties/beta1/type",keyword:"type",params:{type: "number"},message:"must be number"};
+if(data12.folder === undefined){
+const err71 = {instancePath:instancePath+"/data",schemaPath:"#/definitions/data/oneOf/4/required",keyword:"required",params:{missingProperty: "folder"},message:"must have required property '"+"folder"+"'"};
 if(vErrors === null){
 vErrors = [err71];
 }
@@ -1103,12 +1110,8 @@ vErrors.push(err71);
 }
 errors++;
 }
-}
-if(data39.beta2 !== undefined){
-let data46 = data39.beta2;
-if((typeof data46 == "number") && (isFinite(data46))){
-if(data46 < 0 || isNaN(data46)){
-const err72 = {instancePath:instancePath+"/training/optimizer/beta2",schemaPath:"#/definitions/training/properties/optimizer/properties/beta2/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0"};
+if(data12.size === undefined){
+const err72 = {instancePath:instancePath+"/data",schemaPath:"#/definitions/data/oneOf/4/required",keyword:"required",params:{missingProperty: "size"},message:"must have required property '"+"size"+"'"};
 if(vErrors === null){
 vErrors = [err72];
 }
@@ -1117,8 +1120,9 @@ vErrors.push(err72);
 }
 errors++;
 }
-if(data46 >= 1 || isNaN(data46)){
-const err73 = {instancePath:instancePath+"/training/optimizer/beta2",schemaPath:"#/definitions/training/properties/optimizer/properties/beta2/exclusiveMaximum",keyword:"exclusiveMaximum",params:{comparison: "<", limit: 1},message:"must be < 1"};
+if(data12.kind !== undefined){
+if("images" !== data12.kind){
+const err73 = {instancePath:instancePath+"/data/kind",schemaPath:"#/definitions/data/oneOf/4/properties/kind/const",keyword:"const",params:{allowedValue: "images"},message:"must be equal to constant"};
 if(vErrors === null){
 vErrors = [err73];
 }
@@ -1128,8 +1132,9 @@ vErrors.push(err73);
 errors++;
 }
 }
-else {
-const err74 = {instancePath:instancePath+"/training/optimizer/beta2",schemaPath:"#/definitions/training/properties/optimizer/properties/beta2/type",keyword:"type",params:{type: "number"},message:"must be number"};
+if(data12.folder !== undefined){
+if(typeof data12.folder !== "string"){
+const err74 = {instancePath:instancePath+"/data/folder",schemaPath:"#/definitions/data/oneOf/4/properties/folder/type",keyword:"type",params:{type: "string"},message:"must be string"};
 if(vErrors === null){
 vErrors = [err74];
 }
@@ -1139,11 +1144,11 @@ vErrors.push(err74);
 errors++;
 }
 }
-if(data39.eps !== undefined){
-let data47 = data39.eps;
-if((typeof data47 == "number") && (isFinite(data47))){
-if(data47 < 0 || isNaN(data47)){
-const err75 = {instancePath:instancePath+"/training/optimizer/eps",schemaPath:"#/definitions/training/properties/optimizer/properties/eps/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0"};
+if(data12.size !== undefined){
+let data48 = data12.size;
+if(Array.isArray(data48)){
+if(data48.length > 2){
+const err75 = {instancePath:instancePath+"/data/size",schemaPath:"#/definitions/data/oneOf/4/properties/size/maxItems",keyword:"maxItems",params:{limit: 2},message:"must NOT have more than 2 items"};
 if(vErrors === null){
 vErrors = [err75];
 }
@@ -1152,9 +1157,8 @@ vErrors.push(err75);
 }
 errors++;
 }
-}
-else {
-const err76 = {instancePath:instancePath+"/training/optimizer/eps",schemaPath:"#/definitions/training/properties/optimizer/properties/eps/type",keyword:"type",params:{type: "number"},message:"must be number"};
+if(data48.length < 2){
+const err76 = {instancePath:instancePath+"/data/size",schemaPath:"#/definitions/data/oneOf/4/properties/size/minItems",keyword:"minItems",params:{limit: 2},message:"must NOT have fewer than 2 items"};
 if(vErrors === null){
 vErrors = [err76];
 }
@@ -1163,10 +1167,11 @@ vErrors.push(err76);
 }
 errors++;
 }
-}
-}
-else {
-const err77 = {instancePath:instancePath+"/training/optimizer",schemaPath:"#/definitions/training/properties/optimizer/type",keyword:"type",params:{type: "object"},message:"must be object"};
+const len5 = data48.length;
+for(let i5=0; i5<len5; i5++){
+let data49 = data48[i5];
+if(!(((typeof data49 == "number") && (!(data49 % 1) && !isNaN(data49))) && (isFinite(data49)))){
+const err77 = {instancePath:instancePath+"/data/size/" + i5,schemaPath:"#/definitions/data/oneOf/4/properties/size/items/type",keyword:"type",params:{type: "integer"},message:"must be integer"};
 if(vErrors === null){
 vErrors = [err77];
 }
@@ -1175,11 +1180,9 @@ vErrors.push(err77);
 }
 errors++;
 }
-}
-if(data36.batchSize !== undefined){
-let data48 = data36.batchSize;
-if(!(((typeof data48 == "number") && (!(data48 % 1) && !isNaN(data48))) && (isFinite(data48)))){
-const err78 = {instancePath:instancePath+"/training/batchSize",schemaPath:"#/definitions/training/properties/batchSize/type",keyword:"type",params:{type: "integer"},message:"must be integer"};
+if((typeof data49 == "number") && (isFinite(data49))){
+if(data49 > 1024 || isNaN(data49)){
+const err78 = {instancePath:instancePath+"/data/size/" + i5,schemaPath:"#/definitions/data/oneOf/4/properties/size/items/maximum",keyword:"maximum",params:{comparison: "<=", limit: 1024},message:"must be <= 1024"};
 if(vErrors === null){
 vErrors = [err78];
 }
@@ -1188,9 +1191,8 @@ vErrors.push(err78);
 }
 errors++;
 }
-if((typeof data48 == "number") && (isFinite(data48))){
-if(data48 < 1 || isNaN(data48)){
-const err79 = {instancePath:instancePath+"/training/batchSize",schemaPath:"#/definitions/training/properties/batchSize/minimum",keyword:"minimum",params:{comparison: ">=", limit: 1},message:"must be >= 1"};
+if(data49 < 1 || isNaN(data49)){
+const err79 = {instancePath:instancePath+"/data/size/" + i5,schemaPath:"#/definitions/data/oneOf/4/properties/size/items/minimum",keyword:"minimum",params:{comparison: ">=", limit: 1},message:"must be >= 1"};
 if(vErrors === null){
 vErrors = [err79];
 }
@@ -1201,10 +1203,9 @@ errors++;
 }
 }
 }
-if(data36.epochs !== undefined){
-let data49 = data36.epochs;
-if(!(((typeof data49 == "number") && (!(data49 % 1) && !isNaN(data49))) && (isFinite(data49)))){
-const err80 = {instancePath:instancePath+"/training/epochs",schemaPath:"#/definitions/training/properties/epochs/type",keyword:"type",params:{type: "integer"},message:"must be integer"};
+}
+else {
+const err80 = {instancePath:instancePath+"/data/size",schemaPath:"#/definitions/data/oneOf/4/properties/size/type",keyword:"type",params:{type: "array"},message:"must be array"};
 if(vErrors === null){
 vErrors = [err80];
 }
@@ -1213,9 +1214,11 @@ vErrors.push(err80);
 }
 errors++;
 }
-if((typeof data49 == "number") && (isFinite(data49))){
-if(data49 < 1 || isNaN(data49)){
-const err81 = {instancePath:instancePath+"/training/epochs",schemaPath:"#/definitions/training/properties/epochs/minimum",keyword:"minimum",params:{comparison: ">=", limit: 1},message:"must be >= 1"};
+}
+if(data12.channels !== undefined){
+let data50 = data12.channels;
+if(!((data50 === 1) || (data50 === 3))){
+const err81 = {instancePath:instancePath+"/data/channels",schemaPath:"#/definitions/data/oneOf/4/properties/channels/enum",keyword:"enum",params:{allowedValues: schema13.oneOf[4].properties.channels.enum},message:"must be equal to one of the allowed values"};
 if(vErrors === null){
 vErrors = [err81];
 }
@@ -1225,11 +1228,13 @@ vErrors.push(err81);
 errors++;
 }
 }
-}
-if(data36.seed !== undefined){
-let data50 = data36.seed;
-if(!(((typeof data50 == "number") && (!(data50 % 1) && !isNaN(data50))) && (isFinite(data50)))){
-const err82 = {instancePath:instancePath+"/training/seed",schemaPath:"#/definitions/training/properties/seed/type",keyword:"type",params:{type: "integer"},message:"must be integer"};
+if(data12.classes !== undefined){
+let data51 = data12.classes;
+if(Array.isArray(data51)){
+const len6 = data51.length;
+for(let i6=0; i6<len6; i6++){
+if(typeof data51[i6] !== "string"){
+const err82 = {instancePath:instancePath+"/data/classes/" + i6,schemaPath:"#/definitions/data/oneOf/4/properties/classes/items/type",keyword:"type",params:{type: "string"},message:"must be string"};
 if(vErrors === null){
 vErrors = [err82];
 }
@@ -1239,10 +1244,9 @@ vErrors.push(err82);
 errors++;
 }
 }
-if(data36.backend !== undefined){
-let data51 = data36.backend;
-if(!(((data51 === "cpu") || (data51 === "webgpu")) || (data51 === "auto"))){
-const err83 = {instancePath:instancePath+"/training/backend",schemaPath:"#/definitions/training/properties/backend/enum",keyword:"enum",params:{allowedValues: schema14.properties.backend.enum},message:"must be equal to one of the allowed values"};
+}
+else {
+const err83 = {instancePath:instancePath+"/data/classes",schemaPath:"#/definitions/data/oneOf/4/properties/classes/type",keyword:"type",params:{type: "array"},message:"must be array"};
 if(vErrors === null){
 vErrors = [err83];
 }
@@ -1253,13 +1257,361 @@ errors++;
 }
 }
 }
+}
 else {
-const err84 = {instancePath:instancePath+"/training",schemaPath:"#/definitions/training/type",keyword:"type",params:{type: "object"},message:"must be object"};
+const err84 = {instancePath:instancePath+"/data",schemaPath:"#/definitions/data/discriminator",keyword:"discriminator",params:{error: "mapping", tag: "kind", tagValue: tag0},message:"value of tag \"kind\" must be in oneOf"};
 if(vErrors === null){
 vErrors = [err84];
 }
 else {
 vErrors.push(err84);
+}
+errors++;
+}
+}
+else {
+const err85 = {instancePath:instancePath+"/data",schemaPath:"#/definitions/data/discriminator",keyword:"discriminator",params:{error: "tag", tag: "kind", tagValue: tag0},message:"tag \"kind\" must be string"};
+if(vErrors === null){
+vErrors = [err85];
+}
+else {
+vErrors.push(err85);
+}
+errors++;
+}
+}
+else {
+const err86 = {instancePath:instancePath+"/data",schemaPath:"#/definitions/data/type",keyword:"type",params:{type: "object"},message:"must be object"};
+if(vErrors === null){
+vErrors = [err86];
+}
+else {
+vErrors.push(err86);
+}
+errors++;
+}
+}
+if(data.training !== undefined){
+let data53 = data.training;
+if(data53 && typeof data53 == "object" && !Array.isArray(data53)){
+if(data53.objective !== undefined){
+if(typeof data53.objective !== "string"){
+const err87 = {instancePath:instancePath+"/training/objective",schemaPath:"#/definitions/training/properties/objective/type",keyword:"type",params:{type: "string"},message:"must be string"};
+if(vErrors === null){
+vErrors = [err87];
+}
+else {
+vErrors.push(err87);
+}
+errors++;
+}
+}
+if(data53.prediction !== undefined){
+if(typeof data53.prediction !== "string"){
+const err88 = {instancePath:instancePath+"/training/prediction",schemaPath:"#/definitions/training/properties/prediction/type",keyword:"type",params:{type: "string"},message:"must be string"};
+if(vErrors === null){
+vErrors = [err88];
+}
+else {
+vErrors.push(err88);
+}
+errors++;
+}
+}
+if(data53.optimizer !== undefined){
+let data56 = data53.optimizer;
+if(data56 && typeof data56 == "object" && !Array.isArray(data56)){
+if(data56.type !== undefined){
+let data57 = data56.type;
+if(!(((data57 === "sgd") || (data57 === "adam")) || (data57 === "adamw"))){
+const err89 = {instancePath:instancePath+"/training/optimizer/type",schemaPath:"#/definitions/training/properties/optimizer/properties/type/enum",keyword:"enum",params:{allowedValues: schema14.properties.optimizer.properties.type.enum},message:"must be equal to one of the allowed values"};
+if(vErrors === null){
+vErrors = [err89];
+}
+else {
+vErrors.push(err89);
+}
+errors++;
+}
+}
+if(data56.lr !== undefined){
+let data58 = data56.lr;
+if((typeof data58 == "number") && (isFinite(data58))){
+if(data58 <= 0 || isNaN(data58)){
+const err90 = {instancePath:instancePath+"/training/optimizer/lr",schemaPath:"#/definitions/training/properties/optimizer/properties/lr/exclusiveMinimum",keyword:"exclusiveMinimum",params:{comparison: ">", limit: 0},message:"must be > 0"};
+if(vErrors === null){
+vErrors = [err90];
+}
+else {
+vErrors.push(err90);
+}
+errors++;
+}
+}
+else {
+const err91 = {instancePath:instancePath+"/training/optimizer/lr",schemaPath:"#/definitions/training/properties/optimizer/properties/lr/type",keyword:"type",params:{type: "number"},message:"must be number"};
+if(vErrors === null){
+vErrors = [err91];
+}
+else {
+vErrors.push(err91);
+}
+errors++;
+}
+}
+if(data56.momentum !== undefined){
+let data59 = data56.momentum;
+if((typeof data59 == "number") && (isFinite(data59))){
+if(data59 < 0 || isNaN(data59)){
+const err92 = {instancePath:instancePath+"/training/optimizer/momentum",schemaPath:"#/definitions/training/properties/optimizer/properties/momentum/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0"};
+if(vErrors === null){
+vErrors = [err92];
+}
+else {
+vErrors.push(err92);
+}
+errors++;
+}
+}
+else {
+const err93 = {instancePath:instancePath+"/training/optimizer/momentum",schemaPath:"#/definitions/training/properties/optimizer/properties/momentum/type",keyword:"type",params:{type: "number"},message:"must be number"};
+if(vErrors === null){
+vErrors = [err93];
+}
+else {
+vErrors.push(err93);
+}
+errors++;
+}
+}
+if(data56.nesterov !== undefined){
+if(typeof data56.nesterov !== "boolean"){
+const err94 = {instancePath:instancePath+"/training/optimizer/nesterov",schemaPath:"#/definitions/training/properties/optimizer/properties/nesterov/type",keyword:"type",params:{type: "boolean"},message:"must be boolean"};
+if(vErrors === null){
+vErrors = [err94];
+}
+else {
+vErrors.push(err94);
+}
+errors++;
+}
+}
+if(data56.weightDecay !== undefined){
+let data61 = data56.weightDecay;
+if((typeof data61 == "number") && (isFinite(data61))){
+if(data61 < 0 || isNaN(data61)){
+const err95 = {instancePath:instancePath+"/training/optimizer/weightDecay",schemaPath:"#/definitions/training/properties/optimizer/properties/weightDecay/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0"};
+if(vErrors === null){
+vErrors = [err95];
+}
+else {
+vErrors.push(err95);
+}
+errors++;
+}
+}
+else {
+const err96 = {instancePath:instancePath+"/training/optimizer/weightDecay",schemaPath:"#/definitions/training/properties/optimizer/properties/weightDecay/type",keyword:"type",params:{type: "number"},message:"must be number"};
+if(vErrors === null){
+vErrors = [err96];
+}
+else {
+vErrors.push(err96);
+}
+errors++;
+}
+}
+if(data56.beta1 !== undefined){
+let data62 = data56.beta1;
+if((typeof data62 == "number") && (isFinite(data62))){
+if(data62 < 0 || isNaN(data62)){
+const err97 = {instancePath:instancePath+"/training/optimizer/beta1",schemaPath:"#/definitions/training/properties/optimizer/properties/beta1/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0"};
+if(vErrors === null){
+vErrors = [err97];
+}
+else {
+vErrors.push(err97);
+}
+errors++;
+}
+if(data62 >= 1 || isNaN(data62)){
+const err98 = {instancePath:instancePath+"/training/optimizer/beta1",schemaPath:"#/definitions/training/properties/optimizer/properties/beta1/exclusiveMaximum",keyword:"exclusiveMaximum",params:{comparison: "<", limit: 1},message:"must be < 1"};
+if(vErrors === null){
+vErrors = [err98];
+}
+else {
+vErrors.push(err98);
+}
+errors++;
+}
+}
+else {
+const err99 = {instancePath:instancePath+"/training/optimizer/beta1",schemaPath:"#/definitions/training/properties/optimizer/properties/beta1/type",keyword:"type",params:{type: "number"},message:"must be number"};
+if(vErrors === null){
+vErrors = [err99];
+}
+else {
+vErrors.push(err99);
+}
+errors++;
+}
+}
+if(data56.beta2 !== undefined){
+let data63 = data56.beta2;
+if((typeof data63 == "number") && (isFinite(data63))){
+if(data63 < 0 || isNaN(data63)){
+const err100 = {instancePath:instancePath+"/training/optimizer/beta2",schemaPath:"#/definitions/training/properties/optimizer/properties/beta2/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0"};
+if(vErrors === null){
+vErrors = [err100];
+}
+else {
+vErrors.push(err100);
+}
+errors++;
+}
+if(data63 >= 1 || isNaN(data63)){
+const err101 = {instancePath:instancePath+"/training/optimizer/beta2",schemaPath:"#/definitions/training/properties/optimizer/properties/beta2/exclusiveMaximum",keyword:"exclusiveMaximum",params:{comparison: "<", limit: 1},message:"must be < 1"};
+if(vErrors === null){
+vErrors = [err101];
+}
+else {
+vErrors.push(err101);
+}
+errors++;
+}
+}
+else {
+const err102 = {instancePath:instancePath+"/training/optimizer/beta2",schemaPath:"#/definitions/training/properties/optimizer/properties/beta2/type",keyword:"type",params:{type: "number"},message:"must be number"};
+if(vErrors === null){
+vErrors = [err102];
+}
+else {
+vErrors.push(err102);
+}
+errors++;
+}
+}
+if(data56.eps !== undefined){
+let data64 = data56.eps;
+if((typeof data64 == "number") && (isFinite(data64))){
+if(data64 < 0 || isNaN(data64)){
+const err103 = {instancePath:instancePath+"/training/optimizer/eps",schemaPath:"#/definitions/training/properties/optimizer/properties/eps/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0"};
+if(vErrors === null){
+vErrors = [err103];
+}
+else {
+vErrors.push(err103);
+}
+errors++;
+}
+}
+else {
+const err104 = {instancePath:instancePath+"/training/optimizer/eps",schemaPath:"#/definitions/training/properties/optimizer/properties/eps/type",keyword:"type",params:{type: "number"},message:"must be number"};
+if(vErrors === null){
+vErrors = [err104];
+}
+else {
+vErrors.push(err104);
+}
+errors++;
+}
+}
+}
+else {
+const err105 = {instancePath:instancePath+"/training/optimizer",schemaPath:"#/definitions/training/properties/optimizer/type",keyword:"type",params:{type: "object"},message:"must be object"};
+if(vErrors === null){
+vErrors = [err105];
+}
+else {
+vErrors.push(err105);
+}
+errors++;
+}
+}
+if(data53.batchSize !== undefined){
+let data65 = data53.batchSize;
+if(!(((typeof data65 == "number") && (!(data65 % 1) && !isNaN(data65))) && (isFinite(data65)))){
+const err106 = {instancePath:instancePath+"/training/batchSize",schemaPath:"#/definitions/training/properties/batchSize/type",keyword:"type",params:{type: "integer"},message:"must be integer"};
+if(vErrors === null){
+vErrors = [err106];
+}
+else {
+vErrors.push(err106);
+}
+errors++;
+}
+if((typeof data65 == "number") && (isFinite(data65))){
+if(data65 < 1 || isNaN(data65)){
+const err107 = {instancePath:instancePath+"/training/batchSize",schemaPath:"#/definitions/training/properties/batchSize/minimum",keyword:"minimum",params:{comparison: ">=", limit: 1},message:"must be >= 1"};
+if(vErrors === null){
+vErrors = [err107];
+}
+else {
+vErrors.push(err107);
+}
+errors++;
+}
+}
+}
+if(data53.epochs !== undefined){
+let data66 = data53.epochs;
+if(!(((typeof data66 == "number") && (!(data66 % 1) && !isNaN(data66))) && (isFinite(data66)))){
+const err108 = {instancePath:instancePath+"/training/epochs",schemaPath:"#/definitions/training/properties/epochs/type",keyword:"type",params:{type: "integer"},message:"must be integer"};
+if(vErrors === null){
+vErrors = [err108];
+}
+else {
+vErrors.push(err108);
+}
+errors++;
+}
+if((typeof data66 == "number") && (isFinite(data66))){
+if(data66 < 1 || isNaN(data66)){
+const err109 = {instancePath:instancePath+"/training/epochs",schemaPath:"#/definitions/training/properties/epochs/minimum",keyword:"minimum",params:{comparison: ">=", limit: 1},message:"must be >= 1"};
+if(vErrors === null){
+vErrors = [err109];
+}
+else {
+vErrors.push(err109);
+}
+errors++;
+}
+}
+}
+if(data53.seed !== undefined){
+let data67 = data53.seed;
+if(!(((typeof data67 == "number") && (!(data67 % 1) && !isNaN(data67))) && (isFinite(data67)))){
+const err110 = {instancePath:instancePath+"/training/seed",schemaPath:"#/definitions/training/properties/seed/type",keyword:"type",params:{type: "integer"},message:"must be integer"};
+if(vErrors === null){
+vErrors = [err110];
+}
+else {
+vErrors.push(err110);
+}
+errors++;
+}
+}
+if(data53.backend !== undefined){
+let data68 = data53.backend;
+if(!(((data68 === "cpu") || (data68 === "webgpu")) || (data68 === "auto"))){
+const err111 = {instancePath:instancePath+"/training/backend",schemaPath:"#/definitions/training/properties/backend/enum",keyword:"enum",params:{allowedValues: schema14.properties.backend.enum},message:"must be equal to one of the allowed values"};
+if(vErrors === null){
+vErrors = [err111];
+}
+else {
+vErrors.push(err111);
+}
+errors++;
+}
+}
+}
+else {
+const err112 = {instancePath:instancePath+"/training",schemaPath:"#/definitions/training/type",keyword:"type",params:{type: "object"},message:"must be object"};
+if(vErrors === null){
+vErrors = [err112];
+}
+else {
+vErrors.push(err112);
 }
 errors++;
 }
@@ -1272,12 +1624,12 @@ errors = vErrors.length;
 }
 }
 else {
-const err85 = {instancePath,schemaPath:"#/type",keyword:"type",params:{type: "object"},message:"must be object"};
+const err113 = {instancePath,schemaPath:"#/type",keyword:"type",params:{type: "object"},message:"must be object"};
 if(vErrors === null){
-vErrors = [err85];
+vErrors = [err113];
 }
 else {
-vErrors.push(err85);
+vErrors.push(err113);
 }
 errors++;
 }

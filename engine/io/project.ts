@@ -15,7 +15,7 @@ export const PROJECT_VERSION = 1;
 /** What a node id must look like (the schema's pattern). */
 export const NODE_ID_PATTERN = /^[A-Za-z_][A-Za-z0-9_]*$/;
 /** The data kinds of format 1, as the schema lists them. */
-export const DATA_KINDS = ['builtin', 'csv', 'idx', 'inline'] as const;
+export const DATA_KINDS = ['builtin', 'csv', 'idx', 'inline', 'images'] as const;
 
 export interface ProjectNode {
   id: string;

@@ -21,7 +21,21 @@ export const whereCheck = obj({
   path: optional(str),
 });
 
-export const errorInfo = obj({ message: str, where: optional(whereCheck) });
+/**
+ * How a weights file's tensors fit a project, by name (engine/io/weights-match.ts): taken, missing from the file,
+ * not in the project, and of another shape (`expected` the project's, `found` the file's).
+ */
+const namedShape = obj({ name: str, shape: arr(int) });
+export const weightsReport = obj({
+  matched: arr(str),
+  missing: arr(namedShape),
+  unexpected: arr(namedShape),
+  misshaped: arr(obj({ name: str, expected: arr(int), found: arr(int) })),
+});
+export type WeightsReportInfo = Infer<typeof weightsReport>;
+
+/** `weightsReport`: on the error of a weights.load (or train.start) whose weights do not fit the graph. */
+export const errorInfo = obj({ message: str, where: optional(whereCheck), weightsReport: optional(weightsReport) });
 export type ErrorInfo = Infer<typeof errorInfo>;
 
 // ---- engine channel ----------------------------------------------------------------------------------------------
@@ -53,11 +67,29 @@ export const engineRequest = union('type', {
   'weights.export': obj({ type: literal('weights.export'), id: int }),
   /**
    * Loads weights (base64 safetensors) into a new paused job of `project`, to resume training from them or to
-   * evaluate. Missing, unexpected and mis-shaped tensors are an error that lists them. Replies with `trainJobInfo`.
+   * evaluate. Missing, unexpected and mis-shaped tensors are an error that lists them (and carries them all in
+   * `error.weightsReport`). With `partial: true` they are not: the matched tensors are loaded, missing and
+   * mis-shaped ones keep their seeded initial values, unexpected ones are ignored, and the reply's
+   * `weightsReport` says which. Replies with `trainJobInfo`.
    */
-  'weights.load': obj({ type: literal('weights.load'), id: int, project: json, baseDir: optional(str), base64: str }),
+  'weights.load': obj({ type: literal('weights.load'), id: int, project: json, baseDir: optional(str), base64: str, partial: optional(bool) }),
+  /** The graph as a self-contained PyTorch module (engine/io/pytorch-code.ts): `pytorchExport`. */
+  'export.pytorch': obj({ type: literal('export.pytorch'), id: int, project: json }),
+  /**
+   * The prediction part of `project`'s graph with the current (or last) job's weights as an ONNX model (opset 17,
+   * engine/io/onnx/export.ts), checked in ONNX Runtime against the engine on the first `rows` (default 256) of the
+   * data's rows: `onnxExport`. A graph node without an ONNX equivalent (a label or loss the prediction reads) is an
+   * error naming it. `baseDir` as for train.start.
+   */
+  'export.onnx': obj({ type: literal('export.onnx'), id: int, project: json, baseDir: optional(str), rows: optional(int) }),
   /** Loads the project's data as training would (no graph needed) and describes it: `dataPreview`. */
   'data.preview': obj({ type: literal('data.preview'), id: int, project: json, baseDir: optional(str) }),
+  /**
+   * Reads a CSV file streamed (in 1 MB chunks, while the host keeps answering other requests; `data.progress` events
+   * carry this request's id) and describes it for the import wizard: `csvInspection`. A relative `path` is read
+   * against `baseDir`, as for train.start. Malformed rows are listed, not errors.
+   */
+  'data.inspect': obj({ type: literal('data.inspect'), id: int, path: str, baseDir: optional(str) }),
   /**
    * Objective, accuracy and confusion matrix of the current (or last) job's weights now, in inference mode, on the
    * validation part (default) or on all the dataset's rows in file order (what `bpstudio eval` computes).
@@ -122,6 +154,9 @@ export type TrainStatus = Infer<typeof trainStatus>;
 const range = obj({ min: num, max: num });
 
 /** A job, as train.start and weights.load describe it (and train.step, when it started one). */
+/** The backend a job trains on, and why (the project's choice, `auto`'s reasoning, or the CPU's takeover). */
+const jobBackend = obj({ name: literal('cpu', 'webgpu'), adapter: optional(str), reason: str });
+
 export const trainJobInfo = obj({
   job: int,
   state: jobState,
@@ -151,7 +186,9 @@ export const trainJobInfo = obj({
   /** The job this one stopped (train.start while another was running or paused). */
   replaced: optional(int),
   /** The backend the job trains on, the WebGPU adapter where there is one, and why (training.backend, `auto`). */
-  backend: optional(obj({ name: literal('cpu', 'webgpu'), adapter: optional(str), reason: str })),
+  backend: optional(jobBackend),
+  /** weights.load with `partial`: how the file's tensors fitted. */
+  weightsReport: optional(weightsReport),
 });
 export type TrainJobInfo = Infer<typeof trainJobInfo>;
 
@@ -166,6 +203,18 @@ export type TrainStepResult = Infer<typeof trainStepResult>;
  */
 export const weightsExport = obj({ job: int, step: int, epoch: int, base64: str, bytes: int });
 export type WeightsExport = Infer<typeof weightsExport>;
+
+/** The reply to export.pytorch: the Python source, and a file name for it from the project's name. */
+export const pytorchExport = obj({ text: str, fileName: str });
+export type PytorchExport = Infer<typeof pytorchExport>;
+
+/**
+ * The reply to export.onnx: the .onnx file as base64 (save it with the shell's exportFile), and the parity check:
+ * the largest |ONNX Runtime - engine| over the predictions of the first `rows` rows, raw features in, and the
+ * largest |engine| among them (`scale`: float32 rounding grows with it).
+ */
+export const onnxExport = obj({ base64: str, parity: obj({ maxAbsDiff: num, rows: int, scale: num }) });
+export type OnnxExportInfo = Infer<typeof onnxExport>;
 
 /** rows = true class, columns = predicted class, both in the order of `classes`. */
 const confusionMatrix = arr(arr(int));
@@ -190,7 +239,7 @@ export const dataPreview = obj({
   /** The dataset's name (file or builtin). */
   name: str,
   rows: int,
-  /** Every feature column's name. */
+  /** Every feature's name (a CSV's encoded features: a one-hot column gives one per category, `color=red`). */
   features: arr(str),
   /** The label column's name and kind, when there is one. */
   label: optional(obj({ name: str, kind: literal('class', 'real') })),
@@ -210,8 +259,52 @@ export const dataPreview = obj({
    * each point's label (class index, or value; null without a label).
    */
   points: optional(obj({ features: arr(str), x1: arr(num), x2: arr(num), label: arr(nullable(num)), sampled: bool })),
+  /** CSV data with the import's keys: the file's rows that are not rows of the dataset (`missing: drop`, `malformed: skip`). */
+  dropped: optional(obj({ missing: int, malformed: int })),
+  /**
+   * For image data (kind `images`; IDX images of [n, H, W], or [n, C, H, W] with C 1 or 3): one example's `shape`
+   * [C, H, W] and a grid of samples, one group per class in class order (one group named "all" without a label):
+   * the first (up to) 8 of the class in file order, their 1-based `rows`, each a grayscale (C 1) or RGB (C 3) PNG
+   * in base64, at most 64 pixels a side. At most 20 groups; `hiddenClasses` counts the classes left out.
+   */
+  images: optional(
+    obj({ shape: arr(int), groups: arr(obj({ name: str, rows: arr(int), png: arr(str) })), hiddenClasses: int }),
+  ),
 });
 export type DataPreview = Infer<typeof dataPreview>;
+
+/**
+ * The reply to data.inspect (engine/data/csv-scan.ts): the file's size, its well-formed data rows, the header, and
+ * per column the inferred type (`numeric`: every non-missing cell is a number; else `categorical` with at most
+ * max(20, 5% of the rows) distinct values, at most 1000; else `text`), its missing cells (empty, NA, N/A, NaN,
+ * null, ?), its distinct values (counted up to 10001), the categories of a categorical column in order of first
+ * appearance, the range and mean of a numeric one, and up to 3 distinct example values. `malformed`: the first 100
+ * malformed rows (wrong cell count, broken quoting) by line, `malformedCount` all of them; `head`: the first 20
+ * well-formed rows as read.
+ */
+export const csvInspection = obj({
+  file: str,
+  bytes: num,
+  rows: int,
+  header: arr(str),
+  columns: arr(
+    obj({
+      name: str,
+      type: literal('numeric', 'categorical', 'text'),
+      missing: int,
+      distinct: int,
+      categories: optional(arr(str)),
+      min: optional(num),
+      max: optional(num),
+      mean: optional(num),
+      examples: arr(str),
+    }),
+  ),
+  malformed: arr(obj({ line: int, column: optional(str), message: str })),
+  malformedCount: int,
+  head: arr(arr(str)),
+});
+export type CsvInspectionInfo = Infer<typeof csvInspection>;
 
 /** The reply to backends: the CPU always; WebGPU's adapter (software ones are exact but slow), or why there is none. */
 export const backendsInfo = obj({
@@ -230,7 +323,10 @@ export const engineResults = {
   'train.step': trainStepResult,
   'weights.export': weightsExport,
   'weights.load': trainJobInfo,
+  'export.pytorch': pytorchExport,
+  'export.onnx': onnxExport,
   'data.preview': dataPreview,
+  'data.inspect': csvInspection,
   evaluate: evaluateResult,
   backends: backendsInfo,
 } as const;
@@ -255,6 +351,12 @@ const epochInfo = obj({
 export type EpochInfo = Infer<typeof epochInfo>;
 
 export const engineEvent = union('event', {
+  /**
+   * How far a request that reads a data file has got (data.inspect; data.preview, train.start, train.step and
+   * weights.load of a CSV file): `bytes` read of `total` to read, at most about 10 a second, `requestId` the
+   * request's id. Loading a CSV reads it twice (types first, then values), so its `total` is twice the file's size.
+   */
+  'data.progress': obj({ event: literal('data.progress'), requestId: int, bytes: num, total: num }),
   /**
    * The steps since the last train.progress, decimated to at most 100 points (1000 a second): the steps are cut into
    * buckets of s = ceil(n / 100) consecutive steps, and each point is one bucket (its last step's number and epoch, its size,
@@ -343,8 +445,11 @@ export const engineEvent = union('event', {
     state: jobState,
     step: int,
     epoch: int,
-    reason: optional(literal('user', 'replaced', 'finished')),
+    /** `takeover`: the GPU was lost and the job goes on on the CPU (`backend` says from where) in the same state. */
+    reason: optional(literal('user', 'replaced', 'finished', 'takeover')),
     error: optional(errorInfo),
+    /** With reason `takeover`: the backend the job now trains on. */
+    backend: optional(jobBackend),
   }),
 });
 export type EngineEvent = Infer<typeof engineEvent>;
@@ -399,12 +504,14 @@ export const shellRequest = union('type', {
   windowState: obj({ type: literal('windowState'), title: str, dirty: bool }),
   info: obj({ type: literal('info') }),
   /**
-   * Asks for a file to read: a dataset (`data`: CSV, TSV, text or IDX) or trained weights (`weights`: .safetensors).
+   * Asks for a file to read: a dataset (`data`: CSV, TSV, text or IDX) or trained weights (`weights`: .safetensors);
+   * or, for `images`, a folder (of images, one sub-folder per class).
    * Electron: the native open dialog, starting at `path` (the project's folder, or the file chosen before) when it is
    * absolute; null when canceled. Web mode: the page's picker chose `path` (without one it is refused, as for
-   * `open`); the reply says it is a readable file of the workspace. Reading it (readFile) is allowed afterwards.
+   * `open`); the reply says it is a readable file (for `images`, folder) of the workspace. Reading a file (readFile)
+   * is allowed afterwards.
    */
-  chooseFile: obj({ type: literal('chooseFile'), purpose: literal('data', 'weights'), path: optional(str) }),
+  chooseFile: obj({ type: literal('chooseFile'), purpose: literal('data', 'weights', 'images'), path: optional(str) }),
   /** A file's bytes as base64 (at most 256 MB): weights to load. Only files the user opened or chose (Electron), or the workspace's (web mode). */
   readFile: obj({ type: literal('readFile'), path: str }),
 });
@@ -444,7 +551,13 @@ export const MENU_COMMANDS = [
   'file.save',
   'file.saveAs',
   'file.exportWeights',
+  /** The prediction part of the graph as an ONNX model, checked in ONNX Runtime against the engine. */
+  'file.exportOnnx',
+  /** The graph as a PyTorch nn.Module in a self-contained Python file. */
+  'file.exportPytorch',
   'file.loadWeights',
+  /** The CSV import wizard on a file the user chooses. */
+  'file.importCsv',
   'edit.undo',
   'edit.redo',
   'edit.cut',

@@ -1,4 +1,5 @@
 import { asClassIndices } from '../data/csv';
+import { expandFeatureNames } from '../data/csv-encode';
 import type { Dataset } from '../data/types';
 import type { GraphNode } from '../graph/expand';
 import { StudioError } from '../util/errors';
@@ -34,7 +35,7 @@ export class Feeder {
       .filter((n) => n.op === 'input')
       .map((n) => {
         const a = n.attrs ?? {};
-        const wanted = typeof a.feature === 'string' ? [a.feature] : Array.isArray(a.features) ? (a.features as string[]) : names;
+        const wanted = typeof a.feature === 'string' ? [a.feature] : Array.isArray(a.features) ? expandFeatureNames(a.features as string[], dataset) : names;
         const columns = Int32Array.from(wanted, (w) => {
           const i = names.indexOf(w);
           if (i < 0) throw new StudioError(`feature "${w}" is not a column of ${dataset.name} (it has: ${names.join(', ')})`, { node: n.id });

@@ -1,6 +1,7 @@
 import type { Backend, Executable } from '../backends/backend';
 import { CpuBackend } from '../backends/cpu/cpu-backend';
 import type { RunContext } from '../backends/kernel';
+import { expandFeatureNames } from '../data/csv-encode';
 import { loadDataset } from '../data/load';
 import { applyStandardize, epochOrder, splitRows, standardizeStats, type Split, type Standardize } from '../data/split';
 import type { Dataset } from '../data/types';
@@ -66,6 +67,19 @@ export interface SessionOptions {
   weights?: Record<string, Tensor>;
   /** A dataset already loaded (the app's data panel); else the project's `data` is loaded. */
   dataset?: Dataset;
+  /** Go on from another session's checkpoint (its tensors over the initialisation or `weights`, and its counters). */
+  resume?: Checkpoint;
+}
+
+/**
+ * The whole training state between two epochs: every persistent tensor (parameters, optimizer state, running
+ * statistics) and the counters. A Session made with it as `resume`, on any backend, goes on as this one would: the
+ * batches and dropout masks follow from the seed, the epoch and the step alone.
+ */
+export interface Checkpoint {
+  epoch: number;
+  step: number;
+  tensors: ReadonlyMap<string, Float32Array>;
 }
 
 /** Size of the batches used to evaluate and predict (no gradients, so larger than training's). */
@@ -179,6 +193,19 @@ export class Session {
     this.standardize = perColumn && new Map(this.feeder.inputIds().map((id) => [id, pick(perColumn!, this.feeder.columnsOf(id)!)]));
     this.backend = opts.backend ?? new CpuBackend();
     this.initTensors(opts.weights);
+    if (opts.resume) {
+      for (const [name, data] of opts.resume.tensors) this.backend.writeTensor(name, data);
+      this.stepCount = opts.resume.step;
+      this.epochCount = opts.resume.epoch;
+    }
+  }
+
+  /** The training state now, for a Session that goes on from it (SessionOptions.resume); only between epochs. */
+  async checkpoint(): Promise<Checkpoint> {
+    if (this.cursor || this.pending.length) throw new Error('a checkpoint is taken between epochs, with no step in flight');
+    const tensors = new Map<string, Float32Array>();
+    for (const name of this.backend.tensorNames()) tensors.set(name, await this.backend.readTensor(name));
+    return { epoch: this.epochCount, step: this.stepCount, tensors };
   }
 
   /** Optimizer steps done and reported (steps still in flight not included: see pendingSteps). */
@@ -742,7 +769,7 @@ function savedStandardize(weights: Record<string, Tensor> | undefined, ds: Datas
     const s = weights[`data.${n.id}.std`];
     if (!m || !s) return undefined;
     const a = n.attrs ?? {};
-    const names = typeof a.feature === 'string' ? [a.feature] : Array.isArray(a.features) ? (a.features as string[]) : ds.featureNames;
+    const names = typeof a.feature === 'string' ? [a.feature] : Array.isArray(a.features) ? expandFeatureNames(a.features as string[], ds) : ds.featureNames;
     names.forEach((name, k) => {
       const c = ds.featureNames.indexOf(name);
       if (c >= 0) {

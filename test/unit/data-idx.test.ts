@@ -78,6 +78,7 @@ describe('idxDataset', () => {
       featureNames: ['pixel_0_0', 'pixel_0_1', 'pixel_1_0', 'pixel_1_1'],
       features: Float32Array.from([0, 1, 2, 3, 10, 11, 12, 13, 20, 21, 22, 23]),
       label: { name: 'label', kind: 'class', values: Float32Array.of(2, 0, 2), classes: ['0', '1', '2'] },
+      imageShape: [1, 2, 2],
     });
   });
 

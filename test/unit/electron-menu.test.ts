@@ -43,7 +43,13 @@ describe('application menu', () => {
   it('lists the File, Edit and Training entries of the design', () => {
     const { template } = build({ recent: ['/a/one.bpstudio'] });
     const labels = (i: number) => (template[i].submenu as MenuItemConstructorOptions[]).filter((x) => x.type !== 'separator').map((x) => x.label ?? x.role);
-    expect(labels(0)).toEqual(['New', 'Open…', 'Open Recent', 'Save', 'Save As…', 'Export weights…', 'Load weights…', 'quit']);
+    expect(labels(0)).toEqual(['New', 'Open…', 'Open Recent', 'Save', 'Save As…', 'Export', 'Load weights…', 'Import CSV…', 'quit']);
+    const exportMenu = (template[0].submenu as MenuItemConstructorOptions[]).find((x) => x.label === 'Export')!;
+    expect((exportMenu.submenu as MenuItemConstructorOptions[]).map((x) => [x.id, x.label])).toEqual([
+      ['file.exportWeights', 'Weights (safetensors)…'],
+      ['file.exportOnnx', 'ONNX model…'],
+      ['file.exportPytorch', 'PyTorch code…'],
+    ]);
     expect(labels(1)).toEqual(['Undo', 'Redo', 'Cut', 'Copy', 'Paste', 'Paste with links', 'Delete', 'Select All']);
     expect(labels(3)).toEqual(['Train / Pause / Resume', 'Step', 'Stop']);
     expect(labels(4)).toEqual(['Keyboard shortcuts', 'About Backprop Studio']);

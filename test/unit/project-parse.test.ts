@@ -175,7 +175,7 @@ describe('parseProject: structural errors name the place', () => {
     [nodes([{ id: 'h', op: 'x', label: null }]), { path: '/graph/nodes/0/label', node: 'h' }, /must be a string, not null/],
     [nodes([{ id: 'a', op: 'x' }, { id: 'b', op: 'x' }, { id: 'a', op: 'y' }]), { path: '/graph/nodes/2/id', node: 'a' }, /duplicate node id "a" \(also \/graph\/nodes\/0\)/],
     ['"graph": { "nodes": [] }, "name": 3', { path: '/name' }, /must be a string, not 3/],
-    ['"graph": { "nodes": [] }, "data": { "kind": "parquet" }', { path: '/data/kind' }, /unknown data kind "parquet" \(format 1 has "builtin", "csv", "idx", "inline"\)/],
+    ['"graph": { "nodes": [] }, "data": { "kind": "parquet" }', { path: '/data/kind' }, /unknown data kind "parquet" \(format 1 has "builtin", "csv", "idx", "inline", "images"\)/],
     ['"graph": { "nodes": [] }, "data": { "name": "spiral" }', { path: '/data/kind' }, /is required but missing/],
     ['"graph": { "nodes": [] }, "data": { "kind": "csv" }', { path: '/data/path' }, /is required but missing/],
     ['"graph": { "nodes": [] }, "data": { "kind": "builtin", "name": "xor", "samples": 10.5 }', { path: '/data/samples' }, /must be an integer, not 10.5/],

@@ -47,6 +47,15 @@ describe('confineEngineRequest', () => {
     expect(() => confineEngineRequest(root, preview(data, baseDir))).toThrow(message);
   });
 
+  it('confines the file data.inspect reads', () => {
+    const inspect = (path: string, baseDir?: string): EngineRequest => ({ type: 'data.inspect', id: 5, path, ...(baseDir !== undefined ? { baseDir } : {}) });
+    expect(confineEngineRequest(root, inspect('data/a.csv', 'sub'))).toEqual({ ...inspect('data/a.csv'), baseDir: join(root, 'sub') });
+    expect(confineEngineRequest(root, inspect('sub/data/a.csv', ''))).toEqual({ ...inspect('sub/data/a.csv'), baseDir: root });
+    expect(() => confineEngineRequest(root, inspect('/etc/passwd'))).toThrow(/^path "\/etc\/passwd": .*outside the workspace/);
+    expect(() => confineEngineRequest(root, inspect('../../outside/b.csv', 'sub'))).toThrow(/^path /);
+    expect(() => confineEngineRequest(root, inspect('link/b.csv'))).toThrow(/link that leads outside/);
+  });
+
   it('passes requests that read no data unchanged', () => {
     const pause: EngineRequest = { type: 'train.pause', id: 3 };
     expect(confineEngineRequest(root, pause)).toBe(pause);

@@ -59,7 +59,7 @@ export function gpuDevice(): Promise<GpuInfo | null> {
     });
     void device.lost.then((l) => {
       pending = undefined;
-      errors.push(`the GPU device was lost (${l.message || l.reason})`);
+      lost = `the GPU device was lost (${l.message || l.reason})`;
     });
     // Validation errors (a WGSL kernel that does not compile, a bad binding) would otherwise only be printed, and
     // the step would leave its output as it was: they are kept and thrown at the next read.
@@ -75,19 +75,44 @@ export function gpuDevice(): Promise<GpuInfo | null> {
 }
 
 const errors: string[] = [];
+/** Why the device was lost, until the next check throws it. */
+let lost: string | undefined;
+
+/**
+ * The GPU device is gone (a driver reset, the GPU taken away, or destroyed): nothing on it can be read or run
+ * again. A training job takes it as the cue to go on on the CPU (engine/host/training-job.ts).
+ */
+export class GpuLostError extends StudioError {}
 
 /** Records a WebGPU failure found asynchronously (an error scope), to be thrown at the next read. */
 export function recordGpuError(message: string): void {
   errors.push(message);
 }
 
-/** Throws the first WebGPU error since the last check (as a StudioError), if there was one. */
+/** Throws the device's loss (GpuLostError), or else the first WebGPU error since the last check, if there was one. */
 export function throwGpuErrors(): void {
+  if (lost !== undefined) throw lostError();
   if (!errors.length) return;
   const first = errors[0];
   const more = errors.length - 1;
   errors.length = 0;
   throw new StudioError(`WebGPU failed: ${first}${more ? ` (and ${more} more error${more > 1 ? 's' : ''})` : ''}`);
+}
+
+/**
+ * The error for a readback that failed. A map that is aborted means the device is gone (mapAsync rejects so only
+ * when the device is lost or destroyed, which may come before `device.lost` resolves).
+ */
+export function readFailure(e: unknown): StudioError {
+  if (lost !== undefined || (e instanceof Error && e.name === 'AbortError')) return lostError(e);
+  return new StudioError(`WebGPU: reading a result failed (${e instanceof Error ? e.message : String(e)})`);
+}
+
+function lostError(cause?: unknown): GpuLostError {
+  const why = lost ?? `the GPU device was lost (${cause instanceof Error ? cause.message || cause.name : String(cause)})`;
+  lost = undefined;
+  errors.length = 0;
+  return new GpuLostError(`WebGPU: ${why}`);
 }
 
 /** The device, or a StudioError that says there is none. */

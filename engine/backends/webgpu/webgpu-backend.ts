@@ -2,7 +2,7 @@ import type { Backend, Executable, Phase } from '../backend';
 import type { FloatArray, RunContext } from '../kernel';
 import type { Plan, PlanStep } from '../../plan/plan';
 import { StudioError } from '../../util/errors';
-import { recordGpuError, requireGpu, throwGpuErrors, type GpuInfo } from './gpu';
+import { readFailure, recordGpuError, requireGpu, throwGpuErrors, type GpuInfo } from './gpu';
 import { fusedKernel, fusedStep, planFusion } from './fuse';
 import { contextWords, type GpuKernel } from './kernel';
 import { gpuKernelFor } from './kernels';
@@ -116,7 +116,7 @@ export class WebGpuBackend implements Backend {
       await staging.mapAsync(MAP_READ);
     } catch (e) {
       staging.destroy();
-      throw new StudioError(`WebGPU: reading a result failed (${e instanceof Error ? e.message : String(e)}); the device may have been lost`);
+      throw readFailure(e);
     }
     const out = new Float32Array(staging.getMappedRange().slice(0));
     staging.unmap();
@@ -333,7 +333,7 @@ export class WebGpuExecutable implements Executable {
       },
       (e: unknown) => {
         staging.destroy();
-        throw new StudioError(`WebGPU: reading a result failed (${e instanceof Error ? e.message : String(e)}); the device may have been lost`);
+        throw readFailure(e);
       },
     );
   }

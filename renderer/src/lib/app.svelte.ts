@@ -7,9 +7,9 @@ import { untrack } from 'svelte';
 import type { useSvelteFlow } from '@xyflow/svelte';
 import { opSpec } from '../../../engine/graph/catalogue';
 import { parseProject, serializeProject, type Project } from '../../../engine/io/project';
-import type { BackendsInfo, CompileResult, ExampleItem, MenuCommand, RecoveryItem, ShellInfo } from '../../../engine/protocol/messages';
+import type { BackendsInfo, CompileResult, ExampleItem, MenuCommand, OnnxExportInfo, RecoveryItem, ShellInfo, WeightsReportInfo } from '../../../engine/protocol/messages';
 import { StudioError, describeWhere } from '../../../engine/util/errors';
-import { createBridge, type Bridge, type EngineStatus } from './bridge';
+import { createBridge, EngineError, type Bridge, type EngineStatus } from './bridge';
 import { DocStore } from './doc.svelte';
 import { basename, dirname } from './format';
 import {
@@ -35,6 +35,7 @@ import { buildEdges, buildNodes, fallbackPosition, type OpNode, type ShapeEdge, 
 import { toggleTheme } from './theme.svelte';
 import { toast } from './toasts.svelte';
 import { chooseFile, DatasetState, type PickFilter } from './data.svelte';
+import { relativeDataPath } from './data-edit';
 import { TrainingState, type RunSource } from './training.svelte';
 import { OVERLAY_MIN_GAP_MS, overlayFor, type GradientOverlay } from './gradient-view';
 
@@ -46,7 +47,11 @@ export type Dialog =
   | { kind: 'message'; title: string; message: string; where?: string }
   | { kind: 'picker'; mode: 'open' | 'saveAs'; suggestedName: string; filter?: PickFilter; resolve: (path: string | null) => void }
   | { kind: 'recovery'; items: RecoveryItem[] }
-  | { kind: 'about' };
+  | { kind: 'about' }
+  /** A weights file that does not fit the graph: what fits and what does not; load the tensors that fit? */
+  | { kind: 'weightsReport'; fileName: string; report: WeightsReportInfo; resolve: (load: boolean) => void }
+  /** The CSV import wizard on a chosen file (`path` as the data section will name it). */
+  | { kind: 'csvImport'; path: string };
 
 /** The search-to-add popup: where it opened and, when it came from a dropped wire, what to wire the new node to. */
 export interface AddSearch {
@@ -288,8 +293,14 @@ export class AppState {
         return void (await this.saveAs());
       case 'file.exportWeights':
         return this.exportWeights();
+      case 'file.exportOnnx':
+        return this.exportOnnx();
+      case 'file.exportPytorch':
+        return this.exportPytorch();
       case 'file.loadWeights':
         return this.loadWeights();
+      case 'file.importCsv':
+        return this.importCsv();
       case 'view.theme':
         return toggleTheme();
       case 'help.shortcuts':
@@ -624,14 +635,29 @@ export class AppState {
     }
     try {
       const w = await this.training.exportWeights();
-      const stem = this.doc.fileName.replace(/\.bpstudio$/i, '').replace(/^Untitled$/, 'weights');
-      await this.exportBytes(`${stem}.safetensors`, base64ToBytes(w.base64), 'weights');
+      await this.exportBytes(`${this.fileStem('weights')}.safetensors`, base64ToBytes(w.base64), 'weights');
     } catch (e) {
       this.showError('Could not export the weights', e);
     }
   }
 
-  /** Loads a safetensors file into a new paused run of this project (to continue training, or to evaluate). */
+  /** Import CSV…: chooses a file, then the wizard (CsvWizard.svelte) reads it and writes the data section. */
+  async importCsv(): Promise<void> {
+    if (this.view !== 'editor' || !this.mayEdit()) return;
+    let picked: string | null;
+    try {
+      picked = await chooseFile(this, 'data');
+    } catch (e) {
+      return this.showError('This file cannot be used', e);
+    }
+    if (picked !== null) this.dialog = { kind: 'csvImport', path: relativeDataPath(this.baseDir(), picked) };
+  }
+
+  /**
+   * Loads a safetensors file into a new paused run of this project (to continue training, or to evaluate). A file
+   * that does not fit the graph shows what fits and what does not, and loads the tensors that fit if the user
+   * says so (the others keep their initial values).
+   */
   async loadWeights(): Promise<void> {
     if (this.view !== 'editor' || !this.canTrain()) return;
     if (this.training.active) {
@@ -640,13 +666,72 @@ export class AppState {
     }
     const path = await chooseFile(this, 'weights');
     if (!path) return;
+    const name = basename(path);
     try {
       const file = await this.bridge.request({ type: 'readFile', path });
-      await this.training.loadWeights(this.runSource(), file.base64);
-      toast(`Loaded ${basename(file.path)}: Train to continue from these weights, or Evaluate them.`, 'success', 5000);
+      try {
+        await this.training.loadWeights(this.runSource(), file.base64);
+      } catch (e) {
+        const report = e instanceof EngineError ? e.weightsReport : undefined;
+        if (!report) throw e;
+        const load = await new Promise<boolean>((resolve) => (this.dialog = { kind: 'weightsReport', fileName: name, report, resolve }));
+        this.dialog = null;
+        if (!load) return;
+        await this.training.loadWeights(this.runSource(), file.base64, true);
+        const total = report.matched.length + report.missing.length + report.misshaped.length;
+        toast(`Loaded ${report.matched.length} of ${total} tensors from ${name}; the others keep their initial values.`, 'success', 6000);
+        return;
+      }
+      toast(`Loaded ${name}: Train to continue from these weights, or Evaluate them.`, 'success', 5000);
     } catch (e) {
-      this.showError(`Could not load ${basename(path)}`, e);
+      this.showError(`Could not load ${name}`, e);
     }
+  }
+
+  /**
+   * Exports the prediction part of the graph with the run's weights as ONNX, after ONNX Runtime ran it on the
+   * data's first rows: the largest difference from the engine's own predictions is shown with the saved file.
+   */
+  async exportOnnx(): Promise<void> {
+    if (this.view !== 'editor') return;
+    if (!this.training.hasWeights) {
+      toast('There are no trained weights to export yet: train the network (or load weights) first.', 'info', 5000);
+      return;
+    }
+    let result: OnnxExportInfo;
+    try {
+      result = await this.training.exportOnnx(this.runSource());
+    } catch (e) {
+      this.showError('Could not export the ONNX model', e);
+      return;
+    }
+    const saved = await this.exportBytes(`${this.fileStem('model')}.onnx`, base64ToBytes(result.base64), 'the ONNX model');
+    if (!saved) return;
+    const { maxAbsDiff, rows, scale } = result.parity;
+    this.dialog = {
+      kind: 'message',
+      title: 'ONNX model exported',
+      message:
+        `Saved ${basename(saved)}.\n\nParity check: ONNX Runtime ran the model on the first ${rows} rows of the data. ` +
+        `The largest difference from Backprop Studio's own predictions is ${maxAbsDiff.toExponential(2)}, ` +
+        `on outputs up to ${scale.toPrecision(3)} in size.`,
+    };
+  }
+
+  /** Exports the graph as a self-contained PyTorch module (it loads the weights that Export weights saves). */
+  async exportPytorch(): Promise<void> {
+    if (this.view !== 'editor') return;
+    try {
+      const code = await this.bridge.engine({ type: 'export.pytorch', project: this.runSource().project });
+      await this.exportBytes(code.fileName, new TextEncoder().encode(code.text), 'the PyTorch code');
+    } catch (e) {
+      this.showError('Could not export the PyTorch code', e);
+    }
+  }
+
+  /** The document's file name without .bpstudio, or `fallback` for an untitled one. */
+  private fileStem(fallback: string): string {
+    return this.doc.fileName.replace(/\.bpstudio$/i, '').replace(/^Untitled$/, fallback);
   }
 
   /** Web mode: the workspace folder of the document (where exports are offered). */
@@ -655,20 +740,26 @@ export class AppState {
     return d && d !== '.' ? d : undefined;
   }
 
-  /** Saves bytes through the shell (a native dialog in Electron, the workspace picker in web mode). */
-  async exportBytes(suggestedName: string, bytes: Uint8Array, what = suggestedName): Promise<void> {
+  /**
+   * Saves bytes through the shell (a native dialog in Electron, the workspace picker in web mode); resolves to the
+   * saved path, or undefined when the user canceled or the save failed (then an error dialog says why).
+   */
+  async exportBytes(suggestedName: string, bytes: Uint8Array, what = suggestedName): Promise<string | undefined> {
     let path: string | undefined;
     if (this.bridge.platform === 'web') {
       const ext = /\.([^.]+)$/.exec(suggestedName)?.[1] ?? '*';
       const picked = await this.pick('saveAs', suggestedName, { title: `Export ${what}`, extensions: [ext], ...(this.webDir() ? { dir: this.webDir() } : {}) });
-      if (!picked) return;
+      if (!picked) return undefined;
       path = picked;
     }
     try {
       const r = await this.bridge.request({ type: 'exportFile', suggestedName, base64: bytesToBase64(bytes), ...(path ? { path } : {}) });
-      if (r) toast(`Saved ${what} to ${basename(r.path)}`, 'success');
+      if (!r) return undefined;
+      toast(`Saved ${what} to ${basename(r.path)}`, 'success');
+      return r.path;
     } catch (e) {
       this.showError(`Could not save ${suggestedName}`, e);
+      return undefined;
     }
   }
 
@@ -896,6 +987,7 @@ export class AppState {
     const d = this.dialog;
     if (d?.kind === 'confirm') d.resolve('cancel');
     else if (d?.kind === 'picker') d.resolve(null);
+    else if (d?.kind === 'weightsReport') d.resolve(false);
     else this.dialog = null;
   }
 

@@ -21,6 +21,7 @@ import {
   type ShellResult,
   type SocketUp,
   type StudioBridge,
+  type WeightsReportInfo,
 } from '../../../engine/protocol/messages';
 import { StudioError } from '../../../engine/util/errors';
 
@@ -31,6 +32,20 @@ type WithoutId<T> = T extends unknown ? Omit<T, 'id'> : never;
 export type EngineCall = WithoutId<EngineRequest>;
 
 export type Platform = 'electron' | 'web';
+
+/** How far a request that reads a file has got (its `data.progress` events): bytes read of `total`. */
+export interface ReadProgress {
+  bytes: number;
+  total: number;
+}
+
+export interface EngineCallOptions {
+  /** Called with each `data.progress` event of this request (a big CSV read by data.inspect, data.preview...). */
+  onProgress?: (progress: ReadProgress) => void;
+}
+
+/** The engine's events but data.progress, which goes to the request it belongs to (EngineCallOptions). */
+export type BroadcastEvent = Exclude<EngineEvent, { event: 'data.progress' }>;
 
 /** connecting: not yet reachable; ready; restarting: the engine process died and is coming back; offline: no shell. */
 export type EngineState = 'connecting' | 'ready' | 'restarting' | 'offline';
@@ -48,9 +63,9 @@ export interface Bridge {
    * An engine request (compile, training, data preview...): resolves with its reply's result, checked against the
    * protocol; rejects with a StudioError naming what failed (or that the engine went away).
    */
-  engine<R extends EngineCall>(req: R): Promise<EngineResult<R['type']>>;
+  engine<R extends EngineCall>(req: R, opts?: EngineCallOptions): Promise<EngineResult<R['type']>>;
   /** Training events from the engine host, checked against the protocol. */
-  onEngineEvent(cb: (event: EngineEvent) => void): () => void;
+  onEngineEvent(cb: (event: BroadcastEvent) => void): () => void;
   /** Menu commands from the native menu (Electron); web mode's in-app menu calls the app directly. */
   onMenu(cb: (command: MenuCommand, path?: string) => void): () => void;
   onEngineStatus(cb: (status: EngineStatus) => void): () => void;
@@ -73,12 +88,24 @@ const TIMEOUT_MS: Partial<Record<EngineRequest['type'], number>> = {
   'train.step': 600_000,
   'weights.load': 600_000,
   'data.preview': 600_000,
+  'data.inspect': 600_000,
   evaluate: 600_000,
 };
 const DEFAULT_TIMEOUT_MS = 60_000;
 
+/** An engine request's failure; a weights file that does not fit the graph also says how (`weightsReport`). */
+export class EngineError extends StudioError {
+  constructor(
+    message: string,
+    where: StudioError['where'],
+    readonly weightsReport?: WeightsReportInfo,
+  ) {
+    super(message, where);
+  }
+}
+
 export function toStudioError(info: ErrorInfo | undefined, fallback: string): StudioError {
-  return new StudioError(info?.message ?? fallback, info?.where ?? {});
+  return new EngineError(info?.message ?? fallback, info?.where ?? {}, info?.weightsReport);
 }
 
 /** A reply's result checked against the protocol's checker for its request; a mismatch is a StudioError. */
@@ -114,24 +141,27 @@ class Listeners<T extends unknown[]> {
 /** Request/reply (and events) over any transport that posts engine requests and delivers engine messages. */
 class EngineClient {
   private nextId = 1;
-  private pending = new Map<number, { resolve: (v: unknown) => void; reject: (e: Error) => void; timer: ReturnType<typeof setTimeout> }>();
-  readonly events = new Listeners<[EngineEvent]>();
+  private pending = new Map<
+    number,
+    { resolve: (v: unknown) => void; reject: (e: Error) => void; timer: ReturnType<typeof setTimeout>; onProgress?: (p: ReadProgress) => void }
+  >();
+  readonly events = new Listeners<[BroadcastEvent]>();
 
   constructor(private readonly post: (req: EngineRequest) => boolean) {}
 
-  async call<R extends EngineCall>(req: R): Promise<EngineResult<R['type']>> {
-    const raw = await this.send(req);
+  async call<R extends EngineCall>(req: R, opts: EngineCallOptions = {}): Promise<EngineResult<R['type']>> {
+    const raw = await this.send(req, opts.onProgress);
     return checked(engineResults[req.type] as (v: unknown, p?: string) => unknown, raw, req.type);
   }
 
-  private send(req: EngineCall): Promise<unknown> {
+  private send(req: EngineCall, onProgress?: (p: ReadProgress) => void): Promise<unknown> {
     const id = this.nextId++;
     return new Promise((resolve, reject) => {
       const timer = setTimeout(() => {
         this.pending.delete(id);
         reject(new StudioError('the engine did not answer in time'));
       }, TIMEOUT_MS[req.type] ?? DEFAULT_TIMEOUT_MS);
-      this.pending.set(id, { resolve, reject, timer });
+      this.pending.set(id, { resolve, reject, timer, ...(onProgress ? { onProgress } : {}) });
       if (!this.post({ ...req, id } as EngineRequest)) {
         clearTimeout(timer);
         this.pending.delete(id);
@@ -149,7 +179,8 @@ class EngineClient {
         console.warn('engine event rejected:', e);
         return;
       }
-      this.events.emit(event);
+      if (event.event === 'data.progress') this.pending.get(event.requestId)?.onProgress?.({ bytes: event.bytes, total: event.total });
+      else this.events.emit(event);
       return;
     }
     let msg;
@@ -240,11 +271,11 @@ export class ElectronBridge implements Bridge {
     return checkResult(req, reply.result);
   }
 
-  engine<R extends EngineCall>(req: R): Promise<EngineResult<R['type']>> {
-    return this.client.call(req);
+  engine<R extends EngineCall>(req: R, opts?: EngineCallOptions): Promise<EngineResult<R['type']>> {
+    return this.client.call(req, opts);
   }
 
-  onEngineEvent(cb: (event: EngineEvent) => void): () => void {
+  onEngineEvent(cb: (event: BroadcastEvent) => void): () => void {
     return this.client.events.add(cb);
   }
 
@@ -394,11 +425,11 @@ export class WebBridge implements Bridge {
     });
   }
 
-  engine<R extends EngineCall>(req: R): Promise<EngineResult<R['type']>> {
-    return this.client.call(req);
+  engine<R extends EngineCall>(req: R, opts?: EngineCallOptions): Promise<EngineResult<R['type']>> {
+    return this.client.call(req, opts);
   }
 
-  onEngineEvent(cb: (event: EngineEvent) => void): () => void {
+  onEngineEvent(cb: (event: BroadcastEvent) => void): () => void {
     return this.client.events.add(cb);
   }
 

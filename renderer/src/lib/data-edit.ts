@@ -10,6 +10,7 @@ export type DataKind = DataSpec['kind'];
 export type BuiltinSpec = Extract<DataSpec, { kind: 'builtin' }>;
 export type CsvSpec = Extract<DataSpec, { kind: 'csv' }>;
 export type IdxSpec = Extract<DataSpec, { kind: 'idx' }>;
+export type ImagesSpec = Extract<DataSpec, { kind: 'images' }>;
 export type BuiltinParam = 'samples' | 'classes' | 'noise';
 
 /**
@@ -71,7 +72,7 @@ function editKind<K extends DataKind>(p: Project, kind: K, fn: (d: Extract<DataS
 /**
  * Switches the data section to another kind, keeping the split settings (validation, shuffle, standardize). The
  * new kind's settings are `remembered` (what it had before, this session), or: builtin, DEFAULT_BUILTIN; csv and
- * idx, an empty path for the user to choose. Inline data cannot be made here: only a remembered section switches
+ * idx, an empty path for the user to choose; images, DEFAULT_IMAGES. Inline data cannot be made here: only a remembered section switches
  * back to it.
  */
 export function switchDataKind(p: Project, kind: DataKind, remembered?: DataSpec): Project {
@@ -82,6 +83,7 @@ export function switchDataKind(p: Project, kind: DataKind, remembered?: DataSpec
   else if (kind === 'builtin') base = { ...DEFAULT_BUILTIN };
   else if (kind === 'csv') base = { kind: 'csv', path: '' };
   else if (kind === 'idx') base = { kind: 'idx', images: '' };
+  else if (kind === 'images') base = { ...DEFAULT_IMAGES, size: [...DEFAULT_IMAGES.size] };
   else return p;
   const next = { ...base } as Record<string, unknown>;
   for (const k of COMMON_KEYS) {
@@ -216,6 +218,64 @@ function orderBy(items: readonly string[], order: readonly string[]): string[] {
 /** The images file, or the labels file (undefined: none). */
 export function setIdxFile(p: Project, which: 'images' | 'labels', path: string | undefined): Project {
   return editKind(p, 'idx', (d) => setKey(d, which, which === 'images' ? (path ?? '') : path));
+}
+
+// ---- image folder ------------------------------------------------------------------------------------------------
+
+/** The largest image height or width (engine/data/images.ts MAX_IMAGE_SIZE). */
+export const MAX_IMAGE_SIZE = 1024;
+
+/** A new image folder section: a folder still to choose, MNIST's size, grayscale. */
+export const DEFAULT_IMAGES: Readonly<ImagesSpec> = Object.freeze({ kind: 'images', folder: '', size: [28, 28] as [number, number], channels: 1 as const });
+
+/** Another image folder: its sub-folders are not the old one's, so a `classes` list goes. */
+export function setImagesFolder(p: Project, folder: string): Project {
+  return editKind(p, 'images', (d) => (d.folder === folder ? d : setKey({ ...d, folder }, 'classes', undefined)));
+}
+
+/**
+ * The size images are resized to, [height, width]; with setImagesChannels, the input nodes that read every pixel
+ * and have an image shape ([C, H, W]) follow, so that the graph keeps fitting the data (one undo step for both).
+ */
+export function setImagesSize(p: Project, size: readonly [number, number]): Project {
+  return fitImageInputs(editKind(p, 'images', (d) => setKey(d, 'size', [size[0], size[1]])));
+}
+
+export function setImagesChannels(p: Project, channels: 1 | 3): Project {
+  return fitImageInputs(editKind(p, 'images', (d) => setKey(d, 'channels', channels)));
+}
+
+/** One example's [channels, height, width] under an image folder section. */
+export function imageShapeOf(d: ImagesSpec): [number, number, number] {
+  return [d.channels ?? 1, d.size[0], d.size[1]];
+}
+
+/** Why an image height or width would be refused, or null. */
+export function imageSizeProblem(v: number): string | null {
+  return Number.isInteger(v) && v >= 1 && v <= MAX_IMAGE_SIZE ? null : `a whole number from 1 to ${MAX_IMAGE_SIZE}`;
+}
+
+/** Sets the shape of the input nodes that read every feature and have a 3-D (image) shape to the images' shape. */
+function fitImageInputs(p: Project): Project {
+  const d = p.data;
+  if (!d || d.kind !== 'images') return p;
+  const shape = imageShapeOf(d);
+  let changed = false;
+  const nodes = p.graph.nodes.map((n) => {
+    const s = n.attrs?.shape;
+    if (n.op !== 'input' || inputFeaturesOf(n) !== undefined || !Array.isArray(s) || s.length !== 3 || sameValue(s, shape)) return n;
+    changed = true;
+    return { ...n, attrs: { ...n.attrs, shape: [...shape] } };
+  });
+  return changed ? { ...p, graph: { ...p.graph, nodes } } : p;
+}
+
+/** Sets an input node's shape to the image shape (the data panel's fix for an input that does not fit its images). */
+export function setInputImageShape(p: Project, nodeId: string, shape: readonly number[]): Project {
+  const node = p.graph.nodes.find((n) => n.id === nodeId && n.op === 'input');
+  if (!node || sameValue(node.attrs?.shape, shape)) return p;
+  const next: ProjectNode = { ...node, attrs: { ...node.attrs, shape: [...shape] } };
+  return { ...p, graph: { ...p.graph, nodes: p.graph.nodes.map((n) => (n === node ? next : n)) } };
 }
 
 // ---- split -------------------------------------------------------------------------------------------------------

@@ -49,7 +49,10 @@ type Ask = (project: Project, baseDir: string | undefined) => Promise<DataPrevie
  * the DOM with it): node-side tests import it. A Bridge is both.
  */
 export interface PreviewEngine {
-  engine(req: { type: 'data.preview'; project: Project; baseDir?: string }): Promise<DataPreview>;
+  engine(
+    req: { type: 'data.preview'; project: Project; baseDir?: string },
+    opts?: { onProgress?: (p: { bytes: number; total: number }) => void },
+  ): Promise<DataPreview>;
 }
 export interface ShellBridge {
   readonly platform: 'electron' | 'web';
@@ -73,7 +76,8 @@ export function previewRequest(project: Project, baseDir: string | undefined): {
     ...(data ? { data } : {}),
     ...(seed !== undefined ? { training: { seed } } : {}),
   };
-  const missing: DataMissing | null = !data ? 'no-data' : (data.kind === 'csv' && !data.path) || (data.kind === 'idx' && !data.images) ? 'no-file' : null;
+  const noFile = (data?.kind === 'csv' && !data.path) || (data?.kind === 'idx' && !data.images) || (data?.kind === 'images' && !data.folder);
+  const missing: DataMissing | null = !data ? 'no-data' : noFile ? 'no-file' : null;
   return { key: JSON.stringify([baseDir ?? null, reduced]), project: reduced, missing };
 }
 
@@ -200,13 +204,20 @@ export class DatasetState {
   /** The CSV file's columns in header order, when known. */
   columns = $state.raw<string[] | null>(null);
   missing = $state<DataMissing | null>(null);
+  /** While loading a big file: the engine's reading of it (`data.progress`), the latest request's that reported. */
+  progress = $state.raw<{ bytes: number; total: number } | null>(null);
   private readonly loader: PreviewLoader;
 
   constructor(bridge: PreviewEngine, debounceMs = PREVIEW_DEBOUNCE_MS) {
     this.loader = new PreviewLoader(
-      (project, baseDir) => bridge.engine({ type: 'data.preview', project, ...(baseDir !== undefined ? { baseDir } : {}) }),
+      (project, baseDir) =>
+        bridge.engine(
+          { type: 'data.preview', project, ...(baseDir !== undefined ? { baseDir } : {}) },
+          { onProgress: (p) => this.loading && (this.progress = p) },
+        ),
       (s) => {
         if (this.preview !== s.preview) this.preview = s.preview;
+        if (!s.loading) this.progress = null;
         this.loading = s.loading;
         if (this.error !== s.error) this.error = s.error;
         if (this.columns !== s.columns) this.columns = s.columns;
@@ -228,7 +239,8 @@ export class DatasetState {
 
 // ---- choosing files ----------------------------------------------------------------------------------------------
 
-export type FilePurpose = 'data' | 'weights';
+/** What is chosen: a data file, a weights file, or a folder of images (one sub-folder per class). */
+export type FilePurpose = 'data' | 'weights' | 'images';
 
 /** Web mode's picker choosing another file than a project (a dataset, weights): what it lists, its title, where it starts. */
 export interface PickFilter {
@@ -238,6 +250,8 @@ export interface PickFilter {
   extensions: string[];
   /** The workspace folder it opens in (the workspace's top when absent or gone). */
   dir?: string;
+  /** Choose a folder (the one the picker shows), not a file. */
+  folders?: boolean;
 }
 
 /** What web mode's picker offers for each purpose. */
@@ -245,6 +259,7 @@ export const PICK_FILTERS: Readonly<Record<FilePurpose, PickFilter>> = Object.fr
   // IDX files have no usual extension: any file.
   data: { title: 'Choose a data file', extensions: ['*'] },
   weights: { title: 'Load weights', extensions: ['safetensors'] },
+  images: { title: 'Choose an image folder', extensions: ['png', 'jpg', 'jpeg'], folders: true },
 });
 
 /** What chooseFile needs of the app (AppState has it all). */
@@ -256,8 +271,8 @@ export interface FileChooserHost {
 }
 
 /**
- * Asks the user for a data or weights file: the native dialog in Electron (starting in the project's folder), the
- * workspace picker in web mode (the shell then checks that the file is readable). The path as the shell names it
+ * Asks the user for a data or weights file, or an image folder: the native dialog in Electron (starting in the
+ * project's folder), the workspace picker in web mode (the shell then checks that the file or folder is readable). The path as the shell names it
  * (absolute in Electron, workspace-relative in web mode), or null when the user canceled. Rejects with the shell's
  * StudioError (naming the file) when the choice cannot be read.
  */

@@ -38,6 +38,13 @@ export class SeriesLog {
     for (let i = 0; i < steps.length; i++) this.push(steps[i], s.min[i], s.max[i], s.last[i]);
   }
 
+  /** Forgets the points of steps after `step` (training went back to it: the CPU took over from a checkpoint). */
+  dropAfter(step: number): void {
+    let n = this.step.length;
+    while (n > 0 && this.step[n - 1] > step) n--;
+    this.step.length = this.min.length = this.max.length = this.last.length = n;
+  }
+
   /** Merges points pairwise (the oldest first; an odd last point stays as it is). */
   private halve(): void {
     const n = this.step.length;

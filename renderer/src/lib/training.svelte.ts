@@ -6,10 +6,11 @@
  * Logs (SeriesLog) are plain objects mutated as events come; `revision` is bumped after each event so that views
  * redraw (reading it is how a view subscribes).
  */
-import type { EngineEventOf, EpochInfo, ErrorInfo, JobState, TrainJobInfo } from '../../../engine/protocol/messages';
+import type { EngineEventOf, EpochInfo, ErrorInfo, JobState, TrainJobInfo, WeightsReportInfo } from '../../../engine/protocol/messages';
 import { StudioError } from '../../../engine/util/errors';
 import type { Bridge } from './bridge';
 import { SeriesLog } from './series-log';
+import { toast } from './toasts.svelte';
 
 /** idle: no job yet (or since the document changed); otherwise the job's state. */
 export type RunState = 'idle' | JobState;
@@ -127,11 +128,24 @@ export class TrainingState {
   }
 
   /** Loads weights into a new paused job of `source` (to resume from them, or to evaluate). */
-  async loadWeights(source: RunSource, base64: string): Promise<void> {
+  /**
+   * Loads weights into a new paused job of `source` (to resume from them, or to evaluate). A file that does not
+   * fit is an EngineError with its weightsReport; with `partial`, the tensors that fit are loaded and the others
+   * keep their initial values, and the report comes back.
+   */
+  async loadWeights(source: RunSource, base64: string, partial = false): Promise<WeightsReportInfo | undefined> {
+    let report: WeightsReportInfo | undefined;
     await this.request(async () => {
-      const info = await this.bridge.engine({ type: 'weights.load', project: source.project, ...base(source), base64 });
+      const info = await this.bridge.engine({ type: 'weights.load', project: source.project, ...base(source), base64, ...(partial ? { partial } : {}) });
       this.adopt(info);
+      report = info.weightsReport;
     });
+    return report;
+  }
+
+  /** The prediction part of `source`'s graph with the job's weights, as ONNX, checked in ONNX Runtime. */
+  exportOnnx(source: RunSource) {
+    return this.bridge.engine({ type: 'export.onnx', project: source.project, ...base(source) });
   }
 
   /** Objective, accuracy and confusion of the job's weights on the validation part (or all rows). */
@@ -215,6 +229,7 @@ export class TrainingState {
         this.boundary = e;
         return;
       case 'train.state':
+        if (e.reason === 'takeover') return this.takeover(e);
         this.state = e.state;
         this.step = Math.max(this.step, e.step);
         this.epoch = e.epoch;
@@ -225,6 +240,17 @@ export class TrainingState {
         }
         return;
     }
+  }
+
+  /** The GPU was lost and the CPU goes on from an earlier step: the metrics after it are dropped, to come again. */
+  private takeover(e: EngineEventOf<'train.state'>): void {
+    this.step = e.step;
+    this.epoch = e.epoch;
+    this.epochs = this.epochs.filter((x) => x.step <= e.step);
+    for (const log of [this.loss, ...this.gradNorm.values(), ...this.updateRatio.values()]) log.dropAfter(e.step);
+    if (this.info && e.backend) this.info = { ...this.info, backend: e.backend };
+    this.revision++;
+    toast(`The GPU was lost: training goes on on the CPU from step ${e.step}.`, 'info', 8000);
   }
 
   private progress(e: ProgressEvent): void {

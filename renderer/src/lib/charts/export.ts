@@ -7,7 +7,7 @@ import { buildCsv, type Cell } from './csv';
 
 /** What the exports need of the app (AppState): saving bytes under a suggested file name. */
 export interface ExportTarget {
-  exportBytes(suggestedName: string, bytes: Uint8Array): Promise<void>;
+  exportBytes(suggestedName: string, bytes: Uint8Array): Promise<unknown>;
 }
 
 /** A table (header, then rows) as a CSV file. */
