@@ -76,7 +76,7 @@ export interface ScanRules {
 export function malformation(record: CsvRecord, header: string[], numeric: boolean[], tokens: boolean): CsvMalformed | undefined {
   const { cells, line, problem } = record;
   if (problem) return { line: problem.line, ...(problem.cell < header.length ? { column: header[problem.cell] } : {}), message: problem.message };
-  if (cells.length !== header.length) return { line, message: `line ${line} has ${cells.length} cells, the header has ${header.length}` };
+  if (cells.length !== header.length) return { line, message: `${cells.length} cell${cells.length === 1 ? '' : 's'} where the header has ${header.length}` };
   for (let c = 0; c < cells.length; c++) {
     if (!numeric[c]) continue;
     const cell = cells[c].trim();

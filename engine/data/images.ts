@@ -70,25 +70,63 @@ export function listImageFolder(dir: string, folderName: string, classes?: reado
 let lastRead: { key: string; dataset: Dataset } | undefined;
 
 /** Reads every image of the folder `dir` (written `spec.folder` in the project) into a Dataset. */
-export function imagesDataset(dir: string, spec: Pick<ImagesSpec, 'folder' | 'size' | 'channels' | 'classes'>): Dataset {
+export function imagesDataset(dir: string, spec: ImagesRead): Dataset {
+  const read = readFolder(dir, spec);
+  for (;;) {
+    const r = read.next();
+    if (r.done) return r.value;
+  }
+}
+
+/**
+ * imagesDataset for the engine host: it yields to the event loop every YIELD_MS, so the host answers other
+ * requests while a big folder is decoded, and reports progress in bytes of the files read.
+ */
+export async function imagesDatasetAsync(dir: string, spec: ImagesRead, onProgress: (bytes: number, total: number) => void): Promise<Dataset> {
+  const read = readFolder(dir, spec);
+  let since = performance.now();
+  for (;;) {
+    const r = read.next();
+    if (r.done) return r.value;
+    onProgress(r.value.bytes, r.value.total);
+    if (performance.now() - since >= YIELD_MS) {
+      await new Promise((go) => setImmediate(go));
+      since = performance.now();
+    }
+  }
+}
+
+/** How long the host decodes images before it lets other work in. */
+const YIELD_MS = 20;
+
+type ImagesRead = Pick<ImagesSpec, 'folder' | 'size' | 'channels' | 'classes'>;
+
+/** Decodes the folder one file at a time, saying after each how many of the files' bytes are read; returns the Dataset. */
+function* readFolder(dir: string, spec: ImagesRead): Generator<{ bytes: number; total: number }, Dataset> {
   const [height, width] = checkSize(spec.size);
   const channels = spec.channels ?? 1;
   if (channels !== 1 && channels !== 3) {
     throw new StudioError(`channels must be 1 (grayscale) or 3 (RGB), not ${JSON.stringify(channels)}`, { path: 'data.channels' });
   }
   const { classes, files } = listImageFolder(dir, spec.folder, spec.classes);
-  const key = JSON.stringify([spec.folder, height, width, channels, classes, files.map((f) => [f.path, ...stamp(f)])]);
+  const stamps = files.map(stamp);
+  const key = JSON.stringify([spec.folder, height, width, channels, classes, files.map((f, i) => [f.path, ...stamps[i]])]);
   if (lastRead?.key === key) return lastRead.dataset;
 
+  const total = stamps.reduce((a, st) => a + (st[0] ?? 0), 0);
+  let bytes = 0;
   const per = channels * height * width;
   const features = new Float32Array(files.length * per);
   const values = new Float32Array(files.length);
-  files.forEach((f, i) => {
+  for (let i = 0; i < files.length; i++) {
+    const f = files[i];
     const image = decodeImage(readImage(f), f.name);
     const planes = toPlanes(image, channels);
     features.set(resizePlanes(planes, channels, image.height, image.width, height, width), i * per);
     values[i] = f.label;
-  });
+    bytes += stamps[i][0] ?? 0;
+    yield { bytes, total };
+  }
   const dataset: Dataset = {
     name: spec.folder,
     rows: files.length,

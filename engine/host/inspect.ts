@@ -1,11 +1,13 @@
 /**
  * data.inspect, and the streamed loading of a project's data: CSV files are read a chunk at a time on the event
- * loop (engine/data/csv-load.ts), so the host answers other requests while it reads and reports `data.progress`.
+ * loop (engine/data/csv-load.ts), and image folders decoded a file at a time (engine/data/images.ts), so the host
+ * answers other requests while it reads and reports `data.progress`.
  */
 import { isAbsolute, resolve } from 'node:path';
 import { csvFile, inspectCsv, loadCsv, type OnProgress } from '../data/csv-load';
 import { fileStats } from '../data/csv-source';
 import type { CsvInspection } from '../data/csv-scan';
+import { imagesDatasetAsync } from '../data/images';
 import { loadDataset } from '../data/load';
 import type { DataSpec, Dataset } from '../data/types';
 import type { EngineEvent } from '../protocol/messages';
@@ -35,6 +37,9 @@ export class DataLoads {
 
   async load(data: DataSpec, baseDir: string | undefined, seed: number, onProgress: OnProgress): Promise<Dataset> {
     const opts = dataOptions(data, baseDir, seed);
+    if (data.kind === 'images' && typeof data.folder === 'string' && data.folder !== '') {
+      return imagesDatasetAsync(resolve(opts.baseDir, data.folder), data, onProgress);
+    }
     if (data.kind !== 'csv') return loadDataset(data, opts);
     const file = csvFile(data.path, opts.baseDir);
     const { size, mtimeMs } = fileStats(file);

@@ -123,6 +123,14 @@ describe('the CSV import wizard in Chromium against web mode', () => {
     await wizard.waitFor({ state: 'detached' });
     expect(await data.getByLabel('Source', { exact: true }).inputValue()).toBe('builtin');
     expect(await app.dirty()).toBe(before);
+
+    // Applied with the rows skipped: the data panel says how many rows the file lost, and why.
+    const again = await importFile(data, 'data', 'pets.csv');
+    await again.getByRole('checkbox', { name: 'Skip these 2 rows', exact: true }).check();
+    await again.getByRole('radio', { name: 'Drop the rows', exact: true }).check();
+    await again.getByRole('button', { name: 'Apply', exact: true }).click();
+    await again.waitFor({ state: 'detached' });
+    await until(() => app.text('data-dropped')).toBe("4 of the file's rows left out: 2 with missing values, 2 malformed.");
   });
 
   it("shows the engine's progress while it reads a big file, and Cancel stops waiting for it", async () => {

@@ -85,7 +85,7 @@ describe('bpstudio on a CSV project with the import keys', () => {
 const FIXTURES: [string, (string | RegExp)[]][] = [
   ['csv-broken-quote.bpstudio', ['broken-quote.csv', 'row 4, column "color"', /after a closing quote/]],
   ['csv-unclosed-quote.bpstudio', ['unclosed-quote.csv', 'row 4', /opened on line 4 is never closed/]],
-  ['csv-ragged.bpstudio', ['ragged.csv', 'row 3', /line 3 has 2 cells, the header has 3/]],
+  ['csv-ragged.bpstudio', ['ragged.csv', 'row 3', /2 cells where the header has 3/]],
   ['csv-missing-value.bpstudio', ['missing-value.csv', 'row 6, column "x"', /"NA" is not a number but a missing value/]],
   ['csv-unknown-category.bpstudio', ['unknown-category.csv', 'row 3, column "color"', /"green" is not one of the categories/]],
   ['csv-text-in-numeric.bpstudio', ['text-in-numeric.csv', 'row 4, column "x"', /"three" is not a number/]],

@@ -43,7 +43,7 @@ describe('data.inspect', () => {
     expect(reply.ok).toBe(true);
     const r = reply.result as CsvInspectionInfo;
     expect(r).toMatchObject({ file: 'shop.csv', rows: 25, header: ['x', 'color', 'note', 'y'], malformedCount: 1 });
-    expect(r.malformed).toEqual([{ line: 7, message: 'line 7 has 5 cells, the header has 4' }]);
+    expect(r.malformed).toEqual([{ line: 7, message: '5 cells where the header has 4' }]);
     expect(r.columns.map((col) => [col.name, col.type, col.missing, col.distinct])).toEqual([
       ['x', 'numeric', 1, 24],
       ['color', 'categorical', 0, 3],
@@ -116,7 +116,7 @@ describe('CSV data with the import keys', () => {
   it('a malformed row under the default policy is an error naming its line', async () => {
     const c = connect();
     const r = await c.call({ type: 'train.start', project: project({ ...keys, malformed: 'error' }), baseDir: dir });
-    expect(r.error).toMatchObject({ message: 'line 7 has 5 cells, the header has 4', where: { file: 'shop.csv', row: 7 } });
+    expect(r.error).toMatchObject({ message: '5 cells where the header has 4', where: { file: 'shop.csv', row: 7 } });
   });
 });
 

@@ -152,7 +152,7 @@ describe('malformed rows', () => {
   const spec: CsvLoadSpec = { label: 'y', columns: { x: { type: 'numeric' } } };
 
   test('error (the default) names the first by line', () => {
-    expect(() => csvDataset(text, spec, 'f.csv')).toThrow(studioError({ file: 'f.csv', row: 3 }, /line 3 has 2 cells, the header has 3/));
+    expect(() => csvDataset(text, spec, 'f.csv')).toThrow(studioError({ file: 'f.csv', row: 3 }, /2 cells where the header has 3/));
     expect(() => csvDataset(text.replace('2,b\n', '2,b,1\n'), spec, 'f.csv')).toThrow(studioError({ file: 'f.csv', row: 4, column: 'x' }, /after a closing quote/));
   });
 

@@ -111,8 +111,8 @@ describe('csvDataset', () => {
   test.each([
     ['empty file', '', {}, /empty/, {}],
     ['header only', 'a,b\n', {}, /no data rows/, { row: 1 }],
-    ['ragged row', 'a,b\n1,2\n3\n4,5\n', {}, /line 3 has 1 cells, the header has 2/, { row: 3 }],
-    ['too many cells', 'a,b\n1,2,3\n', {}, /line 2 has 3 cells/, { row: 2 }],
+    ['ragged row', 'a,b\n1,2\n3\n4,5\n', {}, /1 cell where the header has 2/, { row: 3 }],
+    ['too many cells', 'a,b\n1,2,3\n', {}, /3 cells where the header has 2/, { row: 2 }],
     ['unknown label', 'a,b\n1,2\n', { label: 'c' }, /no column "c" for the label; the columns are a, b/, { column: 'c', path: 'data.label' }],
     ['unknown feature', 'a,b\n1,2\n', { features: ['a', 'z'] }, /no column "z".*a, b/, { column: 'z', path: 'data.features' }],
     ['label as a feature', 'a,b\n1,2\n', { label: 'b', features: ['a', 'b'] }, /is the label/, { path: 'data.features' }],

@@ -11,7 +11,7 @@ import { PNG } from 'pngjs';
 import { afterAll, describe, expect, test } from 'vitest';
 import { decodeImage } from '../../engine/data/image-decode';
 import { axisTaps, resizePlanes } from '../../engine/data/image-resize';
-import { imagesDataset, pixelNames, toPlanes } from '../../engine/data/images';
+import { imagesDataset, imagesDatasetAsync, pixelNames, toPlanes } from '../../engine/data/images';
 import { loadDataset } from '../../engine/data/load';
 import type { DataSpec } from '../../engine/data/types';
 import type { Where } from '../../engine/util/errors';
@@ -196,6 +196,24 @@ describe('image folders', () => {
     expect(d.featureNames).toEqual(pixelNames(3, 1, 4));
     expect(d.featureNames.slice(0, 5)).toEqual(['r_0_0', 'r_0_1', 'r_0_2', 'r_0_3', 'g_0_0']);
     close(d.features, [1, 0.75, 0.25, 0, 0, 0, 0, 0, 0, 0.25, 0.75, 1], 1e-6);
+  });
+
+  test('the host\'s read decodes the same pixels, saying after each file how many of the bytes are read', async () => {
+    const files = { 'a/0.png': png(2, 2, fill(4, [10, 20, 30])), 'a/1.jpg': jpeg(8, 8, fill(64, [200, 200, 200])), 'b/2.png': png(1, 3, fill(3, [0, 255, 0])) };
+    const sizes = Object.values(files).map((b) => b.length);
+    const total = sizes.reduce((a, n) => a + n, 0);
+    const seen: [number, number][] = [];
+    const spec = { size: [2, 2] as [number, number], channels: 3 as const };
+    const got = await imagesDatasetAsync(folder('async', files), { folder: 'async', ...spec }, (bytes, t) => seen.push([bytes, t]));
+    // by class, then file name: a/0.png, a/1.jpg, b/2.png
+    expect(seen).toEqual([
+      [sizes[0], total],
+      [sizes[0] + sizes[1], total],
+      [total, total],
+    ]);
+    const want = imagesDataset(folder('sync', files), { folder: 'sync', ...spec });
+    expect(got.features).toEqual(want.features);
+    expect(got.label).toEqual(want.label);
   });
 
   test.each([
