@@ -3,6 +3,7 @@
  * Conventions), progress on stderr. Peers (TensorFlow.js cpu and wasm) run on the same work in this process.
  */
 import { BACKENDS, type BackendName, type Bench } from './context';
+import { csvImport } from './csv-import';
 import { editor } from './editor';
 import { matmul } from './matmul';
 import { mlpStep } from './mlp-step';
@@ -13,7 +14,7 @@ import { training } from './training';
 import { trainingApp } from './training-app';
 import { dispatch } from './webgpu';
 
-const BENCHES: readonly Bench[] = [mlpStep, planPeakBytes, matmul, scalarGraph, training, trainingApp, editor, dispatch];
+const BENCHES: readonly Bench[] = [mlpStep, planPeakBytes, matmul, scalarGraph, training, trainingApp, editor, csvImport, dispatch];
 
 const USAGE = `usage: npm run bench -- [--only NAME] [--backend ${BACKENDS.join('|')}]
 benchmarks: ${BENCHES.map((b) => b.name).join(', ')}`;

@@ -3,7 +3,7 @@
  * configuration with before building), with the targets, the file association and the icons the app needs.
  * Building the installers needs Electron's binaries (`npm run dist` on a machine that can download them).
  */
-import { existsSync, readFileSync } from 'node:fs';
+import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import Ajv from 'ajv';
 import { describe, expect, it } from 'vitest';
@@ -35,6 +35,18 @@ describe('packaging (electron-builder)', () => {
     expect(validate({ ...structuredClone(config), fileAssociations: [{ name: 'no ext' }] })).toBe(false);
     expect(validate({ ...structuredClone(config), notAnOption: true })).toBe(false);
     expect(validate({ ...structuredClone(config), nsis: { perMachine: 'sometimes' } })).toBe(false);
+  });
+
+  it("each installer leaves out the other platforms' native binaries of webgpu and onnxruntime-node", () => {
+    const others = { mac: ['linux', 'win32'], win: ['darwin', 'linux'], linux: ['darwin', 'win32'] } as const;
+    for (const [platform, skip] of Object.entries(others)) {
+      const set = `{${skip.join(',')}}`;
+      expect(config[platform].files, platform).toEqual([`!node_modules/webgpu/dist/${set}-*/**`, `!node_modules/onnxruntime-node/bin/napi-v6/${set}/**`]);
+    }
+    // the folders those patterns name are the packages' own
+    const dist = readdirSync(join(REPO, 'node_modules', 'webgpu', 'dist')).map((d) => d.split('-')[0]);
+    expect([...new Set(dist)].sort()).toEqual(['darwin', 'linux', 'win32']);
+    expect(readdirSync(join(REPO, 'node_modules', 'onnxruntime-node', 'bin', 'napi-v6')).sort()).toEqual(['darwin', 'linux', 'win32']);
   });
 
   it('names the app and starts the bundled main', () => {
