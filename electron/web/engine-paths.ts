@@ -12,8 +12,8 @@ import { resolveInWorkspace } from '../workspace';
 
 const DATA_PATH_KEYS = ['path', 'images', 'labels', 'folder'] as const;
 
-/** The requests that read a project's data (and so carry its `baseDir`). */
-const READS_DATA: ReadonlySet<EngineRequest['type']> = new Set(['train.start', 'train.step', 'weights.load', 'data.preview']);
+/** The requests that read a project's data (and so carry its `baseDir`; export.onnx for its parity check). */
+const READS_DATA: ReadonlySet<EngineRequest['type']> = new Set(['train.start', 'train.step', 'weights.load', 'data.preview', 'export.onnx']);
 
 /**
  * `req` with `baseDir` resolved inside the workspace `root` (a real path); throws when a data path leaves it (for

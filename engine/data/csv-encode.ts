@@ -105,6 +105,8 @@ export function planOf(spec: CsvLoadSpec, scan: CsvScan, file: string): Plan {
   const featureColumns = spec.features
     ? spec.features.map((name) => column(name, 'features', 'data.features'))
     : header.map((_, c) => c).filter((c) => c !== labelColumn && typeOf(c) !== 'text');
+  const twice = featureColumns.find((c, i) => featureColumns.indexOf(c) !== i);
+  if (twice !== undefined) throw new StudioError(`data.features lists column ${JSON.stringify(header[twice])} twice`, { file, column: header[twice], path: 'data.features' });
   if (featureColumns.includes(labelColumn)) {
     throw new StudioError(`column ${JSON.stringify(spec.label)} is the label; it cannot be a feature too`, { file, path: 'data.features' });
   }
@@ -216,6 +218,8 @@ export class CsvEncoder {
       return;
     }
     const r = this.rows;
+    // The arrays are sized by the first read: a row more means the file was written to since (a row fewer is fine).
+    if (r >= plan.rows) throw new StudioError('the file changed while it was read (it has more rows than a moment ago): load it again', { file: this.file, row: line });
     const base = r * this.width;
     plan.features.forEach((f, i) => {
       const cell = cells[f.column].trim();

@@ -96,6 +96,19 @@ export async function imagesDatasetAsync(dir: string, spec: ImagesRead, onProgre
   }
 }
 
+/** The most float32 feature bytes an image folder may come to (what the engine holds in memory to train on). */
+export const MAX_FEATURE_BYTES = 2 ** 31;
+
+/** An error naming data.size when `count` examples of `shape` [C, H, W] would be more than `limit` bytes of features. */
+export function checkFits(count: number, shape: readonly [number, number, number], limit = MAX_FEATURE_BYTES): void {
+  const bytes = count * shape[0] * shape[1] * shape[2] * 4;
+  if (bytes <= limit) return;
+  const gb = (n: number) => `${(n / 2 ** 30).toFixed(1)} GB`;
+  throw new StudioError(`${count} images of ${shape.join(' x ')} values come to ${gb(bytes)}, more than the ${gb(limit)} the engine holds: choose a smaller size, or grayscale`, {
+    path: 'data.size',
+  });
+}
+
 /** How long the host decodes images before it lets other work in. */
 const YIELD_MS = 20;
 
@@ -116,6 +129,7 @@ function* readFolder(dir: string, spec: ImagesRead): Generator<{ bytes: number; 
   const total = stamps.reduce((a, st) => a + (st[0] ?? 0), 0);
   let bytes = 0;
   const per = channels * height * width;
+  checkFits(files.length, [channels, height, width]);
   const features = new Float32Array(files.length * per);
   const values = new Float32Array(files.length);
   for (let i = 0; i < files.length; i++) {

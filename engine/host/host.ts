@@ -165,7 +165,8 @@ export class EngineHost {
         // The job's weights must fit the graph sent (it may have been edited since), as weights.load checks.
         checkWeightsFit(project.graph.nodes, weights);
         if (!project.data) throw new StudioError('the project has no data section: choose a dataset', { path: 'data' });
-        const { bytes, parity } = await exportOnnxChecked(project, { baseDir: dataBaseDir(project.data, r.baseDir), weights, rows: r.rows });
+        const dataset = await this.streamedDataset(project, r.baseDir, r.id);
+        const { bytes, parity } = await exportOnnxChecked(project, { baseDir: dataBaseDir(project.data, r.baseDir), weights, rows: r.rows, dataset });
         return ok({ base64: Buffer.from(bytes).toString('base64'), parity });
       }
     }
@@ -176,9 +177,12 @@ export class EngineHost {
     return progressEvents(requestId, (e) => this.post(e));
   }
 
-  /** A project's CSV data, read streamed (other data is loaded by the job itself). */
-  private async csvDataset(project: Project, baseDir: string | undefined, requestId: number): Promise<Dataset | undefined> {
-    if (project.data?.kind !== 'csv') return undefined;
+  /**
+   * A project's CSV data or image folder, read streamed (a chunk or a file at a time, answering other requests
+   * meanwhile); other data is loaded by the job itself.
+   */
+  private async streamedDataset(project: Project, baseDir: string | undefined, requestId: number): Promise<Dataset | undefined> {
+    if (project.data?.kind !== 'csv' && project.data?.kind !== 'images') return undefined;
     return this.dataLoads.load(withDataDefaults(project.data), baseDir, withTrainingDefaults(project.training).seed, this.progress(requestId));
   }
 
@@ -196,7 +200,7 @@ export class EngineHost {
     requestId: number,
   ): Promise<{ job: TrainingJob; replaced?: number }> {
     const project = projectOf(rawProject);
-    const dataset = await this.csvDataset(project, baseDir, requestId);
+    const dataset = await this.streamedDataset(project, baseDir, requestId);
     const backend = await chooseBackend(project.training?.backend ?? 'auto', project);
     const job = new TrainingJob({
       backend,

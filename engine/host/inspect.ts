@@ -33,7 +33,7 @@ export function inspectData(path: string, baseDir: string | undefined, onProgres
  * asks while it is being read shares the read, and hears its progress from then on.
  */
 export class DataLoads {
-  private last: { key: string; dataset: Promise<Dataset>; listeners: Set<OnProgress> } | undefined;
+  private last: { key: string; dataset: Promise<Dataset>; listeners: Set<OnProgress>; read: boolean } | undefined;
 
   async load(data: DataSpec, baseDir: string | undefined, seed: number, onProgress: OnProgress): Promise<Dataset> {
     const opts = dataOptions(data, baseDir, seed);
@@ -46,16 +46,20 @@ export class DataLoads {
     const key = JSON.stringify([file.full, size, mtimeMs, seed, data]);
     if (this.last?.key !== key) {
       const listeners = new Set<OnProgress>();
-      const entry = { key, listeners, dataset: loadCsv(file, data, seed, (bytes, total) => listeners.forEach((l) => l(bytes, total))) };
+      const entry = { key, listeners, read: false, dataset: loadCsv(file, data, seed, (bytes, total) => listeners.forEach((l) => l(bytes, total))) };
       this.last = entry;
       entry.dataset.then(
-        () => listeners.clear(),
+        () => {
+          listeners.clear();
+          entry.read = true;
+        },
         () => {
           if (this.last === entry) this.last = undefined;
         },
       );
     }
-    this.last.listeners.add(onProgress);
+    // Only a read still going on reports progress: the listeners of a finished one would pile up, unheard.
+    if (!this.last.read) this.last.listeners.add(onProgress);
     return this.last.dataset;
   }
 }

@@ -5,27 +5,18 @@
  */
 import { expandFeatureNames } from '../data/csv-encode';
 import type { OnProgress } from '../data/csv-load';
-import { loadDataset } from '../data/load';
 import type { Dataset } from '../data/types';
 import { withDataDefaults, withTrainingDefaults, type Project } from '../io/project';
 import type { DataPreview } from '../protocol/messages';
 import { StudioError } from '../util/errors';
 import { imageGrid } from './image-preview';
 import type { DataLoads } from './inspect';
-import { dataOptions } from './job-data';
 
 export const PREVIEW_ROWS = 20;
 export const PREVIEW_FEATURES = 32;
 export const PREVIEW_POINTS = 4000;
 
-export function previewData(project: Project, baseDir: string | undefined): DataPreview {
-  if (!project.data) throw new StudioError('the project has no data section: choose a dataset', { path: 'data' });
-  const data = withDataDefaults(project.data);
-  const ds = loadDataset(data, dataOptions(data, baseDir, withTrainingDefaults(project.training).seed));
-  return describeDataset(ds, project);
-}
-
-/** previewData, a CSV file read streamed by the host's `loads` (data.preview), reporting progress. */
+/** data.preview: the project's data, read by the host's `loads` (a CSV file or an image folder streamed, with progress). */
 export async function previewDataStreamed(project: Project, baseDir: string | undefined, loads: DataLoads, onProgress: OnProgress): Promise<DataPreview> {
   if (!project.data) throw new StudioError('the project has no data section: choose a dataset', { path: 'data' });
   const ds = await loads.load(withDataDefaults(project.data), baseDir, withTrainingDefaults(project.training).seed, onProgress);

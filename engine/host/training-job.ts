@@ -296,12 +296,9 @@ export class TrainingJob {
       try {
         r = await this.stepLocked();
       } catch (e) {
-        if (!this.canTakeOver(e)) {
-          this.fail(e);
-          throw e;
-        }
-        this.takeOverLocked(e);
-        r = await this.stepLocked();
+        // a lost GPU is not the job's failure: exclusive() hands the step to the CPU
+        if (!this.canTakeOver(e)) this.fail(e);
+        throw e;
       }
       if (this.session.epoch >= this.epochs) await this.finishLocked();
       else await this.boundaryLocked();
@@ -341,8 +338,20 @@ export class TrainingJob {
 
   // ---- the loop ---------------------------------------------------------------------------------------------------
 
+  /**
+   * Runs `fn` alone on the session. If the GPU is lost on the way, the CPU takes over (from the last checkpoint) and
+   * `fn` runs again there: a pause, an export or a step then does on the CPU what it would have done on the GPU.
+   */
   private exclusive<T>(fn: () => Promise<T>): Promise<T> {
-    const run = this.lock.then(fn);
+    const run = this.lock.then(async () => {
+      try {
+        return await fn();
+      } catch (e) {
+        if (!this.canTakeOver(e)) throw e;
+        this.takeOverLocked(e);
+        return fn();
+      }
+    });
     this.lock = run.then(
       () => undefined,
       () => undefined,
@@ -359,14 +368,7 @@ export class TrainingJob {
   private readonly runSlice = (): void => {
     this.sliceQueued = false;
     if (this.current !== 'running') return;
-    this.exclusive(async () => {
-      try {
-        await this.sliceLocked();
-      } catch (e) {
-        if (!this.canTakeOver(e)) throw e;
-        this.takeOverLocked(e);
-      }
-    }).then(
+    this.exclusive(() => this.sliceLocked()).then(
       () => {
         if (this.current === 'running') this.queueSlice();
       },

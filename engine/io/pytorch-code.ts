@@ -27,6 +27,9 @@ const PY_KEYWORDS = new Set(
 );
 const RESERVED_LOCALS = new Set(['self', 'torch', 'F', 'nn', 'getattr']);
 
+/** What nn.ModuleDict has besides nn.Module's attributes: keys of the standardisation's ModuleDict may not be these. */
+const MODULE_DICT_ATTRS = new Set(['clear', 'items', 'keys', 'pop', 'update', 'values']);
+
 /**
  * Attributes of torch.nn.Module (torch 1.13 to 2.x) and of the generated Model: a submodule, parameter or buffer of
  * one of these names cannot be registered, so a node owning tensors may not be named so.
@@ -127,6 +130,11 @@ from torch import nn`;
     const init = this.nodes.flatMap((n) => this.member(n));
     if (this.standardized) {
       const inputs = this.nodes.filter((n) => n.op === 'input');
+      // nn.ModuleDict refuses a key that names one of its attributes
+      const taken = inputs.find((n) => MODULE_ATTRS.has(n.id) || MODULE_DICT_ATTRS.has(n.id));
+      if (taken) {
+        throw new StudioError(`the input id "${taken.id}" is taken by torch.nn.ModuleDict in PyTorch (it holds the standardisation): rename the node to export it`, { node: taken.id });
+      }
       const entries = inputs.map((n) => `"${n.id}": Standardize(${pyTuple(this.perExample(n.id))})`);
       init.push(`self.data = nn.ModuleDict({${entries.join(', ')}})`);
     }

@@ -352,9 +352,10 @@ export type EpochInfo = Infer<typeof epochInfo>;
 
 export const engineEvent = union('event', {
   /**
-   * How far a request that reads a data file has got (data.inspect; data.preview, train.start, train.step and
-   * weights.load of a CSV file): `bytes` read of `total` to read, at most about 10 a second, `requestId` the
-   * request's id. Loading a CSV reads it twice (types first, then values), so its `total` is twice the file's size.
+   * How far a request that reads a data file has got (data.inspect; data.preview, train.start, train.step,
+   * weights.load and export.onnx of a CSV file or an image folder, whose images' bytes count): `bytes` read of
+   * `total` to read, at most about 10 a second, `requestId` the request's id. Loading a CSV reads it twice (types
+   * first, then values), so its `total` is twice the file's size.
    */
   'data.progress': obj({ event: literal('data.progress'), requestId: int, bytes: num, total: num }),
   /**

@@ -7,7 +7,7 @@ import { describe, expect, it } from 'vitest';
 import { gpuDevice } from '../../engine/backends/webgpu/gpu';
 import { decodeWeights } from '../../engine/host/weights';
 import { parseProject } from '../../engine/io/project';
-import type { TrainJobInfo, TrainStepResult, WeightsExport } from '../../engine/protocol/messages';
+import type { TrainJobInfo, TrainStatus, TrainStepResult, WeightsExport } from '../../engine/protocol/messages';
 import { Session } from '../../engine/train/session';
 import { connect, example, EXAMPLES } from '../unit/host-harness';
 
@@ -54,6 +54,24 @@ describe('the CPU takes over from a lost GPU', () => {
     const cpu = new Session(parseProject(JSON.stringify(spiral(6, 'cpu'))), { baseDir: EXAMPLES });
     await cpu.train();
     expect(maxRelDiff(got, await cpu.weights())).toBeLessThan(1e-4);
+  });
+
+  it('an export and an evaluation that find the GPU gone (the job paused) are answered from the CPU', async () => {
+    const c = connect();
+    await c.ok({ type: 'train.start', project: spiral(1_000_000, 'webgpu'), baseDir: EXAMPLES });
+    await c.waitFor('train.progress', (e) => e.step > 20);
+    expect((await c.ok<TrainStatus>({ type: 'train.pause' })).state).toBe('paused');
+    // paused: no training step will find the loss first
+    (await gpuDevice())!.device.destroy();
+    const exported = await c.ok<WeightsExport>({ type: 'weights.export' });
+    expect(exported.bytes).toBeGreaterThan(0);
+    expect(c.host.current!.info().backend?.name).toBe('cpu');
+    expect(c.host.current!.state).toBe('paused');
+    const evaluated = await c.ok<{ rows: number }>({ type: 'evaluate' });
+    expect(evaluated.rows).toBe(120);
+    expect(c.of('train.state').filter((e) => e.reason === 'takeover')).toHaveLength(1);
+    expect(c.of('train.state').some((e) => e.state === 'error')).toBe(false);
+    await c.ok({ type: 'train.stop' });
   });
 
   it('a single step on a lost GPU is done on the CPU', async () => {

@@ -1,10 +1,10 @@
 /** data.inspect, and CSV data with the import's keys through the engine host's protocol (in this process). */
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { copyFileSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
-import { progressEvents } from '../../engine/host/inspect';
-import type { CsvInspectionInfo, DataPreview, EngineEvent, TrainJobInfo } from '../../engine/protocol/messages';
+import { DataLoads, progressEvents } from '../../engine/host/inspect';
+import type { CsvInspectionInfo, DataPreview, EngineEvent, OnnxExportInfo, TrainJobInfo } from '../../engine/protocol/messages';
 import { connect } from './host-harness';
 
 const dir = mkdtempSync(join(tmpdir(), 'bpstudio-csv-'));
@@ -113,10 +113,37 @@ describe('CSV data with the import keys', () => {
     expect(changed.preview.rows).toBe(3);
   });
 
+  it('export.onnx reads the data of its parity check streamed too, with progress under its request id', async () => {
+    copyFileSync(join(dir, 'shop.csv'), join(dir, 'shop-copy.csv'));
+    const c = connect();
+    await c.ok({ type: 'train.step', project: project(keys), baseDir: dir });
+    const copy = project({ ...keys, path: 'shop-copy.csv' });
+    const reply = await c.call({ type: 'export.onnx', project: copy, baseDir: dir });
+    expect(reply.ok, JSON.stringify(reply.error)).toBe(true);
+    expect((reply.result as OnnxExportInfo).parity.maxAbsDiff).toBeLessThanOrEqual(1e-5);
+    const progress = progressOf(c.events, reply.id);
+    expect(progress.length).toBeGreaterThan(0);
+    expect(progress.at(-1)!.bytes).toBe(progress.at(-1)!.total);
+    await c.host.close();
+  });
+
   it('a malformed row under the default policy is an error naming its line', async () => {
     const c = connect();
     const r = await c.call({ type: 'train.start', project: project({ ...keys, malformed: 'error' }), baseDir: dir });
     expect(r.error).toMatchObject({ message: '5 cells where the header has 4', where: { file: 'shop.csv', row: 7 } });
+  });
+});
+
+describe('DataLoads', () => {
+  it('keeps no progress listener of a request that the kept load answers', async () => {
+    writeFileSync(join(dir, 'kept.csv'), 'x,y\n1,0\n2,1\n');
+    const loads = new DataLoads();
+    const data = { kind: 'csv' as const, path: 'kept.csv', label: 'y' };
+    const heard: number[] = [];
+    await loads.load(data, dir, 1, (bytes) => heard.push(bytes));
+    expect(heard.length).toBeGreaterThan(0);
+    for (let i = 0; i < 5; i++) await loads.load(data, dir, 1, () => {});
+    expect((loads as unknown as { last: { listeners: Set<unknown> } }).last.listeners.size).toBe(0);
   });
 });
 

@@ -3,11 +3,11 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, test } from 'vitest';
-import { csvDataset } from '../../engine/data/csv';
-import { CHUNK_BYTES } from '../../engine/data/csv-source';
+import { csvDataset } from './csv-text';
+import { CHUNK_BYTES, memoryChunks, readRecords } from '../../engine/data/csv-source';
 import { loadDataset } from '../../engine/data/load';
-import { expandFeatureNames, type CsvLoadSpec } from '../../engine/data/csv-encode';
-import { inferType } from '../../engine/data/csv-scan';
+import { CsvEncoder, expandFeatureNames, planOf, scanRules, type CsvLoadSpec } from '../../engine/data/csv-encode';
+import { CsvScan, inferType } from '../../engine/data/csv-scan';
 import { splitRows } from '../../engine/data/split';
 import type { Where } from '../../engine/util/errors';
 
@@ -70,6 +70,7 @@ describe('types and encodings', () => {
   test.each([
     ['a text column as a feature', { features: ['note'], columns: {} }, /column "note" holds text/, { column: 'note', path: 'data.features' }],
     ['an override of a column that is not there', { columns: { nope: { type: 'numeric' } } }, /no column "nope"/, { column: 'nope', path: 'data.columns.nope' }],
+    ['a feature listed twice', { features: ['size', 'color', 'size'], columns: {} }, /data.features lists column "size" twice/, { column: 'size', path: 'data.features' }],
     ['categories given twice', { features: ['color'], columns: { color: { type: 'categorical', categories: ['red', 'red'] } } }, /twice/, { column: 'color', path: 'data.columns.color.categories' }],
   ] as [string, CsvLoadSpec, RegExp, Where][])('%s is an error', (_, spec, message, where) => {
     const notes = Array.from({ length: 30 }, (_, i) => `${i},red,note ${i},${i}`).join('\n');
@@ -196,4 +197,18 @@ test('a file of several chunks, with quoted line breaks across their edges, load
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }
+});
+
+describe('a file that changes between the two reads', () => {
+  test('more rows on the second read than on the first is an error naming the file, not a dataset with rows it lacks', () => {
+    const spec: CsvLoadSpec = { label: 'y', validation: 0 };
+    const where = { file: 'f.csv' };
+    const bytes = (text: string) => new TextEncoder().encode(text);
+    const scan = new CsvScan(where, scanRules(spec));
+    readRecords(memoryChunks(bytes('x,y\n1,0\n2,1\n')), where, scan.add);
+    const encoder = new CsvEncoder(planOf(spec, scan, 'f.csv'), 'f.csv');
+    expect(() => readRecords(memoryChunks(bytes('x,y\n1,0\n2,1\n3,0\n')), where, encoder.add)).toThrow(
+      studioError({ file: 'f.csv', row: 4 }, /changed while it was read/),
+    );
+  });
 });

@@ -1,5 +1,6 @@
 import { describe, expect, test } from 'vitest';
-import { asClassIndices, csvDataset, parseCsv } from '../../engine/data/csv';
+import { asClassIndices } from '../../engine/data/csv';
+import { csvDataset, parseCsv } from './csv-text';
 import type { Where } from '../../engine/util/errors';
 
 const studioError = (where: Where, message?: RegExp) =>

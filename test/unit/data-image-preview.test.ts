@@ -9,7 +9,7 @@ import { describe, expect, test } from 'vitest';
 import { idxDataset } from '../../engine/data/idx';
 import type { Dataset } from '../../engine/data/types';
 import { displayRange, imageGrid, MAX_GROUPS, THUMB_MAX } from '../../engine/host/image-preview';
-import { previewData } from '../../engine/host/preview';
+import { previewData } from './preview-sync';
 import { parseProject } from '../../engine/io/project';
 import { dataPreview } from '../../engine/protocol/messages';
 

@@ -11,10 +11,11 @@ import { PNG } from 'pngjs';
 import { afterAll, describe, expect, test } from 'vitest';
 import { decodeImage } from '../../engine/data/image-decode';
 import { axisTaps, resizePlanes } from '../../engine/data/image-resize';
-import { imagesDataset, imagesDatasetAsync, pixelNames, toPlanes } from '../../engine/data/images';
+import { checkFits, imagesDataset, imagesDatasetAsync, pixelNames, toPlanes } from '../../engine/data/images';
 import { loadDataset } from '../../engine/data/load';
 import type { DataSpec } from '../../engine/data/types';
 import type { Where } from '../../engine/util/errors';
+import { connect } from './host-harness';
 
 const FIXTURES = join(__dirname, '..', 'fixtures', 'images');
 
@@ -216,6 +217,12 @@ describe('image folders', () => {
     expect(got.label).toEqual(want.label);
   });
 
+  test('a folder whose features would pass the memory limit is an error naming data.size, before anything is decoded', () => {
+    expect(() => checkFits(1000, [3, 1024, 1024])).toThrow(studioError({ path: 'data.size' }, /1000 images of 3 x 1024 x 1024 values come to 11\.7 GB, more than the 2\.0 GB/));
+    expect(() => checkFits(10, [1, 16, 16], 10 * 256 * 4)).not.toThrow();
+    expect(() => checkFits(11, [1, 16, 16], 10 * 256 * 4)).toThrow(/choose a smaller size/);
+  });
+
   test.each([
     ['a corrupt image', { 'c/ok.png': png(1, 1, [[0, 0, 0]]), 'c/bad.png': 'hello' }, {}, /not a PNG or JPEG/, { file: 'F/c/bad.png' }],
     ['an empty class folder', { 'c/ok.png': png(1, 1, [[0, 0, 0]]), 'd/readme.txt': 'x' }, {}, /class "d" has no images/, { file: 'F/d' }],
@@ -229,6 +236,32 @@ describe('image folders', () => {
     const dir = folder(id, files);
     const named = Object.fromEntries(Object.entries(where).map(([k, v]) => [k, typeof v === 'string' ? v.replace(/^F/, id) : v]));
     expect(() => imagesDataset(dir, { folder: id, size: [2, 2], ...spec } as never)).toThrow(studioError(named as Where, message));
+  });
+
+  test('train.start decodes a folder not previewed yet streamed, with progress under its request id', async () => {
+    folder('p/train', { 'a/0.png': png(2, 2, fill(4, [0, 0, 0])), 'b/1.png': png(2, 2, fill(4, [255, 255, 255])) });
+    const c = connect();
+    const project = {
+      format: 'backprop-studio/project',
+      version: 1,
+      graph: {
+        nodes: [
+          { id: 'image', op: 'input', attrs: { shape: [1, 2, 2] } },
+          { id: 'y', op: 'label', attrs: { kind: 'class' } },
+          { id: 'flat', op: 'flatten', inputs: { x: 'image' } },
+          { id: 'out', op: 'dense', attrs: { units: 2 }, inputs: { x: 'flat' } },
+          { id: 'loss', op: 'softmax_cross_entropy', inputs: { logits: 'out', labels: 'y' } },
+        ],
+      },
+      data: { kind: 'images', folder: 'train', size: [2, 2], validation: 0 },
+      training: { optimizer: { type: 'sgd', lr: 0.1 }, batchSize: 2, epochs: 1, seed: 1, backend: 'cpu' },
+    };
+    const reply = await c.call({ type: 'train.start', project, baseDir: join(base, 'p') });
+    expect(reply.ok, JSON.stringify(reply.error)).toBe(true);
+    const progress = c.of('data.progress').filter((e) => e.requestId === reply.id);
+    expect(progress.length).toBeGreaterThan(0);
+    expect(progress.at(-1)!.bytes).toBe(progress.at(-1)!.total);
+    await c.host.close();
   });
 
   test('a folder read again unchanged is not decoded again; a changed file, or other settings, are', () => {

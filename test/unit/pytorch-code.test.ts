@@ -60,6 +60,14 @@ describe('pytorchCode', () => {
     expect(code).toContain('x = self.data["x"](x)');
   });
 
+  it.each(['keys', 'eval'])('refuses an input id that nn.ModuleDict owns (%s) when the data is standardised, naming the node', (id) => {
+    const nodes: GraphNode[] = [{ id, op: 'input', attrs: { shape: [2] } }, { id: 'y', op: 'tanh', inputs: { x: id } }];
+    const of = (standardize: boolean) => () =>
+      pytorchCode(project(nodes, { training: { objective: 'y', prediction: 'y' } as Project['training'], data: { kind: 'builtin', name: 'spiral', standardize } }));
+    expect(of(false)).not.toThrow();
+    expect(of(true)).toThrow(expect.objectContaining({ name: 'StudioError', where: { node: id }, message: expect.stringMatching(/taken by torch.nn.ModuleDict.*rename the node/) }));
+  });
+
   it('objective is the batch mean of a per-example objective', () => {
     const code = pytorchCode(project([x, { id: 'y', op: 'sum', inputs: { x: 'x' } }], { training: { objective: 'y', prediction: 'y' } as Project['training'] }));
     expect(code).toContain('        return y.mean()\n');

@@ -4,12 +4,13 @@
  * the CSV column probe (PreviewLoader in renderer/src/lib/data.svelte.ts, against the real engine's preview); and
  * choosing a file in Electron and in web mode.
  */
-import { readFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import { BUILTIN_NAMES as ENGINE_BUILTINS, generateBuiltin } from '../../engine/data/builtin';
-import { csvDataset } from '../../engine/data/csv';
-import { previewData } from '../../engine/host/preview';
+import { csvDataset } from './csv-text';
+import { previewData } from './preview-sync';
 import { parseProject, validateProject, type DataSpec, type Project } from '../../engine/io/project';
 import type { DataPreview } from '../../engine/protocol/messages';
 import { StudioError } from '../../engine/util/errors';
@@ -174,6 +175,20 @@ describe('CSV edits', () => {
     expect(setCsvPath(p, 'data/x.csv').data).toEqual({ kind: 'csv', path: 'data/x.csv', standardize: true });
     expect(setCsvPath(p, 'moved/a.csv', true).data).toEqual({ ...p.data, path: 'moved/a.csv' });
     expect(setCsvPath(p, 'a.csv')).toBe(p);
+    // The import wizard's per-column types and categories name the old file's columns (another file's would be an
+    // error); its policies for missing cells and malformed rows stay.
+    const imported = withData({
+      kind: 'csv',
+      path: 'pets.csv',
+      label: 'kind',
+      columns: { colour: { type: 'categorical', encoding: 'onehot', categories: ['red', 'blue'] } },
+      missing: { policy: 'mean' },
+      malformed: 'skip',
+    });
+    const other = setCsvPath(imported, 'data/iris.csv');
+    expect(other.data).toEqual({ kind: 'csv', path: 'data/iris.csv', missing: { policy: 'mean' }, malformed: 'skip' });
+    valid(other);
+    expect(setCsvPath(imported, 'moved/pets.csv', true).data).toEqual({ ...imported.data, path: 'moved/pets.csv' });
   });
 
   it('the label leaves the feature list, and the old label joins it in file order', () => {
@@ -497,6 +512,23 @@ describe('CSV columns, from the real engine', () => {
     await settle();
     expect(last().error?.where?.file).toBe('data/nope.csv');
     expect(last().columns).toBeNull();
+  });
+
+  it('come from the header of a file with malformed rows too (the import wizard skips them)', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'bps-probe-'));
+    try {
+      // Line 4 has a cell too few, line 5 text after a closing quote: the one-hot colour's features are not columns.
+      writeFileSync(join(dir, 'pets.csv'), 'age,colour,kind\n3,red,dog\n7,green,cat\n1,blue\n4,"red"x,dog\n5,blue,cat\n');
+      const { loader, last } = engineLoader();
+      const data: DataSpec = { kind: 'csv', path: 'pets.csv', label: 'kind', columns: { colour: { type: 'categorical', encoding: 'onehot' } }, malformed: 'skip' };
+      loader.refresh(withData(data), dir);
+      await settle();
+      await settle();
+      expect(last().preview?.features).toEqual(['age', 'colour=red', 'colour=green', 'colour=blue']);
+      expect(last().columns).toEqual(['age', 'colour', 'kind']);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
   });
 });
 

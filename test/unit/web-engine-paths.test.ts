@@ -7,7 +7,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { confineEngineRequest } from '../../electron/web/engine-paths';
-import type { EngineRequest } from '../../engine/protocol/messages';
+import { engineRequest, engineResults, type EngineRequest } from '../../engine/protocol/messages';
 
 const tmp = realpathSync(mkdtempSync(join(tmpdir(), 'bps-engine-paths-')));
 const root = join(tmp, 'ws');
@@ -54,6 +54,25 @@ describe('confineEngineRequest', () => {
     expect(() => confineEngineRequest(root, inspect('/etc/passwd'))).toThrow(/^path "\/etc\/passwd": .*outside the workspace/);
     expect(() => confineEngineRequest(root, inspect('../../outside/b.csv', 'sub'))).toThrow(/^path /);
     expect(() => confineEngineRequest(root, inspect('link/b.csv'))).toThrow(/link that leads outside/);
+  });
+
+  it('confines every request that carries a baseDir (export.onnx reads the data for its parity check)', () => {
+    // A request type whose schema takes `baseDir` reads data against it: the check rejects a key not in the shape
+    // before it checks the others, so only those types get past "unexpected key baseDir" here.
+    const types = (Object.keys(engineResults) as EngineRequest['type'][]).filter((type) => {
+      try {
+        engineRequest({ type, id: 1, baseDir: '' });
+        return true;
+      } catch (e) {
+        return !String(e).includes('"baseDir"');
+      }
+    });
+    expect(types).toContain('export.onnx');
+    const data = { kind: 'csv', path: join(tmp, 'outside', 'b.csv') };
+    for (const type of types) {
+      const req = { type, id: 1, baseDir: '', path: data.path, project: { format: 1, graph: { nodes: [] }, data } } as unknown as EngineRequest;
+      expect(() => confineEngineRequest(root, req), type).toThrow(/outside the workspace/);
+    }
   });
 
   it('passes requests that read no data unchanged', () => {

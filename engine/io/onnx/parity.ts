@@ -3,6 +3,7 @@
  * on the first rows of the project's data, raw features in, against the engine's own predictions of the same rows.
  * What `bpstudio export --format onnx` and the engine host's `export.onnx` do.
  */
+import type { Dataset } from '../../data/types';
 import type { Project } from '../project';
 import type { Tensor } from '../safetensors';
 import { Feeder } from '../../train/feed';
@@ -35,6 +36,8 @@ export interface ExportOptions {
   weights?: Record<string, Tensor>;
   /** How many of the dataset's first rows the parity check runs on (default PARITY_ROWS). */
   rows?: number;
+  /** The project's data already loaded (the engine host's streamed read); else it is loaded from `baseDir`. */
+  dataset?: Dataset;
 }
 
 /**
@@ -42,7 +45,7 @@ export interface ExportOptions {
  * computed as training computes them when the weights lack them) and checks the model in ONNX Runtime.
  */
 export async function exportOnnxChecked(project: Project, opts: ExportOptions): Promise<CheckedOnnxExport> {
-  const session = new Session(project, { baseDir: opts.baseDir, weights: opts.weights });
+  const session = new Session(project, { baseDir: opts.baseDir, weights: opts.weights, dataset: opts.dataset });
   const exported = exportOnnx(project, await session.weights());
   const n = Math.min(opts.rows ?? PARITY_ROWS, session.dataset.rows);
   if (n < 1) throw new StudioError(`${session.dataset.name} has no rows to check the exported model on`);

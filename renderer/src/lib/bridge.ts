@@ -24,6 +24,7 @@ import {
   type WeightsReportInfo,
 } from '../../../engine/protocol/messages';
 import { StudioError } from '../../../engine/util/errors';
+import { engineTimeoutMs } from './engine-timeouts';
 
 /** A request without its id, for each member of the union (Omit over a union would keep only the shared keys). */
 type WithoutId<T> = T extends unknown ? Omit<T, 'id'> : never;
@@ -81,17 +82,6 @@ declare global {
     studio?: StudioBridge;
   }
 }
-
-/** How long a request may take: those that load data (a big CSV) or run a step may take minutes. */
-const TIMEOUT_MS: Partial<Record<EngineRequest['type'], number>> = {
-  'train.start': 600_000,
-  'train.step': 600_000,
-  'weights.load': 600_000,
-  'data.preview': 600_000,
-  'data.inspect': 600_000,
-  evaluate: 600_000,
-};
-const DEFAULT_TIMEOUT_MS = 60_000;
 
 /** An engine request's failure; a weights file that does not fit the graph also says how (`weightsReport`). */
 export class EngineError extends StudioError {
@@ -160,7 +150,7 @@ class EngineClient {
       const timer = setTimeout(() => {
         this.pending.delete(id);
         reject(new StudioError('the engine did not answer in time'));
-      }, TIMEOUT_MS[req.type] ?? DEFAULT_TIMEOUT_MS);
+      }, engineTimeoutMs(req.type));
       this.pending.set(id, { resolve, reject, timer, ...(onProgress ? { onProgress } : {}) });
       if (!this.post({ ...req, id } as EngineRequest)) {
         clearTimeout(timer);

@@ -149,14 +149,14 @@ export function builtinParamProblem(spec: BuiltinSpec, key: BuiltinParam, value:
 // ---- csv ---------------------------------------------------------------------------------------------------------
 
 /**
- * Another CSV file: its columns are not the old file's, so the label, the feature list and the class names go
- * (unless `keepColumns`: the same file moved, or another version of it).
+ * Another CSV file: its columns are not the old file's, so the label, the feature list, the class names and the
+ * per-column types go (unless `keepColumns`: the same file moved, or another version of it).
  */
 export function setCsvPath(p: Project, path: string, keepColumns = false): Project {
   return editKind(p, 'csv', (d) => {
     if (d.path === path) return d;
     let next: CsvSpec = { ...d, path };
-    if (!keepColumns) for (const k of ['label', 'features', 'classes']) next = setKey(next, k, undefined);
+    if (!keepColumns) for (const k of ['label', 'features', 'classes', 'columns']) next = setKey(next, k, undefined);
     return next;
   });
 }

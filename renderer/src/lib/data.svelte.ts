@@ -181,10 +181,13 @@ export class PreviewLoader {
     else this.set({ preview: null, error: m.error, loading: false, columns: names });
   }
 
-  /** A CSV's header, asked of the engine with a label that no column has (its error lists them). */
+  /**
+   * A CSV's header, asked of the engine with a label that no column has (its error lists them). Malformed rows are
+   * skipped, so that a file with some (imported with `malformed: skip`) still names its columns.
+   */
   private async probeColumns(project: Project, baseDir: string | undefined, key: string): Promise<string[] | null> {
     const data = project.data as Extract<DataSpec, { kind: 'csv' }>;
-    const probe: Extract<DataSpec, { kind: 'csv' }> = { kind: 'csv', path: data.path, label: PROBE_LABEL };
+    const probe: Extract<DataSpec, { kind: 'csv' }> = { kind: 'csv', path: data.path, label: PROBE_LABEL, malformed: 'skip' };
     try {
       await this.ask({ ...project, graph: { nodes: [] }, data: probe }, baseDir);
       return null;

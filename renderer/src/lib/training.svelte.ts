@@ -127,7 +127,6 @@ export class TrainingState {
     return { base64: r.base64, bytes: r.bytes, step: r.step };
   }
 
-  /** Loads weights into a new paused job of `source` (to resume from them, or to evaluate). */
   /**
    * Loads weights into a new paused job of `source` (to resume from them, or to evaluate). A file that does not
    * fit is an EngineError with its weightsReport; with `partial`, the tensors that fit are loaded and the others
