@@ -40,21 +40,24 @@ export function loadCsvSync(file: CsvFile, spec: CsvLoadSpec, seed: number): Dat
   return encoder.result(spec, seed);
 }
 
-/** The Dataset of a CSV file, read asynchronously a chunk at a time. */
-export async function loadCsv(file: CsvFile, spec: CsvLoadSpec, seed: number, onProgress?: OnProgress): Promise<Dataset> {
+/** The Dataset of a CSV file, read asynchronously a chunk at a time; an aborted `signal` stops it between chunks. */
+export async function loadCsv(file: CsvFile, spec: CsvLoadSpec, seed: number, onProgress?: OnProgress, signal?: AbortSignal): Promise<Dataset> {
   const name = file.where.file;
   const size = fileStats(file).size;
   const scan = new CsvScan(file.where, scanRules(spec));
-  await readRecords(fileChunks(file), file.where, scan.add, (bytes) => onProgress?.(bytes, 2 * size));
+  await readRecords(fileChunks(file, signal), file.where, scan.add, (bytes) => onProgress?.(bytes, 2 * size));
   const encoder = new CsvEncoder(planOf(spec, scan, name), name);
-  await readRecords(fileChunks(file), file.where, encoder.add, (bytes) => onProgress?.(size + bytes, 2 * size));
+  await readRecords(fileChunks(file, signal), file.where, encoder.add, (bytes) => onProgress?.(size + bytes, 2 * size));
   return encoder.result(spec, seed);
 }
 
-/** What data.inspect says of a CSV file: read once, asynchronously; malformed rows are listed, not errors. */
-export async function inspectCsv(file: CsvFile, onProgress?: OnProgress): Promise<CsvInspection> {
+/**
+ * What data.inspect says of a CSV file: read once, asynchronously; malformed rows are listed, not errors. An aborted
+ * `signal` stops the read between chunks (a CanceledError).
+ */
+export async function inspectCsv(file: CsvFile, onProgress?: OnProgress, signal?: AbortSignal): Promise<CsvInspection> {
   const size = fileStats(file).size;
   const scan = new CsvScan(file.where, { numeric: (header) => header.map(() => false), tokens: true, stopAtMalformed: false });
-  await readRecords(fileChunks(file), file.where, scan.add, (bytes) => onProgress?.(bytes, size));
+  await readRecords(fileChunks(file, signal), file.where, scan.add, (bytes) => onProgress?.(bytes, size));
   return scan.result(size);
 }

@@ -5,6 +5,7 @@
  */
 import { closeSync, openSync, readSync, statSync, type Stats } from 'node:fs';
 import { open } from 'node:fs/promises';
+import { throwIfCanceled } from '../util/cancel';
 import { StudioError, type Where } from '../util/errors';
 import { CsvRecordReader, type CsvRecord } from './csv-records';
 
@@ -43,13 +44,19 @@ export function* fileChunksSync(file: CsvFile): Iterable<Uint8Array> {
   }
 }
 
-/** The file in pieces, read asynchronously (each piece is a turn of the event loop). */
-export async function* fileChunks(file: CsvFile): AsyncIterable<Uint8Array> {
+/**
+ * The file in pieces, read asynchronously (each piece is a turn of the event loop); once `signal` is aborted, the
+ * next piece is a CanceledError naming the file.
+ */
+export async function* fileChunks(file: CsvFile, signal?: AbortSignal): AsyncIterable<Uint8Array> {
+  throwIfCanceled(signal, { file: file.where.file });
   const handle = await attemptAsync(file, () => open(file.full, 'r'));
   try {
     const buffer = new Uint8Array(CHUNK_BYTES);
     while (true) {
       const { bytesRead } = await attemptAsync(file, () => handle.read(buffer, 0, CHUNK_BYTES, null));
+      // A cancel can only arrive while a read is awaited: checked after it, no piece is taken after a cancel.
+      throwIfCanceled(signal, { file: file.where.file });
       if (bytesRead === 0) return;
       yield buffer.subarray(0, bytesRead);
     }

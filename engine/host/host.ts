@@ -69,6 +69,8 @@ export class EngineHost {
   private isClosed = false;
   /** CSV data read streamed, the last load kept for the next preview or job of the same data. */
   private readonly dataLoads = new DataLoads();
+  /** The requests that `cancel` can stop while they run (data.inspect, data.preview), by id. */
+  private readonly cancelable = new Map<number, AbortController>();
 
   constructor(
     private readonly send: (message: EngineReply | EngineEvent) => void,
@@ -86,6 +88,7 @@ export class EngineHost {
   /** The connection is gone: stop training and send nothing more. */
   async close(): Promise<void> {
     this.isClosed = true;
+    for (const c of this.cancelable.values()) c.abort();
     await this.job?.stop();
   }
 
@@ -95,7 +98,7 @@ export class EngineHost {
   }
 
   async handle(r: EngineRequest): Promise<Handled> {
-    const concurrent = r.type === 'compile' || r.type === 'data.preview' || r.type === 'data.inspect';
+    const concurrent = r.type === 'compile' || r.type === 'data.preview' || r.type === 'data.inspect' || r.type === 'cancel';
     const work = concurrent ? this.run(r) : this.serial(() => this.run(r));
     return work.catch((e: unknown) => ({ reply: { id: r.id, ok: false, error: errorOf(e) } }));
   }
@@ -116,9 +119,14 @@ export class EngineHost {
         return ok({ ok: valid, errors, parameterCount, ...(planBytes !== undefined ? { planBytes } : {}) });
       }
       case 'data.preview':
-        return ok(await previewDataStreamed(projectOf(r.project), r.baseDir, this.dataLoads, this.progress(r.id)));
+        return ok(await this.untilCanceled(r.id, (signal) => previewDataStreamed(projectOf(r.project), r.baseDir, this.dataLoads, this.progress(r.id), signal)));
       case 'data.inspect':
-        return ok(await inspectData(r.path, r.baseDir, this.progress(r.id)));
+        return ok(await this.untilCanceled(r.id, (signal) => inspectData(r.path, r.baseDir, this.progress(r.id), signal)));
+      case 'cancel': {
+        const controller = this.cancelable.get(r.request);
+        controller?.abort();
+        return ok({ canceled: controller !== undefined });
+      }
       case 'train.start': {
         const { job, replaced } = await this.newJob(r.project, r.baseDir, r.weights, r.id);
         job.start();
@@ -169,6 +177,17 @@ export class EngineHost {
         const { bytes, parity } = await exportOnnxChecked(project, { baseDir: dataBaseDir(project.data, r.baseDir), weights, rows: r.rows, dataset });
         return ok({ base64: Buffer.from(bytes).toString('base64'), parity });
       }
+    }
+  }
+
+  /** Runs request `id` with a signal that its `cancel` aborts. */
+  private async untilCanceled<T>(id: number, work: (signal: AbortSignal) => Promise<T>): Promise<T> {
+    const controller = new AbortController();
+    this.cancelable.set(id, controller);
+    try {
+      return await work(controller.signal);
+    } finally {
+      this.cancelable.delete(id);
     }
   }
 

@@ -11,31 +11,33 @@ import { imagesDatasetAsync } from '../data/images';
 import { loadDataset } from '../data/load';
 import type { DataSpec, Dataset } from '../data/types';
 import type { EngineEvent } from '../protocol/messages';
-import { StudioError } from '../util/errors';
+import { CanceledError } from '../util/cancel';
+import { StudioError, type Where } from '../util/errors';
 import { dataOptions } from './job-data';
 
 /** Progress events at most this often. */
 export const PROGRESS_MS = 100;
 
-/** The CSV file at `path` (relative to `baseDir`, the project file's folder), inspected. */
-export function inspectData(path: string, baseDir: string | undefined, onProgress: OnProgress): Promise<CsvInspection> {
+/** The CSV file at `path` (relative to `baseDir`, the project file's folder), inspected; `signal` stops the read. */
+export function inspectData(path: string, baseDir: string | undefined, onProgress: OnProgress, signal?: AbortSignal): Promise<CsvInspection> {
   if (path === '') throw new StudioError('choose a file to inspect', {});
   if (!isAbsolute(path) && (baseDir === undefined || baseDir === '')) {
     throw new StudioError(`the path "${path}" is relative to the project file: save the project first (or give an absolute path)`, { file: path });
   }
-  return inspectCsv({ full: resolve(baseDir ?? '.', path), where: { file: path } }, onProgress);
+  return inspectCsv({ full: resolve(baseDir ?? '.', path), where: { file: path } }, onProgress, signal);
 }
 
 /**
  * A host's loads of project data as loadDataset loads it, a CSV file streamed with progress, the last CSV load
  * kept: the data panel previews the same data again and again and training starts on what it previewed, so an
  * unchanged file (same size and modification time) under the same `data` and seed is read once. A request that
- * asks while it is being read shares the read, and hears its progress from then on.
+ * asks while it is being read shares the read, and hears its progress from then on. A request whose `signal` is
+ * aborted stops waiting at once (a CanceledError); the read itself stops when no other request waits for it.
  */
 export class DataLoads {
-  private last: { key: string; dataset: Promise<Dataset>; listeners: Set<OnProgress>; read: boolean } | undefined;
+  private last: CsvRead | undefined;
 
-  async load(data: DataSpec, baseDir: string | undefined, seed: number, onProgress: OnProgress): Promise<Dataset> {
+  async load(data: DataSpec, baseDir: string | undefined, seed: number, onProgress: OnProgress, signal?: AbortSignal): Promise<Dataset> {
     const opts = dataOptions(data, baseDir, seed);
     if (data.kind === 'images' && typeof data.folder === 'string' && data.folder !== '') {
       return imagesDatasetAsync(resolve(opts.baseDir, data.folder), data, onProgress);
@@ -46,7 +48,9 @@ export class DataLoads {
     const key = JSON.stringify([file.full, size, mtimeMs, seed, data]);
     if (this.last?.key !== key) {
       const listeners = new Set<OnProgress>();
-      const entry = { key, listeners, read: false, dataset: loadCsv(file, data, seed, (bytes, total) => listeners.forEach((l) => l(bytes, total))) };
+      const stop = new AbortController();
+      const dataset = loadCsv(file, data, seed, (bytes, total) => listeners.forEach((l) => l(bytes, total)), stop.signal);
+      const entry: CsvRead = { key, where: file.where, listeners, read: false, waiting: 0, stop, dataset };
       this.last = entry;
       entry.dataset.then(
         () => {
@@ -58,10 +62,50 @@ export class DataLoads {
         },
       );
     }
+    const entry = this.last;
+    if (entry.read) return entry.dataset;
     // Only a read still going on reports progress: the listeners of a finished one would pile up, unheard.
-    if (!this.last.read) this.last.listeners.add(onProgress);
-    return this.last.dataset;
+    entry.listeners.add(onProgress);
+    entry.waiting++;
+    return signal ? this.untilCanceled(entry, onProgress, signal) : entry.dataset;
   }
+
+  /**
+   * The read's dataset, or a CanceledError as soon as `signal` is aborted: the request stops hearing the read, and a
+   * read that no other request waits for stops between chunks and is forgotten (the next load reads afresh).
+   */
+  private untilCanceled(entry: CsvRead, onProgress: OnProgress, signal: AbortSignal): Promise<Dataset> {
+    return new Promise((resolve, reject) => {
+      const cancel = () => {
+        entry.listeners.delete(onProgress);
+        entry.waiting--;
+        if (entry.waiting === 0 && !entry.read) {
+          if (this.last === entry) this.last = undefined;
+          entry.stop.abort();
+        }
+        reject(new CanceledError(entry.where));
+      };
+      if (signal.aborted) {
+        cancel();
+        return;
+      }
+      signal.addEventListener('abort', cancel, { once: true });
+      entry.dataset.then(resolve, reject).finally(() => signal.removeEventListener('abort', cancel));
+    });
+  }
+}
+
+/** A CSV load that DataLoads keeps: who hears its progress, how many requests wait for it, and how to stop it. */
+interface CsvRead {
+  key: string;
+  where: Where;
+  dataset: Promise<Dataset>;
+  listeners: Set<OnProgress>;
+  /** Read to the end: a later request takes its dataset as it is. */
+  read: boolean;
+  /** The requests that wait for the read (a canceled one no longer does). */
+  waiting: number;
+  stop: AbortController;
 }
 
 /**

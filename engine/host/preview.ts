@@ -16,10 +16,13 @@ export const PREVIEW_ROWS = 20;
 export const PREVIEW_FEATURES = 32;
 export const PREVIEW_POINTS = 4000;
 
-/** data.preview: the project's data, read by the host's `loads` (a CSV file or an image folder streamed, with progress). */
-export async function previewDataStreamed(project: Project, baseDir: string | undefined, loads: DataLoads, onProgress: OnProgress): Promise<DataPreview> {
+/**
+ * data.preview: the project's data, read by the host's `loads` (a CSV file or an image folder streamed, with
+ * progress); an aborted `signal` stops waiting for a CSV file's read (DataLoads.load).
+ */
+export async function previewDataStreamed(project: Project, baseDir: string | undefined, loads: DataLoads, onProgress: OnProgress, signal?: AbortSignal): Promise<DataPreview> {
   if (!project.data) throw new StudioError('the project has no data section: choose a dataset', { path: 'data' });
-  const ds = await loads.load(withDataDefaults(project.data), baseDir, withTrainingDefaults(project.training).seed, onProgress);
+  const ds = await loads.load(withDataDefaults(project.data), baseDir, withTrainingDefaults(project.training).seed, onProgress, signal);
   return describeDataset(ds, project);
 }
 

@@ -97,6 +97,13 @@ export const engineRequest = union('type', {
   evaluate: obj({ type: literal('evaluate'), id: int, rows: optional(literal('validation', 'all')) }),
   /** What the machine can train on: `backendsInfo`. */
   backends: obj({ type: literal('backends'), id: int }),
+  /**
+   * Stops the in-flight request `request` (its id on this connection), answered at once with `cancelResult`. A
+   * data.inspect stops reading between two chunks; a data.preview stops waiting for its CSV file, whose read stops
+   * too unless another request waits for it. The canceled request's reply is an error, message `canceled`. Any
+   * other request, or one already answered, is left alone (`canceled: false`).
+   */
+  cancel: obj({ type: literal('cancel'), id: int, request: int }),
 });
 export type EngineRequest = Infer<typeof engineRequest>;
 
@@ -313,6 +320,9 @@ export const backendsInfo = obj({
 });
 export type BackendsInfo = Infer<typeof backendsInfo>;
 
+/** The reply to cancel: whether the request was in flight and cancelable (its own reply says `canceled`). */
+export const cancelResult = obj({ canceled: bool });
+
 /** What each engine request's reply carries in `result` when `ok`. */
 export const engineResults = {
   compile: compileResult,
@@ -329,6 +339,7 @@ export const engineResults = {
   'data.inspect': csvInspection,
   evaluate: evaluateResult,
   backends: backendsInfo,
+  cancel: cancelResult,
 } as const;
 export type EngineResult<T extends EngineRequest['type']> = Infer<(typeof engineResults)[T]>;
 

@@ -2,14 +2,14 @@
  * The CSV import wizard end to end (web mode's real server and engine host, Debian's Chromium): breast_cancer.csv
  * imported through the wizard into a project whose data was something else, as one undoable edit, then trained past
  * 93% validation accuracy; a file with malformed rows and missing cells, whose rows are listed by line and whose
- * import waits for the user's choices, and Esc that changes nothing. A screenshot of the wizard lands in
- * test-output/screens/csv-wizard.png.
+ * import waits for the user's choices, and Esc that changes nothing; a big file's read that Cancel stops in the
+ * engine. A screenshot of the wizard lands in test-output/screens/csv-wizard.png.
  */
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { useStudio } from './fixture';
-import { screenshot, type Locator, type Studio } from './harness';
+import { screenshot, type Locator, type Page, type Studio } from './harness';
 import { MOD, until, type StudioPage } from './studio';
 
 let studio: Studio;
@@ -20,6 +20,28 @@ useStudio((s, a) => {
 });
 
 const percent = (text: string) => Number(/([\d.]+)%/.exec(text)?.[1] ?? NaN);
+
+type Message = Record<string, unknown>;
+
+/** The engine channel's messages on the page's WebSocket to web mode's server, as they pass: requests and replies. */
+function engineTraffic(page: Page): { sent: Message[]; received: Message[] } {
+  const traffic = { sent: [] as Message[], received: [] as Message[] };
+  const engineMessage = (payload: string | Buffer): Message | undefined => {
+    const frame = JSON.parse(String(payload)) as { channel?: string; message?: Message };
+    return frame.channel === 'engine' ? frame.message : undefined;
+  };
+  page.on('websocket', (ws) => {
+    ws.on('framesent', ({ payload }) => {
+      const m = engineMessage(payload);
+      if (m) traffic.sent.push(m);
+    });
+    ws.on('framereceived', ({ payload }) => {
+      const m = engineMessage(payload);
+      if (m) traffic.received.push(m);
+    });
+  });
+  return traffic;
+}
 
 /** Opens the breast cancer example, shows the data panel, and switches its data to a builtin generator. */
 async function startFromBuiltin(): Promise<Locator> {
@@ -33,9 +55,15 @@ async function startFromBuiltin(): Promise<Locator> {
   return data;
 }
 
-/** Import CSV… in the data panel, then the file in the workspace picker: the wizard, once it has read the file. */
-async function importFile(data: Locator, folder: string | null, file: string): Promise<Locator> {
-  await data.getByRole('button', { name: 'Import CSV…', exact: true }).click();
+/** File > Import CSV… (the data panel offers it only under a CSV source, and without data). */
+async function openImportCsv(): Promise<void> {
+  await app.page.getByRole('menubar').getByRole('menuitem', { name: 'File', exact: true }).click();
+  await app.page.getByRole('menu', { name: 'File' }).getByRole('menuitem', { name: 'Import CSV…', exact: true }).click();
+}
+
+/** Import CSV…, then the file in the workspace picker: the wizard, once it has read the file. */
+async function importFile(folder: string | null, file: string): Promise<Locator> {
+  await openImportCsv();
   const picker = app.dialog('Choose a data file');
   await picker.waitFor();
   if (folder) await picker.getByRole('option', { name: `Folder ${folder}`, exact: true }).click();
@@ -49,7 +77,7 @@ async function importFile(data: Locator, folder: string | null, file: string): P
 describe('the CSV import wizard in Chromium against web mode', () => {
   it('imports breast_cancer.csv as one undoable edit, and trains past 93% validation accuracy', async () => {
     const data = await startFromBuiltin();
-    const wizard = await importFile(data, 'data', 'breast_cancer.csv');
+    const wizard = await importFile('data', 'breast_cancer.csv');
 
     // The engine's inspection: 569 rows of 31 columns, the diagnosis proposed as the label, the 30 others numeric.
     await until(() => wizard.getByText(/569 rows · 31 columns/).count()).toBe(1);
@@ -98,7 +126,7 @@ describe('the CSV import wizard in Chromium against web mode', () => {
     );
     const data = await startFromBuiltin();
     const before = await app.dirty();
-    const wizard = await importFile(data, 'data', 'pets.csv');
+    const wizard = await importFile('data', 'pets.csv');
 
     const malformed = wizard.getByRole('list', { name: 'Malformed rows' });
     await until(() => malformed.getByRole('listitem').count()).toBe(2);
@@ -125,21 +153,49 @@ describe('the CSV import wizard in Chromium against web mode', () => {
     expect(await app.dirty()).toBe(before);
 
     // Applied with the rows skipped: the data panel says how many rows the file lost, and why.
-    const again = await importFile(data, 'data', 'pets.csv');
+    const again = await importFile('data', 'pets.csv');
     await again.getByRole('checkbox', { name: 'Skip these 2 rows', exact: true }).check();
     await again.getByRole('radio', { name: 'Drop the rows', exact: true }).check();
     await again.getByRole('button', { name: 'Apply', exact: true }).click();
     await again.waitFor({ state: 'detached' });
     await until(() => app.text('data-dropped')).toBe("4 of the file's rows left out: 2 with missing values, 2 malformed.");
+    // The panel offers the columns the engine reads as features: the one-hot colour is one choice.
+    const features = data.getByRole('group', { name: /^Features/ });
+    expect((await features.locator('label').allTextContents()).map((t) => t.trim())).toEqual(['age', 'weight', 'colour']);
+    await screenshot(app.page, 'data-panel-csv.png');
   });
 
-  it("shows the engine's progress while it reads a big file, and Cancel stops waiting for it", async () => {
-    // About 19 MB: the engine reads it in 1 MB chunks and reports each step.
+  it('fits the output layer to a label with more classes, says so before Apply, and offers the import only for CSV data', async () => {
+    await app.goto('breast-cancer.bpstudio');
+    await app.editorShown(5);
+    await app.compiled();
+    await app.clickPane();
+    const data = app.inspector.getByRole('region', { name: 'Data' });
+    const wizard = await importFile('data', 'iris.csv');
+    expect(await wizard.getByLabel('Label', { exact: true }).inputValue()).toBe('species');
+    expect(await app.text('csv-graph-fit')).toBe('Apply also fits the graph: the output layer out gets 3 units.');
+    await screenshot(app.page, 'csv-wizard-graph-fit.png');
+    await wizard.getByRole('button', { name: 'Apply', exact: true }).click();
+    await wizard.waitFor({ state: 'detached' });
+    await until(() => app.shape('out')).toBe('[B, 3]');
+    expect(await app.shape('cells')).toBe('[B, 4]');
+    expect(await app.errorCount()).toBe(0);
+
+    // An image folder still to choose: the panel asks for a folder, and has no CSV import.
+    await data.getByLabel('Source', { exact: true }).selectOption('images');
+    await until(() => data.getByText('Choose a folder to see its data.', { exact: true }).count()).toBe(1);
+    expect(await data.getByRole('button', { name: 'Import CSV…', exact: true }).count()).toBe(0);
+    await screenshot(app.page, 'data-panel-images-empty.png');
+  });
+
+  it("shows the engine's progress while it reads a big file, and Cancel stops the engine's read", async () => {
+    // About 38 MB: the engine reads it in 1 MB chunks and reports each step.
     const row = Array.from({ length: 10 }, (_, c) => (c * 1.125).toFixed(3)).join(',');
-    const rows = `${row},a\n${row},b\n`.repeat(150_000);
+    const rows = `${row},a\n${row},b\n`.repeat(300_000);
     writeFileSync(join(studio.workspace, 'data', 'big.csv'), `${Array.from({ length: 10 }, (_, c) => `f${c}`).join(',')},label\n${rows}`);
+    const engine = engineTraffic(app.page);
     const data = await startFromBuiltin();
-    await data.getByRole('button', { name: 'Import CSV…', exact: true }).click();
+    await openImportCsv();
     const picker = app.dialog('Choose a data file');
     await picker.getByRole('option', { name: 'Folder data', exact: true }).click();
     await picker.getByRole('option', { name: 'big.csv', exact: true }).click();
@@ -147,9 +203,18 @@ describe('the CSV import wizard in Chromium against web mode', () => {
     const wizard = app.dialog('Import CSV');
     const bar = wizard.getByRole('progressbar', { name: 'Reading big.csv' });
     await until(async () => Number(await bar.getAttribute('value')) > 0).toBe(true);
-    expect(await wizard.getByText(/^[\d.]+ (B|KB|MB) of 1\d\.\d+ MB$/).count()).toBe(1);
+    expect(await wizard.getByText(/^[\d.]+ (B|KB|MB) of 3\d\.\d+ MB$/).count()).toBe(1);
     await wizard.getByRole('button', { name: 'Cancel', exact: true }).click();
     await wizard.waitFor({ state: 'detached' });
     expect(await data.getByLabel('Source', { exact: true }).inputValue()).toBe('builtin');
+
+    // The bridge sent `cancel` for the data.inspect, and the engine stopped reading part way: its reply says so.
+    const inspect = engine.sent.find((m) => m.type === 'data.inspect' && m.path === 'data/big.csv');
+    expect(inspect).toBeDefined();
+    expect(engine.sent.filter((m) => m.type === 'cancel')).toEqual([expect.objectContaining({ request: inspect!.id })]);
+    await until(() => engine.received.find((m) => m.id === inspect!.id)).toMatchObject({ ok: false, error: { message: 'canceled' } });
+    const progress = engine.received.filter((m) => m.event === 'data.progress' && m.requestId === inspect!.id);
+    expect(progress.length).toBeGreaterThan(0);
+    expect(progress.at(-1)!.bytes).toBeLessThan(progress.at(-1)!.total as number);
   });
 });

@@ -1,7 +1,8 @@
 /**
  * Taking a model out of the app, end to end (web mode's real server and engine host, Debian's Chromium): the trained
- * spiral exported from File > Export as ONNX, with the parity check that ONNX Runtime ran shown in the app, and as
- * PyTorch code; a weights file that no longer fits the edited graph loaded through the report of what fits.
+ * spiral exported from File > Export as ONNX (a toast while the engine works), with the parity check that ONNX
+ * Runtime ran shown in the app, and as PyTorch code; a weights file that no longer fits the edited graph loaded
+ * through the report of what fits.
  */
 import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
@@ -52,8 +53,13 @@ describe('exporting from the app', () => {
   it('exports the trained spiral as ONNX with the parity check shown, and as PyTorch code', async () => {
     await trainedSpiral();
 
+    // While the engine exports the model and checks it in ONNX Runtime, a toast says so, until the engine answers.
+    const busy = app.toasts.getByText('Exporting the ONNX model and checking it in ONNX Runtime…', { exact: true });
+    const shown = busy.waitFor();
     await menu('File', 'Export ONNX model…');
+    await shown;
     const onnx = await saveAs('Export the ONNX model', 'spiral.onnx');
+    expect(await busy.count()).toBe(0);
     const done = app.dialog('ONNX model exported');
     await done.waitFor();
     const text = (await done.textContent()) ?? '';

@@ -44,7 +44,7 @@ describe('image data in Chromium against web mode', () => {
     const data = app.inspector.getByRole('region', { name: 'Data' });
 
     await data.getByLabel('Source', { exact: true }).selectOption('images');
-    await data.getByText('Choose a file to see its data.').waitFor();
+    await data.getByText('Choose a folder to see its data.').waitFor();
     await data.getByRole('button', { name: 'Choose folder…' }).click();
     const picker = app.dialog('Choose an image folder');
     await picker.waitFor();

@@ -9,14 +9,17 @@ import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { csvFile, inspectCsv } from '../../engine/data/csv-load';
 import { loadDataset } from '../../engine/data/load';
-import { parseProject, serializeProject, validateProject, type Project } from '../../engine/io/project';
+import { parseProject, serializeProject, validateProject, type Project, type ProjectNode } from '../../engine/io/project';
+import { resolveTargets } from '../../engine/train/program';
 import {
   chooseFeature,
   chooseLabel,
   chooseType,
+  describeGraphFit,
   encodedFeatures,
   featureBlocked,
   featureWidth,
+  graphFit,
   importCsv,
   importedData,
   importProblems,
@@ -24,7 +27,9 @@ import {
   missingCounts,
   proposeChoices,
   proposedLabel,
+  trainingTargets,
   type CsvInspection,
+  type GraphFit,
   type WizardChoices,
 } from '../../renderer/src/lib/csv-wizard';
 
@@ -303,6 +308,71 @@ describe('the import edit', () => {
     const imported = importCsv({ ...example, data: { kind: 'builtin', name: 'spiral' } }, 'data/breast_cancer.csv', inspection, ch);
     expect(imported.data).toEqual(example.data);
     expect(imported.graph).toEqual(example.graph);
+  });
+});
+
+describe('fitting the graph to the label', () => {
+  const graph = (nodes: ProjectNode[], training?: Project['training']): Project => ({ ...PROJECT, graph: { nodes }, ...(training ? { training } : {}) });
+  const [x, y, h, loss] = PROJECT.graph.nodes;
+  const sigmoid: ProjectNode = { id: 'loss', op: 'sigmoid_cross_entropy', inputs: { logits: 'h', labels: 'y' } };
+  const two = graph([x, y, h, loss, { ...loss, id: 'loss2' }]);
+
+  it.each<[string, Project]>([
+    ['the one loss, its first port', PROJECT],
+    ['training.prediction', graph(PROJECT.graph.nodes, { prediction: 'x' })],
+    ['training.objective, not a loss', graph(PROJECT.graph.nodes, { objective: 'h' })],
+    ['a sigmoid cross-entropy', graph([x, y, h, sigmoid])],
+  ])('finds the prediction as the engine does: %s', (_what, p) => {
+    const t = resolveTargets(p.graph.nodes, p.training);
+    expect(trainingTargets(p)).toEqual({ objective: p.graph.nodes.find((n) => n.id === t.objective), prediction: t.prediction });
+  });
+
+  it('finds no objective where the engine would refuse: two losses', () => {
+    expect(() => resolveTargets(two.graph.nodes)).toThrow(/2 loss nodes/);
+    expect(trainingTargets(two)).toEqual({ objective: undefined, prediction: undefined });
+  });
+
+  /** INSPECTION with its label column `kind` replaced. */
+  const labelled = (kind: Partial<CsvInspection['columns'][number]>): CsvInspection => ({
+    ...INSPECTION,
+    columns: INSPECTION.columns.map((c) => (c.name === 'kind' ? { ...c, ...kind } : c)),
+  });
+  const three = labelled({ distinct: 3, categories: ['dog', 'cat', 'bird'] });
+  const digits = labelled({ type: 'numeric', distinct: 10, categories: undefined, min: 0, max: 9, mean: 4.5, examples: ['0', '7', '3'] });
+  const prices = labelled({ type: 'numeric', distinct: 50, categories: undefined, min: 0, max: 90, mean: 20, examples: ['4', '12.5', '80'] });
+  const signs = labelled({ type: 'numeric', distinct: 2, categories: undefined, min: -1, max: 1, mean: 0, examples: ['-1', '1'] });
+  const withLabel = (kind: string) => graph([x, { ...y, attrs: { kind } }, h, loss]);
+
+  it.each<[string, Project, CsvInspection, Partial<WizardChoices>, GraphFit, string[]]>([
+    ['two classes into a graph for two: nothing', PROJECT, INSPECTION, {}, { labels: [], classes: 2 }, []],
+    ['three classes: the output layer follows', PROJECT, three, {}, { labels: [], classes: 3, units: { id: 'h', units: 3 } }, ['the output layer h gets 3 units']],
+    ['whole numbers under a class label: indices 0..9', PROJECT, digits, {}, { labels: [], classes: 10, units: { id: 'h', units: 10 } }, ['the output layer h gets 10 units']],
+    ['whole numbers under a real label stay real', withLabel('real'), digits, {}, { labels: [] }, []],
+    ['numbers with fractions: real', PROJECT, prices, {}, { labels: [{ id: 'y', kind: 'real' }] }, ['the label y becomes real']],
+    ['a categorical column under a real label: classes', withLabel('real'), three, {}, { labels: [{ id: 'y', kind: 'class' }], classes: 3, units: { id: 'h', units: 3 } }, ['the label y becomes class (3 classes)', 'the output layer h gets 3 units']],
+    ['numbers typed categorical: classes', withLabel('real'), prices, { types: { ...proposal().types, kind: 'categorical' } }, { labels: [{ id: 'y', kind: 'class' }], classes: 50, units: { id: 'h', units: 50 } }, ['the label y becomes class (50 classes)', 'the output layer h gets 50 units']],
+    ['a sign label stays on two classes', withLabel('sign'), INSPECTION, {}, { labels: [] }, []],
+    ['a sign label stays on -1/+1', withLabel('sign'), signs, {}, { labels: [] }, []],
+    ['a sign label on three classes: class', withLabel('sign'), three, {}, { labels: [{ id: 'y', kind: 'class' }], classes: 3, units: { id: 'h', units: 3 } }, ['the label y becomes class (3 classes)', 'the output layer h gets 3 units']],
+    ['one score per example under a sigmoid cross-entropy', graph([x, y, { ...h, attrs: { units: 1 } }, sigmoid]), INSPECTION, {}, { labels: [], classes: 2 }, []],
+    ['a prediction that is not a dense layer', graph(PROJECT.graph.nodes, { prediction: 'x' }), three, {}, { labels: [], classes: 3 }, []],
+    ['no label column', PROJECT, three, { label: null }, { labels: [] }, []],
+  ])('%s', (_what, p, inspection, edit, want, words) => {
+    // `kind` is the label also where it is numeric (proposedLabel would take the last categorical column).
+    const ch = { ...chooseLabel(inspection, proposeChoices(inspection, 'pets.csv'), 'kind'), ...edit };
+    const fit = graphFit(p, inspection, ch);
+    expect(fit).toEqual(want);
+    expect(describeGraphFit(fit)).toEqual(words);
+  });
+
+  it('is part of the import edit, leaving the old document as it was', () => {
+    const before = frozen(structuredClone(withLabel('real')));
+    const after = importCsv(before, 'pets.csv', three, { ...proposeChoices(three, 'pets.csv'), missing: 'mean' });
+    expect(nodeOf(after, 'y')?.attrs).toEqual({ kind: 'class' });
+    expect(nodeOf(after, 'h')?.attrs).toEqual({ units: 3 });
+    expect(nodeOf(before, 'h')?.attrs).toEqual({ units: 2 });
+    expect(nodeOf(after, 'loss')).toBe(nodeOf(before, 'loss'));
+    expect(validateProject(after)).toEqual([]);
   });
 });
 

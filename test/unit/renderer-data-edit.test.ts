@@ -19,6 +19,7 @@ import {
   BUILTIN_NAMES,
   builtinDefault,
   builtinParamProblem,
+  csvFeatureChoices,
   dirOf,
   inputFeaturesOf,
   relativeDataPath,
@@ -37,6 +38,7 @@ import {
   toggleCsvFeature,
   validationProblem,
   type BuiltinSpec,
+  type CsvSpec,
 } from '../../renderer/src/lib/data-edit';
 import {
   PICK_FILTERS,
@@ -214,6 +216,33 @@ describe('CSV edits', () => {
     valid(noB);
   });
 
+  // pets.csv: `name` is text (the engine reads no feature from it), `colour` one-hot (`colour=red`, ...).
+  const pets = ['age', 'colour', 'name', 'kind'];
+  const read = ['age', 'colour=red', 'colour=blue'];
+  it.each<[string, Partial<CsvSpec>, readonly string[], string[]]>([
+    ['the columns the engine reads, a one-hot column once', { label: 'kind' }, read, ['age', 'colour']],
+    ['never the label', { label: 'age' }, ['age', 'colour=red'], ['colour']],
+    ['a column listed in features, to be unchecked', { label: 'kind', features: ['age', 'name'] }, ['age'], ['age', 'name']],
+    ['none typed text, unless listed', { label: 'kind', columns: { colour: { type: 'text' } } }, read, ['age']],
+    ['a column whose name holds `=`', { label: 'kind' }, ['a=b=c', 'a=b=d'], ['a=b']],
+    ['nothing read yet: only the listed ones', { features: ['age'] }, [], ['age']],
+  ])('offers as features %s', (_what, spec, readable, want) => {
+    expect(csvFeatureChoices([...pets, 'a=b'], { kind: 'csv', path: 'pets.csv', ...spec }, readable)).toEqual(want);
+  });
+
+  it('unchecking one of all features lists the others, never a text column', () => {
+    const columns = { colour: { type: 'categorical' as const } };
+    const p = withData({ kind: 'csv', path: 'pets.csv', label: 'kind', columns });
+    const choices = csvFeatureChoices(pets, p.data as CsvSpec, read);
+    const noAge = toggleCsvFeature(p, 'age', false, choices);
+    expect(noAge.data).toEqual({ kind: 'csv', path: 'pets.csv', label: 'kind', columns, features: ['colour'] });
+    expect(toggleCsvFeature(noAge, 'age', true, choices)).toEqual(p);
+    // 24 names, each once: too many distinct values for a category, so `name` is text.
+    const text = ['age,colour,name,kind', ...Array.from({ length: 24 }, (_, i) => `${i},${i % 2 ? 'blue' : 'red'},pet${i},${i % 3 ? 'dog' : 'cat'}`)].join('\n');
+    expect(csvDataset(text, noAge.data as CsvSpec, 'pets.csv').featureNames).toEqual(['colour=red', 'colour=blue']);
+    expect(csvDataset(text, p.data as CsvSpec, 'pets.csv').featureNames).toEqual(read);
+  });
+
   it('matches what the engine reads', () => {
     const text = 'a,b,c,y\n1,2,3,u\n4,5,6,v\n';
     const p = toggleCsvFeature(setCsvLabel(withData({ kind: 'csv', path: 'x.csv' }), 'y', columns), 'a', false, columns);
@@ -305,6 +334,17 @@ describe('relative data paths', () => {
     [undefined, 'data/a.csv', 'data/a.csv'],
     // mixed kinds: as they are
     ['/home/u', 'data/a.csv', 'data/a.csv'],
+    // folders (an image folder): the project's own folder, one above it, its parent's
+    ['/home/u/proj', '/home/u/proj', '.'],
+    ['/home/u/proj/', '/home/u/proj', '.'],
+    ['/home/u/proj', '/home/u', '..'],
+    ['/home/u/proj', '/home/u/proj/images', 'images'],
+    ['C:\\Users\\u\\proj', 'c:\\users\\u\\proj', '.'],
+    ['C:\\Users\\u\\proj', 'C:\\', 'C:\\'],
+    ['/home/u/proj', '/', '/'],
+    ['sub', 'sub', '.'],
+    ['', '.', '.'],
+    ['sub', '.', '..'],
   ])('from %s to %s', (base, file, want) => {
     expect(relativeDataPath(base, file)).toBe(want);
   });

@@ -80,5 +80,8 @@ describe('confineEngineRequest', () => {
     expect(confineEngineRequest(root, pause)).toBe(pause);
     const compile: EngineRequest = { type: 'compile', id: 4, project: { format: 1, graph: { nodes: [] }, data: { kind: 'csv', path: '/etc/passwd' } } };
     expect(confineEngineRequest(root, compile)).toBe(compile);
+    // cancel names a request of the same connection (a data.inspect the wizard no longer waits for)
+    const cancel: EngineRequest = { type: 'cancel', id: 6, request: 5 };
+    expect(confineEngineRequest(root, cancel)).toBe(cancel);
   });
 });

@@ -33,7 +33,7 @@ import {
 import { layoutGraph, withLayout, type Size } from './layout';
 import { buildEdges, buildNodes, fallbackPosition, type OpNode, type ShapeEdge, type UiError } from './nodes';
 import { toggleTheme } from './theme.svelte';
-import { toast } from './toasts.svelte';
+import { busyToast, toast } from './toasts.svelte';
 import { chooseFile, DatasetState, type PickFilter } from './data.svelte';
 import { relativeDataPath } from './data-edit';
 import { TrainingState, type RunSource } from './training.svelte';
@@ -699,11 +699,18 @@ export class AppState {
       return;
     }
     let result: OnnxExportInfo;
+    // Reading the data and running ONNX Runtime can take a while: a toast says so until the engine answers.
+    const working = 'Exporting the ONNX model and checking it in ONNX Runtime…';
+    const busy = busyToast(working);
     try {
-      result = await this.training.exportOnnx(this.runSource());
+      result = await this.training.exportOnnx(this.runSource(), {
+        onProgress: ({ bytes, total }) => busy.update(`${working} ${Math.floor((100 * bytes) / Math.max(total, 1))}%`),
+      });
     } catch (e) {
       this.showError('Could not export the ONNX model', e);
       return;
+    } finally {
+      busy.done();
     }
     const saved = await this.exportBytes(`${this.fileStem('model')}.onnx`, base64ToBytes(result.base64), 'the ONNX model');
     if (!saved) return;

@@ -23,6 +23,7 @@ import {
   type StudioBridge,
   type WeightsReportInfo,
 } from '../../../engine/protocol/messages';
+import { CanceledError } from '../../../engine/util/cancel';
 import { StudioError } from '../../../engine/util/errors';
 import { engineTimeoutMs } from './engine-timeouts';
 
@@ -43,6 +44,11 @@ export interface ReadProgress {
 export interface EngineCallOptions {
   /** Called with each `data.progress` event of this request (a big CSV read by data.inspect, data.preview...). */
   onProgress?: (progress: ReadProgress) => void;
+  /**
+   * Aborting it cancels the request: the engine is sent `cancel` (it stops a data.inspect or data.preview's read),
+   * and the call rejects at once with a CanceledError, which callers ignore.
+   */
+  signal?: AbortSignal;
 }
 
 /** The engine's events but data.progress, which goes to the request it belongs to (EngineCallOptions). */
@@ -62,7 +68,8 @@ export interface Bridge {
   request<R extends ShellRequest>(req: R): Promise<ShellResult<R['type']>>;
   /**
    * An engine request (compile, training, data preview...): resolves with its reply's result, checked against the
-   * protocol; rejects with a StudioError naming what failed (or that the engine went away).
+   * protocol; rejects with a StudioError naming what failed (or that the engine went away), or with a
+   * CanceledError once `opts.signal` is aborted.
    */
   engine<R extends EngineCall>(req: R, opts?: EngineCallOptions): Promise<EngineResult<R['type']>>;
   /** Training events from the engine host, checked against the protocol. */
@@ -140,23 +147,39 @@ class EngineClient {
   constructor(private readonly post: (req: EngineRequest) => boolean) {}
 
   async call<R extends EngineCall>(req: R, opts: EngineCallOptions = {}): Promise<EngineResult<R['type']>> {
-    const raw = await this.send(req, opts.onProgress);
+    const raw = await this.send(req, opts);
     return checked(engineResults[req.type] as (v: unknown, p?: string) => unknown, raw, req.type);
   }
 
-  private send(req: EngineCall, onProgress?: (p: ReadProgress) => void): Promise<unknown> {
+  private send(req: EngineCall, { onProgress, signal }: EngineCallOptions): Promise<unknown> {
+    if (signal?.aborted) return Promise.reject(new CanceledError());
     const id = this.nextId++;
     return new Promise((resolve, reject) => {
+      const cancel = () => {
+        const p = this.pending.get(id);
+        if (!p) return;
+        // The engine's own reply to the canceled request (an error, `canceled`) then finds nothing pending.
+        this.post({ type: 'cancel', id: this.nextId++, request: id });
+        p.reject(new CanceledError());
+        this.pending.delete(id);
+        clearTimeout(p.timer);
+      };
+      const settled = <T>(fn: (v: T) => void) => (v: T) => {
+        signal?.removeEventListener('abort', cancel);
+        fn(v);
+      };
       const timer = setTimeout(() => {
         this.pending.delete(id);
-        reject(new StudioError('the engine did not answer in time'));
+        settled(reject)(new StudioError('the engine did not answer in time'));
       }, engineTimeoutMs(req.type));
-      this.pending.set(id, { resolve, reject, timer, ...(onProgress ? { onProgress } : {}) });
+      this.pending.set(id, { resolve: settled(resolve), reject: settled(reject), timer, ...(onProgress ? { onProgress } : {}) });
       if (!this.post({ ...req, id } as EngineRequest)) {
         clearTimeout(timer);
         this.pending.delete(id);
         reject(new StudioError('the engine is not connected'));
+        return;
       }
+      signal?.addEventListener('abort', cancel, { once: true });
     });
   }
 

@@ -4,6 +4,7 @@
  * input nodes' features and shape. Everything here is a pure function of its arguments; `importCsv` returns a new
  * project and never mutates the one it gets (the undo history keeps old documents by reference).
  */
+import { opSpec, type LabelKind } from '../../../engine/graph/catalogue';
 import type { DataSpec, Project, ProjectNode } from '../../../engine/io/project';
 import type { CsvInspectionInfo as CsvInspection } from '../../../engine/protocol/messages';
 import { inputFeaturesOf, inputNodes, validationProblem } from './data-edit';
@@ -304,11 +305,118 @@ function fittedInput(node: ProjectNode, inspection: CsvInspection, ch: WizardCho
   return next;
 }
 
-/** The import as one edit: the data section and every input node's features and shape (`p` itself when all stay). */
+// ---- the graph's other end: the label and the prediction ---------------------------------------------------------
+
+/**
+ * The objective and the prediction as the engine defaults them (engine/train/program.ts resolveTargets, which the
+ * renderer does not bundle; a unit test holds the two together): the objective is `training.objective`, else the
+ * one loss node; the prediction is `training.prediction`, else the node feeding the objective's first port when
+ * the objective is a loss. Undefined where the engine would refuse or find none.
+ */
+export function trainingTargets(p: Project): { objective?: ProjectNode; prediction?: string } {
+  const nodes = p.graph.nodes;
+  const named = p.training?.objective;
+  const losses = nodes.filter((n) => opSpec(n.op)?.group === 'losses');
+  const objective = named !== undefined ? nodes.find((n) => n.id === named) : losses.length === 1 ? losses[0] : undefined;
+  const spec = objective ? opSpec(objective.op) : undefined;
+  const prediction = p.training?.prediction ?? (spec?.group === 'losses' ? objective?.inputs?.[spec.inputs[0]] : undefined);
+  return { objective, prediction };
+}
+
+/** Whether a numeric label column can hold class indices 0..K-1 (whole numbers from 0, as far as the inspection says). */
+function classIndices(col: ColumnInfo): boolean {
+  const whole = (v: number | undefined) => v !== undefined && Number.isInteger(v);
+  return whole(col.min) && whole(col.max) && col.min! >= 0 && col.examples.every((e) => Number.isInteger(Number(e)));
+}
+
+/** Whether a label column fits a `sign` label (engine/train/feed.ts): two classes, or the numbers -1/+1 or 0/1. */
+function signValues(col: ColumnInfo, type: ColumnType, classes: number | undefined): boolean {
+  if (type !== 'numeric') return classes === 2;
+  return col.distinct <= 2 && ((col.min === -1 && col.max === 1) || (col.min === 0 && col.max === 1));
+}
+
+/**
+ * The kind a label node gets for the label column, from its current kind: a `sign` label stays where the column
+ * fits it; a categorical or text column is `class`; a numeric one `class` where the node already reads classes and
+ * the column holds class indices (the user's choice: digits' 0..9), else `real`.
+ */
+function labelKindFor(current: LabelKind, col: ColumnInfo, type: ColumnType): LabelKind {
+  if (current === 'sign' && signValues(col, type, labelClassCount(col, type))) return 'sign';
+  if (type !== 'numeric') return 'class';
+  return current === 'class' && classIndices(col) ? 'class' : 'real';
+}
+
+/**
+ * How many classes a label column has when read as classes: a categorical (or text) column's categories (the
+ * inspection's, else its distinct values); a numeric one's largest index + 1 (engine/data/csv.ts asClassIndices).
+ */
+function labelClassCount(col: ColumnInfo, type: ColumnType): number | undefined {
+  if (type !== 'numeric') return categoriesOf(col)?.length ?? col.distinct;
+  return classIndices(col) ? col.max! + 1 : undefined;
+}
+
+/** What Apply changes in the graph besides the inputs, so that it trains on the new label. */
+export interface GraphFit {
+  /** Label nodes whose kind changes. */
+  labels: { id: string; kind: LabelKind }[];
+  /** The class count of the label, when a label node reads it as classes. */
+  classes?: number;
+  /** The prediction, a dense layer, when its units change to the class count. */
+  units?: { id: string; units: number };
+}
+
+/**
+ * The graph's fit to the label column: each label node's kind (labelKindFor), and when a label node reads classes
+ * and the prediction is a `dense` layer with another number of units, one unit per class; except under a
+ * `sigmoid_cross_entropy` objective, whose logits are one score per example. Nothing without a label column.
+ */
+export function graphFit(p: Project, inspection: CsvInspection, ch: WizardChoices): GraphFit {
+  const col = ch.label === null ? undefined : columnOf(inspection, ch.label);
+  if (!col) return { labels: [] };
+  const type = ch.types[col.name] ?? col.type;
+  const kinds = p.graph.nodes
+    .filter((n) => n.op === 'label')
+    .map((n) => {
+      const current = (n.attrs?.kind as LabelKind | undefined) ?? 'class';
+      return { id: n.id, current, kind: labelKindFor(current, col, type) };
+    });
+  const fit: GraphFit = { labels: kinds.filter((k) => k.kind !== k.current).map(({ id, kind }) => ({ id, kind })) };
+  const classes = kinds.some((k) => k.kind === 'class') ? labelClassCount(col, type) : undefined;
+  if (classes === undefined) return fit;
+  fit.classes = classes;
+  const { objective, prediction } = trainingTargets(p);
+  const out = p.graph.nodes.find((n) => n.id === prediction);
+  if (out?.op === 'dense' && objective?.op !== 'sigmoid_cross_entropy' && out.attrs?.units !== classes) fit.units = { id: out.id, units: classes };
+  return fit;
+}
+
+/** What a GraphFit changes, in words for the wizard (empty when nothing). */
+export function describeGraphFit(fit: GraphFit): string[] {
+  const classes = (n: number) => `${n} class${n === 1 ? '' : 'es'}`;
+  const out = fit.labels.map((l) => `the label ${l.id} becomes ${l.kind}${l.kind === 'class' && fit.classes !== undefined ? ` (${classes(fit.classes)})` : ''}`);
+  if (fit.units) out.push(`the output layer ${fit.units.id} gets ${plural(fit.units.units, 'unit')}`);
+  return out;
+}
+
+function withGraphFit(nodes: ProjectNode[], fit: GraphFit): ProjectNode[] {
+  const kinds = new Map(fit.labels.map((l) => [l.id, l.kind]));
+  return nodes.map((n) => {
+    const kind = kinds.get(n.id);
+    if (kind !== undefined) return { ...n, attrs: { ...n.attrs, kind } };
+    if (n.id === fit.units?.id) return { ...n, attrs: { ...n.attrs, units: fit.units.units } };
+    return n;
+  });
+}
+
+/**
+ * The import as one edit: the data section, every input node's features and shape, and the graph's fit to the
+ * label (graphFit): `p` itself when all stay.
+ */
 export function importCsv(p: Project, path: string, inspection: CsvInspection, ch: WizardChoices): Project {
   const inputs = new Set(inputNodes(p));
   const data = importedData(p.data, path, inspection, ch);
-  const nodes = p.graph.nodes.map((n) => (inputs.has(n) ? fittedInput(n, inspection, ch) : n));
+  const fitted = p.graph.nodes.map((n) => (inputs.has(n) ? fittedInput(n, inspection, ch) : n));
+  const nodes = withGraphFit(fitted, graphFit(p, inspection, ch));
   const same = sameValue(data, p.data) && nodes.every((n, i) => sameValue(n, p.graph.nodes[i]));
   return same ? p : { ...p, data, graph: { ...p.graph, nodes } };
 }

@@ -189,8 +189,9 @@ export function setCsvFeatures(p: Project, features: readonly string[] | undefin
 }
 
 /**
- * Checks or unchecks one feature column. `columns` are all the file's columns (header order): an absent `features`
- * means all of them but the label, and a list that comes back to exactly that is removed again.
+ * Checks or unchecks one feature column. `columns` are the file's columns the engine reads as features by default
+ * (header order; csvFeatureChoices): an absent `features` means all of them but the label, and a list that comes
+ * back to exactly that is removed again.
  */
 export function toggleCsvFeature(p: Project, column: string, on: boolean, columns: readonly string[]): Project {
   const d = p.data;
@@ -202,6 +203,35 @@ export function toggleCsvFeature(p: Project, column: string, on: boolean, column
   const next = on ? orderBy([...current, column], columns) : current.filter((c) => c !== column);
   const isAll = next.length === all.length && all.every((c, i) => next[i] === c);
   return setCsvFeatures(p, isAll ? undefined : next);
+}
+
+/**
+ * The columns the data panel offers as features, in header order: those the engine reads as features, known from
+ * `readable`, the encoded feature names it reported (the preview's, and any seen before for the same file): a
+ * column read as itself, or a source column encoded as `COLUMN=…` features (one choice that stands for all of them,
+ * as an input node's `features` may name it: engine/data/csv-encode.ts expandFeatureNames). A text column, which the
+ * engine refuses as a feature, is never among them unless the section's `features` lists it: the columns listed are
+ * offered too, so that a name the engine refused can be unchecked. The label is not a feature.
+ */
+export function csvFeatureChoices(columns: readonly string[], spec: CsvSpec, readable: Iterable<string>): string[] {
+  const header = new Set(columns);
+  const read = new Set<string>();
+  for (const f of readable) {
+    if (header.has(f)) {
+      read.add(f);
+      continue;
+    }
+    // `COLUMN=VALUE`: the longest part before an `=` that is a column (a column's name may hold `=` too).
+    for (let eq = f.lastIndexOf('='); eq > 0; eq = f.lastIndexOf('=', eq - 1)) {
+      if (header.has(f.slice(0, eq))) {
+        read.add(f.slice(0, eq));
+        break;
+      }
+    }
+  }
+  for (const c of columns) if (spec.columns?.[c]?.type === 'text') read.delete(c);
+  for (const f of spec.features ?? []) read.add(f);
+  return columns.filter((c) => c !== spec.label && read.has(c));
 }
 
 /** `items` in the order they have in `order` (items not in it last, as they were). */
@@ -367,10 +397,10 @@ export function dirOf(path: string): string {
 }
 
 /**
- * How the project file should name a chosen data file: relative to `baseDir`, the folder the engine reads relative
- * paths against (the project file's folder), with `/`, so that the project and its data move together. The path as
- * it is when there is no such folder yet (a new document), or when the two share no folder but the file system's
- * root (or drive). Both are absolute (Electron) or both workspace-relative (web mode, where '' is the workspace's top).
+ * How the project file should name a chosen data file or folder: relative to `baseDir`, the folder the engine reads
+ * relative paths against (the project file's folder), with `/`, so that the project and its data move together
+ * (`.` for that folder itself). The path as it is when there is no such folder yet (a new document), or when the two
+ * share no folder but the file system's root (or drive). Both are absolute (Electron) or both workspace-relative (web mode, where '' is the workspace's top).
  */
 export function relativeDataPath(baseDir: string | undefined, filePath: string): string {
   if (baseDir === undefined) return filePath;
@@ -382,12 +412,13 @@ export function relativeDataPath(baseDir: string | undefined, filePath: string):
   const norm = (s: string) => (windows ? s.toLowerCase() : s);
   const from = segs(baseDir);
   const to = segs(filePath);
-  if (to.length === 0 || from.includes('..')) return filePath;
+  if (filePath === '' || from.includes('..')) return filePath;
+  // A folder (an image folder) may be `baseDir` itself or one above it; a file never is.
   let common = 0;
-  while (common < from.length && common < to.length - 1 && norm(from[common]) === norm(to[common])) common++;
+  while (common < from.length && common < to.length && norm(from[common]) === norm(to[common])) common++;
   // A file outside the folder whose paths share only the root (or, on Windows, only the drive): its own path.
   const rootOnly = common === 0 || (WIN_DRIVE.test(filePath) && common === 1);
   if (absF && rootOnly && common < from.length) return filePath;
   if (WIN_DRIVE.test(filePath) && common === 0) return filePath;
-  return [...from.slice(common).map(() => '..'), ...to.slice(common)].join('/');
+  return [...from.slice(common).map(() => '..'), ...to.slice(common)].join('/') || '.';
 }

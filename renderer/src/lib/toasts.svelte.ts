@@ -20,3 +20,18 @@ export function toast(text: string, kind: ToastKind = 'info', ms = kind === 'err
 export function dismiss(id: number): void {
   toasts.list = toasts.list.filter((t) => t.id !== id);
 }
+
+/** A toast that stays while work goes on (an export): `update` changes its text, `done` dismisses it. */
+export interface BusyToast {
+  update(text: string): void;
+  done(): void;
+}
+
+export function busyToast(text: string): BusyToast {
+  const id = next++;
+  toasts.list = [...toasts.list.slice(-3), { id, kind: 'info', text }];
+  return {
+    update: (t) => (toasts.list = toasts.list.map((x) => (x.id === id ? { ...x, text: t } : x))),
+    done: () => dismiss(id),
+  };
+}

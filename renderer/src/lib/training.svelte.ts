@@ -8,7 +8,7 @@
  */
 import type { EngineEventOf, EpochInfo, ErrorInfo, JobState, TrainJobInfo, WeightsReportInfo } from '../../../engine/protocol/messages';
 import { StudioError } from '../../../engine/util/errors';
-import type { Bridge } from './bridge';
+import type { Bridge, EngineCallOptions } from './bridge';
 import { SeriesLog } from './series-log';
 import { toast } from './toasts.svelte';
 
@@ -142,9 +142,12 @@ export class TrainingState {
     return report;
   }
 
-  /** The prediction part of `source`'s graph with the job's weights, as ONNX, checked in ONNX Runtime. */
-  exportOnnx(source: RunSource) {
-    return this.bridge.engine({ type: 'export.onnx', project: source.project, ...base(source) });
+  /**
+   * The prediction part of `source`'s graph with the job's weights, as ONNX, checked in ONNX Runtime (`opts`: the
+   * progress of reading the data for the check).
+   */
+  exportOnnx(source: RunSource, opts?: EngineCallOptions) {
+    return this.bridge.engine({ type: 'export.onnx', project: source.project, ...base(source) }, opts);
   }
 
   /** Objective, accuracy and confusion of the job's weights on the validation part (or all rows). */
