@@ -8,6 +8,7 @@
  */
 import { readdirSync, readFileSync, statSync, type Dirent } from 'node:fs';
 import { extname, join } from 'node:path';
+import { throwIfCanceled } from '../util/cancel';
 import { StudioError } from '../util/errors';
 import { decodeImage, type RgbaImage } from './image-decode';
 import { resizePlanes } from './image-resize';
@@ -80,12 +81,19 @@ export function imagesDataset(dir: string, spec: ImagesRead): Dataset {
 
 /**
  * imagesDataset for the engine host: it yields to the event loop every YIELD_MS, so the host answers other
- * requests while a big folder is decoded, and reports progress in bytes of the files read.
+ * requests while a big folder is decoded, reports progress in bytes of the files read, and stops before the next
+ * file once `signal` is aborted (a CanceledError naming the folder).
  */
-export async function imagesDatasetAsync(dir: string, spec: ImagesRead, onProgress: (bytes: number, total: number) => void): Promise<Dataset> {
+export async function imagesDatasetAsync(
+  dir: string,
+  spec: ImagesRead,
+  onProgress: (bytes: number, total: number) => void,
+  signal?: AbortSignal,
+): Promise<Dataset> {
   const read = readFolder(dir, spec);
   let since = performance.now();
   for (;;) {
+    throwIfCanceled(signal, { file: spec.folder });
     const r = read.next();
     if (r.done) return r.value;
     onProgress(r.value.bytes, r.value.total);

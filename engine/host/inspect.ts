@@ -32,7 +32,8 @@ export function inspectData(path: string, baseDir: string | undefined, onProgres
  * kept: the data panel previews the same data again and again and training starts on what it previewed, so an
  * unchanged file (same size and modification time) under the same `data` and seed is read once. A request that
  * asks while it is being read shares the read, and hears its progress from then on. A request whose `signal` is
- * aborted stops waiting at once (a CanceledError); the read itself stops when no other request waits for it.
+ * aborted stops waiting at once (a CanceledError); the read itself stops when no other request waits for it. An
+ * image folder is decoded for each request (images.ts keeps the last one decoded) and stops at its request's cancel.
  */
 export class DataLoads {
   private last: CsvRead | undefined;
@@ -40,7 +41,7 @@ export class DataLoads {
   async load(data: DataSpec, baseDir: string | undefined, seed: number, onProgress: OnProgress, signal?: AbortSignal): Promise<Dataset> {
     const opts = dataOptions(data, baseDir, seed);
     if (data.kind === 'images' && typeof data.folder === 'string' && data.folder !== '') {
-      return imagesDatasetAsync(resolve(opts.baseDir, data.folder), data, onProgress);
+      return imagesDatasetAsync(resolve(opts.baseDir, data.folder), data, onProgress, signal);
     }
     if (data.kind !== 'csv') return loadDataset(data, opts);
     const file = csvFile(data.path, opts.baseDir);

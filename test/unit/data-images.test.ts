@@ -217,6 +217,18 @@ describe('image folders', () => {
     expect(got.label).toEqual(want.label);
   });
 
+  test("the host's read stops before the next file once canceled, naming the folder", async () => {
+    const files = Object.fromEntries(Array.from({ length: 6 }, (_, i) => [`c/${i}.png`, png(2, 2, fill(4, [i * 40, 0, 0]))]));
+    const stop = new AbortController();
+    const seen: number[] = [];
+    const read = imagesDatasetAsync(folder('cancel', files), { folder: 'cancel', size: [2, 2] }, (bytes) => {
+      seen.push(bytes);
+      if (seen.length === 2) stop.abort();
+    }, stop.signal);
+    await expect(read).rejects.toThrow(expect.objectContaining({ name: 'CanceledError', where: { file: 'cancel' } }));
+    expect(seen).toHaveLength(2);
+  });
+
   test('a folder whose features would pass the memory limit is an error naming data.size, before anything is decoded', () => {
     expect(() => checkFits(1000, [3, 1024, 1024])).toThrow(studioError({ path: 'data.size' }, /1000 images of 3 x 1024 x 1024 values come to 11\.7 GB, more than the 2\.0 GB/));
     expect(() => checkFits(10, [1, 16, 16], 10 * 256 * 4)).not.toThrow();
