@@ -396,10 +396,10 @@ describe('PreviewLoader', () => {
 
   /** A loader whose requests answer when the test says so. */
   function setup() {
-    const asked: { project: Project; baseDir?: string; resolve: (p: DataPreview) => void; reject: (e: unknown) => void }[] = [];
+    const asked: { project: Project; baseDir?: string; signal: AbortSignal; resolve: (p: DataPreview) => void; reject: (e: unknown) => void }[] = [];
     const states: PreviewSnapshot[] = [];
     const loader = new PreviewLoader(
-      (project, baseDir) => new Promise((resolve, reject) => asked.push({ project, baseDir, resolve, reject })),
+      (project, baseDir, signal) => new Promise((resolve, reject) => asked.push({ project, baseDir, signal, resolve, reject })),
       (s) => states.push(s),
       200,
     );
@@ -421,6 +421,25 @@ describe('PreviewLoader', () => {
     asked[0].resolve(fakePreview('30'));
     await vi.runAllTimersAsync();
     expect(last()).toMatchObject({ loading: false, error: null, preview: { name: '30' } });
+  });
+
+  it('a request that a newer refresh supersedes is canceled (the engine stops reading for it), and so is one in flight at dispose', async () => {
+    const { loader, asked } = setup();
+    loader.refresh(builtin(10));
+    await vi.advanceTimersByTimeAsync(200);
+    expect(asked[0].signal.aborted).toBe(false);
+    loader.refresh(builtin(20));
+    expect(asked[0].signal.aborted).toBe(true);
+    await vi.advanceTimersByTimeAsync(200);
+    expect(asked[1].signal.aborted).toBe(false);
+    asked[1].resolve(fakePreview('20'));
+    await vi.runAllTimersAsync();
+    // an answered request is not canceled later
+    loader.refresh(builtin(30));
+    expect(asked[1].signal.aborted).toBe(false);
+    await vi.advanceTimersByTimeAsync(200);
+    loader.dispose();
+    expect(asked[2].signal.aborted).toBe(true);
   });
 
   it('the latest request wins: an older answer that comes later is dropped', async () => {

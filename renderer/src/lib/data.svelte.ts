@@ -42,7 +42,8 @@ export interface RefreshOptions {
 
 export const PREVIEW_DEBOUNCE_MS = 250;
 
-type Ask = (project: Project, baseDir: string | undefined) => Promise<DataPreview>;
+/** Asks the engine for a preview; `signal` is aborted when a newer refresh supersedes it (the engine stops reading). */
+type Ask = (project: Project, baseDir: string | undefined, signal: AbortSignal) => Promise<DataPreview>;
 
 /**
  * The parts of the Bridge (./bridge.ts) this module uses, written out so that it does not import the bridge (and
@@ -51,7 +52,7 @@ type Ask = (project: Project, baseDir: string | undefined) => Promise<DataPrevie
 export interface PreviewEngine {
   engine(
     req: { type: 'data.preview'; project: Project; baseDir?: string },
-    opts?: { onProgress?: (p: { bytes: number; total: number }) => void },
+    opts?: { onProgress?: (p: { bytes: number; total: number }) => void; signal?: AbortSignal },
   ): Promise<DataPreview>;
 }
 export interface ShellBridge {
@@ -105,10 +106,13 @@ function errorOf(e: unknown): DataError {
 
 /**
  * Debounced, sequenced previews: each refresh supersedes the ones before it (an answer that comes after a newer
- * request was made is dropped), and a refresh of what was last asked does nothing unless forced.
+ * request was made is dropped, and the superseded request is canceled, so the engine stops reading for it), and a
+ * refresh of what was last asked does nothing unless forced.
  */
 export class PreviewLoader {
   private seq = 0;
+  /** Cancels the requests of the latest run (the preview and the column probe). */
+  private inFlight: AbortController | null = null;
   private timer: ReturnType<typeof setTimeout> | null = null;
   private lastKey: string | null = null;
   private columnsCache: { key: string; names: string[] } | null = null;
@@ -136,6 +140,7 @@ export class PreviewLoader {
     if (opts.force) this.columnsCache = null;
     const seq = ++this.seq;
     this.cancelTimer();
+    this.cancelRequests();
     const data = req.project.data;
     const columnsKey = data?.kind === 'csv' ? JSON.stringify([baseDir ?? null, data.path]) : null;
     const keptColumns = columnsKey !== null && this.columnsCache?.key === columnsKey ? this.columnsCache.names : null;
@@ -155,8 +160,14 @@ export class PreviewLoader {
   /** Stops waiting: a pending refresh is dropped and answers in flight are ignored. */
   dispose(): void {
     this.cancelTimer();
+    this.cancelRequests();
     this.seq++;
     this.lastKey = null;
+  }
+
+  private cancelRequests(): void {
+    this.inFlight?.abort();
+    this.inFlight = null;
   }
 
   private cancelTimer(): void {
@@ -166,17 +177,19 @@ export class PreviewLoader {
 
   private async run(seq: number, project: Project, baseDir: string | undefined, columnsKey: string | null): Promise<void> {
     const data = project.data as DataSpec;
-    const main = this.ask(project, baseDir).then(
+    const stop = (this.inFlight = new AbortController());
+    const main = this.ask(project, baseDir, stop.signal).then(
       (preview) => ({ ok: true as const, preview }),
       (e: unknown) => ({ ok: false as const, error: errorOf(e) }),
     );
     let columns: Promise<string[] | null> = Promise.resolve(null);
     if (columnsKey !== null && data.kind === 'csv') {
       const cached = this.columnsCache?.key === columnsKey ? this.columnsCache.names : null;
-      columns = cached ? Promise.resolve(cached) : this.probeColumns(project, baseDir, columnsKey);
+      columns = cached ? Promise.resolve(cached) : this.probeColumns(project, baseDir, columnsKey, stop.signal);
     }
     const [m, names] = await Promise.all([main, columns]);
     if (seq !== this.seq) return;
+    if (this.inFlight === stop) this.inFlight = null;
     if (m.ok) this.set({ preview: m.preview, error: null, loading: false, columns: names });
     else this.set({ preview: null, error: m.error, loading: false, columns: names });
   }
@@ -185,11 +198,11 @@ export class PreviewLoader {
    * A CSV's header, asked of the engine with a label that no column has (its error lists them). Malformed rows are
    * skipped, so that a file with some (imported with `malformed: skip`) still names its columns.
    */
-  private async probeColumns(project: Project, baseDir: string | undefined, key: string): Promise<string[] | null> {
+  private async probeColumns(project: Project, baseDir: string | undefined, key: string, signal: AbortSignal): Promise<string[] | null> {
     const data = project.data as Extract<DataSpec, { kind: 'csv' }>;
     const probe: Extract<DataSpec, { kind: 'csv' }> = { kind: 'csv', path: data.path, label: PROBE_LABEL, malformed: 'skip' };
     try {
-      await this.ask({ ...project, graph: { nodes: [] }, data: probe }, baseDir);
+      await this.ask({ ...project, graph: { nodes: [] }, data: probe }, baseDir, signal);
       return null;
     } catch (e) {
       const names = columnsFromProbeError(errorOf(e).message);
@@ -213,10 +226,10 @@ export class DatasetState {
 
   constructor(bridge: PreviewEngine, debounceMs = PREVIEW_DEBOUNCE_MS) {
     this.loader = new PreviewLoader(
-      (project, baseDir) =>
+      (project, baseDir, signal) =>
         bridge.engine(
           { type: 'data.preview', project, ...(baseDir !== undefined ? { baseDir } : {}) },
-          { onProgress: (p) => this.loading && (this.progress = p) },
+          { onProgress: (p) => this.loading && (this.progress = p), signal },
         ),
       (s) => {
         if (this.preview !== s.preview) this.preview = s.preview;
