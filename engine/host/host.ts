@@ -1,5 +1,5 @@
 import { availableBackends, chooseBackend } from '../backends/select';
-import { withDataDefaults, withTrainingDefaults, type Project } from '../io/project';
+import { dataSectionOf, withDataDefaults, withTrainingDefaults, type Project } from '../io/project';
 import { engineRequest, type EngineEvent, type EngineReply, type EngineRequest, type TrainJobInfo } from '../protocol/messages';
 import { ProtocolError } from '../protocol/check';
 import { analyzeProject } from '../train/analysis';
@@ -169,12 +169,12 @@ export class EngineHost {
         return ok(await availableBackends());
       case 'export.onnx': {
         const project = projectOf(r.project);
-        const weights = decodeWeights((await this.need().exportWeights()).base64);
+        const weights = await this.need().weights();
         // The job's weights must fit the graph sent (it may have been edited since), as weights.load checks.
         checkWeightsFit(project.graph.nodes, weights);
-        if (!project.data) throw new StudioError('the project has no data section: choose a dataset', { path: 'data' });
+        const baseDir = dataBaseDir(dataSectionOf(project), r.baseDir);
         const dataset = await this.streamedDataset(project, r.baseDir, r.id);
-        const { bytes, parity } = await exportOnnxChecked(project, { baseDir: dataBaseDir(project.data, r.baseDir), weights, rows: r.rows, dataset });
+        const { bytes, parity } = await exportOnnxChecked(project, { baseDir, weights, rows: r.rows, dataset });
         return ok({ base64: Buffer.from(bytes).toString('base64'), parity });
       }
     }

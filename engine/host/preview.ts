@@ -6,9 +6,8 @@
 import { expandFeatureNames } from '../data/csv-encode';
 import type { OnProgress } from '../data/csv-load';
 import type { Dataset } from '../data/types';
-import { withDataDefaults, withTrainingDefaults, type Project } from '../io/project';
+import { dataSectionOf, withDataDefaults, withTrainingDefaults, type Project } from '../io/project';
 import type { DataPreview } from '../protocol/messages';
-import { StudioError } from '../util/errors';
 import { imageGrid } from './image-preview';
 import type { DataLoads } from './inspect';
 
@@ -21,8 +20,7 @@ export const PREVIEW_POINTS = 4000;
  * progress); an aborted `signal` stops waiting for a CSV file's read (DataLoads.load).
  */
 export async function previewDataStreamed(project: Project, baseDir: string | undefined, loads: DataLoads, onProgress: OnProgress, signal?: AbortSignal): Promise<DataPreview> {
-  if (!project.data) throw new StudioError('the project has no data section: choose a dataset', { path: 'data' });
-  const ds = await loads.load(withDataDefaults(project.data), baseDir, withTrainingDefaults(project.training).seed, onProgress, signal);
+  const ds = await loads.load(withDataDefaults(dataSectionOf(project)), baseDir, withTrainingDefaults(project.training).seed, onProgress, signal);
   return describeDataset(ds, project);
 }
 

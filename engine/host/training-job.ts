@@ -17,7 +17,7 @@
 import type { BackendChoice } from '../backends/select';
 import { GpuLostError } from '../backends/webgpu/gpu';
 import type { Dataset } from '../data/types';
-import type { Project } from '../io/project';
+import { dataSectionOf, type Project } from '../io/project';
 import type { Tensor } from '../io/safetensors';
 import type { EngineEvent, EngineEventOf, EpochInfo, EvaluateResult, JobState, TrainJobInfo, TrainStatus, WeightsExport } from '../protocol/messages';
 import { decimate, readPrediction, round7, StepLog, updateRatios, type Reading } from '../train/metrics';
@@ -151,8 +151,7 @@ export class TrainingJob {
     this.emit = opts.emit;
     const project = opts.project;
     if (opts.weights) checkWeightsFit(project.graph.nodes, opts.weights);
-    if (!project.data) throw new StudioError('the project has no data section: choose a dataset', { path: 'data' });
-    this.made = { baseDir: dataBaseDir(project.data, opts.baseDir), weights: opts.weights };
+    this.made = { baseDir: dataBaseDir(dataSectionOf(project), opts.baseDir), weights: opts.weights };
     const s = new Session(project, { ...this.made, backend: opts.backend?.backend, dataset: opts.dataset });
     this.backend = opts.backend ? { name: opts.backend.name, reason: opts.backend.reason, ...(opts.backend.adapter ? { adapter: opts.backend.adapter } : {}) } : { name: 'cpu', reason: 'default' };
     this.session = s;
@@ -312,6 +311,11 @@ export class TrainingJob {
       const { base64, bytes } = encodeWeights(await this.session.weights(), this.session.project.name ?? 'untitled');
       return { job: this.id, step: this.lastStep, epoch: this.lastEpoch, base64, bytes };
     });
+  }
+
+  /** The weights now, as tensors (what exportWeights encodes), for work in the host itself (ONNX export). */
+  async weights(): Promise<Record<string, Tensor>> {
+    return this.exclusive(() => this.session.weights());
   }
 
   async evaluate(which: 'validation' | 'all'): Promise<EvaluateResult> {

@@ -118,6 +118,12 @@ export const DEFAULT_DATA = Object.freeze({ validation: 0.2, shuffle: true });
 
 export type ResolvedData = DataSpec & { validation: number; shuffle: boolean };
 
+/** The project's data section, or the error that it has none (training, previews and exports all need one). */
+export function dataSectionOf(project: Pick<Project, 'data'>): DataSpec {
+  if (!project.data) throw new StudioError('the project has no data section: choose a dataset', { path: 'data' });
+  return project.data;
+}
+
 export function withDataDefaults(data: DataSpec): ResolvedData {
   return { ...DEFAULT_DATA, ...definedOnly(data) };
 }

@@ -8,7 +8,7 @@ import type { Dataset } from '../data/types';
 import { expandGraph, type GraphNode, type ParamInfo } from '../graph/expand';
 import { initTensor } from '../graph/init';
 import type { Project, ResolvedTraining } from '../io/project';
-import { withDataDefaults, withTrainingDefaults } from '../io/project';
+import { dataSectionOf, withDataDefaults, withTrainingDefaults } from '../io/project';
 import type { Tensor } from '../io/safetensors';
 import { StudioError } from '../util/errors';
 import { Feeder } from './feed';
@@ -176,8 +176,7 @@ export class Session {
       predShape && analysis.batched.get(pred!) && predShape.slice(1).every((d) => typeof d === 'number')
         ? (predShape.slice(1) as number[]).reduce((a, d) => a * d, 1)
         : undefined;
-    if (!project.data) throw new StudioError('the project has no data section: choose a dataset', { path: 'data' });
-    const data = withDataDefaults(project.data);
+    const data = withDataDefaults(dataSectionOf(project));
     this.shuffle = data.shuffle;
     this.dataset = opts.dataset ?? loadDataset(data, { baseDir: opts.baseDir, seed });
     this.split = splitRows(this.dataset.rows, data, seed);

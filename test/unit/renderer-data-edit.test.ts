@@ -43,6 +43,7 @@ import {
 import {
   PICK_FILTERS,
   PreviewLoader,
+  chooseDataPath,
   chooseFile,
   columnsFromProbeError,
   previewRequest,
@@ -633,5 +634,15 @@ describe('chooseFile', () => {
     expect(await chooseFile(canceled.h, 'data')).toBeNull();
     expect(canceled.requests).toEqual([]);
     expect(canceled.picks).toEqual([{ mode: 'open', name: '', filter: PICK_FILTERS.data }]);
+  });
+
+  it('chooseDataPath: the path as the data section writes it, null when canceled, and a refused choice shown', async () => {
+    const shown: [string, unknown][] = [];
+    const withErrors = (h: FileChooserHost) => Object.assign(h, { showError: (title: string, e: unknown) => void shown.push([title, e]) });
+    expect(await chooseDataPath(withErrors(host('electron', { shell: { path: '/p/data/a.csv' }, baseDir: '/p' }).h), 'data')).toBe('data/a.csv');
+    expect(await chooseDataPath(withErrors(host('electron', { shell: null, baseDir: '/p' }).h), 'images')).toBeNull();
+    const refused = new StudioError('cannot read the folder', { file: 'x' });
+    expect(await chooseDataPath(withErrors(host('electron', { shell: refused as never }).h), 'images')).toBeNull();
+    expect(shown).toEqual([['This folder cannot be used', refused]]);
   });
 });

@@ -34,8 +34,7 @@ import { layoutGraph, withLayout, type Size } from './layout';
 import { buildEdges, buildNodes, fallbackPosition, type OpNode, type ShapeEdge, type UiError } from './nodes';
 import { toggleTheme } from './theme.svelte';
 import { busyToast, toast } from './toasts.svelte';
-import { chooseFile, DatasetState, type PickFilter } from './data.svelte';
-import { relativeDataPath } from './data-edit';
+import { chooseDataPath, chooseFile, DatasetState, type PickFilter } from './data.svelte';
 import { TrainingState, type RunSource } from './training.svelte';
 import { OVERLAY_MIN_GAP_MS, overlayFor, type GradientOverlay } from './gradient-view';
 
@@ -644,13 +643,8 @@ export class AppState {
   /** Import CSV…: chooses a file, then the wizard (CsvWizard.svelte) reads it and writes the data section. */
   async importCsv(): Promise<void> {
     if (this.view !== 'editor' || !this.mayEdit()) return;
-    let picked: string | null;
-    try {
-      picked = await chooseFile(this, 'data');
-    } catch (e) {
-      return this.showError('This file cannot be used', e);
-    }
-    if (picked !== null) this.dialog = { kind: 'csvImport', path: relativeDataPath(this.baseDir(), picked) };
+    const path = await chooseDataPath(this, 'data');
+    if (path !== null) this.dialog = { kind: 'csvImport', path };
   }
 
   /**

@@ -9,7 +9,7 @@
 import type { DataSpec, Project } from '../../../engine/io/project';
 import type { DataPreview, ShellRequest, ShellResult } from '../../../engine/protocol/messages';
 import { StudioError, describeWhere, type Where } from '../../../engine/util/errors';
-import { inputNodes } from './data-edit';
+import { inputNodes, relativeDataPath } from './data-edit';
 
 /** A preview that failed: the engine's message and where (file, row, column, the data section's key). */
 export interface DataError {
@@ -303,4 +303,19 @@ export async function chooseFile(app: FileChooserHost, purpose: FilePurpose): Pr
   if (picked === null) return null;
   const r = await app.bridge.request({ type: 'chooseFile', purpose, path: picked });
   return r?.path ?? null;
+}
+
+/**
+ * chooseFile for the project's data section: the chosen CSV or IDX file, or image folder, as the section writes it
+ * (relative to the project's folder where it can be), or null when the user canceled or the choice cannot be read
+ * (then `showError` says why).
+ */
+export async function chooseDataPath(app: FileChooserHost & { showError(title: string, e: unknown): void }, purpose: 'data' | 'images'): Promise<string | null> {
+  try {
+    const picked = await chooseFile(app, purpose);
+    return picked === null ? null : relativeDataPath(app.baseDir(), picked);
+  } catch (e) {
+    app.showError(purpose === 'images' ? 'This folder cannot be used' : 'This file cannot be used', e);
+    return null;
+  }
 }
