@@ -134,6 +134,7 @@ export async function webgpuMlpStep(): Promise<void> {
       for (const p of expansion.params) gpu.writeTensor(p.name, initTensor(p.name, p.shape, p.init, MLP.seed));
       const exe = gpu.load(plan);
       const { x, y } = batchOf(batch);
+      // Dispatches per step: what bounds a small batch's steps/s on a fast GPU (each is a launch and a barrier).
       exe.setInput('x', x);
       exe.setInput('y', y);
       let step = 0;
@@ -147,6 +148,7 @@ export async function webgpuMlpStep(): Promise<void> {
       const extras = { backend: 'webgpu', adapter: gpu.adapter, batch, readEvery: READ_EVERY };
       emit({ bench: 'mlp_step', ...extras, value: 1 / s, unit: 'steps/s' });
       emit({ bench: 'mlp_step', ...extras, value: (MLP_STEP_FLOPS * (batch / MLP.batch)) / s / 1e9, unit: 'GFLOP/s' });
+      emit({ bench: 'mlp_step', ...extras, value: exe.dispatches(), unit: 'dispatches/step' });
     });
   }
   gpu.dispose();

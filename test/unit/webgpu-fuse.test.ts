@@ -6,6 +6,7 @@
 import { describe, expect, test } from 'vitest';
 import { WebGpuBackend, WebGpuExecutable } from '../../engine/backends/webgpu/webgpu-backend';
 import { fusedKernel, planFusion, type FusionOptions } from '../../engine/backends/webgpu/fuse';
+import { planFolds } from '../../engine/backends/webgpu/fold';
 import { Builder } from '../../engine/ir/builder';
 import type { IRNode } from '../../engine/ir/node';
 import { compilePlan, type Plan, type Update } from '../../engine/plan/plan';
@@ -160,12 +161,11 @@ describe('which steps fuse', () => {
     expect(f.breaks).toEqual(['op', 'alias', 'update']);
   });
 
-  test('the MLP 784-256-256-10 training step: 84 dispatches, 76 fused', () => {
+  test('the MLP 784-256-256-10 training step: 84 steps, 57 dispatches', () => {
     const { plan } = mlpTrainPlan();
     const f = planFusion(plan);
     const ops = plan.steps.map((s) => s.call.op);
     expect(f.groups.map((g) => g.steps.map((i) => ops[i]))).toEqual([
-      ['ln', 'sub', 'mul'],
       ['mul', 'neg'],
       ['neg', 'mul'],
       ['div', 'mul'],
@@ -173,18 +173,53 @@ describe('which steps fuse', () => {
       ['step', 'mul'],
       ['step', 'mul'],
     ]);
+    // The log-sum-exp's cross-entropy, the backward of the softmax's normaliser, and the six gradient norms.
+    expect(f.prologues.map((p) => [...p.group.steps, p.reduce].map((i) => ops[i]).join(' '))).toEqual([
+      'ln sub mul sum',
+      'neg sum',
+      ...new Array(6).fill('mul sum'),
+    ]);
+    const skipped = planFolds(plan).skipped.length;
+    expect(skipped).toBe(11);
+    const away = f.groups.reduce((s, g) => s + g.steps.length - 1, 0) + f.prologues.reduce((s, p) => s + p.group.steps.length, 0);
     expect(plan.steps.length).toBe(84);
-    expect(plan.steps.length - f.groups.reduce((s, g) => s + g.steps.length - 1, 0)).toBe(76);
+    expect(plan.steps.length - away - skipped).toBe(57);
     // dense + relu: the pre-activation is read again by the backward pass (relu's derivative), so it stays.
     const firstRelu = ops.indexOf('relu');
     expect(ops[firstRelu - 1]).toBe('add');
     expect(f.breaks[firstRelu - 1]).toBe('uses');
     // max-shift of the softmax: stop_gradient(max) [128, 1] would be read broadcast from the sub's own buffer.
     expect(f.breaks[ops.indexOf('stop_gradient')]).toBe('alias');
-    expect(f.groups.some((g) => g.aliased !== undefined)).toBe(true);
+    // The cross-entropy's group reads an external in its own buffer: as a prologue it is bound like the others.
+    const ce = f.prologues[0].group;
+    expect(ce.aliased).toBeUndefined();
+    expect(ce.inputs.map((x) => x.buffer)).toContain(ce.output);
+    // A reduction that the plan gives the buffer of one of its prologue's externals keeps its step apart.
+    const accuracy = ops.indexOf('max_mask') + 3;
+    expect(ops.slice(accuracy - 1, accuracy + 1)).toEqual(['mul', 'sum']);
+    expect(plan.steps[accuracy - 1].inputs).toContain(plan.steps[accuracy].output);
+    expect(f.prologues.some((p) => p.reduce === accuracy)).toBe(false);
     for (const g of f.groups) expect(g.steps[g.steps.length - 1]).toBeLessThan(plan.updateStart);
   });
 
+  test('what only a reduction reads is computed in its loads (prologues)', () => {
+    let b = new Builder();
+    const g = b.input('g', [4, 3]);
+    let f = fuse({ n: b.sum(b.mul(g, g), [0, 1]) });
+    expect(f.groups).toEqual([]);
+    expect(f.fusion.prologues.map((p) => [p.group.steps, p.reduce])).toEqual([[[0], 1]]);
+
+    b = new Builder();
+    f = fuse({ m: b.max(b.exp(b.add(b.input('x', [4, 3]), b.input('c', [3]))), [1], true) });
+    expect(f.groups).toEqual([]);
+    expect(f.fusion.prologues.map((p) => [p.group.steps, p.reduce])).toEqual([[[0, 1], 2]]);
+
+    // Read again after the reduction: the value is written, and the reduction reads it.
+    b = new Builder();
+    const t = b.mul(b.input('h', [4, 3]), b.input('k', [4, 3]));
+    f = fuse({ n: b.sum(t, [1]), y: b.neg(t) });
+    expect(f.fusion.prologues).toEqual([]);
+  });
   test('the MLP evaluation plan fuses dense + relu', () => {
     const nodes = mlpGraph();
     const { plan } = evalProgram(nodes, resolveTargets(nodes), 16, { scored: true });
@@ -230,9 +265,8 @@ async function bothWays(plan: Plan, feeds: Record<string, Float32Array>) {
 
 async function expectSame(outputs: Record<string, IRNode>, feeds: Record<string, Float32Array>, fusedSteps: number) {
   const plan = compilePlan(outputs);
-  expect(planFusion(plan, { maxStorageBuffers: gpu().device.limits.maxStorageBuffersPerShaderStage }).groups.reduce((s, g) => s + g.steps.length, 0)).toBe(
-    fusedSteps,
-  );
+  const f = planFusion(plan, { maxStorageBuffers: gpu().device.limits.maxStorageBuffersPerShaderStage });
+  expect(f.groups.reduce((s, g) => s + g.steps.length, 0) + f.prologues.reduce((s, p) => s + p.group.steps.length + 1, 0)).toBe(fusedSteps);
   const [fused, unfused] = await bothWays(plan, feeds);
   for (const [name, want] of unfused) expect(mismatch(fused.get(name)!, want), name).toBe('');
 }
@@ -273,6 +307,22 @@ describe('fused kernels compute what the steps do', () => {
     await expectSame({ z }, { x: xs }, 6);
   });
 
+  test('reductions with prologues: long and short, over some axes or all, broadcast externals, NaN', async () => {
+    const b = new Builder();
+    const a = b.input('a', [40, 300]);
+    const c = b.input('c', [1, 300]);
+    const feeds = { a: normals(12000, 11), c: normals(300, 12) };
+    await expectSame({ y: b.sum(b.mul(a, a), [0, 1]) }, feeds, 2);
+    await expectSame({ y: b.sum(b.mul(a, c), [1], true) }, feeds, 2);
+    await expectSame({ y: b.sum(b.mul(a, c), [0]) }, feeds, 2);
+    await expectSame({ y: b.max(b.exp(b.sub(a, c)), [1], true) }, feeds, 3);
+    await expectSame({ y: b.maxMask(b.neg(b.mul(a, c)), [0]) }, feeds, 3);
+    const withNaN = Float32Array.from(feeds.a);
+    withNaN[7] = NaN;
+    withNaN[305] = Infinity;
+    await expectSame({ y: b.max(b.abs(a), [1], true), z: b.sum(b.neg(b.input('d', [40, 300])), [1]) }, { a: withNaN, d: withNaN }, 4);
+  });
+
   test('in place: the output in the buffer of an external', async () => {
     const b = new Builder();
     const y = b.sin(b.neg(b.transpose(b.input('a', [5, 4]), [1, 0])));
@@ -299,6 +349,7 @@ describe('fused kernels compute what the steps do', () => {
       const backend = await WebGpuBackend.create();
       for (const p of expansion.params) backend.writeTensor(p.name, initTensor(p.name, p.shape, p.init, MLP.seed));
       const exe = new WebGpuExecutable(backend, plan, { fuse });
+      expect(exe.dispatches()).toBe(fuse ? 57 : 84);
       exe.setInput('x', x);
       exe.setInput('y', Float32Array.from(labels));
       const out = new Map<string, Float32Array>();

@@ -10,6 +10,8 @@ import { describe, expect, test } from 'vitest';
 import { CpuBackend } from '../../engine/backends/cpu/cpu-backend';
 import type { Backend } from '../../engine/backends/backend';
 import { matmulLayout } from '../../engine/backends/webgpu/kernels/matmul';
+import { planFolds } from '../../engine/backends/webgpu/fold';
+import type { IRNode } from '../../engine/ir/node';
 import { useGpuBackend } from '../conformance/gpu';
 import { Builder } from '../../engine/ir/builder';
 import { compilePlan } from '../../engine/plan/plan';
@@ -107,3 +109,70 @@ describe('the WebGPU matmul matches the CPU backend', () => {
     expect([l.m, l.batch]).toEqual([30, 1]);
   });
 });
+
+/**
+ * The kernel's transposed variants, as fold.ts makes them: A and B as stored, which of them a transpose feeds to the
+ * matmul (and whether the matmul's value is transposed after), the variant the fold must give (flags, tile, vec4).
+ */
+type TransposedCase = [a: number[], b: number[], ops: 'TN' | 'NT' | 'TT' | 'out' | 'dW' | 'TT2', flags: string, tile: 64 | 128, vec4: boolean];
+const TRANSPOSED: TransposedCase[] = [
+  [[64, 64], [64, 64], 'NT', 'NT', 64, true],
+  [[33, 20], [12, 20], 'NT', 'NT', 64, true],
+  [[63, 65], [67, 65], 'NT', 'NT', 64, false],
+  [[4, 1025, 9], [1023, 9], 'NT', 'NT', 128, false],
+  [[65, 63], [65, 64], 'TN', 'TN', 64, false],
+  [[128, 784], [128, 256], 'TN', 'TN', 64, true],
+  [[12, 4100], [12, 1028], 'TN', 'TN', 128, true],
+  [[17, 31], [29, 17], 'TT', 'TT', 64, false],
+  [[16, 64], [64, 16], 'TT', 'TT', 64, true],
+  [[2, 1, 4, 3], [1, 3, 5, 4], 'TT', 'TT', 64, false],
+  // (A B)^T, written by the matmul as B^T A^T; a weight gradient (x^T g)^T = g^T x; and a transpose of a transpose
+  [[37, 19], [19, 23], 'out', 'TT', 64, false],
+  [[50, 10], [50, 7], 'dW', 'TN', 64, false],
+  [[6, 5], [6, 4], 'TT2', 'TN', 64, false],
+];
+
+/** The graph of a case: the matmul of the operands, transposed as `ops` says. */
+function transposedGraph(g: Builder, sa: number[], sb: number[], ops: TransposedCase[2]): IRNode {
+  const t = (x: IRNode) => g.transposeLast2(x);
+  const a = g.input('a', sa);
+  const b = g.input('b', sb);
+  if (ops === 'out') return t(g.matmul(a, b));
+  if (ops === 'dW') return t(g.matmul(t(a), b));
+  if (ops === 'TT2') return g.matmul(t(t(t(a))), b);
+  return g.matmul(ops[0] === 'T' ? t(a) : a, ops[1] === 'T' ? t(b) : b);
+}
+
+describe('the WebGPU matmul reads transposed operands', () => {
+  test.each(TRANSPOSED.map(([a, b, ops, flags, tile, vec4]) => [`${ops} ${a.join('x')}, ${b.join('x')}`, a, b, ops, flags, tile, vec4] as const))(
+    '%s',
+    async (name, sa, sb, ops, flags, tile, vec4) => {
+      const g = new Builder();
+      const plan = compilePlan({ c: transposedGraph(g, sa, sb, ops) });
+      const { rewrites, skipped } = planFolds(plan);
+      expect(rewrites.length).toBe(1);
+      const layout = matmulLayout(rewrites[0]);
+      expect({ flags: `${layout.transA ? 'T' : 'N'}${layout.transB ? 'T' : 'N'}`, tile: layout.tile, vec4: layout.vec4 }).toEqual({ flags, tile, vec4 });
+      expect(skipped.length).toBe(plan.steps.length - 1);
+
+      const rng = rngFor(name);
+      const a = Float32Array.from(generate(NORMAL, numel(sa), rng));
+      const b = Float32Array.from(generate(NORMAL, numel(sb), rng));
+      const run = async (backend: Backend) => {
+        const exe = backend.load(plan);
+        exe.setInput('a', a);
+        exe.setInput('b', b);
+        exe.run({ seed: 0, step: 0 });
+        return exe.read('c');
+      };
+      const want = await run(new CpuBackend('f32'));
+      const got = await run(backend());
+      expect(got.length).toBe(want.length);
+      const scale = want.reduce((m, v) => Math.max(m, Math.abs(v)), 0);
+      const { ratio, at } = closeness(got, want, 1e-5, 1e-6 * scale + 1e-30);
+      expect(ratio, `at ${at}: webgpu ${got[at]}, cpu ${want[at]}`).toBeLessThanOrEqual(1);
+    },
+    60_000,
+  );
+});
+

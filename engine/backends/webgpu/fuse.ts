@@ -4,8 +4,13 @@
  * run becomes one dispatch, which computes the whole expression per element of the run's last value and writes only
  * that. Each value from outside (an "external") is read with its own broadcast strides over the last value's shape.
  *
- * Two parts, both pure: `planFusion` decides the groups from a plan (and says why neighbouring steps were not
- * fused), `fusedKernel` writes a group's WGSL from elementwise.ts's expression tables.
+ * A group, or a single elementwise step, whose value only the reduction right after it reads is that reduction's
+ * prologue: the reduction computes the expression at each element it would load (a gradient norm's g * g is never
+ * written), provided the reduction's own buffer is not one of the externals it reads.
+ *
+ * Two parts, both pure: `planFusion` decides the groups and prologues from a plan (and says why neighbouring steps
+ * were not fused), `fusedExpression` writes a group's WGSL from elementwise.ts's expression tables, for the fused
+ * kernel (`fusedKernel`) or a reduction (kernels/reduce.ts).
  *
  * What a group may hold, and so the reasons a run breaks (`BreakReason`):
  *   - `op`: only the ops of the elementwise tables fuse; reductions, matmul, layout ops, sources end a run;
@@ -25,6 +30,7 @@ import type { KernelCall } from '../kernel';
 import type { Plan, PlanStep } from '../../plan/plan';
 import { grid1d, packWords, perElementShader, type GpuKernel } from './kernel';
 import { BINARY, broadcastIndexWgsl, broadcastLayout, MAX_RANK, UNARY, unaryWords } from './kernels/elementwise';
+import { REDUCTION_OPS } from './kernels/reduce';
 
 export type BreakReason = 'op' | 'update' | 'empty' | 'uses' | 'output' | 'kept' | 'shape' | 'inputs' | 'alias' | 'length';
 
@@ -44,8 +50,16 @@ export interface FusionGroup {
   readonly shape: readonly number[];
 }
 
+/** An elementwise group (of one step or more) that only the reduction right after it reads: computed in its loads. */
+export interface Prologue {
+  readonly group: FusionGroup;
+  readonly reduce: number;
+}
+
 export interface Fusion {
   readonly groups: readonly FusionGroup[];
+  /** Groups (or single elementwise steps) fused into the reduction that reads them; not in `groups`. */
+  readonly prologues: readonly Prologue[];
   /**
    * Per compute step i (below updateStart), why steps i and i + 1 are not one group; null where they are. The
    * last compute step's entry is `update`.
@@ -82,7 +96,7 @@ type PlanLike = Pick<Plan, 'buffers' | 'steps' | 'updateStart' | 'outputs'>;
  * the buffer before it; -1: none, a value from before the plan); for each step, the steps that read its value
  * (updates included); and the compute steps whose value is a plan output (the last compute write to its buffer).
  */
-function dataflow(plan: PlanLike) {
+export function dataflow(plan: PlanLike) {
   const lastWriter = new Map<number, number>();
   const writers: number[][] = [];
   const readers: Set<number>[] = plan.steps.map(() => new Set<number>());
@@ -180,7 +194,22 @@ export function planFusion(plan: PlanLike, options: FusionOptions = {}): Fusion 
     breaks.push(typeof g === 'string' ? g : 'length');
     a = next;
   }
-  return { groups, breaks };
+
+  const prologues: Prologue[] = [];
+  for (let r = 1; r < updateStart; r++) {
+    const j = r - 1;
+    if (!REDUCTION_OPS.includes(steps[r].call.op) || numel(steps[r].call.outShape) === 0 || writers[r][0] !== j) continue;
+    if (isOutput.has(j) || plan.buffers[steps[j].output].role !== 'pool' || readers[j].size !== 1) continue;
+    const at = groups.findIndex((g) => g.steps[g.steps.length - 1] === j);
+    const group = at >= 0 ? groups[at] : candidate(j) === null ? tryGroup(j, j) : 'op';
+    // The reduction writes its own buffer while it reads the externals: that may not be one of them.
+    if (typeof group === 'string' || group.inputs.some((x) => x.buffer === steps[r].output)) continue;
+    if (at >= 0) groups.splice(at, 1);
+    // The group's own value is never written, so an external in its buffer is bound and read like the others.
+    const { steps: s, inputs, operands, output, shape } = group;
+    prologues.push({ group: { steps: s, inputs, operands, output, shape }, reduce: r });
+  }
+  return { groups, prologues, breaks };
 }
 
 // ---------------------------------------------------------------------------------------------------------------
@@ -198,18 +227,32 @@ function definitions(fns: string): [string, string][] {
 const PARAM = /\bp\.(\w+)/g;
 
 /**
- * The dispatch of a fused group: one thread per output element; the externals' indices from the element's
- * coordinates (as the binary kernel does, for every external at once); then each step as a call of a function that
- * returns its table expression, in plan order; the last step's value written.
+ * A fused group's expression at one element, for a kernel to place: the externals' indices from the element's flat
+ * index `i` in the group's shape (as the binary kernel does, for every external at once); then each step as a call of
+ * a function that returns its table expression, in plan order. The fused kernel writes the last value; a reduction
+ * takes it as the element it reads (a prologue, see `planFusion`).
  *
  * Unary ops that read their attribute (`p.a`, `p.k`, `p.whole`) get functions of their own, named and reading
  * fields suffixed by the step's position, so that two leaky_relus of different slopes can share a kernel. Sizes,
  * strides and attributes are uniforms: the source depends only on the group's ops and operands, so plans of other
  * batch sizes share the pipeline.
  *
- * Binding: the externals (but the aliased one) in order, the output, the params.
+ * Binding: the externals (but the aliased one, read at `out[i]`) in order, from binding 0.
  */
-export function fusedKernel(group: FusionGroup, steps: readonly PlanStep[]): GpuKernel {
+export interface FusedExpression {
+  /** Fields of the Params struct (a whole number of 16-byte rows), and their words. */
+  fields: string;
+  words: number[];
+  /** The externals' bindings, from 0 (`count` of them), and the functions the body calls. */
+  bindings: string;
+  count: number;
+  fns: string;
+  /** WGSL statements that, with `i` in scope, leave the group's value in `value`. */
+  body: string;
+  value: string;
+}
+
+export function fusedExpression(group: FusionGroup, steps: readonly PlanStep[]): FusedExpression {
   const n = numel(group.shape);
   const { shape, strides } = broadcastLayout(
     group.inputs.map((x) => x.shape),
@@ -258,25 +301,33 @@ export function fusedKernel(group: FusionGroup, steps: readonly PlanStep[]): Gpu
     }
     lines.push(`  let v${j} = ${fn}(${args.join(', ')});`);
   });
-  const last = group.steps.length - 1;
+  return {
+    fields: `n: u32, rank: u32, pad0: u32, pad1: u32, shape: array<vec4<u32>, 2>${bound.map((e) => `, s${e}: array<vec4<u32>, 2>`).join('')}${fields.map((f) => `, ${f}`).join('')}`,
+    words: [n, shape.length, 0, 0, ...slots(shape), ...bound.flatMap((e) => slots(strides[e])), ...attrWords],
+    bindings: bound.map((e, k) => `@group(0) @binding(${k}) var<storage, read> in${e}: array<f32>;`).join('\n'),
+    count: bound.length,
+    fns: [...fns.values()].join('\n'),
+    body: `${broadcastIndexWgsl(bound.map((e) => [`j${e}`, `s${e}`] as const))}
+${group.inputs.map((_, e) => (e === group.aliased ? `  let x${e} = out[i];` : `  let x${e} = in${e}[j${e}];`)).join('\n')}
+${lines.join('\n')}`,
+    value: `v${group.steps.length - 1}`,
+  };
+}
 
+/** The dispatch of a fused group: one thread per element of the last value, which it writes. */
+export function fusedKernel(group: FusionGroup, steps: readonly PlanStep[]): GpuKernel {
+  const e = fusedExpression(group, steps);
   const code = perElementShader(
     /* wgsl */ `
-struct Params { n: u32, rank: u32, pad0: u32, pad1: u32, shape: array<vec4<u32>, 2>${bound.map((e) => `, s${e}: array<vec4<u32>, 2>`).join('')}${fields.map((f) => `, ${f}`).join('')} }
-${bound.map((e, k) => `@group(0) @binding(${k}) var<storage, read> in${e}: array<f32>;`).join('\n')}
-@group(0) @binding(${bound.length}) var<storage, read_write> out: array<f32>;
-@group(0) @binding(${bound.length + 1}) var<uniform> p: Params;
-${[...fns.values()].join('\n')}`,
-    `${broadcastIndexWgsl(bound.map((e) => [`j${e}`, `s${e}`] as const))}
-${group.inputs.map((_, e) => (e === group.aliased ? `  let x${e} = out[i];` : `  let x${e} = in${e}[j${e}];`)).join('\n')}
-${lines.join('\n')}
-  out[i] = v${last};`,
+struct Params { ${e.fields} }
+${e.bindings}
+@group(0) @binding(${e.count}) var<storage, read_write> out: array<f32>;
+@group(0) @binding(${e.count + 1}) var<uniform> p: Params;
+${e.fns}`,
+    `${e.body}
+  out[i] = ${e.value};`,
   );
-  return {
-    code,
-    workgroups: grid1d(n),
-    params: packWords([n, shape.length, 0, 0, ...slots(shape), ...bound.flatMap((e) => slots(strides[e])), ...attrWords]),
-  };
+  return { code, workgroups: grid1d(numel(group.shape)), params: packWords(e.words) };
 }
 
 /** The plan step a fused group is bound as: the externals (the aliased one left out) in, the last step's value out. */

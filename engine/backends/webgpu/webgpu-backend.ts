@@ -3,9 +3,12 @@ import type { FloatArray, RunContext } from '../kernel';
 import type { Plan, PlanStep } from '../../plan/plan';
 import { StudioError } from '../../util/errors';
 import { readFailure, recordGpuError, requireGpu, throwGpuErrors, type GpuInfo } from './gpu';
-import { fusedKernel, fusedStep, planFusion } from './fuse';
+import { fusedExpression, fusedKernel, fusedStep, planFusion } from './fuse';
+import { planFolds } from './fold';
 import { contextWords, type GpuKernel } from './kernel';
 import { gpuKernelFor } from './kernels';
+import { matmulKernel } from './kernels/matmul';
+import { reduceKernel } from './kernels/reduce';
 
 const STORAGE = 0x80 | 0x4 | 0x8; // STORAGE | COPY_SRC | COPY_DST (GPUBufferUsage, without relying on globals)
 const UNIFORM = 0x40 | 0x8; // UNIFORM | COPY_DST
@@ -197,13 +200,19 @@ export class WebGpuExecutable implements Executable {
   /** runAndCollect's staging, by the outputs it collects. */
   private readonly collectors = new Map<string, Collector>();
   /**
-   * Fused elementwise groups (./fuse.ts) by first step. `submit` dispatches a group in place of its steps when its
-   * range holds them all (a run, a phase); a range of one step (findNonFinite) dispatches that step's own kernel,
-   * which every step keeps, so NaN hunting still sees every intermediate value.
+   * Fused elementwise groups (./fuse.ts), and reductions with the group they read computed in their loads, by first
+   * step. `submit` dispatches a group in place of its steps when its range holds them all (a run, a phase); a range
+   * of one step (findNonFinite) dispatches that step's own kernel, which every step keeps, so NaN hunting still sees
+   * every intermediate value.
    */
   private readonly fused = new Map<number, { last: number; bound: BoundStep }>();
+  /**
+   * Transposes folded into matmuls (./fold.ts): the matmuls' rewritten dispatches, and null for the transposes not
+   * dispatched. Applied to ranges that hold every compute step.
+   */
+  private readonly folded = new Map<number, BoundStep | null>();
 
-  /** `fuse: false` binds every step on its own (the unfused reference that the fusion tests compare with). */
+  /** `fuse: false` binds every step on its own (the reference that the fusion and fold tests compare with). */
   constructor(
     private readonly backend: WebGpuBackend,
     readonly plan: Plan,
@@ -228,12 +237,25 @@ export class WebGpuExecutable implements Executable {
       return this.bind(step, kernel, isUpdate ? step.inputs.map(() => outSize) : step.call.inShapes.map(numel), outSize);
     });
     this.usesContext = usesContext;
-    const groups = options.fuse === false ? [] : planFusion(plan, { maxStorageBuffers: device.limits.maxStorageBuffersPerShaderStage }).groups;
-    for (const group of groups) {
+    const fusion = options.fuse === false ? { groups: [], prologues: [] } : planFusion(plan, { maxStorageBuffers: device.limits.maxStorageBuffersPerShaderStage });
+    for (const group of fusion.groups) {
       const { step, inSizes } = fusedStep(group, plan.steps);
       const bound = this.bind(step, fusedKernel(group, plan.steps), inSizes, numel(group.shape));
       this.fused.set(group.steps[0], { last: group.steps[group.steps.length - 1], bound });
     }
+    for (const { group, reduce } of fusion.prologues) {
+      const { step, inSizes } = fusedStep(group, plan.steps);
+      const r = plan.steps[reduce];
+      const kernel = reduceKernel(r.call, fusedExpression(group, plan.steps));
+      const bound = this.bind({ ...r, inputs: step.inputs }, kernel, inSizes, numel(r.call.outShape));
+      this.fused.set(group.steps[0], { last: reduce, bound });
+    }
+    const folds = options.fuse === false ? { rewrites: [], skipped: [] } : planFolds(plan);
+    for (const r of folds.rewrites) {
+      const step = { ...plan.steps[r.step], call: { op: 'matmul', attrs: {}, inShapes: [r.aShape, r.bShape], outShape: r.outShape }, inputs: r.inputs, output: r.output };
+      this.folded.set(r.step, this.bind(step, matmulKernel(r), [r.aShape, r.bShape].map(numel), numel(r.outShape)));
+    }
+    for (const t of folds.skipped) this.folded.set(t, null);
   }
 
   private bind(step: PlanStep, kernel: GpuKernel, inSizes: number[], outSize: number): BoundStep {
@@ -279,18 +301,16 @@ export class WebGpuExecutable implements Executable {
       device.queue.writeBuffer(this.context, 0, w.buffer, w.byteOffset, w.byteLength);
     }
     const enc = device.createCommandEncoder();
+    const folds = from === 0 && to >= this.plan.updateStart;
     const encodePass = (a: number, b: number) => {
       if (a >= b) return;
       const pass = enc.beginComputePass();
-      for (let i = a; i < b; i++) {
-        let s = this.bound[i];
-        const f = this.fused.get(i);
-        if (f && f.last < b) [s, i] = [f.bound, f.last];
-        if (!s) continue;
-        pass.setPipeline(s.pipeline);
+      let pipeline: GPUComputePipeline | undefined;
+      this.forEachDispatch(a, b, folds, (s) => {
+        if (s.pipeline !== pipeline) pass.setPipeline((pipeline = s.pipeline));
         pass.setBindGroup(0, s.bindGroup);
         pass.dispatchWorkgroups(s.workgroups[0], s.workgroups[1], s.workgroups[2]);
-      }
+      });
       pass.end();
     };
     if (between) {
@@ -300,6 +320,25 @@ export class WebGpuExecutable implements Executable {
       encodePass(at, to);
     } else encodePass(from, to);
     device.queue.submit([enc.finish()]);
+  }
+
+  /** The dispatches of steps [a, b): each step's own, a fused group's in place of its steps, the folds where `folds`. */
+  private forEachDispatch(a: number, b: number, folds: boolean, fn: (s: BoundStep) => void): void {
+    for (let i = a; i < b; i++) {
+      let s = this.bound[i];
+      const f = this.fused.get(i);
+      if (f && f.last < b) [s, i] = [f.bound, f.last];
+      else if (folds && this.folded.has(i)) s = this.folded.get(i)!;
+      if (s) fn(s);
+    }
+  }
+
+  /** How many dispatches a run of the whole plan makes (the bench reports it). */
+  dispatches(): number {
+    let n = 0;
+    this.forEachDispatch(0, this.plan.updateStart, true, () => n++);
+    this.forEachDispatch(this.plan.updateStart, this.bound.length, true, () => n++);
+    return n;
   }
 
   read(output: string): Promise<Float32Array> {

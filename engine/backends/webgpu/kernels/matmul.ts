@@ -12,9 +12,15 @@
  * of C are 16-byte runs that those threads write contiguously. Tiles are visited in groups of GROUP tile rows, so
  * that workgroups running at the same time share panels of A and B in L2 (matters from n ~ 2048).
  *
+ * Either operand may be stored transposed (A as [k, m], B as [n, k]; ../fold.ts reads through the transposes of a
+ * dense layer this way): a thread then stages its quad along the other axis of the tile, so the loads stay 16-byte
+ * runs of consecutive addresses, and the tile is still stored k-major in workgroup memory (B's, where transposed,
+ * padded like A's), so the inner loop is the same.
+ *
  * Everything shape-dependent is a uniform, so one pipeline serves every shape of a variant; the variants are the tile
- * size and whether k and n are multiples of 4 (then A, B and C are read and written as vec4s: 16-byte loads and
- * stores). Loads outside the matrices give zeros and stores outside them are skipped, so any m, n, k works.
+ * size, the transposes, and whether the rows of A, B and C (as stored) are multiples of 4 long (then they are read
+ * and written as vec4s: 16-byte loads and stores). Loads outside the matrices give zeros and stores outside them are
+ * skipped, so any m, n, k works.
  *
  * Expected behaviour (not measured here: llvmpipe runs this at ~1 GFLOP/s): a 128 x 128, 8 x 8 kernel of this
  * shape reached 30.7 TFLOP/s on an H100 at n = 2048 (../shared/docs/gpu.md), and the target is 0.8x PyTorch fp32
@@ -42,8 +48,25 @@ export interface MatmulLayout {
   aStrides: number[];
   bStrides: number[];
   tile: 64 | 128;
-  /** k and n are positive multiples of 4: rows of A, B and C start 16-byte aligned (and no binding is under 16 bytes). */
+  /**
+   * The rows of A, B (as stored) and C are positive multiples of 4 long: they start 16-byte aligned (and no binding is
+   * under 16 bytes), so the kernel reads and writes vec4s.
+   */
   vec4: boolean;
+  /** A is stored transposed ([..., k, m]): the kernel reads A^T's rows. */
+  transA: boolean;
+  /** B is stored transposed ([..., n, k]). */
+  transB: boolean;
+}
+
+/** What a matmul dispatch computes: C = A B from A and B as stored, either of them transposed (see ../fold.ts). */
+export interface MatmulOperands {
+  /** The operands' shapes as stored: [..., m, k] and [..., k, n], or [..., k, m] and [..., n, k] where transposed. */
+  aShape: readonly number[];
+  bShape: readonly number[];
+  outShape: readonly number[];
+  transA: boolean;
+  transB: boolean;
 }
 
 /** Strides of `shape`'s batch dims along the output batch `dims` (left-padded with ones), 0 where broadcast. */
@@ -58,18 +81,22 @@ function batchStrides(shape: readonly number[], dims: readonly number[], matrix:
   return strides;
 }
 
-export function matmulLayout(call: KernelCall): MatmulLayout {
-  const [sa, sb] = call.inShapes;
-  let m = sa[sa.length - 2];
-  const k = sa[sa.length - 1];
-  const n = sb[sb.length - 1];
-  let dims = call.outShape.slice(0, -2);
+export function matmulLayout(call: KernelCall | MatmulOperands): MatmulLayout {
+  const { aShape: sa, bShape: sb, outShape, transA, transB } =
+    'op' in call ? { aShape: call.inShapes[0], bShape: call.inShapes[1], outShape: call.outShape, transA: false, transB: false } : call;
+  const last2 = (s: readonly number[]) => [s[s.length - 2], s[s.length - 1]];
+  const [aRows, aCols] = last2(sa);
+  const [bRows, bCols] = last2(sb);
+  let m = transA ? aCols : aRows;
+  const k = transA ? aRows : aCols;
+  const n = transB ? bRows : bCols;
+  let dims = outShape.slice(0, -2);
   if (dims.length > MAX_BATCH_RANK) throw new StudioError(`the WebGPU matmul takes at most ${MAX_BATCH_RANK} batch axes, got ${dims.length}`);
   let batch = dims.reduce((p, d) => p * d, 1);
   let aStrides = batchStrides(sa, dims, m * k);
   let bStrides = batchStrides(sb, dims, k * n);
   const aBatch = sa.slice(0, -2).reduce((p, d) => p * d, 1);
-  if (batch > 1 && aBatch === batch && bStrides.every((s) => s === 0)) {
+  if (batch > 1 && !transA && aBatch === batch && bStrides.every((s) => s === 0)) {
     m *= batch;
     batch = 1;
     dims = aStrides = bStrides = [];
@@ -85,49 +112,49 @@ export function matmulLayout(call: KernelCall): MatmulLayout {
     aStrides: pad(aStrides, 0),
     bStrides: pad(bStrides, 0),
     tile: tiles128 >= LARGE_TILE_FROM ? 128 : 64,
-    vec4: k > 0 && k % 4 === 0 && n % 4 === 0,
+    vec4: k > 0 && aCols % 4 === 0 && bCols % 4 === 0 && n % 4 === 0,
+    transA,
+    transB,
   };
 }
 
-/** Loads of A and B (4 values from (row, col), zeros outside) and the store of 4 values of C, per element type. */
-function accessors(vec4: boolean): string {
-  if (vec4) {
-    return `
-fn load_a(base: u32, row: u32, col: u32) -> vec4<f32> {
-  if (row < p.m && col < p.k) { return a[(base + row * p.k + col) / 4u]; }
+/**
+ * Loads of A and B (4 values from (row, col) of the matrix as stored, zeros outside) and the store of 4 values of C,
+ * per element type. A stored matrix is `rows` x `cols` (A: m x k, or k x m where transposed; B: k x n, or n x k).
+ */
+function accessors(vec4: boolean, transA: boolean, transB: boolean): string {
+  const a = transA ? ['p.k', 'p.m'] : ['p.m', 'p.k'];
+  const b = transB ? ['p.n', 'p.k'] : ['p.k', 'p.n'];
+  const load = (name: string, [rows, cols]: string[]) =>
+    vec4
+      ? `
+fn load_${name}(base: u32, row: u32, col: u32) -> vec4<f32> {
+  if (row < ${rows} && col < ${cols}) { return ${name}[(base + row * ${cols} + col) / 4u]; }
   return vec4<f32>();
-}
-fn load_b(base: u32, row: u32, col: u32) -> vec4<f32> {
-  if (row < p.k && col < p.n) { return b[(base + row * p.n + col) / 4u]; }
-  return vec4<f32>();
-}
+}`
+      : `
+fn load_${name}(base: u32, row: u32, col: u32) -> vec4<f32> {
+  var v = vec4<f32>();
+  if (row < ${rows}) {
+    for (var j = 0u; j < 4u; j++) { if (col + j < ${cols}) { v[j] = ${name}[base + row * ${cols} + col + j]; } }
+  }
+  return v;
+}`;
+  const store = vec4
+    ? `
 fn store(base: u32, row: u32, col: u32, v: vec4<f32>) {
   if (row < p.m && col < p.n) { c[(base + row * p.n + col) / 4u] = v; }
-}`;
-  }
-  return `
-fn load_a(base: u32, row: u32, col: u32) -> vec4<f32> {
-  var v = vec4<f32>();
-  if (row < p.m) {
-    for (var j = 0u; j < 4u; j++) { if (col + j < p.k) { v[j] = a[base + row * p.k + col + j]; } }
-  }
-  return v;
-}
-fn load_b(base: u32, row: u32, col: u32) -> vec4<f32> {
-  var v = vec4<f32>();
-  if (row < p.k) {
-    for (var j = 0u; j < 4u; j++) { if (col + j < p.n) { v[j] = b[base + row * p.n + col + j]; } }
-  }
-  return v;
-}
+}`
+    : `
 fn store(base: u32, row: u32, col: u32, v: vec4<f32>) {
   if (row < p.m) {
     for (var j = 0u; j < 4u; j++) { if (col + j < p.n) { c[base + row * p.n + col + j] = v[j]; } }
   }
 }`;
+  return load('a', a) + load('b', b) + store;
 }
 
-function matmulSource(tile: 64 | 128, vec4: boolean): string {
+function matmulSource({ tile, vec4, transA, transB }: Pick<MatmulLayout, 'tile' | 'vec4' | 'transA' | 'transB'>): string {
   const g = tile / 64; // 4-wide groups of rows (and of columns) per thread
   const bk = 1024 / tile;
   const type = vec4 ? 'vec4<f32>' : 'f32';
@@ -141,6 +168,8 @@ function matmulSource(tile: 64 | 128, vec4: boolean): string {
       range(g).map((h) => `  store(c_base, row0 + ${gi * 64 + i}u + ty * 4u, col0 + ${h * 64}u + tx * 4u, acc[${(gi * 4 + i) * g + h}]);`),
     ),
   );
+  const loadA = (k0: string) => (transA ? `load_a(a_base, ${k0} + kr, row0 + kc)` : `load_a(a_base, row0 + qr, ${k0} + qc)`);
+  const loadB = (k0: string) => (transB ? `load_b(b_base, col0 + qr, ${k0} + qc)` : `load_b(b_base, ${k0} + kr, col0 + kc)`);
   return `
 struct Params {
   m: u32, n: u32, k: u32, batch: u32,
@@ -155,11 +184,13 @@ struct Params {
 const TILE = ${tile}u;
 const BK = ${bk}u;
 const GROUP = ${GROUP}u;
-const AS = TILE + 4u; // row stride of the transposed A tile, padded so that its transposing stores spread over banks
+// Row strides of the tiles, padded where a tile is stored transposed so that the transposing stores spread over banks.
+const AS = TILE + 4u;
+const BS = TILE + ${transB ? 4 : 0}u;
 
-var<workgroup> at: array<vec4<f32>, ${(bk * (tile + 4)) / 4}>; // A tile transposed: [BK][AS] as vec4s
-var<workgroup> bt: array<vec4<f32>, ${(bk * tile) / 4}>; // B tile: [BK][TILE] as vec4s
-${accessors(vec4)}
+var<workgroup> at: array<vec4<f32>, ${(bk * (tile + 4)) / 4}>; // A tile, k-major: [BK][AS] as vec4s
+var<workgroup> bt: array<vec4<f32>, ${(bk * (tile + (transB ? 4 : 0))) / 4}>; // B tile: [BK][BS] as vec4s
+${accessors(vec4, transA, transB)}
 
 @compute @workgroup_size(256)
 fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>, @builtin(local_invocation_index) t: u32) {
@@ -187,27 +218,29 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
 
   let tx = t % 16u;
   let ty = t / 16u;
-  let a_row = t / (BK / 4u);
-  let a_col = t % (BK / 4u) * 4u;
-  let b_row = t / (TILE / 4u);
-  let b_col = t % (TILE / 4u) * 4u;
+  // Each thread stages one quad of each tile: along k (qr, qc: a row of a TILE x BK tile, as A or B^T is stored) or
+  // along the tile (kr, kc: a row of a BK x TILE tile, as B or A^T is stored). A quad along k is stored transposed.
+  let qr = t / (BK / 4u);
+  let qc = t % (BK / 4u) * 4u;
+  let kr = t / (TILE / 4u);
+  let kc = t % (TILE / 4u) * 4u;
 
   var acc: array<vec4<f32>, ${4 * g * g}>;
-  var ra = load_a(a_base, row0 + a_row, a_col);
-  var rb = load_b(b_base, b_row, col0 + b_col);
+  var ra = ${loadA('0u')};
+  var rb = ${loadB('0u')};
   let steps = (p.k + BK - 1u) / BK;
   for (var s = 0u; s < steps; s++) {
-    for (var j = 0u; j < 4u; j++) { at[(a_col + j) * (AS / 4u) + a_row / 4u][a_row % 4u] = ra[j]; }
-    bt[b_row * (TILE / 4u) + b_col / 4u] = rb;
+    ${transA ? 'at[kr * (AS / 4u) + kc / 4u] = ra;' : 'for (var j = 0u; j < 4u; j++) { at[(qc + j) * (AS / 4u) + qr / 4u][qr % 4u] = ra[j]; }'}
+    ${transB ? 'for (var j = 0u; j < 4u; j++) { bt[(qc + j) * (BS / 4u) + qr / 4u][qr % 4u] = rb[j]; }' : 'bt[kr * (BS / 4u) + kc / 4u] = rb;'}
     workgroupBarrier();
     if (s + 1u < steps) {
       let k1 = (s + 1u) * BK;
-      ra = load_a(a_base, row0 + a_row, k1 + a_col);
-      rb = load_b(b_base, k1 + b_row, col0 + b_col);
+      ra = ${loadA('k1')};
+      rb = ${loadB('k1')};
     }
     for (var kk = 0u; kk < BK; kk++) {
 ${range(g)
-  .map((i) => `      let a${i} = at[kk * (AS / 4u) + ${i * 16}u + ty];\n      let b${i} = bt[kk * (TILE / 4u) + ${i * 16}u + tx];`)
+  .map((i) => `      let a${i} = at[kk * (AS / 4u) + ${i * 16}u + ty];\n      let b${i} = bt[kk * (BS / 4u) + ${i * 16}u + tx];`)
   .join('\n')}
 ${fma.join('\n')}
     }
@@ -218,15 +251,16 @@ ${stores.join('\n')}
 `;
 }
 
-function matmul(call: KernelCall): GpuKernel {
-  const l = matmulLayout(call);
+/** The dispatch of C = A B, either operand stored transposed (a plain matmul step: neither). */
+export function matmulKernel(operands: KernelCall | MatmulOperands): GpuKernel {
+  const l = matmulLayout(operands);
   const tilesM = Math.ceil(l.m / l.tile);
   const tilesN = Math.ceil(l.n / l.tile);
   return {
-    code: matmulSource(l.tile, l.vec4),
+    code: matmulSource(l),
     workgroups: grid1d(tilesM * tilesN * l.batch, 1),
     params: packWords([l.m, l.n, l.k, l.batch, tilesM, tilesN, 0, 0, ...l.dims, ...l.aStrides, ...l.bStrides]),
   };
 }
 
-export const matmulKernels: Record<string, GpuKernelFor> = { matmul };
+export const matmulKernels: Record<string, GpuKernelFor> = { matmul: matmulKernel };

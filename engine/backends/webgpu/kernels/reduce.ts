@@ -11,6 +11,7 @@ import { normAxes, strides } from '../../../ir/shape';
 import type { KernelCall } from '../../kernel';
 import { f32Bits, flatIndex, grid1d, packWords, WORKGROUP, type GpuKernel, type GpuKernelFor } from '../kernel';
 import { DIMS_FIELD, dimsWords, view, viewOffset } from './layout';
+import type { FusedExpression } from '../fuse';
 
 /** Reduced extents from this length get a workgroup per output slot. */
 const LONG = 64;
@@ -83,12 +84,14 @@ function join(op: Reduction): string {
   ${names.map((n) => `${n} = w_${n}[0];`).join(' ')}`;
 }
 
-function source(op: Reduction, long: boolean): string {
+function source(op: Reduction, long: boolean, prologue?: FusedExpression): string {
+  const bindings = prologue?.count ?? 1;
   return /* wgsl */ `
-struct Params { count: u32, extent: u32, orank: u32, rrank: u32, lowest: f32, ${DIMS_FIELD} }
-@group(0) @binding(0) var<storage, read> x: array<f32>;
-@group(0) @binding(1) var<storage, read_write> out: array<f32>;
-@group(0) @binding(2) var<uniform> p: Params;
+struct Params { count: u32, extent: u32, orank: u32, rrank: u32, lowest: f32, ${DIMS_FIELD}${prologue ? `, ${prologue.fields}` : ''} }
+${prologue ? prologue.bindings : '@group(0) @binding(0) var<storage, read> x: array<f32>;'}
+@group(0) @binding(${bindings}) var<storage, read_write> out: array<f32>;
+@group(0) @binding(${bindings + 1}) var<uniform> p: Params;
+${prologue?.fns ?? ''}
 const STRIDE = ${long ? WORKGROUP : 1}u;
 ${viewOffset('slot_offset', 'p.orank', 'x', 'y')}
 ${viewOffset('red_offset', 'p.rrank', 'z', 'w')}
@@ -103,7 +106,7 @@ fn main(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(workgroup_id) wg
   let base = slot_offset(slot);
   ${op.state.map(([n, t, init]) => `var ${n}: ${t} = ${init};`).join(' ')}
   for (var r = lid; r < p.extent; r += STRIDE) {
-    let v = x[base + red_offset(r)];
+    ${prologue ? `let i = base + red_offset(r);\n${prologue.body}\n    let v = ${prologue.value};` : 'let v = x[base + red_offset(r)];'}
     ${op.take}
   }
   ${long ? join(op) : ''}
@@ -111,7 +114,12 @@ fn main(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(workgroup_id) wg
 }`;
 }
 
-function reduceKernel(call: KernelCall, op: Reduction): GpuKernel {
+/**
+ * The dispatch of a reduction step; with a prologue (an elementwise group that only this reduction reads, see
+ * ../fuse.ts), each element it reads is that group's value there, computed in place of a load.
+ */
+export function reduceKernel(call: KernelCall, prologue?: FusedExpression): GpuKernel {
+  const op = REDUCTIONS[call.op];
   const s = call.inShapes[0];
   const axes = normAxes(call.attrs.axes as number[], s.length);
   const st = strides(s);
@@ -122,12 +130,12 @@ function reduceKernel(call: KernelCall, op: Reduction): GpuKernel {
   const extent = pick(s, true).reduce((a, d) => a * d, 1);
   const long = extent >= LONG;
   return {
-    code: source(op, long),
+    code: source(op, long, prologue),
     workgroups: long ? grid1d(count, 1) : grid1d(count),
-    params: packWords([count, extent, slots.length, elements.length, f32Bits(-Infinity), 0, 0, 0, ...dimsWords(slots, elements)]),
+    params: packWords([count, extent, slots.length, elements.length, f32Bits(-Infinity), 0, 0, 0, ...dimsWords(slots, elements), ...(prologue?.words ?? [])]),
   };
 }
 
-export const reduceKernels: Record<string, GpuKernelFor> = Object.fromEntries(
-  Object.entries(REDUCTIONS).map(([name, op]) => [name, (call: KernelCall) => reduceKernel(call, op)]),
-);
+export const REDUCTION_OPS: readonly string[] = Object.keys(REDUCTIONS);
+
+export const reduceKernels: Record<string, GpuKernelFor> = Object.fromEntries(REDUCTION_OPS.map((name) => [name, (call: KernelCall) => reduceKernel(call)]));

@@ -1,0 +1,227 @@
+/**
+ * Transposes folded into matmuls (engine/backends/webgpu/fold.ts), decided from the plan alone: which matmuls read
+ * through which transposes, with which flags, which transposes are left out of the dispatches, and the cases where
+ * the plan's values or buffers forbid it. Hand-made plans pin the buffer rules; the MLP training step is the case
+ * the fold is for. The kernels these rewrites run are checked against the CPU in webgpu-matmul.test.ts, and whole
+ * folded plans against unfolded ones in webgpu-fuse.test.ts.
+ */
+import { describe, expect, test } from 'vitest';
+import { planFolds } from '../../engine/backends/webgpu/fold';
+import { Builder } from '../../engine/ir/builder';
+import type { IRNode } from '../../engine/ir/node';
+import { compilePlan, type BufferRole, type Plan } from '../../engine/plan/plan';
+import { resolveTargets, trainProgram } from '../../engine/train/program';
+import { MLP, MLP_OPTIMIZER, mlpGraph } from '../../bench/mlp';
+
+/** The folds of a plan, as op lists: the rewritten matmuls' flags ('NT': B read transposed) and the skipped ops. */
+function folds(plan: Pick<Plan, 'buffers' | 'steps' | 'updateStart' | 'outputs'>) {
+  const f = planFolds(plan);
+  return {
+    rewrites: f.rewrites.map((r) => `${r.step}:${r.transA ? 'T' : 'N'}${r.transB ? 'T' : 'N'}`),
+    skipped: f.skipped,
+    raw: f,
+  };
+}
+
+const compiled = (outputs: Record<string, IRNode>) => compilePlan(outputs);
+
+describe('which transposes fold', () => {
+  test('y = x W^T: the matmul reads W transposed, the transpose is not dispatched', () => {
+    const g = new Builder();
+    const plan = compiled({ y: g.matmul(g.input('x', [4, 3]), g.transposeLast2(g.input('w', [5, 3]))) });
+    const { rewrites, skipped, raw } = folds(plan);
+    expect(rewrites).toEqual(['1:NT']);
+    expect(skipped).toEqual([0]);
+    expect(raw.rewrites[0]).toMatchObject({ inputs: [plan.inputs.get('x')!.buffer, plan.inputs.get('w')!.buffer], aShape: [4, 3], bShape: [5, 3], outShape: [4, 5] });
+  });
+
+  test('both operands transposed, batched', () => {
+    const g = new Builder();
+    const a = g.transposeLast2(g.input('a', [2, 3, 4]));
+    const b = g.transposeLast2(g.input('b', [2, 5, 3]));
+    expect(folds(compiled({ c: g.matmul(a, b) }))).toMatchObject({ rewrites: ['2:TT'], skipped: [0, 1] });
+  });
+
+  test('a transpose of a matmul: the matmul writes B^T A^T in its place', () => {
+    const g = new Builder();
+    const plan = compiled({ c: g.transposeLast2(g.matmul(g.input('a', [4, 3]), g.input('b', [3, 5]))) });
+    const { rewrites, skipped, raw } = folds(plan);
+    expect(rewrites).toEqual(['0:TT']);
+    expect(skipped).toEqual([1]);
+    expect(raw.rewrites[0]).toMatchObject({ inputs: [plan.inputs.get('b')!.buffer, plan.inputs.get('a')!.buffer], output: plan.outputs.get('c')!.buffer, outShape: [5, 4] });
+  });
+
+  test("a dense layer's weight gradient (x^T g)^T: one matmul g^T x", () => {
+    const g = new Builder();
+    const dw = g.transposeLast2(g.matmul(g.transposeLast2(g.input('x', [8, 3])), g.input('g', [8, 5])));
+    expect(folds(compiled({ dw }))).toMatchObject({ rewrites: ['1:TN'], skipped: [0, 2] });
+  });
+
+  test('a chain of two transposes is read through to its start', () => {
+    const g = new Builder();
+    const plan = compiled({ c: g.matmul(g.transpose(g.transposeLast2(g.input('a', [4, 3])), [1, 0]), g.input('b', [3, 2])) });
+    const { rewrites, skipped, raw } = folds(plan);
+    expect(rewrites).toEqual(['2:NN']);
+    expect(skipped).toEqual([0, 1]);
+    expect(raw.rewrites[0].inputs[0]).toBe(plan.inputs.get('a')!.buffer);
+  });
+
+  test('other permutations and other ops are left alone', () => {
+    const g = new Builder();
+    const a = g.transpose(g.input('a', [2, 3, 4]), [1, 0, 2]);
+    expect(folds(compiled({ c: g.matmul(a, g.input('b', [4, 5])) }))).toMatchObject({ rewrites: [], skipped: [] });
+  });
+
+  test('the MLP training step: every transpose skipped, every matmul rewritten', () => {
+    const nodes = mlpGraph();
+    const { plan } = trainProgram(nodes, resolveTargets(nodes), MLP_OPTIMIZER, MLP.batch);
+    const { rewrites, skipped } = folds(plan);
+    const ops = plan.steps.map((s) => s.call.op);
+    expect(skipped).toEqual(ops.flatMap((op, i) => (op === 'transpose' ? [i] : [])));
+    expect(rewrites.map((r) => r.split(':')[0])).toEqual(ops.flatMap((op, i) => (op === 'matmul' ? [String(i)] : [])));
+    // Forward x W^T (three layers), then per layer from the top: the input gradient g W, the weight gradient g^T x.
+    expect(rewrites.map((r) => r.split(':')[1])).toEqual(['NT', 'NT', 'NT', 'NN', 'TN', 'NN', 'TN', 'TN']);
+  });
+});
+
+describe('what stops a fold', () => {
+  test('a transpose that is a plan output is still read through, but dispatched', () => {
+    const g = new Builder();
+    const t = g.transposeLast2(g.input('a', [4, 3]));
+    expect(folds(compiled({ t, c: g.matmul(t, g.input('b', [4, 2])) }))).toMatchObject({ rewrites: ['1:TN'], skipped: [] });
+  });
+
+  test('a transpose that another op reads is dispatched', () => {
+    const g = new Builder();
+    const t = g.transposeLast2(g.input('a', [4, 3]));
+    const c = g.matmul(t, g.input('b', [4, 2]));
+    expect(folds(compiled({ c, d: g.exp(t) }))).toMatchObject({ rewrites: ['1:TN'], skipped: [] });
+  });
+
+  test('a matmul whose value another op reads keeps writing it', () => {
+    const g = new Builder();
+    const m = g.matmul(g.input('a', [4, 3]), g.input('b', [3, 5]));
+    expect(folds(compiled({ c: g.transposeLast2(m), d: g.exp(m) }))).toMatchObject({ rewrites: [], skipped: [] });
+  });
+
+  /** A hand-made plan over buffers of the given roles: steps as [op, inputs, output], every shape [2, 2]. */
+  function handmade(roles: BufferRole[], steps: [string, number[], number][], outputs: Record<string, number>) {
+    return {
+      buffers: roles.map((role) => ({ size: 4, role })),
+      steps: steps.map(([op, inputs, output]) => ({
+        call: { op, attrs: op === 'transpose' ? { perm: [1, 0] } : {}, inShapes: inputs.map(() => [2, 2]), outShape: [2, 2] },
+        inputs,
+        output,
+      })),
+      updateStart: steps.length,
+      outputs: new Map(Object.entries(outputs).map(([k, buffer]) => [k, { buffer, shape: [2, 2] }])),
+    };
+  }
+
+  test("a transpose's input written before the matmul reads it is not read in place", () => {
+    const plan = handmade(
+      ['input', 'input', 'pool', 'pool', 'pool'],
+      [
+        ['exp', [0], 2],
+        ['transpose', [2], 3],
+        ['exp', [1], 2], // buffer 2 is reused: the transpose's input is gone by the matmul
+        ['matmul', [3, 2], 4],
+      ],
+      { c: 4 },
+    );
+    expect(folds(plan)).toMatchObject({ rewrites: [], skipped: [] });
+  });
+
+  test('a matmul does not read the buffer it writes', () => {
+    const plan = handmade(
+      ['input', 'input', 'pool', 'pool'],
+      [
+        ['exp', [0], 2],
+        ['transpose', [2], 3],
+        ['matmul', [3, 1], 2], // the plan gives the matmul the transpose's input buffer, dead after the transpose
+      ],
+      { c: 2 },
+    );
+    expect(folds(plan)).toMatchObject({ rewrites: [], skipped: [] });
+  });
+
+  test("a matmul does not write a transpose's buffer early while a step between still reads it", () => {
+    const plan = handmade(
+      ['input', 'input', 'pool', 'pool', 'pool'],
+      [
+        ['exp', [0], 3],
+        ['matmul', [0, 1], 2],
+        ['exp', [3], 4], // the last read of buffer 3, which the transpose then writes
+        ['transpose', [2], 3],
+        ['add', [3, 4], 2],
+      ],
+      { c: 2 },
+    );
+    expect(folds(plan)).toMatchObject({ rewrites: [], skipped: [] });
+  });
+
+  test('nothing is read through a transpose whose matmul writes it early', () => {
+    const plan = handmade(
+      ['input', 'input', 'pool', 'pool', 'pool'],
+      [
+        ['matmul', [0, 1], 2],
+        ['transpose', [2], 3],
+        ['transpose', [3], 2],
+        ['matmul', [2, 0], 4],
+      ],
+      { c: 4 },
+    );
+    // The first matmul writes its transpose (step 1) in place; step 2 is then read through by the second matmul,
+    // down to buffer 3, and not on through step 1 into buffer 2, which nothing writes any more.
+    const { rewrites, skipped, raw } = folds(plan);
+    expect(rewrites).toEqual(['0:TT', '3:TN']);
+    expect(skipped).toEqual([1, 2]);
+    expect(raw.rewrites[1].inputs).toEqual([3, 0]);
+  });
+  test("a matmul does not write a transpose's buffer early over what it read", () => {
+    const plan = handmade(
+      ['input', 'input', 'pool', 'pool'],
+      [
+        ['exp', [0], 2],
+        ['matmul', [2, 1], 3], // the last read of buffer 2, which the transpose then writes
+        ['transpose', [3], 2],
+      ],
+      { c: 2 },
+    );
+    expect(folds(plan)).toMatchObject({ rewrites: [], skipped: [] });
+  });
+
+  test('a transpose is not read in place where a matmul before the reader writes its buffer early', () => {
+    const plan = handmade(
+      ['input', 'input', 'pool', 'pool', 'pool', 'pool'],
+      [
+        ['exp', [0], 2],
+        ['transpose', [2], 3],
+        ['matmul', [0, 1], 4], // writes step 4's transpose into buffer 2, here
+        ['matmul', [3, 1], 5], // so this one cannot read step 1's input from buffer 2
+        ['transpose', [4], 2],
+      ],
+      { c: 5, d: 2 },
+    );
+    expect(folds(plan)).toMatchObject({ rewrites: ['2:TT'], skipped: [4] });
+  });
+
+  test('a transpose stays when a matmul reads through the next one of a chain but stops at it', () => {
+    const plan = handmade(
+      ['input', 'input', 'pool', 'pool', 'pool', 'pool', 'pool'],
+      [
+        ['exp', [0], 2],
+        ['transpose', [2], 3], // t1
+        ['matmul', [3, 1], 5], // reads through t1 into buffer 2
+        ['transpose', [3], 4], // t2
+        ['exp', [1], 2], // buffer 2 overwritten
+        ['matmul', [4, 1], 6], // reads through t2 into buffer 3 (t1's value), not on into buffer 2
+      ],
+      { c: 5, d: 6, e: 2 },
+    );
+    const { rewrites, skipped, raw } = folds(plan);
+    expect(rewrites).toEqual(['2:TN', '5:TN']);
+    expect(raw.rewrites[1].inputs).toEqual([3, 1]);
+    expect(skipped).toEqual([3]);
+  });
+});
