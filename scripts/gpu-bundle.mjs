@@ -13,8 +13,10 @@ import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { build } from 'esbuild';
 
+// --out DIR writes elsewhere than .gpu; --no-dawn leaves Dawn out (test/integration/gpu-bundle.test.ts links it).
+const args = process.argv.slice(2);
 const root = join(dirname(fileURLToPath(import.meta.url)), '..');
-const out = join(root, '.gpu');
+const out = args.includes('--out') ? args[args.indexOf('--out') + 1] : join(root, '.gpu');
 mkdirSync(out, { recursive: true });
 await build({
   entryPoints: [join(root, 'bench', 'run.ts')],
@@ -25,8 +27,11 @@ await build({
   outfile: join(out, 'bench.mjs'),
   // Bundled CommonJS code calls require(): give the ES module one.
   banner: { js: "import { createRequire as __bpsRequire } from 'module'; const require = __bpsRequire(import.meta.url);" },
+  // ONNX Runtime is only imported (dynamically) by the ONNX export's parity check, which no benchmark runs.
+  external: ['onnxruntime-node'],
   logLevel: 'warning',
 });
+if (args.includes('--no-dawn')) process.exit(0);
 const dawn = join(root, 'node_modules', 'webgpu', 'dist', 'linux-x64', 'dawn.node');
 if (!existsSync(dawn)) throw new Error(`no ${dawn}: run npm ci first`);
 writeFileSync(join(out, 'dawn.node.xz'), execFileSync('xz', ['-T2', '-6', '-c', dawn], { maxBuffer: 1 << 30 }));
