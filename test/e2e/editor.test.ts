@@ -2,7 +2,7 @@
  * The editor end to end: web mode's real server and engine host (no mocks), Debian's Chromium driven with a real
  * mouse and keyboard. Screenshots land in test-output/screens/.
  */
-import { readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { parseProject, type Project } from '../../engine/io/project';
@@ -268,6 +268,52 @@ describe('the editor in Chromium against web mode', () => {
     for (const [id, p] of Object.entries(saved.editor?.positions ?? {})) expect(pos[id], id).toEqual(p);
     await app.compiled();
     expect(await app.errorCount()).toBe(0);
+  });
+
+  it('Save As into another folder rewrites the data path, for the document and its undo history', async () => {
+    mkdirSync(join(studio.workspace, 'mine'), { recursive: true });
+    await app.goto();
+    await app.page.getByRole('button', { name: 'Open example iris', exact: true }).click();
+    await app.editorShown(5);
+    await app.compiled();
+    await app.clickPane();
+    const data = app.inspector.getByRole('region', { name: 'Data' });
+    const status = data.locator('.preview .status');
+    await until(() => status.textContent()).toBe('150 rows · 4 features');
+    await app.select('h1');
+    await app.setAttr('units', '12');
+    await app.clickPane();
+
+    // The example reads data/iris.csv from the workspace's top; saved in mine/, the file says ../data/iris.csv.
+    await app.button('Save').click();
+    const picker = app.dialog('Save as');
+    await picker.waitFor();
+    await picker.getByRole('option', { name: 'Folder mine', exact: true }).click();
+    await until(() => picker.locator('.dir').textContent()).toBe('mine');
+    await picker.getByLabel('File name', { exact: true }).fill('iris-here');
+    await picker.getByRole('button', { name: 'Save', exact: true }).click();
+    await picker.waitFor({ state: 'detached' });
+    await until(() => app.text('file-name')).toBe('iris-here.bpstudio');
+    expect(await app.dirty()).toBe(false);
+    const file = join(studio.workspace, 'mine', 'iris-here.bpstudio');
+    expect(parseProject(readFileSync(file, 'utf8')).data).toMatchObject({ kind: 'csv', path: '../data/iris.csv' });
+
+    // Undo goes back to 16 units with the moved path: saved again, the file still finds the data.
+    await app.press('Control+z');
+    await until(() => app.dirty()).toBe(true);
+    await app.press('Control+s');
+    await until(() => app.dirty()).toBe(false);
+    const again = parseProject(readFileSync(file, 'utf8'));
+    expect(again.graph.nodes.find((n) => n.id === 'h1')?.attrs).toMatchObject({ units: 16 });
+    expect(again.data).toMatchObject({ path: '../data/iris.csv' });
+
+    // Opened afresh from there, the data panel reads the data.
+    await app.goto('mine/iris-here.bpstudio');
+    await app.editorShown(5);
+    await app.compiled();
+    await app.clickPane();
+    await until(() => status.textContent()).toBe('150 rows · 4 features');
+    expect(await data.getByRole('alert').count()).toBe(0);
   });
 
   it('opens every example from the gallery and by ?open= without an error, every node with a shape', async () => {

@@ -22,7 +22,9 @@ import {
   csvFeatureChoices,
   dirOf,
   inputFeaturesOf,
+  rebaseDataPaths,
   relativeDataPath,
+  resolveDataPath,
   setBuiltinName,
   setBuiltinParam,
   setCsvFeatures,
@@ -348,6 +350,64 @@ describe('relative data paths', () => {
     ['sub', '.', '..'],
   ])('from %s to %s', (base, file, want) => {
     expect(relativeDataPath(base, file)).toBe(want);
+  });
+
+  it.each([
+    ['/home/u/proj', 'data/a.csv', '/home/u/proj/data/a.csv'],
+    ['/home/u/proj', '../data/./a.csv', '/home/u/data/a.csv'],
+    ['/home/u/proj', '/srv/a.csv', '/srv/a.csv'],
+    ['/', '../a.csv', '/a.csv'],
+    ['/home/u/proj', '.', '/home/u/proj'],
+    ['C:\\Users\\u\\proj', 'data\\a.csv', 'C:\\Users\\u\\proj\\data\\a.csv'],
+    ['C:\\Users\\u\\proj', '../../a.csv', 'C:\\Users\\a.csv'],
+    ['C:\\Users\\u\\proj', 'D:\\a.csv', 'D:\\a.csv'],
+    // web mode: workspace paths
+    ['', 'data/a.csv', 'data/a.csv'],
+    ['sub', '../data/a.csv', 'data/a.csv'],
+    ['', '.', '.'],
+    [undefined, 'data/a.csv', 'data/a.csv'],
+  ])('resolves %s + %s', (base, path, want) => {
+    expect(resolveDataPath(base, path)).toBe(want);
+  });
+
+  describe('rebaseDataPaths (a Save As into another folder)', () => {
+    const iris = load('iris.bpstudio');
+    const withSpec = (data: Project['data']): Project => ({ ...iris, data });
+    it.each([
+      // web mode: an example (read against the workspace's top) saved into a sub-folder, and back
+      ['', 'mine', 'data/iris.csv', '../data/iris.csv'],
+      ['mine', '', '../data/iris.csv', 'data/iris.csv'],
+      ['a/b', 'c', 'x.csv', '../a/b/x.csv'],
+      // Electron: next to the old folder, below it; and an example in the app's files saved at home (absolute)
+      ['/home/u/proj', '/home/u/other', 'data/a.csv', '../proj/data/a.csv'],
+      ['/home/u/proj', '/home/u/proj/sub', 'data/a.csv', '../data/a.csv'],
+      ['/opt/Backprop Studio/resources/examples', '/home/u', 'data/iris.csv', '/opt/Backprop Studio/resources/examples/data/iris.csv'],
+      ['C:\\Users\\u\\proj', 'C:\\Users\\u\\new', 'data\\a.csv', '../proj/data/a.csv'],
+      // absolute paths stay
+      ['/home/u/proj', '/tmp', '/srv/a.csv', '/srv/a.csv'],
+    ])('from %s to %s: %s becomes %s', (from, to, path, want) => {
+      const moved = rebaseDataPaths(withSpec({ kind: 'csv', path, label: 'species' }), from, to);
+      expect(moved.data).toEqual({ kind: 'csv', path: want, label: 'species' });
+      // and read against the new folder it names the same file
+      expect(resolveDataPath(to, want)).toBe(resolveDataPath(from, path).replaceAll('\\', to.includes('\\') ? '\\' : '/'));
+    });
+
+    it('rewrites every path of idx and image data, and nothing else', () => {
+      const idx = rebaseDataPaths(withSpec({ kind: 'idx', images: 'mnist/images', labels: 'mnist/labels', validation: 0.1 }), '', 'sub');
+      expect(idx.data).toEqual({ kind: 'idx', images: '../mnist/images', labels: '../mnist/labels', validation: 0.1 });
+      const images = rebaseDataPaths(withSpec({ kind: 'images', folder: 'data/digit-images', size: [8, 8] }), '/p', '/p/q');
+      expect(images.data).toEqual({ kind: 'images', folder: '../data/digit-images', size: [8, 8] });
+      expect(idx.graph).toBe(iris.graph);
+    });
+
+    it('is the project itself where nothing moves: same folder, a new document, builtin data', () => {
+      expect(rebaseDataPaths(iris, '/p', '/p')).toBe(iris);
+      expect(rebaseDataPaths(iris, undefined, '/p')).toBe(iris);
+      const spiral = load('spiral.bpstudio');
+      expect(rebaseDataPaths(spiral, '/p', '/q')).toBe(spiral);
+      const abs = withSpec({ kind: 'csv', path: '/srv/a.csv' });
+      expect(rebaseDataPaths(abs, '/p', '/q')).toBe(abs);
+    });
   });
 
   it('dirOf', () => {

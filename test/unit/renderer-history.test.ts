@@ -1,7 +1,7 @@
 /** The editor's undo history (renderer/src/lib/history.ts), with the document edits it records. */
 import { describe, expect, it } from 'vitest';
 import type { Project } from '../../engine/io/project';
-import { History } from '../../renderer/src/lib/history';
+import { History, memoized } from '../../renderer/src/lib/history';
 import { addNode, blankProject, setAttr } from '../../renderer/src/lib/graph';
 
 /**
@@ -217,5 +217,24 @@ describe('history', () => {
     expect(h.undo()!.before).toBe(p0);
     expect(h.redo()!.after).toBe(p1);
     expect(h.redo()!.after).toBe(p3);
+  });
+  it('map rewrites every state, done and undone; memoized keeps shared states shared (a Save As elsewhere)', () => {
+    const h = new History<{ v: string }>();
+    const [p0, p1, p2] = ['a', 'b', 'c'].map((v) => ({ v }));
+    h.record('A', p0, p1);
+    h.record('B', p1, p2);
+    h.undo();
+    let calls = 0;
+    const move = memoized((s: { v: string }) => (calls++, { v: s.v.toUpperCase() }));
+    h.map(move);
+    expect(calls).toBe(3);
+    const redone = h.redo()!;
+    expect([redone.before.v, redone.after.v]).toEqual(['B', 'C']);
+    const undone = h.undo()!;
+    expect(undone).toBe(redone);
+    const first = h.undo()!;
+    expect(first.after).toBe(redone.before);
+    expect(first.before).toEqual({ v: 'A' });
+    expect(move(p1)).toBe(redone.before);
   });
 });

@@ -12,6 +12,7 @@ import { StudioError, describeWhere } from '../../../engine/util/errors';
 import { createBridge, EngineError, type Bridge, type EngineStatus } from './bridge';
 import { DocStore } from './doc.svelte';
 import { basename, dirname } from './format';
+import { rebaseDataPaths } from './data-edit';
 import {
   addNode,
   blankProject,
@@ -887,8 +888,14 @@ export class AppState {
     }
   }
 
+  /**
+   * Saves under a name the user chooses. In another folder, relative data paths are rewritten so that they still
+   * name the same files (rebaseDataPaths): before the write where the path is known first (web mode's picker),
+   * else by a second write once the native dialog has said where.
+   */
   async saveAs(): Promise<boolean> {
     const project = this.doc.project;
+    const from = this.baseDir();
     const suggestedName = this.doc.path ? basename(this.doc.path) : this.doc.suggestedName;
     let path: string | undefined;
     if (this.bridge.platform === 'web') {
@@ -897,9 +904,14 @@ export class AppState {
       path = picked;
     }
     try {
-      const r = await this.bridge.request({ type: 'saveAs', suggestedName, text: this.serialize(project), ...(path ? { path } : {}) });
+      const text = this.serialize(path === undefined ? project : rebaseDataPaths(project, from, dirname(path)));
+      const r = await this.bridge.request({ type: 'saveAs', suggestedName, text, ...(path ? { path } : {}) });
       if (!r) return false;
-      this.saved(r.path, project);
+      const to = dirname(r.path);
+      const moved = this.serialize(rebaseDataPaths(project, from, to));
+      if (moved !== text) await this.bridge.request({ type: 'save', path: r.path, text: moved });
+      this.doc.relocate((p) => rebaseDataPaths(p, from, to));
+      this.saved(r.path, this.doc.project);
       return true;
     } catch (e) {
       this.showError('Could not save', e);

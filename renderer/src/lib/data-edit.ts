@@ -397,6 +397,44 @@ export function dirOf(path: string): string {
 }
 
 /**
+ * A data path as the engine reads it: a relative `path` joined to `baseDir` (`.` and `..` resolved, in `baseDir`'s
+ * separator), an absolute one as it is, and any path as it is when there is no `baseDir` (a new document).
+ */
+export function resolveDataPath(baseDir: string | undefined, path: string): string {
+  if (baseDir === undefined || isAbsolutePath(path)) return path;
+  const sep = baseDir.includes('\\') && !baseDir.includes('/') ? '\\' : '/';
+  const root = WIN_DRIVE.test(baseDir) ? baseDir.slice(0, 2) + sep : isAbsolutePath(baseDir) ? sep : '';
+  const out: string[] = [];
+  for (const seg of `${baseDir.slice(root.length)}/${path}`.split(/[\\/]+/)) {
+    if (seg === '' || seg === '.') continue;
+    if (seg !== '..') out.push(seg);
+    else if (out.length > 0 && out[out.length - 1] !== '..') out.pop();
+    else if (root === '') out.push(seg); // above a workspace-relative folder: kept; above a root: the root
+  }
+  return root + out.join(sep) || '.';
+}
+
+/**
+ * The project with its data paths read against `toDir` instead of `fromDir` (a Save As into another folder), so
+ * that they still name the same files: relative paths are rewritten relative to `toDir` (absolute where the two
+ * folders share only the root, as `relativeDataPath` does), absolute ones stay. The project itself when nothing
+ * changes, or when `fromDir` is unknown (a new document's paths are as the user chose them).
+ */
+export function rebaseDataPaths(p: Project, fromDir: string | undefined, toDir: string): Project {
+  const d = p.data;
+  if (!d || fromDir === undefined || fromDir === toDir) return p;
+  const move = (path: string) => (isAbsolutePath(path) ? path : relativeDataPath(toDir, resolveDataPath(fromDir, path)));
+  let next: DataSpec = d;
+  if (d.kind === 'csv') next = setKey(d, 'path', move(d.path));
+  else if (d.kind === 'images') next = setKey(d, 'folder', move(d.folder));
+  else if (d.kind === 'idx') {
+    next = setKey(d, 'images', move(d.images));
+    if (d.labels !== undefined) next = setKey(next, 'labels', move(d.labels));
+  }
+  return withData(p, next);
+}
+
+/**
  * How the project file should name a chosen data file or folder: relative to `baseDir`, the folder the engine reads
  * relative paths against (the project file's folder), with `/`, so that the project and its data move together
  * (`.` for that folder itself). The path as it is when there is no such folder yet (a new document), or when the two

@@ -7,7 +7,7 @@ import type { Project } from '../../../engine/io/project';
 import { analyze, type Analysis } from './analysis';
 import { basename } from './format';
 import { blankProject } from './graph';
-import { History } from './history';
+import { History, memoized } from './history';
 
 function newKey(): string {
   try {
@@ -95,6 +95,18 @@ export class DocStore {
     this.path = opts.path;
     this.key = opts.key ?? newKey();
     this.suggestedName = opts.suggestedName ?? (opts.path ? basename(opts.path) : 'untitled.bpstudio');
+    this.revision++;
+  }
+
+  /**
+   * The document moved to another folder (a Save As): it, and every state undo and redo lead to, become their moved
+   * versions (data paths read against the new folder). States shared between entries stay shared, so that undoing
+   * back to the saved state is still clean. Not an edit: nothing to undo.
+   */
+  relocate(move: (p: Project) => Project): void {
+    const once = memoized(move);
+    this.history.map(once);
+    this.project = once(this.project);
     this.revision++;
   }
 

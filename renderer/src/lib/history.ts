@@ -58,8 +58,26 @@ export class History<T> {
     return this.undone.at(-1)?.label;
   }
 
+  /** Rewrites every state the history holds (the document moved: see DocStore.relocate). */
+  map(fn: (state: T) => T): void {
+    for (const e of [...this.done, ...this.undone]) {
+      e.before = fn(e.before);
+      e.after = fn(e.after);
+    }
+  }
+
   clear(): void {
     this.done = [];
     this.undone = [];
   }
+}
+
+/** `fn` computed once per state: states that entries share (one edit's after, the next one's before) stay shared. */
+export function memoized<T extends object>(fn: (state: T) => T): (state: T) => T {
+  const done = new Map<T, T>();
+  return (state) => {
+    let out = done.get(state);
+    if (out === undefined) done.set(state, (out = fn(state)));
+    return out;
+  };
 }
