@@ -1,7 +1,8 @@
 /**
  * The figures of `--backend webgpu`, on whatever adapter Dawn finds (named in each line's `adapter`): matmul GFLOP/s
- * (the `matmul` bench), MLP training steps/s (`mlp_step`) and the cost of one dispatch (`dispatch`). No peers here:
- * PyTorch, the GPU peer, runs on the GPU machine (../shared/docs/gpu.md).
+ * (the `matmul` bench), MLP training steps/s (`mlp_step`), the cost of one dispatch (`dispatch`), and the matmul
+ * kernel's every configuration side by side (`matmul_variants`, to choose the defaults by on a real GPU). No peers
+ * here: PyTorch, the GPU peer, runs on the GPU machine (../shared/docs/gpu.md).
  *
  * GPU work is asynchronous: `run()` only encodes and submits. A timed round therefore ends by waiting for the GPU
  * (`onSubmittedWorkDone`, or the read-back that training does anyway), and its time covers all the work submitted in
@@ -13,6 +14,7 @@ import { compilePlan } from '../engine/plan/plan';
 import { resolveTargets, trainProgram } from '../engine/train/program';
 import { StudioError } from '../engine/util/errors';
 import { WebGpuBackend, WebGpuExecutable } from '../engine/backends/webgpu/webgpu-backend';
+import { MATMUL_CONFIGS, matmulKernel, matmulLayout, matmulWorkgroupBytes } from '../engine/backends/webgpu/kernels/matmul';
 import { randomArray, type Bench } from './context';
 import { MLP, MLP_OPTIMIZER, MLP_STEP_FLOPS, mlpBatch, mlpGraph } from './mlp';
 import { emit, note } from './report';
@@ -110,6 +112,46 @@ export async function webgpuMatmul(): Promise<void> {
   }
   gpu.dispose();
 }
+
+/**
+ * GFLOP/s of each matmul kernel configuration (tile, k step) that fits the adapter's workgroup memory, at the matmul
+ * bench's sizes, each n x n product dispatched on its own; `default` marks the configuration the backend picks.
+ */
+export const matmulVariants: Bench = {
+  name: 'matmul_variants',
+  backends: ['webgpu'],
+  async run() {
+    const gpu = await gpuBackend('matmul_variants');
+    if (!gpu) return;
+    const sizes = gpu.software ? MATMUL_SIZES.slice(0, 1) : MATMUL_SIZES;
+    for (const n of sizes) {
+      const operands = { aShape: [n, n], bShape: [n, n], outShape: [n, n], transA: false, transB: false };
+      const chosen = matmulLayout(operands);
+      const storage = [randomArray(n * n, 1), randomArray(n * n, 2), new Float32Array(n * n)].map((x) => {
+        const buffer = gpu.createStorage(x.length, 'a matrix');
+        gpu.write(buffer, x);
+        return { buffer, bytes: x.byteLength };
+      });
+      for (const config of MATMUL_CONFIGS) {
+        const what = `matmul_variants n=${n} tile ${config.tile} k step ${config.bk}`;
+        if (matmulWorkgroupBytes(config, false) > gpu.device.limits.maxComputeWorkgroupStorageSize) {
+          note(`${what} skipped: needs ${matmulWorkgroupBytes(config, false)} bytes of workgroup memory, the adapter has ${gpu.device.limits.maxComputeWorkgroupStorageSize}`);
+          continue;
+        }
+        note(what);
+        const bound = gpu.bindKernel(matmulKernel(operands, config), storage);
+        const s = await measureGpu(
+          () => gpu.dispatch(bound),
+          () => gpu.device.queue.onSubmittedWorkDone(),
+        );
+        const isDefault = chosen.tile === config.tile && chosen.bk === config.bk;
+        emit({ bench: 'matmul_variants', backend: 'webgpu', adapter: gpu.adapter, n, tile: config.tile, bk: config.bk, default: isDefault, value: (2 * n ** 3) / s / 1e9, unit: 'GFLOP/s' });
+      }
+      for (const x of storage) x.buffer.destroy();
+    }
+    gpu.dispose();
+  },
+};
 
 /** The benchmark batch of 128 rows, repeated to `batch` rows. */
 function batchOf(batch: number): { x: Float32Array; y: Float32Array } {

@@ -9,7 +9,7 @@
 import { describe, expect, test } from 'vitest';
 import { CpuBackend } from '../../engine/backends/cpu/cpu-backend';
 import type { Backend } from '../../engine/backends/backend';
-import { matmulLayout } from '../../engine/backends/webgpu/kernels/matmul';
+import { MATMUL_CONFIGS, matmulKernel, matmulLayout, matmulWorkgroupBytes, type MatmulOperands } from '../../engine/backends/webgpu/kernels/matmul';
 import { planFolds } from '../../engine/backends/webgpu/fold';
 import type { IRNode } from '../../engine/ir/node';
 import { useGpuBackend } from '../conformance/gpu';
@@ -176,3 +176,57 @@ describe('the WebGPU matmul reads transposed operands', () => {
   );
 });
 
+
+/** Shapes as stored (A [m, k] or [k, m], B [k, n] or [n, k]), odd and vec4, past a 128 tile, each way of transposing. */
+const CONFIG_SHAPES: [a: number[], b: number[], transA: boolean, transB: boolean][] = [
+  [[67, 45], [45, 70], false, false],
+  [[130, 20], [20, 259], false, false],
+  [[64, 40], [40, 132], false, false],
+  [[37, 129], [37, 66], true, false],
+  [[70, 33], [50, 33], false, true],
+  [[2, 24, 36], [2, 40, 24], true, true],
+];
+
+describe('every kernel configuration that the matmul_variants bench measures computes the same', () => {
+  test.each(MATMUL_CONFIGS.map((c) => [`tile ${c.tile}, k step ${c.bk}`, c] as const))(
+    '%s',
+    async (name, config) => {
+      const gpu = backend();
+      for (const [sa, sb, transA, transB] of CONFIG_SHAPES) {
+        expect(matmulWorkgroupBytes(config, transB)).toBeLessThanOrEqual(gpu.device.limits.maxComputeWorkgroupStorageSize);
+        const swap = (s: number[]) => [...s.slice(0, -2), s[s.length - 1], s[s.length - 2]];
+        const logicalA = transA ? swap(sa) : sa;
+        const logicalB = transB ? swap(sb) : sb;
+        const outShape = [...sa.slice(0, -2), logicalA[logicalA.length - 2], logicalB[logicalB.length - 1]];
+        const operands: MatmulOperands = { aShape: sa, bShape: sb, outShape, transA, transB };
+        expect(matmulLayout(operands, config)).toMatchObject(config);
+
+        const rng = rngFor(`${name} ${sa} ${sb}`);
+        const a = Float32Array.from(generate(NORMAL, numel(sa), rng));
+        const b = Float32Array.from(generate(NORMAL, numel(sb), rng));
+        // The CPU computes the plain matmul of the operands as the kernel reads them.
+        const g = new Builder();
+        const t = (x: IRNode, on: boolean) => (on ? g.transposeLast2(x) : x);
+        const cpu = new CpuBackend('f32').load(compilePlan({ c: g.matmul(t(g.input('a', sa), transA), t(g.input('b', sb), transB)) }));
+        cpu.setInput('a', a);
+        cpu.setInput('b', b);
+        cpu.run({ seed: 0, step: 0 });
+        const want = await cpu.read('c');
+
+        const buffers = [a, b].map((x) => {
+          const buf = gpu.createStorage(x.length, 'an operand');
+          gpu.write(buf, x);
+          return { buffer: buf, bytes: x.byteLength };
+        });
+        const out = gpu.createStorage(numel(outShape), 'the product');
+        gpu.dispatch(gpu.bindKernel(matmulKernel(operands, config), [...buffers, { buffer: out, bytes: numel(outShape) * 4 }]));
+        const got = await gpu.readBuffer(out, numel(outShape));
+        for (const x of [...buffers.map((x) => x.buffer), out]) x.destroy();
+        const scale = want.reduce((m, v) => Math.max(m, Math.abs(v)), 0);
+        const { ratio, at } = closeness(got, want, 1e-5, 1e-6 * scale + 1e-30);
+        expect(ratio, `${sa} ${sb} at ${at}: webgpu ${got[at]}, cpu ${want[at]}`).toBeLessThanOrEqual(1);
+      }
+    },
+    60_000,
+  );
+});

@@ -77,6 +77,39 @@ export class WebGpuBackend implements Backend {
     return p;
   }
 
+  /**
+   * A kernel's pipeline and bind group over its storage buffers (in binding order), its params (a uniform buffer made
+   * here) and, where it reads them, the seed and step in `context`.
+   */
+  bindKernel(kernel: GpuKernel, storage: readonly { buffer: GPUBuffer; bytes: number }[], context?: GPUBuffer): Omit<BoundStep, 'step'> {
+    const pipeline = this.pipeline(kernel.code);
+    const entries: GPUBindGroupEntry[] = [];
+    const add = (buffer: GPUBuffer, bytes: number) => entries.push({ binding: entries.length, resource: { buffer, offset: 0, size: bytes } });
+    for (const s of storage) add(s.buffer, s.bytes);
+    if (kernel.params) {
+      const params = this.device.createBuffer({ size: kernel.params.byteLength, usage: UNIFORM });
+      this.device.queue.writeBuffer(params, 0, kernel.params.buffer, kernel.params.byteOffset, kernel.params.byteLength);
+      add(params, kernel.params.byteLength);
+    }
+    if (kernel.usesContext) {
+      if (!context) throw new Error('this kernel reads the seed and step: give it a context buffer');
+      add(context, 16);
+    }
+    const bindGroup = this.device.createBindGroup({ layout: pipeline.getBindGroupLayout(0), entries });
+    return { pipeline, bindGroup, workgroups: kernel.workgroups };
+  }
+
+  /** Encodes one bound kernel in a command buffer of its own and submits it (kernel tests and benchmarks). */
+  dispatch(bound: Omit<BoundStep, 'step'>): void {
+    const enc = this.device.createCommandEncoder();
+    const pass = enc.beginComputePass();
+    pass.setPipeline(bound.pipeline);
+    pass.setBindGroup(0, bound.bindGroup);
+    pass.dispatchWorkgroups(...bound.workgroups);
+    pass.end();
+    this.device.queue.submit([enc.finish()]);
+  }
+
   persistent(name: string, size: number): GPUBuffer {
     let t = this.tensors.get(name);
     if (!t) this.tensors.set(name, (t = { buffer: this.createStorage(size, `tensor ${name}`), size }));
@@ -183,7 +216,7 @@ interface Collector {
   free: GPUBuffer[];
 }
 
-interface BoundStep {
+export interface BoundStep {
   pipeline: GPUComputePipeline;
   bindGroup: GPUBindGroup;
   workgroups: readonly [number, number, number];
@@ -259,20 +292,9 @@ export class WebGpuExecutable implements Executable {
   }
 
   private bind(step: PlanStep, kernel: GpuKernel, inSizes: number[], outSize: number): BoundStep {
-    const device = this.backend.device;
-    const pipeline = this.backend.pipeline(kernel.code);
-    const entries: GPUBindGroupEntry[] = [];
-    const add = (buffer: GPUBuffer, bytes: number) => entries.push({ binding: entries.length, resource: { buffer, offset: 0, size: bytes } });
-    step.inputs.forEach((b, k) => add(this.buffers[b], bytesOf(inSizes[k])));
-    if (kernel.bindOutput !== false) add(this.buffers[step.output], bytesOf(outSize));
-    if (kernel.params) {
-      const params = device.createBuffer({ size: kernel.params.byteLength, usage: UNIFORM });
-      device.queue.writeBuffer(params, 0, kernel.params.buffer, kernel.params.byteOffset, kernel.params.byteLength);
-      add(params, kernel.params.byteLength);
-    }
-    if (kernel.usesContext) add(this.context, 16);
-    const bindGroup = device.createBindGroup({ layout: pipeline.getBindGroupLayout(0), entries });
-    return { pipeline, bindGroup, workgroups: kernel.workgroups, step };
+    const storage = step.inputs.map((b, k) => ({ buffer: this.buffers[b], bytes: bytesOf(inSizes[k]) }));
+    if (kernel.bindOutput !== false) storage.push({ buffer: this.buffers[step.output], bytes: bytesOf(outSize) });
+    return { ...this.backend.bindKernel(kernel, storage, this.context), step };
   }
 
   setInput(name: string, data: FloatArray): void {

@@ -4,9 +4,10 @@
  *
  * The kernel is the classic register-blocked SGEMM. A workgroup of 16 x 16 threads computes one TILE x TILE block of
  * C: 128 x 128 (8 x 8 outputs a thread) for large problems, 64 x 64 (4 x 4) where 128-tiles would leave a big GPU
- * short of workgroups. K advances BK at a time (BK * TILE = 1024, so each thread stages exactly one 4-wide quad of A
- * and one of B per step): the step is loaded through registers into workgroup memory (A transposed, so that a thread
- * reads its column of A as vec4s), and the next step's quads are fetched into registers while this one is multiplied.
+ * short of workgroups. K advances BK at a time (by default BK * TILE = 1024, so each thread stages exactly one
+ * 4-wide quad of A and one of B per step; a longer step, BK * TILE / 1024 quads each, is a MatmulConfig): the step is
+ * loaded through registers into workgroup memory (A transposed, so that a thread reads its column of A as vec4s),
+ * and the next step's quads are fetched into registers while this one is multiplied.
  * A thread owns rows `g*64 + ty*4 + 0..3` and columns `h*64 + tx*4 + 0..3` (g, h < TILE/64): its workgroup-memory
  * reads are vec4s that 16 neighbouring threads take from consecutive addresses (no bank conflicts), and its stores
  * of C are 16-byte runs that those threads write contiguously. Tiles are visited in groups of GROUP tile rows, so
@@ -34,6 +35,29 @@ import { grid1d, packWords, type GpuKernel, type GpuKernelFor } from '../kernel'
 
 /** Workgroups of 128-tiles from which the large tile is used: about two per SM of an H100-class GPU. */
 const LARGE_TILE_FROM = 256;
+
+/**
+ * A kernel configuration: the tile (64: 4 x 4 outputs a thread; 128: 8 x 8) and the k step. Each thread stages
+ * `bk * tile / 1024` quads of A and of B per step, so the k step is at least 1024 / tile. The defaults keep both
+ * tiles within WebGPU's default 16 KiB of workgroup memory; the others need up to 17 KiB (the backend asks for the
+ * adapter's limit). The `matmul_variants` bench measures them all.
+ */
+export interface MatmulConfig {
+  tile: 64 | 128;
+  bk: 8 | 16 | 32;
+}
+export const MATMUL_CONFIGS: readonly MatmulConfig[] = [
+  { tile: 64, bk: 16 },
+  { tile: 64, bk: 32 },
+  { tile: 128, bk: 8 },
+  { tile: 128, bk: 16 },
+];
+const DEFAULT_BK = { 64: 16, 128: 8 } as const;
+
+/** Bytes of workgroup memory a configuration uses (B's tile is padded where B is read transposed). */
+export function matmulWorkgroupBytes({ tile, bk }: MatmulConfig, transB: boolean): number {
+  return bk * (2 * tile + 4 + (transB ? 4 : 0)) * 4;
+}
 /** Tile rows per group in the tile order (see above). */
 const GROUP = 8;
 const MAX_BATCH_RANK = 4;
@@ -48,6 +72,8 @@ export interface MatmulLayout {
   aStrides: number[];
   bStrides: number[];
   tile: 64 | 128;
+  /** The k step: columns of A (rows of B) staged in workgroup memory at a time. */
+  bk: number;
   /**
    * The rows of A, B (as stored) and C are positive multiples of 4 long: they start 16-byte aligned (and no binding is
    * under 16 bytes), so the kernel reads and writes vec4s.
@@ -81,7 +107,7 @@ function batchStrides(shape: readonly number[], dims: readonly number[], matrix:
   return strides;
 }
 
-export function matmulLayout(call: KernelCall | MatmulOperands): MatmulLayout {
+export function matmulLayout(call: KernelCall | MatmulOperands, config?: MatmulConfig): MatmulLayout {
   const { aShape: sa, bShape: sb, outShape, transA, transB } =
     'op' in call ? { aShape: call.inShapes[0], bShape: call.inShapes[1], outShape: call.outShape, transA: false, transB: false } : call;
   const last2 = (s: readonly number[]) => [s[s.length - 2], s[s.length - 1]];
@@ -103,6 +129,7 @@ export function matmulLayout(call: KernelCall | MatmulOperands): MatmulLayout {
   }
   const pad = (xs: readonly number[], v: number) => [...new Array<number>(MAX_BATCH_RANK - xs.length).fill(v), ...xs];
   const tiles128 = Math.ceil(m / 128) * Math.ceil(n / 128) * batch;
+  const tile = config?.tile ?? (tiles128 >= LARGE_TILE_FROM ? 128 : 64);
   return {
     m,
     n,
@@ -111,7 +138,8 @@ export function matmulLayout(call: KernelCall | MatmulOperands): MatmulLayout {
     dims: pad(dims, 1),
     aStrides: pad(aStrides, 0),
     bStrides: pad(bStrides, 0),
-    tile: tiles128 >= LARGE_TILE_FROM ? 128 : 64,
+    tile,
+    bk: config?.bk ?? DEFAULT_BK[tile],
     vec4: k > 0 && aCols % 4 === 0 && bCols % 4 === 0 && n % 4 === 0,
     transA,
     transB,
@@ -154,9 +182,9 @@ fn store(base: u32, row: u32, col: u32, v: vec4<f32>) {
   return load('a', a) + load('b', b) + store;
 }
 
-function matmulSource({ tile, vec4, transA, transB }: Pick<MatmulLayout, 'tile' | 'vec4' | 'transA' | 'transB'>): string {
+function matmulSource({ tile, bk, vec4, transA, transB }: Pick<MatmulLayout, 'tile' | 'bk' | 'vec4' | 'transA' | 'transB'>): string {
   const g = tile / 64; // 4-wide groups of rows (and of columns) per thread
-  const bk = 1024 / tile;
+  const quads = (bk * tile) / 1024; // 4-wide quads of each tile that a thread stages per k step
   const type = vec4 ? 'vec4<f32>' : 'f32';
   const range = (n: number) => [...Array(n).keys()];
   // The multiply-adds and stores unrolled, so that the accumulators are indexed by constants (registers).
@@ -168,8 +196,14 @@ function matmulSource({ tile, vec4, transA, transB }: Pick<MatmulLayout, 'tile' 
       range(g).map((h) => `  store(c_base, row0 + ${gi * 64 + i}u + ty * 4u, col0 + ${h * 64}u + tx * 4u, acc[${(gi * 4 + i) * g + h}]);`),
     ),
   );
-  const loadA = (k0: string) => (transA ? `load_a(a_base, ${k0} + kr, row0 + kc)` : `load_a(a_base, row0 + qr, ${k0} + qc)`);
-  const loadB = (k0: string) => (transB ? `load_b(b_base, col0 + qr, ${k0} + qc)` : `load_b(b_base, ${k0} + kr, col0 + kc)`);
+  // Per staged quad q: its load from A or B, and its store into the tile (k-major; a quad along k is transposed).
+  const loadA = (k0: string, q: number) => (transA ? `load_a(a_base, ${k0} + kr${q}, row0 + kc${q})` : `load_a(a_base, row0 + qr${q}, ${k0} + qc${q})`);
+  const loadB = (k0: string, q: number) => (transB ? `load_b(b_base, col0 + qr${q}, ${k0} + qc${q})` : `load_b(b_base, ${k0} + kr${q}, col0 + kc${q})`);
+  const storeAlongK = (tileName: string, stride: string, reg: string, q: number) =>
+    `for (var j = 0u; j < 4u; j++) { ${tileName}[(qc${q} + j) * (${stride} / 4u) + qr${q} / 4u][qr${q} % 4u] = ${reg}${q}[j]; }`;
+  const storeA = (q: number) => (transA ? `at[kr${q} * (AS / 4u) + kc${q} / 4u] = ra${q};` : storeAlongK('at', 'AS', 'ra', q));
+  const storeB = (q: number) => (transB ? storeAlongK('bt', 'BS', 'rb', q) : `bt[kr${q} * (BS / 4u) + kc${q} / 4u] = rb${q};`);
+  const each = (f: (q: number) => string, indent: string) => range(quads).map(f).join(`\n${indent}`);
   return `
 struct Params {
   m: u32, n: u32, k: u32, batch: u32,
@@ -218,25 +252,19 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
 
   let tx = t % 16u;
   let ty = t / 16u;
-  // Each thread stages one quad of each tile: along k (qr, qc: a row of a TILE x BK tile, as A or B^T is stored) or
-  // along the tile (kr, kc: a row of a BK x TILE tile, as B or A^T is stored). A quad along k is stored transposed.
-  let qr = t / (BK / 4u);
-  let qc = t % (BK / 4u) * 4u;
-  let kr = t / (TILE / 4u);
-  let kc = t % (TILE / 4u) * 4u;
+  // Each thread stages quads t, t + 256, ... of each tile: along k (qr, qc: a row of a TILE x BK tile, as A or B^T
+  // is stored) or along the tile (kr, kc: a row of a BK x TILE tile, as B or A^T is stored).
+  ${each((q) => `let qr${q} = (t + ${256 * q}u) / (BK / 4u);\n  let qc${q} = (t + ${256 * q}u) % (BK / 4u) * 4u;\n  let kr${q} = (t + ${256 * q}u) / (TILE / 4u);\n  let kc${q} = (t + ${256 * q}u) % (TILE / 4u) * 4u;`, '  ')}
 
   var acc: array<vec4<f32>, ${4 * g * g}>;
-  var ra = ${loadA('0u')};
-  var rb = ${loadB('0u')};
+  ${each((q) => `var ra${q} = ${loadA('0u', q)};\n  var rb${q} = ${loadB('0u', q)};`, '  ')}
   let steps = (p.k + BK - 1u) / BK;
   for (var s = 0u; s < steps; s++) {
-    ${transA ? 'at[kr * (AS / 4u) + kc / 4u] = ra;' : 'for (var j = 0u; j < 4u; j++) { at[(qc + j) * (AS / 4u) + qr / 4u][qr % 4u] = ra[j]; }'}
-    ${transB ? 'for (var j = 0u; j < 4u; j++) { bt[(qc + j) * (BS / 4u) + qr / 4u][qr % 4u] = rb[j]; }' : 'bt[kr * (BS / 4u) + kc / 4u] = rb;'}
+    ${each((q) => `${storeA(q)}\n    ${storeB(q)}`, '    ')}
     workgroupBarrier();
     if (s + 1u < steps) {
       let k1 = (s + 1u) * BK;
-      ra = ${loadA('k1')};
-      rb = ${loadB('k1')};
+      ${each((q) => `ra${q} = ${loadA('k1', q)};\n      rb${q} = ${loadB('k1', q)};`, '      ')}
     }
     for (var kk = 0u; kk < BK; kk++) {
 ${range(g)
@@ -251,9 +279,9 @@ ${stores.join('\n')}
 `;
 }
 
-/** The dispatch of C = A B, either operand stored transposed (a plain matmul step: neither). */
-export function matmulKernel(operands: KernelCall | MatmulOperands): GpuKernel {
-  const l = matmulLayout(operands);
+/** The dispatch of C = A B, either operand stored transposed (a plain matmul step: neither); `config`: not the default. */
+export function matmulKernel(operands: KernelCall | MatmulOperands, config?: MatmulConfig): GpuKernel {
+  const l = matmulLayout(operands, config);
   const tilesM = Math.ceil(l.m / l.tile);
   const tilesN = Math.ceil(l.n / l.tile);
   return {
@@ -263,4 +291,4 @@ export function matmulKernel(operands: KernelCall | MatmulOperands): GpuKernel {
   };
 }
 
-export const matmulKernels: Record<string, GpuKernelFor> = { matmul: matmulKernel };
+export const matmulKernels: Record<string, GpuKernelFor> = { matmul: (call) => matmulKernel(call) };
