@@ -133,7 +133,7 @@ export const matmulVariants: Bench = {
         return { buffer, bytes: x.byteLength };
       });
       for (const config of MATMUL_CONFIGS) {
-        const what = `matmul_variants n=${n} tile ${config.tile} k step ${config.bk}`;
+        const what = `matmul_variants n=${n} tile ${config.tile} k step ${config.bk} stages ${config.stages}`;
         if (matmulWorkgroupBytes(config, false) > gpu.device.limits.maxComputeWorkgroupStorageSize) {
           note(`${what} skipped: needs ${matmulWorkgroupBytes(config, false)} bytes of workgroup memory, the adapter has ${gpu.device.limits.maxComputeWorkgroupStorageSize}`);
           continue;
@@ -144,8 +144,8 @@ export const matmulVariants: Bench = {
           () => gpu.dispatch(bound),
           () => gpu.device.queue.onSubmittedWorkDone(),
         );
-        const isDefault = chosen.tile === config.tile && chosen.bk === config.bk;
-        emit({ bench: 'matmul_variants', backend: 'webgpu', adapter: gpu.adapter, n, tile: config.tile, bk: config.bk, default: isDefault, value: (2 * n ** 3) / s / 1e9, unit: 'GFLOP/s' });
+        const isDefault = chosen.tile === config.tile && chosen.bk === config.bk && chosen.stages === config.stages;
+        emit({ bench: 'matmul_variants', backend: 'webgpu', adapter: gpu.adapter, n, ...config, default: isDefault, value: (2 * n ** 3) / s / 1e9, unit: 'GFLOP/s' });
       }
       for (const x of storage) x.buffer.destroy();
     }

@@ -188,7 +188,7 @@ const CONFIG_SHAPES: [a: number[], b: number[], transA: boolean, transB: boolean
 ];
 
 describe('every kernel configuration that the matmul_variants bench measures computes the same', () => {
-  test.each(MATMUL_CONFIGS.map((c) => [`tile ${c.tile}, k step ${c.bk}`, c] as const))(
+  test.each(MATMUL_CONFIGS.map((c) => [`tile ${c.tile}, k step ${c.bk}, ${c.stages} stage${c.stages > 1 ? 's' : ''}`, c] as const))(
     '%s',
     async (name, config) => {
       const gpu = backend();

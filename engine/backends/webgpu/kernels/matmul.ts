@@ -28,6 +28,8 @@
  * (~41 TFLOP/s at n = 4096). Weak spots: very small m or n (one row still costs a 64-row tile), and few output tiles
  * with a long k (no split-K: a batch-128 dense layer of 256 units is 8 workgroups, each walking all of k), which
  * leave most of a big GPU idle; at those sizes a training step is bound by dispatches rather than by the matmul.
+ * The defaults (128-tile k step 8, 64-tile k step 16, one stage) are that H100 kernel's; the `matmul_variants` bench
+ * measures every MatmulConfig side by side, so that a GPU session can choose them from figures.
  */
 import type { KernelCall } from '../../kernel';
 import { StudioError } from '../../../util/errors';
@@ -45,18 +47,22 @@ const LARGE_TILE_FROM = 256;
 export interface MatmulConfig {
   tile: 64 | 128;
   bk: 8 | 16 | 32;
+  /** Workgroup-memory stages: 2 stores the next step in one while the other is multiplied (one barrier a step). */
+  stages: 1 | 2;
 }
 export const MATMUL_CONFIGS: readonly MatmulConfig[] = [
-  { tile: 64, bk: 16 },
-  { tile: 64, bk: 32 },
-  { tile: 128, bk: 8 },
-  { tile: 128, bk: 16 },
+  { tile: 64, bk: 16, stages: 1 },
+  { tile: 64, bk: 32, stages: 1 },
+  { tile: 64, bk: 16, stages: 2 },
+  { tile: 128, bk: 8, stages: 1 },
+  { tile: 128, bk: 16, stages: 1 },
+  { tile: 128, bk: 8, stages: 2 },
 ];
 const DEFAULT_BK = { 64: 16, 128: 8 } as const;
 
 /** Bytes of workgroup memory a configuration uses (B's tile is padded where B is read transposed). */
-export function matmulWorkgroupBytes({ tile, bk }: MatmulConfig, transB: boolean): number {
-  return bk * (2 * tile + 4 + (transB ? 4 : 0)) * 4;
+export function matmulWorkgroupBytes({ tile, bk, stages }: MatmulConfig, transB: boolean): number {
+  return stages * bk * (2 * tile + 4 + (transB ? 4 : 0)) * 4;
 }
 /** Tile rows per group in the tile order (see above). */
 const GROUP = 8;
@@ -74,6 +80,7 @@ export interface MatmulLayout {
   tile: 64 | 128;
   /** The k step: columns of A (rows of B) staged in workgroup memory at a time. */
   bk: number;
+  stages: 1 | 2;
   /**
    * The rows of A, B (as stored) and C are positive multiples of 4 long: they start 16-byte aligned (and no binding is
    * under 16 bytes), so the kernel reads and writes vec4s.
@@ -140,6 +147,7 @@ export function matmulLayout(call: KernelCall | MatmulOperands, config?: MatmulC
     bStrides: pad(bStrides, 0),
     tile,
     bk: config?.bk ?? DEFAULT_BK[tile],
+    stages: config?.stages ?? 1,
     vec4: k > 0 && aCols % 4 === 0 && bCols % 4 === 0 && n % 4 === 0,
     transA,
     transB,
@@ -182,7 +190,7 @@ fn store(base: u32, row: u32, col: u32, v: vec4<f32>) {
   return load('a', a) + load('b', b) + store;
 }
 
-function matmulSource({ tile, bk, vec4, transA, transB }: Pick<MatmulLayout, 'tile' | 'bk' | 'vec4' | 'transA' | 'transB'>): string {
+function matmulSource({ tile, bk, stages, vec4, transA, transB }: Pick<MatmulLayout, 'tile' | 'bk' | 'stages' | 'vec4' | 'transA' | 'transB'>): string {
   const g = tile / 64; // 4-wide groups of rows (and of columns) per thread
   const quads = (bk * tile) / 1024; // 4-wide quads of each tile that a thread stages per k step
   const type = vec4 ? 'vec4<f32>' : 'f32';
@@ -199,11 +207,60 @@ function matmulSource({ tile, bk, vec4, transA, transB }: Pick<MatmulLayout, 'ti
   // Per staged quad q: its load from A or B, and its store into the tile (k-major; a quad along k is transposed).
   const loadA = (k0: string, q: number) => (transA ? `load_a(a_base, ${k0} + kr${q}, row0 + kc${q})` : `load_a(a_base, row0 + qr${q}, ${k0} + qc${q})`);
   const loadB = (k0: string, q: number) => (transB ? `load_b(b_base, col0 + qr${q}, ${k0} + qc${q})` : `load_b(b_base, ${k0} + kr${q}, col0 + kc${q})`);
-  const storeAlongK = (tileName: string, stride: string, reg: string, q: number) =>
-    `for (var j = 0u; j < 4u; j++) { ${tileName}[(qc${q} + j) * (${stride} / 4u) + qr${q} / 4u][qr${q} % 4u] = ${reg}${q}[j]; }`;
-  const storeA = (q: number) => (transA ? `at[kr${q} * (AS / 4u) + kc${q} / 4u] = ra${q};` : storeAlongK('at', 'AS', 'ra', q));
-  const storeB = (q: number) => (transB ? storeAlongK('bt', 'BS', 'rb', q) : `bt[kr${q} * (BS / 4u) + kc${q} / 4u] = rb${q};`);
+  // The tiles' stores go to the stage at offset `ao` (A) and `bo` (B), in vec4s.
+  const storeAlongK = (tileName: string, off: string, stride: string, reg: string, q: number) =>
+    `for (var j = 0u; j < 4u; j++) { ${tileName}[${off} + (qc${q} + j) * (${stride} / 4u) + qr${q} / 4u][qr${q} % 4u] = ${reg}${q}[j]; }`;
+  const storeA = (q: number) => (transA ? `at[ao + kr${q} * (AS / 4u) + kc${q} / 4u] = ra${q};` : storeAlongK('at', 'ao', 'AS', 'ra', q));
+  const storeB = (q: number) => (transB ? storeAlongK('bt', 'bo', 'BS', 'rb', q) : `bt[bo + kr${q} * (BS / 4u) + kc${q} / 4u] = rb${q};`);
   const each = (f: (q: number) => string, indent: string) => range(quads).map(f).join(`\n${indent}`);
+  const stage = (indent: string) => each((q) => `${storeA(q)}\n${indent}${storeB(q)}`, indent);
+  const prefetch = each((q) => `ra${q} = ${loadA('k1', q)};\n      rb${q} = ${loadB('k1', q)};`, '      ');
+  const multiply = `    for (var kk = 0u; kk < BK; kk++) {
+${range(g)
+  .map((i) => `      let a${i} = at[ac + kk * (AS / 4u) + ${i * 16}u + ty];\n      let b${i} = bt[bc + kk * (BS / 4u) + ${i * 16}u + tx];`)
+  .join('\n')}
+${fma.join('\n')}
+    }`;
+  // One stage: store the step, wait, fetch the next step's quads while multiplying, wait before the next store.
+  // Two stages: the next step is stored into the other stage while this one is multiplied: one wait a step.
+  const loop =
+    stages === 1
+      ? `  let ac = 0u;
+  let bc = 0u;
+  let ao = 0u;
+  let bo = 0u;
+  for (var s = 0u; s < steps; s++) {
+    ${stage('    ')}
+    workgroupBarrier();
+    if (s + 1u < steps) {
+      let k1 = (s + 1u) * BK;
+      ${prefetch}
+    }
+${multiply}
+    workgroupBarrier();
+  }`
+      : `  {
+    let ao = 0u;
+    let bo = 0u;
+    ${stage('    ')}
+  }
+  workgroupBarrier();
+  for (var s = 0u; s < steps; s++) {
+    let ac = s % 2u * A_STAGE;
+    let bc = s % 2u * B_STAGE;
+    let more = s + 1u < steps;
+    if (more) {
+      let k1 = (s + 1u) * BK;
+      ${prefetch}
+    }
+${multiply}
+    if (more) {
+      let ao = A_STAGE - ac;
+      let bo = B_STAGE - bc;
+      ${stage('      ')}
+    }
+    workgroupBarrier();
+  }`;
   return `
 struct Params {
   m: u32, n: u32, k: u32, batch: u32,
@@ -222,8 +279,10 @@ const GROUP = ${GROUP}u;
 const AS = TILE + 4u;
 const BS = TILE + ${transB ? 4 : 0}u;
 
-var<workgroup> at: array<vec4<f32>, ${(bk * (tile + 4)) / 4}>; // A tile, k-major: [BK][AS] as vec4s
-var<workgroup> bt: array<vec4<f32>, ${(bk * (tile + (transB ? 4 : 0))) / 4}>; // B tile: [BK][BS] as vec4s
+const A_STAGE = ${(bk * (tile + 4)) / 4}u;
+const B_STAGE = ${(bk * (tile + (transB ? 4 : 0))) / 4}u;
+var<workgroup> at: array<vec4<f32>, ${(stages * bk * (tile + 4)) / 4}>; // A tile, k-major: [stage][BK][AS] as vec4s
+var<workgroup> bt: array<vec4<f32>, ${(stages * bk * (tile + (transB ? 4 : 0))) / 4}>; // B tile: [stage][BK][BS] as vec4s
 ${accessors(vec4, transA, transB)}
 
 @compute @workgroup_size(256)
@@ -259,21 +318,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
   var acc: array<vec4<f32>, ${4 * g * g}>;
   ${each((q) => `var ra${q} = ${loadA('0u', q)};\n  var rb${q} = ${loadB('0u', q)};`, '  ')}
   let steps = (p.k + BK - 1u) / BK;
-  for (var s = 0u; s < steps; s++) {
-    ${each((q) => `${storeA(q)}\n    ${storeB(q)}`, '    ')}
-    workgroupBarrier();
-    if (s + 1u < steps) {
-      let k1 = (s + 1u) * BK;
-      ${each((q) => `ra${q} = ${loadA('k1', q)};\n      rb${q} = ${loadB('k1', q)};`, '      ')}
-    }
-    for (var kk = 0u; kk < BK; kk++) {
-${range(g)
-  .map((i) => `      let a${i} = at[kk * (AS / 4u) + ${i * 16}u + ty];\n      let b${i} = bt[kk * (BS / 4u) + ${i * 16}u + tx];`)
-  .join('\n')}
-${fma.join('\n')}
-    }
-    workgroupBarrier();
-  }
+${loop}
 ${stores.join('\n')}
 }
 `;
