@@ -1,6 +1,7 @@
 /**
- * The one-file benchmark run for the GPU machine (scripts/gpu-bundle.mjs, ../shared/docs/gpu.md): the bundle is built
- * and run from a folder with no node_modules above it, as on that machine, with Dawn next to it. A dependency that
+ * The one-file runs for the GPU machine (scripts/gpu-bundle.mjs, ../shared/docs/gpu.md): the benchmarks and the WebGPU
+ * conformance suite are bundled and run from a folder with no node_modules above it, as on that machine, with Dawn
+ * next to them. A dependency that
  * cannot be bundled, or one the benchmarks load that is left out, fails here rather than in a session's scarce
  * minutes on the GPU.
  */
@@ -9,6 +10,7 @@ import { mkdirSync, mkdtempSync, rmSync, symlinkSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, expect, test } from 'vitest';
+import { webgpuSuite } from '../conformance/webgpu-suite';
 
 const root = join(__dirname, '..', '..');
 const dir = mkdtempSync(join(tmpdir(), 'bps-gpu-bundle-'));
@@ -30,4 +32,10 @@ test('the bundle runs the WebGPU benchmarks without node_modules', () => {
     .map((l) => JSON.parse(l) as { bench: string; unit: string; value: number });
   expect(lines).toEqual([expect.objectContaining({ bench: 'dispatch', unit: 'us/op' })]);
   expect(lines[0].value).toBeGreaterThan(0);
-}, 180_000);
+
+  // The conformance suite, as the GPU machine runs it: every case passes here (llvmpipe), as in vitest.
+  const conformance = execFileSync(process.execPath, [join(dir, 'conformance.mjs')], { cwd: dir, encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'], timeout: 300_000 });
+  const summary = JSON.parse(conformance.trim().split('\n').at(-1)!) as { cases: number; failed: number };
+  expect(summary).toMatchObject({ conformance: 'webgpu', failed: 0 });
+  expect(summary.cases).toBe(webgpuSuite().length);
+}, 420_000);
