@@ -1,20 +1,27 @@
 #!/usr/bin/env node
 // Prepares a run of `npm run bench -- --backend webgpu` on the project's GPU machine (../shared/docs/gpu.md), which
-// has no Node.js packages: the benchmarks bundled into one file, .gpu/bench.mjs, and the WebGPU conformance suite
-// into another, .gpu/conformance.mjs (test/conformance/webgpu-runner.ts; the `webgpu` package inside each looks for
-// Dawn at .gpu/dist/linux-x64/dawn.node, next to the bundle), and Dawn itself compressed as .gpu/dawn.node.xz.
-// Node and the Vulkan loader are prepared as gpu.md says. Then, with `carry: [".gpu"]`, on the device:
+// has no Node.js packages, everything in .gpu/ (which stays out of git):
+//   - the benchmarks bundled into one file, bench.mjs, and the WebGPU conformance suite into another, conformance.mjs
+//     (test/conformance/webgpu-runner.ts); the `webgpu` package inside each looks for Dawn at
+//     .gpu/dist/linux-x64/dawn.node, next to the bundle;
+//   - dawn.node.xz (Dawn), node.xz (this Node), gl/*.deb (the Vulkan loader and glvnd, amd64, from Debian's mirror)
+//     and torch_peer.py (../shared/bench): gpu.md's "Prepare" steps; node.xz and the debs are kept once made.
+// Then, with `carry: [".gpu"]`, on the device:
 //   for f in .gpu/gl/*.deb; do dpkg -x $f /; done; ldconfig
 //   xz -dc .gpu/node.xz > /tmp/node && chmod +x /tmp/node
 //   mkdir -p .gpu/dist/linux-x64 && xz -dc .gpu/dawn.node.xz > .gpu/dist/linux-x64/dawn.node
 //   /tmp/node .gpu/bench.mjs --backend webgpu; /tmp/node .gpu/conformance.mjs; python3 .gpu/torch_peer.py
+// Options: --out DIR writes elsewhere than .gpu; --bundles-only makes the two bundles alone
+// (test/integration/gpu-bundle.test.ts, which links Dawn from node_modules).
 import { execFileSync } from 'node:child_process';
-import { existsSync, mkdirSync, writeFileSync } from 'node:fs';
+import { copyFileSync, existsSync, mkdirSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { build } from 'esbuild';
 
-// --out DIR writes elsewhere than .gpu; --no-dawn leaves Dawn out (test/integration/gpu-bundle.test.ts links it).
+/** gpu.md's list: the Vulkan loader and the glvnd libraries the NVIDIA driver's Vulkan needs. */
+const GL_PACKAGES = ['libvulkan1', 'libegl1', 'libglvnd0', 'libopengl0', 'libgl1', 'libglx0', 'libgles2'];
 const args = process.argv.slice(2);
 const root = join(dirname(fileURLToPath(import.meta.url)), '..');
 const out = args.includes('--out') ? args[args.indexOf('--out') + 1] : join(root, '.gpu');
@@ -33,8 +40,30 @@ await build({
   external: ['onnxruntime-node'],
   logLevel: 'warning',
 });
-if (args.includes('--no-dawn')) process.exit(0);
+if (args.includes('--bundles-only')) process.exit(0);
+
+const xz = (file) => execFileSync('xz', ['-T2', '-6', '-c', file], { maxBuffer: 1 << 30 });
 const dawn = join(root, 'node_modules', 'webgpu', 'dist', 'linux-x64', 'dawn.node');
 if (!existsSync(dawn)) throw new Error(`no ${dawn}: run npm ci first`);
-writeFileSync(join(out, 'dawn.node.xz'), execFileSync('xz', ['-T2', '-6', '-c', dawn], { maxBuffer: 1 << 30 }));
-console.log(`wrote ${join(out, 'bench.mjs')}, ${join(out, 'conformance.mjs')} and ${join(out, 'dawn.node.xz')}; see the comment at the top of this script for the device command`);
+writeFileSync(join(out, 'dawn.node.xz'), xz(dawn));
+if (!existsSync(join(out, 'node.xz'))) {
+  console.log('compressing this Node into node.xz (about 2 minutes)…');
+  writeFileSync(join(out, 'node.xz'), xz(process.execPath));
+}
+const gl = join(out, 'gl');
+if (!existsSync(gl) || readdirSync(gl).filter((f) => f.endsWith('.deb')).length < GL_PACKAGES.length) {
+  // amd64 package lists of their own, so that this machine's apt state is left as it is.
+  const lists = join(tmpdir(), 'bps-apt-amd64');
+  mkdirSync(join(lists, 'partial'), { recursive: true });
+  mkdirSync(gl, { recursive: true });
+  const apt = ['-oAPT::Architecture=amd64', '-oAPT::Architectures=amd64', `-oDir::State::Lists=${lists}`];
+  execFileSync('apt-get', [...apt, 'update'], { stdio: 'inherit' });
+  execFileSync('apt-get', [...apt, 'download', ...GL_PACKAGES], { cwd: gl, stdio: 'inherit' });
+}
+const peer = join(root, '..', 'shared', 'bench', 'torch_peer.py');
+if (existsSync(peer)) {
+  rmSync(join(out, 'torch_peer.py'), { force: true }); // the shared copy is read-only, and so is the last one made
+  copyFileSync(peer, join(out, 'torch_peer.py'));
+}
+else console.warn(`no ${peer}: copy torch_peer.py into ${out} by hand`);
+console.log(`${out} is ready: see the comment at the top of this script for the device command`);

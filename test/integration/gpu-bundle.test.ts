@@ -17,7 +17,7 @@ const dir = mkdtempSync(join(tmpdir(), 'bps-gpu-bundle-'));
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
 
 test('the bundle runs the WebGPU benchmarks without node_modules', () => {
-  execFileSync(process.execPath, [join(root, 'scripts', 'gpu-bundle.mjs'), '--out', dir, '--no-dawn'], { cwd: root, stdio: 'pipe' });
+  execFileSync(process.execPath, [join(root, 'scripts', 'gpu-bundle.mjs'), '--out', dir, '--bundles-only'], { cwd: root, stdio: 'pipe' });
   mkdirSync(join(dir, 'dist', 'linux-x64'), { recursive: true });
   symlinkSync(join(root, 'node_modules', 'webgpu', 'dist', 'linux-x64', 'dawn.node'), join(dir, 'dist', 'linux-x64', 'dawn.node'));
   const stdout = execFileSync(process.execPath, [join(dir, 'bench.mjs'), '--backend', 'webgpu', '--only', 'dispatch'], {
