@@ -3,7 +3,7 @@
 // has no Node.js packages, everything in .gpu/ (which stays out of git):
 //   - the benchmarks bundled into one file, bench.mjs, and the WebGPU conformance suite into another, conformance.mjs
 //     (test/conformance/webgpu-runner.ts); the `webgpu` package inside each looks for Dawn at
-//     .gpu/dist/linux-x64/dawn.node, next to the bundle;
+//     .gpu/dist/linux-x64/dawn.node, next to the bundle; examples/ holds the examples conformance.mjs trains;
 //   - dawn.node.xz (Dawn), node.xz (this Node), gl/*.deb (the Vulkan loader and glvnd, amd64, from Debian's mirror)
 //     and torch_peer.py (../shared/bench): gpu.md's "Prepare" steps; node.xz and the debs are kept once made.
 // Then, with `carry: [".gpu"]`, on the device:
@@ -40,6 +40,9 @@ await build({
   external: ['onnxruntime-node'],
   logLevel: 'warning',
 });
+// The examples that conformance.mjs trains, with their data.
+mkdirSync(join(out, 'examples', 'data'), { recursive: true });
+for (const f of ['spiral.bpstudio', 'digits.bpstudio', join('data', 'digits.csv')]) copyFileSync(join(root, 'examples', f), join(out, 'examples', f));
 if (args.includes('--bundles-only')) process.exit(0);
 
 const xz = (file) => execFileSync('xz', ['-T2', '-6', '-c', file], { maxBuffer: 1 << 30 });

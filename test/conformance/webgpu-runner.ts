@@ -1,10 +1,13 @@
 /**
- * The WebGPU conformance suite (./webgpu-suite.ts) outside vitest, for the GPU machine, where the one-file bundle of
- * scripts/gpu-bundle.mjs runs it as `.gpu/conformance.mjs`: a JSON line for each case that differs from the CPU
- * beyond the tolerance, then one summary line; the exit status is 1 when any case failed.
+ * The WebGPU conformance suite (./webgpu-suite.ts) and the training checks (./webgpu-training-checks.ts) outside
+ * vitest, for the GPU machine, where the one-file bundle of scripts/gpu-bundle.mjs runs it as `.gpu/conformance.mjs`
+ * with the examples it trains in `.gpu/examples`: a JSON line for each case that differs from the CPU beyond the
+ * tolerance, a summary line, then a line per training check; the exit status is 1 when anything failed.
  */
+import { fileURLToPath } from 'node:url';
 import { WebGpuBackend } from '../../engine/backends/webgpu/webgpu-backend';
 import { compareOnWebGpu, webgpuSuite } from './webgpu-suite';
+import { BAR, TEN_STEP_TOLERANCE, TRAINING_BARS, tenStepAgreement, trainOnWebGpu } from './webgpu-training-checks';
 
 const gpu = await WebGpuBackend.create();
 const started = performance.now();
@@ -24,5 +27,22 @@ for (const c of cases) {
 }
 const seconds = Number(((performance.now() - started) / 1000).toFixed(1));
 console.log(JSON.stringify({ conformance: 'webgpu', adapter: gpu.adapter, cases: cases.length, failed, seconds }));
+
+const examples = fileURLToPath(new URL('./examples', import.meta.url));
+for (const [name, key] of TRAINING_BARS) {
+  try {
+    const worst = Math.max(...(await tenStepAgreement(examples, name)).map((a) => a.worst));
+    const agrees = worst < TEN_STEP_TOLERANCE;
+    if (!agrees) failed++;
+    console.log(JSON.stringify({ training: name, check: 'weights after 10 steps, relative to the CPU', worst, pass: agrees }));
+    const r = await trainOnWebGpu(examples, name, key);
+    const reached = r.code === 0 && r.backend === 'webgpu' && typeof r.value === 'number' && r.value >= BAR;
+    if (!reached) failed++;
+    console.log(JSON.stringify({ training: name, check: `bpstudio train --backend webgpu: ${key} >= ${BAR}`, value: r.value, backend: r.backend, pass: reached, ...(r.code === 0 ? {} : { output: r.output }) }));
+  } catch (e) {
+    failed++;
+    console.log(JSON.stringify({ training: name, pass: false, error: e instanceof Error ? e.message : String(e) }));
+  }
+}
 gpu.dispose();
 process.exit(failed > 0 ? 1 : 0);

@@ -11,6 +11,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, expect, test } from 'vitest';
 import { webgpuSuite } from '../conformance/webgpu-suite';
+import { TRAINING_BARS } from '../conformance/webgpu-training-checks';
 
 const root = join(__dirname, '..', '..');
 const dir = mkdtempSync(join(tmpdir(), 'bps-gpu-bundle-'));
@@ -35,7 +36,12 @@ test('the bundle runs the WebGPU benchmarks without node_modules', () => {
 
   // The conformance suite, as the GPU machine runs it: every case passes here (llvmpipe), as in vitest.
   const conformance = execFileSync(process.execPath, [join(dir, 'conformance.mjs')], { cwd: dir, encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'], timeout: 300_000 });
-  const summary = JSON.parse(conformance.trim().split('\n').at(-1)!) as { cases: number; failed: number };
-  expect(summary).toMatchObject({ conformance: 'webgpu', failed: 0 });
-  expect(summary.cases).toBe(webgpuSuite().length);
+  const report = conformance
+    .trim()
+    .split('\n')
+    .map((l) => JSON.parse(l) as Record<string, unknown>);
+  const summary = report.find((r) => r.conformance === 'webgpu' && 'cases' in r);
+  expect(summary).toMatchObject({ failed: 0, cases: webgpuSuite().length });
+  // Then each example's two training checks, passed.
+  expect(report.filter((r) => 'training' in r).map((r) => [r.training, r.pass])).toEqual(TRAINING_BARS.flatMap(([name]) => [[name, true], [name, true]]));
 }, 420_000);

@@ -1,0 +1,66 @@
+/**
+ * Training on the WebGPU backend against the CPU, as the issue's checks put it: an example's every tensor after 10
+ * steps (agreement relative to the tensor's largest value), and `bpstudio train --backend webgpu` to the example's
+ * accuracy bar. Shared by test/integration/webgpu-training.test.ts (llvmpipe in CI) and the GPU machine's runner
+ * (./webgpu-runner.ts), which carries the examples it needs next to its bundle.
+ */
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import type { Backend } from '../../engine/backends/backend';
+import { CpuBackend } from '../../engine/backends/cpu/cpu-backend';
+import { WebGpuBackend } from '../../engine/backends/webgpu/webgpu-backend';
+import { main } from '../../engine/cli/main';
+import { parseProject } from '../../engine/io/project';
+import { Session } from '../../engine/train/session';
+
+/** The examples these checks train, and the figure each must reach (the CPU's bar): `TrainingBars`. */
+export const TRAINING_BARS = [
+  ['spiral', 'accuracy'],
+  ['digits', 'valAccuracy'],
+] as const;
+export const BAR = 0.95;
+/** Weights after 10 steps: WebGPU within this of the CPU, relative to each tensor's largest magnitude. */
+export const TEN_STEP_TOLERANCE = 1e-4;
+
+async function tenSteps(examples: string, name: string, backend: Backend): Promise<Map<string, Float32Array>> {
+  const project = parseProject(readFileSync(join(examples, `${name}.bpstudio`), 'utf8'));
+  const s = new Session(project, { baseDir: examples, backend });
+  await s.train({ steps: 10 });
+  if (s.step !== 10) throw new Error(`${name}: ${s.step} steps, not 10`);
+  const w = await s.weights();
+  return new Map(Object.entries(w).map(([k, t]) => [k, Float32Array.from(t.data)]));
+}
+
+/** Per tensor, the largest |WebGPU - CPU| over the tensor's largest magnitude after 10 steps of the example. */
+export async function tenStepAgreement(examples: string, name: string): Promise<{ tensor: string; worst: number }[]> {
+  const cpu = await tenSteps(examples, name, new CpuBackend());
+  const gpu = await tenSteps(examples, name, await WebGpuBackend.create());
+  const names = [...cpu.keys()].sort();
+  if (names.join() !== [...gpu.keys()].sort().join()) throw new Error(`${name}: the backends' tensors differ: ${names} / ${[...gpu.keys()].sort()}`);
+  return names.map((tensor) => {
+    const want = cpu.get(tensor)!;
+    const got = gpu.get(tensor)!;
+    const scale = want.reduce((m, v) => Math.max(m, Math.abs(v)), 0) || 1;
+    let worst = 0;
+    for (let i = 0; i < want.length; i++) worst = Math.max(worst, Math.abs(got[i] - want[i]) / scale);
+    return { tensor, worst };
+  });
+}
+
+/** `bpstudio train EXAMPLE --backend webgpu --json`: its exit code, the backend it says it used, its last epoch's `key`. */
+export async function trainOnWebGpu(examples: string, name: string, key: string): Promise<{ code: number; backend: unknown; value: unknown; output: string }> {
+  const out = mkdtempSync(join(tmpdir(), 'bps-webgpu-train-'));
+  try {
+    const lines: string[] = [];
+    const io = { stdout: (s: string) => void lines.push(s), stderr: () => {}, tty: false };
+    const code = await main(['train', join(examples, `${name}.bpstudio`), '--backend', 'webgpu', '--json', '--out', join(out, `${name}.safetensors`)], io);
+    const output = lines.join('');
+    if (code !== 0) return { code, backend: undefined, value: undefined, output };
+    const rows = output.trim().split('\n').map((l) => JSON.parse(l) as Record<string, unknown>);
+    const done = rows.pop()!;
+    return { code, backend: done.backend, value: rows[rows.length - 1][key], output };
+  } finally {
+    rmSync(out, { recursive: true, force: true });
+  }
+}
