@@ -15,14 +15,14 @@ export const MLP_STEP_FLOPS = (() => {
   return 3 * 2 * MLP.batch * macs;
 })();
 
-/** The MLP as a project graph (project-format.md). */
-export function mlpGraph(): GraphNode[] {
+/** The MLP as a project graph (project-format.md); another input, hidden and class count for other benchmarks. */
+export function mlpGraph(dims: { input: number; hidden: readonly [number, number]; classes: number } = MLP): GraphNode[] {
   return [
-    { id: 'x', op: 'input', attrs: { shape: [MLP.input] } },
+    { id: 'x', op: 'input', attrs: { shape: [dims.input] } },
     { id: 'y', op: 'label', attrs: { kind: 'class' } },
-    { id: 'h1', op: 'dense', attrs: { units: MLP.hidden[0], activation: 'relu' }, inputs: { x: 'x' } },
-    { id: 'h2', op: 'dense', attrs: { units: MLP.hidden[1], activation: 'relu' }, inputs: { x: 'h1' } },
-    { id: 'out', op: 'dense', attrs: { units: MLP.classes }, inputs: { x: 'h2' } },
+    { id: 'h1', op: 'dense', attrs: { units: dims.hidden[0], activation: 'relu' }, inputs: { x: 'x' } },
+    { id: 'h2', op: 'dense', attrs: { units: dims.hidden[1], activation: 'relu' }, inputs: { x: 'h1' } },
+    { id: 'out', op: 'dense', attrs: { units: dims.classes }, inputs: { x: 'h2' } },
     { id: 'loss', op: 'softmax_cross_entropy', inputs: { logits: 'out', labels: 'y' } },
   ];
 }

@@ -12,13 +12,16 @@ import { initTensor } from '../engine/graph/init';
 import { Builder } from '../engine/ir/builder';
 import { compilePlan } from '../engine/plan/plan';
 import { resolveTargets, trainProgram } from '../engine/train/program';
+import type { GraphNode } from '../engine/graph/expand';
+import { CpuBackend } from '../engine/backends/cpu/cpu-backend';
+import { AUTO_MIN_STEP_FLOPS, stepFlops } from '../engine/backends/select';
 import { StudioError } from '../engine/util/errors';
 import { WebGpuBackend, WebGpuExecutable } from '../engine/backends/webgpu/webgpu-backend';
 import { MATMUL_CONFIGS, matmulKernel, matmulLayout, matmulWorkgroupBytes } from '../engine/backends/webgpu/kernels/matmul';
 import { randomArray, type Bench } from './context';
 import { MLP, MLP_OPTIMIZER, MLP_STEP_FLOPS, mlpBatch, mlpGraph } from './mlp';
 import { emit, note } from './report';
-import { median } from './timing';
+import { measure, median } from './timing';
 
 const MATMUL_SIZES = [512, 1024, 2048, 4096] as const;
 const RUN = { seed: 0, step: 0 };
@@ -165,6 +168,26 @@ function batchOf(batch: number): { x: Float32Array; y: Float32Array } {
   return out;
 }
 
+/**
+ * Seconds per training step of `nodes` at `batch` on the GPU, SGD as the MLP bench's, the objective read back every
+ * READ_EVERY steps; and the step's dispatches.
+ */
+async function gpuStep(gpu: WebGpuBackend, nodes: GraphNode[], batch: number, feeds: Record<string, Float32Array>): Promise<{ seconds: number; dispatches: number }> {
+  const { plan, expansion } = trainProgram(nodes, resolveTargets(nodes), MLP_OPTIMIZER, batch);
+  for (const p of expansion.params) gpu.writeTensor(p.name, initTensor(p.name, p.shape, p.init, MLP.seed));
+  const exe = gpu.load(plan);
+  for (const [name, v] of Object.entries(feeds)) exe.setInput(name, v);
+  let step = 0;
+  const seconds = await measureGpu(
+    async () => {
+      exe.run({ seed: MLP.seed, step: ++step });
+      if (step % READ_EVERY === 0) await exe.read('objective');
+    },
+    () => exe.read('objective'),
+  );
+  return { seconds, dispatches: exe.dispatches() };
+}
+
 export async function webgpuMlpStep(): Promise<void> {
   const gpu = await gpuBackend('mlp_step');
   if (!gpu) return;
@@ -172,29 +195,57 @@ export async function webgpuMlpStep(): Promise<void> {
   for (const batch of [MLP.batch, 8 * MLP.batch]) {
     await figure(`mlp_step batch ${batch}`, async () => {
       note(`mlp_step batch ${batch}: ours on webgpu, the objective read every ${READ_EVERY} steps`);
-      const { plan, expansion } = trainProgram(nodes, resolveTargets(nodes), MLP_OPTIMIZER, batch);
-      for (const p of expansion.params) gpu.writeTensor(p.name, initTensor(p.name, p.shape, p.init, MLP.seed));
-      const exe = gpu.load(plan);
-      const { x, y } = batchOf(batch);
-      // Dispatches per step: what bounds a small batch's steps/s on a fast GPU (each is a launch and a barrier).
-      exe.setInput('x', x);
-      exe.setInput('y', y);
-      let step = 0;
-      const s = await measureGpu(
-        async () => {
-          exe.run({ seed: MLP.seed, step: ++step });
-          if (step % READ_EVERY === 0) await exe.read('objective');
-        },
-        () => exe.read('objective'),
-      );
+      const { seconds: s, dispatches } = await gpuStep(gpu, nodes, batch, batchOf(batch));
       const extras = { backend: 'webgpu', adapter: gpu.adapter, batch, readEvery: READ_EVERY };
       emit({ bench: 'mlp_step', ...extras, value: 1 / s, unit: 'steps/s' });
       emit({ bench: 'mlp_step', ...extras, value: (MLP_STEP_FLOPS * (batch / MLP.batch)) / s / 1e9, unit: 'GFLOP/s' });
-      emit({ bench: 'mlp_step', ...extras, value: exe.dispatches(), unit: 'dispatches/step' });
+      // What bounds a small batch's steps/s on a fast GPU: each dispatch is a launch and a barrier.
+      emit({ bench: 'mlp_step', ...extras, value: dispatches, unit: 'dispatches/step' });
     });
   }
   gpu.dispose();
 }
+
+/** The auto_threshold family: 64 inputs, two hidden relu layers of `width`, 10 classes, batch 64. */
+const FAMILY = { input: 64, classes: 10, batch: 64, widths: [16, 32, 64, 128, 256, 512, 1024] } as const;
+
+/**
+ * Where WebGPU starts to beat the CPU backend on this machine, in the measure `auto` decides by (stepFlops, see
+ * engine/backends/select.ts): a family of MLPs of growing width, a training step timed on both (the CPU's plan run
+ * as mlp_step runs it, the GPU's as above). One line per width with both times and the GPU's speed-up, then the
+ * crossover: the smallest step FLOPs from which the GPU is faster at every larger width, beside AUTO_MIN_STEP_FLOPS.
+ */
+export const autoThreshold: Bench = {
+  name: 'auto_threshold',
+  backends: ['webgpu'],
+  async run() {
+    const gpu = await gpuBackend('auto_threshold');
+    if (!gpu) return;
+    // A software adapter is never chosen by auto: the small widths show the plumbing, not a threshold.
+    const widths = gpu.software ? FAMILY.widths.slice(0, 4) : FAMILY.widths;
+    const feeds = { x: randomArray(FAMILY.batch * FAMILY.input, 3, 0, 1), y: Float32Array.from({ length: FAMILY.batch }, (_, i) => i % FAMILY.classes) };
+    const rows: { flops: number; speedup: number }[] = [];
+    for (const width of widths) {
+      const nodes = mlpGraph({ input: FAMILY.input, hidden: [width, width], classes: FAMILY.classes });
+      const flops = stepFlops(nodes, FAMILY.batch);
+      note(`auto_threshold width ${width}: ${(flops / 1e6).toFixed(2)} MFLOP a step, cpu then webgpu`);
+      const { plan, expansion } = trainProgram(nodes, resolveTargets(nodes), MLP_OPTIMIZER, FAMILY.batch);
+      const cpu = new CpuBackend();
+      for (const p of expansion.params) cpu.writeTensor(p.name, initTensor(p.name, p.shape, p.init, MLP.seed));
+      const exe = cpu.load(plan);
+      for (const [name, v] of Object.entries(feeds)) exe.setInput(name, v);
+      let step = 0;
+      const cpuSeconds = measure(() => exe.run({ seed: MLP.seed, step: ++step })).seconds;
+      const { seconds: gpuSeconds } = await gpuStep(gpu, nodes, FAMILY.batch, feeds);
+      rows.push({ flops, speedup: cpuSeconds / gpuSeconds });
+      emit({ bench: 'auto_threshold', adapter: gpu.adapter, width, stepFlops: flops, cpuMicroseconds: Math.round(cpuSeconds * 1e7) / 10, webgpuMicroseconds: Math.round(gpuSeconds * 1e7) / 10, value: cpuSeconds / gpuSeconds, unit: 'x (webgpu speed-up)' });
+    }
+    const from = rows.findIndex((_, i) => rows.slice(i).every((r) => r.speedup >= 1));
+    if (from < 0) note(`auto_threshold: webgpu was not faster up to ${(rows[rows.length - 1].flops / 1e6).toFixed(1)} MFLOP a step (auto's threshold: ${AUTO_MIN_STEP_FLOPS / 1e6} MFLOP)`);
+    else emit({ bench: 'auto_threshold', adapter: gpu.adapter, software: gpu.software, current: AUTO_MIN_STEP_FLOPS, value: rows[from].flops, unit: 'FLOP/step (webgpu faster from here)' });
+    gpu.dispose();
+  },
+};
 
 /** Microseconds per op of a plan of 1000 adds of 4 floats: the fixed cost of a dispatch (encoding included). */
 export const dispatch: Bench = {

@@ -8,7 +8,8 @@
  * while the CPU backend runs an MLP step at about 25 GFLOP/s (bench mlp_step on a 2-core machine). With ~60
  * dispatches a step (a 3-layer MLP's forward, backward, norms and update), the GPU's fixed 150 us equals the CPU's
  * time for ~4 MFLOP; below that the CPU is at least as fast and has no device to share. Software adapters (Mesa's
- * llvmpipe, ~1 GFLOP/s) are never picked by `auto`.
+ * llvmpipe, ~1 GFLOP/s) are never picked by `auto`. The `auto_threshold` bench measures the crossover on a machine
+ * with a GPU (MLPs of growing width on both backends), to replace this estimate by a measurement.
  */
 import { expandGraph, type GraphNode } from '../graph/expand';
 import type { Project } from '../io/project';
