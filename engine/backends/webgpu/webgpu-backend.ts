@@ -4,6 +4,7 @@ import type { Plan, PlanStep } from '../../plan/plan';
 import { StudioError } from '../../util/errors';
 import { readFailure, recordGpuError, requireGpu, throwGpuErrors, type GpuInfo } from './gpu';
 import { fusedExpression, fusedKernel, fusedStep, planFusion } from './fuse';
+import { elideReshapes } from './elide';
 import { planFolds } from './fold';
 import { contextWords, type GpuKernel } from './kernel';
 import { gpuKernelFor } from './kernels';
@@ -245,12 +246,17 @@ export class WebGpuExecutable implements Executable {
    */
   private readonly folded = new Map<number, BoundStep | null>();
 
+  /** The plan as it runs here: the one given, its reshapes elided (./elide.ts) unless `fuse` is false. */
+  readonly plan: Plan;
+
   /** `fuse: false` binds every step on its own (the reference that the fusion and fold tests compare with). */
   constructor(
     private readonly backend: WebGpuBackend,
-    readonly plan: Plan,
+    given: Plan,
     options: { fuse?: boolean } = {},
   ) {
+    const plan = options.fuse === false ? given : elideReshapes(given);
+    this.plan = plan;
     this.buffers = plan.buffers.map((b, i) => {
       if (b.role === 'persistent') return backend.persistent(b.name!, b.size);
       const buf = backend.createStorage(b.size, `buffer ${i} of a plan`);
