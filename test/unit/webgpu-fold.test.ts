@@ -72,15 +72,49 @@ describe('which transposes fold', () => {
     expect(folds(compiled({ c: g.matmul(a, g.input('b', [4, 5])) }))).toMatchObject({ rewrites: [], skipped: [] });
   });
 
-  test('the MLP training step: every transpose skipped, every matmul rewritten', () => {
+  test('the MLP training step: every transpose skipped, every matmul rewritten, the forward biases added in them', () => {
     const nodes = mlpGraph();
     const { plan } = trainProgram(nodes, resolveTargets(nodes), MLP_OPTIMIZER, MLP.batch);
-    const { rewrites, skipped } = folds(plan);
+    const { rewrites, skipped, raw } = folds(plan);
     const ops = plan.steps.map((s) => s.call.op);
-    expect(skipped).toEqual(ops.flatMap((op, i) => (op === 'transpose' ? [i] : [])));
+    const forwardAdds = ops.flatMap((op, i) => (op === 'add' && ops[i - 1] === 'matmul' ? [i] : []));
+    expect(forwardAdds).toHaveLength(3);
+    expect(skipped).toEqual(ops.flatMap((op, i) => (op === 'transpose' || forwardAdds.includes(i) ? [i] : [])));
     expect(rewrites.map((r) => r.split(':')[0])).toEqual(ops.flatMap((op, i) => (op === 'matmul' ? [String(i)] : [])));
-    // Forward x W^T (three layers), then per layer from the top: the input gradient g W, the weight gradient g^T x.
+    // Forward x W^T + b (three layers), then per layer from the top: the input gradient g W, the weight gradient g^T x.
     expect(rewrites.map((r) => r.split(':')[1])).toEqual(['NT', 'NT', 'NT', 'NN', 'TN', 'NN', 'TN', 'TN']);
+    expect(raw.rewrites.map((r) => r.bias)).toEqual([[256], [256], [10], undefined, undefined, undefined, undefined, undefined]);
+    // The forward matmuls write what the adds wrote, which relu and the backward pass read.
+    expect(raw.rewrites.slice(0, 3).map((r) => r.output)).toEqual(forwardAdds.map((i) => plan.steps[i].output));
+  });
+
+  test("a bias row added to a matmul's value: added as the kernel stores, batched too", () => {
+    let g = new Builder();
+    let plan = compiled({ y: g.add(g.matmul(g.input('x', [4, 3]), g.transposeLast2(g.input('w', [5, 3]))), g.input('b', [5])) });
+    let f = folds(plan);
+    expect(f).toMatchObject({ rewrites: ['1:NT'], skipped: [0, 2] });
+    expect(f.raw.rewrites[0]).toMatchObject({ inputs: ['x', 'w', 'b'].map((n) => plan.inputs.get(n)!.buffer), output: plan.outputs.get('y')!.buffer, bias: [5] });
+    g = new Builder();
+    plan = compiled({ y: g.add(g.input('b', [1, 5]), g.matmul(g.input('x', [2, 4, 3]), g.input('w', [3, 5]))) });
+    f = folds(plan);
+    expect(f).toMatchObject({ rewrites: ['0:NN'], skipped: [1] });
+    expect(f.raw.rewrites[0].bias).toEqual([1, 5]);
+  });
+
+  test('not a bias: a column, a matrix, a value read twice, an add a fused kernel computes', () => {
+    const cases = [
+      (g: Builder, m: IRNode) => ({ y: g.add(m, g.input('c', [4, 1])) }),
+      (g: Builder, m: IRNode) => ({ y: g.add(m, g.input('c', [4, 5])) }),
+      (g: Builder, m: IRNode) => ({ y: g.add(m, g.input('c', [5])), z: g.exp(m) }),
+    ];
+    for (const make of cases) {
+      const g = new Builder();
+      expect(folds(compiled(make(g, g.matmul(g.input('x', [4, 3]), g.input('w', [3, 5]))))).rewrites).toEqual([]);
+    }
+    const g = new Builder();
+    const plan = compiled({ y: g.relu(g.add(g.matmul(g.input('x', [4, 3]), g.input('w', [3, 5])), g.input('b', [5]))) });
+    expect(planFolds(plan).rewrites).toHaveLength(1);
+    expect(planFolds(plan, new Set([1, 2])).rewrites).toEqual([]);
   });
 });
 

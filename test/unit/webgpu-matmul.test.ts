@@ -114,7 +114,7 @@ describe('the WebGPU matmul matches the CPU backend', () => {
  * The kernel's transposed variants, as fold.ts makes them: A and B as stored, which of them a transpose feeds to the
  * matmul (and whether the matmul's value is transposed after), the variant the fold must give (flags, tile, vec4).
  */
-type TransposedCase = [a: number[], b: number[], ops: 'TN' | 'NT' | 'TT' | 'out' | 'dW' | 'TT2', flags: string, tile: 64 | 128, vec4: boolean];
+type TransposedCase = [a: number[], b: number[], ops: 'TN' | 'NT' | 'TT' | 'out' | 'dW' | 'TT2' | 'NN+bias' | 'NT+bias', flags: string, tile: 64 | 128, vec4: boolean];
 const TRANSPOSED: TransposedCase[] = [
   [[64, 64], [64, 64], 'NT', 'NT', 64, true],
   [[33, 20], [12, 20], 'NT', 'NT', 64, true],
@@ -130,6 +130,11 @@ const TRANSPOSED: TransposedCase[] = [
   [[37, 19], [19, 23], 'out', 'TT', 64, false],
   [[50, 10], [50, 7], 'dW', 'TN', 64, false],
   [[6, 5], [6, 4], 'TT2', 'TN', 64, false],
+  // a bias row added as C is stored (a dense layer's x W^T + b), vec4 and scalar, batched
+  [[33, 20], [12, 20], 'NT+bias', 'NT', 64, true],
+  [[67, 45], [45, 70], 'NN+bias', 'NN', 64, false],
+  [[2, 37, 19], [19, 23], 'NN+bias', 'NN', 64, false],
+  [[4, 1025, 9], [1023, 9], 'NT+bias', 'NT', 128, false],
 ];
 
 /** The graph of a case: the matmul of the operands, transposed as `ops` says. */
@@ -140,7 +145,8 @@ function transposedGraph(g: Builder, sa: number[], sb: number[], ops: Transposed
   if (ops === 'out') return t(g.matmul(a, b));
   if (ops === 'dW') return t(g.matmul(t(a), b));
   if (ops === 'TT2') return g.matmul(t(t(t(a))), b);
-  return g.matmul(ops[0] === 'T' ? t(a) : a, ops[1] === 'T' ? t(b) : b);
+  const c = g.matmul(ops[0] === 'T' ? t(a) : a, ops[1] === 'T' ? t(b) : b);
+  return ops.endsWith('+bias') ? g.add(c, g.input('bias', [c.shape[c.shape.length - 1] as number])) : c;
 }
 
 describe('the WebGPU matmul reads transposed operands', () => {
@@ -158,10 +164,14 @@ describe('the WebGPU matmul reads transposed operands', () => {
       const rng = rngFor(name);
       const a = Float32Array.from(generate(NORMAL, numel(sa), rng));
       const b = Float32Array.from(generate(NORMAL, numel(sb), rng));
+      const bias = plan.inputs.get('bias');
+      const row = bias ? Float32Array.from(generate(NORMAL, numel(bias.shape), rng)) : undefined;
+      expect(matmulLayout(rewrites[0]).bias).toBe(!!bias);
       const run = async (backend: Backend) => {
         const exe = backend.load(plan);
         exe.setInput('a', a);
         exe.setInput('b', b);
+        if (row) exe.setInput('bias', row);
         exe.run({ seed: 0, step: 0 });
         return exe.read('c');
       };

@@ -4,8 +4,11 @@
  *   - an operand that a transpose made is read from the transpose's input instead, flag flipped, and through any
  *     chain of such transposes (the backward pass of y = x W^T reads W as the transpose of W^T);
  *   - a transpose whose input is a matmul's value that nothing else reads is written by the matmul itself, since
- *     (A B)^T = B^T A^T: the operands swapped, each flag flipped (the weight gradient (x^T g)^T = g^T x).
- * A transpose is then skipped when every step that read it reads through it, or the matmul writes its value.
+ *     (A B)^T = B^T A^T: the operands swapped, each flag flipped (the weight gradient (x^T g)^T = g^T x);
+ *   - so is the add of a bias row right after a matmul whose value only it reads (a dense layer's x W^T + b): the
+ *     kernel adds the bias as it stores, unless that add is part of a fused kernel (`taken`, from fuse.ts).
+ * A transpose is then skipped when every step that read it reads through it, or the matmul writes its value; such
+ * an add is skipped too.
  *
  * Like fuse.ts the decision is pure, from the plan's steps and buffers, and the buffers must allow it: a transpose's
  * input is read in place only if no step between the transpose and the matmul writes its buffer; a matmul writes a
@@ -20,8 +23,8 @@ import type { MatmulOperands } from './kernels/matmul';
 /** A matmul step as the folds run it. */
 export interface MatmulRewrite extends MatmulOperands {
   readonly step: number;
-  /** The buffers it reads, A's then B's, and the one it writes. */
-  readonly inputs: readonly [number, number];
+  /** The buffers it reads, A's then B's (then the bias's), and the one it writes. */
+  readonly inputs: readonly [number, number] | readonly [number, number, number];
   readonly output: number;
 }
 
@@ -42,7 +45,7 @@ function swapsLastTwo(plan: PlanLike, i: number): boolean {
   return r >= 2 && perm.every((p, k) => p === (k === r - 2 ? r - 1 : k === r - 1 ? r - 2 : k));
 }
 
-export function planFolds(plan: PlanLike): Folds {
+export function planFolds(plan: PlanLike, taken: ReadonlySet<number> = new Set()): Folds {
   const { steps, updateStart } = plan;
   const { writers, readers, isOutput } = dataflow(plan);
   const transpose = (i: number) => i >= 0 && i < updateStart && swapsLastTwo(plan, i);
@@ -59,6 +62,22 @@ export function planFolds(plan: PlanLike): Folds {
     const u = [...readers[m]][0];
     if (readers[m].size !== 1 || !transpose(u) || isOutput.has(m) || plan.buffers[steps[m].output].role !== 'pool') continue;
     if (untouched(steps[u].output, m, u, true)) writesFor.set(m, u);
+  }
+  // The matmuls whose value only the add of a bias row right after reads (a dense layer's x W^T + b): they write the
+  // sum, adding the bias as they store. Not an add that a fused kernel computes (`taken`).
+  const biasFor = new Map<number, { add: number; bias: number; shape: readonly number[] }>();
+  for (const m of matmuls) {
+    const u = m + 1;
+    if (writesFor.has(m) || u >= updateStart || steps[u].call.op !== 'add' || taken.has(u)) continue;
+    if (readers[m].size !== 1 || !readers[m].has(u) || isOutput.has(m) || plan.buffers[steps[m].output].role !== 'pool') continue;
+    const k = writers[u].indexOf(m);
+    if (writers[u].lastIndexOf(m) !== k) continue;
+    const out = steps[m].call.outShape;
+    const shape = steps[u].call.inShapes[1 - k];
+    const n = out[out.length - 1];
+    if (shape[shape.length - 1] !== n || shape.reduce((p, d) => p * d, 1) !== n || steps[u].call.outShape.join() !== out.join()) continue;
+    const bias = steps[u].inputs[1 - k];
+    if (bias !== steps[u].output) biasFor.set(m, { add: u, bias, shape });
   }
   /** Not read through: their input (a matmul's value) may never be written. */
   const absorbed = new Set(writesFor.values());
@@ -88,13 +107,17 @@ export function planFolds(plan: PlanLike): Folds {
   const through = new Map<number, Set<number>>();
   for (const m of matmuls) {
     let u = writesFor.get(m);
-    let operand = [0, 1].map((k) => chase(m, k, steps[u ?? m].output));
-    if (u !== undefined && operand.some((o) => o.buffer === steps[u!].output)) {
+    let bias = biasFor.get(m);
+    /** The step whose value the rewritten matmul writes. */
+    const writes = () => u ?? bias?.add ?? m;
+    let operand = [0, 1].map((k) => chase(m, k, steps[writes()].output));
+    if (writes() !== m && operand.some((o) => o.buffer === steps[writes()].output)) {
       writesFor.delete(m);
-      u = undefined;
+      biasFor.delete(m);
+      [u, bias] = [undefined, undefined];
       operand = [0, 1].map((k) => chase(m, k, steps[m].output));
     }
-    if (u === undefined && operand.every((o) => o.passed.length === 0)) continue;
+    if (writes() === m && operand.every((o) => o.passed.length === 0)) continue;
     for (const t of operand.flatMap((o) => o.passed)) {
       if (!through.has(t)) through.set(t, new Set());
       through.get(t)!.add(m);
@@ -102,19 +125,20 @@ export function planFolds(plan: PlanLike): Folds {
     const [a, b] = u === undefined ? operand : [{ ...operand[1], transposed: !operand[1].transposed }, { ...operand[0], transposed: !operand[0].transposed }];
     rewrites.push({
       step: m,
-      inputs: [a.buffer, b.buffer],
-      output: steps[u ?? m].output,
+      inputs: bias ? [a.buffer, b.buffer, bias.bias] : [a.buffer, b.buffer],
+      output: steps[writes()].output,
       aShape: a.shape,
       bShape: b.shape,
-      outShape: steps[u ?? m].call.outShape,
+      outShape: steps[writes()].call.outShape,
       transA: a.transposed,
       transB: b.transposed,
+      ...(bias ? { bias: bias.shape } : {}),
     });
   }
 
   // Latest first: a transpose read by another one (a chain) is skipped if that one is, and every matmul that read
   // through that one read on through this one (one that stopped there reads this one's buffer).
-  const skipped = new Set(writesFor.values());
+  const skipped = new Set([...writesFor.values(), ...[...biasFor.values()].map((b) => b.add)]);
   for (const t of [...through.keys()].sort((x, y) => y - x)) {
     const via = through.get(t)!;
     if (isOutput.has(t) || plan.buffers[steps[t].output].role !== 'pool') continue;

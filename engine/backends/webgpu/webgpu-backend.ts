@@ -289,10 +289,13 @@ export class WebGpuExecutable implements Executable {
       const bound = this.bind({ ...r, inputs: step.inputs }, kernel, inSizes, numel(r.call.outShape));
       this.fused.set(group.steps[0], { last: reduce, bound });
     }
-    const folds = options.fuse === false ? { rewrites: [], skipped: [] } : planFolds(plan);
+    // Steps that a fused kernel computes are not folded into a matmul.
+    const taken = new Set([...fusion.groups.flatMap((g) => g.steps), ...fusion.prologues.flatMap((p) => [...p.group.steps, p.reduce])]);
+    const folds = options.fuse === false ? { rewrites: [], skipped: [] } : planFolds(plan, taken);
     for (const r of folds.rewrites) {
-      const step = { ...plan.steps[r.step], call: { op: 'matmul', attrs: {}, inShapes: [r.aShape, r.bShape], outShape: r.outShape }, inputs: r.inputs, output: r.output };
-      this.folded.set(r.step, this.bind(step, matmulKernel(r), [r.aShape, r.bShape].map(numel), numel(r.outShape)));
+      const inShapes = [r.aShape, r.bShape, ...(r.bias ? [r.bias] : [])];
+      const step = { ...plan.steps[r.step], call: { op: 'matmul', attrs: {}, inShapes, outShape: r.outShape }, inputs: r.inputs, output: r.output };
+      this.folded.set(r.step, this.bind(step, matmulKernel(r), inShapes.map(numel), numel(r.outShape)));
     }
     for (const t of folds.skipped) this.folded.set(t, null);
   }

@@ -16,7 +16,8 @@
  * Either operand may be stored transposed (A as [k, m], B as [n, k]; ../fold.ts reads through the transposes of a
  * dense layer this way): a thread then stages its quad along the other axis of the tile, so the loads stay 16-byte
  * runs of consecutive addresses, and the tile is still stored k-major in workgroup memory (B's, where transposed,
- * padded like A's), so the inner loop is the same.
+ * padded like A's), so the inner loop is the same. A bias row may be added to C's rows as they are stored (a dense
+ * layer's x W^T + b in one dispatch).
  *
  * Everything shape-dependent is a uniform, so one pipeline serves every shape of a variant; the variants are the tile
  * size, the transposes, and whether the rows of A, B and C (as stored) are multiples of 4 long (then they are read
@@ -90,6 +91,8 @@ export interface MatmulLayout {
   transA: boolean;
   /** B is stored transposed ([..., n, k]). */
   transB: boolean;
+  /** A bias row is added to C's rows as they are stored. */
+  bias: boolean;
 }
 
 /** What a matmul dispatch computes: C = A B from A and B as stored, either of them transposed (see ../fold.ts). */
@@ -100,6 +103,8 @@ export interface MatmulOperands {
   outShape: readonly number[];
   transA: boolean;
   transB: boolean;
+  /** A bias row to add to every row of C: its shape, [n] or ones and n (bound after B). */
+  bias?: readonly number[];
 }
 
 /** Strides of `shape`'s batch dims along the output batch `dims` (left-padded with ones), 0 where broadcast. */
@@ -117,6 +122,7 @@ function batchStrides(shape: readonly number[], dims: readonly number[], matrix:
 export function matmulLayout(call: KernelCall | MatmulOperands, config?: MatmulConfig): MatmulLayout {
   const { aShape: sa, bShape: sb, outShape, transA, transB } =
     'op' in call ? { aShape: call.inShapes[0], bShape: call.inShapes[1], outShape: call.outShape, transA: false, transB: false } : call;
+  const bias = !('op' in call) && call.bias !== undefined;
   const last2 = (s: readonly number[]) => [s[s.length - 2], s[s.length - 1]];
   const [aRows, aCols] = last2(sa);
   const [bRows, bCols] = last2(sb);
@@ -151,6 +157,7 @@ export function matmulLayout(call: KernelCall | MatmulOperands, config?: MatmulC
     vec4: k > 0 && aCols % 4 === 0 && bCols % 4 === 0 && n % 4 === 0,
     transA,
     transB,
+    bias,
   };
 }
 
@@ -158,7 +165,7 @@ export function matmulLayout(call: KernelCall | MatmulOperands, config?: MatmulC
  * Loads of A and B (4 values from (row, col) of the matrix as stored, zeros outside) and the store of 4 values of C,
  * per element type. A stored matrix is `rows` x `cols` (A: m x k, or k x m where transposed; B: k x n, or n x k).
  */
-function accessors(vec4: boolean, transA: boolean, transB: boolean): string {
+function accessors(vec4: boolean, transA: boolean, transB: boolean, bias: boolean): string {
   const a = transA ? ['p.k', 'p.m'] : ['p.m', 'p.k'];
   const b = transB ? ['p.n', 'p.k'] : ['p.k', 'p.n'];
   const load = (name: string, [rows, cols]: string[]) =>
@@ -176,21 +183,22 @@ fn load_${name}(base: u32, row: u32, col: u32) -> vec4<f32> {
   }
   return v;
 }`;
+  const plus = bias ? (j: string) => ` + bias[col + ${j}]` : () => '';
   const store = vec4
     ? `
 fn store(base: u32, row: u32, col: u32, v: vec4<f32>) {
-  if (row < p.m && col < p.n) { c[(base + row * p.n + col) / 4u] = v; }
+  if (row < p.m && col < p.n) { c[(base + row * p.n + col) / 4u] = v${bias ? ' + vec4<f32>(bias[col], bias[col + 1u], bias[col + 2u], bias[col + 3u])' : ''}; }
 }`
     : `
 fn store(base: u32, row: u32, col: u32, v: vec4<f32>) {
   if (row < p.m) {
-    for (var j = 0u; j < 4u; j++) { if (col + j < p.n) { c[base + row * p.n + col + j] = v[j]; } }
+    for (var j = 0u; j < 4u; j++) { if (col + j < p.n) { c[base + row * p.n + col + j] = v[j]${plus('j')}; } }
   }
 }`;
   return load('a', a) + load('b', b) + store;
 }
 
-function matmulSource({ tile, bk, stages, vec4, transA, transB }: Pick<MatmulLayout, 'tile' | 'bk' | 'stages' | 'vec4' | 'transA' | 'transB'>): string {
+function matmulSource({ tile, bk, stages, vec4, transA, transB, bias }: Pick<MatmulLayout, 'tile' | 'bk' | 'stages' | 'vec4' | 'transA' | 'transB' | 'bias'>): string {
   const g = tile / 64; // 4-wide groups of rows (and of columns) per thread
   const quads = (bk * tile) / 1024; // 4-wide quads of each tile that a thread stages per k step
   const type = vec4 ? 'vec4<f32>' : 'f32';
@@ -269,8 +277,8 @@ struct Params {
 }
 @group(0) @binding(0) var<storage, read> a: array<${type}>;
 @group(0) @binding(1) var<storage, read> b: array<${type}>;
-@group(0) @binding(2) var<storage, read_write> c: array<${type}>;
-@group(0) @binding(3) var<uniform> p: Params;
+${bias ? '@group(0) @binding(2) var<storage, read> bias: array<f32>;\n' : ''}@group(0) @binding(${bias ? 3 : 2}) var<storage, read_write> c: array<${type}>;
+@group(0) @binding(${bias ? 4 : 3}) var<uniform> p: Params;
 
 const TILE = ${tile}u;
 const BK = ${bk}u;
@@ -283,7 +291,7 @@ const A_STAGE = ${(bk * (tile + 4)) / 4}u;
 const B_STAGE = ${(bk * (tile + (transB ? 4 : 0))) / 4}u;
 var<workgroup> at: array<vec4<f32>, ${(stages * bk * (tile + 4)) / 4}>; // A tile, k-major: [stage][BK][AS] as vec4s
 var<workgroup> bt: array<vec4<f32>, ${(stages * bk * (tile + (transB ? 4 : 0))) / 4}>; // B tile: [stage][BK][BS] as vec4s
-${accessors(vec4, transA, transB)}
+${accessors(vec4, transA, transB, bias)}
 
 @compute @workgroup_size(256)
 fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>, @builtin(local_invocation_index) t: u32) {
