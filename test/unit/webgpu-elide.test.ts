@@ -1,11 +1,11 @@
 /**
- * Reshapes elided on the WebGPU backend (engine/backends/webgpu/elide.ts), decided from the plan alone: which
- * reshapes are dropped, which step then writes their buffer, and the values and buffers that forbid it. Whole elided
+ * Copies (reshape, stop_gradient) elided on the WebGPU backend (engine/backends/webgpu/elide.ts), decided from the
+ * plan alone: which copies are dropped, which step then writes their buffer, and the values and buffers that forbid it. Whole elided
  * plans run against unelided ones on the device in webgpu-fuse.test.ts (the MLP step) and, for every op, in the
  * conformance suite.
  */
 import { describe, expect, test } from 'vitest';
-import { elideReshapes } from '../../engine/backends/webgpu/elide';
+import { elideCopies } from '../../engine/backends/webgpu/elide';
 import { Builder } from '../../engine/ir/builder';
 import { compilePlan, type BufferRole, type Plan } from '../../engine/plan/plan';
 import { resolveTargets, trainProgram } from '../../engine/train/program';
@@ -13,11 +13,11 @@ import { MLP, MLP_OPTIMIZER, mlpGraph } from '../../bench/mlp';
 
 const ops = (p: Plan) => p.steps.map((s) => s.call.op);
 
-describe('which reshapes are elided', () => {
+describe('which copies are elided', () => {
   test("a reduction's [1, n] read as [n]: the sum writes the reshape's buffer, the reshape is gone", () => {
     const b = new Builder();
     const plan = compilePlan({ y: b.reshape(b.sum(b.input('x', [4, 3]), [0], true), [3]) });
-    const e = elideReshapes(plan);
+    const e = elideCopies(plan);
     expect(ops(plan)).toEqual(['sum', 'reshape']);
     expect(ops(e)).toEqual(['sum']);
     expect(e.steps[0].output).toBe(plan.outputs.get('y')!.buffer);
@@ -25,18 +25,27 @@ describe('which reshapes are elided', () => {
     expect([e.inputs, e.outputs, e.buffers]).toEqual([plan.inputs, plan.outputs, plan.buffers]);
   });
 
+  test('stop_gradient is a copy too', () => {
+    const b = new Builder();
+    const plan = compilePlan({ y: b.mul(b.stopGradient(b.sum(b.input('x', [4, 3]), [1], true)), b.input('z', [4, 3])) });
+    expect(ops(plan)).toEqual(['sum', 'stop_gradient', 'mul']);
+    const e = elideCopies(plan);
+    expect(ops(e)).toEqual(['sum', 'mul']);
+    expect(e.steps[0].output).toBe(plan.steps[1].output);
+  });
+
   test('kept: the value read by another step too, a plan output, a plan input', () => {
     let b = new Builder();
     const t = b.sum(b.input('x', [4, 3]), [0], true);
     const twice = compilePlan({ y: b.reshape(t, [3]), z: b.neg(t) });
-    expect(elideReshapes(twice)).toBe(twice);
+    expect(elideCopies(twice)).toBe(twice);
     b = new Builder();
     const u = b.sum(b.input('x', [4, 3]), [0], true);
     const both = compilePlan({ u, y: b.reshape(u, [3]) });
-    expect(elideReshapes(both)).toBe(both);
+    expect(elideCopies(both)).toBe(both);
     b = new Builder();
     const input = compilePlan({ y: b.reshape(b.input('x', [4, 3]), [12]) });
-    expect(elideReshapes(input)).toBe(input);
+    expect(elideCopies(input)).toBe(input);
   });
 
   /** A hand-made plan over buffers of the given roles: steps as [op, inputs, output], every value 4 elements. */
@@ -57,15 +66,15 @@ describe('which reshapes are elided', () => {
 
   test("kept where the producer reads the reshape's buffer (the plan reused it)", () => {
     const plan = handmade(['input', 'pool', 'pool'], [['exp', [0], 1], ['neg', [1], 2], ['reshape', [2], 1]], { y: 1 });
-    expect(elideReshapes(plan)).toBe(plan);
+    expect(elideCopies(plan)).toBe(plan);
   });
 
   test("kept where a step between reads or writes the reshape's buffer", () => {
     const reads = handmade(['input', 'pool', 'pool', 'pool'], [['exp', [0], 1], ['neg', [0], 2], ['sin', [3], 0], ['reshape', [1], 3]], { y: 3, z: 0 });
-    expect(elideReshapes(reads)).toBe(reads);
+    expect(elideCopies(reads)).toBe(reads);
     // (neg's value is dead: the reshape overwrites it; moved to step 0, exp's write would be the one lost.)
     const writes = handmade(['input', 'pool', 'pool', 'pool'], [['exp', [0], 1], ['neg', [0], 3], ['reshape', [1], 3]], { y: 3 });
-    expect(elideReshapes(writes)).toBe(writes);
+    expect(elideCopies(writes)).toBe(writes);
   });
 
   test('a write moved by one elision stops another that it would overtake', () => {
@@ -81,18 +90,19 @@ describe('which reshapes are elided', () => {
       ],
       { y: 3 },
     );
-    const e = elideReshapes(plan);
+    const e = elideCopies(plan);
     expect(ops(e)).toEqual(['exp', 'neg', 'reshape']);
     expect(e.steps.map((s) => s.output)).toEqual([1, 3, 3]);
   });
 
-  test('the MLP training step: the three bias gradients elided', () => {
+  test("the MLP training step: the three bias gradients' reshapes and the softmax's stop_gradient elided", () => {
     const nodes = mlpGraph();
     const { plan } = trainProgram(nodes, resolveTargets(nodes), MLP_OPTIMIZER, MLP.batch);
-    const e = elideReshapes(plan);
+    const e = elideCopies(plan);
     expect(ops(plan).filter((o) => o === 'reshape')).toHaveLength(5);
     expect(ops(e).filter((o) => o === 'reshape')).toHaveLength(2);
-    expect(e.steps.length).toBe(plan.steps.length - 3);
+    expect(ops(e)).not.toContain('stop_gradient');
+    expect(e.steps.length).toBe(plan.steps.length - 4);
     expect(ops(e).slice(e.updateStart)).toEqual(ops(plan).slice(plan.updateStart));
   });
 });

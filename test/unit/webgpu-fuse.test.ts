@@ -7,7 +7,7 @@ import { describe, expect, test } from 'vitest';
 import { WebGpuBackend, WebGpuExecutable } from '../../engine/backends/webgpu/webgpu-backend';
 import { fusedKernel, planFusion, type FusionOptions } from '../../engine/backends/webgpu/fuse';
 import { planFolds } from '../../engine/backends/webgpu/fold';
-import { elideReshapes } from '../../engine/backends/webgpu/elide';
+import { elideCopies } from '../../engine/backends/webgpu/elide';
 import { Builder } from '../../engine/ir/builder';
 import type { IRNode } from '../../engine/ir/node';
 import { compilePlan, type Plan, type Update } from '../../engine/plan/plan';
@@ -162,7 +162,7 @@ describe('which steps fuse', () => {
     expect(f.breaks).toEqual(['op', 'alias', 'update']);
   });
 
-  test('the MLP 784-256-256-10 training step: 84 steps, 54 dispatches, 51 with the reshapes elided', () => {
+  test('the MLP 784-256-256-10 training step: 84 steps, 54 dispatches, 50 with the copies elided', () => {
     const { plan } = mlpTrainPlan();
     const f = planFusion(plan);
     const ops = plan.steps.map((s) => s.call.op);
@@ -186,12 +186,13 @@ describe('which steps fuse', () => {
     const away = f.groups.reduce((s, g) => s + g.steps.length - 1, 0) + f.prologues.reduce((s, p) => s + p.group.steps.length, 0);
     expect(plan.steps.length).toBe(84);
     expect(plan.steps.length - away - skipped).toBe(54);
-    // Elided: the reshapes of the three bias gradients ([1, n] to [n]); the plan reuses the other two's buffers.
-    const elided = elideReshapes(plan);
-    expect(elided.steps.length).toBe(81);
+    // Elided: the reshapes of the three bias gradients ([1, n] to [n]) (the plan reuses the other two's buffers), and
+    // the softmax's stop_gradient.
+    const elided = elideCopies(plan);
+    expect(elided.steps.length).toBe(80);
     const f2 = planFusion(elided);
     const away2 = f2.groups.reduce((s, g) => s + g.steps.length - 1, 0) + f2.prologues.reduce((s, p) => s + p.group.steps.length, 0);
-    expect(elided.steps.length - away2 - planFolds(elided).skipped.length).toBe(51);
+    expect(elided.steps.length - away2 - planFolds(elided).skipped.length).toBe(50);
     // dense + relu: the pre-activation is read again by the backward pass (relu's derivative), so it stays.
     const firstRelu = ops.indexOf('relu');
     expect(ops[firstRelu - 1]).toBe('add');
@@ -357,7 +358,7 @@ describe('fused kernels compute what the steps do', () => {
       const backend = await WebGpuBackend.create();
       for (const p of expansion.params) backend.writeTensor(p.name, initTensor(p.name, p.shape, p.init, MLP.seed));
       const exe = new WebGpuExecutable(backend, plan, { fuse });
-      expect(exe.dispatches()).toBe(fuse ? 51 : 84);
+      expect(exe.dispatches()).toBe(fuse ? 50 : 84);
       exe.setInput('x', x);
       exe.setInput('y', Float32Array.from(labels));
       const out = new Map<string, Float32Array>();

@@ -4,7 +4,7 @@ import type { Plan, PlanStep } from '../../plan/plan';
 import { StudioError } from '../../util/errors';
 import { readFailure, recordGpuError, requireGpu, throwGpuErrors, type GpuInfo } from './gpu';
 import { fusedExpression, fusedKernel, fusedStep, planFusion } from './fuse';
-import { elideReshapes } from './elide';
+import { elideCopies } from './elide';
 import { planFolds } from './fold';
 import { contextWords, type GpuKernel } from './kernel';
 import { gpuKernelFor } from './kernels';
@@ -255,7 +255,7 @@ export class WebGpuExecutable implements Executable {
     given: Plan,
     options: { fuse?: boolean } = {},
   ) {
-    const plan = options.fuse === false ? given : elideReshapes(given);
+    const plan = options.fuse === false ? given : elideCopies(given);
     this.plan = plan;
     this.buffers = plan.buffers.map((b, i) => {
       if (b.role === 'persistent') return backend.persistent(b.name!, b.size);
