@@ -10,7 +10,9 @@
 //   for f in .gpu/gl/*.deb; do dpkg -x $f /; done; ldconfig
 //   xz -dc .gpu/node.xz > /tmp/node && chmod +x /tmp/node
 //   mkdir -p .gpu/dist/linux-x64 && xz -dc .gpu/dawn.node.xz > .gpu/dist/linux-x64/dawn.node
+//   icd=/usr/local/nvidia/share/vulkan/icd.d/nvidia_icd.json; [ -f $icd ] && export VK_DRIVER_FILES=$icd
 //   /tmp/node .gpu/bench.mjs --backend webgpu; /tmp/node .gpu/conformance.mjs; python3 .gpu/torch_peer.py
+// (VK_DRIVER_FILES: gpu.md's remedy for Dawn finding no adapter there, set up front to save a second call.)
 // Options: --out DIR writes elsewhere than .gpu; --bundles-only makes the two bundles alone
 // (test/integration/gpu-bundle.test.ts, which links Dawn from node_modules).
 import { execFileSync } from 'node:child_process';
