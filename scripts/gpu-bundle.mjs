@@ -16,7 +16,7 @@
 // Options: --out DIR writes elsewhere than .gpu; --bundles-only makes the two bundles alone
 // (test/integration/gpu-bundle.test.ts, which links Dawn from node_modules).
 import { execFileSync } from 'node:child_process';
-import { copyFileSync, existsSync, mkdirSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import { copyFileSync, cpSync, existsSync, mkdirSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -44,7 +44,9 @@ await build({
 });
 // The examples that conformance.mjs trains, with their data.
 mkdirSync(join(out, 'examples', 'data'), { recursive: true });
-for (const f of ['spiral.bpstudio', 'digits.bpstudio', join('data', 'digits.csv')]) copyFileSync(join(root, 'examples', f), join(out, 'examples', f));
+for (const f of ['spiral.bpstudio', 'digits.bpstudio', 'digit-images.bpstudio', join('data', 'digits.csv'), join('data', 'digit-images')]) {
+  cpSync(join(root, 'examples', f), join(out, 'examples', f), { recursive: true });
+}
 if (args.includes('--bundles-only')) process.exit(0);
 
 const xz = (file) => execFileSync('xz', ['-T2', '-6', '-c', file], { maxBuffer: 1 << 30 });

@@ -14,10 +14,11 @@ import { main } from '../../engine/cli/main';
 import { parseProject } from '../../engine/io/project';
 import { Session } from '../../engine/train/session';
 
-/** The examples these checks train, and the figure each must reach (the CPU's bar): `TrainingBars`. */
+/** The examples these checks train (an MLP, a wider one on a CSV, a conv net on images), and the figure each must reach. */
 export const TRAINING_BARS = [
   ['spiral', 'accuracy'],
   ['digits', 'valAccuracy'],
+  ['digit-images', 'valAccuracy'],
 ] as const;
 export const BAR = 0.95;
 /** Weights after 10 steps: WebGPU within this of the CPU, relative to each tensor's largest magnitude. */
