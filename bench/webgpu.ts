@@ -116,9 +116,19 @@ export async function webgpuMatmul(): Promise<void> {
   gpu.dispose();
 }
 
+/** The MLP step's matmuls at batch 128, as the folds run them: x W^T (forward), g W (input gradient), g^T x (weights). */
+const MLP_MATMULS = [
+  { m: 128, k: 784, n: 256, transA: false, transB: true },
+  { m: 128, k: 256, n: 256, transA: false, transB: false },
+  { m: 256, k: 128, n: 784, transA: true, transB: false },
+] as const;
+/** Dispatches a timed call encodes in one command buffer for the MLP's small matmuls, so that submits do not dominate. */
+const SMALL_REPEAT = 50;
+
 /**
- * GFLOP/s of each matmul kernel configuration (tile, k step) that fits the adapter's workgroup memory, at the matmul
- * bench's sizes, each n x n product dispatched on its own; `default` marks the configuration the backend picks.
+ * GFLOP/s of each matmul kernel configuration (tile, k step, stages) that fits the adapter's workgroup memory: at the
+ * matmul bench's square sizes, one product per dispatch, and at the MLP step's three matmul shapes, 50 dispatches to
+ * a command buffer; `default` marks the configuration the backend picks for the shape.
  */
 export const matmulVariants: Bench = {
   name: 'matmul_variants',
@@ -127,28 +137,32 @@ export const matmulVariants: Bench = {
     const gpu = await gpuBackend('matmul_variants');
     if (!gpu) return;
     const sizes = gpu.software ? MATMUL_SIZES.slice(0, 1) : MATMUL_SIZES;
-    for (const n of sizes) {
-      const operands = { aShape: [n, n], bShape: [n, n], outShape: [n, n], transA: false, transB: false };
+    const shapes = [...sizes.map((n) => ({ m: n, k: n, n, transA: false, transB: false, repeat: 1 })), ...MLP_MATMULS.map((s) => ({ ...s, repeat: SMALL_REPEAT }))];
+    for (const { m, k, n, transA, transB, repeat } of shapes) {
+      const operands = { aShape: transA ? [k, m] : [m, k], bShape: transB ? [n, k] : [k, n], outShape: [m, n], transA, transB };
       const chosen = matmulLayout(operands);
-      const storage = [randomArray(n * n, 1), randomArray(n * n, 2), new Float32Array(n * n)].map((x) => {
+      const storage = [randomArray(m * k, 1), randomArray(k * n, 2), new Float32Array(m * n)].map((x) => {
         const buffer = gpu.createStorage(x.length, 'a matrix');
         gpu.write(buffer, x);
         return { buffer, bytes: x.byteLength };
       });
+      const shape = `${m}x${k}x${n}${transA ? ' A^T' : ''}${transB ? ' B^T' : ''}`;
       for (const config of MATMUL_CONFIGS) {
-        const what = `matmul_variants n=${n} tile ${config.tile} k step ${config.bk} stages ${config.stages}`;
-        if (matmulWorkgroupBytes(config, false) > gpu.device.limits.maxComputeWorkgroupStorageSize) {
-          note(`${what} skipped: needs ${matmulWorkgroupBytes(config, false)} bytes of workgroup memory, the adapter has ${gpu.device.limits.maxComputeWorkgroupStorageSize}`);
+        const what = `matmul_variants ${shape} tile ${config.tile} k step ${config.bk} stages ${config.stages}`;
+        const bytes = matmulWorkgroupBytes(config, transB);
+        if (bytes > gpu.device.limits.maxComputeWorkgroupStorageSize) {
+          note(`${what} skipped: needs ${bytes} bytes of workgroup memory, the adapter has ${gpu.device.limits.maxComputeWorkgroupStorageSize}`);
           continue;
         }
         note(what);
         const bound = gpu.bindKernel(matmulKernel(operands, config), storage);
-        const s = await measureGpu(
-          () => gpu.dispatch(bound),
-          () => gpu.device.queue.onSubmittedWorkDone(),
-        );
+        const s =
+          (await measureGpu(
+            () => gpu.dispatch(bound, repeat),
+            () => gpu.device.queue.onSubmittedWorkDone(),
+          )) / repeat;
         const isDefault = chosen.tile === config.tile && chosen.bk === config.bk && chosen.stages === config.stages;
-        emit({ bench: 'matmul_variants', backend: 'webgpu', adapter: gpu.adapter, n, ...config, default: isDefault, value: (2 * n ** 3) / s / 1e9, unit: 'GFLOP/s' });
+        emit({ bench: 'matmul_variants', backend: 'webgpu', adapter: gpu.adapter, m, k, n, transA, transB, ...config, default: isDefault, value: (2 * m * k * n) / s / 1e9, unit: 'GFLOP/s' });
       }
       for (const x of storage) x.buffer.destroy();
     }

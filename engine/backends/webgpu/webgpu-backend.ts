@@ -100,13 +100,13 @@ export class WebGpuBackend implements Backend {
     return { pipeline, bindGroup, workgroups: kernel.workgroups };
   }
 
-  /** Encodes one bound kernel in a command buffer of its own and submits it (kernel tests and benchmarks). */
-  dispatch(bound: Omit<BoundStep, 'step'>): void {
+  /** Encodes one bound kernel (`times` times over) in a command buffer of its own and submits it (tests, benchmarks). */
+  dispatch(bound: Omit<BoundStep, 'step'>, times = 1): void {
     const enc = this.device.createCommandEncoder();
     const pass = enc.beginComputePass();
     pass.setPipeline(bound.pipeline);
     pass.setBindGroup(0, bound.bindGroup);
-    pass.dispatchWorkgroups(...bound.workgroups);
+    for (let i = 0; i < times; i++) pass.dispatchWorkgroups(...bound.workgroups);
     pass.end();
     this.device.queue.submit([enc.finish()]);
   }
