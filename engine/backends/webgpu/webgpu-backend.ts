@@ -241,8 +241,8 @@ export class WebGpuExecutable implements Executable {
    */
   private readonly fused = new Map<number, { last: number; bound: BoundStep }>();
   /**
-   * Transposes folded into matmuls (./fold.ts): the matmuls' rewritten dispatches, and null for the transposes not
-   * dispatched. Applied to ranges that hold every compute step.
+   * Transposes and bias adds folded into matmuls (./fold.ts): the matmuls' rewritten dispatches, and null for the
+   * steps not dispatched. Applied to ranges that hold every compute step.
    */
   private readonly folded = new Map<number, BoundStep | null>();
 
