@@ -17,7 +17,7 @@ import { CpuBackend } from '../engine/backends/cpu/cpu-backend';
 import { AUTO_MIN_STEP_FLOPS, stepFlops } from '../engine/backends/select';
 import { StudioError } from '../engine/util/errors';
 import { WebGpuBackend, WebGpuExecutable } from '../engine/backends/webgpu/webgpu-backend';
-import { MATMUL_CONFIGS, matmulKernel, matmulLayout, matmulWorkgroupBytes } from '../engine/backends/webgpu/kernels/matmul';
+import { MATMUL_CONFIGS, matmulKernel, matmulLayout, matmulWorkgroupBytes, splitSumKernel } from '../engine/backends/webgpu/kernels/matmul';
 import { randomArray, type Bench } from './context';
 import { MLP, MLP_OPTIMIZER, MLP_STEP_FLOPS, mlpBatch, mlpGraph } from './mlp';
 import { emit, note } from './report';
@@ -124,6 +124,8 @@ const MLP_MATMULS = [
 ] as const;
 /** Dispatches a timed call encodes in one command buffer for the MLP's small matmuls, so that submits do not dominate. */
 const SMALL_REPEAT = 50;
+/** The split-K variants timed on the MLP's matmuls. */
+const SPLITS = [2, 4, 8] as const;
 
 /**
  * GFLOP/s of each matmul kernel configuration (tile, k step, stages) that fits the adapter's workgroup memory: at the
@@ -162,7 +164,24 @@ export const matmulVariants: Bench = {
             () => gpu.device.queue.onSubmittedWorkDone(),
           )) / repeat;
         const isDefault = chosen.tile === config.tile && chosen.bk === config.bk && chosen.stages === config.stages;
-        emit({ bench: 'matmul_variants', backend: 'webgpu', adapter: gpu.adapter, m, k, n, transA, transB, ...config, default: isDefault, value: (2 * m * k * n) / s / 1e9, unit: 'GFLOP/s' });
+        emit({ bench: 'matmul_variants', backend: 'webgpu', adapter: gpu.adapter, m, k, n, transA, transB, ...config, splits: 1, default: isDefault, value: (2 * m * k * n) / s / 1e9, unit: 'GFLOP/s' });
+      }
+      // Split-K, for the MLP's small products (few output tiles, long k): the default tile, k in `splits` ranges,
+      // then the split sum, both dispatches timed.
+      for (const splits of repeat > 1 ? SPLITS : []) {
+        note(`matmul_variants ${shape} split-K in ${splits}`);
+        const parts = gpu.createStorage(splits * m * n, 'split-K parts');
+        const bound = [
+          gpu.bindKernel(matmulKernel(operands, undefined, splits), [storage[0], storage[1], { buffer: parts, bytes: splits * m * n * 4 }]),
+          gpu.bindKernel(splitSumKernel(m * n, splits), [{ buffer: parts, bytes: splits * m * n * 4 }, storage[2]]),
+        ];
+        const s =
+          (await measureGpu(
+            () => gpu.dispatch(bound, repeat),
+            () => gpu.device.queue.onSubmittedWorkDone(),
+          )) / repeat;
+        emit({ bench: 'matmul_variants', backend: 'webgpu', adapter: gpu.adapter, m, k, n, transA, transB, tile: chosen.tile, bk: chosen.bk, stages: chosen.stages, splits, default: false, value: (2 * m * k * n) / s / 1e9, unit: 'GFLOP/s' });
+        parts.destroy();
       }
       for (const x of storage) x.buffer.destroy();
     }

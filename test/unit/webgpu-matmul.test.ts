@@ -9,7 +9,7 @@
 import { describe, expect, test } from 'vitest';
 import { CpuBackend } from '../../engine/backends/cpu/cpu-backend';
 import type { Backend } from '../../engine/backends/backend';
-import { MATMUL_CONFIGS, matmulKernel, matmulLayout, matmulWorkgroupBytes, type MatmulOperands } from '../../engine/backends/webgpu/kernels/matmul';
+import { MATMUL_CONFIGS, matmulKernel, matmulLayout, matmulWorkgroupBytes, splitSumKernel, type MatmulConfig, type MatmulOperands } from '../../engine/backends/webgpu/kernels/matmul';
 import { planFolds } from '../../engine/backends/webgpu/fold';
 import type { IRNode } from '../../engine/ir/node';
 import { useGpuBackend } from '../conformance/gpu';
@@ -197,46 +197,69 @@ const CONFIG_SHAPES: [a: number[], b: number[], transA: boolean, transB: boolean
   [[2, 24, 36], [2, 40, 24], true, true],
 ];
 
+/** The case's operands, and the CPU's product of them as the kernel reads them. */
+async function configCase(name: string, [sa, sb, transA, transB]: (typeof CONFIG_SHAPES)[number]) {
+  const swap = (s: number[]) => [...s.slice(0, -2), s[s.length - 1], s[s.length - 2]];
+  const logicalA = transA ? swap(sa) : sa;
+  const logicalB = transB ? swap(sb) : sb;
+  const outShape = [...sa.slice(0, -2), logicalA[logicalA.length - 2], logicalB[logicalB.length - 1]];
+  const operands: MatmulOperands = { aShape: sa, bShape: sb, outShape, transA, transB };
+  const rng = rngFor(`${name} ${sa} ${sb}`);
+  const a = Float32Array.from(generate(NORMAL, numel(sa), rng));
+  const b = Float32Array.from(generate(NORMAL, numel(sb), rng));
+  const g = new Builder();
+  const t = (x: IRNode, on: boolean) => (on ? g.transposeLast2(x) : x);
+  const cpu = new CpuBackend('f32').load(compilePlan({ c: g.matmul(t(g.input('a', sa), transA), t(g.input('b', sb), transB)) }));
+  cpu.setInput('a', a);
+  cpu.setInput('b', b);
+  cpu.run({ seed: 0, step: 0 });
+  return { operands, a, b, want: await cpu.read('c') };
+}
+
+/** The kernel (and with split-K, the split sum) on the device; the product read back. */
+async function onDevice(operands: MatmulOperands, a: Float32Array, b: Float32Array, config?: MatmulConfig, splits = 1): Promise<Float32Array> {
+  const gpu = backend();
+  const size = numel(operands.outShape);
+  const storage = (x: Float32Array) => {
+    const buffer = gpu.createStorage(x.length, 'an operand');
+    gpu.write(buffer, x);
+    return { buffer, bytes: x.byteLength };
+  };
+  const [ba, bb, parts, out] = [a, b, new Float32Array(size * splits), new Float32Array(size)].map(storage);
+  const bound = [gpu.bindKernel(matmulKernel(operands, config, splits), [ba, bb, splits > 1 ? parts : out])];
+  if (splits > 1) bound.push(gpu.bindKernel(splitSumKernel(size, splits), [parts, out]));
+  gpu.dispatch(bound);
+  const got = await gpu.readBuffer(out.buffer, size);
+  for (const x of [ba, bb, parts, out]) x.buffer.destroy();
+  return got;
+}
+
+function expectClose(got: Float32Array, want: Float32Array, what: string) {
+  expect(got.length).toBe(want.length);
+  const scale = want.reduce((m, v) => Math.max(m, Math.abs(v)), 0);
+  const { ratio, at } = closeness(got, want, 1e-5, 1e-6 * scale + 1e-30);
+  expect(ratio, `${what} at ${at}: webgpu ${got[at]}, cpu ${want[at]}`).toBeLessThanOrEqual(1);
+}
+
 describe('every kernel configuration that the matmul_variants bench measures computes the same', () => {
   test.each(MATMUL_CONFIGS.map((c) => [`tile ${c.tile}, k step ${c.bk}, ${c.stages} stage${c.stages > 1 ? 's' : ''}`, c] as const))(
     '%s',
     async (name, config) => {
-      const gpu = backend();
-      for (const [sa, sb, transA, transB] of CONFIG_SHAPES) {
-        expect(matmulWorkgroupBytes(config, transB)).toBeLessThanOrEqual(gpu.device.limits.maxComputeWorkgroupStorageSize);
-        const swap = (s: number[]) => [...s.slice(0, -2), s[s.length - 1], s[s.length - 2]];
-        const logicalA = transA ? swap(sa) : sa;
-        const logicalB = transB ? swap(sb) : sb;
-        const outShape = [...sa.slice(0, -2), logicalA[logicalA.length - 2], logicalB[logicalB.length - 1]];
-        const operands: MatmulOperands = { aShape: sa, bShape: sb, outShape, transA, transB };
+      for (const shape of CONFIG_SHAPES) {
+        expect(matmulWorkgroupBytes(config, shape[3])).toBeLessThanOrEqual(backend().device.limits.maxComputeWorkgroupStorageSize);
+        const { operands, a, b, want } = await configCase(name, shape);
         expect(matmulLayout(operands, config)).toMatchObject(config);
-
-        const rng = rngFor(`${name} ${sa} ${sb}`);
-        const a = Float32Array.from(generate(NORMAL, numel(sa), rng));
-        const b = Float32Array.from(generate(NORMAL, numel(sb), rng));
-        // The CPU computes the plain matmul of the operands as the kernel reads them.
-        const g = new Builder();
-        const t = (x: IRNode, on: boolean) => (on ? g.transposeLast2(x) : x);
-        const cpu = new CpuBackend('f32').load(compilePlan({ c: g.matmul(t(g.input('a', sa), transA), t(g.input('b', sb), transB)) }));
-        cpu.setInput('a', a);
-        cpu.setInput('b', b);
-        cpu.run({ seed: 0, step: 0 });
-        const want = await cpu.read('c');
-
-        const buffers = [a, b].map((x) => {
-          const buf = gpu.createStorage(x.length, 'an operand');
-          gpu.write(buf, x);
-          return { buffer: buf, bytes: x.byteLength };
-        });
-        const out = gpu.createStorage(numel(outShape), 'the product');
-        gpu.dispatch(gpu.bindKernel(matmulKernel(operands, config), [...buffers, { buffer: out, bytes: numel(outShape) * 4 }]));
-        const got = await gpu.readBuffer(out, numel(outShape));
-        for (const x of [...buffers.map((x) => x.buffer), out]) x.destroy();
-        const scale = want.reduce((m, v) => Math.max(m, Math.abs(v)), 0);
-        const { ratio, at } = closeness(got, want, 1e-5, 1e-6 * scale + 1e-30);
-        expect(ratio, `${sa} ${sb} at ${at}: webgpu ${got[at]}, cpu ${want[at]}`).toBeLessThanOrEqual(1);
+        expectClose(await onDevice(operands, a, b, config), want, `${shape[0]} ${shape[1]}`);
       }
     },
     60_000,
   );
+
+  // Split-K: k cut into ranges (more of them than k has steps, for the small shapes: the last ranges are empty).
+  test.each([2, 3, 8])('split-K in %i ranges, then the split sum', async (splits) => {
+    for (const shape of CONFIG_SHAPES) {
+      const { operands, a, b, want } = await configCase(`split ${splits}`, shape);
+      expectClose(await onDevice(operands, a, b, undefined, splits), want, `${shape[0]} ${shape[1]}`);
+    }
+  }, 60_000);
 });

@@ -82,7 +82,7 @@ export class WebGpuBackend implements Backend {
    * A kernel's pipeline and bind group over its storage buffers (in binding order), its params (a uniform buffer made
    * here) and, where it reads them, the seed and step in `context`.
    */
-  bindKernel(kernel: GpuKernel, storage: readonly { buffer: GPUBuffer; bytes: number }[], context?: GPUBuffer): Omit<BoundStep, 'step'> {
+  bindKernel(kernel: GpuKernel, storage: readonly { buffer: GPUBuffer; bytes: number }[], context?: GPUBuffer): BoundKernel {
     const pipeline = this.pipeline(kernel.code);
     const entries: GPUBindGroupEntry[] = [];
     const add = (buffer: GPUBuffer, bytes: number) => entries.push({ binding: entries.length, resource: { buffer, offset: 0, size: bytes } });
@@ -100,13 +100,18 @@ export class WebGpuBackend implements Backend {
     return { pipeline, bindGroup, workgroups: kernel.workgroups };
   }
 
-  /** Encodes one bound kernel (`times` times over) in a command buffer of its own and submits it (tests, benchmarks). */
-  dispatch(bound: Omit<BoundStep, 'step'>, times = 1): void {
+  /** Encodes bound kernels in order (`times` times over) in a command buffer of its own and submits it (tests, benchmarks). */
+  dispatch(bound: BoundKernel | readonly BoundKernel[], times = 1): void {
+    const list: readonly BoundKernel[] = 'pipeline' in bound ? [bound] : bound;
     const enc = this.device.createCommandEncoder();
     const pass = enc.beginComputePass();
-    pass.setPipeline(bound.pipeline);
-    pass.setBindGroup(0, bound.bindGroup);
-    for (let i = 0; i < times; i++) pass.dispatchWorkgroups(...bound.workgroups);
+    for (let i = 0; i < times; i++) {
+      for (const b of list) {
+        pass.setPipeline(b.pipeline);
+        pass.setBindGroup(0, b.bindGroup);
+        pass.dispatchWorkgroups(...b.workgroups);
+      }
+    }
     pass.end();
     this.device.queue.submit([enc.finish()]);
   }
@@ -217,10 +222,15 @@ interface Collector {
   free: GPUBuffer[];
 }
 
-export interface BoundStep {
+/** A kernel ready to dispatch: its pipeline, its bindings, its grid. */
+export interface BoundKernel {
   pipeline: GPUComputePipeline;
   bindGroup: GPUBindGroup;
   workgroups: readonly [number, number, number];
+}
+
+/** A plan step's kernel, bound to the plan's buffers. */
+interface BoundStep extends BoundKernel {
   step: PlanStep;
 }
 

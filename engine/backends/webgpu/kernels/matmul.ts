@@ -29,12 +29,14 @@
  * (~41 TFLOP/s at n = 4096). Weak spots: very small m or n (one row still costs a 64-row tile), and few output tiles
  * with a long k (no split-K: a batch-128 dense layer of 256 units is 8 workgroups, each walking all of k), which
  * leave most of a big GPU idle; at those sizes a training step is bound by dispatches rather than by the matmul.
+ * Split-K (matmulKernel's `splits`, then splitSumKernel) is there to be measured on such shapes by the bench; plans
+ * do not use it yet (it would need a buffer of partial products per step).
  * The defaults (128-tile k step 8, 64-tile k step 16, one stage) are that H100 kernel's; the `matmul_variants` bench
  * measures every MatmulConfig side by side, so that a GPU session can choose them from figures.
  */
 import type { KernelCall } from '../../kernel';
 import { StudioError } from '../../../util/errors';
-import { grid1d, packWords, type GpuKernel, type GpuKernelFor } from '../kernel';
+import { grid1d, packWords, perElementShader, type GpuKernel, type GpuKernelFor } from '../kernel';
 
 /** Workgroups of 128-tiles from which the large tile is used: about two per SM of an H100-class GPU. */
 const LARGE_TILE_FROM = 256;
@@ -166,20 +168,21 @@ export function matmulLayout(call: KernelCall | MatmulOperands, config?: MatmulC
  * per element type. A stored matrix is `rows` x `cols` (A: m x k, or k x m where transposed; B: k x n, or n x k).
  */
 function accessors(vec4: boolean, transA: boolean, transB: boolean, bias: boolean): string {
-  const a = transA ? ['p.k', 'p.m'] : ['p.m', 'p.k'];
-  const b = transB ? ['p.n', 'p.k'] : ['p.k', 'p.n'];
-  const load = (name: string, [rows, cols]: string[]) =>
+  // [rows, cols] bounds, then the row stride: along k the bound is this split's end, k_hi (k without split-K).
+  const a = transA ? ['k_hi', 'p.m', 'p.m'] : ['p.m', 'k_hi', 'p.k'];
+  const b = transB ? ['p.n', 'k_hi', 'p.k'] : ['k_hi', 'p.n', 'p.n'];
+  const load = (name: string, [rows, cols, stride]: string[]) =>
     vec4
       ? `
 fn load_${name}(base: u32, row: u32, col: u32) -> vec4<f32> {
-  if (row < ${rows} && col < ${cols}) { return ${name}[(base + row * ${cols} + col) / 4u]; }
+  if (row < ${rows} && col < ${cols}) { return ${name}[(base + row * ${stride} + col) / 4u]; }
   return vec4<f32>();
 }`
       : `
 fn load_${name}(base: u32, row: u32, col: u32) -> vec4<f32> {
   var v = vec4<f32>();
   if (row < ${rows}) {
-    for (var j = 0u; j < 4u; j++) { if (col + j < ${cols}) { v[j] = ${name}[base + row * ${cols} + col + j]; } }
+    for (var j = 0u; j < 4u; j++) { if (col + j < ${cols}) { v[j] = ${name}[base + row * ${stride} + col + j]; } }
   }
   return v;
 }`;
@@ -241,7 +244,7 @@ ${fma.join('\n')}
     ${stage('    ')}
     workgroupBarrier();
     if (s + 1u < steps) {
-      let k1 = (s + 1u) * BK;
+      let k1 = k_lo + (s + 1u) * BK;
       ${prefetch}
     }
 ${multiply}
@@ -258,7 +261,7 @@ ${multiply}
     let bc = s % 2u * B_STAGE;
     let more = s + 1u < steps;
     if (more) {
-      let k1 = (s + 1u) * BK;
+      let k1 = k_lo + (s + 1u) * BK;
       ${prefetch}
     }
 ${multiply}
@@ -272,7 +275,7 @@ ${multiply}
   return `
 struct Params {
   m: u32, n: u32, k: u32, batch: u32,
-  tiles_m: u32, tiles_n: u32, pad0: u32, pad1: u32,
+  tiles_m: u32, tiles_n: u32, k_split: u32, splits: u32,
   dims: vec4<u32>, a_strides: vec4<u32>, b_strides: vec4<u32>,
 }
 @group(0) @binding(0) var<storage, read> a: array<${type}>;
@@ -291,13 +294,21 @@ const A_STAGE = ${(bk * (tile + 4)) / 4}u;
 const B_STAGE = ${(bk * (tile + (transB ? 4 : 0))) / 4}u;
 var<workgroup> at: array<vec4<f32>, ${(stages * bk * (tile + 4)) / 4}>; // A tile, k-major: [stage][BK][AS] as vec4s
 var<workgroup> bt: array<vec4<f32>, ${(stages * bk * (tile + (transB ? 4 : 0))) / 4}>; // B tile: [stage][BK][BS] as vec4s
+var<private> k_hi: u32;
 ${accessors(vec4, transA, transB, bias)}
 
 @compute @workgroup_size(256)
 fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>, @builtin(local_invocation_index) t: u32) {
   let per_batch = p.tiles_m * p.tiles_n;
-  let flat = wid.x + wid.y * nwg.x;
-  if (flat >= per_batch * p.batch) { return; }
+  let all = wid.x + wid.y * nwg.x;
+  if (all >= per_batch * p.batch * p.splits) { return; }
+  // Split-K: workgroups come in p.splits sets, set number split summing k in [k_lo, k_hi) into its own part of c.
+  let split = all / (per_batch * p.batch);
+  let flat = all - split * per_batch * p.batch;
+  let k_lo = split * p.k_split;
+  // A let, so that the loop's bound is uniform (the barriers need it); the loads read the private copy.
+  let k_end = max(k_lo, min(p.k, k_lo + p.k_split));
+  k_hi = k_end;
   let z = flat / per_batch;
   var rest = z;
   var a_base = 0u;
@@ -308,7 +319,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
     a_base += i * p.a_strides[d];
     b_base += i * p.b_strides[d];
   }
-  let c_base = z * p.m * p.n;
+  let c_base = (split * p.batch + z) * p.m * p.n;
 
   let tile = flat - z * per_batch;
   let in_group = GROUP * p.tiles_n;
@@ -324,23 +335,47 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
   ${each((q) => `let qr${q} = (t + ${256 * q}u) / (BK / 4u);\n  let qc${q} = (t + ${256 * q}u) % (BK / 4u) * 4u;\n  let kr${q} = (t + ${256 * q}u) / (TILE / 4u);\n  let kc${q} = (t + ${256 * q}u) % (TILE / 4u) * 4u;`, '  ')}
 
   var acc: array<vec4<f32>, ${4 * g * g}>;
-  ${each((q) => `var ra${q} = ${loadA('0u', q)};\n  var rb${q} = ${loadB('0u', q)};`, '  ')}
-  let steps = (p.k + BK - 1u) / BK;
+  ${each((q) => `var ra${q} = ${loadA('k_lo', q)};\n  var rb${q} = ${loadB('k_lo', q)};`, '  ')}
+  let steps = (k_end - k_lo + BK - 1u) / BK;
 ${loop}
 ${stores.join('\n')}
 }
 `;
 }
 
-/** The dispatch of C = A B, either operand stored transposed (a plain matmul step: neither); `config`: not the default. */
-export function matmulKernel(operands: KernelCall | MatmulOperands, config?: MatmulConfig): GpuKernel {
+/**
+ * The dispatch of C = A B, either operand stored transposed (a plain matmul step: neither); `config`: not the
+ * default. With `splits` > 1 (split-K, measured by the matmul_variants bench, not used by plans), k is cut into that
+ * many ranges, each summed by workgroups of its own into its own copy of C: the output binding holds `splits` of
+ * them, which splitSumKernel then adds up.
+ */
+export function matmulKernel(operands: KernelCall | MatmulOperands, config?: MatmulConfig, splits = 1): GpuKernel {
   const l = matmulLayout(operands, config);
+  if (l.bias && splits > 1) throw new Error('a split-K matmul adds no bias: add it after the split sum');
   const tilesM = Math.ceil(l.m / l.tile);
   const tilesN = Math.ceil(l.n / l.tile);
+  const kSplit = Math.ceil(l.k / splits / l.bk) * l.bk;
   return {
     code: matmulSource(l),
-    workgroups: grid1d(tilesM * tilesN * l.batch, 1),
-    params: packWords([l.m, l.n, l.k, l.batch, tilesM, tilesN, 0, 0, ...l.dims, ...l.aStrides, ...l.bStrides]),
+    workgroups: grid1d(tilesM * tilesN * l.batch * splits, 1),
+    params: packWords([l.m, l.n, l.k, l.batch, tilesM, tilesN, Math.max(kSplit, 1), splits, ...l.dims, ...l.aStrides, ...l.bStrides]),
+  };
+}
+
+/** Split-K's second dispatch: out[i] = the sum of the `splits` parts' element i, in order (parts, then out bound). */
+export function splitSumKernel(elements: number, splits: number): GpuKernel {
+  return {
+    code: perElementShader(
+      `struct Params { n: u32, splits: u32, pad0: u32, pad1: u32 }
+@group(0) @binding(0) var<storage, read> parts: array<f32>;
+@group(0) @binding(1) var<storage, read_write> out: array<f32>;
+@group(0) @binding(2) var<uniform> p: Params;`,
+      `  var s = 0.0;
+  for (var j = 0u; j < p.splits; j++) { s += parts[j * p.n + i]; }
+  out[i] = s;`,
+    ),
+    workgroups: grid1d(elements),
+    params: packWords([elements, splits]),
   };
 }
 
