@@ -10,7 +10,7 @@ import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { useStudio } from './fixture';
 import { screenshot, type Locator, type Page, type Studio } from './harness';
-import { MOD, until, type StudioPage } from './studio';
+import { MOD, percent, until, type StudioPage } from './studio';
 
 let studio: Studio;
 let app: StudioPage;
@@ -18,8 +18,6 @@ useStudio((s, a) => {
   studio = s;
   app = a;
 });
-
-const percent = (text: string) => Number(/([\d.]+)%/.exec(text)?.[1] ?? NaN);
 
 type Message = Record<string, unknown>;
 
@@ -114,7 +112,7 @@ describe('the CSV import wizard in Chromium against web mode', () => {
 
     await app.compiled();
     await app.button('Train').click();
-    await until(async () => (await app.page.getByTestId('run-progress').getAttribute('data-state')) ?? '', 120_000).toBe('done');
+    await until(() => app.runState(), 120_000).toBe('done');
     const accuracy = percent(await app.text('val-accuracy'));
     expect(accuracy).toBeGreaterThan(93);
   });

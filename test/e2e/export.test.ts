@@ -18,10 +18,6 @@ useStudio((s, a) => {
   app = a;
 });
 
-async function runState(): Promise<string> {
-  return (await app.page.getByTestId('run-progress').getAttribute('data-state')) ?? '';
-}
-
 /** Chooses an item of web mode's menu bar, as a user does with the mouse. */
 async function menu(name: string, item: string): Promise<void> {
   await app.page.getByRole('menubar').getByRole('menuitem', { name, exact: true }).click();
@@ -46,7 +42,7 @@ async function trainedSpiral(): Promise<void> {
   await app.editorShown(6);
   await app.compiled();
   await app.button('Train').click();
-  await until(runState, 120_000).toBe('done');
+  await until(() => app.runState(), 120_000).toBe('done');
 }
 
 describe('exporting from the app', () => {
@@ -108,8 +104,8 @@ describe('exporting from the app', () => {
     expect(listed).not.toContain('Missing from the file');
     await screenshot(app.page, 'weights-report.png');
     await report.getByRole('button', { name: 'Load 3 tensors' }).click();
-    await until(runState).toBe('paused');
+    await until(() => app.runState()).toBe('paused');
     await app.button('Resume').click();
-    await until(runState, 120_000).toBe('done');
+    await until(() => app.runState(), 120_000).toBe('done');
   });
 });

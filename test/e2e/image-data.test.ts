@@ -8,7 +8,7 @@ import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { useStudio } from './fixture';
-import { MOD, until, type StudioPage } from './studio';
+import { MOD, percent, until, type StudioPage } from './studio';
 import { screenshot, type Studio } from './harness';
 
 let studio: Studio;
@@ -18,8 +18,6 @@ useStudio((s, a) => {
   app = a;
 });
 
-const percent = (text: string) => Number(/([\d.]+)%/.exec(text)?.[1] ?? NaN);
-const runState = async () => (await app.page.getByTestId('run-progress').getAttribute('data-state')) ?? '';
 
 /** The digit-images example's conv net, its data a builtin dataset instead of the image folder. */
 function writeConvNet(): string {
@@ -82,7 +80,7 @@ describe('image data in Chromium against web mode', () => {
 
     await app.compiled();
     await app.button('Train').click();
-    await until(runState, 120_000).toBe('done');
+    await until(() => app.runState(), 120_000).toBe('done');
     // 40 validation images of 5 digit classes (chance 20%): the CLI reaches 100% with this seed; 90% leaves room
     // for the app's own batching without letting a net that learned little pass.
     const accuracy = percent(await app.text('val-accuracy'));

@@ -11,6 +11,9 @@ export const MOD = process.platform === 'darwin' ? 'Meta' : 'Control';
 /** How long a waiting assertion waits before it fails. */
 export const WAIT = 15_000;
 
+/** The number before the first % of a text ("Validation accuracy 93.1%" → 93.1), NaN without one. */
+export const percent = (text: string) => Number(/([\d.]+)%/.exec(text)?.[1] ?? NaN);
+
 /** `expect.poll` with the tests' default wait. */
 export function until<T>(read: () => T | Promise<T>, timeout = WAIT) {
   return expect.poll(read, { timeout, interval: 50 });
@@ -100,6 +103,10 @@ export class StudioPage {
   }
   shape(id: string): Promise<string> {
     return this.text(`shape-${id}`);
+  }
+  /** The training run's state as the progress bar says it (idle, running, paused, done, error...). */
+  async runState(): Promise<string> {
+    return (await this.page.getByTestId('run-progress').getAttribute('data-state')) ?? '';
   }
   async errorCount(): Promise<number> {
     const t = (await this.errorsButton.textContent()) ?? '';

@@ -10,7 +10,7 @@ import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { useStudio } from './fixture';
 import { REPO, screenshot, type Studio } from './harness';
-import { until, type StudioPage } from './studio';
+import { percent, until, type StudioPage } from './studio';
 
 let studio: Studio;
 let app: StudioPage;
@@ -24,10 +24,6 @@ async function openExample(file: string, nodes: number): Promise<void> {
   await app.goto(file);
   await app.editorShown(nodes);
   await app.compiled();
-}
-
-async function runState(): Promise<string> {
-  return (await app.page.getByTestId('run-progress').getAttribute('data-state')) ?? '';
 }
 
 async function step(): Promise<number> {
@@ -54,7 +50,6 @@ async function setTraining(label: string, value: string): Promise<void> {
   await field.blur();
 }
 
-const percent = (text: string) => Number(/([\d.]+)%/.exec(text)?.[1] ?? NaN);
 
 describe('training in Chromium against web mode', () => {
   it('trains the spiral example past 90%, pauses, resumes, stops, exports weights that the CLI scores the same', async () => {
@@ -62,14 +57,14 @@ describe('training in Chromium against web mode', () => {
     // Long enough to pause in the middle (the example's 100 epochs take about a second).
     await setTraining('Epochs', '3000');
     await app.button('Train').click();
-    await until(runState).toBe('running');
+    await until(() => app.runState()).toBe('running');
     await until(async () => (await step()) > 30).toBe(true);
     // Cross-entropy of three classes starts near ln 3.
     const start = await chartLoss('first');
     expect(start).toBeGreaterThan(0.8);
 
     await app.button('Pause').click();
-    await until(runState).toBe('paused');
+    await until(() => app.runState()).toBe('paused');
     const paused = await step();
     await app.page.waitForTimeout(400);
     expect(await step()).toBe(paused);
@@ -77,7 +72,7 @@ describe('training in Chromium against web mode', () => {
     expect(await app.inspector.getByLabel('Epochs', { exact: true }).isDisabled()).toBe(true);
 
     await app.button('Resume').click();
-    await until(runState).toBe('running');
+    await until(() => app.runState()).toBe('running');
     await until(async () => percent(await app.text('val-accuracy')) > 90, 120_000).toBe(true);
     expect(await chartLoss()).toBeLessThan(start / 3);
     await app.page.getByRole('tab', { name: 'Boundary' }).click();
@@ -85,7 +80,7 @@ describe('training in Chromium against web mode', () => {
     await screenshot(app.page, 'training-spiral.png');
 
     await app.button('Stop').click();
-    await until(runState).toBe('stopped');
+    await until(() => app.runState()).toBe('stopped');
     const stoppedAt = await step();
     await app.button('Evaluate').click();
     const appAccuracy = percent(await app.text('eval-all-accuracy'));
@@ -115,14 +110,14 @@ describe('training in Chromium against web mode', () => {
     await chooser.waitFor();
     await chooser.getByText('spiral-trained.safetensors', { exact: true }).click();
     await chooser.getByRole('button', { name: 'Choose', exact: true }).click();
-    await until(runState).toBe('paused');
+    await until(() => app.runState()).toBe('paused');
     await app.button('Evaluate').click();
     await until(async () => percent(await app.text('eval-all-accuracy'))).toBe(appAccuracy);
     // Resume trains on from those weights.
     await app.button('Resume').click();
     await until(async () => (await step()) > 0).toBe(true);
     await app.button('Stop').click();
-    await until(runState).toBe('stopped');
+    await until(() => app.runState()).toBe('stopped');
   });
 
   it('stops a run whose loss goes non-finite and names the node where it started', async () => {
@@ -131,7 +126,7 @@ describe('training in Chromium against web mode', () => {
     await app.inspector.getByLabel('Optimizer', { exact: true }).selectOption('sgd');
     await setTraining('Learning rate', '1e30');
     await app.button('Train').click();
-    await until(runState).toBe('error');
+    await until(() => app.runState()).toBe('error');
     const message = await app.text('run-error');
     expect(message).toMatch(/objective is (NaN|Infinity)/);
     expect(message).toMatch(/node "(h1|h2|out|loss)"/);
@@ -166,7 +161,7 @@ describe('training in Chromium against web mode', () => {
     for (const name of ['deep-sigmoid', 'deep-relu']) {
       await openExample(`${name}.bpstudio`, 13);
       await app.button('Train').click();
-      await until(runState, 120_000).toBe('done');
+      await until(() => app.runState(), 120_000).toBe('done');
       expect(await step()).toBe(300);
       await app.page.getByRole('tab', { name: 'Gradient norms' }).click();
       const norms = await latestNorms();
@@ -193,7 +188,7 @@ describe('training in Chromium against web mode', () => {
     process.kill(Number(pids[0]), 'SIGKILL');
 
     await until(async () => (await app.page.getByTestId('run-error').textContent().catch(() => '')) ?? '').toMatch(/engine stopped/i);
-    await until(runState).toBe('error');
+    await until(() => app.runState()).toBe('error');
     const loss = await chartLoss();
     expect(loss).toBeGreaterThan(0);
     await app.engineReady();
@@ -204,7 +199,7 @@ describe('training in Chromium against web mode', () => {
 
     await setTraining('Epochs', '5');
     await app.button('Train').click();
-    await until(runState).toBe('done');
+    await until(() => app.runState()).toBe('done');
     expect(await step()).toBe(75);
   });
 });

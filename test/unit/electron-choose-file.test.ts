@@ -7,9 +7,10 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { shellRequest, shellResults } from '../../engine/protocol/messages';
-import { DATA_FILTERS, WEIGHTS_FILTERS, electronPolicy, type DialogApi } from '../../electron/electron-policy';
+import { DATA_FILTERS, WEIGHTS_FILTERS } from '../../electron/electron-policy';
 import { MAX_READ_BYTES, createShellService, dispatchShell, fileMatcher, type ShellService } from '../../electron/shell-service';
 import { webPolicy } from '../../electron/workspace';
+import { fakeElectronShell, type FakeElectronShell } from './fake-electron-shell';
 
 const EXAMPLES = join(__dirname, '..', '..', 'examples');
 const CSV = 'x1,x2,y\n1,2,a\n3,4,b\n';
@@ -148,29 +149,17 @@ describe('the protocol', () => {
 });
 
 describe('Electron', () => {
-  let answers: { canceled: boolean; filePaths: string[] }[];
-  let asked: { title?: string; defaultPath?: string; properties: string[]; filters: unknown }[];
+  let answers: FakeElectronShell['answers'];
+  let asked: FakeElectronShell['asked'];
   let service: ShellService;
   const call = (raw: unknown) => dispatchShell(service, raw);
 
   beforeEach(() => {
-    answers = [];
-    asked = [];
-    const dialog: DialogApi = {
-      async showOpenDialog(options) {
-        asked.push(options);
-        return answers.shift() ?? { canceled: true, filePaths: [] };
-      },
-      async showSaveDialog() {
-        return { canceled: true };
-      },
-    };
     mkdirSync(join(tmp, 'proj'));
     writeFileSync(join(tmp, 'proj', 'iris.csv'), CSV);
     writeFileSync(join(tmp, 'proj', 'net.safetensors'), WEIGHTS);
     writeFileSync(join(tmp, 'other.safetensors'), WEIGHTS);
-    const policy = electronPolicy({ dialog, examplesDir: EXAMPLES, documentsDir: join(tmp, 'docs') });
-    service = createShellService({ policy, dataDir: join(tmp, 'userData'), examplesDir: EXAMPLES, version: '1' });
+    ({ service, answers, asked } = fakeElectronShell(tmp));
   });
 
   it('chooseFile shows the open dialog with the data filters, starting at the given folder; cancel gives null', async () => {

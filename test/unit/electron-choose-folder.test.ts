@@ -7,10 +7,10 @@ import { mkdirSync, mkdtempSync, rmSync, symlinkSync, writeFileSync } from 'node
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { electronPolicy, type DialogApi } from '../../electron/electron-policy';
 import { createShellService, dispatchShell, type ShellService } from '../../electron/shell-service';
 import { confineEngineRequest } from '../../electron/web/engine-paths';
 import { webPolicy } from '../../electron/workspace';
+import { fakeElectronShell, type FakeElectronShell } from './fake-electron-shell';
 import { shellRequest } from '../../engine/protocol/messages';
 
 const EXAMPLES = join(__dirname, '..', '..', 'examples');
@@ -62,27 +62,15 @@ describe('web mode', () => {
 });
 
 describe('Electron', () => {
-  let answers: { canceled: boolean; filePaths: string[] }[];
-  let asked: { title?: string; defaultPath?: string; properties: string[]; filters: unknown }[];
+  let answers: FakeElectronShell['answers'];
+  let asked: FakeElectronShell['asked'];
   let service: ShellService;
   const call = (raw: unknown) => dispatchShell(service, raw);
 
   beforeEach(() => {
-    answers = [];
-    asked = [];
-    const dialog: DialogApi = {
-      async showOpenDialog(options) {
-        asked.push(options);
-        return answers.shift() ?? { canceled: true, filePaths: [] };
-      },
-      async showSaveDialog() {
-        return { canceled: true };
-      },
-    };
     mkdirSync(join(tmp, 'proj', 'shapes'), { recursive: true });
     writeFileSync(join(tmp, 'proj', 'iris.csv'), 'x\n1\n');
-    const policy = electronPolicy({ dialog, examplesDir: EXAMPLES, documentsDir: join(tmp, 'docs') });
-    service = createShellService({ policy, dataDir: join(tmp, 'userData'), examplesDir: EXAMPLES, version: '1' });
+    ({ service, answers, asked } = fakeElectronShell(tmp));
   });
 
   it('shows the folder dialog starting at the project folder; answers the chosen folder, null on cancel', async () => {

@@ -52,6 +52,7 @@ import {
   type FileChooserHost,
   type PreviewSnapshot,
 } from '../../renderer/src/lib/data.svelte';
+import { fakeFileChooser } from './fake-file-chooser';
 
 const EXAMPLES = join(__dirname, '..', '..', 'examples');
 const load = (name: string): Project => parseProject(readFileSync(join(EXAMPLES, name), 'utf8'), name);
@@ -653,44 +654,24 @@ describe('CSV columns, from the real engine', () => {
 });
 
 describe('chooseFile', () => {
-  function host(platform: 'electron' | 'web', answers: { pick?: string | null; shell?: { path: string } | null; baseDir?: string }) {
-    const requests: unknown[] = [];
-    const picks: unknown[] = [];
-    const h: FileChooserHost = {
-      bridge: {
-        platform,
-        request: (async (req: unknown) => {
-          requests.push(req);
-          if (answers.shell instanceof Error) throw answers.shell;
-          return answers.shell;
-        }) as FileChooserHost['bridge']['request'],
-      },
-      baseDir: () => answers.baseDir,
-      pick: async (mode, name, filter) => {
-        picks.push({ mode, name, filter });
-        return answers.pick ?? null;
-      },
-    };
-    return { h, requests, picks };
-  }
 
   it('Electron: the native dialog, starting in the project\'s folder', async () => {
-    const { h, requests, picks } = host('electron', { shell: { path: '/p/data/a.csv' }, baseDir: '/p' });
+    const { h, requests, picks } = fakeFileChooser('electron', { shell: { path: '/p/data/a.csv' }, baseDir: '/p' });
     expect(await chooseFile(h, 'data')).toBe('/p/data/a.csv');
     expect(requests).toEqual([{ type: 'chooseFile', purpose: 'data', path: '/p' }]);
     expect(picks).toEqual([]);
-    const none = host('electron', { shell: null });
+    const none = fakeFileChooser('electron', { shell: null });
     expect(await chooseFile(none.h, 'weights')).toBeNull();
     expect(none.requests).toEqual([{ type: 'chooseFile', purpose: 'weights' }]);
   });
 
   it('web mode: the picker, filtered, in the project\'s folder; then the shell checks the file', async () => {
-    const { h, requests, picks } = host('web', { pick: 'sub/w.safetensors', shell: { path: 'sub/w.safetensors' }, baseDir: 'sub' });
+    const { h, requests, picks } = fakeFileChooser('web', { pick: 'sub/w.safetensors', shell: { path: 'sub/w.safetensors' }, baseDir: 'sub' });
     expect(await chooseFile(h, 'weights')).toBe('sub/w.safetensors');
     expect(picks).toEqual([{ mode: 'open', name: '', filter: { ...PICK_FILTERS.weights, dir: 'sub' } }]);
     expect(PICK_FILTERS.weights.extensions).toEqual(['safetensors']);
     expect(requests).toEqual([{ type: 'chooseFile', purpose: 'weights', path: 'sub/w.safetensors' }]);
-    const canceled = host('web', { pick: null });
+    const canceled = fakeFileChooser('web', { pick: null });
     expect(await chooseFile(canceled.h, 'data')).toBeNull();
     expect(canceled.requests).toEqual([]);
     expect(canceled.picks).toEqual([{ mode: 'open', name: '', filter: PICK_FILTERS.data }]);
@@ -699,10 +680,10 @@ describe('chooseFile', () => {
   it('chooseDataPath: the path as the data section writes it, null when canceled, and a refused choice shown', async () => {
     const shown: [string, unknown][] = [];
     const withErrors = (h: FileChooserHost) => Object.assign(h, { showError: (title: string, e: unknown) => void shown.push([title, e]) });
-    expect(await chooseDataPath(withErrors(host('electron', { shell: { path: '/p/data/a.csv' }, baseDir: '/p' }).h), 'data')).toBe('data/a.csv');
-    expect(await chooseDataPath(withErrors(host('electron', { shell: null, baseDir: '/p' }).h), 'images')).toBeNull();
+    expect(await chooseDataPath(withErrors(fakeFileChooser('electron', { shell: { path: '/p/data/a.csv' }, baseDir: '/p' }).h), 'data')).toBe('data/a.csv');
+    expect(await chooseDataPath(withErrors(fakeFileChooser('electron', { shell: null, baseDir: '/p' }).h), 'images')).toBeNull();
     const refused = new StudioError('cannot read the folder', { file: 'x' });
-    expect(await chooseDataPath(withErrors(host('electron', { shell: refused as never }).h), 'images')).toBeNull();
+    expect(await chooseDataPath(withErrors(fakeFileChooser('electron', { shell: refused }).h), 'images')).toBeNull();
     expect(shown).toEqual([['This folder cannot be used', refused]]);
   });
 });

@@ -17,7 +17,8 @@ import {
   setInputImageShape,
   switchDataKind,
 } from '../../renderer/src/lib/data-edit';
-import { PICK_FILTERS, chooseFile, previewRequest, type FileChooserHost } from '../../renderer/src/lib/data.svelte';
+import { PICK_FILTERS, chooseFile, previewRequest } from '../../renderer/src/lib/data.svelte';
+import { fakeFileChooser } from './fake-file-chooser';
 
 /** Freezes a document all the way down, so that an edit that mutates it throws. */
 function frozen<T>(o: T): T {
@@ -107,28 +108,9 @@ describe('image folder edits', () => {
 });
 
 describe('choosing the image folder', () => {
-  function host(platform: 'electron' | 'web', answers: { pick?: string | null; shell?: { path: string } | null; baseDir?: string }) {
-    const requests: unknown[] = [];
-    const picks: unknown[] = [];
-    const h: FileChooserHost = {
-      bridge: {
-        platform,
-        request: (async (req: unknown) => {
-          requests.push(req);
-          return answers.shell;
-        }) as FileChooserHost['bridge']['request'],
-      },
-      baseDir: () => answers.baseDir,
-      pick: async (mode, name, filter) => {
-        picks.push({ mode, name, filter });
-        return answers.pick ?? null;
-      },
-    };
-    return { h, requests, picks };
-  }
 
   it('web mode: the picker in folder mode, then the shell checks the folder', async () => {
-    const { h, requests, picks } = host('web', { pick: 'data/shapes', shell: { path: 'data/shapes' }, baseDir: '' });
+    const { h, requests, picks } = fakeFileChooser('web', { pick: 'data/shapes', shell: { path: 'data/shapes' }, baseDir: '' });
     expect(await chooseFile(h, 'images')).toBe('data/shapes');
     expect(picks).toEqual([{ mode: 'open', name: '', filter: { title: 'Choose an image folder', extensions: ['png', 'jpg', 'jpeg'], folders: true } }]);
     expect(PICK_FILTERS.images.folders).toBe(true);
@@ -136,7 +118,7 @@ describe('choosing the image folder', () => {
   });
 
   it('Electron: the native dialog, asked for an image folder', async () => {
-    const { h, requests } = host('electron', { shell: { path: '/p/shapes' }, baseDir: '/p' });
+    const { h, requests } = fakeFileChooser('electron', { shell: { path: '/p/shapes' }, baseDir: '/p' });
     expect(await chooseFile(h, 'images')).toBe('/p/shapes');
     expect(requests).toEqual([{ type: 'chooseFile', purpose: 'images', path: '/p' }]);
   });
