@@ -1,7 +1,7 @@
 import '../ops';
 import type { Attrs, IRNode } from './node';
 import { getOp } from './registry';
-import { broadcastShapes, numel, shapesEqual, type Dim, type Shape } from './shape';
+import { broadcastShapes, lastTwoSwapped, numel, shapesEqual, type Dim, type Shape } from './shape';
 
 type Operand = IRNode | number;
 
@@ -108,10 +108,7 @@ export class Builder {
   }
   /** Swaps the last two axes. */
   transposeLast2(x: IRNode): IRNode {
-    const r = x.shape.length;
-    const perm = [...Array(r).keys()];
-    [perm[r - 2], perm[r - 1]] = [perm[r - 1], perm[r - 2]];
-    return this.transpose(x, perm);
+    return this.transpose(x, lastTwoSwapped(x.shape.length));
   }
   concat(a: IRNode, b: IRNode, axis: number): IRNode {
     return this.emit('concat', [a, b], { axis });

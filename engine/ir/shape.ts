@@ -16,6 +16,11 @@ export class ShapeError extends Error {
   }
 }
 
+/** The permutation that swaps the last two of `rank` axes (a matrix transpose, batched). */
+export function lastTwoSwapped(rank: number): number[] {
+  return [...Array(rank).keys()].map((i) => (i === rank - 2 ? rank - 1 : i === rank - 1 ? rank - 2 : i));
+}
+
 export function formatShape(s: Shape): string {
   return '[' + s.map((d) => (d === null ? 'B' : String(d))).join(', ') + ']';
 }

@@ -16,6 +16,7 @@
  * reads. The backend applies the rewrites only to runs that hold every compute step (a training step, a forward
  * pass); a single step (findNonFinite) runs as planned, so NaN hunting still sees every intermediate value.
  */
+import { lastTwoSwapped } from '../../ir/shape';
 import type { Plan } from '../../plan/plan';
 import { dataflow } from './fuse';
 import type { MatmulOperands } from './kernels/matmul';
@@ -41,8 +42,7 @@ function swapsLastTwo(plan: PlanLike, i: number): boolean {
   const call = plan.steps[i].call;
   if (call.op !== 'transpose') return false;
   const perm = call.attrs.perm as number[];
-  const r = perm.length;
-  return r >= 2 && perm.every((p, k) => p === (k === r - 2 ? r - 1 : k === r - 1 ? r - 2 : k));
+  return perm.length >= 2 && perm.join() === lastTwoSwapped(perm.length).join();
 }
 
 export function planFolds(plan: PlanLike, taken: ReadonlySet<number> = new Set()): Folds {

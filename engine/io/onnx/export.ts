@@ -10,7 +10,7 @@
 import { opSpec, tensorValue, type Attrs } from '../../graph/catalogue';
 import { pair } from '../../graph/attrs';
 import { expandGraph, type Expansion, type GraphNode } from '../../graph/expand';
-import { normAxes, normAxis, type Shape } from '../../ir/shape';
+import { lastTwoSwapped, normAxes, normAxis, type Shape } from '../../ir/shape';
 import { resolveTargets, throwGraphErrors } from '../../train/program';
 import { withTrainingDefaults, type Project } from '../project';
 import type { Tensor } from '../safetensors';
@@ -222,8 +222,7 @@ const EMITTERS: Readonly<Record<string, Emitter>> = {
   log_softmax: withAxis('LogSoftmax', 'x'),
   concat: withAxis('Concat', 'a'),
   transpose: (g, n) => {
-    const r = n.shapeOf('x').length;
-    const perm = (n.a.perm as number[] | undefined) ?? [...Array(r).keys()].map((i) => (i === r - 2 ? r - 1 : i === r - 1 ? r - 2 : i));
+    const perm = (n.a.perm as number[] | undefined) ?? lastTwoSwapped(n.shapeOf('x').length);
     return g.emit('Transpose', n.id, [n.x('x')], n.id, { perm: { ints: perm } });
   },
   reshape: (g, n) => reshapeTo(g, n, n.shape),
