@@ -1,8 +1,6 @@
 import type { Scalar, Tensor2D } from '@tensorflow/tfjs';
-import { initTensor } from '../engine/graph/init';
-import { resolveTargets, trainProgram } from '../engine/train/program';
 import { makeBackend, type Bench, type BenchContext } from './context';
-import { MLP, MLP_OPTIMIZER, MLP_STEP_FLOPS, mlpBatch, mlpGraph } from './mlp';
+import { loadTrainStep, MLP, MLP_STEP_FLOPS, mlpBatch, mlpGraph } from './mlp';
 import { emitAgainst, note } from './report';
 import { peerName, tfjsOn, type PeerBackend } from './tfjs';
 import { measure } from './timing';
@@ -10,14 +8,9 @@ import { webgpuMlpStep } from './webgpu';
 
 /** Seconds per training step of our engine: the train plan compiled once, run on the same batch. */
 function ours(ctx: BenchContext): number {
-  const nodes = mlpGraph();
-  const { plan, expansion } = trainProgram(nodes, resolveTargets(nodes), MLP_OPTIMIZER, MLP.batch);
   const backend = makeBackend(ctx.backend);
-  for (const p of expansion.params) backend.writeTensor(p.name, initTensor(p.name, p.shape, p.init, MLP.seed));
-  const exe = backend.load(plan);
   const { x, labels } = mlpBatch();
-  exe.setInput('x', x);
-  exe.setInput('y', Float32Array.from(labels));
+  const exe = loadTrainStep(backend, mlpGraph(), MLP.batch, { x, y: Float32Array.from(labels) });
   let step = 0;
   const t = measure(() => exe.run({ seed: MLP.seed, step: ++step }));
   backend.dispose();

@@ -1,5 +1,7 @@
+import type { Backend } from '../engine/backends/backend';
 import type { GraphNode } from '../engine/graph/expand';
-import type { OptimizerSpec } from '../engine/train/program';
+import { initTensor } from '../engine/graph/init';
+import { resolveTargets, trainProgram, type OptimizerSpec } from '../engine/train/program';
 import { Rng } from '../engine/util/rng';
 
 /** The benchmark MLP: 784-256-256-10, relu, softmax cross-entropy, SGD lr 0.01, batch 128. */
@@ -35,4 +37,16 @@ export function mlpBatch(): { x: Float32Array; labels: Int32Array } {
   const labels = new Int32Array(MLP.batch);
   for (let i = 0; i < labels.length; i++) labels[i] = Math.floor(rng.uniform() * MLP.classes);
   return { x, labels };
+}
+
+/**
+ * The training step of `nodes` at `batch` (SGD as MLP_OPTIMIZER, weights initialised from MLP.seed) loaded on
+ * `backend`, its inputs set from `feeds`: ready to run step after step.
+ */
+export function loadTrainStep<B extends Backend>(backend: B, nodes: GraphNode[], batch: number, feeds: Record<string, Float32Array>): ReturnType<B['load']> {
+  const { plan, expansion } = trainProgram(nodes, resolveTargets(nodes), MLP_OPTIMIZER, batch);
+  for (const p of expansion.params) backend.writeTensor(p.name, initTensor(p.name, p.shape, p.init, MLP.seed));
+  const exe = backend.load(plan) as ReturnType<B['load']>;
+  for (const [name, v] of Object.entries(feeds)) exe.setInput(name, v);
+  return exe;
 }

@@ -8,10 +8,8 @@
  * (`onSubmittedWorkDone`, or the read-back that training does anyway), and its time covers all the work submitted in
  * it. Rounds submit many calls back to back, as a training loop does, so the figures are throughput, not latency.
  */
-import { initTensor } from '../engine/graph/init';
 import { Builder } from '../engine/ir/builder';
 import { compilePlan } from '../engine/plan/plan';
-import { resolveTargets, trainProgram } from '../engine/train/program';
 import type { GraphNode } from '../engine/graph/expand';
 import { CpuBackend } from '../engine/backends/cpu/cpu-backend';
 import { AUTO_MIN_STEP_FLOPS, stepFlops } from '../engine/backends/select';
@@ -19,7 +17,7 @@ import { StudioError } from '../engine/util/errors';
 import { WebGpuBackend, WebGpuExecutable } from '../engine/backends/webgpu/webgpu-backend';
 import { MATMUL_CONFIGS, matmulKernel, matmulLayout, matmulWorkgroupBytes, splitSumKernel } from '../engine/backends/webgpu/kernels/matmul';
 import { randomArray, type Bench } from './context';
-import { MLP, MLP_OPTIMIZER, MLP_STEP_FLOPS, mlpBatch, mlpGraph } from './mlp';
+import { loadTrainStep, MLP, MLP_STEP_FLOPS, mlpBatch, mlpGraph } from './mlp';
 import { emit, note } from './report';
 import { measure, median } from './timing';
 
@@ -206,10 +204,7 @@ function batchOf(batch: number): { x: Float32Array; y: Float32Array } {
  * READ_EVERY steps; and the step's dispatches.
  */
 async function gpuStep(gpu: WebGpuBackend, nodes: GraphNode[], batch: number, feeds: Record<string, Float32Array>): Promise<{ seconds: number; dispatches: number }> {
-  const { plan, expansion } = trainProgram(nodes, resolveTargets(nodes), MLP_OPTIMIZER, batch);
-  for (const p of expansion.params) gpu.writeTensor(p.name, initTensor(p.name, p.shape, p.init, MLP.seed));
-  const exe = gpu.load(plan);
-  for (const [name, v] of Object.entries(feeds)) exe.setInput(name, v);
+  const exe = loadTrainStep(gpu, nodes, batch, feeds);
   let step = 0;
   const seconds = await measureGpu(
     async () => {
@@ -262,11 +257,7 @@ export const autoThreshold: Bench = {
       const nodes = mlpGraph({ input: FAMILY.input, hidden: [width, width], classes: FAMILY.classes });
       const flops = stepFlops(nodes, FAMILY.batch);
       note(`auto_threshold width ${width}: ${(flops / 1e6).toFixed(2)} MFLOP a step, cpu then webgpu`);
-      const { plan, expansion } = trainProgram(nodes, resolveTargets(nodes), MLP_OPTIMIZER, FAMILY.batch);
-      const cpu = new CpuBackend();
-      for (const p of expansion.params) cpu.writeTensor(p.name, initTensor(p.name, p.shape, p.init, MLP.seed));
-      const exe = cpu.load(plan);
-      for (const [name, v] of Object.entries(feeds)) exe.setInput(name, v);
+      const exe = loadTrainStep(new CpuBackend(), nodes, FAMILY.batch, feeds);
       let step = 0;
       const cpuSeconds = measure(() => exe.run({ seed: MLP.seed, step: ++step })).seconds;
       const { seconds: gpuSeconds } = await gpuStep(gpu, nodes, FAMILY.batch, feeds);
