@@ -5,28 +5,13 @@
  * tolerance, a summary line, then a line per training check; the exit status is 1 when anything failed.
  */
 import { fileURLToPath } from 'node:url';
-import { WebGpuBackend } from '../../engine/backends/webgpu/webgpu-backend';
-import { compareOnWebGpu, webgpuSuite } from './webgpu-suite';
+import { runWebgpuSuite } from './webgpu-suite';
 import { BAR, TEN_STEP_TOLERANCE, TRAINING_BARS, tenStepAgreement, trainOnWebGpu } from './webgpu-training-checks';
 
-const gpu = await WebGpuBackend.create();
-const started = performance.now();
-const cases = webgpuSuite();
-let failed = 0;
-for (const c of cases) {
-  let failures: string[];
-  try {
-    failures = await compareOnWebGpu(c.name, c.build());
-  } catch (e) {
-    failures = [`threw: ${e instanceof Error ? e.message : String(e)}`];
-  }
-  if (failures.length > 0) {
-    failed++;
-    console.log(JSON.stringify({ conformance: 'webgpu', case: `${c.group} ${c.name}`, failures }));
-  }
-}
-const seconds = Number(((performance.now() - started) / 1000).toFixed(1));
-console.log(JSON.stringify({ conformance: 'webgpu', adapter: gpu.adapter, cases: cases.length, failed, seconds }));
+const report = await runWebgpuSuite();
+for (const f of report.failed) console.log(JSON.stringify({ conformance: 'webgpu', ...f }));
+let failed = report.failed.length;
+console.log(JSON.stringify({ conformance: 'webgpu', adapter: report.adapter, cases: report.cases, failed, seconds: report.seconds }));
 
 const examples = fileURLToPath(new URL('./examples', import.meta.url));
 for (const [name, key] of TRAINING_BARS) {
@@ -44,5 +29,4 @@ for (const [name, key] of TRAINING_BARS) {
     console.log(JSON.stringify({ training: name, pass: false, error: e instanceof Error ? e.message : String(e) }));
   }
 }
-gpu.dispose();
 process.exit(failed > 0 ? 1 : 0);

@@ -123,3 +123,30 @@ export function webgpuSuite(): SuiteCase[] {
   }
   return cases;
 }
+
+/** What a run of the whole suite found: each case that differs from the CPU (or threw), and the adapter it ran on. */
+export interface SuiteReport {
+  adapter: string;
+  cases: number;
+  failed: { case: string; failures: string[] }[];
+  seconds: number;
+}
+
+/** Runs every case of the suite in turn (outside vitest: the GPU machine's runner, the browser's page). */
+export async function runWebgpuSuite(): Promise<SuiteReport> {
+  const started = performance.now();
+  const gpu = await WebGpuBackend.create();
+  const cases = webgpuSuite();
+  const failed: SuiteReport['failed'] = [];
+  for (const c of cases) {
+    let failures: string[];
+    try {
+      failures = await compareOnWebGpu(c.name, c.build());
+    } catch (e) {
+      failures = [`threw: ${e instanceof Error ? e.message : String(e)}`];
+    }
+    if (failures.length > 0) failed.push({ case: `${c.group} ${c.name}`, failures });
+  }
+  gpu.dispose();
+  return { adapter: gpu.adapter, cases: cases.length, failed, seconds: Number(((performance.now() - started) / 1000).toFixed(1)) };
+}

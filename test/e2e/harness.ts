@@ -72,14 +72,20 @@ export interface Browsing {
   close(): Promise<void>;
 }
 
-/** Debian's Chromium, headless, with a fresh profile of its own (removed afterwards). */
-export async function launchBrowser(): Promise<Browsing> {
+/**
+ * WebGPU in headless Chromium without a GPU: its SwiftShader adapter (Vulkan on the CPU, built into Chromium), which
+ * pages on localhost (a secure context) get from navigator.gpu.
+ */
+export const WEBGPU_FLAGS = ['--enable-unsafe-webgpu', '--use-webgpu-adapter=swiftshader', '--enable-unsafe-swiftshader'];
+
+/** Debian's Chromium, headless, with a fresh profile of its own (removed afterwards); `flags` are added to its own. */
+export async function launchBrowser(flags: readonly string[] = []): Promise<Browsing> {
   requireChromium();
   const profile = mkdtempSync(join(tmpdir(), 'bps-chromium-'));
   const context = await chromium.launchPersistentContext(profile, {
     executablePath: CHROMIUM,
     headless: true,
-    args: ['--headless', '--no-sandbox', '--disable-gpu', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'],
+    args: ['--headless', '--no-sandbox', '--disable-gpu', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync', ...flags],
     viewport: { width: 1440, height: 900 },
     colorScheme: 'light',
     timeout: 60_000,

@@ -59,6 +59,8 @@ const normals = (n: number, seed: number, scale = 1) => {
 
 const SIGNED = [...linspace(-5, 5, 401), 0, -0, 1e-30, -1e-30];
 const POSITIVE_WIDE = geomspace(1e-6, 1e6, 101);
+/** sin and cos reduce their argument by multiples of pi/4 up to 8192, and leave the rest (and non-finite values) to the builtin. */
+const TRIG_WIDE = [...symmetric(geomspace(20, 8192, 400)), 8192.001, 1e5, Infinity, NaN];
 const TAILS = [...linspace(-100, 100, 801), ...symmetric(geomspace(1e-6, 1, 200))];
 
 /** Each unary case: its op, attributes and the inputs it is run on. */
@@ -66,8 +68,8 @@ const UNARY: { op: string; attrs?: Attrs; xs: number[] }[] = [
   { op: 'neg', xs: SIGNED },
   { op: 'exp', xs: [...linspace(-87, 88, 1001), 89, 100, -104, -200] },
   { op: 'ln', xs: [...geomspace(1e-30, 1e30, 1001), ...linspace(0.99, 1.01, 401), 1, 0, Infinity] },
-  { op: 'sin', xs: [...linspace(-20, 20, 1001), ...symmetric(geomspace(1e-6, 1, 100))] },
-  { op: 'cos', xs: linspace(-20, 20, 1001) },
+  { op: 'sin', xs: [...linspace(-20, 20, 1001), ...symmetric(geomspace(1e-6, 1, 100)), ...TRIG_WIDE] },
+  { op: 'cos', xs: [...linspace(-20, 20, 1001), ...TRIG_WIDE] },
   { op: 'tanh', xs: [...TAILS, 0.6249, 0.625, 0.6251, -0.625] },
   { op: 'sigmoid', xs: TAILS },
   { op: 'softplus', xs: TAILS },

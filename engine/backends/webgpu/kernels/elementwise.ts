@@ -3,8 +3,9 @@
  * attributes and broadcast strides are uniform params, so each op compiles to one pipeline whatever the shapes.
  *
  * The CPU computes in float64 and rounds once; here everything is float32. Where a WGSL builtin loses the relative
- * precision (log near 1, tanh near 0: 1e-2 relative on llvmpipe at 1e-6) or is missing (log1p), the function is
- * written out below as a series or polynomial that keeps it.
+ * precision (log near 1, tanh near 0: 1e-2 relative on llvmpipe at 1e-6; sin and cos anywhere: WGSL only asks for
+ * 2^-11 absolute, which SwiftShader gives, 1e-4 relative), or is missing (log1p), the function is written out below as
+ * a series or polynomial that keeps it.
  */
 import type { KernelCall } from '../../kernel';
 import { f32Bits, grid1d, packWords, perElementShader, type GpuKernel, type GpuKernelFor } from '../kernel';
@@ -68,6 +69,29 @@ fn tanh_(x: f32) -> f32 {
 }`;
 
 /**
+ * sin and cos as Cephes' sinf and cosf: |x| reduced by multiples of pi/4 (pi/4 split in three, so that y pi/4 is
+ * exact for the octants used here), then the sine or cosine polynomial on [-pi/4, pi/4], by quadrant. Beyond
+ * |x| = 8192 the reduction loses digits, and NaN and inf need the builtin's answer: those go to the builtin.
+ */
+const TRIG = /* wgsl */ `
+fn trig_(x: f32, cosine: bool) -> f32 {
+  let a = abs(x);
+  if (!(a <= 8192.0)) { return select(sin(x), cos(x), cosine); }
+  var j = u32(a * 1.27323954473516);
+  j = j + (j & 1u);
+  let y = f32(j);
+  let z = ((a - y * 0.78515625) - y * 2.4187564849853515625e-4) - y * 3.77489497744594108e-8;
+  let zz = z * z;
+  let s = ((-1.9515295891e-4 * zz + 8.3321608736e-3) * zz - 1.6666654611e-1) * zz * z + z;
+  let c = ((2.443315711809948e-5 * zz - 1.388731625493765e-3) * zz + 4.166664568298827e-2) * zz * zz - 0.5 * zz + 1.0;
+  // sin(a) is s, c, -s, -c in quadrants 0 to 3 (j / 2 mod 4); cos(a) = sin(a + pi/2), one quadrant on.
+  let q = ((j >> 1u) + select(0u, 1u, cosine)) & 3u;
+  let v = select(s, c, (q & 1u) == 1u);
+  let r = select(v, -v, q >= 2u);
+  return select(r, -r, !cosine && x < 0.0);
+}`;
+
+/**
  * x^e as Math.pow: x^|e| by repeated squaring when e is whole (p.k = |e|: negative bases work, x^0 = 1), else by
  * the builtin; 1 / x^|e| for e < 0, so that 0^e is +inf as on the CPU.
  */
@@ -94,8 +118,8 @@ export const UNARY: Record<string, { expr: string; fns?: string }> = {
   neg: { expr: '-x' },
   exp: { expr: 'exp(x)' },
   ln: { expr: 'log_(x)', fns: LOG },
-  sin: { expr: 'sin(x)' },
-  cos: { expr: 'cos(x)' },
+  sin: { expr: 'trig_(x, false)', fns: TRIG },
+  cos: { expr: 'trig_(x, true)', fns: TRIG },
   tanh: { expr: 'tanh_(x)', fns: TANH },
   sigmoid: { expr: 'sigmoid(x)', fns: SIGMOID },
   // relu(NaN) = 0 and relu(-0) = +0, as on the CPU.
