@@ -1,7 +1,8 @@
 /**
  * The figures of `--backend webgpu`, on whatever adapter Dawn finds (named in each line's `adapter`): matmul GFLOP/s
  * (the `matmul` bench), MLP training steps/s (`mlp_step`), the cost of one dispatch (`dispatch`), and the matmul
- * kernel's every configuration side by side (`matmul_variants`, to choose the defaults by on a real GPU). No peers
+ * kernel's every configuration side by side (`matmul_variants`, to choose the defaults by on a real GPU), and the
+ * host's share of a step and a dispatch, on Dawn's Null backend (`host_cost`). No peers
  * here: PyTorch, the GPU peer, runs on the GPU machine (../shared/docs/gpu.md).
  *
  * GPU work is asynchronous: `run()` only encodes and submits. A timed round therefore ends by waiting for the GPU
@@ -14,6 +15,7 @@ import type { GraphNode } from '../engine/graph/expand';
 import { CpuBackend } from '../engine/backends/cpu/cpu-backend';
 import { AUTO_MIN_STEP_FLOPS, stepFlops } from '../engine/backends/select';
 import { StudioError } from '../engine/util/errors';
+import { hostOnlyDevice } from '../engine/backends/webgpu/gpu';
 import { WebGpuBackend, WebGpuExecutable } from '../engine/backends/webgpu/webgpu-backend';
 import { MATMUL_CONFIGS, matmulKernel, matmulLayout, matmulWorkgroupBytes, splitSumKernel } from '../engine/backends/webgpu/kernels/matmul';
 import { randomArray, type Bench } from './context';
@@ -271,6 +273,22 @@ export const autoThreshold: Bench = {
   },
 };
 
+/** Seconds per op of a plan of DISPATCH_OPS adds of 4 floats, run unfused: the fixed cost of a dispatch (encoding included). */
+async function dispatchSeconds(gpu: WebGpuBackend): Promise<number> {
+  const g = new Builder();
+  const x = g.input('x', [4]);
+  let y = x;
+  for (let i = 0; i < DISPATCH_OPS; i++) y = g.add(y, x);
+  // Unfused: a chain of adds would otherwise become a few fused kernels, and this measures one dispatch.
+  const exe = new WebGpuExecutable(gpu, compilePlan({ y }), { fuse: false });
+  exe.setInput('x', Float32Array.of(1, 2, 3, 4));
+  const s = await measureGpu(
+    () => exe.run(RUN),
+    () => gpu.device.queue.onSubmittedWorkDone(),
+  );
+  return s / DISPATCH_OPS;
+}
+
 /** Microseconds per op of a plan of 1000 adds of 4 floats: the fixed cost of a dispatch (encoding included). */
 export const dispatch: Bench = {
   name: 'dispatch',
@@ -279,19 +297,35 @@ export const dispatch: Bench = {
     const gpu = await gpuBackend('dispatch');
     if (!gpu) return;
     await figure('dispatch', async () => {
-      const g = new Builder();
-      const x = g.input('x', [4]);
-      let y = x;
-      for (let i = 0; i < DISPATCH_OPS; i++) y = g.add(y, x);
-      // Unfused: a chain of adds would otherwise become a few fused kernels, and this measures one dispatch.
-      const exe = new WebGpuExecutable(gpu, compilePlan({ y }), { fuse: false });
-      exe.setInput('x', Float32Array.of(1, 2, 3, 4));
-      const s = await measureGpu(
-        () => exe.run(RUN),
-        () => gpu.device.queue.onSubmittedWorkDone(),
-      );
-      emit({ bench: 'dispatch', backend: 'webgpu', adapter: gpu.adapter, ops: DISPATCH_OPS, value: (s / DISPATCH_OPS) * 1e6, unit: 'us/op' });
+      emit({ bench: 'dispatch', backend: 'webgpu', adapter: gpu.adapter, ops: DISPATCH_OPS, value: (await dispatchSeconds(gpu)) * 1e6, unit: 'us/op' });
     });
+    gpu.dispose();
+  },
+};
+
+/**
+ * The host's share of the GPU figures: mlp_step and dispatch on Dawn's Null backend, which validates and records
+ * every call and runs nothing. A step cannot go faster than this on any GPU driven from this CPU; where a GPU's
+ * mlp_step is near it, the step is bound by encoding, not by the GPU.
+ */
+export const hostCost: Bench = {
+  name: 'host_cost',
+  backends: ['webgpu'],
+  async run() {
+    const info = await hostOnlyDevice();
+    if (!info) {
+      note('host_cost skipped: this dawn.node has no Null backend');
+      return;
+    }
+    const gpu = await WebGpuBackend.create(info);
+    const extras = { backend: 'webgpu', adapter: gpu.adapter };
+    for (const batch of [MLP.batch, 8 * MLP.batch]) {
+      note(`host_cost: mlp_step batch ${batch} on the Null backend`);
+      const { seconds, dispatches } = await gpuStep(gpu, mlpGraph(), batch, batchOf(batch));
+      emit({ bench: 'host_cost', of: 'mlp_step', ...extras, batch, dispatches, value: seconds * 1e6, unit: 'us/step' });
+    }
+    note('host_cost: dispatch on the Null backend');
+    emit({ bench: 'host_cost', of: 'dispatch', ...extras, ops: DISPATCH_OPS, value: (await dispatchSeconds(gpu)) * 1e6, unit: 'us/op' });
     gpu.dispose();
   },
 };

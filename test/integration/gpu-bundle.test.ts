@@ -21,18 +21,27 @@ test('the bundle runs the WebGPU benchmarks without node_modules', () => {
   execFileSync(process.execPath, [join(root, 'scripts', 'gpu-bundle.mjs'), '--out', dir, '--bundles-only'], { cwd: root, stdio: 'pipe' });
   mkdirSync(join(dir, 'dist', 'linux-x64'), { recursive: true });
   symlinkSync(join(root, 'node_modules', 'webgpu', 'dist', 'linux-x64', 'dawn.node'), join(dir, 'dist', 'linux-x64', 'dawn.node'));
-  const stdout = execFileSync(process.execPath, [join(dir, 'bench.mjs'), '--backend', 'webgpu', '--only', 'dispatch'], {
-    cwd: dir,
-    encoding: 'utf8',
-    stdio: ['ignore', 'pipe', 'pipe'],
-    timeout: 120_000,
-  });
-  const lines = stdout
-    .split('\n')
-    .filter((l) => l.startsWith('{'))
-    .map((l) => JSON.parse(l) as { bench: string; unit: string; value: number });
+  const bench = (only: string) =>
+    execFileSync(process.execPath, [join(dir, 'bench.mjs'), '--backend', 'webgpu', '--only', only], {
+      cwd: dir,
+      encoding: 'utf8',
+      stdio: ['ignore', 'pipe', 'pipe'],
+      timeout: 120_000,
+    })
+      .split('\n')
+      .filter((l) => l.startsWith('{'))
+      .map((l) => JSON.parse(l) as { bench: string; unit: string; value: number });
+  const lines = bench('dispatch');
   expect(lines).toEqual([expect.objectContaining({ bench: 'dispatch', unit: 'us/op' })]);
   expect(lines[0].value).toBeGreaterThan(0);
+  // The host's share, on the Null backend of the same dawn.node: a step of the MLP and a dispatch.
+  const host = bench('host_cost');
+  expect(host.map((l) => [l.bench, l.unit])).toEqual([
+    ['host_cost', 'us/step'],
+    ['host_cost', 'us/step'],
+    ['host_cost', 'us/op'],
+  ]);
+  expect(host.every((l) => l.value > 0)).toBe(true);
 
   // The conformance suite, as the GPU machine runs it: every case passes here (llvmpipe), as in vitest.
   const conformance = execFileSync(process.execPath, [join(dir, 'conformance.mjs')], { cwd: dir, encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'], timeout: 300_000 });

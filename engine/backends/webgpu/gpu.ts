@@ -15,19 +15,22 @@ export interface GpuInfo {
   software: boolean;
 }
 
-let nodeGpu: GPU | undefined;
+/** dawn.node's GPU objects by their flags, kept for the life of the process (see above). */
+const nodeGpus = new Map<string, GPU>();
 let pending: Promise<GpuInfo | null> | undefined;
 
-async function gpuEntry(): Promise<GPU | undefined> {
+/** navigator.gpu in a browser; in Node, Dawn's GPU object made with `flags` (dawn.node's, e.g. backend=null). */
+async function gpuEntry(flags: readonly string[] = []): Promise<GPU | undefined> {
   const nav = (globalThis as { navigator?: { gpu?: GPU } }).navigator;
-  if (nav?.gpu) return nav.gpu;
+  if (nav?.gpu && flags.length === 0) return nav.gpu;
   if (typeof process === 'undefined' || !process.versions?.node) return undefined;
-  if (!nodeGpu) {
+  const key = flags.join(' ');
+  if (!nodeGpus.has(key)) {
     const mod = (await import('webgpu')) as { create(flags: string[]): GPU; globals: object };
     Object.assign(globalThis, mod.globals);
-    nodeGpu = mod.create([]);
+    nodeGpus.set(key, mod.create([...flags]));
   }
-  return nodeGpu;
+  return nodeGpus.get(key);
 }
 
 /** The adapter's description, e.g. "nvidia hopper (NVIDIA H100)" or "mesa llvmpipe (llvmpipe (LLVM 15.0.6, 256 bits))". */
@@ -45,33 +48,51 @@ export function gpuDevice(): Promise<GpuInfo | null> {
   pending ??= (async () => {
     const gpu = await gpuEntry();
     if (!gpu) return null;
-    const adapter = await gpu.requestAdapter({ powerPreference: 'high-performance' });
-    if (!adapter) return null;
-    const limits = adapter.limits;
-    const device = await adapter.requestDevice({
-      requiredLimits: {
-        maxStorageBufferBindingSize: limits.maxStorageBufferBindingSize,
-        maxBufferSize: limits.maxBufferSize,
-        maxStorageBuffersPerShaderStage: limits.maxStorageBuffersPerShaderStage,
-        maxComputeWorkgroupStorageSize: limits.maxComputeWorkgroupStorageSize,
-        maxComputeInvocationsPerWorkgroup: limits.maxComputeInvocationsPerWorkgroup,
-      },
-    });
-    void device.lost.then((l) => {
+    const opened = await openDevice(gpu);
+    if (!opened) return null;
+    void opened.device.lost.then((l) => {
       pending = undefined;
       lost = `the GPU device was lost (${l.message || l.reason})`;
     });
-    // Validation errors (a WGSL kernel that does not compile, a bad binding) would otherwise only be printed, and
-    // the step would leave its output as it was: they are kept and thrown at the next read.
-    device.onuncapturederror = (e) => void errors.push(e.error.message);
-    const info = adapter.info;
-    const name = describe(info);
-    return { device, adapter: name, software: /llvmpipe|lavapipe|swiftshader|software/i.test(`${name} ${info.device}`) };
+    return opened;
   })().catch((e: unknown) => {
     pending = undefined;
     throw new StudioError(`WebGPU could not start: ${e instanceof Error ? e.message : String(e)}`);
   });
   return pending;
+}
+
+/**
+ * A device of Dawn's Null backend, which validates and records every call as a GPU's would and runs nothing: what
+ * the host spends on a step (encoding, submitting, JavaScript) measured apart from the GPU (bench/webgpu.ts).
+ * Undefined outside Node or where this dawn.node has no Null backend.
+ */
+export async function hostOnlyDevice(): Promise<GpuInfo | undefined> {
+  const gpu = await gpuEntry(['backend=null']);
+  const opened = gpu && (await openDevice(gpu));
+  return opened ? { ...opened, adapter: 'Dawn Null backend', software: false } : undefined;
+}
+
+/** The adapter's device, with the limits the kernels use raised to the adapter's own; null when there is no adapter. */
+async function openDevice(gpu: GPU): Promise<GpuInfo | null> {
+  const adapter = await gpu.requestAdapter({ powerPreference: 'high-performance' });
+  if (!adapter) return null;
+  const limits = adapter.limits;
+  const device = await adapter.requestDevice({
+    requiredLimits: {
+      maxStorageBufferBindingSize: limits.maxStorageBufferBindingSize,
+      maxBufferSize: limits.maxBufferSize,
+      maxStorageBuffersPerShaderStage: limits.maxStorageBuffersPerShaderStage,
+      maxComputeWorkgroupStorageSize: limits.maxComputeWorkgroupStorageSize,
+      maxComputeInvocationsPerWorkgroup: limits.maxComputeInvocationsPerWorkgroup,
+    },
+  });
+  // Validation errors (a WGSL kernel that does not compile, a bad binding) would otherwise only be printed, and
+  // the step would leave its output as it was: they are kept and thrown at the next read.
+  device.onuncapturederror = (e) => void errors.push(e.error.message);
+  const info = adapter.info;
+  const name = describe(info);
+  return { device, adapter: name, software: /llvmpipe|lavapipe|swiftshader|software/i.test(`${name} ${info.device}`) };
 }
 
 const errors: string[] = [];

@@ -46,9 +46,9 @@ export class WebGpuBackend implements Backend {
     if (!pipelineCaches.has(this.device)) pipelineCaches.set(this.device, new Map());
   }
 
-  /** The backend on this machine's adapter; a StudioError when there is none. */
-  static async create(): Promise<WebGpuBackend> {
-    return new WebGpuBackend(await requireGpu());
+  /** The backend on this machine's adapter (or on `gpu`, a device of one's own); a StudioError when there is none. */
+  static async create(gpu?: GpuInfo): Promise<WebGpuBackend> {
+    return new WebGpuBackend(gpu ?? (await requireGpu()));
   }
 
   /**
