@@ -5,10 +5,12 @@ import { StudioError } from '../../util/errors';
 import { readFailure, recordGpuError, requireGpu, throwGpuErrors, type GpuInfo } from './gpu';
 import { fusedExpression, fusedKernel, fusedStep, planFusion } from './fuse';
 import { elideCopies } from './elide';
+import { planUpdateGroups } from './group-updates';
 import { planFolds } from './fold';
 import { contextWords, type GpuKernel } from './kernel';
 import { gpuKernelFor } from './kernels';
 import { matmulKernel } from './kernels/matmul';
+import { groupedUpdateKernel } from './kernels/update';
 import { reduceKernel } from './kernels/reduce';
 
 const STORAGE = 0x80 | 0x4 | 0x8; // STORAGE | COPY_SRC | COPY_DST (GPUBufferUsage, without relying on globals)
@@ -244,8 +246,8 @@ export class WebGpuExecutable implements Executable {
   /** runAndCollect's staging, by the outputs it collects. */
   private readonly collectors = new Map<string, Collector>();
   /**
-   * Fused elementwise groups (./fuse.ts), and reductions with the group they read computed in their loads, by first
-   * step. `submit` dispatches a group in place of its steps when its range holds them all (a run, a phase); a range
+   * Fused elementwise groups (./fuse.ts), reductions with the group they read computed in their loads, and grouped
+   * updates (./group-updates.ts), by first step. `submit` dispatches a group in place of its steps when its range holds them all (a run, a phase); a range
    * of one step (findNonFinite) dispatches that step's own kernel, which every step keeps, so NaN hunting still sees
    * every intermediate value.
    */
@@ -298,6 +300,14 @@ export class WebGpuExecutable implements Executable {
       const kernel = reduceKernel(r.call, fusedExpression(group, plan.steps));
       const bound = this.bind({ ...r, inputs: step.inputs }, kernel, inSizes, numel(r.call.outShape));
       this.fused.set(group.steps[0], { last: reduce, bound });
+    }
+    const updateGroups = options.fuse === false ? [] : planUpdateGroups(plan, { maxStorageBuffers: device.limits.maxStorageBuffersPerShaderStage });
+    for (const steps of updateGroups) {
+      const updates = steps.map((i) => plan.steps[i]);
+      const kernel = groupedUpdateKernel(updates.map((u) => u.call));
+      const inSizes = updates.flatMap((u) => u.inputs.map(() => numel(u.call.outShape)));
+      const bound = this.bind({ ...updates[0], inputs: updates.flatMap((u) => u.inputs) }, kernel, inSizes, 0);
+      this.fused.set(steps[0], { last: steps[steps.length - 1], bound });
     }
     // Steps that a fused kernel computes are not folded into a matmul.
     const taken = new Set([...fusion.groups.flatMap((g) => g.steps), ...fusion.prologues.flatMap((p) => [...p.group.steps, p.reduce])]);
