@@ -15,7 +15,7 @@ const gpu = useGpuBackend();
 const SGD = { lr: 0.1 };
 
 /** A plan of updates, each of `target` from an input gradient of `size` (or from a named tensor, for assign). */
-function updatePlan(updates: { op: Update['op']; target: string; size?: number; attrs?: Record<string, unknown>; state?: number; from?: string }[]) {
+function updatePlan(updates: readonly { readonly op: Update['op']; readonly target: string; readonly size?: number; readonly attrs?: Readonly<Record<string, unknown>>; readonly state?: number; readonly from?: string }[]) {
   const b = new Builder();
   return compilePlan(
     {},
@@ -46,7 +46,7 @@ describe('which updates run as one dispatch', () => {
     ['two updates of one tensor run in turn', [{ op: 'assign', target: 'a' }, { op: 'assign', target: 'a' }], 16, []],
     ['an update of no elements is left out and breaks the run', [{ op: 'sgd_update', target: 'a' }, { op: 'sgd_update', target: 'z', size: 0 }, { op: 'sgd_update', target: 'b' }, { op: 'sgd_update', target: 'c' }], 16, [[2, 3]]],
   ] as const)('%s', (_name, updates, max, want) => {
-    expect(grouped(updatePlan(updates as Parameters<typeof updatePlan>[0]), max)).toEqual(want);
+    expect(grouped(updatePlan(updates), max)).toEqual(want);
   });
 });
 

@@ -14,6 +14,7 @@ import { Builder } from '../../engine/ir/builder';
 import type { Attrs, IRNode } from '../../engine/ir/node';
 import { compilePlan } from '../../engine/plan/plan';
 import { generate, NORMAL, rngFor } from '../conformance/tensor';
+import { reductionParts } from '../../engine/backends/webgpu/kernels/reduce';
 
 const backend = useGpuBackend();
 
@@ -74,6 +75,10 @@ describe('reductions', () => {
     [[2, 1, 3, 1, 5, 7], [1, 3, 5]],
     [[3, 5, 2, 4, 3, 2], [0, 2, 4]],
     [[2, 70, 3, 2], [1, 3]],
+    // Split (few slots, many elements: workgroups over chunks of a slot, then a join): rows, columns, a middle axis.
+    [[3, 40000], [1]],
+    [[40000, 3], [0]],
+    [[2, 9000, 3], [1]],
   ];
   const name = (op: string, s: number[], axes: number[]) => `${op} ${s.join('x')} over [${axes.join(',')}]`;
 
@@ -117,6 +122,9 @@ describe('reductions', () => {
     [[6, 300], [1], [Infinity]],
     [[5, 8], [0], [-Infinity, NaN]],
     [[4, 100], [1], [-Infinity]],
+    [[2, 50000], [1], [NaN]],
+    [[2, 50000], [1], [Infinity]],
+    [[50000, 2], [0], [-Infinity, Infinity]],
   ])('%j over %j holding %j', async (shape, axes, special) => {
     const v = values(`special ${shape.join('x')} ${special.join()}`, shape, special, 11);
     for (const op of ['sum', 'max', 'max_mask']) await expectAgree({ op, shapes: [shape], attrs: { axes }, values: [v] }, op === 'sum' ? 1e-5 : 0);
@@ -131,6 +139,23 @@ describe('reductions', () => {
     long[170] = 4;
     long[270] = 4;
     await expectAgree({ op: 'max_mask', shapes: [[3, 100]], attrs: { axes: [1] }, values: [long] });
+  });
+});
+
+describe('which reductions are split over workgroups', () => {
+  test.each([
+    ['sum', [300_000], [0], 74],
+    ['sum', [3, 40_000], [1], 10],
+    ['max', [40_000, 3], [0], 10],
+    ['sum', [2_000_000], [0], 256],
+    ['sum', [16_383], [0], 1],
+    ['sum', [16_384], [0], 4],
+    ['sum', [127, 20_000], [1], 5],
+    ['sum', [128, 20_000], [1], 1],
+    ['max_mask', [300_000], [0], 1],
+  ] as const)('%s of %j over %j: %d parts a slot', (op, shape, axes, parts) => {
+    const call = { op, attrs: { axes: [...axes] }, inShapes: [[...shape]], outShape: [] };
+    expect(reductionParts(call)).toBe(parts);
   });
 });
 

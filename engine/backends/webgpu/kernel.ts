@@ -28,6 +28,13 @@ export interface GpuKernel {
 /** Makes the kernel of one plan step; undefined when the op has none. */
 export type GpuKernelFor = (call: KernelCall) => GpuKernel;
 
+/**
+ * A step's dispatches: one kernel, or two where the step is split (a reduction of many elements into few values,
+ * kernels/reduce.ts): `parts` writes `scratch` floats into a buffer of the step's own, bound as its output, and
+ * `join` reads that buffer, its one input, and writes the step's output.
+ */
+export type StepKernels = { kernel: GpuKernel } | { parts: GpuKernel; join: GpuKernel; scratch: number };
+
 /** WGSL's uniform context struct, for kernels that read the seed and step. */
 export const CTX_STRUCT = 'struct Ctx { seed: u32, step: u32, pad0: u32, pad1: u32 }';
 

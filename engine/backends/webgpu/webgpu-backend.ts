@@ -7,11 +7,11 @@ import { fusedExpression, fusedKernel, fusedStep, planFusion } from './fuse';
 import { elideCopies } from './elide';
 import { planUpdateGroups } from './group-updates';
 import { planFolds } from './fold';
-import { contextWords, type GpuKernel } from './kernel';
+import { contextWords, type GpuKernel, type StepKernels } from './kernel';
 import { gpuKernelFor } from './kernels';
 import { matmulKernel } from './kernels/matmul';
 import { groupedUpdateKernel } from './kernels/update';
-import { reduceKernel } from './kernels/reduce';
+import { reduceKernels } from './kernels/reduce';
 
 const STORAGE = 0x80 | 0x4 | 0x8; // STORAGE | COPY_SRC | COPY_DST (GPUBufferUsage, without relying on globals)
 const UNIFORM = 0x40 | 0x8; // UNIFORM | COPY_DST
@@ -231,9 +231,10 @@ export interface BoundKernel {
   workgroups: readonly [number, number, number];
 }
 
-/** A plan step's kernel, bound to the plan's buffers. */
+/** A plan step's kernel, bound to the plan's buffers; `next`, the join of a split reduction, is dispatched after it. */
 interface BoundStep extends BoundKernel {
   step: PlanStep;
+  next?: BoundKernel;
 }
 
 const numel = (s: readonly number[]) => s.reduce((a, d) => a * d, 1);
@@ -282,23 +283,22 @@ export class WebGpuExecutable implements Executable {
       const isUpdate = i >= plan.updateStart;
       const outSize = numel(step.call.outShape);
       if (outSize === 0) return null;
-      const kernel = gpuKernelFor(step.call, isUpdate);
-      if (!kernel) throw new StudioError(`the WebGPU backend has no kernel for ${step.call.op}`);
-      usesContext ||= !!kernel.usesContext;
-      return this.bind(step, kernel, isUpdate ? step.inputs.map(() => outSize) : step.call.inShapes.map(numel), outSize);
+      const kernels = gpuKernelFor(step.call, isUpdate);
+      if (!kernels) throw new StudioError(`the WebGPU backend has no kernel for ${step.call.op}`);
+      usesContext ||= 'kernel' in kernels && !!kernels.kernel.usesContext;
+      return this.bind(step, kernels, isUpdate ? step.inputs.map(() => outSize) : step.call.inShapes.map(numel), outSize);
     });
     this.usesContext = usesContext;
     const fusion = options.fuse === false ? { groups: [], prologues: [] } : planFusion(plan, { maxStorageBuffers: device.limits.maxStorageBuffersPerShaderStage });
     for (const group of fusion.groups) {
       const { step, inSizes } = fusedStep(group, plan.steps);
-      const bound = this.bind(step, fusedKernel(group, plan.steps), inSizes, numel(group.shape));
+      const bound = this.bind(step, { kernel: fusedKernel(group, plan.steps) }, inSizes, numel(group.shape));
       this.fused.set(group.steps[0], { last: group.steps[group.steps.length - 1], bound });
     }
     for (const { group, reduce } of fusion.prologues) {
       const { step, inSizes } = fusedStep(group, plan.steps);
       const r = plan.steps[reduce];
-      const kernel = reduceKernel(r.call, fusedExpression(group, plan.steps));
-      const bound = this.bind({ ...r, inputs: step.inputs }, kernel, inSizes, numel(r.call.outShape));
+      const bound = this.bind({ ...r, inputs: step.inputs }, reduceKernels(r.call, fusedExpression(group, plan.steps)), inSizes, numel(r.call.outShape));
       this.fused.set(group.steps[0], { last: reduce, bound });
     }
     const updateGroups = options.fuse === false ? [] : planUpdateGroups(plan, { maxStorageBuffers: device.limits.maxStorageBuffersPerShaderStage });
@@ -306,7 +306,7 @@ export class WebGpuExecutable implements Executable {
       const updates = steps.map((i) => plan.steps[i]);
       const kernel = groupedUpdateKernel(updates.map((u) => u.call));
       const inSizes = updates.flatMap((u) => u.inputs.map(() => numel(u.call.outShape)));
-      const bound = this.bind({ ...updates[0], inputs: updates.flatMap((u) => u.inputs) }, kernel, inSizes, 0);
+      const bound = this.bind({ ...updates[0], inputs: updates.flatMap((u) => u.inputs) }, { kernel }, inSizes, 0);
       this.fused.set(steps[0], { last: steps[steps.length - 1], bound });
     }
     // Steps that a fused kernel computes are not folded into a matmul.
@@ -315,15 +315,21 @@ export class WebGpuExecutable implements Executable {
     for (const r of folds.rewrites) {
       const inShapes = [r.aShape, r.bShape, ...(r.bias ? [r.bias] : [])];
       const step = { ...plan.steps[r.step], call: { op: 'matmul', attrs: {}, inShapes, outShape: r.outShape }, inputs: r.inputs, output: r.output };
-      this.folded.set(r.step, this.bind(step, matmulKernel(r), inShapes.map(numel), numel(r.outShape)));
+      this.folded.set(r.step, this.bind(step, { kernel: matmulKernel(r) }, inShapes.map(numel), numel(r.outShape)));
     }
     for (const t of folds.skipped) this.folded.set(t, null);
   }
 
-  private bind(step: PlanStep, kernel: GpuKernel, inSizes: number[], outSize: number): BoundStep {
+  /** Binds a step's kernels to its buffers; a split step's two to a scratch buffer of its own between them. */
+  private bind(step: PlanStep, kernels: StepKernels, inSizes: number[], outSize: number): BoundStep {
     const storage = step.inputs.map((b, k) => ({ buffer: this.buffers[b], bytes: bytesOf(inSizes[k]) }));
-    if (kernel.bindOutput !== false) storage.push({ buffer: this.buffers[step.output], bytes: bytesOf(outSize) });
-    return { ...this.backend.bindKernel(kernel, storage, this.context), step };
+    const output = { buffer: this.buffers[step.output], bytes: bytesOf(outSize) };
+    if ('kernel' in kernels) {
+      if (kernels.kernel.bindOutput !== false) storage.push(output);
+      return { ...this.backend.bindKernel(kernels.kernel, storage, this.context), step };
+    }
+    const scratch = { buffer: this.backend.createStorage(kernels.scratch, 'the partial results of a split reduction'), bytes: bytesOf(kernels.scratch) };
+    return { ...this.backend.bindKernel(kernels.parts, [...storage, scratch], this.context), step, next: this.backend.bindKernel(kernels.join, [scratch, output]) };
   }
 
   setInput(name: string, data: FloatArray): void {
@@ -361,6 +367,12 @@ export class WebGpuExecutable implements Executable {
         if (s.pipeline !== pipeline) pass.setPipeline((pipeline = s.pipeline));
         pass.setBindGroup(0, s.bindGroup);
         pass.dispatchWorkgroups(s.workgroups[0], s.workgroups[1], s.workgroups[2]);
+        if (s.next) {
+          pipeline = s.next.pipeline;
+          pass.setPipeline(pipeline);
+          pass.setBindGroup(0, s.next.bindGroup);
+          pass.dispatchWorkgroups(s.next.workgroups[0], s.next.workgroups[1], s.next.workgroups[2]);
+        }
       });
       pass.end();
     };
@@ -387,8 +399,9 @@ export class WebGpuExecutable implements Executable {
   /** How many dispatches a run of the whole plan makes (the bench reports it). */
   dispatches(): number {
     let n = 0;
-    this.forEachDispatch(0, this.plan.updateStart, true, () => n++);
-    this.forEachDispatch(this.plan.updateStart, this.bound.length, true, () => n++);
+    const count = (s: BoundStep) => (n += s.next ? 2 : 1);
+    this.forEachDispatch(0, this.plan.updateStart, true, count);
+    this.forEachDispatch(this.plan.updateStart, this.bound.length, true, count);
     return n;
   }
 

@@ -1,25 +1,26 @@
 /**
  * The WebGPU kernel table: one factory per primitive op (and per optimizer update), each making the dispatch of a
- * plan step from its shapes and attributes. The same ops as the CPU backend's table, which is the oracle the
+ * plan step from its shapes and attributes (two dispatches for a split reduction, see reduce.ts). The same ops as the CPU backend's table, which is the oracle the
  * conformance suite compares against.
  */
 import type { KernelCall } from '../../kernel';
-import type { GpuKernel, GpuKernelFor } from '../kernel';
+import type { GpuKernelFor, StepKernels } from '../kernel';
 import { elementwiseKernels } from './elementwise';
 import { layoutKernels } from './layout';
 import { matmulKernels } from './matmul';
-import { reduceKernels } from './reduce';
+import { REDUCTION_OPS, reduceKernels } from './reduce';
 import { sourceKernels } from './sources';
 import { updateKernels } from './update';
 
 export const gpuKernels: Readonly<Record<string, GpuKernelFor>> = {
   ...sourceKernels,
   ...elementwiseKernels,
-  ...reduceKernels,
   ...layoutKernels,
   ...matmulKernels,
 };
 
-export function gpuKernelFor(call: KernelCall, isUpdate: boolean): GpuKernel | undefined {
-  return (isUpdate ? updateKernels : gpuKernels)[call.op]?.(call);
+export function gpuKernelFor(call: KernelCall, isUpdate: boolean): StepKernels | undefined {
+  if (!isUpdate && REDUCTION_OPS.includes(call.op)) return reduceKernels(call);
+  const make = (isUpdate ? updateKernels : gpuKernels)[call.op];
+  return make && { kernel: make(call) };
 }

@@ -2,14 +2,15 @@
  * Reductions over any axes: sum, max, max_mask. The input is seen as two strided views, one over the output slots
  * (the kept axes) and one over a slot's elements (the reduced axes), passed as uniform params, so that one pipeline
  * per op serves every shape. Long reductions take a workgroup per slot (each thread reduces a strided part, then a
- * tree in workgroup memory joins the parts); short ones a thread per slot.
+ * tree in workgroup memory joins the parts); short ones a thread per slot; a few slots of many elements (a gradient
+ * norm) are split over workgroups a slot, whose states a second dispatch joins (`reductionParts`).
  *
  * The CPU sums in float64. Here each partial sum carries its rounding error (Neumaier's compensation), through the
  * tree too, so that the float32 result is the float64 sum rounded but in rare last-bit cases.
  */
 import { normAxes, strides } from '../../../ir/shape';
 import type { KernelCall } from '../../kernel';
-import { f32Bits, flatIndex, grid1d, packWords, WORKGROUP, type GpuKernel, type GpuKernelFor } from '../kernel';
+import { f32Bits, flatIndex, grid1d, packWords, WORKGROUP, type StepKernels } from '../kernel';
 import { DIMS_FIELD, dimsWords, view, viewOffset } from './layout';
 import type { FusedExpression } from '../fuse';
 
@@ -84,10 +85,16 @@ function join(op: Reduction): string {
   ${names.map((n) => `${n} = w_${n}[0];`).join(' ')}`;
 }
 
-function source(op: Reduction, long: boolean, prologue?: FusedExpression): string {
+/**
+ * The WGSL of a reduction: a thread per slot (`short`), a workgroup per slot (`long`), or (`parts`) a workgroup per
+ * chunk of p.chunk elements of a slot, which writes its state (Neumaier's sum and compensation, or the max) to
+ * `out[wgi * STATE + k]` for the join (`joinSource`) to finish.
+ */
+function source(op: Reduction, mode: 'short' | 'long' | 'parts', prologue?: FusedExpression): string {
+  const long = mode !== 'short';
   const bindings = prologue?.count ?? 1;
   return /* wgsl */ `
-struct Params { count: u32, extent: u32, orank: u32, rrank: u32, lowest: f32, ${DIMS_FIELD}${prologue ? `, ${prologue.fields}` : ''} }
+struct Params { count: u32, extent: u32, orank: u32, rrank: u32, lowest: f32, parts: u32, chunk: u32, ${DIMS_FIELD}${prologue ? `, ${prologue.fields}` : ''} }
 ${prologue ? prologue.bindings : '@group(0) @binding(0) var<storage, read> x: array<f32>;'}
 @group(0) @binding(${bindings}) var<storage, read_write> out: array<f32>;
 @group(0) @binding(${bindings + 1}) var<uniform> p: Params;
@@ -100,42 +107,103 @@ ${long ? op.state.map(([n, t]) => `var<workgroup> w_${n}: array<${t}, ${WORKGROU
 @compute @workgroup_size(${WORKGROUP})
 fn main(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(workgroup_id) wg: vec3<u32>,
         @builtin(local_invocation_index) local: u32, @builtin(num_workgroups) nwg: vec3<u32>) {
-  let slot = ${long ? 'wg.x + wg.y * nwg.x' : flatIndex()};
+  let wgi = wg.x + wg.y * nwg.x;
+  let slot = ${mode === 'short' ? flatIndex() : mode === 'long' ? 'wgi' : 'wgi / p.parts'};
   let lid = ${long ? 'local' : '0u'};
   if (slot >= p.count) { return; }
   let base = slot_offset(slot);
   ${op.state.map(([n, t, init]) => `var ${n}: ${t} = ${init};`).join(' ')}
-  for (var r = lid; r < p.extent; r += STRIDE) {
+  let r0 = ${mode === 'parts' ? '(wgi % p.parts) * p.chunk' : '0u'};
+  let r1 = ${mode === 'parts' ? 'min(p.extent, r0 + p.chunk)' : 'p.extent'};
+  for (var r = r0 + lid; r < r1; r += STRIDE) {
     ${prologue ? `let i = base + red_offset(r);\n${prologue.body}\n    let v = ${prologue.value};` : 'let v = x[base + red_offset(r)];'}
     ${op.take}
   }
   ${long ? join(op) : ''}
+  ${mode === 'parts' ? `if (lid == 0u) { ${op.state.map(([n], k) => `out[wgi * ${op.state.length}u + ${k}u] = ${n};`).join(' ')} }` : op.finish}
+}`;
+}
+
+/** The join of a split reduction: a workgroup per slot merges the slot's p.parts states (see `source`), then finishes. */
+function joinSource(op: Reduction): string {
+  const names = op.state.map(([n]) => n);
+  return /* wgsl */ `
+struct Params { count: u32, parts: u32, lowest: f32, pad: u32 }
+@group(0) @binding(0) var<storage, read> states: array<f32>;
+@group(0) @binding(1) var<storage, read_write> out: array<f32>;
+@group(0) @binding(2) var<uniform> p: Params;
+${HELPERS}
+${op.state.map(([n, t]) => `var<workgroup> w_${n}: array<${t}, ${WORKGROUP}>;`).join('\n')}
+@compute @workgroup_size(${WORKGROUP})
+fn main(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_index) local: u32, @builtin(num_workgroups) nwg: vec3<u32>) {
+  let slot = wg.x + wg.y * nwg.x;
+  let lid = local;
+  if (slot >= p.count) { return; }
+  ${op.state.map(([n, t, init]) => `var ${n}: ${t} = ${init};`).join(' ')}
+  for (var k = lid; k < p.parts; k += ${WORKGROUP}u) {
+    let first = (slot * p.parts + k) * ${names.length}u;
+    ${names.map((n, j) => `let o_${n} = states[first + ${j}u];`).join(' ')}
+    ${op.merge}
+  }
+  ${join(op)}
   ${op.finish}
 }`;
 }
 
-/**
- * The dispatch of a reduction step; with a prologue (an elementwise group that only this reduction reads, see
- * ../fuse.ts), each element it reads is that group's value there, computed in place of a load.
- */
-export function reduceKernel(call: KernelCall, prologue?: FusedExpression): GpuKernel {
-  const op = REDUCTIONS[call.op];
+/** Reductions of fewer slots than this (a GPU has more cores to fill) over SPLIT_FROM elements or more are split. */
+const SPLIT_SLOTS = 128;
+const SPLIT_FROM = 16384;
+/** Elements a workgroup of a split reduction takes; at most MAX_PARTS workgroups a slot. */
+const CHUNK = 4096;
+const MAX_PARTS = 256;
+
+/** A reduction's input seen as slots (the kept axes) of elements (the reduced axes). */
+function slotsOf(call: KernelCall) {
   const s = call.inShapes[0];
   const axes = normAxes(call.attrs.axes as number[], s.length);
   const st = strides(s);
   const pick = <T>(xs: readonly T[], reduced: boolean) => xs.filter((_x, i) => axes.includes(i) === reduced);
-  const slots = view(pick(s, false), pick(st, false));
-  const elements = view(pick(s, true), pick(st, true));
-  const count = pick(s, false).reduce((a, d) => a * d, 1);
-  const extent = pick(s, true).reduce((a, d) => a * d, 1);
-  const long = extent >= LONG;
   return {
-    code: source(op, long, prologue),
-    workgroups: long ? grid1d(count, 1) : grid1d(count),
-    params: packWords([count, extent, slots.length, elements.length, f32Bits(-Infinity), 0, 0, 0, ...dimsWords(slots, elements), ...(prologue?.words ?? [])]),
+    slots: view(pick(s, false), pick(st, false)),
+    elements: view(pick(s, true), pick(st, true)),
+    count: pick(s, false).reduce((a, d) => a * d, 1),
+    extent: pick(s, true).reduce((a, d) => a * d, 1),
+  };
+}
+
+/**
+ * How many workgroups each slot of the reduction is split over: 1 but for a sum or max of few slots over many
+ * elements (a gradient norm: one slot, all of a weight), which one workgroup would read alone, a few loads in flight
+ * at a time, while the rest of the GPU idles. max_mask writes its mask over the whole slot: never split.
+ */
+export function reductionParts(call: KernelCall): number {
+  const { count, extent } = slotsOf(call);
+  if (call.op === 'max_mask' || count >= SPLIT_SLOTS || extent < SPLIT_FROM) return 1;
+  return Math.min(MAX_PARTS, Math.ceil(extent / CHUNK));
+}
+
+/**
+ * The dispatches of a reduction step; with a prologue (an elementwise group that only this reduction reads, see
+ * ../fuse.ts), each element it reads is that group's value there, computed in place of a load. One kernel, or where
+ * `reductionParts` splits it, two: `parts` writes each chunk's state into a scratch buffer of `scratch` floats, bound
+ * as its output, and `join` reads that (its input) and writes the step's output.
+ */
+export function reduceKernels(call: KernelCall, prologue?: FusedExpression): StepKernels {
+  const op = REDUCTIONS[call.op];
+  const { slots, elements, count, extent } = slotsOf(call);
+  const parts = reductionParts(call);
+  const long = extent >= LONG;
+  const words = (chunk: number) => [count, extent, slots.length, elements.length, f32Bits(-Infinity), parts, chunk, 0, ...dimsWords(slots, elements), ...(prologue?.words ?? [])];
+  if (parts === 1) {
+    return { kernel: { code: source(op, long ? 'long' : 'short', prologue), workgroups: long ? grid1d(count, 1) : grid1d(count), params: packWords(words(extent)) } };
+  }
+  return {
+    parts: { code: source(op, 'parts', prologue), workgroups: grid1d(count * parts, 1), params: packWords(words(Math.ceil(extent / parts))) },
+    join: { code: joinSource(op), workgroups: grid1d(count, 1), params: packWords([count, parts, f32Bits(-Infinity), 0]) },
+    scratch: count * parts * op.state.length,
   };
 }
 
 export const REDUCTION_OPS: readonly string[] = Object.keys(REDUCTIONS);
 
-export const reduceKernels: Record<string, GpuKernelFor> = Object.fromEntries(REDUCTION_OPS.map((name) => [name, (call: KernelCall) => reduceKernel(call)]));
+
