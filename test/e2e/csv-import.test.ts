@@ -209,7 +209,8 @@ describe('the CSV import wizard in Chromium against web mode', () => {
     // The bridge sent `cancel` for the data.inspect, and the engine stopped reading part way: its reply says so.
     const inspect = engine.sent.find((m) => m.type === 'data.inspect' && m.path === 'data/big.csv');
     expect(inspect).toBeDefined();
-    expect(engine.sent.filter((m) => m.type === 'cancel')).toEqual([expect.objectContaining({ request: inspect!.id })]);
+    // (Only this one matters here: a request the panel made earlier may have been superseded, and canceled, too.)
+    expect(engine.sent.filter((m) => m.type === 'cancel' && m.request === inspect!.id)).toHaveLength(1);
     await until(() => engine.received.find((m) => m.id === inspect!.id)).toMatchObject({ ok: false, error: { message: 'canceled' } });
     const progress = engine.received.filter((m) => m.event === 'data.progress' && m.requestId === inspect!.id);
     expect(progress.length).toBeGreaterThan(0);
