@@ -13,7 +13,9 @@
  * kernel (`fusedKernel`) or a reduction (kernels/reduce.ts).
  *
  * What a group may hold, and so the reasons a run breaks (`BreakReason`):
- *   - `op`: only the ops of the elementwise tables fuse; reductions, matmul, layout ops, sources end a run;
+ *   - `op`: only the ops of the elementwise tables fuse, and broadcast_to and reshapes that only add or drop leading
+ *     ones (views that a group reads as it reads every value, broadcast); reductions, matmul, other layout ops,
+ *     sources end a run;
  *   - `update`: the update phase (from `plan.updateStart`) is never fused;
  *   - `empty`: steps with no elements are not dispatched at all;
  *   - `uses`: every value but the last must be read only by steps of the group (as the plan's buffers say it: a
@@ -76,11 +78,28 @@ export interface FusionOptions {
 
 const numel = (s: readonly number[]) => s.reduce((a, d) => a * d, 1);
 
-/** Whether the op is one the fused kernels compute (with the arity of its table). */
+/** `s` without its leading ones: shapes equal so are the same under broadcasting. */
+function trimmed(s: readonly number[]): readonly number[] {
+  let k = 0;
+  while (k < s.length && s[k] === 1) k++;
+  return s.slice(k);
+}
+
+/**
+ * Steps that only view their input the way the fused kernels read every value, broadcast to the group's shape: a
+ * broadcast_to, and a reshape that only adds or drops leading ones. In a group they are the identity.
+ */
+function isBroadcastView(call: KernelCall): boolean {
+  if (call.inShapes.length !== 1) return false;
+  if (call.op === 'broadcast_to') return true;
+  return call.op === 'reshape' && trimmed(call.inShapes[0]).join() === trimmed(call.outShape).join();
+}
+
+/** Whether the op is one the fused kernels compute (with the arity of its table), or a view they read through. */
 export function isFusible(call: KernelCall): boolean {
   if (call.op in UNARY) return call.inShapes.length === 1;
   if (call.op in BINARY) return call.inShapes.length === 2;
-  return false;
+  return isBroadcastView(call);
 }
 
 /** Whether `s` broadcasts to `to` (numpy's rule, right-aligned, without growing `to`). */
@@ -268,6 +287,10 @@ export function fusedExpression(group: FusionGroup, steps: readonly PlanStep[]):
   group.steps.forEach((s, j) => {
     const call = steps[s].call;
     const args = group.operands[j].map((o) => ('step' in o ? `v${o.step}` : `x${o.input}`));
+    if (isBroadcastView(call)) {
+      lines.push(`  let v${j} = ${args[0]};`);
+      return;
+    }
     let fn: string;
     if (call.op in BINARY) {
       fn = `op_${call.op}`;
