@@ -17,7 +17,7 @@ import { AUTO_MIN_STEP_FLOPS, stepFlops } from '../engine/backends/select';
 import { StudioError } from '../engine/util/errors';
 import { hostOnlyDevice } from '../engine/backends/webgpu/gpu';
 import { WebGpuBackend, WebGpuExecutable } from '../engine/backends/webgpu/webgpu-backend';
-import { MATMUL_CONFIGS, matmulKernel, matmulLayout, matmulWorkgroupBytes, splitSumKernel } from '../engine/backends/webgpu/kernels/matmul';
+import { MATMUL_CONFIGS, matmulKernel, matmulLayout, matmulSplits, matmulWorkgroupBytes, splitSumKernel } from '../engine/backends/webgpu/kernels/matmul';
 import { randomArray, type Bench } from './context';
 import { loadTrainStep, MLP, MLP_STEP_FLOPS, mlpBatch, mlpGraph } from './mlp';
 import { emit, note } from './report';
@@ -163,12 +163,13 @@ export const matmulVariants: Bench = {
             () => gpu.dispatch(bound, repeat),
             () => gpu.device.queue.onSubmittedWorkDone(),
           )) / repeat;
-        const isDefault = chosen.tile === config.tile && chosen.bk === config.bk && chosen.stages === config.stages;
+        const isDefault = matmulSplits(chosen) === 1 && chosen.tile === config.tile && chosen.bk === config.bk && chosen.stages === config.stages;
         emit({ bench: 'matmul_variants', backend: 'webgpu', adapter: gpu.adapter, m, k, n, transA, transB, ...config, splits: 1, default: isDefault, value: (2 * m * k * n) / s / 1e9, unit: 'GFLOP/s' });
       }
       // Split-K, for the MLP's small products (few output tiles, long k): the default tile, k in `splits` ranges,
-      // then the split sum, both dispatches timed.
-      for (const splits of repeat > 1 ? SPLITS : []) {
+      // then the split sum, both dispatches timed; the backend's own choice among them.
+      const chosenSplits = matmulSplits(chosen);
+      for (const splits of repeat > 1 ? [...new Set([...SPLITS, chosenSplits])].filter((x) => x > 1).sort((a, b) => a - b) : []) {
         note(`matmul_variants ${shape} split-K in ${splits}`);
         const parts = gpu.createStorage(splits * m * n, 'split-K parts');
         const bound = [
@@ -180,7 +181,7 @@ export const matmulVariants: Bench = {
             () => gpu.dispatch(bound, repeat),
             () => gpu.device.queue.onSubmittedWorkDone(),
           )) / repeat;
-        emit({ bench: 'matmul_variants', backend: 'webgpu', adapter: gpu.adapter, m, k, n, transA, transB, tile: chosen.tile, bk: chosen.bk, stages: chosen.stages, splits, default: false, value: (2 * m * k * n) / s / 1e9, unit: 'GFLOP/s' });
+        emit({ bench: 'matmul_variants', backend: 'webgpu', adapter: gpu.adapter, m, k, n, transA, transB, tile: chosen.tile, bk: chosen.bk, stages: chosen.stages, splits, default: splits === chosenSplits, value: (2 * m * k * n) / s / 1e9, unit: 'GFLOP/s' });
         parts.destroy();
       }
       for (const x of storage) x.buffer.destroy();

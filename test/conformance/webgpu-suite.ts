@@ -68,6 +68,9 @@ const MATMULS: [number[], number[]][] = [
   [[2, 37, 19], [2, 19, 23]],
   [[4, 8, 16], [16, 9]],
   [[300, 3], [3, 257]],
+  // few output tiles over a long k: split along k (kernels/matmul.ts, matmulSplits)
+  [[3, 1000], [1000, 5]],
+  [[128, 784], [784, 64]],
 ];
 
 /** Reductions over rows longer and shorter than a workgroup, and over the leading axis; each as sum and as max. */

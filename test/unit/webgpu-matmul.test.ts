@@ -9,7 +9,7 @@
 import { describe, expect, test } from 'vitest';
 import { CpuBackend } from '../../engine/backends/cpu/cpu-backend';
 import type { Backend } from '../../engine/backends/backend';
-import { MATMUL_CONFIGS, matmulKernel, matmulLayout, matmulWorkgroupBytes, splitSumKernel, type MatmulConfig, type MatmulOperands } from '../../engine/backends/webgpu/kernels/matmul';
+import { MATMUL_CONFIGS, matmulKernel, matmulLayout, matmulSplits, matmulWorkgroupBytes, splitSumKernel, type MatmulConfig, type MatmulOperands } from '../../engine/backends/webgpu/kernels/matmul';
 import { planFolds } from '../../engine/backends/webgpu/fold';
 import type { IRNode } from '../../engine/ir/node';
 import { useGpuBackend } from '../conformance/gpu';
@@ -135,6 +135,9 @@ const TRANSPOSED: TransposedCase[] = [
   [[67, 45], [45, 70], 'NN+bias', 'NN', 64, false],
   [[2, 37, 19], [19, 23], 'NN+bias', 'NN', 64, false],
   [[4, 1025, 9], [1023, 9], 'NT+bias', 'NT', 128, false],
+  // split along k (few tiles, long k: see the next table), the bias added by the split sum, vec4 and scalar
+  [[128, 784], [256, 784], 'NT+bias', 'NT', 64, true],
+  [[20, 1001], [1001, 7], 'NN+bias', 'NN', 64, false],
 ];
 
 /** The graph of a case: the matmul of the operands, transposed as `ops` says. */
@@ -186,6 +189,24 @@ describe('the WebGPU matmul reads transposed operands', () => {
   );
 });
 
+describe('which matmuls are split along k', () => {
+  test.each([
+    // The MLP bench's first layer at batch 128: 8 tiles over k = 784.
+    [[128, 784], [784, 256], 6],
+    [[20, 1001], [1001, 7], 7],
+    [[3, 4096], [4096, 8], 8],
+    [[64, 512], [512, 64], 4],
+    [[2, 64, 600], [2, 600, 64], 4],
+    // k too short, or enough tiles to fill a GPU
+    [[128, 256], [256, 256], 1],
+    [[64, 511], [511, 64], 1],
+    [[320, 784], [784, 256], 1],
+    [[17, 64, 600], [600, 64], 1],
+  ])('%j @ %j: %i', (sa, sb, splits) => {
+    const outShape = [...sa.slice(0, -1), sb[sb.length - 1]];
+    expect(matmulSplits(matmulLayout({ aShape: sa, bShape: sb, outShape, transA: false, transB: false }))).toBe(splits);
+  });
+});
 
 /** Shapes as stored (A [m, k] or [k, m], B [k, n] or [n, k]), odd and vec4, past a 128 tile, each way of transposing. */
 const CONFIG_SHAPES: [a: number[], b: number[], transA: boolean, transB: boolean][] = [

@@ -30,10 +30,11 @@ export type GpuKernelFor = (call: KernelCall) => GpuKernel;
 
 /**
  * A step's dispatches: one kernel, or two where the step is split (a reduction of many elements into few values,
- * kernels/reduce.ts): `parts` writes `scratch` floats into a buffer of the step's own, bound as its output, and
- * `join` reads that buffer, its one input, and writes the step's output.
+ * kernels/reduce.ts; a matmul of few output tiles and a long k, kernels/matmul.ts): `parts` reads the step's inputs
+ * but the last `joinReads` (default 0) and writes `scratch` floats into a buffer of the step's own, bound as its
+ * output; `join` reads that buffer, then those last inputs (a matmul's bias), and writes the step's output.
  */
-export type StepKernels = { kernel: GpuKernel } | { parts: GpuKernel; join: GpuKernel; scratch: number };
+export type StepKernels = { kernel: GpuKernel } | { parts: GpuKernel; join: GpuKernel; scratch: number; joinReads?: number };
 
 /** WGSL's uniform context struct, for kernels that read the seed and step. */
 export const CTX_STRUCT = 'struct Ctx { seed: u32, step: u32, pad0: u32, pad1: u32 }';

@@ -9,7 +9,7 @@ import { planUpdateGroups } from './group-updates';
 import { planFolds } from './fold';
 import { contextWords, type GpuKernel, type StepKernels } from './kernel';
 import { gpuKernelFor } from './kernels';
-import { matmulKernel } from './kernels/matmul';
+import { matmulStepKernels } from './kernels/matmul';
 import { groupedUpdateKernel } from './kernels/update';
 import { reduceKernels } from './kernels/reduce';
 
@@ -231,7 +231,7 @@ export interface BoundKernel {
   workgroups: readonly [number, number, number];
 }
 
-/** A plan step's kernel, bound to the plan's buffers; `next`, the join of a split reduction, is dispatched after it. */
+/** A plan step's kernel, bound to the plan's buffers; `next`, the join of a split step, is dispatched after it. */
 interface BoundStep extends BoundKernel {
   step: PlanStep;
   next?: BoundKernel;
@@ -315,7 +315,7 @@ export class WebGpuExecutable implements Executable {
     for (const r of folds.rewrites) {
       const inShapes = [r.aShape, r.bShape, ...(r.bias ? [r.bias] : [])];
       const step = { ...plan.steps[r.step], call: { op: 'matmul', attrs: {}, inShapes, outShape: r.outShape }, inputs: r.inputs, output: r.output };
-      this.folded.set(r.step, this.bind(step, { kernel: matmulKernel(r) }, inShapes.map(numel), numel(r.outShape)));
+      this.folded.set(r.step, this.bind(step, matmulStepKernels(r), inShapes.map(numel), numel(r.outShape)));
     }
     for (const t of folds.skipped) this.folded.set(t, null);
   }
@@ -328,8 +328,13 @@ export class WebGpuExecutable implements Executable {
       if (kernels.kernel.bindOutput !== false) storage.push(output);
       return { ...this.backend.bindKernel(kernels.kernel, storage, this.context), step };
     }
-    const scratch = { buffer: this.backend.createStorage(kernels.scratch, 'the partial results of a split reduction'), bytes: bytesOf(kernels.scratch) };
-    return { ...this.backend.bindKernel(kernels.parts, [...storage, scratch], this.context), step, next: this.backend.bindKernel(kernels.join, [scratch, output]) };
+    const scratch = { buffer: this.backend.createStorage(kernels.scratch, `the partial results of a split ${step.call.op}`), bytes: bytesOf(kernels.scratch) };
+    const own = storage.length - (kernels.joinReads ?? 0);
+    return {
+      ...this.backend.bindKernel(kernels.parts, [...storage.slice(0, own), scratch], this.context),
+      step,
+      next: this.backend.bindKernel(kernels.join, [scratch, ...storage.slice(own), output]),
+    };
   }
 
   setInput(name: string, data: FloatArray): void {

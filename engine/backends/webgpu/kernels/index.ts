@@ -7,7 +7,7 @@ import type { KernelCall } from '../../kernel';
 import type { GpuKernelFor, StepKernels } from '../kernel';
 import { elementwiseKernels } from './elementwise';
 import { layoutKernels } from './layout';
-import { matmulKernels } from './matmul';
+import { matmulStepKernels } from './matmul';
 import { REDUCTION_OPS, reduceKernels } from './reduce';
 import { sourceKernels } from './sources';
 import { updateKernels } from './update';
@@ -16,11 +16,16 @@ export const gpuKernels: Readonly<Record<string, GpuKernelFor>> = {
   ...sourceKernels,
   ...elementwiseKernels,
   ...layoutKernels,
-  ...matmulKernels,
+};
+
+/** The ops whose step may be split in two dispatches (see StepKernels). */
+const splittable: Readonly<Record<string, (call: KernelCall) => StepKernels>> = {
+  ...Object.fromEntries(REDUCTION_OPS.map((op) => [op, (call: KernelCall) => reduceKernels(call)])),
+  matmul: (call) => matmulStepKernels(call),
 };
 
 export function gpuKernelFor(call: KernelCall, isUpdate: boolean): StepKernels | undefined {
-  if (!isUpdate && REDUCTION_OPS.includes(call.op)) return reduceKernels(call);
+  if (!isUpdate && call.op in splittable) return splittable[call.op](call);
   const make = (isUpdate ? updateKernels : gpuKernels)[call.op];
   return make && { kernel: make(call) };
 }

@@ -29,14 +29,15 @@
  * (~41 TFLOP/s at n = 4096). Weak spots: very small m or n (one row still costs a 64-row tile), and few output tiles
  * with a long k (no split-K: a batch-128 dense layer of 256 units is 8 workgroups, each walking all of k), which
  * leave most of a big GPU idle; at those sizes a training step is bound by dispatches rather than by the matmul.
- * Split-K (matmulKernel's `splits`, then splitSumKernel) is there to be measured on such shapes by the bench; plans
- * do not use it yet (it would need a buffer of partial products per step).
+ * Such matmuls are split along k (`matmulSplits`: matmulKernel's `splits`, each range into its own copy of C in a
+ * scratch buffer, then splitSumKernel, which also adds the bias): a judgement, not yet a measurement, which the
+ * `matmul_variants` bench gives beside the unsplit kernel on the MLP's shapes.
  * The defaults (128-tile k step 8, 64-tile k step 16, one stage) are that H100 kernel's; the `matmul_variants` bench
  * measures every MatmulConfig side by side, so that a GPU session can choose them from figures.
  */
 import type { KernelCall } from '../../kernel';
 import { StudioError } from '../../../util/errors';
-import { grid1d, packWords, perElementShader, type GpuKernel, type GpuKernelFor } from '../kernel';
+import { grid1d, packWords, perElementShader, type GpuKernel, type StepKernels } from '../kernel';
 
 /** Workgroups of 128-tiles from which the large tile is used: about two per SM of an H100-class GPU. */
 const LARGE_TILE_FROM = 256;
@@ -345,7 +346,7 @@ ${stores.join('\n')}
 
 /**
  * The dispatch of C = A B, either operand stored transposed (a plain matmul step: neither); `config`: not the
- * default. With `splits` > 1 (split-K, measured by the matmul_variants bench, not used by plans), k is cut into that
+ * default. With `splits` > 1 (split-K, see matmulSplits), k is cut into that
  * many ranges, each summed by workgroups of its own into its own copy of C: the output binding holds `splits` of
  * them, which splitSumKernel then adds up.
  */
@@ -362,21 +363,55 @@ export function matmulKernel(operands: KernelCall | MatmulOperands, config?: Mat
   };
 }
 
-/** Split-K's second dispatch: out[i] = the sum of the `splits` parts' element i, in order (parts, then out bound). */
-export function splitSumKernel(elements: number, splits: number): GpuKernel {
+/**
+ * Split-K's second dispatch: out[i] = the sum of the `splits` parts' element i, in order, plus the bias row's
+ * element where `biasLength` (n) is given (bound: the parts, the bias, then out).
+ */
+export function splitSumKernel(elements: number, splits: number, biasLength = 0): GpuKernel {
+  const bias = biasLength > 0;
   return {
     code: perElementShader(
-      `struct Params { n: u32, splits: u32, pad0: u32, pad1: u32 }
+      `struct Params { n: u32, splits: u32, bias_n: u32, pad0: u32 }
 @group(0) @binding(0) var<storage, read> parts: array<f32>;
-@group(0) @binding(1) var<storage, read_write> out: array<f32>;
-@group(0) @binding(2) var<uniform> p: Params;`,
+${bias ? '@group(0) @binding(1) var<storage, read> bias: array<f32>;\n' : ''}@group(0) @binding(${bias ? 2 : 1}) var<storage, read_write> out: array<f32>;
+@group(0) @binding(${bias ? 3 : 2}) var<uniform> p: Params;`,
       `  var s = 0.0;
   for (var j = 0u; j < p.splits; j++) { s += parts[j * p.n + i]; }
-  out[i] = s;`,
+  out[i] = s${bias ? ' + bias[i % p.bias_n]' : ''};`,
     ),
     workgroups: grid1d(elements),
-    params: packWords([elements, splits]),
+    params: packWords([elements, splits, biasLength]),
   };
 }
 
-export const matmulKernels: Record<string, GpuKernelFor> = { matmul: (call) => matmulKernel(call) };
+/** A matmul is split along k where it has at most this many output tiles (of 64) and k is at least SPLIT_K_FROM. */
+const SPLIT_K_TILES = 16;
+const SPLIT_K_FROM = 512;
+/** Each split sums at least this much of k, and there are at most MAX_SPLITS (each a copy of C in the scratch). */
+const SPLIT_K_MIN = 128;
+const MAX_SPLITS = 8;
+
+/**
+ * How many ranges of k a matmul is split into: 1 but where few output tiles would each walk a long k, leaving most
+ * of a big GPU idle (a batch-128 dense layer of 256 units on 784 inputs is 8 tiles): then k is cut so that each
+ * split sums at least SPLIT_K_MIN of it.
+ */
+export function matmulSplits(l: MatmulLayout): number {
+  const tiles = Math.ceil(l.m / l.tile) * Math.ceil(l.n / l.tile) * l.batch;
+  if (tiles > SPLIT_K_TILES || l.k < SPLIT_K_FROM) return 1;
+  return Math.min(MAX_SPLITS, Math.floor(l.k / SPLIT_K_MIN));
+}
+
+/** A matmul step's dispatches: the kernel, or (matmulSplits) the split-K kernel and the split sum, which adds the bias. */
+export function matmulStepKernels(operands: KernelCall | MatmulOperands): StepKernels {
+  const l = matmulLayout(operands);
+  const splits = matmulSplits(l);
+  if (splits === 1) return { kernel: matmulKernel(operands) };
+  const elements = l.m * l.n * l.batch;
+  return {
+    parts: matmulKernel('op' in operands ? operands : { ...operands, bias: undefined }, undefined, splits),
+    join: splitSumKernel(elements, splits, l.bias ? l.n : 0),
+    scratch: splits * elements,
+    joinReads: l.bias ? 1 : 0,
+  };
+}
