@@ -31,3 +31,6 @@ export function randomArray(n: number, seed: number, low = -1, high = 1): Float3
   for (let i = 0; i < n; i++) out[i] = rng.range(low, high);
   return out;
 }
+
+/** The peer name of our own engine with its matmul on the calling thread alone (no worker threads). */
+export const ONE_THREAD = 'ours-1-thread';

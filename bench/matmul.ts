@@ -1,6 +1,7 @@
 import { Builder } from '../engine/ir/builder';
 import { compilePlan } from '../engine/plan/plan';
-import { makeBackend, randomArray, type Bench, type BenchContext } from './context';
+import { makeBackend, ONE_THREAD, randomArray, type Bench, type BenchContext } from './context';
+import { useMatmulWorkers } from '../engine/backends/cpu/kernels';
 import { emitAgainst, note } from './report';
 import { peerName, tfjsOn, type PeerBackend } from './tfjs';
 import { measure } from './timing';
@@ -45,9 +46,16 @@ export const matmul: Bench = {
       const a = randomArray(n * n, 1);
       const b = randomArray(n * n, 2);
       const flops = 2 * n ** 3;
-      note(`matmul n=${n}: ours`);
+      const threads = useMatmulWorkers(undefined);
+      note(`matmul n=${n}: ours (${threads} thread${threads > 1 ? 's' : ''})`);
       const s = ours(ctx, n, a, b);
       const peers: { name: string; value: number }[] = [];
+      if (threads > 1) {
+        note(`matmul n=${n}: ours on one thread`);
+        useMatmulWorkers(0);
+        peers.push({ name: ONE_THREAD, value: flops / ours(ctx, n, a, b) / 1e9 });
+        useMatmulWorkers(undefined);
+      }
       for (const pb of ['cpu', 'wasm'] as const) {
         note(`matmul n=${n}: ${peerName(pb)}`);
         const p = await peer(pb, n, a, b);

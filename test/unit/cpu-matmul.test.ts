@@ -1,8 +1,9 @@
 import { readFileSync } from 'node:fs';
-import { describe, expect, it } from 'vitest';
+import { describe, expect, it, test } from 'vitest';
 import { CpuBackend } from '../../engine/backends/cpu/cpu-backend';
 import { cpuKernels, matmulInto } from '../../engine/backends/cpu/kernels';
 import { WasmMatmul } from '../../engine/backends/cpu/matmul-wasm';
+import { workerCount } from '../../engine/backends/cpu/gemm-threads';
 import type { FloatArray, KernelCall } from '../../engine/backends/kernel';
 import { Builder } from '../../engine/ir/builder';
 import { compilePlan } from '../../engine/plan/plan';
@@ -258,5 +259,54 @@ describe('the float64 matmul', () => {
     const want = new Float64Array(6);
     matmulInto(a, 0, b, 0, want, 0, 3, 4, 2);
     expect(exe.readSync('y')).toEqual(want);
+  });
+});
+
+describe('the float32 matmul on worker threads', () => {
+  test.each([
+    ['one core: no workers', {}, 1, 0],
+    ['two cores: one worker beside the calling thread', {}, 2, 1],
+    ['many cores: at most 15', {}, 64, 15],
+    ['BPSTUDIO_CPU_THREADS=0 turns them off', { BPSTUDIO_CPU_THREADS: '0' }, 8, 0],
+    ['BPSTUDIO_CPU_THREADS=3', { BPSTUDIO_CPU_THREADS: ' 3 ' }, 2, 3],
+    ['BPSTUDIO_CPU_THREADS past the cap', { BPSTUDIO_CPU_THREADS: '100' }, 2, 15],
+    ['BPSTUDIO_CPU_THREADS that is not a count is ignored', { BPSTUDIO_CPU_THREADS: 'all' }, 4, 3],
+  ])('%s', (_name, env, cores, want) => {
+    expect(workerCount(env, cores)).toBe(want);
+  });
+
+  // Past the size from which products are split (2^20 multiply-adds): the MLP bench's first layer, rows that are not
+  // a multiple of the kernel's 4 (fewer blocks than workers), batches sharing one B, a tall one.
+  const LARGE: [number[], number[]][] = [
+    [[128, 784], [784, 256]],
+    [[7, 300], [300, 600]],
+    [[3, 64, 200], [200, 100]],
+    [[2000, 33], [33, 65]],
+  ];
+
+  it.each(LARGE)('%j @ %j gives the single-threaded result bit for bit on 1 and 3 workers', async (sa, sb) => {
+    const [m, k] = sa.slice(-2);
+    const n = sb[sb.length - 1];
+    const batches = numel(sa.slice(0, -2));
+    const a = random(numel(sa), 11) as Float32Array;
+    const b = random(numel(sb), 12) as Float32Array;
+    const product = (kernel: WasmMatmul) => {
+      const c = new Float32Array(batches * m * n);
+      kernel.matmul(a, Int32Array.from({ length: batches }, (_, t) => t), b, new Int32Array(batches), c, m, k, n);
+      return c;
+    };
+    const single = WasmMatmul.load({ workers: 0 })!;
+    expect(single.threads).toBe(1);
+    const want = product(single);
+    for (const workers of [1, 3]) {
+      const threaded = WasmMatmul.load({ workers })!;
+      expect(threaded.threads).toBe(workers + 1);
+      const got = product(threaded);
+      // Twice: the second call reuses the workers and the memory.
+      expect(product(threaded)).toEqual(got);
+      await threaded.stop();
+      expect(got.every((v, i) => Object.is(v, want[i]))).toBe(true);
+    }
+    expectMatches(want, reference(a, sa, b, sb), k);
   });
 });

@@ -227,11 +227,23 @@ function matmulLayout(call: KernelCall): { m: number; k: number; n: number; aAt:
   return { m, k, n, aAt, bAt };
 }
 
-let wasmKernel: WasmMatmul | null | undefined;
+/** The WebAssembly matmuls loaded so far, by their worker count, and the count in use (undefined: the default). */
+const wasmKernels = new Map<number | undefined, WasmMatmul | null>();
+let matmulWorkers: number | undefined;
+
 /** The WebAssembly matmul, loaded on first use; null where the runtime has no WebAssembly SIMD. */
 function wasmMatmul(): WasmMatmul | null {
-  if (wasmKernel === undefined) wasmKernel = WasmMatmul.load();
-  return wasmKernel;
+  if (!wasmKernels.has(matmulWorkers)) wasmKernels.set(matmulWorkers, WasmMatmul.load({ workers: matmulWorkers }));
+  return wasmKernels.get(matmulWorkers)!;
+}
+
+/**
+ * The worker threads the float32 matmul uses from now on in this process (undefined: the default, see
+ * gemm-threads.ts); the benchmarks time the engine on one thread beside the default. Returns the threads it runs on.
+ */
+export function useMatmulWorkers(workers: number | undefined): number {
+  matmulWorkers = workers;
+  return wasmMatmul()?.threads ?? 1;
 }
 
 /** out[off + j rows + i] = x[off + i cols + j] for one rows x cols matrix, in cache-sized tiles. */

@@ -1,29 +1,63 @@
-import { MATMUL_WASM_BASE64, MR, NR } from './matmul-wasm.generated';
+import { GemmThreads, defaultWorkers } from './gemm-threads';
+import { MATMUL_WASM_BASE64, MATMUL_WASM_SHARED_BASE64, MR, NR, SHARED_MAX_PAGES } from './matmul-wasm.generated';
+
+/** Products of at least this many multiply-adds (m k n) are split over the worker threads; smaller ones are not worth the hand-over. */
+const THREADS_FROM = 1 << 20;
 
 /**
  * The float32 matmul through the WebAssembly SIMD kernel of `matmul-wasm.generated.ts` (source and layout:
  * scripts/gen-wasm.mjs). Operands are copied into the module's memory, which grows to the largest problem seen and
  * is reused: a call allocates no buffer unless it grows it. Each output is the float32 sum over p in increasing
  * order of the rounded products A[i,p] B[p,j], the same on every machine and in every run; NaN and infinities
- * propagate as in any IEEE sum (no term is skipped).
+ * propagate as in any IEEE sum (no term is skipped). Where the runtime has worker threads (Node), the memory is
+ * shared and large products are split by rows over them (gemm-threads.ts), with the same result bit for bit.
  */
 export class WasmMatmul {
   private f32: Float32Array;
 
-  private constructor(private readonly exports: KernelExports) {
+  private constructor(
+    private readonly exports: KernelExports,
+    private readonly pool: GemmThreads | null,
+  ) {
     this.f32 = new Float32Array(exports.memory.buffer);
   }
 
-  /** The kernel, or null where WebAssembly SIMD is not available (callers then use the JavaScript loop). */
-  static load(): WasmMatmul | null {
+  /**
+   * The kernel, or null where WebAssembly SIMD is not available (callers then use the JavaScript loop); `workers`
+   * threads besides the caller's (default: defaultWorkers(), one fewer than the cores), none where the runtime has
+   * no worker threads or shared memory.
+   */
+  static load(options: { workers?: number } = {}): WasmMatmul | null {
     const wasm = (globalThis as { WebAssembly?: WasmApi }).WebAssembly;
     if (!wasm) return null;
+    const workers = options.workers ?? defaultWorkers();
+    if (workers > 0) {
+      try {
+        const memory = new wasm.Memory({ initial: 1, maximum: SHARED_MAX_PAGES, shared: true });
+        const module = new wasm.Module(decodeBase64(MATMUL_WASM_SHARED_BASE64));
+        const instance = new wasm.Instance(module, { env: { memory } });
+        const pool = GemmThreads.start(module, memory, workers);
+        if (pool) return new WasmMatmul(instance.exports as KernelExports, pool);
+      } catch {
+        // no shared memory here (a browser page that is not cross-origin isolated): one thread
+      }
+    }
     try {
       const instance = new wasm.Instance(new wasm.Module(decodeBase64(MATMUL_WASM_BASE64)), {});
-      return new WasmMatmul(instance.exports as KernelExports);
+      return new WasmMatmul(instance.exports as KernelExports, null);
     } catch {
       return null;
     }
+  }
+
+  /** Threads a large product runs on (the caller's included). */
+  get threads(): number {
+    return this.pool?.threads ?? 1;
+  }
+
+  /** Ends the worker threads (tests). */
+  async stop(): Promise<void> {
+    await this.pool?.stop();
   }
 
   /**
@@ -66,7 +100,9 @@ export class WasmMatmul {
         packed = bt;
       }
       copyInto(mem, aAddr / 4, a, aAt[t] * m * k, m * k);
-      x.gemm(aAddr, pAddr, cAddr, mp, k, np, ldc);
+      if (this.pool && mp * k * n >= THREADS_FROM) {
+        this.pool.gemm((a0, c0, rows) => x.gemm(a0, pAddr, c0, rows, k, np, ldc), aAddr, pAddr, cAddr, mp, k, np, ldc, MR);
+      } else x.gemm(aAddr, pAddr, cAddr, mp, k, np, ldc);
       if (ldc !== n) x.compact(cAddr, m, n, ldc);
       copyInto(c, t * m * n, mem, cAddr / 4, m * n);
     }
@@ -130,4 +166,5 @@ interface KernelExports {
 interface WasmApi {
   Module: new (bytes: Uint8Array) => object;
   Instance: new (module: object, imports: object) => { exports: unknown };
+  Memory: new (descriptor: { initial: number; maximum: number; shared: boolean }) => object;
 }
