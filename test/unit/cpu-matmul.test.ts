@@ -2,7 +2,7 @@ import { readFileSync } from 'node:fs';
 import { describe, expect, it, test } from 'vitest';
 import { CpuBackend } from '../../engine/backends/cpu/cpu-backend';
 import { cpuKernels, matmulInto } from '../../engine/backends/cpu/kernels';
-import { WasmMatmul } from '../../engine/backends/cpu/matmul-wasm';
+import { THREADS_FROM, WasmMatmul } from '../../engine/backends/cpu/matmul-wasm';
 import { workerCount } from '../../engine/backends/cpu/gemm-threads';
 import type { FloatArray, KernelCall } from '../../engine/backends/kernel';
 import { Builder } from '../../engine/ir/builder';
@@ -275,19 +275,20 @@ describe('the float32 matmul on worker threads', () => {
     expect(workerCount(env, cores)).toBe(want);
   });
 
-  // Past the size from which products are split (2^20 multiply-adds): the MLP bench's first layer, rows that are not
-  // a multiple of the kernel's 4 (fewer blocks than workers), batches sharing one B, a tall one.
+  // Past the size from which products are split (THREADS_FROM multiply-adds): the MLP bench's first layer, rows that
+  // are not a multiple of the kernel's 4 (fewer blocks than workers), batches sharing one B, a tall one.
   const LARGE: [number[], number[]][] = [
     [[128, 784], [784, 256]],
-    [[7, 300], [300, 600]],
-    [[3, 64, 200], [200, 100]],
-    [[2000, 33], [33, 65]],
+    [[7, 1000], [1000, 600]],
+    [[3, 64, 400], [400, 200]],
+    [[2000, 40], [40, 65]],
   ];
 
   it.each(LARGE)('%j @ %j gives the single-threaded result bit for bit on 1 and 3 workers', async (sa, sb) => {
     const [m, k] = sa.slice(-2);
     const n = sb[sb.length - 1];
     const batches = numel(sa.slice(0, -2));
+    expect(Math.ceil(m / 4) * 4 * k * n).toBeGreaterThanOrEqual(THREADS_FROM);
     const a = random(numel(sa), 11) as Float32Array;
     const b = random(numel(sb), 12) as Float32Array;
     const product = (kernel: WasmMatmul) => {
@@ -304,6 +305,7 @@ describe('the float32 matmul on worker threads', () => {
       const got = product(threaded);
       // Twice: the second call reuses the workers and the memory.
       expect(product(threaded)).toEqual(got);
+      expect(threaded.threadedCalls).toBe(2 * batches);
       await threaded.stop();
       expect(got.every((v, i) => Object.is(v, want[i]))).toBe(true);
     }

@@ -103,6 +103,11 @@ export class GemmThreads {
     return this.workers.length + 1;
   }
 
+  /** How many products have been split over the workers so far. */
+  get calls(): number {
+    return this.seq;
+  }
+
   /**
    * The kernel's gemm(a, b, c, m, k, np, ldc) (m a multiple of `mr`; A's rows are k floats, C's ldc) over row
    * blocks of a multiple of `mr` rows: one per worker while rows are left, the rest on this thread (`run`), then
