@@ -59,8 +59,9 @@ defineOps([
   unary('cos', (b, x) => b.neg(b.sin(x))),
   unary('tanh', (b, _x, y) => b.sub(1, b.mul(y, y))),
   unary('sigmoid', (b, _x, y) => b.mul(y, b.sub(1, y))),
-  // relu'(0) = 0, as in PyTorch.
-  unary('relu', (b, x) => b.step(x)),
+  // relu'(0) = 0, as in PyTorch. step(y) = step(x) (relu(x) > 0 exactly where x > 0), read from the output so that
+  // the pre-activation need not be kept for the backward pass (and a GPU matmul can write the relu itself).
+  unary('relu', (b, _x, y) => b.step(y)),
   {
     ...unary('leaky_relu'),
     vjp: (b, y, g) => [b.mul(g, leakySlope(b, y))],

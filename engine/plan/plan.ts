@@ -47,6 +47,9 @@ export interface Update {
   readonly attrs?: Readonly<Record<string, unknown>>;
 }
 
+/** A free pooled buffer is grown to a larger size asked only if it holds at least 1 / GROW_FROM_FRACTION of it. */
+const GROW_FROM_FRACTION = 8;
+
 /**
  * Compiles the nodes needed for `outputs` and `updates` into a plan. Parameters (`param` nodes) become persistent
  * buffers named after the tensor, so that plans for training, evaluation and other batch sizes share them.
@@ -76,7 +79,12 @@ export function compilePlan(outputs: Readonly<Record<string, IRNode>>, updates: 
       const s = poolSizes[free[i]];
       if (s >= size && (best < 0 || s < poolSizes[free[best]])) best = i;
     }
-    if (best < 0 && free.length) best = free.reduce((b, f, i) => (poolSizes[f] > poolSizes[free[b]] ? i : b), 0);
+    // None big enough: grow the largest free one, unless it is under an eighth of the size (then growing it saves
+    // little and keeps its old size allocated for nothing; a new buffer is better).
+    if (best < 0 && free.length) {
+      const largest = free.reduce((b, f, i) => (poolSizes[f] > poolSizes[free[b]] ? i : b), 0);
+      if (poolSizes[free[largest]] * GROW_FROM_FRACTION >= size) best = largest;
+    }
     if (best >= 0) {
       const id = free.splice(best, 1)[0];
       poolSizes[id] = Math.max(poolSizes[id], size);

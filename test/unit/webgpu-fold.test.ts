@@ -6,7 +6,7 @@
  * folded plans against unfolded ones in webgpu-fuse.test.ts.
  */
 import { describe, expect, test } from 'vitest';
-import { planFolds } from '../../engine/backends/webgpu/fold';
+import { epilogueSteps, planFolds } from '../../engine/backends/webgpu/fold';
 import { Builder } from '../../engine/ir/builder';
 import type { IRNode } from '../../engine/ir/node';
 import { compilePlan, type BufferRole, type Plan } from '../../engine/plan/plan';
@@ -72,20 +72,25 @@ describe('which transposes fold', () => {
     expect(folds(compiled({ c: g.matmul(a, g.input('b', [4, 5])) }))).toMatchObject({ rewrites: [], skipped: [] });
   });
 
-  test('the MLP training step: every transpose skipped, every matmul rewritten, the forward biases added in them', () => {
+  test('the MLP training step: every transpose skipped, every matmul rewritten, the forward biases and relus in them', () => {
     const nodes = mlpGraph();
     const { plan } = trainProgram(nodes, resolveTargets(nodes), MLP_OPTIMIZER, MLP.batch);
     const { rewrites, skipped, raw } = folds(plan);
     const ops = plan.steps.map((s) => s.call.op);
     const forwardAdds = ops.flatMap((op, i) => (op === 'add' && ops[i - 1] === 'matmul' ? [i] : []));
+    const relus = ops.flatMap((op, i) => (op === 'relu' ? [i] : []));
     expect(forwardAdds).toHaveLength(3);
-    expect(skipped).toEqual(ops.flatMap((op, i) => (op === 'transpose' || forwardAdds.includes(i) ? [i] : [])));
+    // The two hidden layers' relus come right after their adds.
+    expect(relus).toEqual([forwardAdds[0] + 1, forwardAdds[1] + 1]);
+    expect(skipped).toEqual(ops.flatMap((op, i) => (op === 'transpose' || forwardAdds.includes(i) || relus.includes(i) ? [i] : [])));
     expect(rewrites.map((r) => r.split(':')[0])).toEqual(ops.flatMap((op, i) => (op === 'matmul' ? [String(i)] : [])));
     // Forward x W^T + b (three layers), then per layer from the top: the input gradient g W, the weight gradient g^T x.
     expect(rewrites.map((r) => r.split(':')[1])).toEqual(['NT', 'NT', 'NT', 'NN', 'TN', 'NN', 'TN', 'TN']);
     expect(raw.rewrites.map((r) => r.bias)).toEqual([[256], [256], [10], undefined, undefined, undefined, undefined, undefined]);
-    // The forward matmuls write what the adds wrote, which relu and the backward pass read.
-    expect(raw.rewrites.slice(0, 3).map((r) => r.output)).toEqual(forwardAdds.map((i) => plan.steps[i].output));
+    expect(raw.rewrites.map((r) => r.relu ?? false)).toEqual([true, true, false, false, false, false, false, false]);
+    // The hidden layers' matmuls write what the relus wrote (which the next layer and relu's backward read), the
+    // output layer's what its add wrote.
+    expect(raw.rewrites.slice(0, 3).map((r) => r.output)).toEqual([...relus, forwardAdds[2]].map((i) => plan.steps[i].output));
   });
 
   test("a bias row added to a matmul's value: added as the kernel stores, batched too", () => {
@@ -112,9 +117,44 @@ describe('which transposes fold', () => {
       expect(folds(compiled(make(g, g.matmul(g.input('x', [4, 3]), g.input('w', [3, 5]))))).rewrites).toEqual([]);
     }
     const g = new Builder();
-    const plan = compiled({ y: g.relu(g.add(g.matmul(g.input('x', [4, 3]), g.input('w', [3, 5])), g.input('b', [5]))) });
+    const plan = compiled({ y: g.exp(g.add(g.matmul(g.input('x', [4, 3]), g.input('w', [3, 5])), g.input('b', [5]))) });
     expect(planFolds(plan).rewrites).toHaveLength(1);
     expect(planFolds(plan, new Set([1, 2])).rewrites).toEqual([]);
+  });
+});
+
+describe('a relu taken as the matmul stores', () => {
+  test('after the bias add, or right after the matmul; the steps it replaces are skipped', () => {
+    let g = new Builder();
+    let plan = compiled({ y: g.relu(g.add(g.matmul(g.input('x', [4, 3]), g.transposeLast2(g.input('w', [5, 3]))), g.input('b', [5]))) });
+    let f = folds(plan);
+    expect(f).toMatchObject({ rewrites: ['1:NT'], skipped: [0, 2, 3] });
+    expect(f.raw.rewrites[0]).toMatchObject({ output: plan.outputs.get('y')!.buffer, bias: [5], relu: true });
+    g = new Builder();
+    plan = compiled({ y: g.relu(g.matmul(g.input('x', [4, 3]), g.input('w', [3, 5]))) });
+    f = folds(plan);
+    expect(f).toMatchObject({ rewrites: ['0:NN'], skipped: [1] });
+    expect(f.raw.rewrites[0]).toMatchObject({ output: plan.outputs.get('y')!.buffer, relu: true });
+    expect(f.raw.rewrites[0].bias).toBeUndefined();
+  });
+
+  test('not where the sum is read again, or is an output, or the relu is fused', () => {
+    const cases = [
+      (g: Builder, z: IRNode) => ({ y: g.relu(z), z2: g.exp(z) }),
+      (g: Builder, z: IRNode) => ({ y: g.relu(z), z }),
+    ];
+    for (const make of cases) {
+      const g = new Builder();
+      const plan = compiled(make(g, g.add(g.matmul(g.input('x', [4, 3]), g.input('w', [3, 5])), g.input('b', [5]))));
+      expect(planFolds(plan).rewrites.every((r) => !r.relu)).toBe(true);
+      expect(planFolds(plan).skipped.every((i) => plan.steps[i].call.op !== 'relu')).toBe(true);
+    }
+    const g = new Builder();
+    const plan = compiled({ y: g.relu(g.add(g.matmul(g.input('x', [4, 3]), g.input('w', [3, 5])), g.input('b', [5]))) });
+    expect(planFolds(plan, new Set([2])).rewrites[0]).toMatchObject({ bias: [5] });
+    expect(planFolds(plan, new Set([2])).rewrites[0].relu).toBeUndefined();
+    expect(planFolds(plan, new Set([2])).skipped).toEqual([1]);
+    expect([...epilogueSteps(plan)]).toEqual([1, 2]);
   });
 });
 

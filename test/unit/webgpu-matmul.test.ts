@@ -114,7 +114,14 @@ describe('the WebGPU matmul matches the CPU backend', () => {
  * The kernel's transposed variants, as fold.ts makes them: A and B as stored, which of them a transpose feeds to the
  * matmul (and whether the matmul's value is transposed after), the variant the fold must give (flags, tile, vec4).
  */
-type TransposedCase = [a: number[], b: number[], ops: 'TN' | 'NT' | 'TT' | 'out' | 'dW' | 'TT2' | 'NN+bias' | 'NT+bias', flags: string, tile: 64 | 128, vec4: boolean];
+type TransposedCase = [
+  a: number[],
+  b: number[],
+  ops: 'TN' | 'NT' | 'TT' | 'out' | 'dW' | 'TT2' | 'NN+bias' | 'NT+bias' | 'NN+relu' | 'NT+bias+relu',
+  flags: string,
+  tile: 64 | 128,
+  vec4: boolean,
+];
 const TRANSPOSED: TransposedCase[] = [
   [[64, 64], [64, 64], 'NT', 'NT', 64, true],
   [[33, 20], [12, 20], 'NT', 'NT', 64, true],
@@ -138,6 +145,11 @@ const TRANSPOSED: TransposedCase[] = [
   // split along k (few tiles, long k: see the next table), the bias added by the split sum, vec4 and scalar
   [[128, 784], [256, 784], 'NT+bias', 'NT', 64, true],
   [[20, 1001], [1001, 7], 'NN+bias', 'NN', 64, false],
+  // a relu taken as C is stored (after the bias), vec4 and scalar, and by the split sum
+  [[33, 20], [12, 20], 'NT+bias+relu', 'NT', 64, true],
+  [[67, 45], [45, 70], 'NN+relu', 'NN', 64, false],
+  [[128, 784], [256, 784], 'NT+bias+relu', 'NT', 64, true],
+  [[20, 1001], [1001, 7], 'NN+relu', 'NN', 64, false],
 ];
 
 /** The graph of a case: the matmul of the operands, transposed as `ops` says. */
@@ -149,7 +161,8 @@ function transposedGraph(g: Builder, sa: number[], sb: number[], ops: Transposed
   if (ops === 'dW') return t(g.matmul(t(a), b));
   if (ops === 'TT2') return g.matmul(t(t(t(a))), b);
   const c = g.matmul(ops[0] === 'T' ? t(a) : a, ops[1] === 'T' ? t(b) : b);
-  return ops.endsWith('+bias') ? g.add(c, g.input('bias', [c.shape[c.shape.length - 1] as number])) : c;
+  const biased = ops.includes('+bias') ? g.add(c, g.input('bias', [c.shape[c.shape.length - 1] as number])) : c;
+  return ops.endsWith('+relu') ? g.relu(biased) : biased;
 }
 
 describe('the WebGPU matmul reads transposed operands', () => {
@@ -170,6 +183,7 @@ describe('the WebGPU matmul reads transposed operands', () => {
       const bias = plan.inputs.get('bias');
       const row = bias ? Float32Array.from(generate(NORMAL, numel(bias.shape), rng)) : undefined;
       expect(matmulLayout(rewrites[0]).bias).toBe(!!bias);
+      expect(matmulLayout(rewrites[0]).relu).toBe(ops.endsWith('+relu'));
       const run = async (backend: Backend) => {
         const exe = backend.load(plan);
         exe.setInput('a', a);

@@ -5,10 +5,12 @@
  *     chain of such transposes (the backward pass of y = x W^T reads W as the transpose of W^T);
  *   - a transpose whose input is a matmul's value that nothing else reads is written by the matmul itself, since
  *     (A B)^T = B^T A^T: the operands swapped, each flag flipped (the weight gradient (x^T g)^T = g^T x);
- *   - so is the add of a bias row right after a matmul whose value only it reads (a dense layer's x W^T + b): the
- *     kernel adds the bias as it stores, unless that add is part of a fused kernel (`taken`, from fuse.ts).
+ *   - so is the add of a bias row right after a matmul whose value only it reads (a dense layer's x W^T + b), and a
+ *     relu right after that (or after the matmul) that alone reads it: the kernel adds the bias and takes the relu as
+ *     it stores, unless that add or relu is part of a fused kernel (`taken`, from fuse.ts; the backend keeps these
+ *     out of fusion, `epilogueSteps`). relu's backward reads its output (step(y)), so nothing else reads the sum.
  * A transpose is then skipped when every step that read it reads through it, or the matmul writes its value; such
- * an add is skipped too.
+ * an add or relu is skipped too.
  *
  * Like fuse.ts the decision is pure, from the plan's steps and buffers, and the buffers must allow it: a transpose's
  * input is read in place only if no step between the transpose and the matmul writes its buffer; a matmul writes a
@@ -37,6 +39,21 @@ export interface Folds {
 
 type PlanLike = Pick<Plan, 'buffers' | 'steps' | 'updateStart' | 'outputs'>;
 
+/** What a matmul computes as it stores: the add of a bias row (step `add`, the row in buffer `bias`), a relu (step `relu`). */
+interface Epilogue {
+  add?: number;
+  bias?: number;
+  shape?: readonly number[];
+  relu?: number;
+  /** The last step of the chain: the one whose value the matmul writes. */
+  last: number;
+}
+
+/** The adds and relus that matmuls would compute as they store (as planFolds finds them, before fusion). */
+export function epilogueSteps(plan: PlanLike): Set<number> {
+  return new Set(planFolds(plan).skipped.filter((i) => plan.steps[i].call.op !== 'transpose'));
+}
+
 /** Whether a step is a transpose of the last two axes alone. */
 function swapsLastTwo(plan: PlanLike, i: number): boolean {
   const call = plan.steps[i].call;
@@ -54,6 +71,7 @@ export function planFolds(plan: PlanLike, taken: ReadonlySet<number> = new Set()
     for (let j = a + 1; j < b; j++) if (steps[j].output === buffer || (reads && steps[j].inputs.includes(buffer))) return false;
     return true;
   };
+
   const matmuls = steps.map((_, i) => i).filter((i) => i < updateStart && steps[i].call.op === 'matmul' && !steps[i].call.outShape.includes(0));
 
   // The matmuls that may write the transpose of their value: where that transpose alone reads it.
@@ -63,21 +81,34 @@ export function planFolds(plan: PlanLike, taken: ReadonlySet<number> = new Set()
     if (readers[m].size !== 1 || !transpose(u) || isOutput.has(m) || plan.buffers[steps[m].output].role !== 'pool') continue;
     if (untouched(steps[u].output, m, u, true)) writesFor.set(m, u);
   }
-  // The matmuls whose value only the add of a bias row right after reads (a dense layer's x W^T + b): they write the
-  // sum, adding the bias as they store. Not an add that a fused kernel computes (`taken`).
-  const biasFor = new Map<number, { add: number; bias: number; shape: readonly number[] }>();
+  // The matmuls whose value only the add of a bias row right after reads (a dense layer's x W^T + b), and then only
+  // a relu right after that (or a relu right after the matmul): they write the last of these values, adding the bias
+  // and taking the relu as they store. Not an add or relu that a fused kernel computes (`taken`).
+  const epilogueFor = new Map<number, Epilogue>();
+  /** Whether step u, right after step v, is the one reader of v's value (a pooled intermediate, not an output). */
+  const onlyReader = (v: number, u: number) =>
+    u < updateStart && !taken.has(u) && readers[v].size === 1 && readers[v].has(u) && !isOutput.has(v) && plan.buffers[steps[v].output].role === 'pool';
   for (const m of matmuls) {
+    if (writesFor.has(m)) continue;
+    const e: Epilogue = { last: m };
     const u = m + 1;
-    if (writesFor.has(m) || u >= updateStart || steps[u].call.op !== 'add' || taken.has(u)) continue;
-    if (readers[m].size !== 1 || !readers[m].has(u) || isOutput.has(m) || plan.buffers[steps[m].output].role !== 'pool') continue;
-    const k = writers[u].indexOf(m);
-    if (writers[u].lastIndexOf(m) !== k) continue;
-    const out = steps[m].call.outShape;
-    const shape = steps[u].call.inShapes[1 - k];
-    const n = out[out.length - 1];
-    if (shape[shape.length - 1] !== n || shape.reduce((p, d) => p * d, 1) !== n || steps[u].call.outShape.join() !== out.join()) continue;
-    const bias = steps[u].inputs[1 - k];
-    if (bias !== steps[u].output) biasFor.set(m, { add: u, bias, shape });
+    if (onlyReader(m, u) && steps[u].call.op === 'add' && writers[u].indexOf(m) === writers[u].lastIndexOf(m)) {
+      const k = writers[u].indexOf(m);
+      const out = steps[m].call.outShape;
+      const shape = steps[u].call.inShapes[1 - k];
+      const n = out[out.length - 1];
+      const bias = steps[u].inputs[1 - k];
+      if (shape[shape.length - 1] === n && shape.reduce((p, d) => p * d, 1) === n && steps[u].call.outShape.join() === out.join() && bias !== steps[u].output) {
+        Object.assign(e, { add: u, bias, shape, last: u });
+      }
+    }
+    const r = e.last + 1;
+    // Only the chain lies between m and the relu, and its steps are not run: the relu's buffer may be written at m,
+    // if the bias row is not in it.
+    if (onlyReader(e.last, r) && steps[r].call.op === 'relu' && e.bias !== steps[r].output) {
+      Object.assign(e, { relu: r, last: r });
+    }
+    if (e.last !== m) epilogueFor.set(m, e);
   }
   /** Not read through: their input (a matmul's value) may never be written. */
   const absorbed = new Set(writesFor.values());
@@ -107,16 +138,17 @@ export function planFolds(plan: PlanLike, taken: ReadonlySet<number> = new Set()
   const through = new Map<number, Set<number>>();
   for (const m of matmuls) {
     let u = writesFor.get(m);
-    let bias = biasFor.get(m);
+    let epilogue = epilogueFor.get(m);
     /** The step whose value the rewritten matmul writes. */
-    const writes = () => u ?? bias?.add ?? m;
+    const writes = () => u ?? epilogue?.last ?? m;
     let operand = [0, 1].map((k) => chase(m, k, steps[writes()].output));
     if (writes() !== m && operand.some((o) => o.buffer === steps[writes()].output)) {
       writesFor.delete(m);
-      biasFor.delete(m);
-      [u, bias] = [undefined, undefined];
+      epilogueFor.delete(m);
+      [u, epilogue] = [undefined, undefined];
       operand = [0, 1].map((k) => chase(m, k, steps[m].output));
     }
+    const bias = epilogue?.add === undefined ? undefined : epilogue;
     if (writes() === m && operand.every((o) => o.passed.length === 0)) continue;
     for (const t of operand.flatMap((o) => o.passed)) {
       if (!through.has(t)) through.set(t, new Set());
@@ -125,7 +157,7 @@ export function planFolds(plan: PlanLike, taken: ReadonlySet<number> = new Set()
     const [a, b] = u === undefined ? operand : [{ ...operand[1], transposed: !operand[1].transposed }, { ...operand[0], transposed: !operand[0].transposed }];
     rewrites.push({
       step: m,
-      inputs: bias ? [a.buffer, b.buffer, bias.bias] : [a.buffer, b.buffer],
+      inputs: bias ? [a.buffer, b.buffer, bias.bias!] : [a.buffer, b.buffer],
       output: steps[writes()].output,
       aShape: a.shape,
       bShape: b.shape,
@@ -133,12 +165,13 @@ export function planFolds(plan: PlanLike, taken: ReadonlySet<number> = new Set()
       transA: a.transposed,
       transB: b.transposed,
       ...(bias ? { bias: bias.shape } : {}),
+      ...(epilogue?.relu !== undefined ? { relu: true } : {}),
     });
   }
 
   // Latest first: a transpose read by another one (a chain) is skipped if that one is, and every matmul that read
   // through that one read on through this one (one that stopped there reads this one's buffer).
-  const skipped = new Set([...writesFor.values(), ...[...biasFor.values()].map((b) => b.add)]);
+  const skipped = new Set([...writesFor.values(), ...[...epilogueFor.values()].flatMap((e) => [e.add, e.relu].filter((x) => x !== undefined))]);
   for (const t of [...through.keys()].sort((x, y) => y - x)) {
     const via = through.get(t)!;
     if (isOutput.has(t) || plan.buffers[steps[t].output].role !== 'pool') continue;

@@ -16,6 +16,8 @@
  *   - `op`: only the ops of the elementwise tables fuse, and broadcast_to and reshapes that only add or drop leading
  *     ones (views that a group reads as it reads every value, broadcast); reductions, matmul, other layout ops,
  *     sources end a run;
+ *   - `folded`: a step that a matmul computes as it stores (`FusionOptions.exclude`: the bias adds and relus of
+ *     fold.ts's epilogues) is left to it;
  *   - `update`: the update phase (from `plan.updateStart`) is never fused;
  *   - `empty`: steps with no elements are not dispatched at all;
  *   - `uses`: every value but the last must be read only by steps of the group (as the plan's buffers say it: a
@@ -34,7 +36,7 @@ import { grid1d, packWords, perElementShader, type GpuKernel } from './kernel';
 import { BINARY, broadcastIndexWgsl, broadcastLayout, MAX_RANK, UNARY, unaryWords } from './kernels/elementwise';
 import { REDUCTION_OPS } from './kernels/reduce';
 
-export type BreakReason = 'op' | 'update' | 'empty' | 'uses' | 'output' | 'kept' | 'shape' | 'inputs' | 'alias' | 'length';
+export type BreakReason = 'op' | 'folded' | 'update' | 'empty' | 'uses' | 'output' | 'kept' | 'shape' | 'inputs' | 'alias' | 'length';
 
 /** Where a fused step takes an operand: an external (index into `FusionGroup.inputs`) or an earlier step of the group. */
 export type Operand = { input: number } | { step: number };
@@ -74,6 +76,8 @@ export interface FusionOptions {
   maxStorageBuffers?: number;
   /** Steps a group may hold; default 16. */
   maxSteps?: number;
+  /** Steps left out of every group (a matmul's epilogue computes them). */
+  exclude?: ReadonlySet<number>;
 }
 
 const numel = (s: readonly number[]) => s.reduce((a, d) => a * d, 1);
@@ -147,6 +151,7 @@ export function planFusion(plan: PlanLike, options: FusionOptions = {}): Fusion 
   const candidate = (i: number): BreakReason | null => {
     if (i >= updateStart) return 'update';
     if (!isFusible(steps[i].call)) return 'op';
+    if (options.exclude?.has(i)) return 'folded';
     if (numel(steps[i].call.outShape) === 0) return 'empty';
     return null;
   };

@@ -6,7 +6,7 @@ import { readFailure, recordGpuError, requireGpu, throwGpuErrors, type GpuInfo }
 import { fusedExpression, fusedKernel, fusedStep, planFusion } from './fuse';
 import { elideCopies } from './elide';
 import { planUpdateGroups } from './group-updates';
-import { planFolds } from './fold';
+import { epilogueSteps, planFolds } from './fold';
 import { contextWords, type GpuKernel, type StepKernels } from './kernel';
 import { gpuKernelFor } from './kernels';
 import { matmulStepKernels } from './kernels/matmul';
@@ -289,7 +289,9 @@ export class WebGpuExecutable implements Executable {
       return this.bind(step, kernels, isUpdate ? step.inputs.map(() => outSize) : step.call.inShapes.map(numel), outSize);
     });
     this.usesContext = usesContext;
-    const fusion = options.fuse === false ? { groups: [], prologues: [] } : planFusion(plan, { maxStorageBuffers: device.limits.maxStorageBuffersPerShaderStage });
+    // The adds and relus that matmuls compute as they store are kept out of fusion, then folded.
+    const fusion =
+      options.fuse === false ? { groups: [], prologues: [] } : planFusion(plan, { maxStorageBuffers: device.limits.maxStorageBuffersPerShaderStage, exclude: epilogueSteps(plan) });
     for (const group of fusion.groups) {
       const { step, inSizes } = fusedStep(group, plan.steps);
       const bound = this.bind(step, { kernel: fusedKernel(group, plan.steps) }, inSizes, numel(group.shape));

@@ -96,6 +96,8 @@ export interface MatmulLayout {
   transB: boolean;
   /** A bias row is added to C's rows as they are stored. */
   bias: boolean;
+  /** Then a relu is taken. */
+  relu: boolean;
 }
 
 /** What a matmul dispatch computes: C = A B from A and B as stored, either of them transposed (see ../fold.ts). */
@@ -108,6 +110,8 @@ export interface MatmulOperands {
   transB: boolean;
   /** A bias row to add to every row of C: its shape, [n] or ones and n (bound after B). */
   bias?: readonly number[];
+  /** C is stored through a relu (after the bias). */
+  relu?: boolean;
 }
 
 /** Strides of `shape`'s batch dims along the output batch `dims` (left-padded with ones), 0 where broadcast. */
@@ -126,6 +130,7 @@ export function matmulLayout(call: KernelCall | MatmulOperands, config?: MatmulC
   const { aShape: sa, bShape: sb, outShape, transA, transB } =
     'op' in call ? { aShape: call.inShapes[0], bShape: call.inShapes[1], outShape: call.outShape, transA: false, transB: false } : call;
   const bias = !('op' in call) && call.bias !== undefined;
+  const relu = !('op' in call) && call.relu === true;
   const last2 = (s: readonly number[]) => [s[s.length - 2], s[s.length - 1]];
   const [aRows, aCols] = last2(sa);
   const [bRows, bCols] = last2(sb);
@@ -161,6 +166,7 @@ export function matmulLayout(call: KernelCall | MatmulOperands, config?: MatmulC
     transA,
     transB,
     bias,
+    relu,
   };
 }
 
@@ -168,7 +174,7 @@ export function matmulLayout(call: KernelCall | MatmulOperands, config?: MatmulC
  * Loads of A and B (4 values from (row, col) of the matrix as stored, zeros outside) and the store of 4 values of C,
  * per element type. A stored matrix is `rows` x `cols` (A: m x k, or k x m where transposed; B: k x n, or n x k).
  */
-function accessors(vec4: boolean, transA: boolean, transB: boolean, bias: boolean): string {
+function accessors(vec4: boolean, transA: boolean, transB: boolean, bias: boolean, relu: boolean): string {
   // [rows, cols] bounds, then the row stride: along k the bound is this split's end, k_hi (k without split-K).
   const a = transA ? ['k_hi', 'p.m', 'p.m'] : ['p.m', 'k_hi', 'p.k'];
   const b = transB ? ['p.n', 'k_hi', 'p.k'] : ['k_hi', 'p.n', 'p.n'];
@@ -188,21 +194,31 @@ fn load_${name}(base: u32, row: u32, col: u32) -> vec4<f32> {
   return v;
 }`;
   const plus = bias ? (j: string) => ` + bias[col + ${j}]` : () => '';
+  // relu(NaN) = 0 and relu(-0) = +0, as on the CPU.
+  const out = (x: string, zero: string) => (relu ? `select(${zero}, ${x}, ${x} > ${zero})` : x);
   const store = vec4
     ? `
 fn store(base: u32, row: u32, col: u32, v: vec4<f32>) {
-  if (row < p.m && col < p.n) { c[(base + row * p.n + col) / 4u] = v${bias ? ' + vec4<f32>(bias[col], bias[col + 1u], bias[col + 2u], bias[col + 3u])' : ''}; }
+  if (row < p.m && col < p.n) {
+    let s = v${bias ? ' + vec4<f32>(bias[col], bias[col + 1u], bias[col + 2u], bias[col + 3u])' : ''};
+    c[(base + row * p.n + col) / 4u] = ${out('s', 'vec4<f32>()')};
+  }
 }`
     : `
 fn store(base: u32, row: u32, col: u32, v: vec4<f32>) {
   if (row < p.m) {
-    for (var j = 0u; j < 4u; j++) { if (col + j < p.n) { c[base + row * p.n + col + j] = v[j]${plus('j')}; } }
+    for (var j = 0u; j < 4u; j++) {
+      if (col + j < p.n) {
+        let s = v[j]${plus('j')};
+        c[base + row * p.n + col + j] = ${out('s', '0.0')};
+      }
+    }
   }
 }`;
   return load('a', a) + load('b', b) + store;
 }
 
-function matmulSource({ tile, bk, stages, vec4, transA, transB, bias }: Pick<MatmulLayout, 'tile' | 'bk' | 'stages' | 'vec4' | 'transA' | 'transB' | 'bias'>): string {
+function matmulSource({ tile, bk, stages, vec4, transA, transB, bias, relu }: Pick<MatmulLayout, 'tile' | 'bk' | 'stages' | 'vec4' | 'transA' | 'transB' | 'bias' | 'relu'>): string {
   const g = tile / 64; // 4-wide groups of rows (and of columns) per thread
   const quads = (bk * tile) / 1024; // 4-wide quads of each tile that a thread stages per k step
   const type = vec4 ? 'vec4<f32>' : 'f32';
@@ -296,7 +312,7 @@ const B_STAGE = ${(bk * (tile + (transB ? 4 : 0))) / 4}u;
 var<workgroup> at: array<vec4<f32>, ${(stages * bk * (tile + 4)) / 4}>; // A tile, k-major: [stage][BK][AS] as vec4s
 var<workgroup> bt: array<vec4<f32>, ${(stages * bk * (tile + (transB ? 4 : 0))) / 4}>; // B tile: [stage][BK][BS] as vec4s
 var<private> k_hi: u32;
-${accessors(vec4, transA, transB, bias)}
+${accessors(vec4, transA, transB, bias, relu)}
 
 @compute @workgroup_size(256)
 fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>, @builtin(local_invocation_index) t: u32) {
@@ -352,7 +368,7 @@ ${stores.join('\n')}
  */
 export function matmulKernel(operands: KernelCall | MatmulOperands, config?: MatmulConfig, splits = 1): GpuKernel {
   const l = matmulLayout(operands, config);
-  if (l.bias && splits > 1) throw new Error('a split-K matmul adds no bias: add it after the split sum');
+  if ((l.bias || l.relu) && splits > 1) throw new Error('a split-K matmul adds no bias and takes no relu: the split sum does');
   const tilesM = Math.ceil(l.m / l.tile);
   const tilesN = Math.ceil(l.n / l.tile);
   const kSplit = Math.ceil(l.k / splits / l.bk) * l.bk;
@@ -365,9 +381,9 @@ export function matmulKernel(operands: KernelCall | MatmulOperands, config?: Mat
 
 /**
  * Split-K's second dispatch: out[i] = the sum of the `splits` parts' element i, in order, plus the bias row's
- * element where `biasLength` (n) is given (bound: the parts, the bias, then out).
+ * element where `biasLength` (n) is given (bound: the parts, the bias, then out), through a relu with `relu`.
  */
-export function splitSumKernel(elements: number, splits: number, biasLength = 0): GpuKernel {
+export function splitSumKernel(elements: number, splits: number, biasLength = 0, relu = false): GpuKernel {
   const bias = biasLength > 0;
   return {
     code: perElementShader(
@@ -377,7 +393,8 @@ ${bias ? '@group(0) @binding(1) var<storage, read> bias: array<f32>;\n' : ''}@gr
 @group(0) @binding(${bias ? 3 : 2}) var<uniform> p: Params;`,
       `  var s = 0.0;
   for (var j = 0u; j < p.splits; j++) { s += parts[j * p.n + i]; }
-  out[i] = s${bias ? ' + bias[i % p.bias_n]' : ''};`,
+  let v = s${bias ? ' + bias[i % p.bias_n]' : ''};
+  out[i] = ${relu ? 'select(0.0, v, v > 0.0)' : 'v'};`,
     ),
     workgroups: grid1d(elements),
     params: packWords([elements, splits, biasLength]),
@@ -402,15 +419,15 @@ export function matmulSplits(l: MatmulLayout): number {
   return Math.min(MAX_SPLITS, Math.floor(l.k / SPLIT_K_MIN));
 }
 
-/** A matmul step's dispatches: the kernel, or (matmulSplits) the split-K kernel and the split sum, which adds the bias. */
+/** A matmul step's dispatches: the kernel, or (matmulSplits) the split-K kernel and the split sum, which adds the bias and takes the relu. */
 export function matmulStepKernels(operands: KernelCall | MatmulOperands): StepKernels {
   const l = matmulLayout(operands);
   const splits = matmulSplits(l);
   if (splits === 1) return { kernel: matmulKernel(operands) };
   const elements = l.m * l.n * l.batch;
   return {
-    parts: matmulKernel('op' in operands ? operands : { ...operands, bias: undefined }, undefined, splits),
-    join: splitSumKernel(elements, splits, l.bias ? l.n : 0),
+    parts: matmulKernel('op' in operands ? operands : { ...operands, bias: undefined, relu: undefined }, undefined, splits),
+    join: splitSumKernel(elements, splits, l.bias ? l.n : 0, l.relu),
     scratch: splits * elements,
     joinReads: l.bias ? 1 : 0,
   };
