@@ -5,9 +5,10 @@
  * `auto` picks WebGPU only where a hardware adapter exists and the network is big enough to gain. The threshold is
  * the training step's matmul work: AUTO_MIN_STEP_FLOPS. Why that figure: a step on the GPU costs about 2.5 us per
  * dispatch inside one command buffer plus the work at >= 20 TFLOP/s (measured on an H100, ../shared/docs/gpu.md),
- * while the CPU backend runs an MLP step at about 25 GFLOP/s (bench mlp_step on a 2-core machine). With ~60
- * dispatches a step (a 3-layer MLP's forward, backward, norms and update), the GPU's fixed 150 us equals the CPU's
- * time for ~4 MFLOP; below that the CPU is at least as fast and has no device to share. Software adapters (Mesa's
+ * while the CPU backend runs an MLP step at 25-36 GFLOP/s (bench mlp_step on a 2-core machine). With ~40
+ * dispatches a step (a 3-layer MLP's forward, backward, norms and update: the bench's step is 39), the GPU's fixed
+ * ~100 us equals the CPU's time for ~3-4 MFLOP; below that the CPU is at least as fast and has no device to share.
+ * (gpu.md's 2.5 us a dispatch is mostly the host's encoding: the `host_cost` bench measures it apart.) Software adapters (Mesa's
  * llvmpipe, ~1 GFLOP/s) are never picked by `auto`. The `auto_threshold` bench measures the crossover on a machine
  * with a GPU (MLPs of growing width on both backends), to replace this estimate by a measurement.
  */
