@@ -8,8 +8,8 @@
  * while the CPU backend runs an MLP step at 25-36 GFLOP/s (bench mlp_step on a 2-core machine). With ~40
  * dispatches a step (a 3-layer MLP's forward, backward, norms and update: the bench's step is 39), the GPU's fixed
  * ~100 us equals the CPU's time for ~3-4 MFLOP; below that the CPU is at least as fast and has no device to share.
- * (gpu.md's 2.5 us a dispatch is mostly the host's encoding: the `host_cost` bench measures it apart.) Software adapters (Mesa's
- * llvmpipe, ~1 GFLOP/s) are never picked by `auto`. The `auto_threshold` bench measures the crossover on a machine
+ * (gpu.md's 2.5 us a dispatch is mostly the host's encoding: the `host_cost` bench measures it apart.) Software
+ * adapters (Mesa's llvmpipe, ~1 GFLOP/s) are never picked by `auto`. The `auto_threshold` bench measures the crossover on a machine
  * with a GPU (MLPs of growing width on both backends), to replace this estimate by a measurement.
  */
 import { expandGraph, type GraphNode } from '../graph/expand';

@@ -43,6 +43,9 @@ for (;;) {
   Atomics.notify(control, slot + ${DONE});
 }`;
 
+/** The kernel's gemm export: C = A B over row-major blocks at byte addresses of the shared memory. */
+export type Gemm = (a: number, b: number, c: number, m: number, k: number, np: number, ldc: number) => void;
+
 /** The part of Node's worker_threads used here. */
 interface WorkerThreads {
   Worker: new (source: string, options: { eval: true; workerData: unknown }) => { unref(): void; terminate(): Promise<number> };
@@ -110,10 +113,10 @@ export class GemmThreads {
 
   /**
    * The kernel's gemm(a, b, c, m, k, np, ldc) (m a multiple of `mr`; A's rows are k floats, C's ldc) over row
-   * blocks of a multiple of `mr` rows: one per worker while rows are left, the rest on this thread (`run`), then
-   * waits for the workers.
+   * blocks of a multiple of `mr` rows: one per worker while rows are left, the rest on this thread (`gemm`, this
+   * thread's instance of the kernel), then waits for the workers.
    */
-  gemm(run: (a: number, c: number, rows: number) => void, a: number, b: number, c: number, m: number, k: number, np: number, ldc: number, mr: number): void {
+  gemm(gemm: Gemm, a: number, b: number, c: number, m: number, k: number, np: number, ldc: number, mr: number): void {
     const rows = Math.ceil(m / mr / this.threads) * mr;
     const seq = ++this.seq;
     const posted: number[] = [];
@@ -128,7 +131,7 @@ export class GemmThreads {
       posted.push(slot);
     }
     const own = posted.length * rows;
-    if (own < m) run(a + 4 * own * k, c + 4 * own * ldc, m - own);
+    if (own < m) gemm(a + 4 * own * k, b, c + 4 * own * ldc, m - own, k, np, ldc);
     for (const slot of posted) this.await(slot, seq);
   }
 

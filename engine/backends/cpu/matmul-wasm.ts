@@ -1,4 +1,4 @@
-import { GemmThreads, defaultWorkers } from './gemm-threads';
+import { GemmThreads, defaultWorkers, type Gemm } from './gemm-threads';
 import { MATMUL_WASM_BASE64, MATMUL_WASM_SHARED_BASE64, MR, NR, SHARED_MAX_PAGES } from './matmul-wasm.generated';
 
 /**
@@ -109,7 +109,7 @@ export class WasmMatmul {
       }
       copyInto(mem, aAddr / 4, a, aAt[t] * m * k, m * k);
       if (this.pool && mp * k * n >= THREADS_FROM) {
-        this.pool.gemm((a0, c0, rows) => x.gemm(a0, pAddr, c0, rows, k, np, ldc), aAddr, pAddr, cAddr, mp, k, np, ldc, MR);
+        this.pool.gemm(x.gemm, aAddr, pAddr, cAddr, mp, k, np, ldc, MR);
       } else x.gemm(aAddr, pAddr, cAddr, mp, k, np, ldc);
       if (ldc !== n) x.compact(cAddr, m, n, ldc);
       copyInto(c, t * m * n, mem, cAddr / 4, m * n);
@@ -164,7 +164,7 @@ function decodeBase64(s: string): Uint8Array {
 
 interface KernelExports {
   memory: { buffer: ArrayBuffer; grow(pages: number): number };
-  gemm(a: number, b: number, c: number, m: number, k: number, np: number, ldc: number): void;
+  gemm: Gemm;
   pack_b(src: number, k: number, n: number, dst: number): void;
   transpose(src: number, rows: number, cols: number, dst: number): void;
   compact(c: number, m: number, n: number, ldc: number): void;

@@ -39,15 +39,14 @@ export interface Folds {
 
 type PlanLike = Pick<Plan, 'buffers' | 'steps' | 'updateStart' | 'outputs'>;
 
-/** What a matmul computes as it stores: the add of a bias row (step `add`, the row in buffer `bias`), a relu (step `relu`). */
+/** What a matmul computes as it stores: the add of a bias row (step `add`, the row in `buffer`), then a relu (step `relu`). */
 interface Epilogue {
-  add?: number;
-  bias?: number;
-  shape?: readonly number[];
+  bias?: { add: number; buffer: number; shape: readonly number[] };
   relu?: number;
-  /** The last step of the chain: the one whose value the matmul writes. */
-  last: number;
 }
+
+/** The step whose value matmul m writes with epilogue `e`: the chain's last. */
+const lastOf = (m: number, e: Epilogue | undefined) => e?.relu ?? e?.bias?.add ?? m;
 
 /** The adds and relus that matmuls would compute as they store (as planFolds finds them, before fusion). */
 export function epilogueSteps(plan: PlanLike): Set<number> {
@@ -90,25 +89,23 @@ export function planFolds(plan: PlanLike, taken: ReadonlySet<number> = new Set()
     u < updateStart && !taken.has(u) && readers[v].size === 1 && readers[v].has(u) && !isOutput.has(v) && plan.buffers[steps[v].output].role === 'pool';
   for (const m of matmuls) {
     if (writesFor.has(m)) continue;
-    const e: Epilogue = { last: m };
+    const e: Epilogue = {};
     const u = m + 1;
     if (onlyReader(m, u) && steps[u].call.op === 'add' && writers[u].indexOf(m) === writers[u].lastIndexOf(m)) {
       const k = writers[u].indexOf(m);
       const out = steps[m].call.outShape;
       const shape = steps[u].call.inShapes[1 - k];
       const n = out[out.length - 1];
-      const bias = steps[u].inputs[1 - k];
-      if (shape[shape.length - 1] === n && shape.reduce((p, d) => p * d, 1) === n && steps[u].call.outShape.join() === out.join() && bias !== steps[u].output) {
-        Object.assign(e, { add: u, bias, shape, last: u });
+      const buffer = steps[u].inputs[1 - k];
+      if (shape[shape.length - 1] === n && shape.reduce((p, d) => p * d, 1) === n && steps[u].call.outShape.join() === out.join() && buffer !== steps[u].output) {
+        e.bias = { add: u, buffer, shape };
       }
     }
-    const r = e.last + 1;
+    const r = lastOf(m, e) + 1;
     // Only the chain lies between m and the relu, and its steps are not run: the relu's buffer may be written at m,
     // if the bias row is not in it.
-    if (onlyReader(e.last, r) && steps[r].call.op === 'relu' && e.bias !== steps[r].output) {
-      Object.assign(e, { relu: r, last: r });
-    }
-    if (e.last !== m) epilogueFor.set(m, e);
+    if (onlyReader(r - 1, r) && steps[r].call.op === 'relu' && e.bias?.buffer !== steps[r].output) e.relu = r;
+    if (lastOf(m, e) !== m) epilogueFor.set(m, e);
   }
   /** Not read through: their input (a matmul's value) may never be written. */
   const absorbed = new Set(writesFor.values());
@@ -140,7 +137,7 @@ export function planFolds(plan: PlanLike, taken: ReadonlySet<number> = new Set()
     let u = writesFor.get(m);
     let epilogue = epilogueFor.get(m);
     /** The step whose value the rewritten matmul writes. */
-    const writes = () => u ?? epilogue?.last ?? m;
+    const writes = () => u ?? lastOf(m, epilogue);
     let operand = [0, 1].map((k) => chase(m, k, steps[writes()].output));
     if (writes() !== m && operand.some((o) => o.buffer === steps[writes()].output)) {
       writesFor.delete(m);
@@ -148,7 +145,7 @@ export function planFolds(plan: PlanLike, taken: ReadonlySet<number> = new Set()
       [u, epilogue] = [undefined, undefined];
       operand = [0, 1].map((k) => chase(m, k, steps[m].output));
     }
-    const bias = epilogue?.add === undefined ? undefined : epilogue;
+    const bias = epilogue?.bias;
     if (writes() === m && operand.every((o) => o.passed.length === 0)) continue;
     for (const t of operand.flatMap((o) => o.passed)) {
       if (!through.has(t)) through.set(t, new Set());
@@ -157,7 +154,7 @@ export function planFolds(plan: PlanLike, taken: ReadonlySet<number> = new Set()
     const [a, b] = u === undefined ? operand : [{ ...operand[1], transposed: !operand[1].transposed }, { ...operand[0], transposed: !operand[0].transposed }];
     rewrites.push({
       step: m,
-      inputs: bias ? [a.buffer, b.buffer, bias.bias!] : [a.buffer, b.buffer],
+      inputs: bias ? [a.buffer, b.buffer, bias.buffer] : [a.buffer, b.buffer],
       output: steps[writes()].output,
       aShape: a.shape,
       bShape: b.shape,
@@ -171,7 +168,7 @@ export function planFolds(plan: PlanLike, taken: ReadonlySet<number> = new Set()
 
   // Latest first: a transpose read by another one (a chain) is skipped if that one is, and every matmul that read
   // through that one read on through this one (one that stopped there reads this one's buffer).
-  const skipped = new Set([...writesFor.values(), ...[...epilogueFor.values()].flatMap((e) => [e.add, e.relu].filter((x) => x !== undefined))]);
+  const skipped = new Set([...writesFor.values(), ...[...epilogueFor.values()].flatMap((e) => [e.bias?.add, e.relu].filter((x) => x !== undefined))]);
   for (const t of [...through.keys()].sort((x, y) => y - x)) {
     const via = through.get(t)!;
     if (isOutput.has(t) || plan.buffers[steps[t].output].role !== 'pool') continue;

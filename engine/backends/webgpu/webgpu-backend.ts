@@ -107,13 +107,8 @@ export class WebGpuBackend implements Backend {
     const list: readonly BoundKernel[] = 'pipeline' in bound ? [bound] : bound;
     const enc = this.device.createCommandEncoder();
     const pass = enc.beginComputePass();
-    for (let i = 0; i < times; i++) {
-      for (const b of list) {
-        pass.setPipeline(b.pipeline);
-        pass.setBindGroup(0, b.bindGroup);
-        pass.dispatchWorkgroups(...b.workgroups);
-      }
-    }
+    let pipeline: GPUComputePipeline | undefined;
+    for (let i = 0; i < times; i++) for (const b of list) pipeline = encode(pass, b, pipeline);
     pass.end();
     this.device.queue.submit([enc.finish()]);
   }
@@ -231,6 +226,14 @@ export interface BoundKernel {
   workgroups: readonly [number, number, number];
 }
 
+/** Encodes a dispatch of `k` into the pass, setting its pipeline unless it is `current`; returns the pipeline set. */
+function encode(pass: GPUComputePassEncoder, k: BoundKernel, current: GPUComputePipeline | undefined): GPUComputePipeline {
+  if (k.pipeline !== current) pass.setPipeline(k.pipeline);
+  pass.setBindGroup(0, k.bindGroup);
+  pass.dispatchWorkgroups(k.workgroups[0], k.workgroups[1], k.workgroups[2]);
+  return k.pipeline;
+}
+
 /** A plan step's kernel, bound to the plan's buffers; `next`, the join of a split step, is dispatched after it. */
 interface BoundStep extends BoundKernel {
   step: PlanStep;
@@ -248,14 +251,14 @@ export class WebGpuExecutable implements Executable {
   private readonly collectors = new Map<string, Collector>();
   /**
    * Fused elementwise groups (./fuse.ts), reductions with the group they read computed in their loads, and grouped
-   * updates (./group-updates.ts), by first step. `submit` dispatches a group in place of its steps when its range holds them all (a run, a phase); a range
-   * of one step (findNonFinite) dispatches that step's own kernel, which every step keeps, so NaN hunting still sees
-   * every intermediate value.
+   * updates (./group-updates.ts), by first step. `submit` dispatches a group in place of its steps when its range
+   * holds them all (a run, a phase); a range of one step (findNonFinite) dispatches that step's own kernel, which
+   * every step keeps, so NaN hunting still sees every intermediate value.
    */
   private readonly fused = new Map<number, { last: number; bound: BoundStep }>();
   /**
-   * Transposes and bias adds folded into matmuls (./fold.ts): the matmuls' rewritten dispatches, and null for the
-   * steps not dispatched. Applied to ranges that hold every compute step.
+   * Transposes, bias adds and relus folded into matmuls (./fold.ts): the matmuls' rewritten dispatches, and null
+   * for the steps not dispatched. Applied to ranges that hold every compute step.
    */
   private readonly folded = new Map<number, BoundStep | null>();
 
@@ -371,15 +374,8 @@ export class WebGpuExecutable implements Executable {
       const pass = enc.beginComputePass();
       let pipeline: GPUComputePipeline | undefined;
       this.forEachDispatch(a, b, folds, (s) => {
-        if (s.pipeline !== pipeline) pass.setPipeline((pipeline = s.pipeline));
-        pass.setBindGroup(0, s.bindGroup);
-        pass.dispatchWorkgroups(s.workgroups[0], s.workgroups[1], s.workgroups[2]);
-        if (s.next) {
-          pipeline = s.next.pipeline;
-          pass.setPipeline(pipeline);
-          pass.setBindGroup(0, s.next.bindGroup);
-          pass.dispatchWorkgroups(s.next.workgroups[0], s.next.workgroups[1], s.next.workgroups[2]);
-        }
+        pipeline = encode(pass, s, pipeline);
+        if (s.next) pipeline = encode(pass, s.next, pipeline);
       });
       pass.end();
     };
@@ -406,9 +402,7 @@ export class WebGpuExecutable implements Executable {
   /** How many dispatches a run of the whole plan makes (the bench reports it). */
   dispatches(): number {
     let n = 0;
-    const count = (s: BoundStep) => (n += s.next ? 2 : 1);
-    this.forEachDispatch(0, this.plan.updateStart, true, count);
-    this.forEachDispatch(this.plan.updateStart, this.bound.length, true, count);
+    this.forEachDispatch(0, this.bound.length, true, (s) => (n += s.next ? 2 : 1));
     return n;
   }
 

@@ -110,6 +110,12 @@ fn pow_(x: f32) -> f32 {
   return select(r, 1.0 / r, p.a < 0.0);
 }`;
 
+/** relu of the WGSL expression `x` (a name: it is read twice), of type f32, or vec4<f32> with `zero` = 'vec4<f32>()'. */
+export function reluWgsl(x: string, zero = '0.0'): string {
+  // relu(NaN) = 0 and relu(-0) = +0, as on the CPU.
+  return `select(${zero}, ${x}, ${x} > ${zero})`;
+}
+
 /**
  * Each unary op as a WGSL expression of `x` (and `p.a`, its attribute), with the functions it calls. Exported for
  * the fused kernels (../fuse.ts), which read `p.a`, `p.k` and `p.whole` as `unaryWords` gives them.
@@ -122,8 +128,7 @@ export const UNARY: Record<string, { expr: string; fns?: string }> = {
   cos: { expr: 'trig_(x, true)', fns: TRIG },
   tanh: { expr: 'tanh_(x)', fns: TANH },
   sigmoid: { expr: 'sigmoid(x)', fns: SIGMOID },
-  // relu(NaN) = 0 and relu(-0) = +0, as on the CPU.
-  relu: { expr: 'select(0.0, x, x > 0.0)' },
+  relu: { expr: reluWgsl('x') },
   leaky_relu: { expr: 'select(x * p.a, x, x > 0.0)' },
   softplus: { expr: 'softplus(x)', fns: SOFTPLUS },
   abs: { expr: 'abs(x)' },

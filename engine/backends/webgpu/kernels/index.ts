@@ -1,7 +1,7 @@
 /**
  * The WebGPU kernel table: one factory per primitive op (and per optimizer update), each making the dispatch of a
- * plan step from its shapes and attributes (two dispatches for a split reduction, see reduce.ts). The same ops as the CPU backend's table, which is the oracle the
- * conformance suite compares against.
+ * plan step from its shapes and attributes (two dispatches where a reduction or a matmul is split, see StepKernels).
+ * The same ops as the CPU backend's table, which is the oracle the conformance suite compares against.
  */
 import type { KernelCall } from '../../kernel';
 import type { GpuKernelFor, StepKernels } from '../kernel';

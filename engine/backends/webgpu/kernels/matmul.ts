@@ -16,8 +16,8 @@
  * Either operand may be stored transposed (A as [k, m], B as [n, k]; ../fold.ts reads through the transposes of a
  * dense layer this way): a thread then stages its quad along the other axis of the tile, so the loads stay 16-byte
  * runs of consecutive addresses, and the tile is still stored k-major in workgroup memory (B's, where transposed,
- * padded like A's), so the inner loop is the same. A bias row may be added to C's rows as they are stored (a dense
- * layer's x W^T + b in one dispatch).
+ * padded like A's), so the inner loop is the same. A bias row may be added to C's rows as they are stored, and a
+ * relu taken (a dense layer's relu(x W^T + b) in one dispatch).
  *
  * Everything shape-dependent is a uniform, so one pipeline serves every shape of a variant; the variants are the tile
  * size, the transposes, and whether the rows of A, B and C (as stored) are multiples of 4 long (then they are read
@@ -27,17 +27,17 @@
  * Expected behaviour (not measured here: llvmpipe runs this at ~1 GFLOP/s): a 128 x 128, 8 x 8 kernel of this
  * shape reached 30.7 TFLOP/s on an H100 at n = 2048 (../shared/docs/gpu.md), and the target is 0.8x PyTorch fp32
  * (~41 TFLOP/s at n = 4096). Weak spots: very small m or n (one row still costs a 64-row tile), and few output tiles
- * with a long k (no split-K: a batch-128 dense layer of 256 units is 8 workgroups, each walking all of k), which
- * leave most of a big GPU idle; at those sizes a training step is bound by dispatches rather than by the matmul.
- * Such matmuls are split along k (`matmulSplits`: matmulKernel's `splits`, each range into its own copy of C in a
- * scratch buffer, then splitSumKernel, which also adds the bias): a judgement, not yet a measurement, which the
- * `matmul_variants` bench gives beside the unsplit kernel on the MLP's shapes.
+ * with a long k (a batch-128 dense layer of 256 units is 8 workgroups, each walking all of k), which leave most of a
+ * big GPU idle. Such matmuls are split along k (`matmulSplits`: matmulKernel's `splits`, each range into its own
+ * copy of C in a scratch buffer, then splitSumKernel, which also adds the bias and takes the relu): a judgement, not
+ * yet a measurement, which the `matmul_variants` bench gives beside the unsplit kernel on the MLP's shapes.
  * The defaults (128-tile k step 8, 64-tile k step 16, one stage) are that H100 kernel's; the `matmul_variants` bench
  * measures every MatmulConfig side by side, so that a GPU session can choose them from figures.
  */
 import type { KernelCall } from '../../kernel';
 import { StudioError } from '../../../util/errors';
 import { grid1d, packWords, perElementShader, type GpuKernel, type StepKernels } from '../kernel';
+import { reluWgsl } from './elementwise';
 
 /** Workgroups of 128-tiles from which the large tile is used: about two per SM of an H100-class GPU. */
 const LARGE_TILE_FROM = 256;
@@ -194,8 +194,7 @@ fn load_${name}(base: u32, row: u32, col: u32) -> vec4<f32> {
   return v;
 }`;
   const plus = bias ? (j: string) => ` + bias[col + ${j}]` : () => '';
-  // relu(NaN) = 0 and relu(-0) = +0, as on the CPU.
-  const out = (x: string, zero: string) => (relu ? `select(${zero}, ${x}, ${x} > ${zero})` : x);
+  const out = (x: string, zero: string) => (relu ? reluWgsl(x, zero) : x);
   const store = vec4
     ? `
 fn store(base: u32, row: u32, col: u32, v: vec4<f32>) {
@@ -362,9 +361,9 @@ ${stores.join('\n')}
 
 /**
  * The dispatch of C = A B, either operand stored transposed (a plain matmul step: neither); `config`: not the
- * default. With `splits` > 1 (split-K, see matmulSplits), k is cut into that
- * many ranges, each summed by workgroups of its own into its own copy of C: the output binding holds `splits` of
- * them, which splitSumKernel then adds up.
+ * default. With `splits` > 1 (split-K, see matmulSplits), k is cut into that many ranges, each summed by
+ * workgroups of its own into its own copy of C: the output binding holds `splits` of them, which splitSumKernel then
+ * adds up.
  */
 export function matmulKernel(operands: KernelCall | MatmulOperands, config?: MatmulConfig, splits = 1): GpuKernel {
   const l = matmulLayout(operands, config);
@@ -394,7 +393,7 @@ ${bias ? '@group(0) @binding(1) var<storage, read> bias: array<f32>;\n' : ''}@gr
       `  var s = 0.0;
   for (var j = 0u; j < p.splits; j++) { s += parts[j * p.n + i]; }
   let v = s${bias ? ' + bias[i % p.bias_n]' : ''};
-  out[i] = ${relu ? 'select(0.0, v, v > 0.0)' : 'v'};`,
+  out[i] = ${relu ? reluWgsl('v') : 'v'};`,
     ),
     workgroups: grid1d(elements),
     params: packWords([elements, splits, biasLength]),

@@ -205,5 +205,3 @@ export function reduceKernels(call: KernelCall, prologue?: FusedExpression): Ste
 }
 
 export const REDUCTION_OPS: readonly string[] = Object.keys(REDUCTIONS);
-
-

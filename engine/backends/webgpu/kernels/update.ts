@@ -27,36 +27,33 @@ const accessOf = (k: number): 'read' | 'read_write' => (k === 1 ? 'read' : 'read
 
 /**
  * The kernel that runs updates of one spec over several tensors (sizes `sizes`) in one dispatch: one thread per
- * element of them all, tensor k's buffers bound as `<name>k`, its elements from `p.e<k-1>` (0 for the first) to
- * `p.e<k>` (the last one's end is `p.n`).
+ * element of them all (a single update is the case of one tensor), tensor k's buffers bound as `<name>k`, its
+ * elements from `p.e<k-1>` (0 for the first) to `p.e<k>` (the last one's end is `p.n`).
  */
 function updateOver(spec: UpdateSpec, sizes: readonly number[]): GpuKernel {
   const { names, fields, words, body, fns = '', usesContext = false } = spec;
   const ends = sizes.map((_, k) => sizes.slice(0, k + 1).reduce((a, b) => a + b, 0));
-  const one = sizes.length === 1;
-  const suffix = (k: number) => (one ? '' : String(k));
-  const bindings = sizes.flatMap((_, k) => names.map((name, j) => `@group(0) @binding(${k * names.length + j}) var<storage, ${accessOf(j)}> ${name}${suffix(k)}: array<f32>;`));
+  const bindings = sizes.flatMap((_, k) => names.map((name, j) => `@group(0) @binding(${k * names.length + j}) var<storage, ${accessOf(j)}> ${name}${k}: array<f32>;`));
   const slots = names.length * sizes.length;
   bindings.push(`@group(0) @binding(${slots}) var<uniform> p: Params;`);
   if (usesContext) bindings.push(`@group(0) @binding(${slots + 1}) var<uniform> ctx: Ctx;\n${CTX_STRUCT}`);
   const branch = (k: number) => {
     const j = k === 0 ? 'i' : `i - p.e${k - 1}`;
-    return `let j = ${j};\n  ${body((name) => `${name}${suffix(k)}[j]`)}`;
+    return `let j = ${j};\n  ${body((name) => `${name}${k}[j]`)}`;
   };
-  const main = one
-    ? branch(0)
-    : sizes.map((_, k) => (k === sizes.length - 1 ? `{\n  ${branch(k)}\n  }` : `if (i < p.e${k}) {\n  ${branch(k)}\n  }`)).join(' else ');
-  const endFields = one ? '' : ends.slice(0, -1).map((_, k) => `e${k}: u32, `).join('');
+  // Tensor k's elements end at p.e<k>, but the last's: it ends at p.n.
+  const inner = ends.slice(0, -1);
+  const main = sizes.map((_, k) => (k < inner.length ? `if (i < p.e${k}) {\n  ${branch(k)}\n  }` : `{\n  ${branch(k)}\n  }`)).join(' else ');
   return {
     code: perElementShader(
       /* wgsl */ `
-struct Params { n: u32, ${endFields}${fields} }
+struct Params { n: u32, ${inner.map((_, k) => `e${k}: u32, `).join('')}${fields} }
 ${bindings.join('\n')}
 ${fns}`,
       `  ${main}`,
     ),
     workgroups: grid1d(ends[ends.length - 1]),
-    params: packWords([ends[ends.length - 1], ...(one ? [] : ends.slice(0, -1)), ...words]),
+    params: packWords([ends[ends.length - 1], ...inner, ...words]),
     access: sizes.flatMap(() => names.map((_, j) => accessOf(j))),
     bindOutput: false,
     usesContext,
