@@ -1,6 +1,8 @@
 import { CpuBackend } from '../engine/backends/cpu/cpu-backend';
 import type { Backend } from '../engine/backends/backend';
+import { useMatmulWorkers } from '../engine/backends/cpu/kernels';
 import { Rng } from '../engine/util/rng';
+import { note } from './report';
 
 /** Our engine's backends that the benchmarks can run on. */
 export const BACKENDS = ['cpu', 'webgpu'] as const;
@@ -34,3 +36,19 @@ export function randomArray(n: number, seed: number, low = -1, high = 1): Float3
 
 /** The peer name of our own engine with its matmul on the calling thread alone (no worker threads). */
 export const ONE_THREAD = 'ours-1-thread';
+
+/**
+ * Where our CPU backend's matmul runs on worker threads by default, `time` run again with the matmul on the calling
+ * thread alone: its result is the ONE_THREAD peer's (what the threads gain); undefined where there are no workers.
+ */
+export function onOneThread<T>(what: string, time: () => T): T | undefined {
+  const threads = useMatmulWorkers(undefined);
+  if (threads === 1) return undefined;
+  note(`${what}: ours on one thread (by default ${threads})`);
+  useMatmulWorkers(0);
+  try {
+    return time();
+  } finally {
+    useMatmulWorkers(undefined);
+  }
+}

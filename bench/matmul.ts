@@ -1,7 +1,6 @@
 import { Builder } from '../engine/ir/builder';
 import { compilePlan } from '../engine/plan/plan';
-import { makeBackend, ONE_THREAD, randomArray, type Bench, type BenchContext } from './context';
-import { useMatmulWorkers } from '../engine/backends/cpu/kernels';
+import { makeBackend, ONE_THREAD, onOneThread, randomArray, type Bench, type BenchContext } from './context';
 import { emitAgainst, note } from './report';
 import { peerName, tfjsOn, type PeerBackend } from './tfjs';
 import { measure } from './timing';
@@ -46,16 +45,11 @@ export const matmul: Bench = {
       const a = randomArray(n * n, 1);
       const b = randomArray(n * n, 2);
       const flops = 2 * n ** 3;
-      const threads = useMatmulWorkers(undefined);
-      note(`matmul n=${n}: ours (${threads} thread${threads > 1 ? 's' : ''})`);
+      note(`matmul n=${n}: ours`);
       const s = ours(ctx, n, a, b);
       const peers: { name: string; value: number }[] = [];
-      if (threads > 1) {
-        note(`matmul n=${n}: ours on one thread`);
-        useMatmulWorkers(0);
-        peers.push({ name: ONE_THREAD, value: flops / ours(ctx, n, a, b) / 1e9 });
-        useMatmulWorkers(undefined);
-      }
+      const single = onOneThread(`matmul n=${n}`, () => ours(ctx, n, a, b));
+      if (single !== undefined) peers.push({ name: ONE_THREAD, value: flops / single / 1e9 });
       for (const pb of ['cpu', 'wasm'] as const) {
         note(`matmul n=${n}: ${peerName(pb)}`);
         const p = await peer(pb, n, a, b);

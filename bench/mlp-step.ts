@@ -1,12 +1,10 @@
 import type { Scalar, Tensor2D } from '@tensorflow/tfjs';
-import { makeBackend, type Bench, type BenchContext } from './context';
+import { makeBackend, ONE_THREAD, onOneThread, type Bench, type BenchContext } from './context';
 import { loadTrainStep, MLP, MLP_STEP_FLOPS, mlpBatch, mlpGraph } from './mlp';
 import { emitAgainst, note } from './report';
 import { peerName, tfjsOn, type PeerBackend } from './tfjs';
 import { measure } from './timing';
 import { webgpuMlpStep } from './webgpu';
-import { useMatmulWorkers } from '../engine/backends/cpu/kernels';
-import { ONE_THREAD } from './context';
 
 /** Seconds per training step of our engine: the train plan compiled once, run on the same batch. */
 function ours(ctx: BenchContext): number {
@@ -55,17 +53,11 @@ export const mlpStep: Bench = {
   backends: ['cpu', 'webgpu'],
   async run(ctx) {
     if (ctx.backend === 'webgpu') return webgpuMlpStep();
-    const threads = useMatmulWorkers(undefined);
-    note(`mlp_step: ours (matmul on ${threads} thread${threads > 1 ? 's' : ''})`);
+    note('mlp_step: ours');
     const s = ours(ctx);
     const peers: { name: string; seconds: number }[] = [];
-    if (threads > 1) {
-      // The same engine with its matmul on the calling thread alone: what the worker threads gain.
-      note('mlp_step: ours on one thread');
-      useMatmulWorkers(0);
-      peers.push({ name: ONE_THREAD, seconds: ours(ctx) });
-      useMatmulWorkers(undefined);
-    }
+    const single = onOneThread('mlp_step', () => ours(ctx));
+    if (single !== undefined) peers.push({ name: ONE_THREAD, seconds: single });
     for (const b of ['cpu', 'wasm'] as const) {
       note(`mlp_step: ${peerName(b)}`);
       const p = await peer(b);

@@ -16,7 +16,7 @@ import { CpuBackend } from '../engine/backends/cpu/cpu-backend';
 import { AUTO_MIN_STEP_FLOPS, stepFlops } from '../engine/backends/select';
 import { StudioError } from '../engine/util/errors';
 import { hostOnlyDevice } from '../engine/backends/webgpu/gpu';
-import { WebGpuBackend, WebGpuExecutable } from '../engine/backends/webgpu/webgpu-backend';
+import { WebGpuBackend, WebGpuExecutable, type BoundKernel } from '../engine/backends/webgpu/webgpu-backend';
 import { MATMUL_CONFIGS, matmulKernel, matmulLayout, matmulSplits, matmulWorkgroupBytes, splitSumKernel } from '../engine/backends/webgpu/kernels/matmul';
 import { randomArray, type Bench } from './context';
 import { loadTrainStep, MLP, MLP_STEP_FLOPS, mlpBatch, mlpGraph } from './mlp';
@@ -149,6 +149,15 @@ export const matmulVariants: Bench = {
         return { buffer, bytes: x.byteLength };
       });
       const shape = `${m}x${k}x${n}${transA ? ' A^T' : ''}${transB ? ' B^T' : ''}`;
+      /** GFLOP/s of the bound kernels run in turn, `repeat` times over in a command buffer. */
+      const gflops = async (bound: BoundKernel | BoundKernel[]) => {
+        const s = await measureGpu(
+          () => gpu.dispatch(bound, repeat),
+          () => gpu.device.queue.onSubmittedWorkDone(),
+        );
+        return (2 * m * k * n) / (s / repeat) / 1e9;
+      };
+      const line = { bench: 'matmul_variants', backend: 'webgpu', adapter: gpu.adapter, m, k, n, transA, transB };
       for (const config of MATMUL_CONFIGS) {
         const what = `matmul_variants ${shape} tile ${config.tile} k step ${config.bk} stages ${config.stages}`;
         const bytes = matmulWorkgroupBytes(config, transB);
@@ -157,14 +166,9 @@ export const matmulVariants: Bench = {
           continue;
         }
         note(what);
-        const bound = gpu.bindKernel(matmulKernel(operands, config), storage);
-        const s =
-          (await measureGpu(
-            () => gpu.dispatch(bound, repeat),
-            () => gpu.device.queue.onSubmittedWorkDone(),
-          )) / repeat;
+        const value = await gflops(gpu.bindKernel(matmulKernel(operands, config), storage));
         const isDefault = matmulSplits(chosen) === 1 && chosen.tile === config.tile && chosen.bk === config.bk && chosen.stages === config.stages;
-        emit({ bench: 'matmul_variants', backend: 'webgpu', adapter: gpu.adapter, m, k, n, transA, transB, ...config, splits: 1, default: isDefault, value: (2 * m * k * n) / s / 1e9, unit: 'GFLOP/s' });
+        emit({ ...line, ...config, splits: 1, default: isDefault, value, unit: 'GFLOP/s' });
       }
       // Split-K, for the MLP's small products (few output tiles, long k): the default tile, k in `splits` ranges,
       // then the split sum, both dispatches timed; the backend's own choice among them.
@@ -172,16 +176,11 @@ export const matmulVariants: Bench = {
       for (const splits of repeat > 1 ? [...new Set([...SPLITS, chosenSplits])].filter((x) => x > 1).sort((a, b) => a - b) : []) {
         note(`matmul_variants ${shape} split-K in ${splits}`);
         const parts = gpu.createStorage(splits * m * n, 'split-K parts');
-        const bound = [
+        const value = await gflops([
           gpu.bindKernel(matmulKernel(operands, undefined, splits), [storage[0], storage[1], { buffer: parts, bytes: splits * m * n * 4 }]),
           gpu.bindKernel(splitSumKernel(m * n, splits), [{ buffer: parts, bytes: splits * m * n * 4 }, storage[2]]),
-        ];
-        const s =
-          (await measureGpu(
-            () => gpu.dispatch(bound, repeat),
-            () => gpu.device.queue.onSubmittedWorkDone(),
-          )) / repeat;
-        emit({ bench: 'matmul_variants', backend: 'webgpu', adapter: gpu.adapter, m, k, n, transA, transB, tile: chosen.tile, bk: chosen.bk, stages: chosen.stages, splits, default: splits === chosenSplits, value: (2 * m * k * n) / s / 1e9, unit: 'GFLOP/s' });
+        ]);
+        emit({ ...line, tile: chosen.tile, bk: chosen.bk, stages: chosen.stages, splits, default: splits === chosenSplits, value, unit: 'GFLOP/s' });
         parts.destroy();
       }
       for (const x of storage) x.buffer.destroy();
