@@ -205,7 +205,7 @@ function batchOf(batch: number): { x: Float32Array; y: Float32Array } {
  * Seconds per training step of `nodes` at `batch` on the GPU, SGD as the MLP bench's, the objective read back every
  * READ_EVERY steps; and the step's dispatches.
  */
-async function gpuStep(gpu: WebGpuBackend, nodes: GraphNode[], batch: number, feeds: Record<string, Float32Array>): Promise<{ seconds: number; dispatches: number }> {
+async function gpuStep(gpu: WebGpuBackend, nodes: GraphNode[], batch: number, feeds: Record<string, Float32Array>): Promise<{ seconds: number; dispatches: number; pooledBytes: number }> {
   const exe = loadTrainStep(gpu, nodes, batch, feeds);
   let step = 0;
   const seconds = await measureGpu(
@@ -215,7 +215,7 @@ async function gpuStep(gpu: WebGpuBackend, nodes: GraphNode[], batch: number, fe
     },
     () => exe.read('objective'),
   );
-  return { seconds, dispatches: exe.dispatches() };
+  return { seconds, dispatches: exe.dispatches(), pooledBytes: exe.pooledBytes };
 }
 
 export async function webgpuMlpStep(): Promise<void> {
@@ -225,12 +225,14 @@ export async function webgpuMlpStep(): Promise<void> {
   for (const batch of [MLP.batch, 8 * MLP.batch]) {
     await figure(`mlp_step batch ${batch}`, async () => {
       note(`mlp_step batch ${batch}: ours on webgpu, the objective read every ${READ_EVERY} steps`);
-      const { seconds: s, dispatches } = await gpuStep(gpu, nodes, batch, batchOf(batch));
+      const { seconds: s, dispatches, pooledBytes } = await gpuStep(gpu, nodes, batch, batchOf(batch));
       const extras = { backend: 'webgpu', adapter: gpu.adapter, batch, readEvery: READ_EVERY };
       emit({ bench: 'mlp_step', ...extras, value: 1 / s, unit: 'steps/s' });
       emit({ bench: 'mlp_step', ...extras, value: (MLP_STEP_FLOPS * (batch / MLP.batch)) / s / 1e9, unit: 'GFLOP/s' });
       // What bounds a small batch's steps/s on a fast GPU: each dispatch is a launch and a barrier.
       emit({ bench: 'mlp_step', ...extras, value: dispatches, unit: 'dispatches/step' });
+      // The GPU memory of the step's intermediates (its pooled buffers, shared by liveness in dispatch order).
+      emit({ bench: 'mlp_step', ...extras, of: 'pooled buffers', value: pooledBytes, unit: 'bytes' });
     });
   }
   gpu.dispose();

@@ -51,15 +51,33 @@ export interface Update {
 const GROW_FROM_FRACTION = 8;
 
 /**
- * Compiles the nodes needed for `outputs` and `updates` into a plan. Parameters (`param` nodes) become persistent
- * buffers named after the tensor, so that plans for training, evaluation and other batch sizes share them.
+ * Which of the free pooled buffers of these sizes is to hold a value of `size` elements: the smallest that is big
+ * enough; else the largest, to be grown, unless it holds under 1 / GROW_FROM_FRACTION of the size (then growing it
+ * saves little and keeps its old size allocated for nothing); -1: none, a new buffer is better.
+ */
+export function bestFit(sizes: readonly number[], size: number): number {
+  let best = -1;
+  sizes.forEach((s, i) => {
+    if (s >= size && (best < 0 || s < sizes[best])) best = i;
+  });
+  if (best >= 0 || !sizes.length) return best;
+  const largest = sizes.reduce((b, s, i) => (s > sizes[b] ? i : b), 0);
+  return sizes[largest] * GROW_FROM_FRACTION >= size ? largest : -1;
+}
+
+/**
+ * Compiles the nodes needed for `outputs` and `updates` into a plan, each value computed once (sharedValues).
+ * Parameters (`param` nodes) become persistent buffers named after the tensor, so that plans for training,
+ * evaluation and other batch sizes share them.
  */
 export function compilePlan(outputs: Readonly<Record<string, IRNode>>, updates: readonly Update[] = []): Plan {
-  const roots = [...Object.values(outputs), ...updates.map((u) => u.source)];
-  const order = topoOrder(roots);
+  const all = topoOrder([...Object.values(outputs), ...updates.map((u) => u.source)]);
+  const rep = sharedValues(all);
+  const value = (n: IRNode) => rep.get(n)!;
+  const order = all.filter((n) => value(n) === n);
   const lastUse = new Map<IRNode, number>();
-  order.forEach((n, i) => n.inputs.forEach((x) => lastUse.set(x, i)));
-  const pinned = new Set(roots);
+  order.forEach((n, i) => n.inputs.forEach((x) => lastUse.set(value(x), i)));
+  const pinned = new Set([...Object.values(outputs), ...updates.map((u) => u.source)].map(value));
 
   const buffers: BufferSpec[] = [];
   const persistent = new Map<string, number>();
@@ -74,17 +92,7 @@ export function compilePlan(outputs: Readonly<Record<string, IRNode>>, updates: 
   const free: number[] = [];
   const poolSizes: number[] = [];
   const alloc = (size: number): number => {
-    let best = -1;
-    for (let i = 0; i < free.length; i++) {
-      const s = poolSizes[free[i]];
-      if (s >= size && (best < 0 || s < poolSizes[free[best]])) best = i;
-    }
-    // None big enough: grow the largest free one, unless it is under an eighth of the size (then growing it saves
-    // little and keeps its old size allocated for nothing; a new buffer is better).
-    if (best < 0 && free.length) {
-      const largest = free.reduce((b, f, i) => (poolSizes[f] > poolSizes[free[b]] ? i : b), 0);
-      if (poolSizes[free[largest]] * GROW_FROM_FRACTION >= size) best = largest;
-    }
+    const best = bestFit(free.map((f) => poolSizes[f]), size);
     if (best >= 0) {
       const id = free.splice(best, 1)[0];
       poolSizes[id] = Math.max(poolSizes[id], size);
@@ -113,11 +121,11 @@ export function compilePlan(outputs: Readonly<Record<string, IRNode>>, updates: 
     bufferOf.set(n, out);
     steps.push({
       call: { op: n.op, attrs: n.attrs, inShapes: n.inputs.map((x) => concrete(x.shape)), outShape: shape },
-      inputs: n.inputs.map((x) => bufferOf.get(x)!),
+      inputs: n.inputs.map((x) => bufferOf.get(value(x))!),
       output: out,
       node: n,
     });
-    for (const x of new Set(n.inputs)) {
+    for (const x of new Set(n.inputs.map(value))) {
       const b = bufferOf.get(x)!;
       if (lastUse.get(x) === i && !pinned.has(x) && buffers[b].role === 'pool') free.push(b);
     }
@@ -130,13 +138,13 @@ export function compilePlan(outputs: Readonly<Record<string, IRNode>>, updates: 
     const state = (u.state ?? []).map((s) => persistentBuffer(s, size));
     steps.push({
       call: { op: u.op, attrs: u.attrs ?? {}, inShapes: [], outShape: concrete(u.source.shape) },
-      inputs: [target, bufferOf.get(u.source)!, ...state],
+      inputs: [target, bufferOf.get(value(u.source))!, ...state],
       output: target,
     });
   }
 
   const finalBuffers = buffers.map((b, i) => (b.role === 'pool' ? { ...b, size: poolSizes[i] } : b));
-  const outs = new Map(Object.entries(outputs).map(([k, n]) => [k, { buffer: bufferOf.get(n)!, shape: concrete(n.shape) }]));
+  const outs = new Map(Object.entries(outputs).map(([k, n]) => [k, { buffer: bufferOf.get(value(n))!, shape: concrete(n.shape) }]));
   return {
     buffers: finalBuffers,
     steps,
@@ -145,6 +153,32 @@ export function compilePlan(outputs: Readonly<Record<string, IRNode>>, updates: 
     inputs,
     peakBytes: 4 * finalBuffers.reduce((s, b) => s + b.size, 0),
   };
+}
+
+/**
+ * Each node's value, computed once: the first node of `order` (topological) with the same op, attributes and
+ * inputs (their values), or the node itself. Sources are their own (two constants are not compared). The training
+ * graph repeats itself where separate expansions build the same thing, e.g. the labels' one-hot for the loss and for
+ * the accuracy.
+ */
+function sharedValues(order: readonly IRNode[]): Map<IRNode, IRNode> {
+  const rep = new Map<IRNode, IRNode>();
+  const byKey = new Map<string, IRNode>();
+  for (const n of order) {
+    let first = n;
+    if (n.inputs.length) {
+      const key = `${n.op}(${n.inputs.map((x) => rep.get(x)!.id).join()})${attrsKey(n.attrs)}`;
+      first = byKey.get(key) ?? n;
+      if (first === n) byKey.set(key, n);
+    }
+    rep.set(n, first);
+  }
+  return rep;
+}
+
+/** Attributes as a string that tells every two values apart (JSON alone would write NaN and Infinity alike, and -0 as 0). */
+function attrsKey(attrs: IRNode['attrs']): string {
+  return JSON.stringify(attrs, (_k, v: unknown) => (typeof v === 'number' ? `#${Object.is(v, -0) ? '-0' : String(v)}` : v));
 }
 
 /** The nodes the roots depend on, in topological (creation) order. */

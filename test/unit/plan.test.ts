@@ -61,6 +61,31 @@ describe('plan', () => {
     expect(e2.readSync('s')[0]).toBe(45);
   });
 
+  it('computes a value once however often the graph builds it, and tells apart what differs', () => {
+    const b = new Builder();
+    const x = b.input('x', [2, 2]);
+    const labels = b.input('labels', [2]);
+    // Built twice each: e^x (and a product of it), the labels' one-hot, a sum over the rows.
+    const twice = [0, 1].map(() => b.mul(b.exp(x), b.oneHot(labels, 2)));
+    const rows = [0, 1].map(() => b.sum(x, [1]));
+    // Not the same: another axis, and fills that JSON would write alike (NaN and Infinity; 0 and -0).
+    const cols = b.sum(x, [0]);
+    const fills = [NaN, Infinity, 0, -0].map((v) => b.fullLike(x, v));
+    const plan = compilePlan({ a: twice[0], b: twice[1], r0: rows[0], r1: rows[1], cols, ...Object.fromEntries(fills.map((f, i) => [`f${i}`, f])) });
+    expect(plan.steps.map((s) => s.call.op)).toEqual(['exp', 'one_hot', 'mul', 'sum', 'sum', 'full_like', 'full_like', 'full_like', 'full_like']);
+    expect(plan.outputs.get('a')!.buffer).toBe(plan.outputs.get('b')!.buffer);
+
+    const exe = new CpuBackend().load(plan);
+    exe.setInput('x', Float32Array.of(0, 1, 2, 3));
+    exe.setInput('labels', Float32Array.of(1, 0));
+    exe.run({ seed: 1, step: 1 });
+    const e = (v: number) => Math.fround(Math.exp(v));
+    expect([...exe.readSync('b')]).toEqual([0, e(1), e(2), 0]);
+    expect([...exe.readSync('r1')]).toEqual([1, 5]);
+    expect([...exe.readSync('cols')]).toEqual([2, 4]);
+    expect([0, 1, 2, 3].map((i) => exe.readSync(`f${i}`)[0])).toEqual([NaN, Infinity, 0, -0]);
+  });
+
   it('runs only what the outputs need', () => {
     const b = new Builder();
     const x = b.input('x', [2]);

@@ -26,8 +26,9 @@
  *   - `kept`: so is a value in a buffer that is not a pooled intermediate (input, persistent, const);
  *   - `shape`: every value must broadcast to the last one's shape, and the broadcast layout fit MAX_RANK dims;
  *   - `inputs`: the externals and the output must fit the storage buffers of one shader stage;
- *   - `alias`: the plan may give the last value the buffer of an external (its last read is in the group); that
- *     external is then read through the output binding, at the element being written, which needs it unbroadcast;
+ *   - `alias`: the plan may give the last value the buffer of an external (its last read is in the group), and a
+ *     kernel may not write a buffer that it reads (the backend plans on a buffer per value, ./share-buffers.ts,
+ *     where this does not happen);
  *   - `length`: at most `maxSteps` steps a group.
  */
 import type { KernelCall } from '../kernel';
@@ -48,8 +49,6 @@ export interface FusionGroup {
   readonly inputs: readonly { buffer: number; shape: readonly number[] }[];
   /** Per step of the group, its operands. */
   readonly operands: readonly (readonly Operand[])[];
-  /** The index in `inputs` of the external that lives in the output's buffer (read at the element written), if any. */
-  readonly aliased?: number;
   readonly output: number;
   readonly shape: readonly number[];
 }
@@ -186,15 +185,13 @@ export function planFusion(plan: PlanLike, options: FusionOptions = {}): Fusion 
       );
     }
     if (!consistent || inputs.some((x) => !broadcastsTo(x.shape, shape))) return 'shape';
-    const aliased = inputs.findIndex((x) => x.buffer === sink.output);
-    if (aliased >= 0 && numel(inputs[aliased].shape) !== numel(shape)) return 'alias';
-    if (inputs.length - (aliased >= 0 ? 1 : 0) > maxInputs) return 'inputs';
+    if (inputs.some((x) => x.buffer === sink.output)) return 'alias';
+    if (inputs.length > maxInputs) return 'inputs';
     if (broadcastLayout(inputs.map((x) => x.shape), shape).shape.length > MAX_RANK) return 'shape';
     return {
       steps: Array.from({ length: b - a + 1 }, (_, k) => a + k),
       inputs,
       operands,
-      ...(aliased >= 0 ? { aliased } : {}),
       output: sink.output,
       shape,
     };
@@ -229,9 +226,7 @@ export function planFusion(plan: PlanLike, options: FusionOptions = {}): Fusion 
     // The reduction writes its own buffer while it reads the externals: that may not be one of them.
     if (typeof group === 'string' || group.inputs.some((x) => x.buffer === steps[r].output)) continue;
     if (at >= 0) groups.splice(at, 1);
-    // The group's own value is never written, so an external in its buffer is bound and read like the others.
-    const { steps: s, inputs, operands, output, shape } = group;
-    prologues.push({ group: { steps: s, inputs, operands, output, shape }, reduce: r });
+    prologues.push({ group, reduce: r });
   }
   return { groups, prologues, breaks };
 }
@@ -261,7 +256,7 @@ const PARAM = /\bp\.(\w+)/g;
  * strides and attributes are uniforms: the source depends only on the group's ops and operands, so plans of other
  * batch sizes share the pipeline.
  *
- * Binding: the externals (but the aliased one, read at `out[i]`) in order, from binding 0.
+ * Binding: the externals in order, from binding 0.
  */
 export interface FusedExpression {
   /** Fields of the Params struct (a whole number of 16-byte rows), and their words. */
@@ -283,7 +278,7 @@ export function fusedExpression(group: FusionGroup, steps: readonly PlanStep[]):
     group.shape,
   );
   const slots = (v: number[]) => [...v, ...new Array<number>(MAX_RANK - v.length).fill(0)];
-  const bound = group.inputs.map((_, e) => e).filter((e) => e !== group.aliased);
+  const externals = group.inputs.map((_, e) => e);
 
   const fns = new Map<string, string>();
   const fields: string[] = [];
@@ -330,13 +325,13 @@ export function fusedExpression(group: FusionGroup, steps: readonly PlanStep[]):
     lines.push(`  let v${j} = ${fn}(${args.join(', ')});`);
   });
   return {
-    fields: `n: u32, rank: u32, pad0: u32, pad1: u32, shape: array<vec4<u32>, 2>${bound.map((e) => `, s${e}: array<vec4<u32>, 2>`).join('')}${fields.map((f) => `, ${f}`).join('')}`,
-    words: [n, shape.length, 0, 0, ...slots(shape), ...bound.flatMap((e) => slots(strides[e])), ...attrWords],
-    bindings: bound.map((e, k) => `@group(0) @binding(${k}) var<storage, read> in${e}: array<f32>;`).join('\n'),
-    count: bound.length,
+    fields: `n: u32, rank: u32, pad0: u32, pad1: u32, shape: array<vec4<u32>, 2>${externals.map((e) => `, s${e}: array<vec4<u32>, 2>`).join('')}${fields.map((f) => `, ${f}`).join('')}`,
+    words: [n, shape.length, 0, 0, ...slots(shape), ...externals.flatMap((e) => slots(strides[e])), ...attrWords],
+    bindings: externals.map((e, k) => `@group(0) @binding(${k}) var<storage, read> in${e}: array<f32>;`).join('\n'),
+    count: externals.length,
     fns: [...fns.values()].join('\n'),
-    body: `${broadcastIndexWgsl(bound.map((e) => [`j${e}`, `s${e}`] as const))}
-${group.inputs.map((_, e) => (e === group.aliased ? `  let x${e} = out[i];` : `  let x${e} = in${e}[j${e}];`)).join('\n')}
+    body: `${broadcastIndexWgsl(externals.map((e) => [`j${e}`, `s${e}`] as const))}
+${externals.map((e) => `  let x${e} = in${e}[j${e}];`).join('\n')}
 ${lines.join('\n')}`,
     value: `v${group.steps.length - 1}`,
   };
@@ -358,12 +353,11 @@ ${e.fns}`,
   return { code, workgroups: grid1d(numel(group.shape)), params: packWords(e.words) };
 }
 
-/** The plan step a fused group is bound as: the externals (the aliased one left out) in, the last step's value out. */
+/** The plan step a fused group is bound as: the externals in, the last step's value out. */
 export function fusedStep(group: FusionGroup, steps: readonly PlanStep[]): { step: PlanStep; inSizes: number[] } {
   const sink = steps[group.steps[group.steps.length - 1]];
-  const bound = group.inputs.filter((_, e) => e !== group.aliased);
   return {
-    step: { call: sink.call, inputs: bound.map((x) => x.buffer), output: group.output, node: sink.node },
-    inSizes: bound.map((x) => numel(x.shape)),
+    step: { call: sink.call, inputs: group.inputs.map((x) => x.buffer), output: group.output, node: sink.node },
+    inSizes: group.inputs.map((x) => numel(x.shape)),
   };
 }

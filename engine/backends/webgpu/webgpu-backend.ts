@@ -8,6 +8,7 @@ import { elideCopies } from './elide';
 import { planUpdateGroups } from './group-updates';
 import { epilogueSteps, planFolds } from './fold';
 import { contextWords, type GpuKernel, type StepKernels } from './kernel';
+import { ownBuffers, shareBuffers } from './share-buffers';
 import { gpuKernelFor } from './kernels';
 import { matmulStepKernels } from './kernels/matmul';
 import { groupedUpdateKernel } from './kernels/update';
@@ -24,8 +25,8 @@ const bytesOf = (elements: number) => Math.max(4, elements * 4);
 const pipelineCaches = new WeakMap<GPUDevice, Map<string, GPUComputePipeline>>();
 
 /**
- * Runs plans on the GPU through WebGPU. Buffers are allocated once per plan (pooled intermediates as the plan
- * shares them, persistent tensors by name across plans); a run encodes the plan's steps into one command buffer and
+ * Runs plans on the GPU through WebGPU. Buffers are allocated once per plan (pooled intermediates shared by liveness
+ * in the order of the dispatches, ./share-buffers.ts; persistent tensors by name across plans); a run encodes the plan's steps into one command buffer and
  * submits it without waiting; outputs are read back asynchronously. A training step's metrics come back through
  * runAndCollect, copied into a ring of small staging buffers in the step's own command buffer, so that training
  * submits the next steps while they are on their way (Session keeps a window of steps in flight).
@@ -234,110 +235,150 @@ function encode(pass: GPUComputePassEncoder, k: BoundKernel, current: GPUCompute
   return k.pipeline;
 }
 
-/** A plan step's kernel, bound to the plan's buffers; `next`, the join of a split step, is dispatched after it. */
+/** A kernel bound with, where its step is split, `next` (the join) to dispatch after it. */
 interface BoundStep extends BoundKernel {
-  step: PlanStep;
   next?: BoundKernel;
+}
+
+/**
+ * What a plan step, or a group of them, dispatches: its kernels, the step they are bound as (the buffers they read
+ * and write, with their sizes), and once the plan's buffers exist, the bound kernels.
+ */
+interface StepDispatch {
+  step: PlanStep;
+  kernels: StepKernels;
+  inSizes: number[];
+  outSize: number;
+  bound?: BoundStep;
 }
 
 const numel = (s: readonly number[]) => s.reduce((a, d) => a * d, 1);
 
 export class WebGpuExecutable implements Executable {
-  private readonly buffers: GPUBuffer[];
-  private readonly bound: (BoundStep | null)[];
+  /** Per plan buffer, its GPU buffer; none for a pooled value that no dispatch writes (./share-buffers.ts). */
+  private readonly buffers: readonly (GPUBuffer | undefined)[];
+  /** Each step's own dispatch (null: a step with no elements); bound where a run dispatches it. */
+  private readonly own: (StepDispatch | null)[];
+  /** Whether the plan runs fused; if not, every step's own dispatch on the plan's buffers. */
+  private readonly fuses: boolean;
+  /** The plan as given, run step by step on buffers of its own: what findNonFinite runs (made when first needed). */
+  private stepwise?: WebGpuExecutable;
   private readonly context: GPUBuffer;
   private readonly usesContext: boolean;
   /** runAndCollect's staging, by the outputs it collects. */
   private readonly collectors = new Map<string, Collector>();
   /**
    * Fused elementwise groups (./fuse.ts), reductions with the group they read computed in their loads, and grouped
-   * updates (./group-updates.ts), by first step. `submit` dispatches a group in place of its steps when its range
-   * holds them all (a run, a phase); a range of one step (findNonFinite) dispatches that step's own kernel, which
-   * every step keeps, so NaN hunting still sees every intermediate value.
+   * updates (./group-updates.ts), by first step: dispatched in place of their steps.
    */
-  private readonly fused = new Map<number, { last: number; bound: BoundStep }>();
+  private readonly fused = new Map<number, { last: number; dispatch: StepDispatch }>();
   /**
    * Transposes, bias adds and relus folded into matmuls (./fold.ts): the matmuls' rewritten dispatches, and null
-   * for the steps not dispatched. Applied to ranges that hold every compute step.
+   * for the steps not dispatched.
    */
-  private readonly folded = new Map<number, BoundStep | null>();
+  private readonly folded = new Map<number, StepDispatch | null>();
 
-  /** The plan as it runs here: the one given, its reshapes elided (./elide.ts) unless `fuse` is false. */
+  /**
+   * The plan as it runs here: the one given, with every pooled value in a buffer of its own and its copies elided
+   * (./elide.ts), unless `fuse` is false. Its pooled buffers then share GPU buffers by liveness in the order of the
+   * dispatches, so that a value that a fused kernel never writes takes no memory.
+   */
   readonly plan: Plan;
+  /** Bytes of the GPU buffers that hold the plan's pooled intermediates. */
+  readonly pooledBytes: number;
 
-  /** `fuse: false` binds every step on its own (the reference that the fusion and fold tests compare with). */
+  /**
+   * `fuse: false` dispatches every step on its own, on the plan's buffers: the reference that the fusion and fold
+   * tests compare with, and findNonFinite's way to see every intermediate value.
+   */
   constructor(
     private readonly backend: WebGpuBackend,
-    given: Plan,
+    private readonly given: Plan,
     options: { fuse?: boolean } = {},
   ) {
-    const plan = options.fuse === false ? given : elideCopies(given);
+    const fuse = (this.fuses = options.fuse !== false);
+    const plan = fuse ? elideCopies(ownBuffers(given)) : given;
     this.plan = plan;
-    this.buffers = plan.buffers.map((b, i) => {
-      if (b.role === 'persistent') return backend.persistent(b.name!, b.size);
-      const buf = backend.createStorage(b.size, `buffer ${i} of a plan`);
-      if (b.role === 'const') backend.write(buf, b.value!);
-      return buf;
-    });
-    const device = backend.device;
-    this.context = device.createBuffer({ size: 16, usage: UNIFORM });
     let usesContext = false;
-    this.bound = plan.steps.map((step, i) => {
+    this.own = plan.steps.map((step, i) => {
       const isUpdate = i >= plan.updateStart;
       const outSize = numel(step.call.outShape);
       if (outSize === 0) return null;
       const kernels = gpuKernelFor(step.call, isUpdate);
       if (!kernels) throw new StudioError(`the WebGPU backend has no kernel for ${step.call.op}`);
       usesContext ||= 'kernel' in kernels && !!kernels.kernel.usesContext;
-      return this.bind(step, kernels, isUpdate ? step.inputs.map(() => outSize) : step.call.inShapes.map(numel), outSize);
+      return { step, kernels, inSizes: isUpdate ? step.inputs.map(() => outSize) : step.call.inShapes.map(numel), outSize };
     });
     this.usesContext = usesContext;
+    if (fuse) this.planDispatches(backend.device.limits.maxStorageBuffersPerShaderStage);
+
+    const dispatches: StepDispatch[] = [];
+    this.forEachDispatch(0, plan.steps.length, (d) => dispatches.push(d));
+    const shared = fuse ? shareBuffers(plan, dispatches.map((d) => d.step)) : undefined;
+    const pool = shared?.sizes.map((size, i) => backend.createStorage(size, `shared buffer ${i} of a plan`));
+    this.pooledBytes = (shared?.sizes ?? plan.buffers.filter((b) => b.role === 'pool').map((b) => b.size)).reduce((sum, size) => sum + bytesOf(size), 0);
+    this.buffers = plan.buffers.map((b, i) => {
+      if (b.role === 'persistent') return backend.persistent(b.name!, b.size);
+      if (pool && b.role === 'pool') return pool[shared!.of[i]];
+      const buf = backend.createStorage(b.size, `buffer ${i} of a plan`);
+      if (b.role === 'const') backend.write(buf, b.value!);
+      return buf;
+    });
+    this.context = backend.device.createBuffer({ size: 16, usage: UNIFORM });
+    for (const d of dispatches) d.bound = this.bind(d);
+  }
+
+  /** The fused groups, prologues, grouped updates and folds of the plan, each a dispatch of its own. */
+  private planDispatches(maxStorageBuffers: number): void {
+    const plan = this.plan;
     // The adds and relus that matmuls compute as they store are kept out of fusion, then folded.
-    const fusion =
-      options.fuse === false ? { groups: [], prologues: [] } : planFusion(plan, { maxStorageBuffers: device.limits.maxStorageBuffersPerShaderStage, exclude: epilogueSteps(plan) });
+    const fusion = planFusion(plan, { maxStorageBuffers, exclude: epilogueSteps(plan) });
     for (const group of fusion.groups) {
       const { step, inSizes } = fusedStep(group, plan.steps);
-      const bound = this.bind(step, { kernel: fusedKernel(group, plan.steps) }, inSizes, numel(group.shape));
-      this.fused.set(group.steps[0], { last: group.steps[group.steps.length - 1], bound });
+      const dispatch = { step, kernels: { kernel: fusedKernel(group, plan.steps) }, inSizes, outSize: numel(group.shape) };
+      this.fused.set(group.steps[0], { last: group.steps[group.steps.length - 1], dispatch });
     }
     for (const { group, reduce } of fusion.prologues) {
       const { step, inSizes } = fusedStep(group, plan.steps);
       const r = plan.steps[reduce];
-      const bound = this.bind({ ...r, inputs: step.inputs }, reduceKernels(r.call, fusedExpression(group, plan.steps)), inSizes, numel(r.call.outShape));
-      this.fused.set(group.steps[0], { last: reduce, bound });
+      const dispatch = { step: { ...r, inputs: step.inputs }, kernels: reduceKernels(r.call, fusedExpression(group, plan.steps)), inSizes, outSize: numel(r.call.outShape) };
+      this.fused.set(group.steps[0], { last: reduce, dispatch });
     }
-    const updateGroups = options.fuse === false ? [] : planUpdateGroups(plan, { maxStorageBuffers: device.limits.maxStorageBuffersPerShaderStage });
-    for (const steps of updateGroups) {
+    for (const steps of planUpdateGroups(plan, { maxStorageBuffers })) {
       const updates = steps.map((i) => plan.steps[i]);
-      const kernel = groupedUpdateKernel(updates.map((u) => u.call));
+      const kernels = { kernel: groupedUpdateKernel(updates.map((u) => u.call)) };
       const inSizes = updates.flatMap((u) => u.inputs.map(() => numel(u.call.outShape)));
-      const bound = this.bind({ ...updates[0], inputs: updates.flatMap((u) => u.inputs) }, { kernel }, inSizes, 0);
-      this.fused.set(steps[0], { last: steps[steps.length - 1], bound });
+      this.fused.set(steps[0], { last: steps[steps.length - 1], dispatch: { step: { ...updates[0], inputs: updates.flatMap((u) => u.inputs) }, kernels, inSizes, outSize: 0 } });
     }
     // Steps that a fused kernel computes are not folded into a matmul.
     const taken = new Set([...fusion.groups.flatMap((g) => g.steps), ...fusion.prologues.flatMap((p) => [...p.group.steps, p.reduce])]);
-    const folds = options.fuse === false ? { rewrites: [], skipped: [] } : planFolds(plan, taken);
+    const folds = planFolds(plan, taken);
     for (const r of folds.rewrites) {
       const inShapes = [r.aShape, r.bShape, ...(r.bias ? [r.bias] : [])];
       const step = { ...plan.steps[r.step], call: { op: 'matmul', attrs: {}, inShapes, outShape: r.outShape }, inputs: r.inputs, output: r.output };
-      this.folded.set(r.step, this.bind(step, matmulStepKernels(r), inShapes.map(numel), numel(r.outShape)));
+      this.folded.set(r.step, { step, kernels: matmulStepKernels(r), inSizes: inShapes.map(numel), outSize: numel(r.outShape) });
     }
     for (const t of folds.skipped) this.folded.set(t, null);
   }
 
-  /** Binds a step's kernels to its buffers; a split step's two to a scratch buffer of its own between them. */
-  private bind(step: PlanStep, kernels: StepKernels, inSizes: number[], outSize: number): BoundStep {
-    const storage = step.inputs.map((b, k) => ({ buffer: this.buffers[b], bytes: bytesOf(inSizes[k]) }));
-    const output = { buffer: this.buffers[step.output], bytes: bytesOf(outSize) };
+  private buffer(i: number): GPUBuffer {
+    const b = this.buffers[i];
+    if (!b) throw new Error(`buffer ${i} of the plan is never used`);
+    return b;
+  }
+
+  /** Binds a dispatch's kernels to its buffers; a split step's two to a scratch buffer of its own between them. */
+  private bind({ step, kernels, inSizes, outSize }: StepDispatch): BoundStep {
+    const storage = step.inputs.map((b, k) => ({ buffer: this.buffer(b), bytes: bytesOf(inSizes[k]) }));
+    const output = { buffer: this.buffer(step.output), bytes: bytesOf(outSize) };
     if ('kernel' in kernels) {
       if (kernels.kernel.bindOutput !== false) storage.push(output);
-      return { ...this.backend.bindKernel(kernels.kernel, storage, this.context), step };
+      return this.backend.bindKernel(kernels.kernel, storage, this.context);
     }
     const scratch = { buffer: this.backend.createStorage(kernels.scratch, `the partial results of a split ${step.call.op}`), bytes: bytesOf(kernels.scratch) };
     const own = storage.length - (kernels.joinReads ?? 0);
     return {
       ...this.backend.bindKernel(kernels.parts, [...storage.slice(0, own), scratch], this.context),
-      step,
       next: this.backend.bindKernel(kernels.join, [scratch, ...storage.slice(own), output]),
     };
   }
@@ -347,13 +388,13 @@ export class WebGpuExecutable implements Executable {
     if (!input) return;
     const size = this.plan.buffers[input.buffer].size;
     if (data.length !== size) throw new Error(`input ${name}: ${data.length} values for a buffer of ${size}`);
-    this.backend.write(this.buffers[input.buffer], data);
+    this.backend.write(this.buffer(input.buffer), data);
   }
 
   /** Encodes the steps (all, or the compute or update part) into one command buffer and submits it. */
   run(ctx: RunContext, phase: Phase = 'all'): void {
     const from = phase === 'update' ? this.plan.updateStart : 0;
-    const to = phase === 'compute' ? this.plan.updateStart : this.bound.length;
+    const to = phase === 'compute' ? this.plan.updateStart : this.own.length;
     this.submit(ctx, from, to);
   }
 
@@ -368,14 +409,13 @@ export class WebGpuExecutable implements Executable {
       device.queue.writeBuffer(this.context, 0, w.buffer, w.byteOffset, w.byteLength);
     }
     const enc = device.createCommandEncoder();
-    const folds = from === 0 && to >= this.plan.updateStart;
     const encodePass = (a: number, b: number) => {
       if (a >= b) return;
       const pass = enc.beginComputePass();
       let pipeline: GPUComputePipeline | undefined;
-      this.forEachDispatch(a, b, folds, (s) => {
-        pipeline = encode(pass, s, pipeline);
-        if (s.next) pipeline = encode(pass, s.next, pipeline);
+      this.forEachDispatch(a, b, ({ bound }) => {
+        pipeline = encode(pass, bound!, pipeline);
+        if (bound!.next) pipeline = encode(pass, bound!.next, pipeline);
       });
       pass.end();
     };
@@ -388,13 +428,16 @@ export class WebGpuExecutable implements Executable {
     device.queue.submit([enc.finish()]);
   }
 
-  /** The dispatches of steps [a, b): each step's own, a fused group's in place of its steps, the folds where `folds`. */
-  private forEachDispatch(a: number, b: number, folds: boolean, fn: (s: BoundStep) => void): void {
+  /**
+   * The dispatches of steps [a, b): each step's own, a fused group's in place of its steps, a folded matmul's. The
+   * ranges run are the whole plan or a phase, which hold every group and fold whole (step by step: `stepwise`).
+   */
+  private forEachDispatch(a: number, b: number, fn: (s: StepDispatch) => void): void {
     for (let i = a; i < b; i++) {
-      let s = this.bound[i];
+      let s = this.own[i];
       const f = this.fused.get(i);
-      if (f && f.last < b) [s, i] = [f.bound, f.last];
-      else if (folds && this.folded.has(i)) s = this.folded.get(i)!;
+      if (f && f.last < b) [s, i] = [f.dispatch, f.last];
+      else if (this.folded.has(i)) s = this.folded.get(i)!;
       if (s) fn(s);
     }
   }
@@ -402,14 +445,14 @@ export class WebGpuExecutable implements Executable {
   /** How many dispatches a run of the whole plan makes (the bench reports it). */
   dispatches(): number {
     let n = 0;
-    this.forEachDispatch(0, this.bound.length, true, (s) => (n += s.next ? 2 : 1));
+    this.forEachDispatch(0, this.own.length, (s) => (n += 'kernel' in s.kernels ? 1 : 2));
     return n;
   }
 
   read(output: string): Promise<Float32Array> {
     const o = this.plan.outputs.get(output);
     if (!o) throw new Error(`the plan has no output ${output}`);
-    return this.backend.readBuffer(this.buffers[o.buffer], numel(o.shape));
+    return this.backend.readBuffer(this.buffer(o.buffer), numel(o.shape));
   }
 
   /**
@@ -421,7 +464,7 @@ export class WebGpuExecutable implements Executable {
     const c = this.collector(outputs);
     const device = this.backend.device;
     const staging = c.free.pop() ?? device.createBuffer({ size: c.bytes, usage: READBACK });
-    this.submit(ctx, 0, this.bound.length, {
+    this.submit(ctx, 0, this.own.length, {
       at: this.plan.updateStart,
       encode: (enc) => {
         for (const p of c.parts) if (p.elements) enc.copyBufferToBuffer(p.buffer, 0, staging, p.offset * 4, p.elements * 4);
@@ -450,7 +493,7 @@ export class WebGpuExecutable implements Executable {
       const parts = outputs.map((name) => {
         const o = this.plan.outputs.get(name);
         if (!o) throw new Error(`the plan has no output ${name}`);
-        const part = { buffer: this.buffers[o.buffer], elements: numel(o.shape), offset };
+        const part = { buffer: this.buffer(o.buffer), elements: numel(o.shape), offset };
         offset += part.elements;
         return part;
       });
@@ -459,11 +502,24 @@ export class WebGpuExecutable implements Executable {
     return c;
   }
 
+  /**
+   * Runs the plan as given one step at a time, reading each value back: where this executable fuses, on an
+   * unfused one of its own (made at the first call, sharing the persistent tensors), given this one's inputs.
+   */
   async findNonFinite(ctx: RunContext): Promise<PlanStep | null> {
-    for (let i = 0; i < this.plan.updateStart; i++) {
-      this.submit(ctx, i, i + 1);
-      const step = this.plan.steps[i];
-      const values = await this.backend.readBuffer(this.buffers[step.output], numel(step.call.outShape));
+    const exe = this.fuses ? (this.stepwise ??= new WebGpuExecutable(this.backend, this.given, { fuse: false })) : this;
+    if (exe !== this) {
+      const enc = this.backend.device.createCommandEncoder();
+      for (const [name, { buffer }] of this.plan.inputs) {
+        const bytes = this.plan.buffers[buffer].size * 4;
+        if (bytes) enc.copyBufferToBuffer(this.buffer(buffer), 0, exe.buffer(exe.plan.inputs.get(name)!.buffer), 0, bytes);
+      }
+      this.backend.device.queue.submit([enc.finish()]);
+    }
+    for (let i = 0; i < exe.plan.updateStart; i++) {
+      exe.submit(ctx, i, i + 1);
+      const step = exe.plan.steps[i];
+      const values = await this.backend.readBuffer(exe.buffer(step.output), numel(step.call.outShape));
       if (values.some((v) => !Number.isFinite(v))) return step;
     }
     return null;
