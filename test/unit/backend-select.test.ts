@@ -7,6 +7,7 @@ import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { AUTO_MIN_STEP_FLOPS, availableBackends, chooseBackend, stepFlops } from '../../engine/backends/select';
 import { parseProject, type Project } from '../../engine/io/project';
+import { isSoftwareAdapter } from '../../engine/backends/webgpu/gpu';
 import { mlpGraph } from '../../bench/mlp';
 
 const example = (name: string): Project => parseProject(readFileSync(join(__dirname, '..', '..', 'examples', `${name}.bpstudio`), 'utf8'));
@@ -16,6 +17,19 @@ describe('stepFlops', () => {
     expect(stepFlops(mlpGraph(), 128)).toBe(3 * 2 * 128 * (784 * 256 + 256 * 256 + 256 * 10));
     // spiral: 2 -> 32 -> 32 -> 3 at batch 32
     expect(stepFlops(example('spiral').graph.nodes, 32)).toBe(3 * 2 * 32 * (2 * 32 + 32 * 32 + 32 * 3));
+  });
+});
+
+describe('isSoftwareAdapter', () => {
+  it.each([
+    ['mesa llvmpipe (llvmpipe (LLVM 15.0.6, 256 bits))', false, true],
+    ['google swiftshader (SwiftShader Device (Subzero))', false, true],
+    ['mesa (lavapipe)', false, true],
+    ['some vendor (Microsoft Basic Render Driver)', true, true],
+    ['nvidia hopper (NVIDIA H200)', false, false],
+    ['apple metal-3 (Apple M2)', false, false],
+  ])('%s, flagged a fallback: %s -> %s', (name, fallback, software) => {
+    expect(isSoftwareAdapter(name, fallback)).toBe(software);
   });
 });
 

@@ -6,9 +6,10 @@
  */
 import { describe, expect, test } from 'vitest';
 import { elideCopies } from '../../engine/backends/webgpu/elide';
+import { handmadePlan } from './handmade-plan';
 import { ownBuffers } from '../../engine/backends/webgpu/share-buffers';
 import { Builder } from '../../engine/ir/builder';
-import { compilePlan, type BufferRole, type Plan } from '../../engine/plan/plan';
+import { compilePlan, type Plan } from '../../engine/plan/plan';
 import { resolveTargets, trainProgram } from '../../engine/train/program';
 import { MLP, MLP_OPTIMIZER, mlpGraph } from '../../bench/mlp';
 
@@ -49,39 +50,23 @@ describe('which copies are elided', () => {
     expect(elideCopies(input)).toBe(input);
   });
 
-  /** A hand-made plan over buffers of the given roles: steps as [op, inputs, output], every value 4 elements. */
-  function handmade(roles: BufferRole[], steps: [string, number[], number][], outputs: Record<string, number>): Plan {
-    return {
-      buffers: roles.map((role) => ({ size: 4, role })),
-      steps: steps.map(([op, inputs, output]) => ({
-        call: { op, attrs: op === 'reshape' ? { shape: [4] } : {}, inShapes: inputs.map(() => [2, 2]), outShape: op === 'reshape' ? [4] : [2, 2] },
-        inputs,
-        output,
-      })),
-      updateStart: steps.length,
-      outputs: new Map(Object.entries(outputs).map(([k, buffer]) => [k, { buffer, shape: [4] }])),
-      inputs: new Map([['x', { buffer: 0, shape: [2, 2] }]]),
-      peakBytes: 0,
-    };
-  }
-
   test("kept where the producer reads the reshape's buffer (the plan reused it)", () => {
-    const plan = handmade(['input', 'pool', 'pool'], [['exp', [0], 1], ['neg', [1], 2], ['reshape', [2], 1]], { y: 1 });
+    const plan = handmadePlan(['input', 'pool', 'pool'], [['exp', [0], 1], ['neg', [1], 2], ['reshape', [2], 1]], { y: 1 });
     expect(elideCopies(plan)).toBe(plan);
   });
 
   test("kept where a step between reads or writes the reshape's buffer", () => {
-    const reads = handmade(['input', 'pool', 'pool', 'pool'], [['exp', [0], 1], ['neg', [0], 2], ['sin', [3], 0], ['reshape', [1], 3]], { y: 3, z: 0 });
+    const reads = handmadePlan(['input', 'pool', 'pool', 'pool'], [['exp', [0], 1], ['neg', [0], 2], ['sin', [3], 0], ['reshape', [1], 3]], { y: 3, z: 0 });
     expect(elideCopies(reads)).toBe(reads);
     // (neg's value is dead: the reshape overwrites it; moved to step 0, exp's write would be the one lost.)
-    const writes = handmade(['input', 'pool', 'pool', 'pool'], [['exp', [0], 1], ['neg', [0], 3], ['reshape', [1], 3]], { y: 3 });
+    const writes = handmadePlan(['input', 'pool', 'pool', 'pool'], [['exp', [0], 1], ['neg', [0], 3], ['reshape', [1], 3]], { y: 3 });
     expect(elideCopies(writes)).toBe(writes);
   });
 
   test('a write moved by one elision stops another that it would overtake', () => {
     // Elided alone, the second reshape would have exp write buffer 3 at step 0; but the first elision already has
     // neg write buffer 3 at step 1, between them, so exp's value would be lost.
-    const plan = handmade(
+    const plan = handmadePlan(
       ['input', 'pool', 'pool', 'pool'],
       [
         ['exp', [0], 1],

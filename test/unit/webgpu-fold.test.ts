@@ -9,9 +9,10 @@ import { describe, expect, test } from 'vitest';
 import { epilogueSteps, planFolds } from '../../engine/backends/webgpu/fold';
 import { Builder } from '../../engine/ir/builder';
 import type { IRNode } from '../../engine/ir/node';
-import { compilePlan, type BufferRole, type Plan } from '../../engine/plan/plan';
+import { compilePlan, type Plan } from '../../engine/plan/plan';
 import { resolveTargets, trainProgram } from '../../engine/train/program';
 import { MLP, MLP_OPTIMIZER, mlpGraph } from '../../bench/mlp';
+import { handmadePlan } from './handmade-plan';
 
 /** The folds of a plan, as op lists: the rewritten matmuls' flags ('NT': B read transposed) and the skipped ops. */
 function folds(plan: Pick<Plan, 'buffers' | 'steps' | 'updateStart' | 'outputs'>) {
@@ -178,22 +179,8 @@ describe('what stops a fold', () => {
     expect(folds(compiled({ c: g.transposeLast2(m), d: g.exp(m) }))).toMatchObject({ rewrites: [], skipped: [] });
   });
 
-  /** A hand-made plan over buffers of the given roles: steps as [op, inputs, output], every shape [2, 2]. */
-  function handmade(roles: BufferRole[], steps: [string, number[], number][], outputs: Record<string, number>) {
-    return {
-      buffers: roles.map((role) => ({ size: 4, role })),
-      steps: steps.map(([op, inputs, output]) => ({
-        call: { op, attrs: op === 'transpose' ? { perm: [1, 0] } : {}, inShapes: inputs.map(() => [2, 2]), outShape: [2, 2] },
-        inputs,
-        output,
-      })),
-      updateStart: steps.length,
-      outputs: new Map(Object.entries(outputs).map(([k, buffer]) => [k, { buffer, shape: [2, 2] }])),
-    };
-  }
-
   test("a transpose's input written before the matmul reads it is not read in place", () => {
-    const plan = handmade(
+    const plan = handmadePlan(
       ['input', 'input', 'pool', 'pool', 'pool'],
       [
         ['exp', [0], 2],
@@ -207,7 +194,7 @@ describe('what stops a fold', () => {
   });
 
   test('a matmul does not read the buffer it writes', () => {
-    const plan = handmade(
+    const plan = handmadePlan(
       ['input', 'input', 'pool', 'pool'],
       [
         ['exp', [0], 2],
@@ -220,7 +207,7 @@ describe('what stops a fold', () => {
   });
 
   test("a matmul does not write a transpose's buffer early while a step between still reads it", () => {
-    const plan = handmade(
+    const plan = handmadePlan(
       ['input', 'input', 'pool', 'pool', 'pool'],
       [
         ['exp', [0], 3],
@@ -235,7 +222,7 @@ describe('what stops a fold', () => {
   });
 
   test('nothing is read through a transpose whose matmul writes it early', () => {
-    const plan = handmade(
+    const plan = handmadePlan(
       ['input', 'input', 'pool', 'pool', 'pool'],
       [
         ['matmul', [0, 1], 2],
@@ -253,7 +240,7 @@ describe('what stops a fold', () => {
     expect(raw.rewrites[1].inputs).toEqual([3, 0]);
   });
   test("a matmul does not write a transpose's buffer early over what it read", () => {
-    const plan = handmade(
+    const plan = handmadePlan(
       ['input', 'input', 'pool', 'pool'],
       [
         ['exp', [0], 2],
@@ -266,7 +253,7 @@ describe('what stops a fold', () => {
   });
 
   test('a transpose is not read in place where a matmul before the reader writes its buffer early', () => {
-    const plan = handmade(
+    const plan = handmadePlan(
       ['input', 'input', 'pool', 'pool', 'pool', 'pool'],
       [
         ['exp', [0], 2],
@@ -281,7 +268,7 @@ describe('what stops a fold', () => {
   });
 
   test('a transpose stays when a matmul reads through the next one of a chain but stops at it', () => {
-    const plan = handmade(
+    const plan = handmadePlan(
       ['input', 'input', 'pool', 'pool', 'pool', 'pool', 'pool'],
       [
         ['exp', [0], 2],

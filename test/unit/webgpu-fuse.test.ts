@@ -11,7 +11,8 @@ import { elideCopies } from '../../engine/backends/webgpu/elide';
 import { ownBuffers } from '../../engine/backends/webgpu/share-buffers';
 import { Builder } from '../../engine/ir/builder';
 import type { IRNode } from '../../engine/ir/node';
-import { compilePlan, type Plan, type Update } from '../../engine/plan/plan';
+import { compilePlan, type BufferRole, type Plan, type Update } from '../../engine/plan/plan';
+import { handmadePlan } from './handmade-plan';
 import { initTensor } from '../../engine/graph/init';
 import { resolveTargets, trainProgram, evalProgram } from '../../engine/train/program';
 import { Rng } from '../../engine/util/rng';
@@ -207,22 +208,9 @@ describe('which steps fuse', () => {
     for (const g of f.groups) expect(g.steps[g.steps.length - 1]).toBeLessThan(plan.updateStart);
   });
 
-  /** A hand-made plan over pooled buffers of 4 floats but the input x (buffer 0): steps as [op, inputs, output]. */
-  function handmade(buffers: number, steps: [string, number[], number][], output: number): Plan {
-    const attrs: Record<string, Record<string, unknown>> = { transpose: { perm: [1, 0] }, sum: { axes: [0, 1] } };
-    return {
-      buffers: Array.from({ length: buffers }, (_, i) => ({ size: 4, role: i === 0 ? ('input' as const) : ('pool' as const) })),
-      steps: steps.map(([op, inputs, out]) => ({
-        call: { op, attrs: attrs[op] ?? {}, inShapes: inputs.map(() => [2, 2]), outShape: op === 'sum' ? [] : [2, 2] },
-        inputs,
-        output: out,
-      })),
-      updateStart: steps.length,
-      outputs: new Map([['y', { buffer: output, shape: [] }]]),
-      inputs: new Map([['x', { buffer: 0, shape: [2, 2] }]]),
-      peakBytes: 0,
-    };
-  }
+  /** A hand-made plan over the input x (buffer 0) and pooled buffers, its output y. */
+  const handmade = (buffers: number, steps: [string, number[], number][], output: number) =>
+    handmadePlan(['input', ...new Array<BufferRole>(buffers - 1).fill('pool')], steps, { y: output });
 
   test("a prologue's buffer rules: not into a reduction that writes an external's buffer, nor a group written over an external", async () => {
     // sum(x * x^T): the reduction writes buffer 1, which the product reads (x^T): it must stay a step of its own.

@@ -11,7 +11,7 @@ export interface GpuInfo {
   device: GPUDevice;
   /** The adapter as people name it: vendor, architecture, description. */
   adapter: string;
-  /** Software rasterisers (Mesa's llvmpipe, SwiftShader) are exact but slow: `auto` never picks them. */
+  /** Software adapters (Mesa's llvmpipe, SwiftShader, any fallback adapter) are exact but slow: `auto` never picks them. */
   software: boolean;
 }
 
@@ -92,7 +92,17 @@ async function openDevice(gpu: GPU): Promise<GpuInfo | null> {
   device.onuncapturederror = (e) => void errors.push(e.error.message);
   const info = adapter.info;
   const name = describe(info);
-  return { device, adapter: name, software: /llvmpipe|lavapipe|swiftshader|software/i.test(`${name} ${info.device}`) };
+  // The spec moved isFallbackAdapter from the adapter to its info; Dawn has it on the info.
+  const fallback = (info as { isFallbackAdapter?: boolean }).isFallbackAdapter ?? (adapter as { isFallbackAdapter?: boolean }).isFallbackAdapter;
+  return { device, adapter: name, software: isSoftwareAdapter(`${name} ${info.device}`, fallback === true) };
+}
+
+/**
+ * Whether an adapter computes on the CPU: the implementation says it is a fallback adapter, or it is one of the
+ * software rasterisers by name (Mesa's llvmpipe and lavapipe, SwiftShader), which some implementations do not flag.
+ */
+export function isSoftwareAdapter(name: string, fallback: boolean): boolean {
+  return fallback || /llvmpipe|lavapipe|swiftshader|software/i.test(name);
 }
 
 const errors: string[] = [];
