@@ -7,8 +7,8 @@
  *     (A B)^T = B^T A^T: the operands swapped, each flag flipped (the weight gradient (x^T g)^T = g^T x);
  *   - so is the add of a bias row right after a matmul whose value only it reads (a dense layer's x W^T + b), and a
  *     relu right after that (or after the matmul) that alone reads it: the kernel adds the bias and takes the relu as
- *     it stores, unless that add or relu is part of a fused kernel (`taken`, from fuse.ts; the backend keeps these
- *     out of fusion, `epilogueSteps`). relu's backward reads its output (step(y)), so nothing else reads the sum.
+ *     it stores (the backend keeps these steps out of fusion, `epilogueSteps`). relu's backward reads its output
+ *     (step(y)), so nothing else reads the sum.
  * A transpose is then skipped when every step that read it reads through it, or the matmul writes its value; such
  * an add or relu is skipped too.
  *
@@ -48,9 +48,9 @@ interface Epilogue {
 /** The step whose value matmul m writes with epilogue `e`: the chain's last. */
 const lastOf = (m: number, e: Epilogue | undefined) => e?.relu ?? e?.bias?.add ?? m;
 
-/** The adds and relus that matmuls would compute as they store (as planFolds finds them, before fusion). */
-export function epilogueSteps(plan: PlanLike): Set<number> {
-  return new Set(planFolds(plan).skipped.filter((i) => plan.steps[i].call.op !== 'transpose'));
+/** The adds and relus that matmuls compute as they store, among the steps that `folds` (the plan's) skips. */
+export function epilogueSteps(plan: PlanLike, folds: Folds = planFolds(plan)): Set<number> {
+  return new Set(folds.skipped.filter((i) => plan.steps[i].call.op !== 'transpose'));
 }
 
 /** Whether a step is a transpose of the last two axes alone. */
@@ -61,7 +61,7 @@ function swapsLastTwo(plan: PlanLike, i: number): boolean {
   return perm.length >= 2 && perm.join() === lastTwoSwapped(perm.length).join();
 }
 
-export function planFolds(plan: PlanLike, taken: ReadonlySet<number> = new Set()): Folds {
+export function planFolds(plan: PlanLike): Folds {
   const { steps, updateStart } = plan;
   const { writers, readers, isOutput } = dataflow(plan);
   const transpose = (i: number) => i >= 0 && i < updateStart && swapsLastTwo(plan, i);
@@ -82,11 +82,11 @@ export function planFolds(plan: PlanLike, taken: ReadonlySet<number> = new Set()
   }
   // The matmuls whose value only the add of a bias row right after reads (a dense layer's x W^T + b), and then only
   // a relu right after that (or a relu right after the matmul): they write the last of these values, adding the bias
-  // and taking the relu as they store. Not an add or relu that a fused kernel computes (`taken`).
+  // and taking the relu as they store.
   const epilogueFor = new Map<number, Epilogue>();
   /** Whether step u, right after step v, is the one reader of v's value (a pooled intermediate, not an output). */
   const onlyReader = (v: number, u: number) =>
-    u < updateStart && !taken.has(u) && readers[v].size === 1 && readers[v].has(u) && !isOutput.has(v) && plan.buffers[steps[v].output].role === 'pool';
+    u < updateStart && readers[v].size === 1 && readers[v].has(u) && !isOutput.has(v) && plan.buffers[steps[v].output].role === 'pool';
   for (const m of matmuls) {
     if (writesFor.has(m)) continue;
     const e: Epilogue = {};

@@ -331,8 +331,9 @@ export class WebGpuExecutable implements Executable {
   /** The fused groups, prologues, grouped updates and folds of the plan, each a dispatch of its own. */
   private planDispatches(maxStorageBuffers: number): void {
     const plan = this.plan;
-    // The adds and relus that matmuls compute as they store are kept out of fusion, then folded.
-    const fusion = planFusion(plan, { maxStorageBuffers, exclude: epilogueSteps(plan) });
+    // The adds and relus that matmuls compute as they store are kept out of fusion.
+    const folds = planFolds(plan);
+    const fusion = planFusion(plan, { maxStorageBuffers, exclude: epilogueSteps(plan, folds) });
     for (const group of fusion.groups) {
       const { step, inSizes } = fusedStep(group, plan.steps);
       const dispatch = { step, kernels: { kernel: fusedKernel(group, plan.steps) }, inSizes, outSize: numel(group.shape) };
@@ -350,9 +351,6 @@ export class WebGpuExecutable implements Executable {
       const inSizes = updates.flatMap((u) => u.inputs.map(() => numel(u.call.outShape)));
       this.fused.set(steps[0], { last: steps[steps.length - 1], dispatch: { step: { ...updates[0], inputs: updates.flatMap((u) => u.inputs) }, kernels, inSizes, outSize: 0 } });
     }
-    // Steps that a fused kernel computes are not folded into a matmul.
-    const taken = new Set([...fusion.groups.flatMap((g) => g.steps), ...fusion.prologues.flatMap((p) => [...p.group.steps, p.reduce])]);
-    const folds = planFolds(plan, taken);
     for (const r of folds.rewrites) {
       const inShapes = [r.aShape, r.bShape, ...(r.bias ? [r.bias] : [])];
       const step = { ...plan.steps[r.step], call: { op: 'matmul', attrs: {}, inShapes, outShape: r.outShape }, inputs: r.inputs, output: r.output };
