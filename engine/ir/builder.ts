@@ -69,16 +69,35 @@ export class Builder {
   stopGradient(x: IRNode): IRNode { return this.emit('stop_gradient', [x]); }
 
   // binary, broadcasting
-  add(a: Operand, b: Operand): IRNode { return this.emit('add', [this.t(a), this.t(b)]); }
-  sub(a: Operand, b: Operand): IRNode { return this.emit('sub', [this.t(a), this.t(b)]); }
-  mul(a: Operand, b: Operand): IRNode { return this.emit('mul', [this.t(a), this.t(b)]); }
-  div(a: Operand, b: Operand): IRNode { return this.emit('div', [this.t(a), this.t(b)]); }
-  maximum(a: Operand, b: Operand): IRNode { return this.emit('maximum', [this.t(a), this.t(b)]); }
-  minimum(a: Operand, b: Operand): IRNode { return this.emit('minimum', [this.t(a), this.t(b)]); }
+  add(a: Operand, b: Operand): IRNode { return this.binary('add', a, b); }
+  sub(a: Operand, b: Operand): IRNode { return this.binary('sub', a, b); }
+  mul(a: Operand, b: Operand): IRNode { return this.binary('mul', a, b); }
+  div(a: Operand, b: Operand): IRNode { return this.binary('div', a, b); }
+  maximum(a: Operand, b: Operand): IRNode { return this.binary('maximum', a, b); }
+  minimum(a: Operand, b: Operand): IRNode { return this.binary('minimum', a, b); }
   /** 1 where a > b, else 0. */
-  greater(a: Operand, b: Operand): IRNode { return this.emit('greater', [this.t(a), this.t(b)]); }
+  greater(a: Operand, b: Operand): IRNode { return this.binary('greater', a, b); }
   /** 1 where a >= b, else 0. */
-  greaterEqual(a: Operand, b: Operand): IRNode { return this.emit('greater_equal', [this.t(a), this.t(b)]); }
+  greaterEqual(a: Operand, b: Operand): IRNode { return this.binary('greater_equal', a, b); }
+
+  /**
+   * A broadcasting binary op. An operand that is uniform (`uniformValue`: the reverse seed, as a mean's VJP scales,
+   * reshapes and broadcasts it) is read as a scalar constant where the other operand has the result's shape already:
+   * the steps that built it are left out of plans (nothing reads them).
+   */
+  private binary(op: string, a: Operand, b: Operand): IRNode {
+    const [x, y] = [this.t(a), this.t(b)];
+    const first = this.asScalar(x, y);
+    // Against the first as read: two uniforms of one shape are not both scalars, which would lose the shape.
+    return this.emit(op, [first, this.asScalar(y, first)]);
+  }
+
+  private asScalar(u: IRNode, other: IRNode): IRNode {
+    if (u.op === 'const' && u.shape.length === 0) return u;
+    const v = uniformValue(u);
+    if (v === undefined || !shapesEqual(broadcastShapes(u.shape, other.shape), other.shape)) return u;
+    return this.scalar(v);
+  }
 
   // reductions
   sum(x: IRNode, axes: readonly number[], keepdims = false): IRNode {
@@ -156,6 +175,39 @@ export class Builder {
   expandTo(t: IRNode, shape: Shape): IRNode {
     return this.broadcastTo(this.reshape(t, alignRank(t.shape, shape.length)), broadcastShapes(t.shape, shape));
   }
+}
+
+/** Arithmetic on uniform values (in float64: the values folded in practice, ±1 and 1/n, come out exact). */
+const ARITHMETIC: Readonly<Record<string, (a: number, b: number) => number>> = {
+  add: (a, b) => a + b,
+  sub: (a, b) => a - b,
+  mul: (a, b) => a * b,
+  div: (a, b) => a / b,
+};
+const uniforms = new WeakMap<IRNode, number | undefined>();
+
+/**
+ * The value of a node that is the same at every element and known when the graph is built: a fill, a one-element
+ * constant, and what reshapes, broadcasts, negation and arithmetic make of them; undefined for any other node.
+ */
+export function uniformValue(n: IRNode): number | undefined {
+  if (uniforms.has(n)) return uniforms.get(n);
+  let v: number | undefined;
+  if (n.op === 'full_like') v = n.attrs.value as number;
+  else if (n.op === 'const') {
+    const values = n.attrs.value as Float32Array | Float64Array;
+    v = values.length === 1 ? values[0] : undefined;
+  } else if (n.op === 'reshape' || n.op === 'broadcast_to') v = uniformValue(n.inputs[0]);
+  else if (n.op === 'neg') {
+    const x = uniformValue(n.inputs[0]);
+    v = x === undefined ? undefined : -x;
+  } else if (n.op in ARITHMETIC) {
+    const a = uniformValue(n.inputs[0]);
+    const b = a === undefined ? undefined : uniformValue(n.inputs[1]);
+    v = b === undefined ? undefined : ARITHMETIC[n.op](a!, b);
+  }
+  uniforms.set(n, v);
+  return v;
 }
 
 /** Convolution or pooling window over NCHW images. */

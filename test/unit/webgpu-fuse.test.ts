@@ -158,7 +158,7 @@ describe('which steps fuse', () => {
     expect(planFusion(ownBuffers(f.plan)).groups.map((g) => g.steps)).toEqual([[1, 2]]);
   });
 
-  test('the MLP 784-256-256-10 training step: 83 steps, 44 dispatches, 40 with the copies elided', () => {
+  test('the MLP 784-256-256-10 training step: 76 steps, 41 dispatches, 38 with the copies elided', () => {
     // As the backend plans it: every value in a buffer of its own, the forward adds and relus left to the matmuls
     // that compute them as they store.
     const plan = ownBuffers(mlpTrainPlan().plan);
@@ -167,10 +167,9 @@ describe('which steps fuse', () => {
     expect(f.groups.map((g) => g.steps.map((i) => ops[i]))).toEqual([
       // The softmax's max-shift.
       ['stop_gradient', 'sub'],
+      // The cross-entropy's backward: the gradient of the mean (a scalar constant, ../../engine/ir/builder.ts) times
+      // the one-hot labels.
       ['mul', 'neg'],
-      // The mean's backward: the gradient of the mean, as a [1] (a reshape that adds a leading one reads through).
-      ['neg', 'mul', 'reshape', 'broadcast_to'],
-      ['broadcast_to', 'mul'],
       // The softmax's backward, its [128, 1] factor broadcast in the loads of the product.
       ['div', 'mul', 'broadcast_to', 'mul', 'add'],
       ['step', 'mul'],
@@ -188,17 +187,17 @@ describe('which steps fuse', () => {
     const skipped = planFolds(plan).skipped.length;
     expect(skipped).toBe(16);
     const away = f.groups.reduce((s, g) => s + g.steps.length - 1, 0) + f.prologues.reduce((s, p) => s + p.group.steps.length, 0);
-    // 83: the labels' one-hot, which the loss and the accuracy both build, is computed once (compilePlan).
-    expect(plan.steps.length).toBe(83);
-    expect(plan.steps.length - away - skipped).toBe(44);
-    // Elided: all six copies (the bias gradients' reshapes, the softmax's stop_gradient...), whose inputs nothing
-    // else reads.
+    // 76: the labels' one-hot, which the loss and the accuracy both build, is computed once (compilePlan).
+    expect(plan.steps.length).toBe(76);
+    expect(plan.steps.length - away - skipped).toBe(41);
+    // Elided: all four copies (the bias gradients' reshapes, the softmax's stop_gradient), whose inputs nothing else
+    // reads.
     const elided = elideCopies(plan);
-    expect(elided.steps.length).toBe(77);
+    expect(elided.steps.length).toBe(72);
     expect(elided.steps.filter((s) => s.call.op === 'reshape' || s.call.op === 'stop_gradient')).toEqual([]);
     const f2 = planFusion(elided, { exclude: epilogueSteps(elided) });
     const away2 = f2.groups.reduce((s, g) => s + g.steps.length - 1, 0) + f2.prologues.reduce((s, p) => s + p.group.steps.length, 0);
-    expect(elided.steps.length - away2 - planFolds(elided).skipped.length).toBe(40);
+    expect(elided.steps.length - away2 - planFolds(elided).skipped.length).toBe(38);
     // dense + relu: relu's derivative reads its output, so the sum is read by the relu alone, and the matmul computes
     // both (fold.ts): the add and the relu are left out of fusion. Without that they would be one group.
     const firstRelu = ops.indexOf('relu');
@@ -385,11 +384,11 @@ describe('fused kernels compute what the steps do', () => {
       const backend = await WebGpuBackend.create();
       for (const p of expansion.params) backend.writeTensor(p.name, initTensor(p.name, p.shape, p.init, MLP.seed));
       const exe = new WebGpuExecutable(backend, plan, { fuse });
-      // 40 as above, less 5 (the six SGD updates are one dispatch: ../../engine/backends/webgpu/group-updates.ts),
+      // 38 as above, less 5 (the six SGD updates are one dispatch: ../../engine/backends/webgpu/group-updates.ts),
       // plus 2 (the norms of the two larger weights' gradients are split reductions: kernels/reduce.ts), plus 1 (the
       // first layer's forward, 8 tiles over k = 784, is a split-K matmul: kernels/matmul.ts).
-      expect(exe.dispatches()).toBe(fuse ? 38 : 86);
-      // The values that fused kernels never write take no memory: the intermediates need 1.35 MB instead of 2.29.
+      expect(exe.dispatches()).toBe(fuse ? 36 : 79);
+      // The values that fused kernels never write take no memory: the intermediates need 1.36 MB instead of 2.29.
       pooled.push(exe.pooledBytes);
       exe.setInput('x', x);
       exe.setInput('y', Float32Array.from(labels));
@@ -403,7 +402,7 @@ describe('fused kernels compute what the steps do', () => {
       backend.dispose();
     }
     const [fused, unfused] = results;
-    expect(pooled[0]).toBeLessThan(0.6 * pooled[1]);
+    expect(pooled[0]).toBeLessThan(0.65 * pooled[1]);
     expect([...fused.keys()].sort()).toEqual([...unfused.keys()].sort());
     for (const [name, want] of unfused) expect(mismatch(fused.get(name)!, want), name).toBe('');
   }, 60_000);
