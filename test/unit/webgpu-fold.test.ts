@@ -1,18 +1,18 @@
 /**
  * Transposes folded into matmuls (engine/backends/webgpu/fold.ts), decided from the plan alone: which matmuls read
  * through which transposes, with which flags, which transposes are left out of the dispatches, and the cases where
- * the plan's values or buffers forbid it. Hand-made plans pin the buffer rules; the MLP training step is the case
- * the fold is for. The kernels these rewrites run are checked against the CPU in webgpu-matmul.test.ts, and whole
+ * the plan's values forbid it, on plans with every value in a buffer of its own, as the backend folds them. The MLP
+ * training step is the case the fold is for. The kernels these rewrites run are checked against the CPU in webgpu-matmul.test.ts, and whole
  * folded plans against unfolded ones in webgpu-fuse.test.ts.
  */
 import { describe, expect, test } from 'vitest';
 import { epilogueSteps, planFolds } from '../../engine/backends/webgpu/fold';
+import { ownBuffers } from '../../engine/backends/webgpu/share-buffers';
 import { Builder } from '../../engine/ir/builder';
 import type { IRNode } from '../../engine/ir/node';
 import { compilePlan, type Plan } from '../../engine/plan/plan';
 import { resolveTargets, trainProgram } from '../../engine/train/program';
 import { MLP, MLP_OPTIMIZER, mlpGraph } from '../../bench/mlp';
-import { handmadePlan } from './handmade-plan';
 
 /** The folds of a plan, as op lists: the rewritten matmuls' flags ('NT': B read transposed) and the skipped ops. */
 function folds(plan: Pick<Plan, 'buffers' | 'steps' | 'updateStart' | 'outputs'>) {
@@ -24,7 +24,8 @@ function folds(plan: Pick<Plan, 'buffers' | 'steps' | 'updateStart' | 'outputs'>
   };
 }
 
-const compiled = (outputs: Record<string, IRNode>) => compilePlan(outputs);
+/** The plan as the backend folds it: every value in a buffer of its own. */
+const compiled = (outputs: Record<string, IRNode>) => ownBuffers(compilePlan(outputs));
 
 describe('which transposes fold', () => {
   test('y = x W^T: the matmul reads W transposed, the transpose is not dispatched', () => {
@@ -75,7 +76,7 @@ describe('which transposes fold', () => {
 
   test('the MLP training step: every transpose skipped, every matmul rewritten, the forward biases and relus in them', () => {
     const nodes = mlpGraph();
-    const { plan } = trainProgram(nodes, resolveTargets(nodes), MLP_OPTIMIZER, MLP.batch);
+    const plan = ownBuffers(trainProgram(nodes, resolveTargets(nodes), MLP_OPTIMIZER, MLP.batch).plan);
     const { rewrites, skipped, raw } = folds(plan);
     const ops = plan.steps.map((s) => s.call.op);
     const forwardAdds = ops.flatMap((op, i) => (op === 'add' && ops[i - 1] === 'matmul' ? [i] : []));
@@ -176,110 +177,16 @@ describe('what stops a fold', () => {
     expect(folds(compiled({ c: g.transposeLast2(m), d: g.exp(m) }))).toMatchObject({ rewrites: [], skipped: [] });
   });
 
-  test("a transpose's input written before the matmul reads it is not read in place", () => {
-    const plan = handmadePlan(
-      ['input', 'input', 'pool', 'pool', 'pool'],
-      [
-        ['exp', [0], 2],
-        ['transpose', [2], 3],
-        ['exp', [1], 2], // buffer 2 is reused: the transpose's input is gone by the matmul
-        ['matmul', [3, 2], 4],
-      ],
-      { c: 4 },
-    );
-    expect(folds(plan)).toMatchObject({ rewrites: [], skipped: [] });
-  });
-
-  test('a matmul does not read the buffer it writes', () => {
-    const plan = handmadePlan(
-      ['input', 'input', 'pool', 'pool'],
-      [
-        ['exp', [0], 2],
-        ['transpose', [2], 3],
-        ['matmul', [3, 1], 2], // the plan gives the matmul the transpose's input buffer, dead after the transpose
-      ],
-      { c: 2 },
-    );
-    expect(folds(plan)).toMatchObject({ rewrites: [], skipped: [] });
-  });
-
-  test("a matmul does not write a transpose's buffer early while a step between still reads it", () => {
-    const plan = handmadePlan(
-      ['input', 'input', 'pool', 'pool', 'pool'],
-      [
-        ['exp', [0], 3],
-        ['matmul', [0, 1], 2],
-        ['exp', [3], 4], // the last read of buffer 3, which the transpose then writes
-        ['transpose', [2], 3],
-        ['add', [3, 4], 2],
-      ],
-      { c: 2 },
-    );
-    expect(folds(plan)).toMatchObject({ rewrites: [], skipped: [] });
-  });
-
   test('nothing is read through a transpose whose matmul writes it early', () => {
-    const plan = handmadePlan(
-      ['input', 'input', 'pool', 'pool', 'pool'],
-      [
-        ['matmul', [0, 1], 2],
-        ['transpose', [2], 3],
-        ['transpose', [3], 2],
-        ['matmul', [2, 0], 4],
-      ],
-      { c: 4 },
-    );
+    const g = new Builder();
+    const x = g.input('x', [3, 3]);
+    const t1 = g.transposeLast2(g.matmul(x, g.input('y', [3, 3])));
+    const plan = compiled({ c: g.matmul(g.transposeLast2(t1), x) });
     // The first matmul writes its transpose (step 1) in place; step 2 is then read through by the second matmul,
-    // down to buffer 3, and not on through step 1 into buffer 2, which nothing writes any more.
+    // down to step 1's buffer, and not on through step 1 into the first matmul's, which nothing writes any more.
     const { rewrites, skipped, raw } = folds(plan);
     expect(rewrites).toEqual(['0:TT', '3:TN']);
     expect(skipped).toEqual([1, 2]);
-    expect(raw.rewrites[1].inputs).toEqual([3, 0]);
-  });
-  test("a matmul does not write a transpose's buffer early over what it read", () => {
-    const plan = handmadePlan(
-      ['input', 'input', 'pool', 'pool'],
-      [
-        ['exp', [0], 2],
-        ['matmul', [2, 1], 3], // the last read of buffer 2, which the transpose then writes
-        ['transpose', [3], 2],
-      ],
-      { c: 2 },
-    );
-    expect(folds(plan)).toMatchObject({ rewrites: [], skipped: [] });
-  });
-
-  test('a transpose is not read in place where a matmul before the reader writes its buffer early', () => {
-    const plan = handmadePlan(
-      ['input', 'input', 'pool', 'pool', 'pool', 'pool'],
-      [
-        ['exp', [0], 2],
-        ['transpose', [2], 3],
-        ['matmul', [0, 1], 4], // writes step 4's transpose into buffer 2, here
-        ['matmul', [3, 1], 5], // so this one cannot read step 1's input from buffer 2
-        ['transpose', [4], 2],
-      ],
-      { c: 5, d: 2 },
-    );
-    expect(folds(plan)).toMatchObject({ rewrites: ['2:TT'], skipped: [4] });
-  });
-
-  test('a transpose stays when a matmul reads through the next one of a chain but stops at it', () => {
-    const plan = handmadePlan(
-      ['input', 'input', 'pool', 'pool', 'pool', 'pool', 'pool'],
-      [
-        ['exp', [0], 2],
-        ['transpose', [2], 3], // t1
-        ['matmul', [3, 1], 5], // reads through t1 into buffer 2
-        ['transpose', [3], 4], // t2
-        ['exp', [1], 2], // buffer 2 overwritten
-        ['matmul', [4, 1], 6], // reads through t2 into buffer 3 (t1's value), not on into buffer 2
-      ],
-      { c: 5, d: 6, e: 2 },
-    );
-    const { rewrites, skipped, raw } = folds(plan);
-    expect(rewrites).toEqual(['2:TN', '5:TN']);
-    expect(raw.rewrites[1].inputs).toEqual([3, 1]);
-    expect(skipped).toEqual([3]);
+    expect(raw.rewrites[1].inputs).toEqual([plan.steps[1].output, plan.inputs.get('x')!.buffer]);
   });
 });

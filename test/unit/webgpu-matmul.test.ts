@@ -11,6 +11,7 @@ import { CpuBackend } from '../../engine/backends/cpu/cpu-backend';
 import type { Backend } from '../../engine/backends/backend';
 import { MATMUL_CONFIGS, matmulKernel, matmulLayout, matmulSplits, matmulWorkgroupBytes, splitSumKernel, type MatmulConfig, type MatmulOperands } from '../../engine/backends/webgpu/kernels/matmul';
 import { planFolds } from '../../engine/backends/webgpu/fold';
+import { ownBuffers } from '../../engine/backends/webgpu/share-buffers';
 import type { IRNode } from '../../engine/ir/node';
 import { useGpuBackend } from '../conformance/gpu';
 import { Builder } from '../../engine/ir/builder';
@@ -170,7 +171,7 @@ describe('the WebGPU matmul reads transposed operands', () => {
     '%s',
     async (name, sa, sb, ops, flags, tile, vec4) => {
       const g = new Builder();
-      const plan = compilePlan({ c: transposedGraph(g, sa, sb, ops) });
+      const plan = ownBuffers(compilePlan({ c: transposedGraph(g, sa, sb, ops) }));
       const { rewrites, skipped } = planFolds(plan);
       expect(rewrites.length).toBe(1);
       const layout = matmulLayout(rewrites[0]);

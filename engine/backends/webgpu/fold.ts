@@ -12,11 +12,10 @@
  * A transpose is then skipped when every step that read it reads through it, or the matmul writes its value; such
  * an add or relu is skipped too.
  *
- * Like fuse.ts the decision is pure, from the plan's steps and buffers, and the buffers must allow it: a transpose's
- * input is read in place only if no step between the transpose and the matmul writes its buffer; a matmul writes a
- * transpose's buffer early only if no step between them touches that buffer; and a matmul never writes a buffer it
- * reads. The backend applies the rewrites only to runs that hold every compute step (a training step, a forward
- * pass); a single step (findNonFinite) runs as planned, so NaN hunting still sees every intermediate value.
+ * Like fuse.ts the decision is pure, from a plan with every value in a buffer of its own (./share-buffers.ts): a
+ * transpose's input is still there when the matmul reads it in place, a transpose's buffer is free when a matmul
+ * writes it early, and a matmul never writes a buffer it reads. NaN hunting (findNonFinite) runs the plan as given,
+ * so it still sees every intermediate value.
  */
 import { lastTwoSwapped } from '../../ir/shape';
 import type { Plan } from '../../plan/plan';
@@ -65,11 +64,6 @@ export function planFolds(plan: PlanLike): Folds {
   const { steps, updateStart } = plan;
   const { writers, readers, isOutput } = dataflow(plan);
   const transpose = (i: number) => i >= 0 && i < updateStart && swapsLastTwo(plan, i);
-  /** Whether no step strictly between a and b writes (or, with `reads`, reads) the buffer. */
-  const untouched = (buffer: number, a: number, b: number, reads = false) => {
-    for (let j = a + 1; j < b; j++) if (steps[j].output === buffer || (reads && steps[j].inputs.includes(buffer))) return false;
-    return true;
-  };
 
   const matmuls = steps.map((_, i) => i).filter((i) => i < updateStart && steps[i].call.op === 'matmul' && !steps[i].call.outShape.includes(0));
 
@@ -77,16 +71,14 @@ export function planFolds(plan: PlanLike): Folds {
   const writesFor = new Map<number, number>();
   for (const m of matmuls) {
     const u = [...readers[m]][0];
-    if (readers[m].size !== 1 || !transpose(u) || isOutput.has(m) || plan.buffers[steps[m].output].role !== 'pool') continue;
-    if (untouched(steps[u].output, m, u, true)) writesFor.set(m, u);
+    if (readers[m].size === 1 && transpose(u) && !isOutput.has(m)) writesFor.set(m, u);
   }
   // The matmuls whose value only the add of a bias row right after reads (a dense layer's x W^T + b), and then only
   // a relu right after that (or a relu right after the matmul): they write the last of these values, adding the bias
   // and taking the relu as they store.
   const epilogueFor = new Map<number, Epilogue>();
-  /** Whether step u, right after step v, is the one reader of v's value (a pooled intermediate, not an output). */
-  const onlyReader = (v: number, u: number) =>
-    u < updateStart && readers[v].size === 1 && readers[v].has(u) && !isOutput.has(v) && plan.buffers[steps[v].output].role === 'pool';
+  /** Whether step u, right after step v, is the one reader of v's value (not a plan output). */
+  const onlyReader = (v: number, u: number) => u < updateStart && readers[v].size === 1 && readers[v].has(u) && !isOutput.has(v);
   for (const m of matmuls) {
     if (writesFor.has(m)) continue;
     const e: Epilogue = {};
@@ -97,35 +89,22 @@ export function planFolds(plan: PlanLike): Folds {
       const shape = steps[u].call.inShapes[1 - k];
       const n = out[out.length - 1];
       const buffer = steps[u].inputs[1 - k];
-      if (shape[shape.length - 1] === n && shape.reduce((p, d) => p * d, 1) === n && steps[u].call.outShape.join() === out.join() && buffer !== steps[u].output) {
+      if (shape[shape.length - 1] === n && shape.reduce((p, d) => p * d, 1) === n && steps[u].call.outShape.join() === out.join()) {
         e.bias = { add: u, buffer, shape };
       }
     }
     const r = lastOf(m, e) + 1;
-    // Only the chain lies between m and the relu, and its steps are not run: the relu's buffer may be written at m,
-    // if the bias row is not in it.
-    if (onlyReader(r - 1, r) && steps[r].call.op === 'relu' && e.bias?.buffer !== steps[r].output) e.relu = r;
+    if (onlyReader(r - 1, r) && steps[r].call.op === 'relu') e.relu = r;
     if (lastOf(m, e) !== m) epilogueFor.set(m, e);
   }
-  /** Not read through: their input (a matmul's value) may never be written. */
+  /** Not read through: their input (a matmul's value) is never written. */
   const absorbed = new Set(writesFor.values());
-  /** Whether a matmul strictly between a and b may write the buffer early, for a transpose after b. */
-  const writtenEarly = (buffer: number, a: number, b: number) =>
-    [...writesFor].some(([m, u]) => m > a && m < b && steps[u].output === buffer);
 
-  /**
-   * Matmul m's operand k read through the transposes that made it, as deep as a transpose's input is still there at
-   * m (not written since) and is not the buffer m writes; with the transposes read through.
-   */
-  const chase = (m: number, k: number, output: number) => {
+  /** Matmul m's operand k read through the transposes that made it, as deep as they go; with the transposes read through. */
+  const chase = (m: number, k: number) => {
     let found = { buffer: steps[m].inputs[k], shape: steps[m].call.inShapes[k], transposed: false, passed: [] as number[] };
-    let transposed = false;
-    const passed: number[] = [];
     for (let t = writers[m][k]; transpose(t) && !absorbed.has(t); t = writers[t][0]) {
-      const source = steps[t].inputs[0];
-      transposed = !transposed;
-      passed.push(t);
-      if (source !== output && untouched(source, t, m) && !writtenEarly(source, t, m)) found = { buffer: source, shape: steps[t].call.inShapes[0], transposed, passed: [...passed] };
+      found = { buffer: steps[t].inputs[0], shape: steps[t].call.inShapes[0], transposed: !found.transposed, passed: [...found.passed, t] };
     }
     return found;
   };
@@ -134,19 +113,13 @@ export function planFolds(plan: PlanLike): Folds {
   /** Per transpose, the matmuls that read its value through it. */
   const through = new Map<number, Set<number>>();
   for (const m of matmuls) {
-    let u = writesFor.get(m);
-    let epilogue = epilogueFor.get(m);
+    const u = writesFor.get(m);
+    const epilogue = epilogueFor.get(m);
     /** The step whose value the rewritten matmul writes. */
-    const writes = () => u ?? lastOf(m, epilogue);
-    let operand = [0, 1].map((k) => chase(m, k, steps[writes()].output));
-    if (writes() !== m && operand.some((o) => o.buffer === steps[writes()].output)) {
-      writesFor.delete(m);
-      epilogueFor.delete(m);
-      [u, epilogue] = [undefined, undefined];
-      operand = [0, 1].map((k) => chase(m, k, steps[m].output));
-    }
+    const writes = u ?? lastOf(m, epilogue);
+    const operand = [0, 1].map((k) => chase(m, k));
     const bias = epilogue?.bias;
-    if (writes() === m && operand.every((o) => o.passed.length === 0)) continue;
+    if (writes === m && operand.every((o) => o.passed.length === 0)) continue;
     for (const t of operand.flatMap((o) => o.passed)) {
       if (!through.has(t)) through.set(t, new Set());
       through.get(t)!.add(m);
@@ -155,10 +128,10 @@ export function planFolds(plan: PlanLike): Folds {
     rewrites.push({
       step: m,
       inputs: bias ? [a.buffer, b.buffer, bias.buffer] : [a.buffer, b.buffer],
-      output: steps[writes()].output,
+      output: steps[writes].output,
       aShape: a.shape,
       bShape: b.shape,
-      outShape: steps[writes()].call.outShape,
+      outShape: steps[writes].call.outShape,
       transA: a.transposed,
       transB: b.transposed,
       ...(bias ? { bias: bias.shape } : {}),
@@ -171,7 +144,7 @@ export function planFolds(plan: PlanLike): Folds {
   const skipped = new Set([...writesFor.values(), ...[...epilogueFor.values()].flatMap((e) => [e.bias?.add, e.relu].filter((x) => x !== undefined))]);
   for (const t of [...through.keys()].sort((x, y) => y - x)) {
     const via = through.get(t)!;
-    if (isOutput.has(t) || plan.buffers[steps[t].output].role !== 'pool') continue;
+    if (isOutput.has(t)) continue;
     const readThrough = (r: number) => via.has(r) || (skipped.has(r) && [...through.get(r)!].every((m) => via.has(m)));
     if ([...readers[t]].every(readThrough)) skipped.add(t);
   }

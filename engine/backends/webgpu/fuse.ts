@@ -6,10 +6,10 @@
  *
  * A group, or a single elementwise step, whose value only the reduction right after it reads is that reduction's
  * prologue: the reduction computes the expression at each element it would load (a gradient norm's g * g is never
- * written), provided the reduction's own buffer is not one of the externals it reads.
+ * written).
  *
- * Two parts, both pure: `planFusion` decides the groups and prologues from a plan (and says why neighbouring steps
- * were not fused), `fusedExpression` writes a group's WGSL from elementwise.ts's expression tables, for the fused
+ * Two parts, both pure: `planFusion` decides the groups and prologues from a plan with every value in a buffer of its
+ * own (`dataflow`; and says why neighbouring steps were not fused), `fusedExpression` writes a group's WGSL from elementwise.ts's expression tables, for the fused
  * kernel (`fusedKernel`) or a reduction (kernels/reduce.ts).
  *
  * What a group may hold, and so the reasons a run breaks (`BreakReason`):
@@ -20,15 +20,11 @@
  *     fold.ts's epilogues) is left to it;
  *   - `update`: the update phase (from `plan.updateStart`) is never fused;
  *   - `empty`: steps with no elements are not dispatched at all;
- *   - `uses`: every value but the last must be read only by steps of the group (as the plan's buffers say it: a
- *     read sees the last write to its buffer before it), updates included: nothing after the group reads it;
+ *   - `uses`: every value but the last must be read only by steps of the group, updates included: nothing after
+ *     the group reads it;
  *   - `output`: a plan output is written, so it ends its group;
- *   - `kept`: so is a value in a buffer that is not a pooled intermediate (input, persistent, const);
  *   - `shape`: every value must broadcast to the last one's shape, and the broadcast layout fit MAX_RANK dims;
  *   - `inputs`: the externals and the output must fit the storage buffers of one shader stage;
- *   - `alias`: the plan may give the last value the buffer of an external (its last read is in the group), and a
- *     kernel may not write a buffer that it reads (the backend plans on a buffer per value, ./share-buffers.ts,
- *     where this does not happen);
  *   - `length`: at most `maxSteps` steps a group.
  */
 import type { KernelCall } from '../kernel';
@@ -37,7 +33,7 @@ import { grid1d, packWords, perElementShader, type GpuKernel } from './kernel';
 import { BINARY, broadcastIndexWgsl, broadcastLayout, MAX_RANK, UNARY, unaryWords } from './kernels/elementwise';
 import { REDUCTION_OPS } from './kernels/reduce';
 
-export type BreakReason = 'op' | 'folded' | 'update' | 'empty' | 'uses' | 'output' | 'kept' | 'shape' | 'inputs' | 'alias' | 'length';
+export type BreakReason = 'op' | 'folded' | 'update' | 'empty' | 'uses' | 'output' | 'shape' | 'inputs' | 'length';
 
 /** Where a fused step takes an operand: an external (index into `FusionGroup.inputs`) or an earlier step of the group. */
 export type Operand = { input: number } | { step: number };
@@ -114,26 +110,30 @@ function broadcastsTo(s: readonly number[], to: readonly number[]): boolean {
 type PlanLike = Pick<Plan, 'buffers' | 'steps' | 'updateStart' | 'outputs'>;
 
 /**
- * The plan's dataflow through its buffers: for each step input, the step whose value it reads (the last write to
- * the buffer before it; -1: none, a value from before the plan); for each step, the steps that read its value
- * (updates included); and the compute steps whose value is a plan output (the last compute write to its buffer).
+ * The plan's dataflow: for each step input, the step that wrote it (-1: none, a value from before the plan); for
+ * each step, the steps that read its value (updates included); and the compute steps whose value is a plan output.
+ *
+ * The plan passes (fusion here, ./fold.ts, ./elide.ts) take plans with every pooled value in a buffer of its own
+ * (./share-buffers.ts): then a value is its buffer, and no decision depends on which values share one. So this
+ * throws on another plan: a compute step that writes a buffer that is not pooled or is written already, or that
+ * reads a pooled buffer that no step wrote before it (its own output, say).
  */
 export function dataflow(plan: PlanLike) {
-  const lastWriter = new Map<number, number>();
-  const writers: number[][] = [];
-  const readers: Set<number>[] = plan.steps.map(() => new Set<number>());
-  const isOutput = new Set<number>();
-  plan.steps.forEach((step, i) => {
-    writers.push(step.inputs.map((b) => lastWriter.get(b) ?? -1));
-    for (const w of writers[i]) if (w >= 0) readers[w].add(i);
-    lastWriter.set(step.output, i);
-    if (i === plan.updateStart - 1) {
-      for (const o of plan.outputs.values()) {
-        const w = lastWriter.get(o.buffer);
-        if (w !== undefined) isOutput.add(w);
+  const writer = new Map<number, number>();
+  const pooled = (b: number) => plan.buffers[b].role === 'pool';
+  const writers = plan.steps.map((step, i) => {
+    const from = step.inputs.map((b) => writer.get(b) ?? -1);
+    if (i < plan.updateStart) {
+      if (!pooled(step.output) || writer.has(step.output) || from.some((w, k) => w < 0 && pooled(step.inputs[k]))) {
+        throw new Error(`step ${i} (${step.call.op}): the WebGPU plan passes need a buffer per value (ownBuffers)`);
       }
+      writer.set(step.output, i);
     }
+    return from;
   });
+  const readers: Set<number>[] = plan.steps.map(() => new Set<number>());
+  writers.forEach((from, i) => from.forEach((w) => w >= 0 && readers[w].add(i)));
+  const isOutput = new Set([...plan.outputs.values()].flatMap((o) => (writer.has(o.buffer) ? [writer.get(o.buffer)!] : [])));
   return { writers, readers, isOutput };
 }
 
@@ -162,7 +162,6 @@ export function planFusion(plan: PlanLike, options: FusionOptions = {}): Fusion 
     const shape = sink.call.outShape;
     for (let j = a; j < b; j++) {
       if (isOutput.has(j)) return 'output';
-      if (plan.buffers[steps[j].output].role !== 'pool') return 'kept';
       const r = readers[j];
       if (r.size === 0) return 'uses';
       for (const k of r) if (k < a || k > b) return 'uses';
@@ -185,7 +184,6 @@ export function planFusion(plan: PlanLike, options: FusionOptions = {}): Fusion 
       );
     }
     if (!consistent || inputs.some((x) => !broadcastsTo(x.shape, shape))) return 'shape';
-    if (inputs.some((x) => x.buffer === sink.output)) return 'alias';
     if (inputs.length > maxInputs) return 'inputs';
     if (broadcastLayout(inputs.map((x) => x.shape), shape).shape.length > MAX_RANK) return 'shape';
     return {
@@ -220,11 +218,10 @@ export function planFusion(plan: PlanLike, options: FusionOptions = {}): Fusion 
   for (let r = 1; r < updateStart; r++) {
     const j = r - 1;
     if (!REDUCTION_OPS.includes(steps[r].call.op) || numel(steps[r].call.outShape) === 0 || writers[r][0] !== j) continue;
-    if (isOutput.has(j) || plan.buffers[steps[j].output].role !== 'pool' || readers[j].size !== 1) continue;
+    if (isOutput.has(j) || readers[j].size !== 1) continue;
     const at = groups.findIndex((g) => g.steps[g.steps.length - 1] === j);
     const group = at >= 0 ? groups[at] : candidate(j) === null ? tryGroup(j, j) : 'op';
-    // The reduction writes its own buffer while it reads the externals: that may not be one of them.
-    if (typeof group === 'string' || group.inputs.some((x) => x.buffer === steps[r].output)) continue;
+    if (typeof group === 'string') continue;
     if (at >= 0) groups.splice(at, 1);
     prologues.push({ group, reduce: r });
   }
