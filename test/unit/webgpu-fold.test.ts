@@ -171,6 +171,16 @@ describe('what stops a fold', () => {
     expect(folds(compiled({ c, d: g.exp(t) }))).toMatchObject({ rewrites: ['1:TN'], skipped: [] });
   });
 
+  test('a transpose that a matmul reads through and a folded bias add reads as its row is dispatched', () => {
+    const g = new Builder();
+    const row = g.transposeLast2(g.input('c', [5, 1]));
+    const plan = compiled({ z: g.matmul(row, g.input('v', [5, 5])), y: g.add(g.matmul(g.input('x', [4, 3]), g.input('w', [3, 5])), row) });
+    const { rewrites, skipped, raw } = folds(plan);
+    expect(rewrites).toEqual(['1:TN', '2:NN']);
+    expect(raw.rewrites[1]).toMatchObject({ inputs: [plan.inputs.get('x')!.buffer, plan.inputs.get('w')!.buffer, plan.steps[0].output], bias: [1, 5] });
+    expect(skipped).toEqual([3]);
+  });
+
   test('a matmul whose value another op reads keeps writing it', () => {
     const g = new Builder();
     const m = g.matmul(g.input('a', [4, 3]), g.input('b', [3, 5]));

@@ -351,6 +351,13 @@ describe('fused kernels compute what the steps do', () => {
     await expectSame({ y: b.max(b.abs(a), [1], true), z: b.sum(b.neg(b.input('d', [40, 300])), [1]) }, { a: withNaN, d: withNaN }, 4);
   });
 
+  test('a transpose read through by a matmul and as the row of a folded bias add (../../engine/backends/webgpu/fold.ts)', async () => {
+    const b = new Builder();
+    const row = b.transposeLast2(b.input('c', [5, 1]));
+    const outputs = { z: b.matmul(row, b.input('v', [5, 5])), y: b.add(b.matmul(b.input('x', [4, 3]), b.input('w', [3, 5])), row) };
+    await expectSame(outputs, { c: normals(5, 21), v: normals(25, 22), x: normals(12, 23), w: normals(15, 24) }, 0);
+  });
+
   test('more externals than a stage has storage buffers: split at the limit', async () => {
     const b = new Builder();
     const n = gpu().device.limits.maxStorageBuffersPerShaderStage + 3;

@@ -140,12 +140,13 @@ export function planFolds(plan: PlanLike): Folds {
   }
 
   // Latest first: a transpose read by another one (a chain) is skipped if that one is, and every matmul that read
-  // through that one read on through this one (one that stopped there reads this one's buffer).
+  // through that one read on through this one (one that stopped there reads this one's buffer). A skipped bias add
+  // reads its row where it is, in the matmul that computes it.
   const skipped = new Set([...writesFor.values(), ...[...epilogueFor.values()].flatMap((e) => [e.bias?.add, e.relu].filter((x) => x !== undefined))]);
   for (const t of [...through.keys()].sort((x, y) => y - x)) {
     const via = through.get(t)!;
     if (isOutput.has(t)) continue;
-    const readThrough = (r: number) => via.has(r) || (skipped.has(r) && [...through.get(r)!].every((m) => via.has(m)));
+    const readThrough = (r: number) => via.has(r) || (skipped.has(r) && through.has(r) && [...through.get(r)!].every((m) => via.has(m)));
     if ([...readers[t]].every(readThrough)) skipped.add(t);
   }
   return { rewrites, skipped: [...skipped].sort((x, y) => x - y) };
