@@ -1,12 +1,14 @@
 /**
  * Random graphs through the WebGPU backend's plan passes against the CPU: small DAGs of elementwise ops, broadcasts,
- * reshapes, transposes, matmuls and sums, compiled as training compiles them (compilePlan), then run on the device
+ * reshapes, transposes, matmuls and sums, every other one with its backward pass (reverse mode, as training builds
+ * it), compiled as training compiles them (compilePlan), then run on the device
  * as the backend runs them (a buffer per value, fusion, prologues, folds, elided copies, buffers shared in dispatch
  * order) and on the CPU. Every output must agree. The cases are seeded, so a failure names its graph.
  */
 import { describe, expect, test } from 'vitest';
 import { CpuBackend } from '../../engine/backends/cpu/cpu-backend';
 import { WebGpuExecutable } from '../../engine/backends/webgpu/webgpu-backend';
+import { reverseMode } from '../../engine/autodiff/reverse';
 import { Builder } from '../../engine/ir/builder';
 import type { IRNode } from '../../engine/ir/node';
 import { compilePlan } from '../../engine/plan/plan';
@@ -64,8 +66,15 @@ function randomGraph(seed: number) {
     values.push(y);
     ops.push(`${y.op}${JSON.stringify(y.shape)}`);
   }
-  const outputs: Record<string, IRNode> = { last: values[values.length - 1] };
+  const last = values[values.length - 1];
+  const outputs: Record<string, IRNode> = { last };
   for (let i = 0; i < 2; i++) outputs[`o${i}`] = pick(values.slice(3));
+  // Every other graph with its backward pass: the gradients of the mean of the last value by the inputs.
+  if (seed % 2 === 0) {
+    const inputs = values.slice(0, 3);
+    const adjoint = reverseMode(b, b.mean(last, last.shape.map((_, k) => k)), inputs);
+    inputs.forEach((x, k) => adjoint.has(x) && (outputs[`grad${k}`] = adjoint.get(x)!));
+  }
   return { outputs, ops, feeds };
 }
 
