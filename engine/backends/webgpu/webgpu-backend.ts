@@ -26,8 +26,8 @@ const pipelineCaches = new WeakMap<GPUDevice, Map<string, GPUComputePipeline>>()
 
 /**
  * Runs plans on the GPU through WebGPU. Buffers are allocated once per plan (pooled intermediates shared by liveness
- * in the order of the dispatches, ./share-buffers.ts; persistent tensors by name across plans); a run encodes the plan's steps into one command buffer and
- * submits it without waiting; outputs are read back asynchronously. A training step's metrics come back through
+ * in the order of the dispatches, ./share-buffers.ts; persistent tensors by name across plans); a run encodes the
+ * plan's steps into one command buffer and submits it without waiting; outputs are read back asynchronously. A training step's metrics come back through
  * runAndCollect, copied into a ring of small staging buffers in the step's own command buffer, so that training
  * submits the next steps while they are on their way (Session keeps a window of steps in flight).
  */
