@@ -1,7 +1,7 @@
 /**
  * Random graphs through the WebGPU backend's plan passes against the CPU: small DAGs of elementwise ops, broadcasts,
  * reshapes, transposes, matmuls and sums, every other one with its backward pass (reverse mode, as training builds
- * it), compiled as training compiles them (compilePlan), then run on the device
+ * it) and the gradients' sums of squares, compiled as training compiles them (compilePlan), then run on the device
  * as the backend runs them (a buffer per value, fusion, prologues, folds, elided copies, buffers shared in dispatch
  * order) and on the CPU. Every output must agree. The cases are seeded, so a failure names its graph.
  */
@@ -69,11 +69,14 @@ function randomGraph(seed: number) {
   const last = values[values.length - 1];
   const outputs: Record<string, IRNode> = { last };
   for (let i = 0; i < 2; i++) outputs[`o${i}`] = pick(values.slice(3));
-  // Every other graph with its backward pass: the gradients of the mean of the last value by the inputs.
+  // Every other graph with its backward pass: the gradients of the mean of the last value by the inputs, and their
+  // sums of squares (as a training step's gradient norms).
   if (seed % 2 === 0) {
     const inputs = values.slice(0, 3);
     const adjoint = reverseMode(b, b.mean(last, last.shape.map((_, k) => k)), inputs);
-    inputs.forEach((x, k) => adjoint.has(x) && (outputs[`grad${k}`] = adjoint.get(x)!));
+    const grads = inputs.flatMap((x) => (adjoint.has(x) ? [adjoint.get(x)!] : []));
+    grads.forEach((g, k) => (outputs[`grad${k}`] = g));
+    grads.forEach((g, k) => (outputs[`norm${k}`] = b.sum(b.mul(g, g), g.shape.map((_, a) => a))));
   }
   return { outputs, ops, feeds };
 }

@@ -6,13 +6,14 @@ import { readFailure, recordGpuError, requireGpu, throwGpuErrors, type GpuInfo }
 import { fusedExpression, fusedKernel, fusedStep, planFusion } from './fuse';
 import { elideCopies } from './elide';
 import { planUpdateGroups } from './group-updates';
+import { planNormGroups } from './group-norms';
 import { epilogueSteps, planFolds } from './fold';
 import { contextWords, type GpuKernel, type StepKernels } from './kernel';
 import { ownBuffers, shareBuffers } from './share-buffers';
 import { gpuKernelFor } from './kernels';
 import { matmulStepKernels } from './kernels/matmul';
 import { groupedUpdateKernel } from './kernels/update';
-import { reduceKernels } from './kernels/reduce';
+import { reduceKernels, sumSquaresKernels } from './kernels/reduce';
 
 const STORAGE = 0x80 | 0x4 | 0x8; // STORAGE | COPY_SRC | COPY_DST (GPUBufferUsage, without relying on globals)
 const UNIFORM = 0x40 | 0x8; // UNIFORM | COPY_DST
@@ -345,6 +346,16 @@ export class WebGpuExecutable implements Executable {
       const dispatch = { step: { ...r, inputs: step.inputs }, kernels: reduceKernels(r.call, fusedExpression(group, plan.steps)), inSizes, outSize: numel(r.call.outShape) };
       this.fused.set(group.steps[0], { last: reduce, dispatch });
     }
+    // Gradient norms side by side, in place of their reductions: read as the tensors, written as the results.
+    for (const norms of planNormGroups(plan, fusion.prologues, { maxStorageBuffers })) {
+      const tensors = norms.map((n) => n.group.inputs[0]);
+      const results = norms.map((n) => plan.steps[n.reduce].output);
+      for (const n of norms) this.fused.delete(n.group.steps[0]);
+      const sizes = tensors.map((t) => numel(t.shape));
+      const step = { ...plan.steps[norms[0].reduce], inputs: [...tensors.map((t) => t.buffer), ...results], output: results[0] };
+      const dispatch = { step, kernels: sumSquaresKernels(sizes), inSizes: [...sizes, ...results.map(() => 1)], outSize: 1 };
+      this.fused.set(norms[0].group.steps[0], { last: norms[norms.length - 1].reduce, dispatch });
+    }
     for (const steps of planUpdateGroups(plan, { maxStorageBuffers })) {
       const updates = steps.map((i) => plan.steps[i]);
       const kernels = { kernel: groupedUpdateKernel(updates.map((u) => u.call)) };
@@ -377,7 +388,7 @@ export class WebGpuExecutable implements Executable {
     const own = storage.length - (kernels.joinReads ?? 0);
     return {
       ...this.backend.bindKernel(kernels.parts, [...storage.slice(0, own), scratch], this.context),
-      next: this.backend.bindKernel(kernels.join, [scratch, ...storage.slice(own), output]),
+      next: this.backend.bindKernel(kernels.join, [scratch, ...storage.slice(own), ...(kernels.join.bindOutput === false ? [] : [output])]),
     };
   }
 

@@ -3,7 +3,8 @@
  * (the kept axes) and one over a slot's elements (the reduced axes), passed as uniform params, so that one pipeline
  * per op serves every shape. Long reductions take a workgroup per slot (each thread reduces a strided part, then a
  * tree in workgroup memory joins the parts); short ones a thread per slot; a few slots of many elements (a gradient
- * norm) are split over workgroups a slot, whose states a second dispatch joins (`reductionParts`).
+ * norm) are split over workgroups a slot, whose states a second dispatch joins (`reductionParts`). Several tensors'
+ * sums of squares (a step's gradient norms) run together the same way (`sumSquaresKernels`).
  *
  * The CPU sums in float64. Here each partial sum carries its rounding error (Neumaier's compensation), through the
  * tree too, so that the float32 result is the float64 sum rounded but in rare last-bit cases.
@@ -28,11 +29,14 @@ interface Reduction {
   finish: string;
 }
 
-const HELPERS = /* wgsl */ `
-fn is_nan(v: f32) -> bool { return (bitcast<u32>(v) & 0x7fffffffu) > 0x7f800000u; }
+/** What a compensated sum needs. */
+const SUM_HELPERS = /* wgsl */ `
 fn is_finite(v: f32) -> bool { return (bitcast<u32>(v) & 0x7f800000u) != 0x7f800000u; }
 // The rounding error of t = a + b (Neumaier).
-fn add_error(a: f32, b: f32, t: f32) -> f32 { return select((b - t) + a, (a - t) + b, abs(a) >= abs(b)); }
+fn add_error(a: f32, b: f32, t: f32) -> f32 { return select((b - t) + a, (a - t) + b, abs(a) >= abs(b)); }`;
+
+const HELPERS = /* wgsl */ `${SUM_HELPERS}
+fn is_nan(v: f32) -> bool { return (bitcast<u32>(v) & 0x7fffffffu) > 0x7f800000u; }
 // The CPU's max: a NaN, once met, stays.
 fn max_of(m: f32, v: f32) -> f32 { return select(m, v, v > m || is_nan(v)); }
 // The CPU's max_mask takes the first element, then any greater one: a NaN wins only first. As a key for a
@@ -205,3 +209,84 @@ export function reduceKernels(call: KernelCall, prologue?: FusedExpression): Ste
 }
 
 export const REDUCTION_OPS: readonly string[] = Object.keys(REDUCTIONS);
+
+/**
+ * The sums of squares of several tensors (a training step's gradient norms, one a parameter) in two dispatches
+ * whatever their number, rather than one or two each: `parts` takes a workgroup per chunk of CHUNK elements of every
+ * tensor (tensor k's chunks from p.first[k]), each writing its Neumaier state to the scratch buffer, and `join` a
+ * workgroup per tensor, which merges that tensor's states and writes its sum to out<k> (element 0). Bound: the
+ * tensors, then the scratch (parts); the scratch, then the outputs (join).
+ */
+export function sumSquaresKernels(sizes: readonly number[]): StepKernels {
+  const op = REDUCTIONS.sum;
+  const n = sizes.length;
+  const first = [0];
+  for (const size of sizes) first.push(first[first.length - 1] + Math.max(1, Math.ceil(size / CHUNK)));
+  const total = first[n];
+  const table = (name: string) => `${name}: array<vec4<u32>, ${Math.ceil((n + 1) / 4)}>`;
+  const at = (name: string, k: string) => `p.${name}[(${k}) / 4u][(${k}) % 4u]`;
+  const words = (xs: readonly number[]) => [...xs, ...new Array<number>(4 * Math.ceil((n + 1) / 4) - xs.length).fill(0)];
+  const names = op.state.map(([name]) => name);
+  const each = (f: (k: number) => string) => sizes.map((_, k) => f(k)).join('\n');
+  const common = /* wgsl */ `
+struct Params { ${table('first')}, ${table('size')} }
+${SUM_HELPERS}
+${op.state.map(([name, t]) => `var<workgroup> w_${name}: array<${t}, ${WORKGROUP}>;`).join('\n')}`;
+  const parts = /* wgsl */ `
+${each((k) => `@group(0) @binding(${k}) var<storage, read> x${k}: array<f32>;`)}
+@group(0) @binding(${n}) var<storage, read_write> out: array<f32>;
+@group(0) @binding(${n + 1}) var<uniform> p: Params;
+${common}
+@compute @workgroup_size(${WORKGROUP})
+fn main(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_index) local: u32, @builtin(num_workgroups) nwg: vec3<u32>) {
+  let wgi = wg.x + wg.y * nwg.x;
+  let lid = local;
+  if (wgi >= ${at('first', `${n}u`)}) { return; }
+  var k = 0u;
+  while (wgi >= ${at('first', 'k + 1u')}) { k++; }
+  let r0 = (wgi - ${at('first', 'k')}) * ${CHUNK}u;
+  let r1 = min(${at('size', 'k')}, r0 + ${CHUNK}u);
+  ${op.state.map(([name, t, init]) => `var ${name}: ${t} = ${init};`).join(' ')}
+  for (var r = r0 + lid; r < r1; r += ${WORKGROUP}u) {
+    var x = 0.0;
+    switch k {
+${each((j) => `      case ${j}u: { x = x${j}[r]; }`)}
+      default: {}
+    }
+    let v = x * x;
+    ${op.take}
+  }
+  ${join(op)}
+  if (lid == 0u) { ${names.map((name, j) => `out[wgi * ${names.length}u + ${j}u] = ${name};`).join(' ')} }
+}`;
+  const joined = /* wgsl */ `
+@group(0) @binding(0) var<storage, read> states: array<f32>;
+${each((k) => `@group(0) @binding(${k + 1}) var<storage, read_write> out${k}: array<f32>;`)}
+@group(0) @binding(${n + 1}) var<uniform> p: Params;
+${common}
+@compute @workgroup_size(${WORKGROUP})
+fn main(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_index) local: u32) {
+  let k = wg.x;
+  let lid = local;
+  ${op.state.map(([name, t, init]) => `var ${name}: ${t} = ${init};`).join(' ')}
+  for (var q = ${at('first', 'k')} + lid; q < ${at('first', 'k + 1u')}; q += ${WORKGROUP}u) {
+    ${names.map((name, j) => `let o_${name} = states[q * ${names.length}u + ${j}u];`).join(' ')}
+    ${op.merge}
+  }
+  ${join(op)}
+  if (lid == 0u) {
+    let total = select(s + c, s, !is_finite(s));
+    switch k {
+${each((j) => `      case ${j}u: { out${j}[0] = total; }`)}
+      default: {}
+    }
+  }
+}`;
+  const params = packWords([...words(first), ...words(sizes)]);
+  return {
+    parts: { code: parts, workgroups: grid1d(total, 1), params },
+    join: { code: joined, workgroups: [n, 1, 1], params, bindOutput: false },
+    scratch: total * names.length,
+    joinReads: n,
+  };
+}
