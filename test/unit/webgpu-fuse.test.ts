@@ -358,6 +358,19 @@ describe('fused kernels compute what the steps do', () => {
     await expectSame(outputs, { c: normals(5, 21), v: normals(25, 22), x: normals(12, 23), w: normals(15, 24) }, 0);
   });
 
+  test('a value that an elided reshape gave another shape ([4] read as [4, 1]) is not read broadcast in a group (shape)', async () => {
+    const b = new Builder();
+    const v = b.exp(b.input('v', [4]));
+    const plan = compilePlan({ y: b.mul(b.broadcastTo(b.reshape(v, [4, 1]), [4, 4]), b.input('m', [4, 4])) });
+    const elided = elideCopies(ownBuffers(plan));
+    expect(elided.steps.map((s) => s.call.op)).toEqual(['exp', 'broadcast_to', 'mul']);
+    const f = planFusion(elided);
+    expect(f.groups.map((g) => g.steps)).toEqual([[1, 2]]);
+    expect(f.breaks[0]).toBe('shape');
+    const [fused, unfused] = await bothWays(plan, { v: normals(4, 31), m: normals(16, 32) });
+    expect(mismatch(fused.get('y')!, unfused.get('y')!)).toBe('');
+  });
+
   test('more externals than a stage has storage buffers: split at the limit', async () => {
     const b = new Builder();
     const n = gpu().device.limits.maxStorageBuffersPerShaderStage + 3;

@@ -15,9 +15,10 @@ import { compilePlan } from '../../engine/plan/plan';
 import { Rng } from '../../engine/util/rng';
 import { useGpuBackend } from '../conformance/gpu';
 
-const CASES = 300;
+const CASES = 1000;
 const DIMS = [1, 2, 3, 4, 5];
-const UNARY = ['sin', 'tanh', 'neg', 'relu', 'sigmoid', 'exp', 'abs'] as const;
+// No exp: exp of exp grows values to where sin of them turns WGSL's allowed error in exp into a different answer.
+const UNARY = ['sin', 'tanh', 'neg', 'relu', 'sigmoid', 'abs'] as const;
 const BINARY = ['add', 'sub', 'mul', 'maximum'] as const;
 
 const dims = (n: IRNode) => n.shape as number[];

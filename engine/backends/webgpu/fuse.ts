@@ -174,6 +174,9 @@ export function planFusion(plan: PlanLike, options: FusionOptions = {}): Fusion 
       operands.push(
         steps[j].inputs.map((buffer, k): Operand => {
           const w = writers[j][k];
+          // A value of the group is computed broadcast by its own shape: it must be read in that shape (an elided
+          // reshape, ./elide.ts, may have changed it, [4] read as [4, 1]), leading ones aside.
+          if (w >= a && trimmed(steps[w].call.outShape).join() !== trimmed(steps[j].call.inShapes[k]).join()) consistent = false;
           if (w >= a) return { step: w - a };
           const inShape = steps[j].call.inShapes[k];
           let e = inputs.findIndex((x) => x.buffer === buffer);
