@@ -1,6 +1,6 @@
 /**
  * Random graphs through the WebGPU backend's plan passes against the CPU: small DAGs of elementwise ops, broadcasts,
- * reshapes, transposes, matmuls and sums, every other one with its backward pass (reverse mode, as training builds
+ * reshapes, transposes, matmuls, sums, maxima and their masks, concatenations, slices and pads, every other one with its backward pass (reverse mode, as training builds
  * it) and the gradients' sums of squares, compiled as training compiles them (compilePlan), then run on the device
  * as the backend runs them (a buffer per value, fusion, prologues, folds, elided copies, buffers shared in dispatch
  * order) and on the CPU. Every output must agree. The cases are seeded, so a failure names its graph.
@@ -19,7 +19,7 @@ const CASES = 1000;
 const DIMS = [1, 2, 3, 4, 5];
 // No exp: exp of exp grows values to where sin of them turns WGSL's allowed error in exp into a different answer.
 const UNARY = ['sin', 'tanh', 'neg', 'relu', 'sigmoid', 'abs'] as const;
-const BINARY = ['add', 'sub', 'mul', 'maximum'] as const;
+const BINARY = ['add', 'sub', 'mul', 'maximum', 'minimum'] as const;
 
 const dims = (n: IRNode) => n.shape as number[];
 const numel = (s: readonly number[]) => s.reduce((a, d) => a * d, 1);
@@ -46,7 +46,8 @@ function randomGraph(seed: number) {
   const steps = 6 + rng.int(8);
   while (ops.length < steps) {
     const a = pick(values);
-    const kind = rng.int(8);
+    const kind = rng.int(12);
+    const axis = rng.int(Math.max(1, a.shape.length));
     let y: IRNode | undefined;
     if (kind <= 1) y = b.emit(pick(UNARY), [a]);
     else if (kind <= 3) {
@@ -56,13 +57,21 @@ function randomGraph(seed: number) {
     else if (kind === 5 && a.shape.length === 2) {
       const right = values.filter((v) => v.shape.length === 2 && v.shape[0] === a.shape[1]);
       if (right.length) y = b.matmul(a, pick(right));
-    } else if (kind === 6 && a.shape.length > 0) y = b.sum(a, [rng.int(a.shape.length)], rng.int(2) === 1);
+    } else if (kind === 6 && a.shape.length > 0) y = b.sum(a, [axis], rng.int(2) === 1);
     else if (kind === 7) {
       const s = dims(a);
       const shapes = [[numel(s)], [1, ...s], ...(s.length === 1 ? [[pick(DIMS), ...s]] : [])];
       const to = pick(shapes);
       y = to.length === s.length + 1 && to[0] !== 1 ? b.broadcastTo(a, to) : b.reshape(a, to);
-    }
+    } else if (kind === 8 && a.shape.length > 0) y = rng.int(2) ? b.max(a, [axis], rng.int(2) === 1) : b.maxMask(a, [axis]);
+    else if (kind === 9 && a.shape.length > 0) {
+      const like = values.filter((v) => v.shape.length === a.shape.length && v.shape.every((d, k) => k === axis || d === a.shape[k]));
+      y = b.concat(a, pick(like), axis);
+    } else if (kind === 10 && a.shape.length > 0) {
+      const n = dims(a)[axis];
+      const start = rng.int(n);
+      y = b.slice(a, axis, start, start + 1 + rng.int(n - start));
+    } else if (kind === 11 && a.shape.length > 0) y = b.pad(a, axis, rng.int(3), rng.int(3));
     if (!y || y === a) continue;
     values.push(y);
     ops.push(`${y.op}${JSON.stringify(y.shape)}`);
