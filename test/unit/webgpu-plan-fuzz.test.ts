@@ -42,6 +42,8 @@ function randomGraph(seed: number) {
   input([pick(DIMS), pick(DIMS)]);
   input([pick(DIMS), pick(DIMS)]);
   input([pick(DIMS)]);
+  // Every third graph has a batch of matrices too.
+  if (seed % 3 === 0) input([pick([1, 2, 3]), pick(DIMS), pick(DIMS)]);
   const ops: string[] = [];
   const steps = 6 + rng.int(8);
   while (ops.length < steps) {
@@ -53,10 +55,13 @@ function randomGraph(seed: number) {
     else if (kind <= 3) {
       const others = values.filter((v) => broadcastsTo(dims(v), dims(a)) || broadcastsTo(dims(a), dims(v)));
       y = b.emit(pick(BINARY), [a, pick(others)]);
-    } else if (kind === 4 && a.shape.length === 2) y = b.transposeLast2(a);
-    else if (kind === 5 && a.shape.length === 2) {
-      const right = values.filter((v) => v.shape.length === 2 && v.shape[0] === a.shape[1]);
-      if (right.length) y = b.matmul(a, pick(right));
+    } else if (kind === 4 && a.shape.length >= 2) y = b.transposeLast2(a);
+    else if (kind === 5 && a.shape.length >= 2) {
+      // [..., m, k] by [..., k, n], the batch axes broadcast (a matrix by a batch, a batch by a matrix, or by one of its own).
+      const [m, k] = dims(a).slice(-2);
+      const batch = (v: IRNode) => dims(v).slice(0, -2);
+      const right = values.filter((v) => v.shape.length >= 2 && v.shape[v.shape.length - 2] === k && (batch(v).length === 0 || batch(a).length === 0 || batch(v).join() === batch(a).join()));
+      if (right.length && m > 0) y = b.matmul(a, pick(right));
     } else if (kind === 6 && a.shape.length > 0) y = b.sum(a, [axis], rng.int(2) === 1);
     else if (kind === 7) {
       const s = dims(a);
