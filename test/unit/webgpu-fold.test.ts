@@ -7,6 +7,7 @@
  */
 import { describe, expect, test } from 'vitest';
 import { epilogueSteps, planFolds } from '../../engine/backends/webgpu/fold';
+import { elideCopies } from '../../engine/backends/webgpu/elide';
 import { ownBuffers } from '../../engine/backends/webgpu/share-buffers';
 import { Builder } from '../../engine/ir/builder';
 import type { IRNode } from '../../engine/ir/node';
@@ -179,6 +180,22 @@ describe('what stops a fold', () => {
     expect(rewrites).toEqual(['1:TN', '2:NN']);
     expect(raw.rewrites[1]).toMatchObject({ inputs: [plan.inputs.get('x')!.buffer, plan.inputs.get('w')!.buffer, plan.steps[0].output], bias: [1, 5] });
     expect(skipped).toEqual([3]);
+  });
+
+  test('not through a value that an elided reshape gave another shape', () => {
+    // The transpose's [1, 4, 3] is read by the matmul as [4, 3] once the reshape between them is elided.
+    const g = new Builder();
+    const t = g.transpose(g.input('x', [1, 3, 4]), [0, 2, 1]);
+    const plan = elideCopies(compiled({ c: g.matmul(g.reshape(t, [4, 3]), g.input('w', [3, 5])) }));
+    expect(plan.steps.map((s) => s.call.op)).toEqual(['transpose', 'matmul']);
+    expect(folds(plan)).toMatchObject({ rewrites: [], skipped: [] });
+    // Nor does a matmul write its transpose through one, nor take an add or a relu as its epilogue.
+    const h = new Builder();
+    const m = h.matmul(h.input('a', [4, 3]), h.input('b', [3, 5]));
+    const through = (y: IRNode) => elideCopies(compiled({ y }));
+    expect(folds(through(h.transpose(h.reshape(m, [1, 4, 5]), [0, 2, 1]))).rewrites).toEqual([]);
+    expect(folds(through(h.add(h.reshape(m, [1, 4, 5]), h.input('bias', [5])))).rewrites).toEqual([]);
+    expect(folds(through(h.relu(h.reshape(m, [1, 4, 5])))).rewrites).toEqual([]);
   });
 
   test('a matmul whose value another op reads keeps writing it', () => {

@@ -1,6 +1,7 @@
 /**
  * Random graphs through the WebGPU backend's plan passes against the CPU: small DAGs of elementwise ops, broadcasts,
- * reshapes, transposes, matmuls, sums, maxima and their masks, concatenations, slices and pads, every other one with its backward pass (reverse mode, as training builds
+ * reshapes, transposes, matmuls, sums, maxima and their masks, concatenations, slices, pads and image columns
+ * (im2col, and col2im in the backward pass), every other one with its backward pass (reverse mode, as training builds
  * it) and the gradients' sums of squares, compiled as training compiles them (compilePlan), then run on the device
  * as the backend runs them (a buffer per value, fusion, prologues, folds, elided copies, buffers shared in dispatch
  * order) and on the CPU. Every output must agree. The cases are seeded, so a failure names its graph.
@@ -42,13 +43,14 @@ function randomGraph(seed: number) {
   input([pick(DIMS), pick(DIMS)]);
   input([pick(DIMS), pick(DIMS)]);
   input([pick(DIMS)]);
-  // Every third graph has a batch of matrices too.
+  // Every third graph has a batch of matrices too, two in five a batch of images (NCHW).
   if (seed % 3 === 0) input([pick([1, 2, 3]), pick(DIMS), pick(DIMS)]);
+  if (seed % 5 < 2) input([pick([1, 2]), pick([1, 2]), pick([3, 4, 5]), pick([3, 4, 5])]);
   const ops: string[] = [];
   const steps = 6 + rng.int(8);
   while (ops.length < steps) {
     const a = pick(values);
-    const kind = rng.int(12);
+    const kind = rng.int(13);
     const axis = rng.int(Math.max(1, a.shape.length));
     let y: IRNode | undefined;
     if (kind <= 1) y = b.emit(pick(UNARY), [a]);
@@ -77,6 +79,11 @@ function randomGraph(seed: number) {
       const start = rng.int(n);
       y = b.slice(a, axis, start, start + 1 + rng.int(n - start));
     } else if (kind === 11 && a.shape.length > 0) y = b.pad(a, axis, rng.int(3), rng.int(3));
+    else if (kind === 12 && a.shape.length === 4) {
+      // A convolution's or pooling's columns: a window of at most the image, a stride, a padding.
+      const [h, w] = dims(a).slice(2);
+      y = b.im2col(a, { kh: 1 + rng.int(Math.min(3, h)), kw: 1 + rng.int(Math.min(3, w)), sh: 1 + rng.int(2), sw: 1 + rng.int(2), ph: rng.int(2), pw: rng.int(2) });
+    }
     if (!y || y === a) continue;
     values.push(y);
     ops.push(`${y.op}${JSON.stringify(y.shape)}`);
@@ -87,7 +94,7 @@ function randomGraph(seed: number) {
   // Every other graph with its backward pass: the gradients of the mean of the last value by the inputs, and their
   // sums of squares (as a training step's gradient norms).
   if (seed % 2 === 0) {
-    const inputs = values.slice(0, 3);
+    const inputs = values.slice(0, Object.keys(feeds).length);
     const adjoint = reverseMode(b, b.mean(last, last.shape.map((_, k) => k)), inputs);
     const grads = inputs.flatMap((x) => (adjoint.has(x) ? [adjoint.get(x)!] : []));
     grads.forEach((g, k) => (outputs[`grad${k}`] = g));

@@ -64,6 +64,11 @@ export function planFolds(plan: PlanLike): Folds {
   const { steps, updateStart } = plan;
   const { writers, readers, isOutput } = dataflow(plan);
   const transpose = (i: number) => i >= 0 && i < updateStart && swapsLastTwo(plan, i);
+  /**
+   * Whether step r reads its input k in the shape that its writer computed it in: an elided reshape (./elide.ts) may
+   * have left a value read in another shape ([1, 4, 5] as [4, 5]), and folds take shapes from the steps they join.
+   */
+  const asWritten = (r: number, k: number) => steps[writers[r][k]].call.outShape.join() === steps[r].call.inShapes[k].join();
 
   const matmuls = steps.map((_, i) => i).filter((i) => i < updateStart && steps[i].call.op === 'matmul' && !steps[i].call.outShape.includes(0));
 
@@ -71,7 +76,7 @@ export function planFolds(plan: PlanLike): Folds {
   const writesFor = new Map<number, number>();
   for (const m of matmuls) {
     const u = [...readers[m]][0];
-    if (readers[m].size === 1 && transpose(u) && !isOutput.has(m)) writesFor.set(m, u);
+    if (readers[m].size === 1 && transpose(u) && !isOutput.has(m) && asWritten(u, 0)) writesFor.set(m, u);
   }
   // The matmuls whose value only the add of a bias row right after reads (a dense layer's x W^T + b), and then only
   // a relu right after that (or a relu right after the matmul): they write the last of these values, adding the bias
@@ -89,12 +94,13 @@ export function planFolds(plan: PlanLike): Folds {
       const shape = steps[u].call.inShapes[1 - k];
       const n = out[out.length - 1];
       const buffer = steps[u].inputs[1 - k];
+      // The sum of the matmul's shape (so also read in it: a bias row does not change the shape).
       if (shape[shape.length - 1] === n && shape.reduce((p, d) => p * d, 1) === n && steps[u].call.outShape.join() === out.join()) {
         e.bias = { add: u, buffer, shape };
       }
     }
     const r = lastOf(m, e) + 1;
-    if (onlyReader(r - 1, r) && steps[r].call.op === 'relu') e.relu = r;
+    if (onlyReader(r - 1, r) && steps[r].call.op === 'relu' && asWritten(r, 0)) e.relu = r;
     if (lastOf(m, e) !== m) epilogueFor.set(m, e);
   }
   /** Not read through: their input (a matmul's value) is never written. */
@@ -103,7 +109,7 @@ export function planFolds(plan: PlanLike): Folds {
   /** Matmul m's operand k read through the transposes that made it, as deep as they go; with the transposes read through. */
   const chase = (m: number, k: number) => {
     let found = { buffer: steps[m].inputs[k], shape: steps[m].call.inShapes[k], transposed: false, passed: [] as number[] };
-    for (let t = writers[m][k]; transpose(t) && !absorbed.has(t); t = writers[t][0]) {
+    for (let r = m, j = k, t = writers[m][k]; transpose(t) && !absorbed.has(t) && asWritten(r, j); r = t, j = 0, t = writers[t][0]) {
       found = { buffer: steps[t].inputs[0], shape: steps[t].call.inShapes[0], transposed: !found.transposed, passed: [...found.passed, t] };
     }
     return found;
