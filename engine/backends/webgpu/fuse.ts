@@ -32,6 +32,7 @@ import type { Plan, PlanStep } from '../../plan/plan';
 import { grid1d, packWords, perElementShader, type GpuKernel } from './kernel';
 import { BINARY, broadcastIndexWgsl, broadcastLayout, MAX_RANK, UNARY, unaryWords } from './kernels/elementwise';
 import { REDUCTION_OPS } from './kernels/reduce';
+import { numel } from '../../ir/shape';
 
 export type BreakReason = 'op' | 'folded' | 'update' | 'empty' | 'uses' | 'output' | 'shape' | 'inputs' | 'length';
 
@@ -74,8 +75,6 @@ export interface FusionOptions {
   /** Steps left out of every group (a matmul's epilogue computes them). */
   exclude?: ReadonlySet<number>;
 }
-
-const numel = (s: readonly number[]) => s.reduce((a, d) => a * d, 1);
 
 /** `s` without its leading ones: shapes equal so are the same under broadcasting. */
 function trimmed(s: readonly number[]): readonly number[] {

@@ -6,8 +6,7 @@
  */
 import type { Plan } from '../../plan/plan';
 import type { Prologue } from './fuse';
-
-const numel = (s: readonly number[]) => s.reduce((a, d) => a * d, 1);
+import { numel } from '../../ir/shape';
 
 /** Whether a prologue reduction sums the squares of one tensor, read whole, into one value. */
 function isSumOfSquares(plan: Pick<Plan, 'steps'>, { group, reduce }: Prologue): boolean {

@@ -7,8 +7,7 @@
  * buffers.
  */
 import type { Plan } from '../../plan/plan';
-
-const numel = (s: readonly number[]) => s.reduce((a, d) => a * d, 1);
+import { numel } from '../../ir/shape';
 
 /** Groups of consecutive update steps (plan step indices, two or more each) that can run as one dispatch. */
 export function planUpdateGroups(plan: Plan, limits: { maxStorageBuffers: number }): number[][] {

@@ -11,8 +11,7 @@
  * the plan as given on buffers of its own: WebGpuExecutable.findNonFinite.)
  */
 import { bestFit, type Plan } from '../../plan/plan';
-
-const numel = (s: readonly number[]) => s.reduce((a, d) => a * d, 1);
+import { numel } from '../../ir/shape';
 
 /** The plan with every value that it writes to a pooled buffer in a pooled buffer of its own, sized to it. */
 export function ownBuffers(plan: Plan): Plan {

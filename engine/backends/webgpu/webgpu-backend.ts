@@ -14,6 +14,7 @@ import { gpuKernelFor } from './kernels';
 import { matmulStepKernels } from './kernels/matmul';
 import { groupedUpdateKernel } from './kernels/update';
 import { reduceKernels, sumSquaresKernels } from './kernels/reduce';
+import { numel } from '../../ir/shape';
 
 const STORAGE = 0x80 | 0x4 | 0x8; // STORAGE | COPY_SRC | COPY_DST (GPUBufferUsage, without relying on globals)
 const UNIFORM = 0x40 | 0x8; // UNIFORM | COPY_DST
@@ -252,8 +253,6 @@ interface StepDispatch {
   outSize: number;
   bound?: BoundStep;
 }
-
-const numel = (s: readonly number[]) => s.reduce((a, d) => a * d, 1);
 
 export class WebGpuExecutable implements Executable {
   /** Per plan buffer, its GPU buffer; none for a pooled value that no dispatch writes (./share-buffers.ts). */

@@ -9,8 +9,7 @@
  */
 import type { KernelCall } from '../../kernel';
 import { f32Bits, grid1d, packWords, perElementShader, type GpuKernel, type GpuKernelFor } from '../kernel';
-
-const numel = (s: readonly number[]) => s.reduce((a, d) => a * d, 1);
+import { numel } from '../../../ir/shape';
 
 /**
  * log((1 + s) / (1 - s)) = 2 atanh(s) by its series, for |s| <= 1/3 (the first term left out is below 2e-9

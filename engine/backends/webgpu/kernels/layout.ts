@@ -4,14 +4,12 @@
  * of matrices (the last two axes, say) goes through workgroup memory in tiles so that reads and writes both stay
  * contiguous. Concat and pad split the tensor around their axis; im2col gathers windows and col2im sums them back.
  */
-import { normAxis, strides } from '../../../ir/shape';
+import { normAxis, numel, strides } from '../../../ir/shape';
 import type { Window } from '../../../ir/builder';
 import { windowOutput } from '../../../ops/layout';
 import { transposeSplit } from '../../cpu/index-maps';
 import type { KernelCall } from '../../kernel';
 import { grid1d, packWords, perElementShader, type GpuKernel, type GpuKernelFor } from '../kernel';
-
-const numel = (s: readonly number[]) => s.reduce((a, d) => a * d, 1);
 
 /** Views hold at most this many dims after merging (tensors have rank 6 at most). */
 export const MAX_RANK = 6;

@@ -5,8 +5,7 @@
  */
 import type { AdamAttrs, KernelCall, SgdAttrs } from '../../kernel';
 import { CTX_STRUCT, f32Bits, grid1d, packWords, perElementShader, type GpuKernel, type GpuKernelFor } from '../kernel';
-
-const numel = (s: readonly number[]) => s.reduce((a, d) => a * d, 1);
+import { numel } from '../../../ir/shape';
 
 /**
  * An update's WGSL, apart from how its elements are indexed: `names` are its buffers (the target, then the source,
