@@ -71,13 +71,14 @@ export function bestFit(sizes: readonly number[], size: number): number {
  * evaluation and other batch sizes share them.
  */
 export function compilePlan(outputs: Readonly<Record<string, IRNode>>, updates: readonly Update[] = []): Plan {
-  const all = topoOrder([...Object.values(outputs), ...updates.map((u) => u.source)]);
+  const roots = [...Object.values(outputs), ...updates.map((u) => u.source)];
+  const all = topoOrder(roots);
   const rep = sharedValues(all);
   const value = (n: IRNode) => rep.get(n)!;
   const order = all.filter((n) => value(n) === n);
   const lastUse = new Map<IRNode, number>();
   order.forEach((n, i) => n.inputs.forEach((x) => lastUse.set(value(x), i)));
-  const pinned = new Set([...Object.values(outputs), ...updates.map((u) => u.source)].map(value));
+  const pinned = new Set(roots.map(value));
 
   const buffers: BufferSpec[] = [];
   const persistent = new Map<string, number>();

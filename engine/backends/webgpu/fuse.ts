@@ -9,8 +9,8 @@
  * written).
  *
  * Two parts, both pure: `planFusion` decides the groups and prologues from a plan with every value in a buffer of its
- * own (`dataflow`; and says why neighbouring steps were not fused), `fusedExpression` writes a group's WGSL from elementwise.ts's expression tables, for the fused
- * kernel (`fusedKernel`) or a reduction (kernels/reduce.ts).
+ * own (`dataflow`; and says why neighbouring steps were not fused), `fusedExpression` writes a group's WGSL from
+ * elementwise.ts's expression tables, for the fused kernel (`fusedKernel`) or a reduction (kernels/reduce.ts).
  *
  * What a group may hold, and so the reasons a run breaks (`BreakReason`):
  *   - `op`: only the ops of the elementwise tables fuse, and broadcast_to and reshapes that only add or drop leading
@@ -173,10 +173,12 @@ export function planFusion(plan: PlanLike, options: FusionOptions = {}): Fusion 
       operands.push(
         steps[j].inputs.map((buffer, k): Operand => {
           const w = writers[j][k];
-          // A value of the group is computed broadcast by its own shape: it must be read in that shape (an elided
-          // reshape, ./elide.ts, may have changed it, [4] read as [4, 1]), leading ones aside.
-          if (w >= a && trimmed(steps[w].call.outShape).join() !== trimmed(steps[j].call.inShapes[k]).join()) consistent = false;
-          if (w >= a) return { step: w - a };
+          if (w >= a) {
+            // A value of the group is computed broadcast by its own shape: it must be read in that shape (an elided
+            // reshape, ./elide.ts, may have changed it, [4] read as [4, 1]), leading ones aside.
+            if (trimmed(steps[w].call.outShape).join() !== trimmed(steps[j].call.inShapes[k]).join()) consistent = false;
+            return { step: w - a };
+          }
           const inShape = steps[j].call.inShapes[k];
           let e = inputs.findIndex((x) => x.buffer === buffer);
           if (e < 0) e = inputs.push({ buffer, shape: inShape }) - 1;

@@ -29,9 +29,10 @@ const pipelineCaches = new WeakMap<GPUDevice, Map<string, GPUComputePipeline>>()
 /**
  * Runs plans on the GPU through WebGPU. Buffers are allocated once per plan (pooled intermediates shared by liveness
  * in the order of the dispatches, ./share-buffers.ts; persistent tensors by name across plans); a run encodes the
- * plan's steps into one command buffer and submits it without waiting; outputs are read back asynchronously. A training step's metrics come back through
- * runAndCollect, copied into a ring of small staging buffers in the step's own command buffer, so that training
- * submits the next steps while they are on their way (Session keeps a window of steps in flight).
+ * plan's steps into one command buffer and submits it without waiting; outputs are read back asynchronously. A
+ * training step's metrics come back through runAndCollect, copied into a ring of small staging buffers in the step's
+ * own command buffer, so that training submits the next steps while they are on their way (Session keeps a window
+ * of steps in flight).
  */
 export class WebGpuBackend implements Backend {
   readonly name = 'webgpu';
@@ -339,17 +340,20 @@ export class WebGpuExecutable implements Executable {
       const dispatch = { step, kernels: { kernel: fusedKernel(group, plan.steps) }, inSizes, outSize: numel(group.shape) };
       this.fused.set(group.steps[0], { last: group.steps[group.steps.length - 1], dispatch });
     }
-    for (const { group, reduce } of fusion.prologues) {
+    // Gradient norms side by side, in place of their reductions: read as the tensors, written as the results.
+    const normGroups = planNormGroups(plan, fusion.prologues, { maxStorageBuffers });
+    const grouped = new Set(normGroups.flat());
+    for (const prologue of fusion.prologues) {
+      if (grouped.has(prologue)) continue;
+      const { group, reduce } = prologue;
       const { step, inSizes } = fusedStep(group, plan.steps);
       const r = plan.steps[reduce];
       const dispatch = { step: { ...r, inputs: step.inputs }, kernels: reduceKernels(r.call, fusedExpression(group, plan.steps)), inSizes, outSize: numel(r.call.outShape) };
       this.fused.set(group.steps[0], { last: reduce, dispatch });
     }
-    // Gradient norms side by side, in place of their reductions: read as the tensors, written as the results.
-    for (const norms of planNormGroups(plan, fusion.prologues, { maxStorageBuffers })) {
+    for (const norms of normGroups) {
       const tensors = norms.map((n) => n.group.inputs[0]);
       const results = norms.map((n) => plan.steps[n.reduce].output);
-      for (const n of norms) this.fused.delete(n.group.steps[0]);
       const sizes = tensors.map((t) => numel(t.shape));
       const step = { ...plan.steps[norms[0].reduce], inputs: [...tensors.map((t) => t.buffer), ...results], output: results[0] };
       const dispatch = { step, kernels: sumSquaresKernels(sizes), inSizes: [...sizes, ...results.map(() => 1)], outSize: 1 };

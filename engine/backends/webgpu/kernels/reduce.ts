@@ -44,6 +44,9 @@ fn max_of(m: f32, v: f32) -> f32 { return select(m, v, v > m || is_nan(v)); }
 fn mask_key(v: f32, r: u32) -> f32 { return select(v, select(p.lowest, -p.lowest, r == 0u), is_nan(v)); }
 fn beats(k: f32, r: u32, m: f32, at: u32) -> bool { return k > m || (k == m && r < at); }`;
 
+/** A compensated sum's value from its state: an infinite or NaN sum is the plain one (its compensation would be NaN). */
+const SUM_VALUE = 'select(s + c, s, !is_finite(s))';
+
 const REDUCTIONS: Record<string, Reduction> = {
   sum: {
     state: [
@@ -52,8 +55,7 @@ const REDUCTIONS: Record<string, Reduction> = {
     ],
     take: 'let t = s + v; c += add_error(s, v, t); s = t;',
     merge: 'let t = s + o_s; c += o_c + add_error(s, o_s, t); s = t;',
-    // An infinite or NaN sum is the plain one (its compensation would be NaN).
-    finish: 'if (lid == 0u) { out[slot] = select(s + c, s, !is_finite(s)); }',
+    finish: `if (lid == 0u) { out[slot] = ${SUM_VALUE}; }`,
   },
   max: {
     state: [['m', 'f32', 'p.lowest']],
@@ -275,7 +277,7 @@ fn main(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_index) l
   }
   ${join(op)}
   if (lid == 0u) {
-    let total = select(s + c, s, !is_finite(s));
+    let total = ${SUM_VALUE};
     switch k {
 ${each((j) => `      case ${j}u: { out${j}[0] = total; }`)}
       default: {}
