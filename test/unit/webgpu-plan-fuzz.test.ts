@@ -3,18 +3,17 @@
  * reshapes, transposes, matmuls, sums, maxima and their masks, concatenations, slices, pads and image columns
  * (im2col, and col2im in the backward pass), every other one with its backward pass (reverse mode, as training builds
  * it) and the gradients' sums of squares, compiled as training compiles them (compilePlan), then run on the device
- * as the backend runs them (a buffer per value, fusion, prologues, folds, elided copies, buffers shared in dispatch
- * order) and on the CPU. Every output must agree. The cases are seeded, so a failure names its graph.
+ * as the backend runs them (a buffer per value, row groups, fusion, prologues, folds, elided copies, buffers shared
+ * in dispatch order) and on the CPU. Every output must agree. The cases are seeded, so a failure names its graph.
  */
 import { describe, expect, test } from 'vitest';
-import { CpuBackend } from '../../engine/backends/cpu/cpu-backend';
-import { WebGpuExecutable } from '../../engine/backends/webgpu/webgpu-backend';
 import { reverseMode } from '../../engine/autodiff/reverse';
 import { Builder } from '../../engine/ir/builder';
 import type { IRNode } from '../../engine/ir/node';
 import { compilePlan } from '../../engine/plan/plan';
 import { Rng } from '../../engine/util/rng';
 import { useGpuBackend } from '../conformance/gpu';
+import { disagreement, runOnBoth } from './gpu-against-cpu';
 
 const CASES = 1000;
 const DIMS = [1, 2, 3, 4, 5];
@@ -108,20 +107,9 @@ const gpu = useGpuBackend();
 describe('random graphs on the WebGPU backend', () => {
   test.each(Array.from({ length: CASES }, (_, i) => i + 1))('seed %i', async (seed) => {
     const { outputs, ops, feeds } = randomGraph(seed);
-    const plan = compilePlan(outputs);
-    const cpu = new CpuBackend('f32').load(plan);
-    const exe = new WebGpuExecutable(gpu(), plan);
-    for (const [name, v] of Object.entries(feeds)) {
-      cpu.setInput(name, v);
-      exe.setInput(name, v);
-    }
-    cpu.run({ seed: 1, step: 1 });
-    exe.run({ seed: 1, step: 1 });
-    for (const name of Object.keys(outputs)) {
-      const want = Float32Array.from(cpu.readSync(name));
-      const got = await exe.read(name);
-      const scale = want.reduce((m, v) => (Number.isFinite(v) ? Math.max(m, Math.abs(v)) : m), 1);
-      const bad = [...want].findIndex((w, i) => !(Object.is(w, got[i]) || Math.abs(w - got[i]) <= 1e-5 * scale));
+    const { outputs: results } = await runOnBoth(gpu(), compilePlan(outputs), feeds);
+    for (const { name, want, got } of results) {
+      const bad = disagreement(got, want);
       expect(bad, `${name} of ${ops.join(' ')}: [${bad}] ${got[bad]} for ${want[bad]}`).toBe(-1);
     }
   });

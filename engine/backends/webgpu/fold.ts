@@ -60,7 +60,10 @@ function swapsLastTwo(plan: PlanLike, i: number): boolean {
   return perm.length >= 2 && perm.join() === lastTwoSwapped(perm.length).join();
 }
 
-export function planFolds(plan: PlanLike): Folds {
+/**
+ * The plan's folds. `keep`: steps that no matmul may take as its epilogue (a row group computes them, ./rows.ts).
+ */
+export function planFolds(plan: PlanLike, keep?: ReadonlySet<number>): Folds {
   const { steps, updateStart } = plan;
   const { writers, readers, isOutput } = dataflow(plan);
   const transpose = (i: number) => i >= 0 && i < updateStart && swapsLastTwo(plan, i);
@@ -83,7 +86,7 @@ export function planFolds(plan: PlanLike): Folds {
   // and taking the relu as they store.
   const epilogueFor = new Map<number, Epilogue>();
   /** Whether step u, right after step v, is the one reader of v's value (not a plan output). */
-  const onlyReader = (v: number, u: number) => u < updateStart && readers[v].size === 1 && readers[v].has(u) && !isOutput.has(v);
+  const onlyReader = (v: number, u: number) => u < updateStart && !keep?.has(u) && readers[v].size === 1 && readers[v].has(u) && !isOutput.has(v);
   for (const m of matmuls) {
     if (writesFor.has(m)) continue;
     const e: Epilogue = {};

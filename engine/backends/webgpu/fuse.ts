@@ -16,8 +16,8 @@
  *   - `op`: only the ops of the elementwise tables fuse, and broadcast_to and reshapes that only add or drop leading
  *     ones (views that a group reads as it reads every value, broadcast); reductions, matmul, other layout ops,
  *     sources end a run;
- *   - `folded`: a step that a matmul computes as it stores (`FusionOptions.exclude`: the bias adds and relus of
- *     fold.ts's epilogues) is left to it;
+ *   - `folded`: a step that another kernel computes (`FusionOptions.exclude`: the bias adds and relus of fold.ts's
+ *     epilogues, the steps of rows.ts's row groups) is left to it (and a reduction among them takes no prologue);
  *   - `update`: the update phase (from `plan.updateStart`) is never fused;
  *   - `empty`: steps with no elements are not dispatched at all;
  *   - `uses`: every value but the last must be read only by steps of the group, updates included: nothing after
@@ -72,7 +72,7 @@ export interface FusionOptions {
   maxStorageBuffers?: number;
   /** Steps a group may hold; default 16. */
   maxSteps?: number;
-  /** Steps left out of every group (a matmul's epilogue computes them). */
+  /** Steps left out of every group and prologue (a matmul's epilogue or a row group computes them). */
   exclude?: ReadonlySet<number>;
 }
 
@@ -221,7 +221,7 @@ export function planFusion(plan: PlanLike, options: FusionOptions = {}): Fusion 
   const prologues: Prologue[] = [];
   for (let r = 1; r < updateStart; r++) {
     const j = r - 1;
-    if (!REDUCTION_OPS.includes(steps[r].call.op) || numel(steps[r].call.outShape) === 0 || writers[r][0] !== j) continue;
+    if (!REDUCTION_OPS.includes(steps[r].call.op) || options.exclude?.has(r) || numel(steps[r].call.outShape) === 0 || writers[r][0] !== j) continue;
     if (isOutput.has(j) || readers[j].size !== 1) continue;
     const at = groups.findIndex((g) => g.steps[g.steps.length - 1] === j);
     const group = at >= 0 ? groups[at] : candidate(j) === null ? tryGroup(j, j) : 'op';
@@ -246,16 +246,64 @@ function definitions(fns: string): [string, string][] {
 
 const PARAM = /\bp\.(\w+)/g;
 
+/** The WGSL functions and Params fields (with their words) that the expressions of several steps need. */
+export interface ExpressionParts {
+  fns: Map<string, string>;
+  fields: string[];
+  words: number[];
+}
+
 /**
- * A fused group's expression at one element, for a kernel to place: the externals' indices from the element's flat
- * index `i` in the group's shape (as the binary kernel does, for every external at once); then each step as a call of
- * a function that returns its table expression, in plan order. The fused kernel writes the last value; a reduction
- * takes it as the element it reads (a prologue, see `planFusion`).
+ * An elementwise step's value (the `j`th step of a kernel) as WGSL, from its operands' expressions `args`: a call of
+ * a function that returns its table expression, added to `parts`; a view is its operand.
  *
  * Unary ops that read their attribute (`p.a`, `p.k`, `p.whole`) get functions of their own, named and reading
- * fields suffixed by the step's position, so that two leaky_relus of different slopes can share a kernel. Sizes,
- * strides and attributes are uniforms: the source depends only on the group's ops and operands, so plans of other
- * batch sizes share the pipeline.
+ * fields suffixed by `j`, so that two leaky_relus of different slopes can share a kernel. Attributes are uniforms:
+ * the source depends only on the steps' ops and operands, so plans of other batch sizes share the pipeline.
+ */
+export function stepExpression(call: KernelCall, j: number, args: readonly string[], parts: ExpressionParts): string {
+  if (isBroadcastView(call)) return args[0];
+  const { fns, fields, words } = parts;
+  let fn: string;
+  if (call.op in BINARY) {
+    fn = `op_${call.op}`;
+    fns.set(fn, `fn ${fn}(a: f32, b: f32) -> f32 { return ${BINARY[call.op]}; }`);
+  } else {
+    const { expr, fns: helpers = '' } = UNARY[call.op];
+    const used = new Set([...`${expr}\n${helpers}`.matchAll(PARAM)].map((m) => m[1]));
+    if (used.size === 0) {
+      for (const [name, def] of definitions(helpers)) fns.set(name, def);
+      fn = `op_${call.op}`;
+      fns.set(fn, `fn ${fn}(x: f32) -> f32 { return ${expr}; }`);
+    } else {
+      // This step's own copies of the functions that read p, renamed, reading its own fields.
+      const own = definitions(helpers);
+      const renamed = new Set(own.filter(([, def]) => /\bp\./.test(def)).map(([name]) => name));
+      const rewrite = (src: string) => {
+        let out = src.replace(PARAM, (_, f: string) => `p.${f}_${j}`);
+        for (const name of renamed) out = out.replace(new RegExp(`\\b${name}\\(`, 'g'), `${name}s${j}(`);
+        return out;
+      };
+      for (const [name, def] of own) fns.set(renamed.has(name) ? `${name}s${j}` : name, renamed.has(name) ? rewrite(def) : def);
+      fn = `op_${call.op}_s${j}`;
+      fns.set(fn, `fn ${fn}(x: f32) -> f32 { return ${rewrite(expr)}; }`);
+      const w = unaryWords(call.op, call.attrs);
+      for (const f of [...used].sort()) {
+        if (!(f in w)) throw new Error(`fused ${call.op}: unknown parameter p.${f}`);
+        fields.push(`${f}_${j}: ${f === 'a' ? 'f32' : 'u32'}`);
+        words.push(w[f as keyof typeof w]);
+      }
+    }
+  }
+  return `${fn}(${args.join(', ')})`;
+}
+
+/**
+ * A fused group's expression at one element, for a kernel to place: the externals' indices from the element's flat
+ * index `i` in the group's shape (as the binary kernel does, for every external at once); then each step's value
+ * (`stepExpression`), in plan order. The fused kernel writes the last value; a reduction takes it as the element it
+ * reads (a prologue, see `planFusion`). Sizes and strides are uniforms, as attributes are: plans of other batch sizes
+ * share the pipeline.
  *
  * Binding: the externals in order, from binding 0.
  */
@@ -281,56 +329,17 @@ export function fusedExpression(group: FusionGroup, steps: readonly PlanStep[]):
   const slots = (v: number[]) => [...v, ...new Array<number>(MAX_RANK - v.length).fill(0)];
   const externals = group.inputs.map((_, e) => e);
 
-  const fns = new Map<string, string>();
-  const fields: string[] = [];
-  const attrWords: number[] = [];
-  const lines: string[] = [];
-  group.steps.forEach((s, j) => {
-    const call = steps[s].call;
+  const parts: ExpressionParts = { fns: new Map(), fields: [], words: [] };
+  const lines = group.steps.map((s, j) => {
     const args = group.operands[j].map((o) => ('step' in o ? `v${o.step}` : `x${o.input}`));
-    if (isBroadcastView(call)) {
-      lines.push(`  let v${j} = ${args[0]};`);
-      return;
-    }
-    let fn: string;
-    if (call.op in BINARY) {
-      fn = `op_${call.op}`;
-      fns.set(fn, `fn ${fn}(a: f32, b: f32) -> f32 { return ${BINARY[call.op]}; }`);
-    } else {
-      const { expr, fns: helpers = '' } = UNARY[call.op];
-      const used = new Set([...`${expr}\n${helpers}`.matchAll(PARAM)].map((m) => m[1]));
-      if (used.size === 0) {
-        for (const [name, def] of definitions(helpers)) fns.set(name, def);
-        fn = `op_${call.op}`;
-        fns.set(fn, `fn ${fn}(x: f32) -> f32 { return ${expr}; }`);
-      } else {
-        // This step's own copies of the functions that read p, renamed, reading its own fields.
-        const own = definitions(helpers);
-        const renamed = new Set(own.filter(([, def]) => /\bp\./.test(def)).map(([name]) => name));
-        const rewrite = (src: string) => {
-          let out = src.replace(PARAM, (_, f: string) => `p.${f}_${j}`);
-          for (const name of renamed) out = out.replace(new RegExp(`\\b${name}\\(`, 'g'), `${name}s${j}(`);
-          return out;
-        };
-        for (const [name, def] of own) fns.set(renamed.has(name) ? `${name}s${j}` : name, renamed.has(name) ? rewrite(def) : def);
-        fn = `op_${call.op}_s${j}`;
-        fns.set(fn, `fn ${fn}(x: f32) -> f32 { return ${rewrite(expr)}; }`);
-        const w = unaryWords(call.op, call.attrs);
-        for (const f of [...used].sort()) {
-          if (!(f in w)) throw new Error(`fused ${call.op}: unknown parameter p.${f}`);
-          fields.push(`${f}_${j}: ${f === 'a' ? 'f32' : 'u32'}`);
-          attrWords.push(w[f as keyof typeof w]);
-        }
-      }
-    }
-    lines.push(`  let v${j} = ${fn}(${args.join(', ')});`);
+    return `  let v${j} = ${stepExpression(steps[s].call, j, args, parts)};`;
   });
   return {
-    fields: `n: u32, rank: u32, pad0: u32, pad1: u32, shape: array<vec4<u32>, 2>${externals.map((e) => `, s${e}: array<vec4<u32>, 2>`).join('')}${fields.map((f) => `, ${f}`).join('')}`,
-    words: [n, shape.length, 0, 0, ...slots(shape), ...externals.flatMap((e) => slots(strides[e])), ...attrWords],
+    fields: `n: u32, rank: u32, pad0: u32, pad1: u32, shape: array<vec4<u32>, 2>${externals.map((e) => `, s${e}: array<vec4<u32>, 2>`).join('')}${parts.fields.map((f) => `, ${f}`).join('')}`,
+    words: [n, shape.length, 0, 0, ...slots(shape), ...externals.flatMap((e) => slots(strides[e])), ...parts.words],
     bindings: externals.map((e, k) => `@group(0) @binding(${k}) var<storage, read> in${e}: array<f32>;`).join('\n'),
     count: externals.length,
-    fns: [...fns.values()].join('\n'),
+    fns: [...parts.fns.values()].join('\n'),
     body: `${broadcastIndexWgsl(externals.map((e) => [`j${e}`, `s${e}`] as const))}
 ${externals.map((e) => `  let x${e} = in${e}[j${e}];`).join('\n')}
 ${lines.join('\n')}`,

@@ -5,6 +5,7 @@ import { StudioError } from '../../util/errors';
 import { readFailure, recordGpuError, requireGpu, throwGpuErrors, type GpuInfo } from './gpu';
 import { fusedExpression, fusedKernel, fusedStep, planFusion } from './fuse';
 import { elideCopies } from './elide';
+import { planRows, rowKernel, type RowGroup } from './rows';
 import { planUpdateGroups } from './group-updates';
 import { planNormGroups } from './group-norms';
 import { epilogueSteps, planFolds } from './fold';
@@ -269,8 +270,8 @@ export class WebGpuExecutable implements Executable {
   /** runAndCollect's staging, by the outputs it collects. */
   private readonly collectors = new Map<string, Collector>();
   /**
-   * Fused elementwise groups (./fuse.ts), reductions with the group they read computed in their loads, and grouped
-   * updates (./group-updates.ts), by first step: dispatched in place of their steps.
+   * Row groups (./rows.ts), fused elementwise groups (./fuse.ts), reductions with the group they read computed in
+   * their loads, and grouped updates (./group-updates.ts), by first step: dispatched in place of their steps.
    */
   private readonly fused = new Map<number, { last: number; dispatch: StepDispatch }>();
   /**
@@ -280,8 +281,8 @@ export class WebGpuExecutable implements Executable {
   private readonly folded = new Map<number, StepDispatch | null>();
 
   /**
-   * The plan as it runs here: the one given, with every pooled value in a buffer of its own and its copies elided
-   * (./elide.ts), unless `fuse` is false. Its pooled buffers then share GPU buffers by liveness in the order of the
+   * The plan as it runs here: the one given, with every pooled value in a buffer of its own, its copies elided
+   * (./elide.ts) and each row group's steps together (./rows.ts), unless `fuse` is false. Its pooled buffers then share GPU buffers by liveness in the order of the
    * dispatches, so that a value that a fused kernel never writes takes no memory.
    */
   readonly plan: Plan;
@@ -298,7 +299,13 @@ export class WebGpuExecutable implements Executable {
     options: { fuse?: boolean } = {},
   ) {
     const fuse = (this.fuses = options.fuse !== false);
-    const plan = fuse ? elideCopies(ownBuffers(given)) : given;
+    const maxStorageBuffers = backend.device.limits.maxStorageBuffersPerShaderStage;
+    let plan = given;
+    let rows: RowGroup[] = [];
+    if (fuse) {
+      const elided = elideCopies(ownBuffers(given));
+      ({ plan, groups: rows } = planRows(elided, { maxStorageBuffers, exclude: epilogueSteps(elided) }));
+    }
     this.plan = plan;
     let usesContext = false;
     this.own = plan.steps.map((step, i) => {
@@ -311,7 +318,7 @@ export class WebGpuExecutable implements Executable {
       return { step, kernels, inSizes: isUpdate ? step.inputs.map(() => outSize) : step.call.inShapes.map(numel), outSize };
     });
     this.usesContext = usesContext;
-    if (fuse) this.planDispatches(backend.device.limits.maxStorageBuffersPerShaderStage);
+    if (fuse) this.planDispatches(maxStorageBuffers, rows);
 
     const dispatches: StepDispatch[] = [];
     this.forEachDispatch(0, plan.steps.length, (d) => dispatches.push(d));
@@ -329,12 +336,21 @@ export class WebGpuExecutable implements Executable {
     for (const d of dispatches) d.bound = this.bind(d);
   }
 
-  /** The fused groups, prologues, grouped updates and folds of the plan, each a dispatch of its own. */
-  private planDispatches(maxStorageBuffers: number): void {
+  /** The row groups, fused groups, prologues, grouped updates and folds of the plan, each a dispatch of its own. */
+  private planDispatches(maxStorageBuffers: number, rows: readonly RowGroup[]): void {
     const plan = this.plan;
-    // The adds and relus that matmuls compute as they store are kept out of fusion.
-    const folds = planFolds(plan);
-    const fusion = planFusion(plan, { maxStorageBuffers, exclude: epilogueSteps(plan, folds) });
+    // The steps of row groups, and the adds and relus that matmuls compute as they store, are kept out of fusion.
+    const inRows = new Set(rows.flatMap((g) => g.steps));
+    const folds = planFolds(plan, inRows);
+    const fusion = planFusion(plan, { maxStorageBuffers, exclude: new Set([...epilogueSteps(plan, folds), ...inRows]) });
+    for (const g of rows) {
+      const outputs = g.outputs.map((j) => plan.steps[g.steps[j]]);
+      const last = g.steps[g.steps.length - 1];
+      const step = { ...plan.steps[last], inputs: [...g.inputs.map((x) => x.buffer), ...outputs.map((o) => o.output)], output: outputs[0].output };
+      const size = { full: g.rows * g.len, row: g.rows, col: g.len, scalar: 1 };
+      const inSizes = [...g.inputs.map((x) => size[x.kind]), ...outputs.map((o) => numel(o.call.outShape))];
+      this.fused.set(g.steps[0], { last, dispatch: { step, kernels: { kernel: rowKernel(g, plan.steps) }, inSizes, outSize: inSizes[g.inputs.length] } });
+    }
     for (const group of fusion.groups) {
       const { step, inSizes } = fusedStep(group, plan.steps);
       const dispatch = { step, kernels: { kernel: fusedKernel(group, plan.steps) }, inSizes, outSize: numel(group.shape) };

@@ -35,7 +35,7 @@ fn is_finite(v: f32) -> bool { return (bitcast<u32>(v) & 0x7f800000u) != 0x7f800
 // The rounding error of t = a + b (Neumaier).
 fn add_error(a: f32, b: f32, t: f32) -> f32 { return select((b - t) + a, (a - t) + b, abs(a) >= abs(b)); }`;
 
-const HELPERS = /* wgsl */ `${SUM_HELPERS}
+export const REDUCE_HELPERS = /* wgsl */ `${SUM_HELPERS}
 fn is_nan(v: f32) -> bool { return (bitcast<u32>(v) & 0x7fffffffu) > 0x7f800000u; }
 // The CPU's max: a NaN, once met, stays.
 fn max_of(m: f32, v: f32) -> f32 { return select(m, v, v > m || is_nan(v)); }
@@ -45,9 +45,9 @@ fn mask_key(v: f32, r: u32) -> f32 { return select(v, select(p.lowest, -p.lowest
 fn beats(k: f32, r: u32, m: f32, at: u32) -> bool { return k > m || (k == m && r < at); }`;
 
 /** A compensated sum's value from its state: an infinite or NaN sum is the plain one (its compensation would be NaN). */
-const SUM_VALUE = 'select(s + c, s, !is_finite(s))';
+export const SUM_VALUE = 'select(s + c, s, !is_finite(s))';
 
-const REDUCTIONS: Record<string, Reduction> = {
+export const REDUCTIONS: Record<string, Reduction> = {
   sum: {
     state: [
       ['s', 'f32', '0.0'],
@@ -108,7 +108,7 @@ ${prologue?.fns ?? ''}
 const STRIDE = ${long ? WORKGROUP : 1}u;
 ${viewOffset('slot_offset', 'p.orank', 'x', 'y')}
 ${viewOffset('red_offset', 'p.rrank', 'z', 'w')}
-${HELPERS}
+${REDUCE_HELPERS}
 ${long ? op.state.map(([n, t]) => `var<workgroup> w_${n}: array<${t}, ${WORKGROUP}>;`).join('\n') : ''}
 @compute @workgroup_size(${WORKGROUP})
 fn main(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(workgroup_id) wg: vec3<u32>,
@@ -138,7 +138,7 @@ struct Params { count: u32, parts: u32, lowest: f32, pad: u32 }
 @group(0) @binding(0) var<storage, read> states: array<f32>;
 @group(0) @binding(1) var<storage, read_write> out: array<f32>;
 @group(0) @binding(2) var<uniform> p: Params;
-${HELPERS}
+${REDUCE_HELPERS}
 ${op.state.map(([n, t]) => `var<workgroup> w_${n}: array<${t}, ${WORKGROUP}>;`).join('\n')}
 @compute @workgroup_size(${WORKGROUP})
 fn main(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_index) local: u32, @builtin(num_workgroups) nwg: vec3<u32>) {
