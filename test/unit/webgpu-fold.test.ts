@@ -1,12 +1,15 @@
 /**
- * Transposes folded into matmuls (engine/backends/webgpu/fold.ts), decided from the plan alone: which matmuls read
- * through which transposes, with which flags, which transposes are left out of the dispatches, and the cases where
- * the plan's values forbid it, on plans with every value in a buffer of its own, as the backend folds them. The MLP
- * training step is the case the fold is for. The kernels these rewrites run are checked against the CPU in webgpu-matmul.test.ts, and whole
- * folded plans against unfolded ones in webgpu-fuse.test.ts.
+ * Transposes and epilogues folded into matmuls (engine/backends/webgpu/fold.ts), decided from the plan alone: which
+ * matmuls read through which transposes, with which flags, which elementwise groups they compute as they store,
+ * which steps are left out of the dispatches, and the cases where the plan's values forbid it, on plans with every
+ * value in a buffer of its own, as the backend folds them (fused first, without row groups here). The MLP training
+ * step is the case the folds are for. The kernels these rewrites run are checked against the CPU in
+ * webgpu-matmul.test.ts, and whole folded plans against unfolded ones in webgpu-fuse.test.ts.
  */
 import { describe, expect, test } from 'vitest';
-import { epilogueSteps, planFolds } from '../../engine/backends/webgpu/fold';
+import { planFolds } from '../../engine/backends/webgpu/fold';
+import { planFusion } from '../../engine/backends/webgpu/fuse';
+import { epilogueText } from './epilogue-text';
 import { elideCopies } from '../../engine/backends/webgpu/elide';
 import { ownBuffers } from '../../engine/backends/webgpu/share-buffers';
 import { Builder } from '../../engine/ir/builder';
@@ -15,12 +18,17 @@ import { compilePlan, type Plan } from '../../engine/plan/plan';
 import { resolveTargets, trainProgram } from '../../engine/train/program';
 import { MLP, MLP_OPTIMIZER, mlpGraph } from '../../bench/mlp';
 
-/** The folds of a plan, as op lists: the rewritten matmuls' flags ('NT': B read transposed) and the skipped ops. */
-function folds(plan: Pick<Plan, 'buffers' | 'steps' | 'updateStart' | 'outputs'>) {
-  const f = planFolds(plan);
+/**
+ * The folds of a plan (its fused groups and lone elementwise steps the epilogue candidates), as op lists: the
+ * rewritten matmuls' flags ('NT': B read transposed), the skipped steps, the epilogues.
+ */
+function folds(plan: Pick<Plan, 'buffers' | 'steps' | 'updateStart' | 'outputs'>, maxStorageBuffers = 8) {
+  const fusion = planFusion(plan);
+  const f = planFolds(plan, [...fusion.groups, ...fusion.singles], maxStorageBuffers);
   return {
     rewrites: f.rewrites.map((r) => `${r.step}:${r.transA ? 'T' : 'N'}${r.transB ? 'T' : 'N'}`),
     skipped: f.skipped,
+    epilogues: f.rewrites.map((r) => epilogueText(r.epilogue)),
     raw: f,
   };
 }
@@ -75,86 +83,87 @@ describe('which transposes fold', () => {
     expect(folds(compiled({ c: g.matmul(a, g.input('b', [4, 5])) }))).toMatchObject({ rewrites: [], skipped: [] });
   });
 
-  test('the MLP training step: every transpose skipped, every matmul rewritten, the forward biases and relus in them', () => {
+  test('the MLP training step: every transpose skipped, every matmul rewritten, the activations in them', () => {
     const nodes = mlpGraph();
     const plan = ownBuffers(trainProgram(nodes, resolveTargets(nodes), MLP_OPTIMIZER, MLP.batch).plan);
-    const { rewrites, skipped, raw } = folds(plan);
+    const { rewrites, skipped, epilogues, raw } = folds(plan);
     const ops = plan.steps.map((s) => s.call.op);
     const forwardAdds = ops.flatMap((op, i) => (op === 'add' && ops[i - 1] === 'matmul' ? [i] : []));
     const relus = ops.flatMap((op, i) => (op === 'relu' ? [i] : []));
+    const masks = ops.flatMap((op, i) => (op === 'step' ? [i, i + 1] : []));
     expect(forwardAdds).toHaveLength(3);
-    // The two hidden layers' relus come right after their adds.
+    // The two hidden layers' relus come right after their adds; relu's backward multiplies by step(y) right after.
     expect(relus).toEqual([forwardAdds[0] + 1, forwardAdds[1] + 1]);
-    expect(skipped).toEqual(ops.flatMap((op, i) => (op === 'transpose' || forwardAdds.includes(i) || relus.includes(i) ? [i] : [])));
+    expect(masks.filter((_, k) => k % 2).map((i) => ops[i])).toEqual(['mul', 'mul']);
+    expect(skipped).toEqual(ops.flatMap((op, i) => (op === 'transpose' || forwardAdds.includes(i) || relus.includes(i) || masks.includes(i) ? [i] : [])));
     expect(rewrites.map((r) => r.split(':')[0])).toEqual(ops.flatMap((op, i) => (op === 'matmul' ? [String(i)] : [])));
     // Forward x W^T + b (three layers), then per layer from the top: the input gradient g W, the weight gradient g^T x.
     expect(rewrites.map((r) => r.split(':')[1])).toEqual(['NT', 'NT', 'NT', 'NN', 'TN', 'NN', 'TN', 'TN']);
-    expect(raw.rewrites.map((r) => r.bias)).toEqual([[256], [256], [10], undefined, undefined, undefined, undefined, undefined]);
-    expect(raw.rewrites.map((r) => r.relu ?? false)).toEqual([true, true, false, false, false, false, false, false]);
+    const dense = 'add(c, x0:col) relu(v0)';
+    const mask = 'step(x0:full) mul(c, v0)';
+    expect(epilogues).toEqual([dense, dense, 'add(c, x0:col)', mask, undefined, mask, undefined, undefined]);
     // The hidden layers' matmuls write what the relus wrote (which the next layer and relu's backward read), the
-    // output layer's what its add wrote.
+    // output layer's what its add wrote, the input gradients what the masks' products wrote.
     expect(raw.rewrites.slice(0, 3).map((r) => r.output)).toEqual([...relus, forwardAdds[2]].map((i) => plan.steps[i].output));
+    expect([raw.rewrites[3].output, raw.rewrites[5].output]).toEqual([masks[1], masks[3]].map((i) => plan.steps[i].output));
   });
 
-  test("a bias row added to a matmul's value: added as the kernel stores, batched too", () => {
-    let g = new Builder();
-    let plan = compiled({ y: g.add(g.matmul(g.input('x', [4, 3]), g.transposeLast2(g.input('w', [5, 3]))), g.input('b', [5])) });
-    let f = folds(plan);
-    expect(f).toMatchObject({ rewrites: ['1:NT'], skipped: [0, 2] });
-    expect(f.raw.rewrites[0]).toMatchObject({ inputs: ['x', 'w', 'b'].map((n) => plan.inputs.get(n)!.buffer), output: plan.outputs.get('y')!.buffer, bias: [5] });
-    g = new Builder();
-    plan = compiled({ y: g.add(g.input('b', [1, 5]), g.matmul(g.input('x', [2, 4, 3]), g.input('w', [3, 5]))) });
-    f = folds(plan);
-    expect(f).toMatchObject({ rewrites: ['0:NN'], skipped: [1] });
-    expect(f.raw.rewrites[0].bias).toEqual([1, 5]);
-  });
-
-  test('not a bias: a column, a matrix, a value read twice; a bias add whatever reads its sum', () => {
-    const cases = [
-      (g: Builder, m: IRNode) => ({ y: g.add(m, g.input('c', [4, 1])) }),
-      (g: Builder, m: IRNode) => ({ y: g.add(m, g.input('c', [4, 5])) }),
-      (g: Builder, m: IRNode) => ({ y: g.add(m, g.input('c', [5])), z: g.exp(m) }),
-    ];
-    for (const make of cases) {
-      const g = new Builder();
-      expect(folds(compiled(make(g, g.matmul(g.input('x', [4, 3]), g.input('w', [3, 5]))))).rewrites).toEqual([]);
-    }
-    const g = new Builder();
-    const plan = compiled({ y: g.exp(g.add(g.matmul(g.input('x', [4, 3]), g.input('w', [3, 5])), g.input('b', [5]))) });
-    expect(planFolds(plan).rewrites.map((r) => r.bias)).toEqual([[5]]);
-    expect([...epilogueSteps(plan)]).toEqual([1]);
-  });
 });
 
-describe('a relu taken as the matmul stores', () => {
-  test('after the bias add, or right after the matmul; the steps it replaces are skipped', () => {
+describe('epilogues: what a matmul computes as it stores', () => {
+  test("a bias row, then a relu: a dense layer's forward; batched, the bias with leading ones", () => {
     let g = new Builder();
     let plan = compiled({ y: g.relu(g.add(g.matmul(g.input('x', [4, 3]), g.transposeLast2(g.input('w', [5, 3]))), g.input('b', [5]))) });
     let f = folds(plan);
-    expect(f).toMatchObject({ rewrites: ['1:NT'], skipped: [0, 2, 3] });
-    expect(f.raw.rewrites[0]).toMatchObject({ output: plan.outputs.get('y')!.buffer, bias: [5], relu: true });
+    expect(f).toMatchObject({ rewrites: ['1:NT'], skipped: [0, 2, 3], epilogues: ['add(c, x0:col) relu(v0)'] });
+    expect(f.raw.rewrites[0]).toMatchObject({ inputs: ['x', 'w', 'b'].map((n) => plan.inputs.get(n)!.buffer), output: plan.outputs.get('y')!.buffer });
+    g = new Builder();
+    plan = compiled({ y: g.add(g.input('b', [1, 5]), g.matmul(g.input('x', [2, 4, 3]), g.input('w', [3, 5]))) });
+    f = folds(plan);
+    expect(f).toMatchObject({ rewrites: ['0:NN'], skipped: [1], epilogues: ['add(x0:col, c)'] });
+    // A lone relu right after the matmul.
     g = new Builder();
     plan = compiled({ y: g.relu(g.matmul(g.input('x', [4, 3]), g.input('w', [3, 5]))) });
-    f = folds(plan);
-    expect(f).toMatchObject({ rewrites: ['0:NN'], skipped: [1] });
-    expect(f.raw.rewrites[0]).toMatchObject({ output: plan.outputs.get('y')!.buffer, relu: true });
-    expect(f.raw.rewrites[0].bias).toBeUndefined();
+    expect(folds(plan)).toMatchObject({ rewrites: ['0:NN'], skipped: [1], epilogues: ['relu(c)'] });
   });
 
-  test('not where the sum is read again, or is an output; the add and relu are the epilogue steps', () => {
+  test('any elementwise group, reading values per element, per column or as one', () => {
+    const g = new Builder();
+    const m = g.matmul(g.input('x', [4, 3]), g.input('w', [3, 5]));
+    const y = g.sigmoid(g.add(g.mul(m, g.input('e', [4, 5])), g.mul(g.input('s', []), g.input('c', [1, 5]))));
+    expect(folds(compiled({ y }))).toMatchObject({
+      rewrites: ['0:NN'],
+      epilogues: ['mul(c, x0:full) mul(x1:scalar, x2:col) add(v0, v1) sigmoid(v2)'],
+    });
+  });
+
+  test("relu's backward: the input gradient g W times step(y)", () => {
+    const g = new Builder();
+    const y = g.input('y', [4, 5]);
+    const dx = g.mul(g.matmul(g.input('g', [4, 3]), g.input('w', [3, 5])), g.step(y));
+    const plan = compiled({ dx });
+    expect(plan.steps.map((s) => s.call.op)).toEqual(['matmul', 'step', 'mul']);
+    expect(folds(plan)).toMatchObject({ rewrites: ['0:NN'], skipped: [1, 2], epilogues: ['step(x0:full) mul(c, v0)'] });
+  });
+
+  test('not where the value is read again or is an output, read per row, or what it reads comes later', () => {
+    const mm = (g: Builder) => g.matmul(g.input('x', [4, 3]), g.input('w', [3, 5]));
     const cases = [
-      (g: Builder, z: IRNode) => ({ y: g.relu(z), z2: g.exp(z) }),
-      (g: Builder, z: IRNode) => ({ y: g.relu(z), z }),
+      (g: Builder, m: IRNode) => ({ y: g.add(m, g.input('c', [5])), z: g.exp(m) }),
+      (g: Builder, m: IRNode) => ({ y: g.relu(m), m }),
+      (g: Builder, m: IRNode) => ({ y: g.add(m, g.input('c', [4, 1])) }),
+      // A transpose dispatched after the matmul.
+      (g: Builder, m: IRNode) => ({ y: g.add(m, g.transposeLast2(g.input('d', [5, 4]))) }),
     ];
     for (const make of cases) {
       const g = new Builder();
-      const plan = compiled(make(g, g.add(g.matmul(g.input('x', [4, 3]), g.input('w', [3, 5])), g.input('b', [5]))));
-      expect(planFolds(plan).rewrites.every((r) => !r.relu)).toBe(true);
-      expect(planFolds(plan).skipped.every((i) => plan.steps[i].call.op !== 'relu')).toBe(true);
+      expect(folds(compiled(make(g, mm(g)))).epilogues).toEqual([]);
     }
+    // More inputs than the stage binds beside A, B and C.
     const g = new Builder();
-    const plan = compiled({ y: g.relu(g.add(g.matmul(g.input('x', [4, 3]), g.input('w', [3, 5])), g.input('b', [5]))) });
-    expect([...epilogueSteps(plan)]).toEqual([1, 2]);
+    const y = g.add(g.mul(mm(g), g.input('e', [4, 5])), g.input('f', [4, 5]));
+    expect(folds(compiled({ y }), 5).epilogues).toEqual(['mul(c, x0:full) add(v0, x1:full)']);
+    expect(folds(compiled({ y }), 4).epilogues).toEqual([]);
   });
 });
 
@@ -172,13 +181,14 @@ describe('what stops a fold', () => {
     expect(folds(compiled({ c, d: g.exp(t) }))).toMatchObject({ rewrites: ['1:TN'], skipped: [] });
   });
 
-  test('a transpose that a matmul reads through and a folded bias add reads as its row is dispatched', () => {
+  test('a transpose that a matmul reads through and an epilogue reads as its bias row is dispatched', () => {
     const g = new Builder();
     const row = g.transposeLast2(g.input('c', [5, 1]));
     const plan = compiled({ z: g.matmul(row, g.input('v', [5, 5])), y: g.add(g.matmul(g.input('x', [4, 3]), g.input('w', [3, 5])), row) });
-    const { rewrites, skipped, raw } = folds(plan);
+    const { rewrites, skipped, epilogues, raw } = folds(plan);
     expect(rewrites).toEqual(['1:TN', '2:NN']);
-    expect(raw.rewrites[1]).toMatchObject({ inputs: [plan.inputs.get('x')!.buffer, plan.inputs.get('w')!.buffer, plan.steps[0].output], bias: [1, 5] });
+    expect(raw.rewrites[1].inputs).toEqual([plan.inputs.get('x')!.buffer, plan.inputs.get('w')!.buffer, plan.steps[0].output]);
+    expect(epilogues).toEqual([undefined, 'add(c, x0:col)']);
     expect(skipped).toEqual([3]);
   });
 
@@ -189,13 +199,14 @@ describe('what stops a fold', () => {
     const plan = elideCopies(compiled({ c: g.matmul(g.reshape(t, [4, 3]), g.input('w', [3, 5])) }));
     expect(plan.steps.map((s) => s.call.op)).toEqual(['transpose', 'matmul']);
     expect(folds(plan)).toMatchObject({ rewrites: [], skipped: [] });
-    // Nor does a matmul write its transpose through one, nor take an add or a relu as its epilogue.
+    // Nor does a matmul write its transpose through one; it takes an epilogue that reads its value with leading
+    // ones, which lays out its elements alike, but not one that reads it as another shape.
     const h = new Builder();
     const m = h.matmul(h.input('a', [4, 3]), h.input('b', [3, 5]));
     const through = (y: IRNode) => elideCopies(compiled({ y }));
     expect(folds(through(h.transpose(h.reshape(m, [1, 4, 5]), [0, 2, 1]))).rewrites).toEqual([]);
-    expect(folds(through(h.add(h.reshape(m, [1, 4, 5]), h.input('bias', [5])))).rewrites).toEqual([]);
-    expect(folds(through(h.relu(h.reshape(m, [1, 4, 5])))).rewrites).toEqual([]);
+    expect(folds(through(h.add(h.reshape(m, [1, 4, 5]), h.input('bias', [5])))).epilogues).toEqual(['add(c, x0:col)']);
+    expect(folds(through(h.relu(h.reshape(m, [5, 4])))).rewrites).toEqual([]);
   });
 
   test('a matmul whose value another op reads keeps writing it', () => {

@@ -11,6 +11,8 @@ import { CpuBackend } from '../../engine/backends/cpu/cpu-backend';
 import type { Backend } from '../../engine/backends/backend';
 import { MATMUL_CONFIGS, matmulKernel, matmulLayout, matmulSplits, matmulWorkgroupBytes, splitSumKernel, type MatmulConfig, type MatmulOperands } from '../../engine/backends/webgpu/kernels/matmul';
 import { planFolds } from '../../engine/backends/webgpu/fold';
+import { planFusion } from '../../engine/backends/webgpu/fuse';
+import { epilogueText } from './epilogue-text';
 import { ownBuffers } from '../../engine/backends/webgpu/share-buffers';
 import type { IRNode } from '../../engine/ir/node';
 import { useGpuBackend } from '../conformance/gpu';
@@ -118,7 +120,7 @@ describe('the WebGPU matmul matches the CPU backend', () => {
 type TransposedCase = [
   a: number[],
   b: number[],
-  ops: 'TN' | 'NT' | 'TT' | 'out' | 'dW' | 'TT2' | 'NN+bias' | 'NT+bias' | 'NN+relu' | 'NT+bias+relu',
+  ops: 'TN' | 'NT' | 'TT' | 'out' | 'dW' | 'TT2' | 'NN+bias' | 'NT+bias' | 'NN+relu' | 'NT+bias+relu' | 'NN+mix',
   flags: string,
   tile: 64 | 128,
   vec4: boolean,
@@ -151,6 +153,11 @@ const TRANSPOSED: TransposedCase[] = [
   [[67, 45], [45, 70], 'NN+relu', 'NN', 64, false],
   [[128, 784], [256, 784], 'NT+bias+relu', 'NT', 64, true],
   [[20, 1001], [1001, 7], 'NN+relu', 'NN', 64, false],
+  // an epilogue reading a value per element and one value, its op an attribute (leaky_relu(C * e, 0.2) * s), vec4,
+  // scalar, batched, and split
+  [[33, 20], [20, 12], 'NN+mix', 'NN', 64, true],
+  [[2, 37, 19], [19, 23], 'NN+mix', 'NN', 64, false],
+  [[20, 1001], [1001, 7], 'NN+mix', 'NN', 64, false],
 ];
 
 /** The graph of a case: the matmul of the operands, transposed as `ops` says. */
@@ -162,9 +169,19 @@ function transposedGraph(g: Builder, sa: number[], sb: number[], ops: Transposed
   if (ops === 'dW') return t(g.matmul(t(a), b));
   if (ops === 'TT2') return g.matmul(t(t(t(a))), b);
   const c = g.matmul(ops[0] === 'T' ? t(a) : a, ops[1] === 'T' ? t(b) : b);
+  if (ops === 'NN+mix') return g.mul(g.leakyRelu(g.mul(c, g.input('e', c.shape as number[])), 0.2), g.input('s', []));
   const biased = ops.includes('+bias') ? g.add(c, g.input('bias', [c.shape[c.shape.length - 1] as number])) : c;
   return ops.endsWith('+relu') ? g.relu(biased) : biased;
 }
+
+/** What the case's epilogue must be ('c': the matmul's value, x0: its first input). */
+const EPILOGUES: Partial<Record<TransposedCase[2], string>> = {
+  'NN+bias': 'add(c, x0:col)',
+  'NT+bias': 'add(c, x0:col)',
+  'NN+relu': 'relu(c)',
+  'NT+bias+relu': 'add(c, x0:col) relu(v0)',
+  'NN+mix': 'mul(c, x0:full) leaky_relu(v0) mul(v1, x1:scalar)',
+};
 
 describe('the WebGPU matmul reads transposed operands', () => {
   test.each(TRANSPOSED.map(([a, b, ops, flags, tile, vec4]) => [`${ops} ${a.join('x')}, ${b.join('x')}`, a, b, ops, flags, tile, vec4] as const))(
@@ -172,7 +189,8 @@ describe('the WebGPU matmul reads transposed operands', () => {
     async (name, sa, sb, ops, flags, tile, vec4) => {
       const g = new Builder();
       const plan = ownBuffers(compilePlan({ c: transposedGraph(g, sa, sb, ops) }));
-      const { rewrites, skipped } = planFolds(plan);
+      const fusion = planFusion(plan);
+      const { rewrites, skipped } = planFolds(plan, [...fusion.groups, ...fusion.singles]);
       expect(rewrites.length).toBe(1);
       const layout = matmulLayout(rewrites[0]);
       expect({ flags: `${layout.transA ? 'T' : 'N'}${layout.transB ? 'T' : 'N'}`, tile: layout.tile, vec4: layout.vec4 }).toEqual({ flags, tile, vec4 });
@@ -181,15 +199,16 @@ describe('the WebGPU matmul reads transposed operands', () => {
       const rng = rngFor(name);
       const a = Float32Array.from(generate(NORMAL, numel(sa), rng));
       const b = Float32Array.from(generate(NORMAL, numel(sb), rng));
-      const bias = plan.inputs.get('bias');
-      const row = bias ? Float32Array.from(generate(NORMAL, numel(bias.shape), rng)) : undefined;
-      expect(matmulLayout(rewrites[0]).bias).toBe(!!bias);
-      expect(matmulLayout(rewrites[0]).relu).toBe(ops.endsWith('+relu'));
+      const more = Object.fromEntries(['bias', 'e', 's'].flatMap((name) => {
+        const x = plan.inputs.get(name);
+        return x ? [[name, Float32Array.from(generate(NORMAL, numel(x.shape), rng))]] : [];
+      }));
+      expect(epilogueText(matmulLayout(rewrites[0]).epilogue)).toBe(EPILOGUES[ops]);
       const run = async (backend: Backend) => {
         const exe = backend.load(plan);
         exe.setInput('a', a);
         exe.setInput('b', b);
-        if (row) exe.setInput('bias', row);
+        for (const [name, v] of Object.entries(more)) exe.setInput(name, v);
         exe.run({ seed: 0, step: 0 });
         return exe.read('c');
       };

@@ -7,7 +7,6 @@
 import { describe, expect, test } from 'vitest';
 import { reverseMode } from '../../engine/autodiff/reverse';
 import { dataflow } from '../../engine/backends/webgpu/fuse';
-import { epilogueSteps, planFolds } from '../../engine/backends/webgpu/fold';
 import { elideCopies } from '../../engine/backends/webgpu/elide';
 import { MAX_LEN, planRows, type RowOptions } from '../../engine/backends/webgpu/rows';
 import { ownBuffers } from '../../engine/backends/webgpu/share-buffers';
@@ -27,7 +26,7 @@ const prepared = (plan: Plan) => elideCopies(ownBuffers(plan));
 /** The row groups of a plan, as op lists of the reordered plan. */
 function rowGroups(plan: Plan, options: RowOptions = {}) {
   const p = prepared(plan);
-  const rows = planRows(p, { exclude: epilogueSteps(p), ...options });
+  const rows = planRows(p, options);
   return { ...rows, ops: rows.groups.map((g) => g.steps.map((s) => rows.plan.steps[s].call.op)) };
 }
 
@@ -76,19 +75,20 @@ function isReordering(after: Plan, before: Plan): boolean {
 }
 
 describe('which steps a row group takes', () => {
-  test('the MLP training step: the loss, the accuracy and the softmax backward, 19 steps, read after it', () => {
+  test("the MLP training step: the output layer's bias, the loss, the accuracy and the softmax backward, 20 steps", () => {
     const nodes = mlpGraph();
     const plan = trainProgram(nodes, resolveTargets(nodes), MLP_OPTIMIZER, MLP.batch).plan;
     const { plan: reordered, groups, ops } = rowGroups(plan);
     expect(ops).toEqual([
-      // The labels' one-hot, the log-softmax, the picked log-probabilities summed a row, the argmax mask and its
-      // agreement with the labels, and the logits' gradient: (softmax - onehot) / batch, as reverse mode builds it.
-      ['one_hot', 'max', 'sub', 'exp', 'sum', 'ln', 'sub', 'mul', 'sum', 'max_mask', 'mul', 'mul', 'neg', 'sum', 'div', 'mul', 'broadcast_to', 'mul', 'add'],
+      // The bias add of the logits, the labels' one-hot, the log-softmax, the picked log-probabilities summed a row,
+      // the argmax mask and its agreement with the labels, and the logits' gradient: (softmax - onehot) / batch, as
+      // reverse mode builds it.
+      ['add', 'one_hot', 'max', 'sub', 'exp', 'sum', 'ln', 'sub', 'mul', 'sum', 'max_mask', 'mul', 'mul', 'neg', 'sum', 'div', 'mul', 'broadcast_to', 'mul', 'add'],
     ]);
     const [g] = groups;
     expect([g.rows, g.len]).toEqual([MLP.batch, 10]);
-    // The logits per element, the labels per row, 1 / batch and 1 as scalars.
-    expect(g.inputs.map((x) => x.kind).sort()).toEqual(['full', 'row', 'scalar', 'scalar']);
+    // The matmul's logits per element, the bias per column, the labels per row, 1 / batch and 1 as scalars.
+    expect(g.inputs.map((x) => x.kind).sort()).toEqual(['col', 'full', 'row', 'scalar', 'scalar']);
     // Written: each row's picked log-probability (the loss's sum), the correct mask (the accuracy's), the gradient.
     expect(g.outputs.map((j) => ops[0][j])).toEqual(['sum', 'mul', 'add']);
     expect(g.outputs.map((j) => g.kinds[j])).toEqual(['row', 'full', 'full']);
@@ -151,14 +151,10 @@ describe('which steps a row group takes', () => {
     expect(fit.ops[0].at(-1)).toBe('sum');
   });
 
-  test('steps that a matmul takes as its epilogue stay out of groups, and a group keeps its steps from the folds', () => {
+  test("a dense layer's bias add joins the group that reads it: row groups are planned before the matmuls' epilogues", () => {
     const b = new Builder();
     const z = b.add(b.matmul(b.input('x', [4, 3]), b.input('w', [3, 6])), b.input('bias', [6]));
-    const { ops } = rowGroups(compilePlan({ y: b.sum(b.exp(z), [1], true) }));
-    expect(ops).toEqual([['exp', 'sum']]);
-    const plan = ownBuffers(compilePlan({ z }));
-    expect(epilogueSteps(plan)).toEqual(new Set([1]));
-    expect(epilogueSteps(plan, planFolds(plan, new Set([1])))).toEqual(new Set());
+    expect(rowGroups(compilePlan({ y: b.sum(b.exp(z), [1], true) })).ops).toEqual([['add', 'exp', 'sum']]);
   });
 });
 

@@ -1,56 +1,48 @@
 /**
- * Transposes folded into matmuls, for the WebGPU backend. The matmul kernel reads either operand as stored
- * transposed, so no transpose of the last two axes needs a dispatch of its own where matmuls are all that read it:
+ * Transposes and elementwise steps folded into matmuls, for the WebGPU backend. The matmul kernel reads either
+ * operand as stored transposed, and computes elementwise steps on C's elements as it stores them (an epilogue), so:
  *   - an operand that a transpose made is read from the transpose's input instead, flag flipped, and through any
  *     chain of such transposes (the backward pass of y = x W^T reads W as the transpose of W^T);
  *   - a transpose whose input is a matmul's value that nothing else reads is written by the matmul itself, since
  *     (A B)^T = B^T A^T: the operands swapped, each flag flipped (the weight gradient (x^T g)^T = g^T x);
- *   - so is the add of a bias row right after a matmul whose value only it reads (a dense layer's x W^T + b), and a
- *     relu right after that (or after the matmul) that alone reads it: the kernel adds the bias and takes the relu as
- *     it stores (the backend keeps these steps out of fusion, `epilogueSteps`). relu's backward reads its output
- *     (step(y)), so nothing else reads the sum.
- * A transpose is then skipped when every step that read it reads through it, or the matmul writes its value; such
- * an add or relu is skipped too.
+ *   - an elementwise group (a fused group of ./fuse.ts, or a step dispatched alone: the `candidates`) that alone
+ *     reads a matmul's value, in the value's shape, is the matmul's epilogue, where all else that it reads is
+ *     computed before the matmul and read per element of the value, per column (a bias row) or as one value: the
+ *     matmul writes the group's value. A dense layer's relu(x W^T + b), and its backward's g W * step(y), are each
+ *     one dispatch.
+ * A transpose is then skipped when every step that read it reads through it, or the matmul writes its value; an
+ * epilogue's steps are skipped too.
  *
  * Like fuse.ts the decision is pure, from a plan with every value in a buffer of its own (./share-buffers.ts): a
  * transpose's input is still there when the matmul reads it in place, a transpose's buffer is free when a matmul
  * writes it early, and a matmul never writes a buffer it reads. NaN hunting (findNonFinite) runs the plan as given,
  * so it still sees every intermediate value.
  */
-import { lastTwoSwapped } from '../../ir/shape';
+import { lastTwoSwapped, numel } from '../../ir/shape';
 import type { Plan } from '../../plan/plan';
-import { dataflow } from './fuse';
-import type { MatmulOperands } from './kernels/matmul';
+import { dataflow, trimmed, type FusionGroup } from './fuse';
+import type { EpilogueOperand, MatmulEpilogue, MatmulOperands } from './kernels/matmul';
 
 /** A matmul step as the folds run it. */
 export interface MatmulRewrite extends MatmulOperands {
   readonly step: number;
-  /** The buffers it reads, A's then B's (then the bias's), and the one it writes. */
-  readonly inputs: readonly [number, number] | readonly [number, number, number];
+  /** The buffers it reads, A's then B's (then the epilogue's inputs), and the one it writes. */
+  readonly inputs: readonly number[];
   readonly output: number;
 }
 
 export interface Folds {
   readonly rewrites: readonly MatmulRewrite[];
-  /** The transposes not dispatched. */
+  /** The transposes and epilogue steps not dispatched. */
   readonly skipped: readonly number[];
+  /** The candidates that matmuls compute as their epilogues. */
+  readonly epilogues: readonly FusionGroup[];
 }
 
 type PlanLike = Pick<Plan, 'buffers' | 'steps' | 'updateStart' | 'outputs'>;
 
-/** What a matmul computes as it stores: the add of a bias row (step `add`, the row in `buffer`), then a relu (step `relu`). */
-interface Epilogue {
-  bias?: { add: number; buffer: number; shape: readonly number[] };
-  relu?: number;
-}
-
-/** The step whose value matmul m writes with epilogue `e`: the chain's last. */
-const lastOf = (m: number, e: Epilogue | undefined) => e?.relu ?? e?.bias?.add ?? m;
-
-/** The adds and relus that matmuls compute as they store, among the steps that `folds` (the plan's) skips. */
-export function epilogueSteps(plan: PlanLike, folds: Folds = planFolds(plan)): Set<number> {
-  return new Set(folds.skipped.filter((i) => plan.steps[i].call.op !== 'transpose'));
-}
+/** A shape without its leading ones, as a key: shapes equal so lay out their elements alike. */
+const layout = (s: readonly number[]) => trimmed(s).join();
 
 /** Whether a step is a transpose of the last two axes alone. */
 function swapsLastTwo(plan: PlanLike, i: number): boolean {
@@ -61,9 +53,10 @@ function swapsLastTwo(plan: PlanLike, i: number): boolean {
 }
 
 /**
- * The plan's folds. `keep`: steps that no matmul may take as its epilogue (a row group computes them, ./rows.ts).
+ * The plan's folds: `candidates` are the elementwise groups that may be epilogues (of at most `maxStorageBuffers`
+ * bindings with the matmul's operands and value).
  */
-export function planFolds(plan: PlanLike, keep?: ReadonlySet<number>): Folds {
+export function planFolds(plan: PlanLike, candidates: readonly FusionGroup[] = [], maxStorageBuffers = 8): Folds {
   const { steps, updateStart } = plan;
   const { writers, readers, isOutput } = dataflow(plan);
   const transpose = (i: number) => i >= 0 && i < updateStart && swapsLastTwo(plan, i);
@@ -81,30 +74,47 @@ export function planFolds(plan: PlanLike, keep?: ReadonlySet<number>): Folds {
     const u = [...readers[m]][0];
     if (readers[m].size === 1 && transpose(u) && !isOutput.has(m) && asWritten(u, 0)) writesFor.set(m, u);
   }
-  // The matmuls whose value only the add of a bias row right after reads (a dense layer's x W^T + b), and then only
-  // a relu right after that (or a relu right after the matmul): they write the last of these values, adding the bias
-  // and taking the relu as they store.
-  const epilogueFor = new Map<number, Epilogue>();
-  /** Whether step u, right after step v, is the one reader of v's value (not a plan output). */
-  const onlyReader = (v: number, u: number) => u < updateStart && !keep?.has(u) && readers[v].size === 1 && readers[v].has(u) && !isOutput.has(v);
-  for (const m of matmuls) {
-    if (writesFor.has(m)) continue;
-    const e: Epilogue = {};
-    const u = m + 1;
-    if (onlyReader(m, u) && steps[u].call.op === 'add' && writers[u].indexOf(m) === writers[u].lastIndexOf(m)) {
-      const k = writers[u].indexOf(m);
-      const out = steps[m].call.outShape;
-      const shape = steps[u].call.inShapes[1 - k];
-      const n = out[out.length - 1];
-      const buffer = steps[u].inputs[1 - k];
-      // The sum of the matmul's shape (so also read in it: a bias row does not change the shape).
-      if (shape[shape.length - 1] === n && shape.reduce((p, d) => p * d, 1) === n && steps[u].call.outShape.join() === out.join()) {
-        e.bias = { add: u, buffer, shape };
+  // The epilogues: a candidate that alone reads a matmul's value (the first such matmul it reads).
+  const writer = new Map<number, number>();
+  steps.forEach((s, i) => i < updateStart && writer.set(s.output, i));
+  const epilogueOf = new Map<number, { group: FusionGroup; epilogue: MatmulEpilogue; inputs: number[] }>();
+  /** Group g as matmul m's epilogue, or null where it cannot be. */
+  const asEpilogue = (g: FusionGroup, m: number) => {
+    const out = steps[m].call.outShape;
+    if (isOutput.has(m) || [...readers[m]].some((r) => !g.steps.includes(r)) || layout(g.shape) !== layout(out)) return null;
+    const kinds: MatmulEpilogue['inputs'][number][] = [];
+    const inputs: number[] = [];
+    const operand: EpilogueOperand[] = [];
+    for (const x of g.inputs) {
+      if (x.buffer === steps[m].output) {
+        if (layout(x.shape) !== layout(out)) return null;
+        operand.push('c');
+        continue;
+      }
+      // Read as the matmul stores: so computed before it.
+      if ((writer.get(x.buffer) ?? -1) > m) return null;
+      const kind = numel(x.shape) === 1 ? 'scalar' : layout(x.shape) === layout(out) ? 'full' : layout(x.shape) === String(out[out.length - 1]) ? 'col' : null;
+      if (!kind) return null;
+      operand.push({ input: inputs.push(x.buffer) - 1 });
+      kinds.push(kind);
+    }
+    if (inputs.length + 3 > maxStorageBuffers) return null;
+    const epilogue: MatmulEpilogue = {
+      inputs: kinds,
+      steps: g.steps.map((s, j) => ({ call: steps[s].call, operands: g.operands[j].map((o) => ('step' in o ? o : operand[o.input])) })),
+    };
+    return { group: g, epilogue, inputs };
+  };
+  for (const g of candidates) {
+    for (const x of g.inputs) {
+      const m = writer.get(x.buffer);
+      if (m === undefined || !matmuls.includes(m) || writesFor.has(m) || epilogueOf.has(m)) continue;
+      const e = asEpilogue(g, m);
+      if (e) {
+        epilogueOf.set(m, e);
+        break;
       }
     }
-    const r = lastOf(m, e) + 1;
-    if (onlyReader(r - 1, r) && steps[r].call.op === 'relu' && asWritten(r, 0)) e.relu = r;
-    if (lastOf(m, e) !== m) epilogueFor.set(m, e);
   }
   /** Not read through: their input (a matmul's value) is never written. */
   const absorbed = new Set(writesFor.values());
@@ -123,12 +133,9 @@ export function planFolds(plan: PlanLike, keep?: ReadonlySet<number>): Folds {
   const through = new Map<number, Set<number>>();
   for (const m of matmuls) {
     const u = writesFor.get(m);
-    const epilogue = epilogueFor.get(m);
-    /** The step whose value the rewritten matmul writes. */
-    const writes = u ?? lastOf(m, epilogue);
+    const e = epilogueOf.get(m);
     const operand = [0, 1].map((k) => chase(m, k));
-    const bias = epilogue?.bias;
-    if (writes === m && operand.every((o) => o.passed.length === 0)) continue;
+    if (u === undefined && !e && operand.every((o) => o.passed.length === 0)) continue;
     for (const t of operand.flatMap((o) => o.passed)) {
       if (!through.has(t)) through.set(t, new Set());
       through.get(t)!.add(m);
@@ -136,27 +143,27 @@ export function planFolds(plan: PlanLike, keep?: ReadonlySet<number>): Folds {
     const [a, b] = u === undefined ? operand : [{ ...operand[1], transposed: !operand[1].transposed }, { ...operand[0], transposed: !operand[0].transposed }];
     rewrites.push({
       step: m,
-      inputs: bias ? [a.buffer, b.buffer, bias.buffer] : [a.buffer, b.buffer],
-      output: steps[writes].output,
+      inputs: [a.buffer, b.buffer, ...(e?.inputs ?? [])],
+      output: e ? e.group.output : steps[u ?? m].output,
       aShape: a.shape,
       bShape: b.shape,
-      outShape: steps[writes].call.outShape,
+      outShape: steps[u ?? m].call.outShape,
       transA: a.transposed,
       transB: b.transposed,
-      ...(bias ? { bias: bias.shape } : {}),
-      ...(epilogue?.relu !== undefined ? { relu: true } : {}),
+      ...(e ? { epilogue: e.epilogue } : {}),
     });
   }
 
   // Latest first: a transpose read by another one (a chain) is skipped if that one is, and every matmul that read
-  // through that one read on through this one (one that stopped there reads this one's buffer). A skipped bias add
-  // reads its row where it is, in the matmul that computes it.
-  const skipped = new Set([...writesFor.values(), ...[...epilogueFor.values()].flatMap((e) => [e.bias?.add, e.relu].filter((x) => x !== undefined))]);
+  // through that one read on through this one (one that stopped there reads this one's buffer). An epilogue reads
+  // its inputs where they are, in the matmul that computes it.
+  const epilogues = [...epilogueOf.values()].map((e) => e.group);
+  const skipped = new Set([...writesFor.values(), ...epilogues.flatMap((g) => g.steps)]);
   for (const t of [...through.keys()].sort((x, y) => y - x)) {
     const via = through.get(t)!;
     if (isOutput.has(t)) continue;
     const readThrough = (r: number) => via.has(r) || (skipped.has(r) && through.has(r) && [...through.get(r)!].every((m) => via.has(m)));
     if ([...readers[t]].every(readThrough)) skipped.add(t);
   }
-  return { rewrites, skipped: [...skipped].sort((x, y) => x - y) };
+  return { rewrites, skipped: [...skipped].sort((x, y) => x - y), epilogues };
 }

@@ -6,7 +6,8 @@
  *
  * A group, or a single elementwise step, whose value only the reduction right after it reads is that reduction's
  * prologue: the reduction computes the expression at each element it would load (a gradient norm's g * g is never
- * written).
+ * written). The other groups, and the elementwise steps left alone (`singles`), may still be computed by the matmul
+ * whose value they read (an epilogue, ./fold.ts).
  *
  * Two parts, both pure: `planFusion` decides the groups and prologues from a plan with every value in a buffer of its
  * own (`dataflow`; and says why neighbouring steps were not fused), `fusedExpression` writes a group's WGSL from
@@ -16,8 +17,8 @@
  *   - `op`: only the ops of the elementwise tables fuse, and broadcast_to and reshapes that only add or drop leading
  *     ones (views that a group reads as it reads every value, broadcast); reductions, matmul, other layout ops,
  *     sources end a run;
- *   - `folded`: a step that another kernel computes (`FusionOptions.exclude`: the bias adds and relus of fold.ts's
- *     epilogues, the steps of rows.ts's row groups) is left to it (and a reduction among them takes no prologue);
+ *   - `folded`: a step that another kernel computes (`FusionOptions.exclude`: the steps of rows.ts's row groups) is
+ *     left to it (and a reduction among them takes no prologue);
  *   - `update`: the update phase (from `plan.updateStart`) is never fused;
  *   - `empty`: steps with no elements are not dispatched at all;
  *   - `uses`: every value but the last must be read only by steps of the group, updates included: nothing after
@@ -58,6 +59,8 @@ export interface Prologue {
 
 export interface Fusion {
   readonly groups: readonly FusionGroup[];
+  /** The candidates in no group or prologue, each a group of its own (dispatched alone, or a matmul's epilogue). */
+  readonly singles: readonly FusionGroup[];
   /** Groups (or single elementwise steps) fused into the reduction that reads them; not in `groups`. */
   readonly prologues: readonly Prologue[];
   /**
@@ -72,12 +75,12 @@ export interface FusionOptions {
   maxStorageBuffers?: number;
   /** Steps a group may hold; default 16. */
   maxSteps?: number;
-  /** Steps left out of every group and prologue (a matmul's epilogue or a row group computes them). */
+  /** Steps left out of every group and prologue (a row group computes them). */
   exclude?: ReadonlySet<number>;
 }
 
 /** `s` without its leading ones: shapes equal so are the same under broadcasting. */
-function trimmed(s: readonly number[]): readonly number[] {
+export function trimmed(s: readonly number[]): readonly number[] {
   let k = 0;
   while (k < s.length && s[k] === 1) k++;
   return s.slice(k);
@@ -229,7 +232,13 @@ export function planFusion(plan: PlanLike, options: FusionOptions = {}): Fusion 
     if (at >= 0) groups.splice(at, 1);
     prologues.push({ group, reduce: r });
   }
-  return { groups, prologues, breaks };
+  const grouped = new Set([...groups, ...prologues.map((p) => p.group)].flatMap((g) => g.steps));
+  const singles: FusionGroup[] = [];
+  for (let i = 0; i < updateStart; i++) {
+    const g = !grouped.has(i) && candidate(i) === null ? tryGroup(i, i) : 'op';
+    if (typeof g !== 'string') singles.push(g);
+  }
+  return { groups, singles, prologues, breaks };
 }
 
 // ---------------------------------------------------------------------------------------------------------------

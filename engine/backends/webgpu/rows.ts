@@ -17,7 +17,8 @@
  *     group reads: the group must be able to run as one dispatch (`closed`);
  *   - its reads and writes fit the storage buffers of one shader stage;
  *   - its span of plan steps overlaps no other group's.
- * A matmul's epilogue steps (./fold.ts) and update steps stay out.
+ * Update steps stay out. Row groups are planned first: fusion (./fuse.ts) and matmul epilogues (./fold.ts) take
+ * the steps that they leave.
  *
  * `planRows` returns the plan with each group's steps moved together (a pure reordering of compute steps, in a plan
  * with every value in a buffer of its own: the steps between a group's first and last that read its values move
@@ -27,7 +28,7 @@
 import type { KernelCall } from '../kernel';
 import type { Plan } from '../../plan/plan';
 import { normAxes, numel } from '../../ir/shape';
-import { dataflow, isFusible, stepExpression, type ExpressionParts, type Operand } from './fuse';
+import { dataflow, isFusible, stepExpression, trimmed, type ExpressionParts, type Operand } from './fuse';
 import { f32Bits, grid1d, packWords, perElementShader, type GpuKernel } from './kernel';
 import { REDUCE_HELPERS, REDUCTIONS, SUM_VALUE } from './kernels/reduce';
 
@@ -54,7 +55,8 @@ export interface RowGroup {
 
 type PlanLike = Pick<Plan, 'buffers' | 'steps' | 'updateStart' | 'outputs'>;
 
-const trimmed = (s: readonly number[]) => s.slice(s.findIndex((d) => d !== 1) < 0 ? s.length : s.findIndex((d) => d !== 1)).join();
+/** A shape without its leading ones, as a key. */
+const layout = (s: readonly number[]) => trimmed(s).join();
 const ROW_REDUCTIONS = new Set(['sum', 'max']);
 
 /** Whether the reduction-like call works on the last axis alone. */
@@ -74,11 +76,11 @@ function anchorShape(call: KernelCall): readonly number[] | null {
 
 /** A step's place in a group of full shape S: the kind of its value and how it reads each operand; null: none. */
 function roleIn(call: KernelCall, S: readonly number[]): { kind: 'full' | 'row'; reads: RowKind[] } | null {
-  const full = trimmed(S);
-  const row = trimmed([...S.slice(0, -1), 1]);
-  const rowDropped = trimmed(S.slice(0, -1));
+  const full = layout(S);
+  const row = layout([...S.slice(0, -1), 1]);
+  const rowDropped = layout(S.slice(0, -1));
   const col = String(S[S.length - 1]);
-  const is = (s: readonly number[], t: string) => trimmed(s) === t;
+  const is = (s: readonly number[], t: string) => layout(s) === t;
   const [x] = call.inShapes;
   if (numel(call.outShape) === 0) return null;
   if (ROW_REDUCTIONS.has(call.op)) {
@@ -104,8 +106,6 @@ function roleIn(call: KernelCall, S: readonly number[]): { kind: 'full' | 'row';
 export interface RowOptions {
   /** Storage buffers one shader stage may bind; default 8. */
   maxStorageBuffers?: number;
-  /** Steps left out of every group (a matmul's epilogue computes them). */
-  exclude?: ReadonlySet<number>;
 }
 
 /**
@@ -164,7 +164,7 @@ export function planRows<P extends PlanLike>(plan: P, options: RowOptions = {}):
     const after = dependents(members);
     return [...members].every((s) => !writers[s].some((w) => after.has(w)));
   };
-  const free = (i: number) => i >= 0 && i < updateStart && !taken.has(i) && !options.exclude?.has(i);
+  const free = (i: number) => i >= 0 && i < updateStart && !taken.has(i);
   const clear = (lo: number, hi: number) => spans.every(([a, b]) => hi < a || b < lo);
 
   const fits = (g: RowGroup | null): g is RowGroup => !!g && g.inputs.length + g.outputs.length <= maxBuffers;

@@ -8,7 +8,7 @@ import { elideCopies } from './elide';
 import { planRows, rowKernel, type RowGroup } from './rows';
 import { planUpdateGroups } from './group-updates';
 import { planNormGroups } from './group-norms';
-import { epilogueSteps, planFolds } from './fold';
+import { planFolds } from './fold';
 import { contextWords, type GpuKernel, type StepKernels } from './kernel';
 import { ownBuffers, shareBuffers } from './share-buffers';
 import { gpuKernelFor } from './kernels';
@@ -275,8 +275,8 @@ export class WebGpuExecutable implements Executable {
    */
   private readonly fused = new Map<number, { last: number; dispatch: StepDispatch }>();
   /**
-   * Transposes, bias adds and relus folded into matmuls (./fold.ts): the matmuls' rewritten dispatches, and null
-   * for the steps not dispatched.
+   * Transposes and epilogues folded into matmuls (./fold.ts): the matmuls' rewritten dispatches, and null for the
+   * steps not dispatched.
    */
   private readonly folded = new Map<number, StepDispatch | null>();
 
@@ -304,7 +304,7 @@ export class WebGpuExecutable implements Executable {
     let rows: RowGroup[] = [];
     if (fuse) {
       const elided = elideCopies(ownBuffers(given));
-      ({ plan, groups: rows } = planRows(elided, { maxStorageBuffers, exclude: epilogueSteps(elided) }));
+      ({ plan, groups: rows } = planRows(elided, { maxStorageBuffers }));
     }
     this.plan = plan;
     let usesContext = false;
@@ -339,10 +339,11 @@ export class WebGpuExecutable implements Executable {
   /** The row groups, fused groups, prologues, grouped updates and folds of the plan, each a dispatch of its own. */
   private planDispatches(maxStorageBuffers: number, rows: readonly RowGroup[]): void {
     const plan = this.plan;
-    // The steps of row groups, and the adds and relus that matmuls compute as they store, are kept out of fusion.
-    const inRows = new Set(rows.flatMap((g) => g.steps));
-    const folds = planFolds(plan, inRows);
-    const fusion = planFusion(plan, { maxStorageBuffers, exclude: new Set([...epilogueSteps(plan, folds), ...inRows]) });
+    // Row groups first, then fusion of the steps they leave; matmuls then compute the groups (and the steps left
+    // alone) that alone read their values, as they store them.
+    const fusion = planFusion(plan, { maxStorageBuffers, exclude: new Set(rows.flatMap((g) => g.steps)) });
+    const folds = planFolds(plan, [...fusion.groups, ...fusion.singles], maxStorageBuffers);
+    const epilogues = new Set(folds.epilogues);
     for (const g of rows) {
       const outputs = g.outputs.map((j) => plan.steps[g.steps[j]]);
       const last = g.steps[g.steps.length - 1];
@@ -352,6 +353,7 @@ export class WebGpuExecutable implements Executable {
       this.fused.set(g.steps[0], { last, dispatch: { step, kernels: { kernel: rowKernel(g, plan.steps) }, inSizes, outSize: inSizes[g.inputs.length] } });
     }
     for (const group of fusion.groups) {
+      if (epilogues.has(group)) continue;
       const { step, inSizes } = fusedStep(group, plan.steps);
       const dispatch = { step, kernels: { kernel: fusedKernel(group, plan.steps) }, inSizes, outSize: numel(group.shape) };
       this.fused.set(group.steps[0], { last: group.steps[group.steps.length - 1], dispatch });
@@ -382,9 +384,11 @@ export class WebGpuExecutable implements Executable {
       this.fused.set(steps[0], { last: steps[steps.length - 1], dispatch: { step: { ...updates[0], inputs: updates.flatMap((u) => u.inputs) }, kernels, inSizes, outSize: 0 } });
     }
     for (const r of folds.rewrites) {
-      const inShapes = [r.aShape, r.bShape, ...(r.bias ? [r.bias] : [])];
+      const inShapes = [r.aShape, r.bShape];
+      const size = { full: numel(r.outShape), col: r.outShape[r.outShape.length - 1], scalar: 1 };
+      const inSizes = [...inShapes.map(numel), ...(r.epilogue?.inputs.map((kind) => size[kind]) ?? [])];
       const step = { ...plan.steps[r.step], call: { op: 'matmul', attrs: {}, inShapes, outShape: r.outShape }, inputs: r.inputs, output: r.output };
-      this.folded.set(r.step, { step, kernels: matmulStepKernels(r), inSizes: inShapes.map(numel), outSize: numel(r.outShape) });
+      this.folded.set(r.step, { step, kernels: matmulStepKernels(r), inSizes, outSize: numel(r.outShape) });
     }
     for (const t of folds.skipped) this.folded.set(t, null);
   }

@@ -16,8 +16,9 @@
  * Either operand may be stored transposed (A as [k, m], B as [n, k]; ../fold.ts reads through the transposes of a
  * dense layer this way): a thread then stages its quad along the other axis of the tile, so the loads stay 16-byte
  * runs of consecutive addresses, and the tile is still stored k-major in workgroup memory (B's, where transposed,
- * padded like A's), so the inner loop is the same. A bias row may be added to C's rows as they are stored, and a
- * relu taken (a dense layer's relu(x W^T + b) in one dispatch).
+ * padded like A's), so the inner loop is the same. Elementwise steps may be computed on C's elements as they are
+ * stored (an epilogue, ../fold.ts): a dense layer's relu(x W^T + b) is one dispatch, and so is its backward's
+ * g W * step(y).
  *
  * Everything shape-dependent is a uniform, so one pipeline serves every shape of a variant; the variants are the tile
  * size, the transposes, and whether the rows of A, B and C (as stored) are multiples of 4 long (then they are read
@@ -29,7 +30,7 @@
  * (~41 TFLOP/s at n = 4096). Weak spots: very small m or n (one row still costs a 64-row tile), and few output tiles
  * with a long k (a batch-128 dense layer of 256 units is 8 workgroups, each walking all of k), which leave most of a
  * big GPU idle. Such matmuls are split along k (`matmulSplits`: matmulKernel's `splits`, each range into its own
- * copy of C in a scratch buffer, then splitSumKernel, which also adds the bias and takes the relu): a judgement, not
+ * copy of C in a scratch buffer, then splitSumKernel, which also computes the epilogue): a judgement, not
  * yet a measurement, which the `matmul_variants` bench gives beside the unsplit kernel on the MLP's shapes.
  * The defaults (128-tile k step 8, 64-tile k step 16, one stage) are that H100 kernel's; the `matmul_variants` bench
  * measures every MatmulConfig side by side, so that a GPU session can choose them from figures.
@@ -37,7 +38,7 @@
 import type { KernelCall } from '../../kernel';
 import { StudioError } from '../../../util/errors';
 import { grid1d, packWords, perElementShader, type GpuKernel, type StepKernels } from '../kernel';
-import { reluWgsl } from './elementwise';
+import { stepExpression, type ExpressionParts } from '../fuse';
 
 /** Workgroups of 128-tiles from which the large tile is used: about two per SM of an H100-class GPU. */
 const LARGE_TILE_FROM = 256;
@@ -94,11 +95,20 @@ export interface MatmulLayout {
   transA: boolean;
   /** B is stored transposed ([..., n, k]). */
   transB: boolean;
-  /** A bias row is added to C's rows as they are stored. */
-  bias: boolean;
-  /** Then a relu is taken. */
-  relu: boolean;
+  /** Steps computed on C's elements as they are stored. */
+  epilogue?: MatmulEpilogue;
 }
+
+/**
+ * Elementwise steps that the kernel computes on C's elements as it stores them, writing the last one's value (see
+ * ../fold.ts). Each reads C's element (`'c'`), an input, or an earlier step's value.
+ */
+export interface MatmulEpilogue {
+  /** The values read besides C, bound after B: per element of C (`full`), per column (a bias row), or one value. */
+  readonly inputs: readonly ('full' | 'col' | 'scalar')[];
+  readonly steps: readonly { readonly call: KernelCall; readonly operands: readonly EpilogueOperand[] }[];
+}
+export type EpilogueOperand = 'c' | { input: number } | { step: number };
 
 /** What a matmul dispatch computes: C = A B from A and B as stored, either of them transposed (see ../fold.ts). */
 export interface MatmulOperands {
@@ -108,10 +118,8 @@ export interface MatmulOperands {
   outShape: readonly number[];
   transA: boolean;
   transB: boolean;
-  /** A bias row to add to every row of C: its shape, [n] or ones and n (bound after B). */
-  bias?: readonly number[];
-  /** C is stored through a relu (after the bias). */
-  relu?: boolean;
+  /** Steps computed on C's elements as they are stored, their inputs bound after B. */
+  epilogue?: MatmulEpilogue;
 }
 
 /** Strides of `shape`'s batch dims along the output batch `dims` (left-padded with ones), 0 where broadcast. */
@@ -129,8 +137,7 @@ function batchStrides(shape: readonly number[], dims: readonly number[], matrix:
 export function matmulLayout(call: KernelCall | MatmulOperands, config?: MatmulConfig): MatmulLayout {
   const { aShape: sa, bShape: sb, outShape, transA, transB } =
     'op' in call ? { aShape: call.inShapes[0], bShape: call.inShapes[1], outShape: call.outShape, transA: false, transB: false } : call;
-  const bias = !('op' in call) && call.bias !== undefined;
-  const relu = !('op' in call) && call.relu === true;
+  const epilogue = 'op' in call ? undefined : call.epilogue;
   const last2 = (s: readonly number[]) => [s[s.length - 2], s[s.length - 1]];
   const [aRows, aCols] = last2(sa);
   const [bRows, bCols] = last2(sb);
@@ -165,16 +172,43 @@ export function matmulLayout(call: KernelCall | MatmulOperands, config?: MatmulC
     vec4: k > 0 && aCols % 4 === 0 && bCols % 4 === 0 && n % 4 === 0,
     transA,
     transB,
-    bias,
-    relu,
+    ...(epilogue ? { epilogue } : {}),
+  };
+}
+
+/**
+ * An epilogue as WGSL: its inputs' bindings (e0, e1, ... from `first`), Params fields and their words, and
+ * `fn epilogue(v: f32, at: u32, col: u32) -> f32`, the last step's value for C's element v, at flat index `at` of C
+ * in column `col`. Without an epilogue, the identity.
+ */
+export function epilogueWgsl(e: MatmulEpilogue | undefined, first: number): { bindings: string; count: number; fields: string; words: number[]; fn: string } {
+  if (!e) return { bindings: '', count: 0, fields: '', words: [], fn: 'fn epilogue(v: f32, at: u32, col: u32) -> f32 { return v; }' };
+  const parts: ExpressionParts = { fns: new Map(), fields: [], words: [] };
+  const at = { full: 'at', col: 'col', scalar: '0u' };
+  const lines = e.steps.map(({ call, operands }, j) => {
+    const args = operands.map((o) => (o === 'c' ? 'v' : 'input' in o ? `x${o.input}` : `v${o.step}`));
+    return `  let v${j} = ${stepExpression(call, j, args, parts)};`;
+  });
+  return {
+    bindings: e.inputs.map((_, k) => `@group(0) @binding(${first + k}) var<storage, read> e${k}: array<f32>;`).join('\n'),
+    count: e.inputs.length,
+    fields: parts.fields.map((f) => `, ${f}`).join(''),
+    words: parts.words,
+    fn: `${[...parts.fns.values()].join('\n')}
+fn epilogue(v: f32, at: u32, col: u32) -> f32 {
+${e.inputs.map((kind, k) => `  let x${k} = e${k}[${at[kind]}];`).join('\n')}
+${lines.join('\n')}
+  return v${e.steps.length - 1};
+}`,
   };
 }
 
 /**
  * Loads of A and B (4 values from (row, col) of the matrix as stored, zeros outside) and the store of 4 values of C,
- * per element type. A stored matrix is `rows` x `cols` (A: m x k, or k x m where transposed; B: k x n, or n x k).
+ * through the epilogue where there is one, per element type. A stored matrix is `rows` x `cols` (A: m x k, or k x m
+ * where transposed; B: k x n, or n x k).
  */
-function accessors(vec4: boolean, transA: boolean, transB: boolean, bias: boolean, relu: boolean): string {
+function accessors(vec4: boolean, transA: boolean, transB: boolean, epilogue: boolean): string {
   // [rows, cols] bounds, then the row stride: along k the bound is this split's end, k_hi (k without split-K).
   const a = transA ? ['k_hi', 'p.m', 'p.m'] : ['p.m', 'k_hi', 'p.k'];
   const b = transB ? ['p.n', 'k_hi', 'p.k'] : ['k_hi', 'p.n', 'p.n'];
@@ -193,31 +227,29 @@ fn load_${name}(base: u32, row: u32, col: u32) -> vec4<f32> {
   }
   return v;
 }`;
-  const plus = bias ? (j: string) => ` + bias[col + ${j}]` : () => '';
-  const out = (x: string, zero: string) => (relu ? reluWgsl(x, zero) : x);
+  const through = (j: string) => (epilogue ? `epilogue(v[${j}], at + ${j}, col + ${j})` : `v[${j}]`);
   const store = vec4
     ? `
 fn store(base: u32, row: u32, col: u32, v: vec4<f32>) {
   if (row < p.m && col < p.n) {
-    let s = v${bias ? ' + vec4<f32>(bias[col], bias[col + 1u], bias[col + 2u], bias[col + 3u])' : ''};
-    c[(base + row * p.n + col) / 4u] = ${out('s', 'vec4<f32>()')};
+    let at = base + row * p.n + col;
+    c[at / 4u] = ${epilogue ? `vec4<f32>(${[0, 1, 2, 3].map((j) => through(`${j}u`)).join(', ')})` : 'v'};
   }
 }`
     : `
 fn store(base: u32, row: u32, col: u32, v: vec4<f32>) {
   if (row < p.m) {
+    let at = base + row * p.n + col;
     for (var j = 0u; j < 4u; j++) {
-      if (col + j < p.n) {
-        let s = v[j]${plus('j')};
-        c[base + row * p.n + col + j] = ${out('s', '0.0')};
-      }
+      if (col + j < p.n) { c[at + j] = ${through('j')}; }
     }
   }
 }`;
   return load('a', a) + load('b', b) + store;
 }
 
-function matmulSource({ tile, bk, stages, vec4, transA, transB, bias, relu }: Pick<MatmulLayout, 'tile' | 'bk' | 'stages' | 'vec4' | 'transA' | 'transB' | 'bias' | 'relu'>): string {
+function matmulSource({ tile, bk, stages, vec4, transA, transB, epilogue }: Pick<MatmulLayout, 'tile' | 'bk' | 'stages' | 'vec4' | 'transA' | 'transB' | 'epilogue'>): string {
+  const e = epilogueWgsl(epilogue, 2);
   const g = tile / 64; // 4-wide groups of rows (and of columns) per thread
   const quads = (bk * tile) / 1024; // 4-wide quads of each tile that a thread stages per k step
   const type = vec4 ? 'vec4<f32>' : 'f32';
@@ -292,12 +324,13 @@ ${multiply}
 struct Params {
   m: u32, n: u32, k: u32, batch: u32,
   tiles_m: u32, tiles_n: u32, k_split: u32, splits: u32,
-  dims: vec4<u32>, a_strides: vec4<u32>, b_strides: vec4<u32>,
+  dims: vec4<u32>, a_strides: vec4<u32>, b_strides: vec4<u32>${e.fields}
 }
 @group(0) @binding(0) var<storage, read> a: array<${type}>;
 @group(0) @binding(1) var<storage, read> b: array<${type}>;
-${bias ? '@group(0) @binding(2) var<storage, read> bias: array<f32>;\n' : ''}@group(0) @binding(${bias ? 3 : 2}) var<storage, read_write> c: array<${type}>;
-@group(0) @binding(${bias ? 4 : 3}) var<uniform> p: Params;
+${e.bindings}
+@group(0) @binding(${2 + e.count}) var<storage, read_write> c: array<${type}>;
+@group(0) @binding(${3 + e.count}) var<uniform> p: Params;
 
 const TILE = ${tile}u;
 const BK = ${bk}u;
@@ -311,7 +344,8 @@ const B_STAGE = ${(bk * (tile + (transB ? 4 : 0))) / 4}u;
 var<workgroup> at: array<vec4<f32>, ${(stages * bk * (tile + 4)) / 4}>; // A tile, k-major: [stage][BK][AS] as vec4s
 var<workgroup> bt: array<vec4<f32>, ${(stages * bk * (tile + (transB ? 4 : 0))) / 4}>; // B tile: [stage][BK][BS] as vec4s
 var<private> k_hi: u32;
-${accessors(vec4, transA, transB, bias, relu)}
+${epilogue ? e.fn : ''}
+${accessors(vec4, transA, transB, !!epilogue)}
 
 @compute @workgroup_size(256)
 fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>, @builtin(local_invocation_index) t: u32) {
@@ -367,36 +401,37 @@ ${stores.join('\n')}
  */
 export function matmulKernel(operands: KernelCall | MatmulOperands, config?: MatmulConfig, splits = 1): GpuKernel {
   const l = matmulLayout(operands, config);
-  if ((l.bias || l.relu) && splits > 1) throw new Error('a split-K matmul adds no bias and takes no relu: the split sum does');
+  if (l.epilogue && splits > 1) throw new Error('a split-K matmul computes no epilogue: the split sum does');
   const tilesM = Math.ceil(l.m / l.tile);
   const tilesN = Math.ceil(l.n / l.tile);
   const kSplit = Math.ceil(l.k / splits / l.bk) * l.bk;
   return {
     code: matmulSource(l),
     workgroups: grid1d(tilesM * tilesN * l.batch * splits, 1),
-    params: packWords([l.m, l.n, l.k, l.batch, tilesM, tilesN, Math.max(kSplit, 1), splits, ...l.dims, ...l.aStrides, ...l.bStrides]),
+    params: packWords([l.m, l.n, l.k, l.batch, tilesM, tilesN, Math.max(kSplit, 1), splits, ...l.dims, ...l.aStrides, ...l.bStrides, ...epilogueWgsl(l.epilogue, 2).words]),
   };
 }
 
 /**
- * Split-K's second dispatch: out[i] = the sum of the `splits` parts' element i, in order, plus the bias row's
- * element where `biasLength` (n) is given (bound: the parts, the bias, then out), through a relu with `relu`.
+ * Split-K's second dispatch: out[i] = the sum of the `splits` parts' element i, in order, through the epilogue
+ * where there is one (its C `cols` columns wide; bound: the parts, the epilogue's inputs, then out).
  */
-export function splitSumKernel(elements: number, splits: number, biasLength = 0, relu = false): GpuKernel {
-  const bias = biasLength > 0;
+export function splitSumKernel(elements: number, splits: number, epilogue?: MatmulEpilogue, cols = 1): GpuKernel {
+  const e = epilogueWgsl(epilogue, 1);
   return {
     code: perElementShader(
-      `struct Params { n: u32, splits: u32, bias_n: u32, pad0: u32 }
+      `struct Params { n: u32, splits: u32, cols: u32, pad0: u32${e.fields} }
 @group(0) @binding(0) var<storage, read> parts: array<f32>;
-${bias ? '@group(0) @binding(1) var<storage, read> bias: array<f32>;\n' : ''}@group(0) @binding(${bias ? 2 : 1}) var<storage, read_write> out: array<f32>;
-@group(0) @binding(${bias ? 3 : 2}) var<uniform> p: Params;`,
+${e.bindings}
+@group(0) @binding(${1 + e.count}) var<storage, read_write> out: array<f32>;
+@group(0) @binding(${2 + e.count}) var<uniform> p: Params;
+${e.fn}`,
       `  var s = 0.0;
   for (var j = 0u; j < p.splits; j++) { s += parts[j * p.n + i]; }
-  let v = s${bias ? ' + bias[i % p.bias_n]' : ''};
-  out[i] = ${relu ? reluWgsl('v') : 'v'};`,
+  out[i] = epilogue(s, i, i % p.cols);`,
     ),
     workgroups: grid1d(elements),
-    params: packWords([elements, splits, biasLength]),
+    params: packWords([elements, splits, cols, 0, ...e.words]),
   };
 }
 
@@ -418,16 +453,16 @@ export function matmulSplits(l: MatmulLayout): number {
   return Math.min(MAX_SPLITS, Math.floor(l.k / SPLIT_K_MIN));
 }
 
-/** A matmul step's dispatches: the kernel, or (matmulSplits) the split-K kernel and the split sum, which adds the bias and takes the relu. */
+/** A matmul step's dispatches: the kernel, or (matmulSplits) the split-K kernel and the split sum, which computes the epilogue. */
 export function matmulStepKernels(operands: KernelCall | MatmulOperands): StepKernels {
   const l = matmulLayout(operands);
   const splits = matmulSplits(l);
   if (splits === 1) return { kernel: matmulKernel(operands) };
   const elements = l.m * l.n * l.batch;
   return {
-    parts: matmulKernel('op' in operands ? operands : { ...operands, bias: undefined, relu: undefined }, undefined, splits),
-    join: splitSumKernel(elements, splits, l.bias ? l.n : 0, l.relu),
+    parts: matmulKernel('op' in operands ? operands : { ...operands, epilogue: undefined }, undefined, splits),
+    join: splitSumKernel(elements, splits, l.epilogue, l.n),
     scratch: splits * elements,
-    joinReads: l.bias ? 1 : 0,
+    joinReads: l.epilogue?.inputs.length ?? 0,
   };
 }
