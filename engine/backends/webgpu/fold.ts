@@ -6,10 +6,10 @@
  *   - a transpose whose input is a matmul's value that nothing else reads is written by the matmul itself, since
  *     (A B)^T = B^T A^T: the operands swapped, each flag flipped (the weight gradient (x^T g)^T = g^T x);
  *   - an elementwise group (a fused group of ./fuse.ts, or a step dispatched alone: the `candidates`) that alone
- *     reads a matmul's value, in the value's shape, is the matmul's epilogue, where all else that it reads is
- *     computed before the matmul and read per element of the value, per column (a bias row) or as one value: the
- *     matmul writes the group's value. A dense layer's relu(x W^T + b), and its backward's g W * step(y), are each
- *     one dispatch.
+ *     reads a matmul's value is the matmul's epilogue (./epilogue.ts), where all else that it reads is computed
+ *     before the matmul and read per element of the value, per column (a bias row) or as one value: the matmul
+ *     writes the group's value. A dense layer's relu(x W^T + b), and its backward's g W * step(y), are each one
+ *     dispatch.
  * A transpose is then skipped when every step that read it reads through it, or the matmul writes its value; an
  * epilogue's steps are skipped too.
  *
@@ -18,10 +18,11 @@
  * writes it early, and a matmul never writes a buffer it reads. NaN hunting (findNonFinite) runs the plan as given,
  * so it still sees every intermediate value.
  */
-import { lastTwoSwapped, numel } from '../../ir/shape';
+import { lastTwoSwapped } from '../../ir/shape';
 import type { Plan } from '../../plan/plan';
-import { dataflow, trimmed, type FusionGroup } from './fuse';
-import type { EpilogueOperand, MatmulEpilogue, MatmulOperands } from './kernels/matmul';
+import { dataflow, type FusionGroup } from './fuse';
+import { asEpilogue, type Epilogue } from './epilogue';
+import type { MatmulOperands } from './kernels/matmul';
 
 /** A matmul step as the folds run it. */
 export interface MatmulRewrite extends MatmulOperands {
@@ -40,9 +41,6 @@ export interface Folds {
 }
 
 type PlanLike = Pick<Plan, 'buffers' | 'steps' | 'updateStart' | 'outputs'>;
-
-/** A shape without its leading ones, as a key: shapes equal so lay out their elements alike. */
-const layout = (s: readonly number[]) => trimmed(s).join();
 
 /** Whether a step is a transpose of the last two axes alone. */
 function swapsLastTwo(plan: PlanLike, i: number): boolean {
@@ -74,44 +72,19 @@ export function planFolds(plan: PlanLike, candidates: readonly FusionGroup[] = [
     const u = [...readers[m]][0];
     if (readers[m].size === 1 && transpose(u) && !isOutput.has(m) && asWritten(u, 0)) writesFor.set(m, u);
   }
-  // The epilogues: a candidate that alone reads a matmul's value (the first such matmul it reads).
+  // The epilogues: a candidate that alone reads a matmul's value (the first such matmul it reads), reading the rest
+  // as the matmul stores: computed before it.
   const writer = new Map<number, number>();
   steps.forEach((s, i) => i < updateStart && writer.set(s.output, i));
-  const epilogueOf = new Map<number, { group: FusionGroup; epilogue: MatmulEpilogue; inputs: number[] }>();
-  /** Group g as matmul m's epilogue, or null where it cannot be. */
-  const asEpilogue = (g: FusionGroup, m: number) => {
-    const out = steps[m].call.outShape;
-    if (isOutput.has(m) || [...readers[m]].some((r) => !g.steps.includes(r)) || layout(g.shape) !== layout(out)) return null;
-    const kinds: MatmulEpilogue['inputs'][number][] = [];
-    const inputs: number[] = [];
-    const operand: EpilogueOperand[] = [];
-    for (const x of g.inputs) {
-      if (x.buffer === steps[m].output) {
-        if (layout(x.shape) !== layout(out)) return null;
-        operand.push('c');
-        continue;
-      }
-      // Read as the matmul stores: so computed before it.
-      if ((writer.get(x.buffer) ?? -1) > m) return null;
-      const kind = numel(x.shape) === 1 ? 'scalar' : layout(x.shape) === layout(out) ? 'full' : layout(x.shape) === String(out[out.length - 1]) ? 'col' : null;
-      if (!kind) return null;
-      operand.push({ input: inputs.push(x.buffer) - 1 });
-      kinds.push(kind);
-    }
-    if (inputs.length + 3 > maxStorageBuffers) return null;
-    const epilogue: MatmulEpilogue = {
-      inputs: kinds,
-      steps: g.steps.map((s, j) => ({ call: steps[s].call, operands: g.operands[j].map((o) => ('step' in o ? o : operand[o.input])) })),
-    };
-    return { group: g, epilogue, inputs };
-  };
+  const epilogueOf = new Map<number, { group: FusionGroup; epilogue: Epilogue; inputs: number[] }>();
   for (const g of candidates) {
     for (const x of g.inputs) {
       const m = writer.get(x.buffer);
       if (m === undefined || !matmuls.includes(m) || writesFor.has(m) || epilogueOf.has(m)) continue;
-      const e = asEpilogue(g, m);
+      const value = { buffer: steps[m].output, shape: steps[m].call.outShape, readers: readers[m], isOutput: isOutput.has(m) };
+      const e = asEpilogue(g, steps, value, { columns: true, maxInputs: maxStorageBuffers - 3, before: (b) => (writer.get(b) ?? -1) < m });
       if (e) {
-        epilogueOf.set(m, e);
+        epilogueOf.set(m, { group: g, ...e });
         break;
       }
     }

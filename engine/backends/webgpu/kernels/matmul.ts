@@ -38,7 +38,8 @@
 import type { KernelCall } from '../../kernel';
 import { StudioError } from '../../../util/errors';
 import { grid1d, packWords, perElementShader, type GpuKernel, type StepKernels } from '../kernel';
-import { stepExpression, type ExpressionParts } from '../fuse';
+import type { Epilogue } from '../epilogue';
+import { epilogueWgsl } from './epilogue';
 
 /** Workgroups of 128-tiles from which the large tile is used: about two per SM of an H100-class GPU. */
 const LARGE_TILE_FROM = 256;
@@ -96,19 +97,9 @@ export interface MatmulLayout {
   /** B is stored transposed ([..., n, k]). */
   transB: boolean;
   /** Steps computed on C's elements as they are stored. */
-  epilogue?: MatmulEpilogue;
+  epilogue?: Epilogue;
 }
 
-/**
- * Elementwise steps that the kernel computes on C's elements as it stores them, writing the last one's value (see
- * ../fold.ts). Each reads C's element (`'c'`), an input, or an earlier step's value.
- */
-export interface MatmulEpilogue {
-  /** The values read besides C, bound after B: per element of C (`full`), per column (a bias row), or one value. */
-  readonly inputs: readonly ('full' | 'col' | 'scalar')[];
-  readonly steps: readonly { readonly call: KernelCall; readonly operands: readonly EpilogueOperand[] }[];
-}
-export type EpilogueOperand = 'c' | { input: number } | { step: number };
 
 /** What a matmul dispatch computes: C = A B from A and B as stored, either of them transposed (see ../fold.ts). */
 export interface MatmulOperands {
@@ -119,7 +110,7 @@ export interface MatmulOperands {
   transA: boolean;
   transB: boolean;
   /** Steps computed on C's elements as they are stored, their inputs bound after B. */
-  epilogue?: MatmulEpilogue;
+  epilogue?: Epilogue;
 }
 
 /** Strides of `shape`'s batch dims along the output batch `dims` (left-padded with ones), 0 where broadcast. */
@@ -173,33 +164,6 @@ export function matmulLayout(call: KernelCall | MatmulOperands, config?: MatmulC
     transA,
     transB,
     ...(epilogue ? { epilogue } : {}),
-  };
-}
-
-/**
- * An epilogue as WGSL: its inputs' bindings (e0, e1, ... from `first`), Params fields and their words, and
- * `fn epilogue(v: f32, at: u32, col: u32) -> f32`, the last step's value for C's element v, at flat index `at` of C
- * in column `col`. Without an epilogue, the identity.
- */
-export function epilogueWgsl(e: MatmulEpilogue | undefined, first: number): { bindings: string; count: number; fields: string; words: number[]; fn: string } {
-  if (!e) return { bindings: '', count: 0, fields: '', words: [], fn: 'fn epilogue(v: f32, at: u32, col: u32) -> f32 { return v; }' };
-  const parts: ExpressionParts = { fns: new Map(), fields: [], words: [] };
-  const at = { full: 'at', col: 'col', scalar: '0u' };
-  const lines = e.steps.map(({ call, operands }, j) => {
-    const args = operands.map((o) => (o === 'c' ? 'v' : 'input' in o ? `x${o.input}` : `v${o.step}`));
-    return `  let v${j} = ${stepExpression(call, j, args, parts)};`;
-  });
-  return {
-    bindings: e.inputs.map((_, k) => `@group(0) @binding(${first + k}) var<storage, read> e${k}: array<f32>;`).join('\n'),
-    count: e.inputs.length,
-    fields: parts.fields.map((f) => `, ${f}`).join(''),
-    words: parts.words,
-    fn: `${[...parts.fns.values()].join('\n')}
-fn epilogue(v: f32, at: u32, col: u32) -> f32 {
-${e.inputs.map((kind, k) => `  let x${k} = e${k}[${at[kind]}];`).join('\n')}
-${lines.join('\n')}
-  return v${e.steps.length - 1};
-}`,
   };
 }
 
@@ -416,7 +380,7 @@ export function matmulKernel(operands: KernelCall | MatmulOperands, config?: Mat
  * Split-K's second dispatch: out[i] = the sum of the `splits` parts' element i, in order, through the epilogue
  * where there is one (its C `cols` columns wide; bound: the parts, the epilogue's inputs, then out).
  */
-export function splitSumKernel(elements: number, splits: number, epilogue?: MatmulEpilogue, cols = 1): GpuKernel {
+export function splitSumKernel(elements: number, splits: number, epilogue?: Epilogue, cols = 1): GpuKernel {
   const e = epilogueWgsl(epilogue, 1);
   return {
     code: perElementShader(

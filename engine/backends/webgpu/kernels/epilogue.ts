@@ -1,0 +1,30 @@
+/** Epilogues (../epilogue.ts) as WGSL, for the kernels that compute them as they store: matmul and the reductions. */
+import type { Epilogue } from '../epilogue';
+import { stepExpression, type ExpressionParts } from '../fuse';
+
+/**
+ * An epilogue (../epilogue.ts) as WGSL: its inputs' bindings (e0, e1, ... from `first`), Params fields and their
+ * words, and `fn epilogue(v: f32, at: u32, col: u32) -> f32`, the last step's value for the kernel's value v, at flat
+ * index `at` of the kernel's output, in column `col` of it. Without an epilogue, the identity.
+ */
+export function epilogueWgsl(e: Epilogue | undefined, first: number): { bindings: string; count: number; fields: string; words: number[]; fn: string } {
+  if (!e) return { bindings: '', count: 0, fields: '', words: [], fn: 'fn epilogue(v: f32, at: u32, col: u32) -> f32 { return v; }' };
+  const parts: ExpressionParts = { fns: new Map(), fields: [], words: [] };
+  const at = { full: 'at', col: 'col', scalar: '0u' };
+  const lines = e.steps.map(({ call, operands }, j) => {
+    const args = operands.map((o) => (o === 'value' ? 'v' : 'input' in o ? `x${o.input}` : `v${o.step}`));
+    return `  let v${j} = ${stepExpression(call, j, args, parts)};`;
+  });
+  return {
+    bindings: e.inputs.map((_, k) => `@group(0) @binding(${first + k}) var<storage, read> e${k}: array<f32>;`).join('\n'),
+    count: e.inputs.length,
+    fields: parts.fields.map((f) => `, ${f}`).join(''),
+    words: parts.words,
+    fn: `${[...parts.fns.values()].join('\n')}
+fn epilogue(v: f32, at: u32, col: u32) -> f32 {
+${e.inputs.map((kind, k) => `  let x${k} = e${k}[${at[kind]}];`).join('\n')}
+${lines.join('\n')}
+  return v${e.steps.length - 1};
+}`,
+  };
+}
