@@ -166,7 +166,7 @@ describe('which steps fuse', () => {
     expect(planFusion(handmadePlan(['input', 'pool', 'pool'], [['exp', [0], 1], ['neg', [1], 2]], { y: 2 })).groups).toHaveLength(1);
   });
 
-  test('the MLP 784-256-256-10 training step: 76 steps, 39 dispatches, 36 with the copies elided', () => {
+  test('the MLP 784-256-256-10 training step: 76 steps, 38 dispatches, 35 with the copies elided', () => {
     // As the backend plans it: every value in a buffer of its own; the groups that matmuls compute as they store
     // (fold.ts's epilogues) marked *. (Row groups, rows.ts, come first in the backend: left out here.)
     const plan = ownBuffers(mlpTrainPlan().plan);
@@ -180,9 +180,6 @@ describe('which steps fuse', () => {
       '*add relu',
       // The softmax's max-shift.
       'stop_gradient sub',
-      // The cross-entropy's backward: the gradient of the mean (a scalar constant, ../../engine/ir/builder.ts) times
-      // the one-hot labels.
-      'mul neg',
       // The softmax's backward, its [128, 1] factor broadcast in the loads of the product.
       'div mul broadcast_to mul add',
       // relu's backward: the input gradient times step(y).
@@ -191,6 +188,9 @@ describe('which steps fuse', () => {
     ]);
     // The output layer's bias add, alone.
     expect(f.singles.filter((g) => taken.has(g)).map((g) => ops[g.steps[0]])).toEqual(['add']);
+    // The loss: the batch's sum, then its mean's scale (1 / 128, a scalar constant) and sign, which the sum computes
+    // as it writes.
+    expect(f.epilogues.map((e) => [e.reduce, ...e.group.steps].map((i) => ops[i]).join(' '))).toEqual(['sum mul neg']);
     // The log-sum-exp's cross-entropy, the accuracy count, the backward of the softmax's normaliser, and the six
     // gradient norms.
     expect(f.prologues.map((p) => [...p.group.steps, p.reduce].map((i) => ops[i]).join(' '))).toEqual([
@@ -202,10 +202,12 @@ describe('which steps fuse', () => {
     // Folded into matmuls: the 11 transposes and the 9 steps of the 5 epilogues.
     expect(folds.skipped.length).toBe(20);
     const away = (fusion: typeof f, skipped: number) =>
-      fusion.groups.reduce((s, g) => s + (taken.has(g) ? 0 : g.steps.length - 1), 0) + fusion.prologues.reduce((s, p) => s + p.group.steps.length, 0) + skipped;
+      fusion.groups.reduce((s, g) => s + (taken.has(g) ? 0 : g.steps.length - 1), 0) +
+      [...fusion.prologues, ...fusion.epilogues].reduce((s, p) => s + p.group.steps.length, 0) +
+      skipped;
     // 76: the labels' one-hot, which the loss and the accuracy both build, is computed once (compilePlan).
     expect(plan.steps.length).toBe(76);
-    expect(plan.steps.length - away(f, folds.skipped.length)).toBe(39);
+    expect(plan.steps.length - away(f, folds.skipped.length)).toBe(38);
     // Elided: all four copies (the bias gradients' reshapes, the softmax's stop_gradient), whose inputs nothing else
     // reads.
     const elided = elideCopies(plan);
@@ -214,7 +216,7 @@ describe('which steps fuse', () => {
     const f2 = planFusion(elided);
     const folds2 = planFolds(elided, [...f2.groups, ...f2.singles]);
     folds2.epilogues.forEach((g) => taken.add(g));
-    expect(elided.steps.length - away(f2, folds2.skipped.length)).toBe(36);
+    expect(elided.steps.length - away(f2, folds2.skipped.length)).toBe(35);
     for (const g of f.groups) expect(g.steps[g.steps.length - 1]).toBeLessThan(plan.updateStart);
   });
 
@@ -282,7 +284,9 @@ async function bothWays(plan: Plan, feeds: Record<string, Float32Array>) {
 async function expectSame(outputs: Record<string, IRNode>, feeds: Record<string, Float32Array>, fusedSteps: number) {
   const plan = compilePlan(outputs);
   const f = planFusion(ownBuffers(plan), { maxStorageBuffers: gpu().device.limits.maxStorageBuffersPerShaderStage });
-  expect(f.groups.reduce((s, g) => s + g.steps.length, 0) + f.prologues.reduce((s, p) => s + p.group.steps.length + 1, 0)).toBe(fusedSteps);
+  const covered = new Set([...f.groups, ...f.prologues.map((p) => p.group), ...f.epilogues.map((e) => e.group)].flatMap((g) => g.steps));
+  for (const { reduce } of [...f.prologues, ...f.epilogues]) covered.add(reduce);
+  expect(covered.size).toBe(fusedSteps);
   const [fused, unfused] = await bothWays(plan, feeds);
   for (const [name, want] of unfused) expect(mismatch(fused.get(name)!, want), name).toBe('');
 }
@@ -354,6 +358,38 @@ describe('fused kernels compute what the steps do', () => {
     await expectSame({ y: b.max(b.abs(a), [1], true), z: b.sum(b.neg(b.input('d', [40, 300])), [1]) }, { a: withNaN, d: withNaN }, 4);
   });
 
+  test('reductions with epilogues: a scale, an activation, values per result and one value; with a prologue; split', async () => {
+    const b = new Builder();
+    const x = b.input('x', [40, 300]);
+    const perRow = b.input('c', [40]);
+    const s = b.input('s', []);
+    const feeds = { x: normals(12000, 13), c: normals(40, 14), s: Float32Array.of(0.25) };
+    // The mean's scale, a bias per result, a sigmoid: three steps after the sum.
+    await expectSame({ y: b.sigmoid(b.add(b.mul(b.sum(x, [1]), s), perRow)) }, feeds, 4);
+    // A max, then exp(-max): a long reduction (a workgroup a row).
+    await expectSame({ y: b.exp(b.neg(b.max(x, [1]))) }, feeds, 3);
+    // Both sides: leaky_relus of their own slopes before and after the sum of squares (fields of both in one kernel).
+    const sq = b.sum(b.mul(b.leakyRelu(x, 0.1), x), [0, 1]);
+    await expectSame({ y: b.sub(b.leakyRelu(sq, 0.3), s) }, feeds, 5);
+    // Split over workgroups: the join computes the epilogue.
+    const long = b.input('l', [1, 20000]);
+    await expectSame({ y: b.sqrt(b.mul(b.sum(long, [1]), s)) }, { l: normals(20000, 15), s: Float32Array.of(0.5) }, 3);
+    // Of two sums of squares that would run as one (./group-norms.ts), the second has an epilogue: each runs alone.
+    const [g1, g2] = [b.input('g1', [30, 7]), b.input('g2', [5, 9])];
+    const norm = (g: IRNode) => b.sum(b.mul(g, g), [0, 1]);
+    const norms = { n1: norm(g1), n2: b.sqrt(norm(g2)) };
+    await expectSame(norms, { g1: normals(210, 16), g2: normals(45, 17) }, 5);
+    expect(new WebGpuExecutable(gpu(), compilePlan(norms)).dispatches()).toBe(2);
+  });
+
+  test('no epilogue: after a max_mask, of a value read twice, of a value broadcast wider', () => {
+    const b = new Builder();
+    const x = b.input('x', [6, 5]);
+    const m = b.sum(x, [1], true);
+    const cases: Record<string, IRNode>[] = [{ y: b.neg(b.maxMask(x, [1])) }, { y: b.exp(m), z: b.neg(m) }, { y: b.add(m, b.input('c', [5])) }];
+    for (const outputs of cases) expect(planFusion(ownBuffers(compilePlan(outputs))).epilogues).toEqual([]);
+  });
+
   test('a transpose read through by a matmul and as the row of a folded bias add (../../engine/backends/webgpu/fold.ts)', async () => {
     const b = new Builder();
     const row = b.transposeLast2(b.input('c', [5, 1]));
@@ -392,11 +428,11 @@ describe('fused kernels compute what the steps do', () => {
       const backend = await WebGpuBackend.create();
       for (const p of expansion.params) backend.writeTensor(p.name, initTensor(p.name, p.shape, p.init, MLP.seed));
       const exe = new WebGpuExecutable(backend, plan, { fuse });
-      // 36 as above, less 5 (the six SGD updates are one dispatch: ../../engine/backends/webgpu/group-updates.ts),
+      // 35 as above, less 5 (the six SGD updates are one dispatch: ../../engine/backends/webgpu/group-updates.ts),
       // less 4 (the six gradient norms are the two dispatches of one grouped sum of squares: group-norms.ts), plus 1
       // (the first layer's forward, 8 tiles over k = 784, is a split-K matmul: kernels/matmul.ts), less 9 (the loss,
       // the accuracy and the softmax's backward, 10 dispatches over [128, 10], are one row group: rows.ts).
-      expect(exe.dispatches()).toBe(fuse ? 19 : 79);
+      expect(exe.dispatches()).toBe(fuse ? 18 : 79);
       // The values that fused kernels never write take no memory: the intermediates need 1.36 MB instead of 2.29.
       pooled.push(exe.pooledBytes);
       exe.setInput('x', x);

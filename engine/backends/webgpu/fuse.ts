@@ -33,6 +33,7 @@ import type { Plan, PlanStep } from '../../plan/plan';
 import { grid1d, packWords, perElementShader, type GpuKernel } from './kernel';
 import { BINARY, broadcastIndexWgsl, broadcastLayout, MAX_RANK, UNARY, unaryWords } from './kernels/elementwise';
 import { REDUCTION_OPS } from './kernels/reduce';
+import { asEpilogue, type Epilogue } from './epilogue';
 import { numel } from '../../ir/shape';
 
 export type BreakReason = 'op' | 'folded' | 'update' | 'empty' | 'uses' | 'output' | 'shape' | 'inputs' | 'length';
@@ -57,12 +58,29 @@ export interface Prologue {
   readonly reduce: number;
 }
 
+/**
+ * A group (of one step or more) right after a reduction that alone reads its value: computed as the reduction writes
+ * it (./epilogue.ts). Its inputs besides the value are read per value of the reduction or as one value.
+ */
+export interface ReductionEpilogue {
+  readonly reduce: number;
+  readonly group: FusionGroup;
+  readonly epilogue: Epilogue;
+  /** The buffers of the epilogue's inputs. */
+  readonly inputs: readonly number[];
+}
+
 export interface Fusion {
   readonly groups: readonly FusionGroup[];
-  /** The candidates in no group or prologue, each a group of its own (dispatched alone, or a matmul's epilogue). */
+  /**
+   * The candidates in no group, prologue or epilogue, each a group of its own (dispatched alone, or a matmul's
+   * epilogue).
+   */
   readonly singles: readonly FusionGroup[];
   /** Groups (or single elementwise steps) fused into the reduction that reads them; not in `groups`. */
   readonly prologues: readonly Prologue[];
+  /** Groups (or single steps) that reductions compute as they write; not in `groups` or `singles`. */
+  readonly epilogues: readonly ReductionEpilogue[];
   /**
    * Per compute step i (below updateStart), why steps i and i + 1 are not one group; null where they are. The
    * last compute step's entry is `update`.
@@ -202,7 +220,7 @@ export function planFusion(plan: PlanLike, options: FusionOptions = {}): Fusion 
     };
   };
 
-  const groups: FusionGroup[] = [];
+  let groups: FusionGroup[] = [];
   const breaks: (BreakReason | null)[] = [];
   for (let a = 0; a < updateStart; ) {
     let end = a;
@@ -233,12 +251,26 @@ export function planFusion(plan: PlanLike, options: FusionOptions = {}): Fusion 
     prologues.push({ group, reduce: r });
   }
   const grouped = new Set([...groups, ...prologues.map((p) => p.group)].flatMap((g) => g.steps));
-  const singles: FusionGroup[] = [];
+  let singles: FusionGroup[] = [];
   for (let i = 0; i < updateStart; i++) {
     const g = !grouped.has(i) && candidate(i) === null ? tryGroup(i, i) : 'op';
     if (typeof g !== 'string') singles.push(g);
   }
-  return { groups, singles, prologues, breaks };
+
+  // A group right after a reduction (max_mask writes a mask, not values) reads only what was written before it.
+  const epilogues: ReductionEpilogue[] = [];
+  for (const group of [...groups, ...singles]) {
+    const r = group.steps[0] - 1;
+    if (r < 0 || !REDUCTION_OPS.includes(steps[r].call.op) || steps[r].call.op === 'max_mask' || options.exclude?.has(r) || numel(steps[r].call.outShape) === 0) continue;
+    const reads = prologues.find((p) => p.reduce === r)?.group.inputs.length ?? 1;
+    const value = { buffer: steps[r].output, shape: steps[r].call.outShape, readers: readers[r], isOutput: isOutput.has(r) };
+    const e = asEpilogue(group, steps, value, { columns: false, maxInputs: maxInputs - reads, before: () => true });
+    if (e) epilogues.push({ reduce: r, group, ...e });
+  }
+  const taken = new Set(epilogues.map((e) => e.group));
+  groups = groups.filter((g) => !taken.has(g));
+  singles = singles.filter((g) => !taken.has(g));
+  return { groups, singles, prologues, epilogues, breaks };
 }
 
 // ---------------------------------------------------------------------------------------------------------------
@@ -251,6 +283,11 @@ function definitions(fns: string): [string, string][] {
     .map((s) => s.trim())
     .filter((s) => s.startsWith('fn '))
     .map((s) => [/^fn (\w+)/.exec(s)![1], s]);
+}
+
+/** The functions of the parts of one kernel, each name once (the parts' definitions of a name are the same). */
+export function mergeFunctions(...sources: string[]): string {
+  return [...new Map(sources.flatMap(definitions)).values()].join('\n');
 }
 
 const PARAM = /\bp\.(\w+)/g;
@@ -270,7 +307,7 @@ export interface ExpressionParts {
  * fields suffixed by `j`, so that two leaky_relus of different slopes can share a kernel. Attributes are uniforms:
  * the source depends only on the steps' ops and operands, so plans of other batch sizes share the pipeline.
  */
-export function stepExpression(call: KernelCall, j: number, args: readonly string[], parts: ExpressionParts): string {
+export function stepExpression(call: KernelCall, j: number | string, args: readonly string[], parts: ExpressionParts): string {
   if (isBroadcastView(call)) return args[0];
   const { fns, fields, words } = parts;
   let fn: string;

@@ -30,7 +30,7 @@ import type { Plan } from '../../plan/plan';
 import { normAxes, numel } from '../../ir/shape';
 import { dataflow, isFusible, stepExpression, trimmed, type ExpressionParts, type Operand } from './fuse';
 import { f32Bits, grid1d, packWords, perElementShader, type GpuKernel } from './kernel';
-import { REDUCE_HELPERS, REDUCTIONS, SUM_VALUE } from './kernels/reduce';
+import { REDUCE_HELPERS, REDUCTIONS } from './kernels/reduce';
 
 /** Rows longer than this stay with the reduction kernels, which take a workgroup per row from there. */
 export const MAX_LEN = 64;
@@ -290,7 +290,7 @@ export function rowKernel(group: RowGroup, steps: readonly Pick<Plan['steps'][nu
         `      let v = ${arg(input)};`,
         `      ${op.take}`,
         '    }',
-        `    ${result} = ${call.op === 'sum' ? SUM_VALUE : call.op === 'max' ? 'm' : 'at'};`,
+        `    ${result} = ${'value' in op.result ? op.result.value : 'at'};`,
         '  }',
       );
     } else if (!full(j)) body.push(`  let v${j} = ${valueAt(j)};`);

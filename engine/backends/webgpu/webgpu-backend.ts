@@ -3,7 +3,7 @@ import type { FloatArray, RunContext } from '../kernel';
 import type { Plan, PlanStep } from '../../plan/plan';
 import { StudioError } from '../../util/errors';
 import { readFailure, recordGpuError, requireGpu, throwGpuErrors, type GpuInfo } from './gpu';
-import { fusedExpression, fusedKernel, fusedStep, planFusion } from './fuse';
+import { fusedExpression, fusedKernel, fusedStep, planFusion, type Prologue } from './fuse';
 import { elideCopies } from './elide';
 import { planRows, rowKernel, type RowGroup } from './rows';
 import { planUpdateGroups } from './group-updates';
@@ -270,8 +270,9 @@ export class WebGpuExecutable implements Executable {
   /** runAndCollect's staging, by the outputs it collects. */
   private readonly collectors = new Map<string, Collector>();
   /**
-   * Row groups (./rows.ts), fused elementwise groups (./fuse.ts), reductions with the group they read computed in
-   * their loads, and grouped updates (./group-updates.ts), by first step: dispatched in place of their steps.
+   * Row groups (./rows.ts), fused elementwise groups (./fuse.ts), reductions with the groups they read computed in
+   * their loads and those that read them computed as they write, and grouped updates (./group-updates.ts), by first
+   * step: dispatched in place of their steps.
    */
   private readonly fused = new Map<number, { last: number; dispatch: StepDispatch }>();
   /**
@@ -358,17 +359,25 @@ export class WebGpuExecutable implements Executable {
       const dispatch = { step, kernels: { kernel: fusedKernel(group, plan.steps) }, inSizes, outSize: numel(group.shape) };
       this.fused.set(group.steps[0], { last: group.steps[group.steps.length - 1], dispatch });
     }
-    // Gradient norms side by side, in place of their reductions: read as the tensors, written as the results.
-    const normGroups = planNormGroups(plan, fusion.prologues, { maxStorageBuffers });
+    const epilogueOf = new Map(fusion.epilogues.map((e) => [e.reduce, e]));
+    // Gradient norms side by side, in place of their reductions (those with no epilogue): read as the tensors,
+    // written as the results.
+    const normGroups = planNormGroups(plan, fusion.prologues.filter((p) => !epilogueOf.has(p.reduce)), { maxStorageBuffers });
     const grouped = new Set(normGroups.flat());
-    for (const prologue of fusion.prologues) {
-      if (grouped.has(prologue)) continue;
-      const { group, reduce } = prologue;
-      const { step, inSizes } = fusedStep(group, plan.steps);
+    /** A reduction with its prologue, its epilogue or both, dispatched in place of their steps. */
+    const reduction = (reduce: number, prologue?: Prologue) => {
       const r = plan.steps[reduce];
-      const dispatch = { step: { ...r, inputs: step.inputs }, kernels: reduceKernels(r.call, fusedExpression(group, plan.steps)), inSizes, outSize: numel(r.call.outShape) };
-      this.fused.set(group.steps[0], { last: reduce, dispatch });
-    }
+      const e = epilogueOf.get(reduce);
+      const front = prologue ? fusedStep(prologue.group, plan.steps) : { step: r, inSizes: r.call.inShapes.map(numel) };
+      const size = { full: numel(r.call.outShape), col: 0, scalar: 1 };
+      const step = { ...r, inputs: [...front.step.inputs, ...(e?.inputs ?? [])], output: e?.group.output ?? r.output };
+      const inSizes = [...front.inSizes, ...(e?.epilogue.inputs.map((kind) => size[kind]) ?? [])];
+      const kernels = reduceKernels(r.call, prologue && fusedExpression(prologue.group, plan.steps), e?.epilogue);
+      const last = e ? e.group.steps[e.group.steps.length - 1] : reduce;
+      this.fused.set(prologue?.group.steps[0] ?? reduce, { last, dispatch: { step, kernels, inSizes, outSize: numel(r.call.outShape) } });
+    };
+    for (const prologue of fusion.prologues) if (!grouped.has(prologue)) reduction(prologue.reduce, prologue);
+    for (const { reduce } of fusion.epilogues) if (!fusion.prologues.some((p) => p.reduce === reduce)) reduction(reduce);
     for (const norms of normGroups) {
       const tensors = norms.map((n) => n.group.inputs[0]);
       const results = norms.map((n) => plan.steps[n.reduce].output);

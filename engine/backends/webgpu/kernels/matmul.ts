@@ -308,7 +308,7 @@ const B_STAGE = ${(bk * (tile + (transB ? 4 : 0))) / 4}u;
 var<workgroup> at: array<vec4<f32>, ${(stages * bk * (tile + 4)) / 4}>; // A tile, k-major: [stage][BK][AS] as vec4s
 var<workgroup> bt: array<vec4<f32>, ${(stages * bk * (tile + (transB ? 4 : 0))) / 4}>; // B tile: [stage][BK][BS] as vec4s
 var<private> k_hi: u32;
-${epilogue ? e.fn : ''}
+${epilogue ? `${e.fns}\n${e.fn}` : ''}
 ${accessors(vec4, transA, transB, !!epilogue)}
 
 @compute @workgroup_size(256)
@@ -389,6 +389,7 @@ export function splitSumKernel(elements: number, splits: number, epilogue?: Epil
 ${e.bindings}
 @group(0) @binding(${1 + e.count}) var<storage, read_write> out: array<f32>;
 @group(0) @binding(${2 + e.count}) var<uniform> p: Params;
+${e.fns}
 ${e.fn}`,
       `  var s = 0.0;
   for (var j = 0u; j < p.splits; j++) { s += parts[j * p.n + i]; }

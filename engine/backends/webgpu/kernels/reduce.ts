@@ -13,7 +13,9 @@ import { normAxes, strides } from '../../../ir/shape';
 import type { KernelCall } from '../../kernel';
 import { f32Bits, flatIndex, grid1d, packWords, WORKGROUP, type StepKernels } from '../kernel';
 import { DIMS_FIELD, dimsWords, view, viewOffset } from './layout';
-import type { FusedExpression } from '../fuse';
+import { mergeFunctions, type FusedExpression } from '../fuse';
+import type { Epilogue } from '../epilogue';
+import { epilogueWgsl } from './epilogue';
 
 /** Reduced extents from this length get a workgroup per output slot. */
 const LONG = 64;
@@ -25,8 +27,11 @@ interface Reduction {
   take: string;
   /** Folds another thread's state (its names prefixed with `o_`; it covers later indices than this one) into this. */
   merge: string;
-  /** Writes the result; in a workgroup only thread `lid` 0 holds the whole reduction, every thread its `r` of the slot. */
-  finish: string;
+  /**
+   * The slot's result from the state (`value`: a sum, a max), which thread `lid` 0 writes (through the epilogue, if
+   * any); or how the threads write it (`finish`: max_mask's mask over the slot, every thread its `r` of it).
+   */
+  result: { value: string } | { finish: string };
 }
 
 /** What a compensated sum needs. */
@@ -45,7 +50,7 @@ fn mask_key(v: f32, r: u32) -> f32 { return select(v, select(p.lowest, -p.lowest
 fn beats(k: f32, r: u32, m: f32, at: u32) -> bool { return k > m || (k == m && r < at); }`;
 
 /** A compensated sum's value from its state: an infinite or NaN sum is the plain one (its compensation would be NaN). */
-export const SUM_VALUE = 'select(s + c, s, !is_finite(s))';
+const SUM_VALUE = 'select(s + c, s, !is_finite(s))';
 
 export const REDUCTIONS: Record<string, Reduction> = {
   sum: {
@@ -55,13 +60,13 @@ export const REDUCTIONS: Record<string, Reduction> = {
     ],
     take: 'let t = s + v; c += add_error(s, v, t); s = t;',
     merge: 'let t = s + o_s; c += o_c + add_error(s, o_s, t); s = t;',
-    finish: `if (lid == 0u) { out[slot] = ${SUM_VALUE}; }`,
+    result: { value: SUM_VALUE },
   },
   max: {
     state: [['m', 'f32', 'p.lowest']],
     take: 'm = max_of(m, v);',
     merge: 'm = max_of(m, o_m);',
-    finish: 'if (lid == 0u) { out[slot] = m; }',
+    result: { value: 'm' },
   },
   max_mask: {
     state: [
@@ -70,9 +75,15 @@ export const REDUCTIONS: Record<string, Reduction> = {
     ],
     take: 'let k = mask_key(v, r); if (beats(k, r, m, at)) { m = k; at = r; }',
     merge: 'if (beats(o_m, o_at, m, at)) { m = o_m; at = o_at; }',
-    finish: 'for (var r = lid; r < p.extent; r += STRIDE) { out[base + red_offset(r)] = select(0.0, 1.0, r == at); }',
+    result: { finish: 'for (var r = lid; r < p.extent; r += STRIDE) { out[base + red_offset(r)] = select(0.0, 1.0, r == at); }' },
   },
 };
+
+/** How a reduction's threads write its result, through an epilogue where it has one. */
+function finish(op: Reduction, epilogue: boolean): string {
+  if ('finish' in op.result) return op.result.finish;
+  return `if (lid == 0u) { out[slot] = ${epilogue ? `epilogue(${op.result.value}, slot, 0u)` : op.result.value}; }`;
+}
 
 /** The tree join of a workgroup's states; afterwards every thread holds the whole reduction. */
 function join(op: Reduction): string {
@@ -94,17 +105,21 @@ function join(op: Reduction): string {
 /**
  * The WGSL of a reduction: a thread per slot (`short`), a workgroup per slot (`long`), or (`parts`) a workgroup per
  * chunk of p.chunk elements of a slot, which writes its state (Neumaier's sum and compensation, or the max) to
- * `out[wgi * STATE + k]` for the join (`joinSource`) to finish.
+ * `out[wgi * STATE + k]` for the join (`joinSource`) to finish. Bindings: the input (or the prologue's), the
+ * epilogue's inputs, out, params.
  */
-function source(op: Reduction, mode: 'short' | 'long' | 'parts', prologue?: FusedExpression): string {
+function source(op: Reduction, mode: 'short' | 'long' | 'parts', prologue?: FusedExpression, epilogue?: Epilogue): string {
   const long = mode !== 'short';
   const bindings = prologue?.count ?? 1;
+  const e = epilogueWgsl(mode === 'parts' ? undefined : epilogue, bindings);
   return /* wgsl */ `
-struct Params { count: u32, extent: u32, orank: u32, rrank: u32, lowest: f32, parts: u32, chunk: u32, ${DIMS_FIELD}${prologue ? `, ${prologue.fields}` : ''} }
+struct Params { count: u32, extent: u32, orank: u32, rrank: u32, lowest: f32, parts: u32, chunk: u32, ${DIMS_FIELD}${prologue ? `, ${prologue.fields}` : ''}${e.fields} }
 ${prologue ? prologue.bindings : '@group(0) @binding(0) var<storage, read> x: array<f32>;'}
-@group(0) @binding(${bindings}) var<storage, read_write> out: array<f32>;
-@group(0) @binding(${bindings + 1}) var<uniform> p: Params;
-${prologue?.fns ?? ''}
+${e.bindings}
+@group(0) @binding(${bindings + e.count}) var<storage, read_write> out: array<f32>;
+@group(0) @binding(${bindings + e.count + 1}) var<uniform> p: Params;
+${mergeFunctions(prologue?.fns ?? '', e.fns)}
+${epilogue && mode !== 'parts' ? e.fn : ''}
 const STRIDE = ${long ? WORKGROUP : 1}u;
 ${viewOffset('slot_offset', 'p.orank', 'x', 'y')}
 ${viewOffset('red_offset', 'p.rrank', 'z', 'w')}
@@ -126,18 +141,25 @@ fn main(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(workgroup_id) wg
     ${op.take}
   }
   ${long ? join(op) : ''}
-  ${mode === 'parts' ? `if (lid == 0u) { ${op.state.map(([n], k) => `out[wgi * ${op.state.length}u + ${k}u] = ${n};`).join(' ')} }` : op.finish}
+  ${mode === 'parts' ? `if (lid == 0u) { ${op.state.map(([n], k) => `out[wgi * ${op.state.length}u + ${k}u] = ${n};`).join(' ')} }` : finish(op, !!epilogue)}
 }`;
 }
 
-/** The join of a split reduction: a workgroup per slot merges the slot's p.parts states (see `source`), then finishes. */
-function joinSource(op: Reduction): string {
+/**
+ * The join of a split reduction: a workgroup per slot merges the slot's p.parts states (see `source`), then
+ * finishes. Bindings: the states, the epilogue's inputs, out, params.
+ */
+function joinSource(op: Reduction, epilogue?: Epilogue): string {
   const names = op.state.map(([n]) => n);
+  const e = epilogueWgsl(epilogue, 1);
   return /* wgsl */ `
-struct Params { count: u32, parts: u32, lowest: f32, pad: u32 }
+struct Params { count: u32, parts: u32, lowest: f32, pad: u32${e.fields} }
 @group(0) @binding(0) var<storage, read> states: array<f32>;
-@group(0) @binding(1) var<storage, read_write> out: array<f32>;
-@group(0) @binding(2) var<uniform> p: Params;
+${e.bindings}
+@group(0) @binding(${1 + e.count}) var<storage, read_write> out: array<f32>;
+@group(0) @binding(${2 + e.count}) var<uniform> p: Params;
+${e.fns}
+${epilogue ? e.fn : ''}
 ${REDUCE_HELPERS}
 ${op.state.map(([n, t]) => `var<workgroup> w_${n}: array<${t}, ${WORKGROUP}>;`).join('\n')}
 @compute @workgroup_size(${WORKGROUP})
@@ -152,7 +174,7 @@ fn main(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_index) l
     ${op.merge}
   }
   ${join(op)}
-  ${op.finish}
+  ${finish(op, !!epilogue)}
 }`;
 }
 
@@ -190,23 +212,26 @@ export function reductionParts(call: KernelCall): number {
 
 /**
  * The dispatches of a reduction step; with a prologue (an elementwise group that only this reduction reads, see
- * ../fuse.ts), each element it reads is that group's value there, computed in place of a load. One kernel, or where
- * `reductionParts` splits it, two: `parts` writes each chunk's state into a scratch buffer of `scratch` floats, bound
- * as its output, and `join` reads that (its input) and writes the step's output.
+ * ../fuse.ts), each element it reads is that group's value there, computed in place of a load; with an epilogue
+ * (../epilogue.ts), each result goes through it. One kernel, or where `reductionParts` splits it, two: `parts` writes
+ * each chunk's state into a scratch buffer of `scratch` floats, bound as its output, and `join` reads that (its
+ * input), then the epilogue's inputs, and writes the step's output.
  */
-export function reduceKernels(call: KernelCall, prologue?: FusedExpression): StepKernels {
+export function reduceKernels(call: KernelCall, prologue?: FusedExpression, epilogue?: Epilogue): StepKernels {
   const op = REDUCTIONS[call.op];
   const { slots, elements, count, extent } = slotsOf(call);
   const parts = reductionParts(call);
   const long = extent >= LONG;
-  const words = (chunk: number) => [count, extent, slots.length, elements.length, f32Bits(-Infinity), parts, chunk, 0, ...dimsWords(slots, elements), ...(prologue?.words ?? [])];
+  const ends = epilogueWgsl(epilogue, 0).words;
+  const words = (chunk: number, own: number[]) => [count, extent, slots.length, elements.length, f32Bits(-Infinity), parts, chunk, 0, ...dimsWords(slots, elements), ...(prologue?.words ?? []), ...own];
   if (parts === 1) {
-    return { kernel: { code: source(op, long ? 'long' : 'short', prologue), workgroups: long ? grid1d(count, 1) : grid1d(count), params: packWords(words(extent)) } };
+    return { kernel: { code: source(op, long ? 'long' : 'short', prologue, epilogue), workgroups: long ? grid1d(count, 1) : grid1d(count), params: packWords(words(extent, ends)) } };
   }
   return {
-    parts: { code: source(op, 'parts', prologue), workgroups: grid1d(count * parts, 1), params: packWords(words(Math.ceil(extent / parts))) },
-    join: { code: joinSource(op), workgroups: grid1d(count, 1), params: packWords([count, parts, f32Bits(-Infinity), 0]) },
+    parts: { code: source(op, 'parts', prologue), workgroups: grid1d(count * parts, 1), params: packWords(words(Math.ceil(extent / parts), [])) },
+    join: { code: joinSource(op, epilogue), workgroups: grid1d(count, 1), params: packWords([count, parts, f32Bits(-Infinity), 0, ...ends]) },
     scratch: count * parts * op.state.length,
+    joinReads: epilogue?.inputs.length ?? 0,
   };
 }
 
