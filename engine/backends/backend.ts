@@ -41,4 +41,9 @@ export interface Executable {
    * change them. The CPU backend has no such method (its runs are done when `run` returns).
    */
   runAndCollect?(ctx: RunContext, outputs: readonly string[]): Promise<Float32Array[]>;
+  /**
+   * Backends whose buffers are device memory (WebGPU): frees them now, rather than whenever garbage collection
+   * (which does not see that memory) collects the executable. Nothing runs on it after.
+   */
+  dispose?(): void;
 }

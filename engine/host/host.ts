@@ -239,6 +239,8 @@ export class EngineHost {
       replaced = old.id;
     }
     this.job = job;
+    // Nothing reaches the old job now: its GPU memory goes back at once.
+    old?.dispose().catch((e: unknown) => console.error('engine host: freeing the last training job failed:', e));
     return { job, replaced };
   }
 }

@@ -305,6 +305,11 @@ export class TrainingJob {
     });
   }
 
+  /** Frees the job's memory on its backend, after what it is doing: for a job that nothing will use again. */
+  dispose(): Promise<void> {
+    return this.exclusive(() => this.session.dispose());
+  }
+
   /** The weights now, as weights.export sends them. */
   async exportWeights(): Promise<WeightsExport> {
     return this.exclusive(async () => {

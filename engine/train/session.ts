@@ -207,6 +207,16 @@ export class Session {
     return { epoch: this.epochCount, step: this.stepCount, tensors };
   }
 
+  /**
+   * Frees what the session holds on its backend, the plans' buffers and the tensors, once the steps in flight are
+   * back: GPU memory, which garbage collection does not see. The session is not used after.
+   */
+  async dispose(): Promise<void> {
+    await this.drain();
+    for (const exe of [...this.trainPlans.values(), ...this.evalPlans.values(), ...[...this.flowPlans.values()].map((f) => f.exe)]) exe.dispose?.();
+    this.backend.dispose();
+  }
+
   /** Optimizer steps done and reported (steps still in flight not included: see pendingSteps). */
   get step(): number {
     return this.stepCount;

@@ -9,7 +9,7 @@ import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import type { Backend, Executable } from '../../engine/backends/backend';
 import { CpuBackend } from '../../engine/backends/cpu/cpu-backend';
-import { WebGpuBackend } from '../../engine/backends/webgpu/webgpu-backend';
+import { WebGpuBackend, type WebGpuExecutable } from '../../engine/backends/webgpu/webgpu-backend';
 import { parseProject, type Project } from '../../engine/io/project';
 import { Session, type EpochResult, type StepResult } from '../../engine/train/session';
 import { StudioError } from '../../engine/util/errors';
@@ -130,6 +130,31 @@ describe('pipelined WebGPU training', () => {
     expect(s.step).toBe(8);
     // the window is empty: a step that waits for its readback may follow
     expect((await s.trainStep(batches[8])).loss).toBe((await ref.trainStep(batches[8])).loss);
+  });
+});
+
+describe('freeing a session on WebGPU', () => {
+  it("dispose waits for the steps in flight, then frees the plans' buffers and the tensors, and leaves no error behind", async () => {
+    const backend = await WebGpuBackend.create();
+    const loaded: WebGpuExecutable[] = [];
+    const load = backend.load.bind(backend);
+    backend.load = (plan) => {
+      const e = load(plan);
+      loaded.push(e);
+      return e;
+    };
+    const s = new Session(spiral(), { baseDir: EXAMPLES, backend });
+    await s.nextStep();
+    expect(s.pendingSteps).toBe(7);
+    expect(loaded).toHaveLength(1);
+    await s.dispose();
+    expect(backend.tensorNames()).toEqual([]);
+    // Nothing that dispose did is an error that the next job would meet: it trains as a first one does.
+    const next = new Session(spiral(), { baseDir: EXAMPLES, backend: await WebGpuBackend.create() });
+    const want = await new Session(spiral(), { baseDir: EXAMPLES, backend: new CpuBackend() }).trainStep(next.epochBatches()[0]);
+    expect((await next.trainStep(next.epochBatches()[0])).loss).toBeCloseTo(want.loss, 5);
+    // The training plan's buffers are gone: reading its objective fails.
+    await expect(loaded[0].read('objective')).rejects.toThrow(StudioError);
   });
 });
 

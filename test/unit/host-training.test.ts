@@ -2,7 +2,8 @@
  * The engine host's training job through the protocol, in this process: the state machine, single steps, event
  * batching, the update ratio of one hand-computed SGD step, a NaN stop, weights out and in, data preview.
  */
-import { afterEach, describe, expect, it } from 'vitest';
+import { afterEach, describe, expect, it, vi } from 'vitest';
+import { CpuBackend } from '../../engine/backends/cpu/cpu-backend';
 import { decodeWeights, encodeWeights } from '../../engine/host/weights';
 import { socketUp, type TrainJobInfo, type TrainStatus, type TrainStepResult, type WeightsExport } from '../../engine/protocol/messages';
 import { connect, example, EXAMPLES, lnProject, sleep, type Connection } from './host-harness';
@@ -21,6 +22,7 @@ function conn(...args: Parameters<typeof connect>): Connection {
   return c;
 }
 afterEach(async () => {
+  vi.restoreAllMocks();
   // leave no job running into the next test
   for (const c of open.splice(0)) if (c.host.current?.live) await c.call({ type: 'train.stop' });
 });
@@ -112,7 +114,8 @@ describe('training job: the state machine', () => {
     expect((await conn().call({ type: 'train.step' })).error?.message).toMatch(/no training job.*project/);
   });
 
-  it('a second train.start stops the first and says so', async () => {
+  it('a second train.start stops the first and says so, and frees the first', async () => {
+    const disposed = vi.spyOn(CpuBackend.prototype, 'dispose');
     const c = conn();
     await c.ok({ type: 'train.start', project: longSpiral(), baseDir: EXAMPLES });
     const second = await c.ok<TrainJobInfo>({ type: 'train.start', project: longSpiral(), baseDir: EXAMPLES });
@@ -120,6 +123,9 @@ describe('training job: the state machine', () => {
     const old = await c.waitFor('train.state', (e) => e.job === 1 && e.state === 'stopped');
     expect(old.reason).toBe('replaced');
     await c.waitFor('train.state', (e) => e.job === 2 && e.state === 'running');
+    // the first job's backend memory is freed (its tensors gone), the second's kept
+    await vi.waitFor(() => expect(disposed).toHaveBeenCalledTimes(1));
+    expect((await c.ok<WeightsExport>({ type: 'weights.export' })).job).toBe(2);
     // a start that fails leaves the running job alone
     const bad = await c.call({ type: 'train.start', project: { ...longSpiral(), data: { kind: 'builtin', name: 'nope' } }, baseDir: EXAMPLES });
     expect(bad.ok).toBe(false);

@@ -94,8 +94,9 @@ export class WebGpuBackend implements Backend {
     const entries: GPUBindGroupEntry[] = [];
     const add = (buffer: GPUBuffer, bytes: number) => entries.push({ binding: entries.length, resource: { buffer, offset: 0, size: bytes } });
     for (const s of storage) add(s.buffer, s.bytes);
+    let params: GPUBuffer | undefined;
     if (kernel.params) {
-      const params = this.device.createBuffer({ size: kernel.params.byteLength, usage: UNIFORM });
+      params = this.device.createBuffer({ size: kernel.params.byteLength, usage: UNIFORM });
       this.device.queue.writeBuffer(params, 0, kernel.params.buffer, kernel.params.byteOffset, kernel.params.byteLength);
       add(params, kernel.params.byteLength);
     }
@@ -104,7 +105,7 @@ export class WebGpuBackend implements Backend {
       add(context, 16);
     }
     const bindGroup = this.device.createBindGroup({ layout: pipeline.getBindGroupLayout(0), entries });
-    return { pipeline, bindGroup, workgroups: kernel.workgroups };
+    return { pipeline, bindGroup, workgroups: kernel.workgroups, ...(params ? { params } : {}) };
   }
 
   /** Encodes bound kernels in order (`times` times over) in a command buffer of its own and submits it (tests, benchmarks). */
@@ -224,11 +225,12 @@ interface Collector {
   free: GPUBuffer[];
 }
 
-/** A kernel ready to dispatch: its pipeline, its bindings, its grid. */
+/** A kernel ready to dispatch: its pipeline, its bindings, its grid, and the uniform buffer made for its params. */
 export interface BoundKernel {
   pipeline: GPUComputePipeline;
   bindGroup: GPUBindGroup;
   workgroups: readonly [number, number, number];
+  params?: GPUBuffer;
 }
 
 /** Encodes a dispatch of `k` into the pass, setting its pipeline unless it is `current`; returns the pipeline set. */
@@ -269,6 +271,9 @@ export class WebGpuExecutable implements Executable {
   private readonly usesContext: boolean;
   /** runAndCollect's staging, by the outputs it collects. */
   private readonly collectors = new Map<string, Collector>();
+  /** The GPU buffers made for this executable (not the backend's persistent tensors): what dispose destroys. */
+  private readonly owned: GPUBuffer[] = [];
+  private disposed = false;
   /**
    * Row groups (./rows.ts), fused elementwise groups (./fuse.ts), reductions with the groups they read computed in
    * their loads and those that read them computed as they write, and grouped updates (./group-updates.ts), by first
@@ -324,17 +329,37 @@ export class WebGpuExecutable implements Executable {
     const dispatches: StepDispatch[] = [];
     this.forEachDispatch(0, plan.steps.length, (d) => dispatches.push(d));
     const shared = fuse ? shareBuffers(plan, dispatches.map((d) => d.step)) : undefined;
-    const pool = shared?.sizes.map((size, i) => backend.createStorage(size, `shared buffer ${i} of a plan`));
+    const pool = shared?.sizes.map((size, i) => this.keep(backend.createStorage(size, `shared buffer ${i} of a plan`)));
     this.pooledBytes = (shared?.sizes ?? plan.buffers.filter((b) => b.role === 'pool').map((b) => b.size)).reduce((sum, size) => sum + bytesOf(size), 0);
     this.buffers = plan.buffers.map((b, i) => {
       if (b.role === 'persistent') return backend.persistent(b.name!, b.size);
       if (pool && b.role === 'pool') return pool[shared!.of[i]];
-      const buf = backend.createStorage(b.size, `buffer ${i} of a plan`);
+      const buf = this.keep(backend.createStorage(b.size, `buffer ${i} of a plan`));
       if (b.role === 'const') backend.write(buf, b.value!);
       return buf;
     });
-    this.context = backend.device.createBuffer({ size: 16, usage: UNIFORM });
-    for (const d of dispatches) d.bound = this.bind(d);
+    this.context = this.keep(backend.device.createBuffer({ size: 16, usage: UNIFORM }));
+    for (const d of dispatches) {
+      d.bound = this.bind(d);
+      for (const k of [d.bound, d.bound.next]) if (k?.params) this.keep(k.params);
+    }
+  }
+
+  private keep(buffer: GPUBuffer): GPUBuffer {
+    this.owned.push(buffer);
+    return buffer;
+  }
+
+  /**
+   * Destroys the executable's GPU buffers (the persistent tensors are the backend's), and its step-by-step twin's:
+   * GPU memory that garbage collection would free only whenever it ran. Call it once nothing more is to be read
+   * (a staging buffer still on its way is destroyed as it comes back); the executable cannot run after.
+   */
+  dispose(): void {
+    this.disposed = true;
+    for (const b of this.owned) b.destroy();
+    for (const c of this.collectors.values()) for (const b of c.free) b.destroy();
+    this.stepwise?.dispose();
   }
 
   /** The row groups, fused groups, prologues, grouped updates and folds of the plan, each a dispatch of its own. */
@@ -416,7 +441,7 @@ export class WebGpuExecutable implements Executable {
       if (kernels.kernel.bindOutput !== false) storage.push(output);
       return this.backend.bindKernel(kernels.kernel, storage, this.context);
     }
-    const scratch = { buffer: this.backend.createStorage(kernels.scratch, `the partial results of a split ${step.call.op}`), bytes: bytesOf(kernels.scratch) };
+    const scratch = { buffer: this.keep(this.backend.createStorage(kernels.scratch, `the partial results of a split ${step.call.op}`)), bytes: bytesOf(kernels.scratch) };
     const own = storage.length - (kernels.joinReads ?? 0);
     return {
       ...this.backend.bindKernel(kernels.parts, [...storage.slice(0, own), scratch], this.context),
@@ -515,7 +540,8 @@ export class WebGpuExecutable implements Executable {
       () => {
         const all = new Float32Array(staging.getMappedRange().slice(0));
         staging.unmap();
-        c.free.push(staging);
+        if (this.disposed) staging.destroy();
+        else c.free.push(staging);
         throwGpuErrors();
         return c.parts.map((p) => all.subarray(p.offset, p.offset + p.elements));
       },
