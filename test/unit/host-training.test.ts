@@ -178,8 +178,9 @@ describe('training job: events', () => {
     const progress = c.events.filter((e) => e.event.event === 'train.progress');
     expect(progress.length).toBeGreaterThan(3);
     expect(progress.length).toBeLessThanOrEqual(Math.ceil(elapsed / 100) + 2);
-    // spaced by the flush interval, except the last one, which the stop sends at once
-    for (let i = 1; i < progress.length - 1; i++) expect(progress[i].at - progress[i - 1].at).toBeGreaterThanOrEqual(95);
+    // spaced by the flush interval (100 ms, less the jitter of making each event), except the last one, which the
+    // stop sends at once; unbatched, they would come with every slice of steps (20 ms)
+    for (let i = 1; i < progress.length - 1; i++) expect(progress[i].at - progress[i - 1].at).toBeGreaterThanOrEqual(90);
     const all = c.of('train.progress');
     for (const e of all) {
       expect(e.points.step.length).toBeLessThanOrEqual(100);

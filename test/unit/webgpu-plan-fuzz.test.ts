@@ -1,6 +1,7 @@
 /**
  * Random graphs through the WebGPU backend's plan passes against the CPU: small DAGs of elementwise ops, broadcasts,
- * reshapes, transposes, matmuls, sums, maxima and their masks, concatenations, slices, pads and image columns
+ * reshapes, transposes, matmuls (half of them plus a bias row), sums (half of them through an op after), maxima and
+ * their masks, concatenations, slices, pads and image columns
  * (im2col, and col2im in the backward pass), every other one with its backward pass (reverse mode, as training builds
  * it) and the gradients' sums of squares, compiled as training compiles them (compilePlan), then run on the device
  * as the backend runs them (a buffer per value, row groups, fusion, prologues, folds, elided copies, buffers shared
@@ -62,8 +63,19 @@ function randomGraph(seed: number) {
       const [m, k] = dims(a).slice(-2);
       const batch = (v: IRNode) => dims(v).slice(0, -2);
       const right = values.filter((v) => v.shape.length >= 2 && v.shape[v.shape.length - 2] === k && (batch(v).length === 0 || batch(a).length === 0 || batch(v).join() === batch(a).join()));
-      if (right.length && m > 0) y = b.matmul(a, pick(right));
-    } else if (kind === 6 && a.shape.length > 0) y = b.sum(a, [axis], rng.int(2) === 1);
+      if (right.length && m > 0) {
+        y = b.matmul(a, pick(right));
+        // Half of them a dense layer's, plus a bias row (which the matmul may add as it stores).
+        if (rng.int(2)) {
+          input([dims(y)[y.shape.length - 1]]);
+          y = b.add(y, values[values.length - 1]);
+        }
+      }
+    } else if (kind === 6 && a.shape.length > 0) {
+      // Half of them through an op after (which the sum may compute as it writes: a mean's scale, say).
+      y = b.sum(a, [axis], rng.int(2) === 1);
+      if (rng.int(2)) y = b.emit(pick(UNARY), [y]);
+    }
     else if (kind === 7) {
       const s = dims(a);
       const shapes = [[numel(s)], [1, ...s], ...(s.length === 1 ? [[pick(DIMS), ...s]] : [])];
