@@ -288,8 +288,9 @@ export class WebGpuExecutable implements Executable {
 
   /**
    * The plan as it runs here: the one given, with every pooled value in a buffer of its own, its copies elided
-   * (./elide.ts) and each row group's steps together (./rows.ts), unless `fuse` is false. Its pooled buffers then share GPU buffers by liveness in the order of the
-   * dispatches, so that a value that a fused kernel never writes takes no memory.
+   * (./elide.ts) and each row group's steps together (./rows.ts), unless `fuse` is false. Its pooled buffers then
+   * share GPU buffers by liveness in the order of the dispatches, so that a value that a fused kernel never writes
+   * takes no memory.
    */
   readonly plan: Plan;
   /** Bytes of the GPU buffers that hold the plan's pooled intermediates. */
@@ -362,7 +363,10 @@ export class WebGpuExecutable implements Executable {
     this.stepwise?.dispose();
   }
 
-  /** The row groups, fused groups, prologues, grouped updates and folds of the plan, each a dispatch of its own. */
+  /**
+   * The row groups, fused groups, reductions with their prologues and epilogues, grouped norms and updates, and
+   * folds of the plan, each a dispatch of its own.
+   */
   private planDispatches(maxStorageBuffers: number, rows: readonly RowGroup[]): void {
     const plan = this.plan;
     // Row groups first, then fusion of the steps they leave; matmuls then compute the groups (and the steps left

@@ -418,7 +418,10 @@ export function matmulSplits(l: MatmulLayout): number {
   return Math.min(MAX_SPLITS, Math.floor(l.k / SPLIT_K_MIN));
 }
 
-/** A matmul step's dispatches: the kernel, or (matmulSplits) the split-K kernel and the split sum, which computes the epilogue. */
+/**
+ * A matmul step's dispatches: the kernel, or (matmulSplits) the split-K kernel and the split sum, which computes the
+ * epilogue.
+ */
 export function matmulStepKernels(operands: KernelCall | MatmulOperands): StepKernels {
   const l = matmulLayout(operands);
   const splits = matmulSplits(l);
