@@ -1,11 +1,12 @@
 /**
  * Random graphs through the WebGPU backend's plan passes against the CPU: small DAGs of elementwise ops, broadcasts,
  * reshapes, transposes, matmuls (half of them plus a bias row), sums (half of them through an op after), maxima and
- * their masks, concatenations, slices, pads and image columns
- * (im2col, and col2im in the backward pass), every other one with its backward pass (reverse mode, as training builds
- * it) and the gradients' sums of squares, compiled as training compiles them (compilePlan), then run on the device
- * as the backend runs them (a buffer per value, row groups, fusion, prologues, folds, elided copies, buffers shared
- * in dispatch order) and on the CPU. Every output must agree. The cases are seeded, so a failure names its graph.
+ * their masks, concatenations, slices, pads and image columns (im2col: a graph that has them ends in them, so that
+ * its backward pass has col2im), every other one with its backward pass (reverse mode, as training builds it) and the
+ * gradients' sums of squares, compiled as training compiles them (compilePlan), then run on the device as the
+ * backend runs them (a buffer per value, row groups, fusion, prologues, epilogues, folds, elided copies, buffers
+ * shared in dispatch order) and on the CPU. Every output must agree. The cases are seeded, so a failure names its
+ * graph.
  */
 import { describe, expect, test } from 'vitest';
 import { reverseMode } from '../../engine/autodiff/reverse';
@@ -99,17 +100,22 @@ function randomGraph(seed: number) {
     values.push(y);
     ops.push(`${y.op}${JSON.stringify(y.shape)}`);
   }
-  const last = values[values.length - 1];
+  // A graph with image columns ends in them too, so that its backward pass has their VJP (col2im).
+  const columns = values.filter((v) => v.op === 'im2col');
+  const all = (v: IRNode) => v.shape.map((_, k) => k);
+  const end = values[values.length - 1];
+  const cols = columns.length ? pick(columns) : undefined;
+  const last = cols ? b.add(b.sum(end, all(end)), b.sum(cols, all(cols))) : end;
   const outputs: Record<string, IRNode> = { last };
   for (let i = 0; i < 2; i++) outputs[`o${i}`] = pick(values.slice(3));
   // Every other graph with its backward pass: the gradients of the mean of the last value by the inputs, and their
   // sums of squares (as a training step's gradient norms).
   if (seed % 2 === 0) {
     const inputs = values.slice(0, Object.keys(feeds).length);
-    const adjoint = reverseMode(b, b.mean(last, last.shape.map((_, k) => k)), inputs);
+    const adjoint = reverseMode(b, b.mean(last, all(last)), inputs);
     const grads = inputs.flatMap((x) => (adjoint.has(x) ? [adjoint.get(x)!] : []));
     grads.forEach((g, k) => (outputs[`grad${k}`] = g));
-    grads.forEach((g, k) => (outputs[`norm${k}`] = b.sum(b.mul(g, g), g.shape.map((_, a) => a))));
+    grads.forEach((g, k) => (outputs[`norm${k}`] = b.sum(b.mul(g, g), all(g))));
   }
   return { outputs, ops, feeds };
 }
