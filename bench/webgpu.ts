@@ -15,7 +15,7 @@ import type { GraphNode } from '../engine/graph/expand';
 import { CpuBackend } from '../engine/backends/cpu/cpu-backend';
 import { AUTO_MIN_STEP_FLOPS, stepFlops } from '../engine/backends/select';
 import { StudioError } from '../engine/util/errors';
-import { hostOnlyDevice } from '../engine/backends/webgpu/gpu';
+import { hostOnlyDevice, timingDevice } from '../engine/backends/webgpu/gpu';
 import { WebGpuBackend, WebGpuExecutable, type BoundKernel } from '../engine/backends/webgpu/webgpu-backend';
 import { MATMUL_CONFIGS, matmulKernel, matmulLayout, matmulSplits, matmulWorkgroupBytes, splitSumKernel } from '../engine/backends/webgpu/kernels/matmul';
 import { randomArray, type Bench } from './context';
@@ -331,3 +331,41 @@ export const hostCost: Bench = {
     gpu.dispose();
   },
 };
+
+/** Profiled runs of a step, after WARM_RUNS unprofiled ones: each dispatch's time is its median over them. */
+const PROFILE_RUNS = 5;
+const WARM_RUNS = 3;
+
+/**
+ * Where the MLP step's GPU time goes: each dispatch's time as the GPU measures it (timestamp queries; each dispatch
+ * in a compute pass of its own), the median of PROFILE_RUNS runs, at batch 128 and 1024 (128 alone on a software
+ * adapter), and their sum. Beside mlp_step's time for a step, the sum says how much of it is the GPU's work and how
+ * much the gaps between dispatches and the host's. Skipped where the adapter has no timestamp-query.
+ */
+export const gpuProfile: Bench = {
+  name: 'gpu_profile',
+  backends: ['webgpu'],
+  async run() {
+    const info = await timingDevice();
+    if (!info) {
+      note('gpu_profile skipped: no adapter here times compute passes (timestamp-query)');
+      return;
+    }
+    const gpu = await WebGpuBackend.create(info);
+    const extras = { backend: 'webgpu', adapter: gpu.adapter };
+    for (const batch of gpu.software ? [MLP.batch] : [MLP.batch, 8 * MLP.batch]) {
+      await figure(`gpu_profile batch ${batch}`, async () => {
+        note(`gpu_profile: mlp_step batch ${batch}, ${PROFILE_RUNS} runs timed dispatch by dispatch`);
+        const exe = loadTrainStep(gpu, mlpGraph(), batch, batchOf(batch));
+        for (let step = 1; step <= WARM_RUNS; step++) exe.run({ seed: MLP.seed, step });
+        const runs: { what: string; ns: number }[][] = [];
+        for (let step = 1; step <= PROFILE_RUNS; step++) runs.push(await exe.profile({ seed: MLP.seed, step: WARM_RUNS + step }));
+        const us = runs[0].map((_, i) => median(runs.map((r) => r[i].ns)) / 1e3);
+        runs[0].forEach(({ what }, i) => emit({ bench: 'gpu_profile', ...extras, batch, dispatch: i, what, value: us[i], unit: 'us' }));
+        emit({ bench: 'gpu_profile', ...extras, batch, of: 'sum', dispatches: us.length, value: us.reduce((a, b) => a + b, 0), unit: 'us/step' });
+      });
+    }
+    gpu.dispose();
+  },
+};
+

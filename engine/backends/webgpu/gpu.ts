@@ -73,12 +73,26 @@ export async function hostOnlyDevice(): Promise<GpuInfo | undefined> {
   return opened ? { ...opened, adapter: 'Dawn Null backend', software: false } : undefined;
 }
 
-/** The adapter's device, with the limits the kernels use raised to the adapter's own; null when there is no adapter. */
-async function openDevice(gpu: GPU): Promise<GpuInfo | null> {
+/**
+ * A device that times its compute passes (the adapter's timestamp-query feature), with Dawn's coarsening of the
+ * times (against timing attacks in browsers) off: for the bench's profile of a step, dispatch by dispatch. Undefined
+ * outside Node or where the adapter cannot.
+ */
+export async function timingDevice(): Promise<GpuInfo | undefined> {
+  const gpu = await gpuEntry(['disable-dawn-features=timestamp_quantization']);
+  return (gpu && (await openDevice(gpu, ['timestamp-query']))) ?? undefined;
+}
+
+/**
+ * The adapter's device, with the limits the kernels use raised to the adapter's own, and `features`; null when there
+ * is no adapter, or it lacks one of them.
+ */
+async function openDevice(gpu: GPU, features: GPUFeatureName[] = []): Promise<GpuInfo | null> {
   const adapter = await gpu.requestAdapter({ powerPreference: 'high-performance' });
-  if (!adapter) return null;
+  if (!adapter || features.some((f) => !adapter.features.has(f))) return null;
   const limits = adapter.limits;
   const device = await adapter.requestDevice({
+    requiredFeatures: features,
     requiredLimits: {
       maxStorageBufferBindingSize: limits.maxStorageBufferBindingSize,
       maxBufferSize: limits.maxBufferSize,

@@ -20,6 +20,7 @@ import { numel } from '../../ir/shape';
 const STORAGE = 0x80 | 0x4 | 0x8; // STORAGE | COPY_SRC | COPY_DST (GPUBufferUsage, without relying on globals)
 const UNIFORM = 0x40 | 0x8; // UNIFORM | COPY_DST
 const READBACK = 0x1 | 0x8; // MAP_READ | COPY_DST
+const RESOLVED = 0x200 | 0x4; // QUERY_RESOLVE | COPY_SRC
 const MAP_READ = 0x1; // GPUMapMode.READ
 
 const bytesOf = (elements: number) => Math.max(4, elements * 4);
@@ -251,6 +252,8 @@ interface BoundStep extends BoundKernel {
  * and write, with their sizes), and once the plan's buffers exist, the bound kernels.
  */
 interface StepDispatch {
+  /** What it computes, for a profile: the op, or the kind of group. */
+  what: string;
   step: PlanStep;
   kernels: StepKernels;
   inSizes: number[];
@@ -322,7 +325,7 @@ export class WebGpuExecutable implements Executable {
       const kernels = gpuKernelFor(step.call, isUpdate);
       if (!kernels) throw new StudioError(`the WebGPU backend has no kernel for ${step.call.op}`);
       usesContext ||= 'kernel' in kernels && !!kernels.kernel.usesContext;
-      return { step, kernels, inSizes: isUpdate ? step.inputs.map(() => outSize) : step.call.inShapes.map(numel), outSize };
+      return { what: step.call.op, step, kernels, inSizes: isUpdate ? step.inputs.map(() => outSize) : step.call.inShapes.map(numel), outSize };
     });
     this.usesContext = usesContext;
     if (fuse) this.planDispatches(maxStorageBuffers, rows);
@@ -380,12 +383,12 @@ export class WebGpuExecutable implements Executable {
       const step = { ...plan.steps[last], inputs: [...g.inputs.map((x) => x.buffer), ...outputs.map((o) => o.output)], output: outputs[0].output };
       const size = { full: g.rows * g.len, row: g.rows, col: g.len, scalar: 1 };
       const inSizes = [...g.inputs.map((x) => size[x.kind]), ...outputs.map((o) => numel(o.call.outShape))];
-      this.fused.set(g.steps[0], { last, dispatch: { step, kernels: { kernel: rowKernel(g, plan.steps) }, inSizes, outSize: inSizes[g.inputs.length] } });
+      this.fused.set(g.steps[0], { last, dispatch: { what: 'row group', step, kernels: { kernel: rowKernel(g, plan.steps) }, inSizes, outSize: inSizes[g.inputs.length] } });
     }
     for (const group of fusion.groups) {
       if (epilogues.has(group)) continue;
       const { step, inSizes } = fusedStep(group, plan.steps);
-      const dispatch = { step, kernels: { kernel: fusedKernel(group, plan.steps) }, inSizes, outSize: numel(group.shape) };
+      const dispatch = { what: 'fused', step, kernels: { kernel: fusedKernel(group, plan.steps) }, inSizes, outSize: numel(group.shape) };
       this.fused.set(group.steps[0], { last: group.steps[group.steps.length - 1], dispatch });
     }
     const epilogueOf = new Map(fusion.epilogues.map((e) => [e.reduce, e]));
@@ -403,7 +406,8 @@ export class WebGpuExecutable implements Executable {
       const inSizes = [...front.inSizes, ...(e?.epilogue.inputs.map((kind) => size[kind]) ?? [])];
       const kernels = reduceKernels(r.call, prologue && fusedExpression(prologue.group, plan.steps), e?.epilogue);
       const last = e ? e.group.steps[e.group.steps.length - 1] : reduce;
-      this.fused.set(prologue?.group.steps[0] ?? reduce, { last, dispatch: { step, kernels, inSizes, outSize: numel(r.call.outShape) } });
+      const what = `${r.call.op}${prologue ? ' +prologue' : ''}${e ? ' +epilogue' : ''}`;
+      this.fused.set(prologue?.group.steps[0] ?? reduce, { last, dispatch: { what, step, kernels, inSizes, outSize: numel(r.call.outShape) } });
     };
     for (const prologue of fusion.prologues) if (!grouped.has(prologue)) reduction(prologue.reduce, prologue);
     for (const { reduce } of fusion.epilogues) if (!fusion.prologues.some((p) => p.reduce === reduce)) reduction(reduce);
@@ -412,21 +416,22 @@ export class WebGpuExecutable implements Executable {
       const results = norms.map((n) => plan.steps[n.reduce].output);
       const sizes = tensors.map((t) => numel(t.shape));
       const step = { ...plan.steps[norms[0].reduce], inputs: [...tensors.map((t) => t.buffer), ...results], output: results[0] };
-      const dispatch = { step, kernels: sumSquaresKernels(sizes), inSizes: [...sizes, ...results.map(() => 1)], outSize: 1 };
+      const dispatch = { what: 'norms', step, kernels: sumSquaresKernels(sizes), inSizes: [...sizes, ...results.map(() => 1)], outSize: 1 };
       this.fused.set(norms[0].group.steps[0], { last: norms[norms.length - 1].reduce, dispatch });
     }
     for (const steps of planUpdateGroups(plan, { maxStorageBuffers })) {
       const updates = steps.map((i) => plan.steps[i]);
       const kernels = { kernel: groupedUpdateKernel(updates.map((u) => u.call)) };
       const inSizes = updates.flatMap((u) => u.inputs.map(() => numel(u.call.outShape)));
-      this.fused.set(steps[0], { last: steps[steps.length - 1], dispatch: { step: { ...updates[0], inputs: updates.flatMap((u) => u.inputs) }, kernels, inSizes, outSize: 0 } });
+      const step = { ...updates[0], inputs: updates.flatMap((u) => u.inputs) };
+      this.fused.set(steps[0], { last: steps[steps.length - 1], dispatch: { what: 'updates', step, kernels, inSizes, outSize: 0 } });
     }
     for (const r of folds.rewrites) {
       const inShapes = [r.aShape, r.bShape];
       const size = { full: numel(r.outShape), col: r.outShape[r.outShape.length - 1], scalar: 1 };
       const inSizes = [...inShapes.map(numel), ...(r.epilogue?.inputs.map((kind) => size[kind]) ?? [])];
       const step = { ...plan.steps[r.step], call: { op: 'matmul', attrs: {}, inShapes, outShape: r.outShape }, inputs: r.inputs, output: r.output };
-      this.folded.set(r.step, { step, kernels: matmulStepKernels(r), inSizes, outSize: numel(r.outShape) });
+      this.folded.set(r.step, { what: r.epilogue ? 'matmul +epilogue' : 'matmul', step, kernels: matmulStepKernels(r), inSizes, outSize: numel(r.outShape) });
     }
     for (const t of folds.skipped) this.folded.set(t, null);
   }
@@ -474,10 +479,7 @@ export class WebGpuExecutable implements Executable {
    */
   private submit(ctx: RunContext, from: number, to: number, between?: { at: number; encode: (enc: GPUCommandEncoder) => void }): void {
     const device = this.backend.device;
-    if (this.usesContext) {
-      const w = contextWords(ctx);
-      device.queue.writeBuffer(this.context, 0, w.buffer, w.byteOffset, w.byteLength);
-    }
+    this.writeContext(ctx);
     const enc = device.createCommandEncoder();
     const encodePass = (a: number, b: number) => {
       if (a >= b) return;
@@ -509,6 +511,54 @@ export class WebGpuExecutable implements Executable {
       if (f && f.last < b) [s, i] = [f.dispatch, f.last];
       else if (this.folded.has(i)) s = this.folded.get(i)!;
       if (s) fn(s);
+    }
+  }
+
+  private writeContext(ctx: RunContext): void {
+    if (!this.usesContext) return;
+    const w = contextWords(ctx);
+    this.backend.device.queue.writeBuffer(this.context, 0, w.buffer, w.byteOffset, w.byteLength);
+  }
+
+  /**
+   * A run of the whole plan with each dispatch timed by the GPU: what each computes and its nanoseconds, in order.
+   * Every dispatch runs in a compute pass of its own, timed at the pass's start and end, so it needs a device with
+   * the timestamp-query feature (./gpu.ts's timingDevice); for the bench's profile of a step (its passes add barriers
+   * of their own), not for training.
+   */
+  async profile(ctx: RunContext): Promise<{ what: string; ns: number }[]> {
+    const device = this.backend.device;
+    const timed: { what: string; bound: BoundKernel }[] = [];
+    this.forEachDispatch(0, this.own.length, ({ what, step, bound }) => {
+      const label = `${what} ${JSON.stringify(step.call.outShape)}`;
+      timed.push({ what: label, bound: bound! });
+      if (bound!.next) timed.push({ what: `${label} (join)`, bound: bound!.next });
+    });
+    const count = 2 * timed.length;
+    const querySet = device.createQuerySet({ type: 'timestamp', count });
+    const resolved = device.createBuffer({ size: count * 8, usage: RESOLVED });
+    const staging = device.createBuffer({ size: count * 8, usage: READBACK });
+    this.writeContext(ctx);
+    const enc = device.createCommandEncoder();
+    timed.forEach(({ bound }, i) => {
+      const pass = enc.beginComputePass({ timestampWrites: { querySet, beginningOfPassWriteIndex: 2 * i, endOfPassWriteIndex: 2 * i + 1 } });
+      encode(pass, bound, undefined);
+      pass.end();
+    });
+    enc.resolveQuerySet(querySet, 0, count, resolved, 0);
+    enc.copyBufferToBuffer(resolved, 0, staging, 0, count * 8);
+    device.queue.submit([enc.finish()]);
+    try {
+      await staging.mapAsync(MAP_READ);
+      const t = new BigUint64Array(staging.getMappedRange().slice(0));
+      staging.unmap();
+      throwGpuErrors();
+      return timed.map(({ what }, i) => ({ what, ns: Number(t[2 * i + 1] - t[2 * i]) }));
+    } catch (e) {
+      throw e instanceof StudioError ? e : readFailure(e);
+    } finally {
+      for (const b of [staging, resolved]) b.destroy();
+      querySet.destroy();
     }
   }
 
