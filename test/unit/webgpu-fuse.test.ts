@@ -368,9 +368,10 @@ describe('fused kernels compute what the steps do', () => {
     await expectSame({ y: b.sigmoid(b.add(b.mul(b.sum(x, [1]), s), perRow)) }, feeds, 4);
     // A max, then exp(-max): a long reduction (a workgroup a row).
     await expectSame({ y: b.exp(b.neg(b.max(x, [1]))) }, feeds, 3);
-    // Both sides: leaky_relus of their own slopes before and after the sum of squares (fields of both in one kernel).
+    // Both sides: leaky_relus of their own slopes before and after the sum (fields of both in one kernel), and a
+    // product on each side (one function for both).
     const sq = b.sum(b.mul(b.leakyRelu(x, 0.1), x), [0, 1]);
-    await expectSame({ y: b.sub(b.leakyRelu(sq, 0.3), s) }, feeds, 5);
+    await expectSame({ y: b.mul(b.leakyRelu(sq, 0.3), s) }, feeds, 5);
     // Split over workgroups: the join computes the epilogue.
     const long = b.input('l', [1, 20000]);
     await expectSame({ y: b.sqrt(b.mul(b.sum(long, [1]), s)) }, { l: normals(20000, 15), s: Float32Array.of(0.5) }, 3);
