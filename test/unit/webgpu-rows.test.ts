@@ -75,30 +75,37 @@ function isReordering(after: Plan, before: Plan): boolean {
 }
 
 describe('which steps a row group takes', () => {
-  test("the MLP training step: the output layer's bias, the loss, the accuracy and the softmax backward, 20 steps", () => {
+  test("the MLP training step: the output layer's bias, the loss and accuracy (totals), the softmax backward", () => {
     const nodes = mlpGraph();
     const plan = trainProgram(nodes, resolveTargets(nodes), MLP_OPTIMIZER, MLP.batch).plan;
     const { plan: reordered, groups, ops } = rowGroups(plan);
     expect(ops).toEqual([
-      // The bias add of the logits, the labels' one-hot, the log-softmax, the picked log-probabilities summed a row,
-      // the argmax mask and its agreement with the labels, and the logits' gradient: (softmax - onehot) / batch, as
-      // reverse mode builds it.
-      ['add', 'one_hot', 'max', 'sub', 'exp', 'sum', 'ln', 'sub', 'mul', 'sum', 'max_mask', 'mul', 'mul', 'neg', 'sum', 'div', 'mul', 'broadcast_to', 'mul', 'add'],
+      // The bias add of the logits, the labels' one-hot, the log-softmax, the picked log-probabilities summed a row
+      // and over the batch (its mean's scale and sign after), the argmax mask's agreement with the labels summed,
+      // and the logits' gradient: (softmax - onehot) / batch, as reverse mode builds it.
+      ['add', 'one_hot', 'max', 'sub', 'exp', 'sum', 'ln', 'sub', 'mul', 'sum', 'sum', 'mul', 'neg', 'max_mask', 'mul', 'sum', 'mul', 'neg', 'sum', 'div', 'mul', 'broadcast_to', 'mul', 'add'],
     ]);
     const [g] = groups;
     expect([g.rows, g.len]).toEqual([MLP.batch, 10]);
-    // The matmul's logits per element, the bias per column, the labels per row, 1 / batch and 1 as scalars.
-    expect(g.inputs.map((x) => x.kind).sort()).toEqual(['col', 'full', 'row', 'scalar', 'scalar']);
-    // Written: each row's picked log-probability (the loss's sum), the correct mask (the accuracy's), the gradient.
-    expect(g.outputs.map((j) => ops[0][j])).toEqual(['sum', 'mul', 'add']);
-    expect(g.outputs.map((j) => g.kinds[j])).toEqual(['row', 'full', 'full']);
-    // Consecutive, and the steps that read them (the loss's mean, the accuracy's sum) moved after them.
+    // The matmul's logits per element, the bias per column, the labels per row; 1 / batch, -1 / batch and 1, the
+    // constants, held by the params.
+    expect(g.inputs.map((x) => `${x.kind}${x.value === undefined ? '' : ` ${x.value}`}`).sort()).toEqual(['col', 'full', 'row', 'scalar -0.0078125', 'scalar 0.0078125', 'scalar 1']);
+    // Written: the objective and the count of correct rows (totals: the batch fits a workgroup), and the gradient.
+    expect(g.outputs.map((j) => ops[0][j])).toEqual(['neg', 'sum', 'add']);
+    expect(g.outputs.map((j) => g.kinds[j])).toEqual(['total', 'total', 'full']);
+    expect(g.outputs.map((j) => reordered.steps[g.steps[j]].output).slice(0, 2)).toEqual(['objective', 'correct'].map((o) => reordered.outputs.get(o)!.buffer));
+    // Consecutive; nothing else of the step is row-wise: the bias gradient sums over the batch, the norms over all.
     expect(g.steps).toEqual(g.steps.map((_, k) => g.steps[0] + k));
     expect(isReordering(reordered, prepared(plan))).toBe(true);
-    const after = reordered.steps.slice(g.steps[g.steps.length - 1] + 1).map((s) => s.call.op);
-    expect(after.slice(0, 5)).toEqual(['sum', 'mul', 'neg', 'sum', 'sum']);
-    // Nothing else of the step is row-wise: the bias gradient sums over the batch, the norms over everything.
+    expect(reordered.steps[g.steps[g.steps.length - 1] + 1].call).toMatchObject({ op: 'sum', attrs: { axes: [0] } });
     expect(() => dataflow(reordered)).not.toThrow();
+  });
+
+  test('totals only where the rows fit one workgroup: a batch of 1024 leaves its sums over the batch to the reductions', () => {
+    const nodes = mlpGraph();
+    const { ops } = rowGroups(trainProgram(nodes, resolveTargets(nodes), MLP_OPTIMIZER, 8 * MLP.batch).plan);
+    expect(ops).toHaveLength(1);
+    expect(ops[0].filter((op) => op === 'sum')).toHaveLength(3);
   });
 
   test.each([
@@ -209,6 +216,18 @@ describe('row groups compute what the steps do', () => {
     const exe = await expectAgree(outputs, { x: normals(30, 7), c: normals(10, 8) });
     // The add, then the group.
     expect(exe.dispatches()).toBe(2);
+  });
+
+  test.each([
+    [200, true],
+    [256, true],
+    [300, false],
+  ])('a loss and accuracy over %i rows: totals in the group %s (the threads past the rows take no part)', async (rows, totals) => {
+    const { loss, grad, correct } = crossEntropy([rows, 5]);
+    const plan = compilePlan({ loss, grad, correct });
+    expect(rowGroups(plan).groups[0].kinds.includes('total')).toBe(totals);
+    const y = Float32Array.from({ length: rows }, (_, k) => (k * 7) % 5);
+    await expectAgree({ loss, grad, correct }, { z: normals(rows * 5, 9), y });
   });
 
   test('rows of a batch of matrices, and labels all in range', async () => {

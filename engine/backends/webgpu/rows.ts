@@ -5,14 +5,18 @@
  * that number back across the row; elementwise fusion (./fuse.ts) stops at every reduction, so a training step's
  * loss and accuracy took 14 dispatches of a few hundred threads each. A row group takes a thread per row instead: the
  * thread computes the row's reductions in loops over its elements, the per-row values between them in registers,
- * and writes the values that steps after the group read, as a whole row or one number a row.
+ * and writes the values that steps after the group read, as a whole row, one number a row, or one in all.
  *
  * A group's full shape S is the row ([..., len], len from 2 to MAX_LEN: short rows, where the reduction kernels also
  * take a thread per row) of its anchors: sums and maxima over the last axis alone, max_masks over it, one_hots of
  * len classes. A step may join when its value is per element of S (`full`) or per row ([..., 1]: `row`; a
  * reduction's may drop the axis) and it reads its operands as one of those, per column ([len]: `col`) or one value
- * (`scalar`): elementwise ops and broadcasts by numpy's rules, reshapes between the two forms of one kind. From each
- * anchor not yet taken, a group grows by the steps that write or read its values, while:
+ * (`scalar`): elementwise ops and broadcasts by numpy's rules, reshapes between the two forms of one kind. Where the
+ * rows fit one workgroup (a batch of up to 256), so may a sum of all of a value per row or per element (the loss and
+ * the accuracy count over the batch) and the elementwise steps on such totals (the mean's scale): the workgroup's
+ * threads join their rows' parts in a tree in workgroup memory, with Neumaier's compensation as the reductions do.
+ * The constants a group reads as one value (1 / batch) are its params, not bindings. From each anchor not yet taken,
+ * a group grows by the steps that write or read its values, while:
  *   - no step outside the group both reads a value of the group (through other steps or not) and writes one that the
  *     group reads: the group must be able to run as one dispatch (`closed`);
  *   - its reads and writes fit the storage buffers of one shader stage;
@@ -29,26 +33,37 @@ import type { KernelCall } from '../kernel';
 import type { Plan } from '../../plan/plan';
 import { normAxes, numel } from '../../ir/shape';
 import { dataflow, isFusible, stepExpression, trimmed, type ExpressionParts, type Operand } from './fuse';
-import { f32Bits, grid1d, packWords, perElementShader, type GpuKernel } from './kernel';
-import { REDUCE_HELPERS, REDUCTIONS } from './kernels/reduce';
+import { f32Bits, grid1d, packWords, perElementShader, WORKGROUP, type GpuKernel } from './kernel';
+import { join, REDUCE_HELPERS, REDUCTIONS } from './kernels/reduce';
 
 /** Rows longer than this stay with the reduction kernels, which take a workgroup per row from there. */
 export const MAX_LEN = 64;
 
 /** How a row group reads a value: per element of S, per row, per column, or one value. */
 export type RowKind = 'full' | 'row' | 'col' | 'scalar';
+/** What a row group's step computes: a value per element, per row, or one for all the rows (a total). */
+export type StepKind = 'full' | 'row' | 'total';
+
+export interface RowInput {
+  readonly buffer: number;
+  readonly kind: RowKind;
+  readonly value?: number;
+}
 
 export interface RowGroup {
   /** Plan step indices, ascending. */
   readonly steps: readonly number[];
   readonly rows: number;
   readonly len: number;
-  /** The values read from outside, once per buffer and kind. */
-  readonly inputs: readonly { buffer: number; kind: RowKind }[];
+  /**
+   * The values read from outside, once per buffer and kind; a constant of one value (a mean's 1 / n) is its `value`,
+   * read from the params rather than bound.
+   */
+  readonly inputs: readonly RowInput[];
   /** Per step of the group, its operands (an earlier step of the group: its position in `steps`). */
   readonly operands: readonly (readonly Operand[])[];
-  /** Per step of the group, whether its value is per element or per row. */
-  readonly kinds: readonly ('full' | 'row')[];
+  /** Per step of the group, whether its value is per element, per row or one for all. */
+  readonly kinds: readonly StepKind[];
   /** The positions (in `steps`) of the steps whose values are written: read after the group, or plan outputs. */
   readonly outputs: readonly number[];
 }
@@ -65,6 +80,9 @@ function overLastAxis(call: KernelCall): boolean {
   return rank >= 1 && normAxes(call.attrs.axes as number[], rank).join() === String(rank - 1);
 }
 
+/** A group's inputs that it binds (not the constants that its params hold). */
+export const bound = (g: RowGroup) => g.inputs.filter((x) => x.value === undefined);
+
 /** The full shape S that an anchor step sets (of two rows or more), or null where the step is no anchor. */
 function anchorShape(call: KernelCall): readonly number[] | null {
   const s = call.op === 'one_hot' ? call.outShape : call.inShapes[0];
@@ -74,8 +92,12 @@ function anchorShape(call: KernelCall): readonly number[] | null {
   return call.op === 'one_hot' ? s : null;
 }
 
-/** A step's place in a group of full shape S: the kind of its value and how it reads each operand; null: none. */
-function roleIn(call: KernelCall, S: readonly number[]): { kind: 'full' | 'row'; reads: RowKind[] } | null {
+/**
+ * A step's place in a group of full shape S: the kind of its value and how it reads each operand; null: none. With
+ * `across` (the rows fit one workgroup), also a sum of all of a value per row or per element, and the elementwise
+ * steps on such totals (`total`: one value for the whole group).
+ */
+function roleIn(call: KernelCall, S: readonly number[], across: boolean): { kind: StepKind; reads: RowKind[] } | null {
   const full = layout(S);
   const row = layout([...S.slice(0, -1), 1]);
   const rowDropped = layout(S.slice(0, -1));
@@ -84,10 +106,16 @@ function roleIn(call: KernelCall, S: readonly number[]): { kind: 'full' | 'row';
   const [x] = call.inShapes;
   if (numel(call.outShape) === 0) return null;
   if (ROW_REDUCTIONS.has(call.op)) {
-    return overLastAxis(call) && is(x, full) && (is(call.outShape, row) || is(call.outShape, rowDropped)) ? { kind: 'row', reads: ['full'] } : null;
+    if (overLastAxis(call) && is(x, full) && (is(call.outShape, row) || is(call.outShape, rowDropped))) return { kind: 'row', reads: ['full'] };
+    if (!across || call.op !== 'sum' || numel(call.outShape) !== 1) return null;
+    const kind = is(x, full) ? 'full' : is(x, row) || is(x, rowDropped) ? 'row' : null;
+    return kind && { kind: 'total', reads: [kind] };
   }
   if (call.op === 'max_mask') return overLastAxis(call) && is(x, full) ? { kind: 'full', reads: ['full'] } : null;
   if (call.op === 'one_hot') return is(call.outShape, full) && is(x, rowDropped) ? { kind: 'full', reads: ['row'] } : null;
+  if (across && numel(call.outShape) === 1 && isFusible(call) && call.inShapes.every((s) => numel(s) === 1)) {
+    return { kind: 'total', reads: call.inShapes.map(() => 'scalar') };
+  }
   const kind = is(call.outShape, full) ? 'full' : is(call.outShape, row) ? 'row' : null;
   if (!kind) return null;
   if (call.op === 'reshape' && call.inShapes.length === 1) {
@@ -114,6 +142,8 @@ export interface RowOptions {
  */
 export function planRows<P extends PlanLike>(plan: P, options: RowOptions = {}): { plan: P; groups: RowGroup[] } {
   const maxBuffers = options.maxStorageBuffers ?? 8;
+  /** Whether the rows of S fit one workgroup, which can then sum across them. */
+  const across = (S: readonly number[]) => numel(S) / S[S.length - 1] <= WORKGROUP;
   const { steps, updateStart } = plan;
   const { writers, readers, isOutput } = dataflow(plan);
   const taken = new Set<number>();
@@ -123,24 +153,25 @@ export function planRows<P extends PlanLike>(plan: P, options: RowOptions = {}):
   const describe = (members: ReadonlySet<number>, S: readonly number[]): RowGroup | null => {
     const list = [...members].sort((a, b) => a - b);
     const at = new Map(list.map((s, k) => [s, k]));
-    const inputs: { buffer: number; kind: RowKind }[] = [];
-    const kinds: ('full' | 'row')[] = [];
+    const inputs: RowInput[] = [];
+    const kinds: StepKind[] = [];
     const operands: Operand[][] = [];
     for (const s of list) {
-      const role = roleIn(steps[s].call, S)!;
+      const role = roleIn(steps[s].call, S, across(S))!;
       kinds.push(role.kind);
       const ops: Operand[] = [];
       for (const [k, buffer] of steps[s].inputs.entries()) {
         const w = writers[s][k];
         const kind = role.reads[k];
         if (at.has(w)) {
-          // A value of the group is a variable: per element, or per row (which a scalar read of one row also is).
+          // A value of the group is a variable: per element, per row or one for all (a scalar read of one of those).
           const theirs = kinds[at.get(w)!];
-          if (!(theirs === kind || (theirs === 'row' && kind === 'scalar'))) return null;
+          if (!(theirs === kind || (theirs !== 'full' && kind === 'scalar'))) return null;
           ops.push({ step: at.get(w)! });
         } else {
           let e = inputs.findIndex((x) => x.buffer === buffer && x.kind === kind);
-          if (e < 0) e = inputs.push({ buffer, kind }) - 1;
+          const b = plan.buffers[buffer];
+          if (e < 0) e = inputs.push(b.role === 'const' && b.value?.length === 1 ? { buffer, kind, value: b.value[0] } : { buffer, kind }) - 1;
           ops.push({ input: e });
         }
       }
@@ -167,7 +198,7 @@ export function planRows<P extends PlanLike>(plan: P, options: RowOptions = {}):
   const free = (i: number) => i >= 0 && i < updateStart && !taken.has(i);
   const clear = (lo: number, hi: number) => spans.every(([a, b]) => hi < a || b < lo);
 
-  const fits = (g: RowGroup | null): g is RowGroup => !!g && g.inputs.length + g.outputs.length <= maxBuffers;
+  const fits = (g: RowGroup | null): g is RowGroup => !!g && bound(g).length + g.outputs.length <= maxBuffers;
   /** The group grown from an anchor, step by step in plan order, each step kept where the group is still valid. */
   const grow = (anchor: number, S: readonly number[], limited: boolean) => {
     const members = new Set([anchor]);
@@ -175,7 +206,7 @@ export function planRows<P extends PlanLike>(plan: P, options: RowOptions = {}):
       grew = false;
       const near = [...members].flatMap((s) => [...writers[s], ...readers[s]]).filter((c) => free(c) && !members.has(c));
       for (const c of [...new Set(near)].sort((a, b) => a - b)) {
-        if (!roleIn(steps[c].call, S)) continue;
+        if (!roleIn(steps[c].call, S, across(S))) continue;
         const trial = new Set([...members, c]);
         const g = describe(trial, S);
         if (!g || (limited && !fits(g)) || !clear(Math.min(...trial), Math.max(...trial)) || !closed(trial)) continue;
@@ -229,7 +260,8 @@ export function planRows<P extends PlanLike>(plan: P, options: RowOptions = {}):
  * value is a variable; a reduction, or the max_mask's argmax, a loop over the row (`r`, its element index) that
  * computes in place the per-element values it reads; the per-element values written, one more loop at the end.
  *
- * Binding: the externals in order, then the outputs in order, then the params.
+ * Binding: the externals in order (but the constants, which the params hold), then the outputs in order, then the
+ * params.
  */
 export function rowKernel(group: RowGroup, steps: readonly Pick<Plan['steps'][number], 'call'>[]): GpuKernel {
   const parts: ExpressionParts = { fns: new Map(), fields: [], words: [] };
@@ -273,12 +305,32 @@ export function rowKernel(group: RowGroup, steps: readonly Pick<Plan['steps'][nu
   };
 
   const body: string[] = [];
+  const constants = group.inputs.flatMap((x, e) => (x.value === undefined ? [] : [e]));
   group.inputs.forEach((x, e) => {
-    if (x.kind === 'row' || x.kind === 'scalar') body.push(`  let x${e} = in${e}[${INDEX[x.kind]}];`);
+    if (x.value !== undefined) body.push(`  let x${e} = p.k${e};`);
+    else if (x.kind === 'row' || x.kind === 'scalar') body.push(`  let x${e} = in${e}[${INDEX[x.kind]}];`);
   });
   calls.forEach((call, j) => {
     const [input] = group.operands[j];
-    if (ROW_REDUCTIONS.has(call.op) || call.op === 'max_mask') {
+    if (group.kinds[j] === 'total' && call.op === 'sum') {
+      // This thread's row's part (none for a thread past the rows), then the workgroup's tree of them all.
+      const { state, take } = REDUCTIONS.sum;
+      const part = 'input' in input ? group.inputs[input.input].kind : group.kinds[input.step];
+      body.push(
+        `  var v${j}: f32;`,
+        '  {',
+        `    ${state.map(([n, t, init]) => `var ${n}: ${t} = ${init};`).join(' ')}`,
+        ...(part === 'full'
+          ? ['    for (var r = 0u; r < p.len; r++) {', inLoop([input]).replace(/^/gm, '  '), `      let v = ${arg(input)};`, `      ${take}`, '    }']
+          : [`    let v = ${arg(input)};`, `    ${take}`]),
+        `    if (!valid) { ${state.map(([n, , init]) => `${n} = ${init};`).join(' ')} }`,
+        join(REDUCTIONS.sum).replace(/^/gm, '  '),
+        `    v${j} = ${(REDUCTIONS.sum.result as { value: string }).value};`,
+        '  }',
+        // (the tree's memory is used again by the next total)
+        '  workgroupBarrier();',
+      );
+    } else if (ROW_REDUCTIONS.has(call.op) || call.op === 'max_mask') {
       const op = REDUCTIONS[call.op];
       const result = call.op === 'max_mask' ? `at${j}` : `v${j}`;
       body.push(
@@ -295,26 +347,44 @@ export function rowKernel(group: RowGroup, steps: readonly Pick<Plan['steps'][nu
       );
     } else if (!full(j)) body.push(`  let v${j} = ${valueAt(j)};`);
   });
+  const totals = group.kinds.includes('total');
   const fullOut = group.outputs.filter(full);
+  const writes: string[] = [];
   if (fullOut.length) {
-    body.push('  for (var r = 0u; r < p.len; r++) {', inLoop(fullOut.map((step) => ({ step }))), ...fullOut.map((j) => `    out${j}[base + r] = v${j};`), '  }');
+    writes.push('  for (var r = 0u; r < p.len; r++) {', inLoop(fullOut.map((step) => ({ step }))), ...fullOut.map((j) => `    out${j}[base + r] = v${j};`), '  }');
   }
-  for (const j of group.outputs) if (!full(j)) body.push(`  out${j}[i] = v${j};`);
+  for (const j of group.outputs) if (group.kinds[j] === 'row') writes.push(`  out${j}[i] = v${j};`);
+  if (totals) {
+    // One workgroup: its threads past the rows compute the first row's values (nothing out of bounds), write none.
+    body.push(`  if (valid) {\n${writes.join('\n')}\n  }`);
+    for (const j of group.outputs) if (group.kinds[j] === 'total') body.push(`  if (gid.x == 0u) { out${j}[0] = v${j}; }`);
+  } else body.push(...writes);
 
-  const n = group.inputs.length;
+  const reads = group.inputs.flatMap((x, e) => (x.value === undefined ? [e] : []));
+  const n = reads.length;
   const bindings = [
-    ...group.inputs.map((_, e) => `@group(0) @binding(${e}) var<storage, read> in${e}: array<f32>;`),
+    ...reads.map((e, k) => `@group(0) @binding(${k}) var<storage, read> in${e}: array<f32>;`),
     ...group.outputs.map((j, k) => `@group(0) @binding(${n + k}) var<storage, read_write> out${j}: array<f32>;`),
     `@group(0) @binding(${n + group.outputs.length}) var<uniform> p: Params;`,
   ];
-  const code = perElementShader(
-    /* wgsl */ `
-struct Params { n: u32, len: u32, lowest: f32, pad0: u32${parts.fields.map((f) => `, ${f}`).join('')} }
+  const fields = [...parts.fields, ...constants.map((e) => `k${e}: f32`)];
+  const decls = /* wgsl */ `
+struct Params { n: u32, len: u32, lowest: f32, pad0: u32${fields.map((f) => `, ${f}`).join('')} }
 ${bindings.join('\n')}
 ${REDUCE_HELPERS}
-${[...parts.fns.values()].join('\n')}`,
-    `  let base = i * p.len;
-${body.join('\n')}`,
-  );
-  return { code, workgroups: grid1d(group.rows), params: packWords([group.rows, group.len, f32Bits(-Infinity), 0, ...parts.words]), bindOutput: false };
+${[...parts.fns.values()].join('\n')}`;
+  // With totals, no thread returns early: every one takes part in the trees (barriers want uniform control flow).
+  const code = totals
+    ? `${decls}
+${REDUCTIONS.sum.state.map(([n, t]) => `var<workgroup> w_${n}: array<${t}, ${WORKGROUP}>;`).join('\n')}
+@compute @workgroup_size(${WORKGROUP})
+fn main(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(local_invocation_index) lid: u32) {
+  let valid = gid.x < p.n;
+  let i = select(0u, gid.x, valid);
+  let base = i * p.len;
+${body.join('\n')}
+}`
+    : perElementShader(decls, `  let base = i * p.len;\n${body.join('\n')}`);
+  const words = [group.rows, group.len, f32Bits(-Infinity), 0, ...parts.words, ...constants.map((e) => f32Bits(group.inputs[e].value!))];
+  return { code, workgroups: grid1d(group.rows), params: packWords(words), bindOutput: false };
 }

@@ -5,7 +5,7 @@ import { StudioError } from '../../util/errors';
 import { readFailure, recordGpuError, requireGpu, throwGpuErrors, type GpuInfo } from './gpu';
 import { fusedExpression, fusedKernel, fusedStep, planFusion, type Prologue } from './fuse';
 import { elideCopies } from './elide';
-import { planRows, rowKernel, type RowGroup } from './rows';
+import { bound, planRows, rowKernel, type RowGroup } from './rows';
 import { planUpdateGroups } from './group-updates';
 import { planNormGroups } from './group-norms';
 import { planFolds } from './fold';
@@ -380,10 +380,11 @@ export class WebGpuExecutable implements Executable {
     for (const g of rows) {
       const outputs = g.outputs.map((j) => plan.steps[g.steps[j]]);
       const last = g.steps[g.steps.length - 1];
-      const step = { ...plan.steps[last], inputs: [...g.inputs.map((x) => x.buffer), ...outputs.map((o) => o.output)], output: outputs[0].output };
+      const reads = bound(g);
+      const step = { ...plan.steps[last], inputs: [...reads.map((x) => x.buffer), ...outputs.map((o) => o.output)], output: outputs[0].output };
       const size = { full: g.rows * g.len, row: g.rows, col: g.len, scalar: 1 };
-      const inSizes = [...g.inputs.map((x) => size[x.kind]), ...outputs.map((o) => numel(o.call.outShape))];
-      this.fused.set(g.steps[0], { last, dispatch: { what: 'row group', step, kernels: { kernel: rowKernel(g, plan.steps) }, inSizes, outSize: inSizes[g.inputs.length] } });
+      const inSizes = [...reads.map((x) => size[x.kind]), ...outputs.map((o) => numel(o.call.outShape))];
+      this.fused.set(g.steps[0], { last, dispatch: { what: 'row group', step, kernels: { kernel: rowKernel(g, plan.steps) }, inSizes, outSize: inSizes[reads.length] } });
     }
     for (const group of fusion.groups) {
       if (epilogues.has(group)) continue;

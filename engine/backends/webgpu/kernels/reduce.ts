@@ -20,7 +20,7 @@ import { epilogueWgsl } from './epilogue';
 /** Reduced extents from this length get a workgroup per output slot. */
 const LONG = 64;
 
-interface Reduction {
+export interface Reduction {
   /** Per-thread state: name, WGSL type, initial value. */
   state: [string, string, string][];
   /** Folds element `v` (index `r` within the slot, visited in increasing order) into the state. */
@@ -86,7 +86,7 @@ function finish(op: Reduction, epilogue: boolean): string {
 }
 
 /** The tree join of a workgroup's states; afterwards every thread holds the whole reduction. */
-function join(op: Reduction): string {
+export function join(op: Reduction): string {
   const names = op.state.map(([n]) => n);
   return /* wgsl */ `
   ${names.map((n) => `w_${n}[lid] = ${n};`).join(' ')}
