@@ -34,7 +34,7 @@ import type { Plan } from '../../plan/plan';
 import { normAxes, numel } from '../../ir/shape';
 import { dataflow, isFusible, stepExpression, trimmed, type ExpressionParts, type Operand } from './fuse';
 import { f32Bits, grid1d, packWords, perElementShader, WORKGROUP, type GpuKernel } from './kernel';
-import { join, REDUCE_HELPERS, REDUCTIONS } from './kernels/reduce';
+import { join, REDUCE_HELPERS, REDUCTIONS, type Reduction } from './kernels/reduce';
 
 /** Rows longer than this stay with the reduction kernels, which take a workgroup per row from there. */
 export const MAX_LEN = 64;
@@ -304,6 +304,9 @@ export function rowKernel(group: RowGroup, steps: readonly Pick<Plan['steps'][nu
     ].join('\n');
   };
 
+  /** A reduction's result from its state: its value (a sum, a max), or max_mask's argmax. */
+  const resultOf = (op: Reduction) => ('value' in op.result ? op.result.value : 'at');
+
   const body: string[] = [];
   const constants = group.inputs.flatMap((x, e) => (x.value === undefined ? [] : [e]));
   group.inputs.forEach((x, e) => {
@@ -325,7 +328,7 @@ export function rowKernel(group: RowGroup, steps: readonly Pick<Plan['steps'][nu
           : [`    let v = ${arg(input)};`, `    ${take}`]),
         `    if (!valid) { ${state.map(([n, , init]) => `${n} = ${init};`).join(' ')} }`,
         join(REDUCTIONS.sum).replace(/^/gm, '  '),
-        `    v${j} = ${(REDUCTIONS.sum.result as { value: string }).value};`,
+        `    v${j} = ${resultOf(REDUCTIONS.sum)};`,
         '  }',
         // (the tree's memory is used again by the next total)
         '  workgroupBarrier();',
@@ -342,7 +345,7 @@ export function rowKernel(group: RowGroup, steps: readonly Pick<Plan['steps'][nu
         `      let v = ${arg(input)};`,
         `      ${op.take}`,
         '    }',
-        `    ${result} = ${'value' in op.result ? op.result.value : 'at'};`,
+        `    ${result} = ${resultOf(op)};`,
         '  }',
       );
     } else if (!full(j)) body.push(`  let v${j} = ${valueAt(j)};`);
