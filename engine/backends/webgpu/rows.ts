@@ -15,7 +15,8 @@
  * rows fit one workgroup (a batch of up to 256), so may a sum of all of a value per row or per element (the loss and
  * the accuracy count over the batch) and the elementwise steps on such totals (the mean's scale): the workgroup's
  * threads join their rows' parts in a tree in workgroup memory, with Neumaier's compensation as the reductions do.
- * The constants a group reads as one value (1 / batch) are its params, not bindings. From each anchor not yet taken,
+ * So may a sum per column over all the rows of a value per element (a bias's gradient), which is only written. The
+ * constants a group reads as one value (1 / batch) are its params, not bindings. From each anchor not yet taken,
  * a group grows by the steps that write or read its values, while:
  *   - no step outside the group both reads a value of the group (through other steps or not) and writes one that the
  *     group reads: the group must be able to run as one dispatch (`closed`);
@@ -41,8 +42,11 @@ export const MAX_LEN = 64;
 
 /** How a row group reads a value: per element of S, per row, per column, or one value. */
 export type RowKind = 'full' | 'row' | 'col' | 'scalar';
-/** What a row group's step computes: a value per element, per row, or one for all the rows (a total). */
-export type StepKind = 'full' | 'row' | 'total';
+/**
+ * What a row group's step computes: a value per element, per row, one for all the rows (a total), or one per column
+ * for all the rows (`columns`: a bias's gradient).
+ */
+export type StepKind = 'full' | 'row' | 'total' | 'columns';
 
 export interface RowInput {
   readonly buffer: number;
@@ -107,7 +111,13 @@ function roleIn(call: KernelCall, S: readonly number[], across: boolean): { kind
   if (numel(call.outShape) === 0) return null;
   if (ROW_REDUCTIONS.has(call.op)) {
     if (overLastAxis(call) && is(x, full) && (is(call.outShape, row) || is(call.outShape, rowDropped))) return { kind: 'row', reads: ['full'] };
-    if (!across || call.op !== 'sum' || numel(call.outShape) !== 1) return null;
+    if (!across || call.op !== 'sum') return null;
+    if (numel(call.outShape) !== 1) {
+      // Over every axis but the last, of a value per element: a value per column.
+      const axes = normAxes(call.attrs.axes as number[], x.length);
+      const allButLast = axes.length === x.length - 1 && !axes.includes(x.length - 1);
+      return allButLast && is(x, full) ? { kind: 'columns', reads: ['full'] } : null;
+    }
     const kind = is(x, full) ? 'full' : is(x, row) || is(x, rowDropped) ? 'row' : null;
     return kind && { kind: 'total', reads: [kind] };
   }
@@ -164,9 +174,10 @@ export function planRows<P extends PlanLike>(plan: P, options: RowOptions = {}):
         const w = writers[s][k];
         const kind = role.reads[k];
         if (at.has(w)) {
-          // A value of the group is a variable: per element, per row or one for all (a scalar read of one of those).
+          // A value of the group is a variable: per element, per row or one for all (a scalar read of one of those);
+          // the sums per column are only written.
           const theirs = kinds[at.get(w)!];
-          if (!(theirs === kind || (theirs !== 'full' && kind === 'scalar'))) return null;
+          if (theirs === 'columns' || !(theirs === kind || (theirs !== 'full' && kind === 'scalar'))) return null;
           ops.push({ step: at.get(w)! });
         } else {
           let e = inputs.findIndex((x) => x.buffer === buffer && x.kind === kind);
@@ -333,6 +344,21 @@ export function rowKernel(group: RowGroup, steps: readonly Pick<Plan['steps'][nu
         // (the tree's memory is used again by the next total)
         '  workgroupBarrier();',
       );
+    } else if (group.kinds[j] === 'columns') {
+      // Column by column: the threads' elements of it, then the workgroup's tree, which thread 0 writes.
+      const { state, take } = REDUCTIONS.sum;
+      body.push(
+        '  for (var r = 0u; r < p.len; r++) {',
+        `    ${state.map(([n, t, init]) => `var ${n}: ${t} = ${init};`).join(' ')}`,
+        inLoop([input]),
+        `    let v = ${arg(input)};`,
+        `    ${take}`,
+        `    if (!valid) { ${state.map(([n, , init]) => `${n} = ${init};`).join(' ')} }`,
+        join(REDUCTIONS.sum).replace(/^/gm, '  '),
+        `    if (lid == 0u) { out${j}[r] = ${resultOf(REDUCTIONS.sum)}; }`,
+        '    workgroupBarrier();',
+        '  }',
+      );
     } else if (ROW_REDUCTIONS.has(call.op) || call.op === 'max_mask') {
       const op = REDUCTIONS[call.op];
       const result = call.op === 'max_mask' ? `at${j}` : `v${j}`;
@@ -350,7 +376,7 @@ export function rowKernel(group: RowGroup, steps: readonly Pick<Plan['steps'][nu
       );
     } else if (!full(j)) body.push(`  let v${j} = ${valueAt(j)};`);
   });
-  const totals = group.kinds.includes('total');
+  const totals = group.kinds.includes('total') || group.kinds.includes('columns');
   const fullOut = group.outputs.filter(full);
   const writes: string[] = [];
   if (fullOut.length) {

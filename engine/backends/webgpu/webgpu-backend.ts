@@ -24,6 +24,7 @@ const RESOLVED = 0x200 | 0x4; // QUERY_RESOLVE | COPY_SRC
 const MAP_READ = 0x1; // GPUMapMode.READ
 
 const bytesOf = (elements: number) => Math.max(4, elements * 4);
+const shapeText = (shape: readonly number[]) => `[${shape.join(',')}]`;
 
 /** Compiled pipelines by WGSL source, per device: shared by every backend (and plan) on it. */
 const pipelineCaches = new WeakMap<GPUDevice, Map<string, GPUComputePipeline>>();
@@ -252,7 +253,7 @@ interface BoundStep extends BoundKernel {
  * and write, with their sizes), and once the plan's buffers exist, the bound kernels.
  */
 interface StepDispatch {
-  /** What it computes, for a profile: the op, or the kind of group. */
+  /** What it computes, for a profile: the op or the kind of group, and the shape it works on. */
   what: string;
   step: PlanStep;
   kernels: StepKernels;
@@ -325,7 +326,7 @@ export class WebGpuExecutable implements Executable {
       const kernels = gpuKernelFor(step.call, isUpdate);
       if (!kernels) throw new StudioError(`the WebGPU backend has no kernel for ${step.call.op}`);
       usesContext ||= 'kernel' in kernels && !!kernels.kernel.usesContext;
-      return { what: step.call.op, step, kernels, inSizes: isUpdate ? step.inputs.map(() => outSize) : step.call.inShapes.map(numel), outSize };
+      return { what: `${step.call.op} ${shapeText(step.call.outShape)}`, step, kernels, inSizes: isUpdate ? step.inputs.map(() => outSize) : step.call.inShapes.map(numel), outSize };
     });
     this.usesContext = usesContext;
     if (fuse) this.planDispatches(maxStorageBuffers, rows);
@@ -384,12 +385,12 @@ export class WebGpuExecutable implements Executable {
       const step = { ...plan.steps[last], inputs: [...reads.map((x) => x.buffer), ...outputs.map((o) => o.output)], output: outputs[0].output };
       const size = { full: g.rows * g.len, row: g.rows, col: g.len, scalar: 1 };
       const inSizes = [...reads.map((x) => size[x.kind]), ...outputs.map((o) => numel(o.call.outShape))];
-      this.fused.set(g.steps[0], { last, dispatch: { what: 'row group', step, kernels: { kernel: rowKernel(g, plan.steps) }, inSizes, outSize: inSizes[reads.length] } });
+      this.fused.set(g.steps[0], { last, dispatch: { what: `row group ${shapeText([g.rows, g.len])}`, step, kernels: { kernel: rowKernel(g, plan.steps) }, inSizes, outSize: inSizes[reads.length] } });
     }
     for (const group of fusion.groups) {
       if (epilogues.has(group)) continue;
       const { step, inSizes } = fusedStep(group, plan.steps);
-      const dispatch = { what: 'fused', step, kernels: { kernel: fusedKernel(group, plan.steps) }, inSizes, outSize: numel(group.shape) };
+      const dispatch = { what: `fused ${shapeText(group.shape)}`, step, kernels: { kernel: fusedKernel(group, plan.steps) }, inSizes, outSize: numel(group.shape) };
       this.fused.set(group.steps[0], { last: group.steps[group.steps.length - 1], dispatch });
     }
     const epilogueOf = new Map(fusion.epilogues.map((e) => [e.reduce, e]));
@@ -407,7 +408,7 @@ export class WebGpuExecutable implements Executable {
       const inSizes = [...front.inSizes, ...(e?.epilogue.inputs.map((kind) => size[kind]) ?? [])];
       const kernels = reduceKernels(r.call, prologue && fusedExpression(prologue.group, plan.steps), e?.epilogue);
       const last = e ? e.group.steps[e.group.steps.length - 1] : reduce;
-      const what = `${r.call.op}${prologue ? ' +prologue' : ''}${e ? ' +epilogue' : ''}`;
+      const what = `${r.call.op}${prologue ? ' +prologue' : ''}${e ? ' +epilogue' : ''} ${shapeText(r.call.outShape)}`;
       this.fused.set(prologue?.group.steps[0] ?? reduce, { last, dispatch: { what, step, kernels, inSizes, outSize: numel(r.call.outShape) } });
     };
     for (const prologue of fusion.prologues) if (!grouped.has(prologue)) reduction(prologue.reduce, prologue);
@@ -417,7 +418,7 @@ export class WebGpuExecutable implements Executable {
       const results = norms.map((n) => plan.steps[n.reduce].output);
       const sizes = tensors.map((t) => numel(t.shape));
       const step = { ...plan.steps[norms[0].reduce], inputs: [...tensors.map((t) => t.buffer), ...results], output: results[0] };
-      const dispatch = { what: 'norms', step, kernels: sumSquaresKernels(sizes), inSizes: [...sizes, ...results.map(() => 1)], outSize: 1 };
+      const dispatch = { what: `norms of ${norms.length} tensors`, step, kernels: sumSquaresKernels(sizes), inSizes: [...sizes, ...results.map(() => 1)], outSize: 1 };
       this.fused.set(norms[0].group.steps[0], { last: norms[norms.length - 1].reduce, dispatch });
     }
     for (const steps of planUpdateGroups(plan, { maxStorageBuffers })) {
@@ -425,14 +426,14 @@ export class WebGpuExecutable implements Executable {
       const kernels = { kernel: groupedUpdateKernel(updates.map((u) => u.call)) };
       const inSizes = updates.flatMap((u) => u.inputs.map(() => numel(u.call.outShape)));
       const step = { ...updates[0], inputs: updates.flatMap((u) => u.inputs) };
-      this.fused.set(steps[0], { last: steps[steps.length - 1], dispatch: { what: 'updates', step, kernels, inSizes, outSize: 0 } });
+      this.fused.set(steps[0], { last: steps[steps.length - 1], dispatch: { what: `updates of ${steps.length} tensors`, step, kernels, inSizes, outSize: 0 } });
     }
     for (const r of folds.rewrites) {
       const inShapes = [r.aShape, r.bShape];
       const size = { full: numel(r.outShape), col: r.outShape[r.outShape.length - 1], scalar: 1 };
       const inSizes = [...inShapes.map(numel), ...(r.epilogue?.inputs.map((kind) => size[kind]) ?? [])];
       const step = { ...plan.steps[r.step], call: { op: 'matmul', attrs: {}, inShapes, outShape: r.outShape }, inputs: r.inputs, output: r.output };
-      this.folded.set(r.step, { what: r.epilogue ? 'matmul +epilogue' : 'matmul', step, kernels: matmulStepKernels(r), inSizes, outSize: numel(r.outShape) });
+      this.folded.set(r.step, { what: `matmul${r.epilogue ? ' +epilogue' : ''} ${shapeText(r.outShape)}`, step, kernels: matmulStepKernels(r), inSizes, outSize: numel(r.outShape) });
     }
     for (const t of folds.skipped) this.folded.set(t, null);
   }
@@ -530,10 +531,9 @@ export class WebGpuExecutable implements Executable {
   async profile(ctx: RunContext): Promise<{ what: string; ns: number }[]> {
     const device = this.backend.device;
     const timed: { what: string; bound: BoundKernel }[] = [];
-    this.forEachDispatch(0, this.own.length, ({ what, step, bound }) => {
-      const label = `${what} ${JSON.stringify(step.call.outShape)}`;
-      timed.push({ what: label, bound: bound! });
-      if (bound!.next) timed.push({ what: `${label} (join)`, bound: bound!.next });
+    this.forEachDispatch(0, this.own.length, ({ what, bound }) => {
+      timed.push({ what, bound: bound! });
+      if (bound!.next) timed.push({ what: `${what} (join)`, bound: bound!.next });
     });
     const count = 2 * timed.length;
     const querySet = device.createQuerySet({ type: 'timestamp', count });
