@@ -5,7 +5,7 @@
  * that number back across the row; elementwise fusion (./fuse.ts) stops at every reduction, so a training step's
  * loss and accuracy took 14 dispatches of a few hundred threads each. A row group takes a thread per row instead: the
  * thread computes the row's reductions in loops over its elements, the per-row values between them in registers,
- * and writes the values that steps after the group read, as a whole row, one number a row, or one in all.
+ * and writes the values that steps after the group read, as a whole row, one number a row, or sums over all rows.
  *
  * A group's full shape S is the row ([..., len], len from 2 to MAX_LEN: short rows, where the reduction kernels also
  * take a thread per row) of its anchors: sums and maxima over the last axis alone, max_masks over it, one_hots of
