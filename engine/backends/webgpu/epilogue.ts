@@ -7,7 +7,7 @@
  */
 import type { KernelCall } from '../kernel';
 import { numel } from '../../ir/shape';
-import { trimmed, type FusionGroup } from './fuse';
+import { layout, type FusionGroup } from './fuse';
 
 export type EpilogueInput = 'full' | 'col' | 'scalar';
 /** What an epilogue step reads: the kernel's value, an input, or an earlier step's value. */
@@ -18,9 +18,6 @@ export interface Epilogue {
   readonly inputs: readonly EpilogueInput[];
   readonly steps: readonly { readonly call: KernelCall; readonly operands: readonly EpilogueOperand[] }[];
 }
-
-/** A shape without its leading ones, as a key: shapes equal so lay out their elements alike. */
-const layout = (s: readonly number[]) => trimmed(s).join();
 
 /**
  * Group `g` (of the plan's `steps`) as the epilogue of the step that writes `value`, with the buffers of its inputs;
@@ -56,4 +53,10 @@ export function asEpilogue(
     epilogue: { inputs: kinds, steps: g.steps.map((s, j) => ({ call: steps[s].call, operands: g.operands[j].map((o) => ('step' in o ? o : operand[o.input])) })) },
     inputs,
   };
+}
+
+/** The elements that each of an epilogue's inputs binds, for a kernel whose value has `shape`. */
+export function epilogueInputSizes(e: Epilogue | undefined, shape: readonly number[]): number[] {
+  const size = { full: numel(shape), col: shape[shape.length - 1], scalar: 1 };
+  return e?.inputs.map((kind) => size[kind]) ?? [];
 }

@@ -56,7 +56,7 @@ function swapsLastTwo(plan: PlanLike, i: number): boolean {
  */
 export function planFolds(plan: PlanLike, candidates: readonly FusionGroup[] = [], maxStorageBuffers = 8): Folds {
   const { steps, updateStart } = plan;
-  const { writers, readers, isOutput } = dataflow(plan);
+  const { writers, readers, isOutput, writer } = dataflow(plan);
   const transpose = (i: number) => i >= 0 && i < updateStart && swapsLastTwo(plan, i);
   /**
    * Whether step r reads its input k in the shape that its writer computed it in: an elided reshape (./elide.ts) may
@@ -74,8 +74,6 @@ export function planFolds(plan: PlanLike, candidates: readonly FusionGroup[] = [
   }
   // The epilogues: a candidate that alone reads a matmul's value (the first such matmul it reads), reading the rest
   // as the matmul stores: computed before it.
-  const writer = new Map<number, number>();
-  steps.forEach((s, i) => i < updateStart && writer.set(s.output, i));
   const epilogueOf = new Map<number, { group: FusionGroup; epilogue: Epilogue; inputs: number[] }>();
   for (const g of candidates) {
     for (const x of g.inputs) {

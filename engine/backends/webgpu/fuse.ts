@@ -97,11 +97,14 @@ export interface FusionOptions {
   exclude?: ReadonlySet<number>;
 }
 
-/** `s` without its leading ones: shapes equal so are the same under broadcasting. */
-export function trimmed(s: readonly number[]): readonly number[] {
+/**
+ * A shape without its leading ones, as a key: shapes with equal keys lay out their elements alike and are the same
+ * under broadcasting.
+ */
+export function layout(s: readonly number[]): string {
   let k = 0;
   while (k < s.length && s[k] === 1) k++;
-  return s.slice(k);
+  return s.slice(k).join();
 }
 
 /**
@@ -111,7 +114,7 @@ export function trimmed(s: readonly number[]): readonly number[] {
 function isBroadcastView(call: KernelCall): boolean {
   if (call.inShapes.length !== 1) return false;
   if (call.op === 'broadcast_to') return true;
-  return call.op === 'reshape' && trimmed(call.inShapes[0]).join() === trimmed(call.outShape).join();
+  return call.op === 'reshape' && layout(call.inShapes[0]) === layout(call.outShape);
 }
 
 /** Whether the op is one the fused kernels compute (with the arity of its table), or a view they read through. */
@@ -131,7 +134,8 @@ type PlanLike = Pick<Plan, 'buffers' | 'steps' | 'updateStart' | 'outputs'>;
 
 /**
  * The plan's dataflow: for each step input, the step that wrote it (-1: none, a value from before the plan); for
- * each step, the steps that read its value (updates included); and the compute steps whose value is a plan output.
+ * each step, the steps that read its value (updates included); the compute steps whose value is a plan output; and
+ * by buffer, the compute step that writes it (`writer`).
  *
  * The plan passes (fusion here, ./fold.ts, ./elide.ts) take plans with every pooled value in a buffer of its own
  * (./share-buffers.ts): then a value is its buffer, and no decision depends on which values share one. So this
@@ -154,7 +158,7 @@ export function dataflow(plan: PlanLike) {
   const readers: Set<number>[] = plan.steps.map(() => new Set<number>());
   writers.forEach((from, i) => from.forEach((w) => w >= 0 && readers[w].add(i)));
   const isOutput = new Set([...plan.outputs.values()].flatMap((o) => (writer.has(o.buffer) ? [writer.get(o.buffer)!] : [])));
-  return { writers, readers, isOutput };
+  return { writers, readers, isOutput, writer };
 }
 
 /**
@@ -197,7 +201,7 @@ export function planFusion(plan: PlanLike, options: FusionOptions = {}): Fusion 
           if (w >= a) {
             // A value of the group is computed broadcast by its own shape: it must be read in that shape (an elided
             // reshape, ./elide.ts, may have changed it, [4] read as [4, 1]), leading ones aside.
-            if (trimmed(steps[w].call.outShape).join() !== trimmed(steps[j].call.inShapes[k]).join()) consistent = false;
+            if (layout(steps[w].call.outShape) !== layout(steps[j].call.inShapes[k])) consistent = false;
             return { step: w - a };
           }
           const inShape = steps[j].call.inShapes[k];

@@ -33,7 +33,7 @@
 import type { KernelCall } from '../kernel';
 import type { Plan } from '../../plan/plan';
 import { normAxes, numel } from '../../ir/shape';
-import { dataflow, isFusible, stepExpression, trimmed, type ExpressionParts, type Operand } from './fuse';
+import { dataflow, isFusible, layout, stepExpression, type ExpressionParts, type Operand } from './fuse';
 import { f32Bits, grid1d, packWords, perElementShader, WORKGROUP, type GpuKernel } from './kernel';
 import { join, REDUCE_HELPERS, REDUCTIONS, type Reduction } from './kernels/reduce';
 
@@ -74,8 +74,6 @@ export interface RowGroup {
 
 type PlanLike = Pick<Plan, 'buffers' | 'steps' | 'updateStart' | 'outputs'>;
 
-/** A shape without its leading ones, as a key. */
-const layout = (s: readonly number[]) => trimmed(s).join();
 const ROW_REDUCTIONS = new Set(['sum', 'max']);
 
 /** Whether the reduction-like call works on the last axis alone. */
@@ -317,6 +315,18 @@ export function rowKernel(group: RowGroup, steps: readonly Pick<Plan['steps'][nu
 
   /** A reduction's result from its state: its value (a sum, a max), or max_mask's argmax. */
   const resultOf = (op: Reduction) => ('value' in op.result ? op.result.value : 'at');
+  const declare = (op: Reduction) => op.state.map(([n, t, init]) => `var ${n}: ${t} = ${init};`).join(' ');
+  const sum = REDUCTIONS.sum;
+  /**
+   * A sum over all the rows: this thread's part (`part`, statements that take its elements in), none for a thread
+   * past the rows, then the workgroup's tree, after which every thread holds the sum.
+   */
+  const acrossRows = (part: string[]) => [
+    `    ${declare(sum)}`,
+    ...part,
+    `    if (!valid) { ${sum.state.map(([n, , init]) => `${n} = ${init};`).join(' ')} }`,
+    join(sum).replace(/^/gm, '  '),
+  ];
 
   const body: string[] = [];
   const constants = group.inputs.flatMap((x, e) => (x.value === undefined ? [] : [e]));
@@ -327,35 +337,27 @@ export function rowKernel(group: RowGroup, steps: readonly Pick<Plan['steps'][nu
   calls.forEach((call, j) => {
     const [input] = group.operands[j];
     if (group.kinds[j] === 'total' && call.op === 'sum') {
-      // This thread's row's part (none for a thread past the rows), then the workgroup's tree of them all.
-      const { state, take } = REDUCTIONS.sum;
+      // This thread's row's part: its value per row, or its elements summed.
       const part = 'input' in input ? group.inputs[input.input].kind : group.kinds[input.step];
       body.push(
         `  var v${j}: f32;`,
         '  {',
-        `    ${state.map(([n, t, init]) => `var ${n}: ${t} = ${init};`).join(' ')}`,
-        ...(part === 'full'
-          ? ['    for (var r = 0u; r < p.len; r++) {', inLoop([input]).replace(/^/gm, '  '), `      let v = ${arg(input)};`, `      ${take}`, '    }']
-          : [`    let v = ${arg(input)};`, `    ${take}`]),
-        `    if (!valid) { ${state.map(([n, , init]) => `${n} = ${init};`).join(' ')} }`,
-        join(REDUCTIONS.sum).replace(/^/gm, '  '),
-        `    v${j} = ${resultOf(REDUCTIONS.sum)};`,
+        ...acrossRows(
+          part === 'full'
+            ? ['    for (var r = 0u; r < p.len; r++) {', inLoop([input]).replace(/^/gm, '  '), `      let v = ${arg(input)};`, `      ${sum.take}`, '    }']
+            : [`    let v = ${arg(input)};`, `    ${sum.take}`],
+        ),
+        `    v${j} = ${resultOf(sum)};`,
         '  }',
         // (the tree's memory is used again by the next total)
         '  workgroupBarrier();',
       );
     } else if (group.kinds[j] === 'columns') {
-      // Column by column: the threads' elements of it, then the workgroup's tree, which thread 0 writes.
-      const { state, take } = REDUCTIONS.sum;
+      // Column by column: a thread's element of it, then the tree, whose sum thread 0 writes.
       body.push(
         '  for (var r = 0u; r < p.len; r++) {',
-        `    ${state.map(([n, t, init]) => `var ${n}: ${t} = ${init};`).join(' ')}`,
-        inLoop([input]),
-        `    let v = ${arg(input)};`,
-        `    ${take}`,
-        `    if (!valid) { ${state.map(([n, , init]) => `${n} = ${init};`).join(' ')} }`,
-        join(REDUCTIONS.sum).replace(/^/gm, '  '),
-        `    if (lid == 0u) { out${j}[r] = ${resultOf(REDUCTIONS.sum)}; }`,
+        ...acrossRows([inLoop([input]), `    let v = ${arg(input)};`, `    ${sum.take}`]),
+        `    if (lid == 0u) { out${j}[r] = ${resultOf(sum)}; }`,
         '    workgroupBarrier();',
         '  }',
       );
@@ -365,7 +367,7 @@ export function rowKernel(group: RowGroup, steps: readonly Pick<Plan['steps'][nu
       body.push(
         `  var ${result}: ${call.op === 'max_mask' ? 'u32' : 'f32'};`,
         '  {',
-        `    ${op.state.map(([n, t, init]) => `var ${n}: ${t} = ${init};`).join(' ')}`,
+        `    ${declare(op)}`,
         '    for (var r = 0u; r < p.len; r++) {',
         inLoop([input]).replace(/^/gm, '  '),
         `      let v = ${arg(input)};`,
@@ -405,7 +407,7 @@ ${[...parts.fns.values()].join('\n')}`;
   // With totals, no thread returns early: every one takes part in the trees (barriers want uniform control flow).
   const code = totals
     ? `${decls}
-${REDUCTIONS.sum.state.map(([n, t]) => `var<workgroup> w_${n}: array<${t}, ${WORKGROUP}>;`).join('\n')}
+${sum.state.map(([n, t]) => `var<workgroup> w_${n}: array<${t}, ${WORKGROUP}>;`).join('\n')}
 @compute @workgroup_size(${WORKGROUP})
 fn main(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(local_invocation_index) lid: u32) {
   let valid = gid.x < p.n;

@@ -9,6 +9,7 @@ import { bound, planRows, rowKernel, type RowGroup } from './rows';
 import { planUpdateGroups } from './group-updates';
 import { planNormGroups } from './group-norms';
 import { planFolds } from './fold';
+import { epilogueInputSizes } from './epilogue';
 import { contextWords, type GpuKernel, type StepKernels } from './kernel';
 import { ownBuffers, shareBuffers } from './share-buffers';
 import { gpuKernelFor } from './kernels';
@@ -403,9 +404,8 @@ export class WebGpuExecutable implements Executable {
       const r = plan.steps[reduce];
       const e = epilogueOf.get(reduce);
       const front = prologue ? fusedStep(prologue.group, plan.steps) : { step: r, inSizes: r.call.inShapes.map(numel) };
-      const size = { full: numel(r.call.outShape), col: 0, scalar: 1 };
       const step = { ...r, inputs: [...front.step.inputs, ...(e?.inputs ?? [])], output: e?.group.output ?? r.output };
-      const inSizes = [...front.inSizes, ...(e?.epilogue.inputs.map((kind) => size[kind]) ?? [])];
+      const inSizes = [...front.inSizes, ...epilogueInputSizes(e?.epilogue, r.call.outShape)];
       const kernels = reduceKernels(r.call, prologue && fusedExpression(prologue.group, plan.steps), e?.epilogue);
       const last = e ? e.group.steps[e.group.steps.length - 1] : reduce;
       const what = `${r.call.op}${prologue ? ' +prologue' : ''}${e ? ' +epilogue' : ''} ${shapeText(r.call.outShape)}`;
@@ -430,8 +430,7 @@ export class WebGpuExecutable implements Executable {
     }
     for (const r of folds.rewrites) {
       const inShapes = [r.aShape, r.bShape];
-      const size = { full: numel(r.outShape), col: r.outShape[r.outShape.length - 1], scalar: 1 };
-      const inSizes = [...inShapes.map(numel), ...(r.epilogue?.inputs.map((kind) => size[kind]) ?? [])];
+      const inSizes = [...inShapes.map(numel), ...epilogueInputSizes(r.epilogue, r.outShape)];
       const step = { ...plan.steps[r.step], call: { op: 'matmul', attrs: {}, inShapes, outShape: r.outShape }, inputs: r.inputs, output: r.output };
       this.folded.set(r.step, { what: `matmul${r.epilogue ? ' +epilogue' : ''} ${shapeText(r.outShape)}`, step, kernels: matmulStepKernels(r), inSizes, outSize: numel(r.outShape) });
     }
