@@ -14,7 +14,7 @@ import { Builder } from '../../engine/ir/builder';
 import type { Attrs, IRNode } from '../../engine/ir/node';
 import { compilePlan } from '../../engine/plan/plan';
 import { generate, NORMAL, rngFor } from '../conformance/tensor';
-import { reductionParts } from '../../engine/backends/webgpu/kernels/reduce';
+import { reductionMode, reductionParts } from '../../engine/backends/webgpu/kernels/reduce';
 
 const backend = useGpuBackend();
 
@@ -60,8 +60,13 @@ async function expectAgree(c: Case, rtol = 0, ctx?: RunContext): Promise<void> {
 }
 
 describe('reductions', () => {
-  // shape, axes: short (a thread per slot) and long (a workgroup per slot) extents, adjacent or not.
+  // shape, axes: short (a thread per slot) and long (a workgroup per slot) extents, adjacent or not; columns (a
+  // workgroup per 8 adjacent slots: a bias's gradient), their count a multiple of 8 or not, one kept axis or two.
   const REDUCTIONS: [number[], number[]][] = [
+    [[128, 256], [0]],
+    [[70, 13], [0]],
+    [[3, 100, 24], [1]],
+    [[90, 2, 4, 5], [0, 2]],
     [[7], [0]],
     [[3, 4], []],
     [[2, 3, 4], [0, 2]],
@@ -108,6 +113,7 @@ describe('reductions', () => {
     [[9, 200], [1]],
     [[4, 6, 5], [0, 2]],
     [[130, 3, 4], [0, 2]],
+    [[200, 9], [0]],
   ])('ties in %j over %j', async (shape, axes) => {
     const v = new Float32Array(numel(shape)).map((_x, i) => (i * 7919) % 3);
     await expectAgree({ op: 'max', shapes: [shape], attrs: { axes }, values: [v] });
@@ -125,6 +131,8 @@ describe('reductions', () => {
     [[2, 50000], [1], [NaN]],
     [[2, 50000], [1], [Infinity]],
     [[50000, 2], [0], [-Infinity, Infinity]],
+    [[300, 12], [0], [NaN]],
+    [[300, 12], [0], [Infinity, -Infinity]],
   ])('%j over %j holding %j', async (shape, axes, special) => {
     const v = values(`special ${shape.join('x')} ${special.join()}`, shape, special, 11);
     for (const op of ['sum', 'max', 'max_mask']) await expectAgree({ op, shapes: [shape], attrs: { axes }, values: [v] }, op === 'sum' ? 1e-5 : 0);
@@ -139,6 +147,22 @@ describe('reductions', () => {
     long[170] = 4;
     long[270] = 4;
     await expectAgree({ op: 'max_mask', shapes: [[3, 100]], attrs: { axes: [1] }, values: [long] });
+  });
+});
+
+describe('how reductions assign threads', () => {
+  test.each([
+    ['sum', [128, 256], [0], 'columns'],
+    ['max_mask', [70, 13], [0], 'columns'],
+    ['sum', [90, 2, 4, 5], [0, 2], 'columns'],
+    ['sum', [70, 7], [0], 'long'],
+    ['sum', [90, 8, 5], [0, 2], 'long'],
+    ['sum', [63, 256], [0], 'short'],
+    ['sum', [6, 64], [1], 'long'],
+    ['sum', [40_000, 3], [0], 'parts'],
+  ] as const)('%s of %j over %j: %s', (op, shape, axes, mode) => {
+    const call = { op, attrs: { axes: [...axes] }, inShapes: [[...shape]], outShape: [] };
+    expect(reductionMode(call)).toBe(mode);
   });
 });
 

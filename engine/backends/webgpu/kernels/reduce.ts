@@ -2,8 +2,10 @@
  * Reductions over any axes: sum, max, max_mask. The input is seen as two strided views, one over the output slots
  * (the kept axes) and one over a slot's elements (the reduced axes), passed as uniform params, so that one pipeline
  * per op serves every shape. Long reductions take a workgroup per slot (each thread reduces a strided part, then a
- * tree in workgroup memory joins the parts); short ones a thread per slot; a few slots of many elements (a gradient
- * norm) are split over workgroups a slot, whose states a second dispatch joins (`reductionParts`). Several tensors'
+ * tree in workgroup memory joins the parts), or where the slots are adjacent in memory (a sum down the columns, such
+ * as a bias's gradient) a workgroup per COLUMNS slots, so that neighbouring threads read neighbouring addresses;
+ * short ones a thread per slot; a few slots of many elements (a gradient norm) are split over workgroups a slot,
+ * whose states a second dispatch joins (`reductionParts`, `reductionMode`). Several tensors'
  * sums of squares (a step's gradient norms) run together the same way (`sumSquaresKernels`).
  *
  * The CPU sums in float64. Here each partial sum carries its rounding error (Neumaier's compensation), through the
@@ -17,8 +19,14 @@ import { mergeFunctions, type FusedExpression } from '../fuse';
 import type { Epilogue } from '../epilogue';
 import { epilogueWgsl } from './epilogue';
 
-/** Reduced extents from this length get a workgroup per output slot. */
+/** Reduced extents from this length get a workgroup per output slot (or per COLUMNS adjacent ones). */
 const LONG = 64;
+/**
+ * Adjacent slots a workgroup of the `columns` mode takes, each with LANES threads: 8 floats are a 32-byte memory
+ * sector, which a step of the loop reads whole; 32 lanes join in a 5-level tree rather than 8.
+ */
+const COLUMNS = 8;
+const LANES = WORKGROUP / COLUMNS;
 
 export interface Reduction {
   /** Per-thread state: name, WGSL type, initial value. */
@@ -85,33 +93,51 @@ function finish(op: Reduction, epilogue: boolean): string {
   return `if (lid == 0u) { out[slot] = ${epilogue ? `epilogue(${op.result.value}, slot, 0u)` : op.result.value}; }`;
 }
 
-/** The tree join of a workgroup's states; afterwards every thread holds the whole reduction. */
-export function join(op: Reduction): string {
+/**
+ * The tree join of a workgroup's states, over its `lanes` threads `lid` (of each of `width` columns `col`, whose
+ * states lie `width` apart); afterwards every thread holds its column's whole reduction.
+ */
+export function join(op: Reduction, lanes = WORKGROUP, width = 1): string {
   const names = op.state.map(([n]) => n);
+  const own = width === 1 ? 'lid' : `lid * ${width}u + col`;
   return /* wgsl */ `
-  ${names.map((n) => `w_${n}[lid] = ${n};`).join(' ')}
-  for (var k = ${WORKGROUP / 2}u; k > 0u; k >>= 1u) {
+  ${names.map((n) => `w_${n}[${own}] = ${n};`).join(' ')}
+  for (var k = ${lanes / 2}u; k > 0u; k >>= 1u) {
     workgroupBarrier();
     if (lid < k) {
-      ${names.map((n) => `let o_${n} = w_${n}[lid + k];`).join(' ')}
+      ${names.map((n) => `let o_${n} = w_${n}[${own} + k${width === 1 ? '' : ` * ${width}u`}];`).join(' ')}
       ${op.merge}
-      ${names.map((n) => `w_${n}[lid] = ${n};`).join(' ')}
+      ${names.map((n) => `w_${n}[${own}] = ${n};`).join(' ')}
     }
   }
   workgroupBarrier();
-  ${names.map((n) => `${n} = w_${n}[0];`).join(' ')}`;
+  ${names.map((n) => `${n} = w_${n}[${width === 1 ? '0' : 'col'}];`).join(' ')}`;
 }
 
+/** How a reduction's kernel assigns threads: see the file's comment and `reductionMode`. */
+export type Mode = 'short' | 'long' | 'columns' | 'parts';
+
 /**
- * The WGSL of a reduction: a thread per slot (`short`), a workgroup per slot (`long`), or (`parts`) a workgroup per
- * chunk of p.chunk elements of a slot, which writes its state (Neumaier's sum and compensation, or the max) to
- * `out[wgi * STATE + k]` for the join (`joinSource`) to finish. Bindings: the input (or the prologue's), the
- * epilogue's inputs, out, params.
+ * The WGSL of a reduction: a thread per slot (`short`), a workgroup per slot (`long`), a workgroup per COLUMNS
+ * adjacent slots (`columns`: thread `lid` of column `col`; threads past the slots repeat the last and write nothing),
+ * or (`parts`) a workgroup per chunk of p.chunk elements of a slot, which writes its state (Neumaier's sum and
+ * compensation, or the max) to `out[wgi * STATE + k]` for the join (`joinSource`) to finish. Bindings: the input (or
+ * the prologue's), the epilogue's inputs, out, params.
  */
-function source(op: Reduction, mode: 'short' | 'long' | 'parts', prologue?: FusedExpression, epilogue?: Epilogue): string {
-  const long = mode !== 'short';
+function source(op: Reduction, mode: Mode, prologue?: FusedExpression, epilogue?: Epilogue): string {
+  const lanes = { short: 1, long: WORKGROUP, columns: LANES, parts: WORKGROUP }[mode];
   const bindings = prologue?.count ?? 1;
   const e = epilogueWgsl(mode === 'parts' ? undefined : epilogue, bindings);
+  const slot =
+    mode === 'columns'
+      ? // (a whole workgroup returns or none: the tree's barriers need that)
+        `if (wgi * ${COLUMNS}u >= p.count) { return; }
+  let col = local % ${COLUMNS}u;
+  let valid = wgi * ${COLUMNS}u + col < p.count;
+  let slot = min(wgi * ${COLUMNS}u + col, p.count - 1u);`
+      : `let slot = ${{ short: flatIndex(), long: 'wgi', parts: 'wgi / p.parts' }[mode]};
+  if (slot >= p.count) { return; }`;
+  const written = mode === 'parts' ? `if (lid == 0u) { ${op.state.map(([n], k) => `out[wgi * ${op.state.length}u + ${k}u] = ${n};`).join(' ')} }` : finish(op, !!epilogue);
   return /* wgsl */ `
 struct Params { count: u32, extent: u32, orank: u32, rrank: u32, lowest: f32, parts: u32, chunk: u32, ${DIMS_FIELD}${prologue ? `, ${prologue.fields}` : ''}${e.fields} }
 ${prologue ? prologue.bindings : '@group(0) @binding(0) var<storage, read> x: array<f32>;'}
@@ -120,18 +146,17 @@ ${e.bindings}
 @group(0) @binding(${bindings + e.count + 1}) var<uniform> p: Params;
 ${mergeFunctions(prologue?.fns ?? '', e.fns)}
 ${epilogue && mode !== 'parts' ? e.fn : ''}
-const STRIDE = ${long ? WORKGROUP : 1}u;
+const STRIDE = ${lanes}u;
 ${viewOffset('slot_offset', 'p.orank', 'x', 'y')}
 ${viewOffset('red_offset', 'p.rrank', 'z', 'w')}
 ${REDUCE_HELPERS}
-${long ? op.state.map(([n, t]) => `var<workgroup> w_${n}: array<${t}, ${WORKGROUP}>;`).join('\n') : ''}
+${lanes > 1 ? op.state.map(([n, t]) => `var<workgroup> w_${n}: array<${t}, ${WORKGROUP}>;`).join('\n') : ''}
 @compute @workgroup_size(${WORKGROUP})
 fn main(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(workgroup_id) wg: vec3<u32>,
         @builtin(local_invocation_index) local: u32, @builtin(num_workgroups) nwg: vec3<u32>) {
   let wgi = wg.x + wg.y * nwg.x;
-  let slot = ${mode === 'short' ? flatIndex() : mode === 'long' ? 'wgi' : 'wgi / p.parts'};
-  let lid = ${long ? 'local' : '0u'};
-  if (slot >= p.count) { return; }
+  ${slot}
+  let lid = ${{ short: '0u', long: 'local', columns: `local / ${COLUMNS}u`, parts: 'local' }[mode]};
   let base = slot_offset(slot);
   ${op.state.map(([n, t, init]) => `var ${n}: ${t} = ${init};`).join(' ')}
   let r0 = ${mode === 'parts' ? '(wgi % p.parts) * p.chunk' : '0u'};
@@ -140,8 +165,8 @@ fn main(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(workgroup_id) wg
     ${prologue ? `let i = base + red_offset(r);\n${prologue.body}\n    let v = ${prologue.value};` : 'let v = x[base + red_offset(r)];'}
     ${op.take}
   }
-  ${long ? join(op) : ''}
-  ${mode === 'parts' ? `if (lid == 0u) { ${op.state.map(([n], k) => `out[wgi * ${op.state.length}u + ${k}u] = ${n};`).join(' ')} }` : finish(op, !!epilogue)}
+  ${lanes > 1 ? join(op, lanes, mode === 'columns' ? COLUMNS : 1) : ''}
+  ${mode === 'columns' ? `if (valid) { ${written} }` : written}
 }`;
 }
 
@@ -211,6 +236,18 @@ export function reductionParts(call: KernelCall): number {
 }
 
 /**
+ * How a reduction's threads are assigned: split (`parts`, see reductionParts); a thread per slot where the slot is
+ * short; a workgroup per COLUMNS slots where there are that many and they are adjacent in memory (the kept axes end
+ * with the input's last); else a workgroup per slot.
+ */
+export function reductionMode(call: KernelCall): Mode {
+  const { slots, count, extent } = slotsOf(call);
+  if (reductionParts(call) > 1) return 'parts';
+  if (extent < LONG) return 'short';
+  return count >= COLUMNS && slots[0]?.[1] === 1 ? 'columns' : 'long';
+}
+
+/**
  * The dispatches of a reduction step; with a prologue (an elementwise group that only this reduction reads, see
  * ../fuse.ts), each element it reads is that group's value there, computed in place of a load; with an epilogue
  * (../epilogue.ts), each result goes through it. One kernel, or where `reductionParts` splits it, two: `parts` writes
@@ -221,11 +258,12 @@ export function reduceKernels(call: KernelCall, prologue?: FusedExpression, epil
   const op = REDUCTIONS[call.op];
   const { slots, elements, count, extent } = slotsOf(call);
   const parts = reductionParts(call);
-  const long = extent >= LONG;
+  const mode = reductionMode(call);
   const ends = epilogueWgsl(epilogue, 0).words;
   const words = (chunk: number, own: number[]) => [count, extent, slots.length, elements.length, f32Bits(-Infinity), parts, chunk, 0, ...dimsWords(slots, elements), ...(prologue?.words ?? []), ...own];
-  if (parts === 1) {
-    return { kernel: { code: source(op, long ? 'long' : 'short', prologue, epilogue), workgroups: long ? grid1d(count, 1) : grid1d(count), params: packWords(words(extent, ends)) } };
+  if (mode !== 'parts') {
+    const workgroups = { short: grid1d(count), long: grid1d(count, 1), columns: grid1d(count, COLUMNS) }[mode];
+    return { kernel: { code: source(op, mode, prologue, epilogue), workgroups, params: packWords(words(extent, ends)) } };
   }
   return {
     parts: { code: source(op, 'parts', prologue), workgroups: grid1d(count * parts, 1), params: packWords(words(Math.ceil(extent / parts), [])) },
