@@ -7,7 +7,7 @@
  * webgpu-matmul.test.ts, and whole folded plans against unfolded ones in webgpu-fuse.test.ts.
  */
 import { describe, expect, test } from 'vitest';
-import { planFolds } from '../../engine/backends/webgpu/fold';
+import { loneSums, planFolds } from '../../engine/backends/webgpu/fold';
 import { planFusion } from '../../engine/backends/webgpu/fuse';
 import { epilogueText } from './epilogue-text';
 import { elideCopies } from '../../engine/backends/webgpu/elide';
@@ -19,14 +19,15 @@ import { resolveTargets, trainProgram } from '../../engine/train/program';
 import { MLP, MLP_OPTIMIZER, mlpGraph } from '../../bench/mlp';
 
 /**
- * The folds of a plan (its fused groups and lone elementwise steps the epilogue candidates), as op lists: the
- * rewritten matmuls' flags ('NT': B read transposed), the skipped steps, the epilogues.
+ * The folds of a plan (its fused groups and lone elementwise steps the epilogue candidates, its lone sums those that
+ * matmuls may compute), as op lists: the rewritten matmuls' flags ('NT': B read transposed; '+a': with the sums of
+ * A's rows), the skipped steps, the epilogues.
  */
 function folds(plan: Pick<Plan, 'buffers' | 'steps' | 'updateStart' | 'outputs'>, maxStorageBuffers = 8) {
   const fusion = planFusion(plan);
-  const f = planFolds(plan, [...fusion.groups, ...fusion.singles], maxStorageBuffers);
+  const f = planFolds(plan, [...fusion.groups, ...fusion.singles], maxStorageBuffers, loneSums(plan, fusion));
   return {
-    rewrites: f.rewrites.map((r) => `${r.step}:${r.transA ? 'T' : 'N'}${r.transB ? 'T' : 'N'}`),
+    rewrites: f.rewrites.map((r) => `${r.step}:${r.transA ? 'T' : 'N'}${r.transB ? 'T' : 'N'}${r.sums ? `+${r.sums}` : ''}`),
     skipped: f.skipped,
     epilogues: f.rewrites.map((r) => epilogueText(r.epilogue)),
     raw: f,
@@ -83,22 +84,30 @@ describe('which transposes fold', () => {
     expect(folds(compiled({ c: g.matmul(a, g.input('b', [4, 5])) }))).toMatchObject({ rewrites: [], skipped: [] });
   });
 
-  test('the MLP training step: every transpose skipped, every matmul rewritten, the activations in them', () => {
+  test('the MLP training step: every transpose skipped, every matmul rewritten, the activations and bias gradients in them', () => {
     const nodes = mlpGraph();
-    const plan = ownBuffers(trainProgram(nodes, resolveTargets(nodes), MLP_OPTIMIZER, MLP.batch).plan);
+    // Copies elided, as the backend runs it: the bias gradients' reshapes from [1, units] to [units] read nothing then.
+    const plan = elideCopies(ownBuffers(trainProgram(nodes, resolveTargets(nodes), MLP_OPTIMIZER, MLP.batch).plan));
     const { rewrites, skipped, epilogues, raw } = folds(plan);
     const ops = plan.steps.map((s) => s.call.op);
     const forwardAdds = ops.flatMap((op, i) => (op === 'add' && ops[i - 1] === 'matmul' ? [i] : []));
     const relus = ops.flatMap((op, i) => (op === 'relu' ? [i] : []));
     const masks = ops.flatMap((op, i) => (op === 'step' ? [i, i + 1] : []));
+    // The bias gradients: the sums over the batch of a [128, units] gradient (the row group takes the output layer's
+    // in the backend, but there are no row groups here).
+    const biasGrads = ops.flatMap((op, i) => (op === 'sum' && plan.steps[i].call.inShapes[0][0] === MLP.batch && plan.steps[i].call.inShapes[0].length === 2 && String(plan.steps[i].call.attrs.axes) === '0' ? [i] : []));
+    expect(biasGrads).toHaveLength(3);
     expect(forwardAdds).toHaveLength(3);
     // The two hidden layers' relus come right after their adds; relu's backward multiplies by step(y) right after.
     expect(relus).toEqual([forwardAdds[0] + 1, forwardAdds[1] + 1]);
     expect(masks.filter((_, k) => k % 2).map((i) => ops[i])).toEqual(['mul', 'mul']);
-    expect(skipped).toEqual(ops.flatMap((op, i) => (op === 'transpose' || forwardAdds.includes(i) || relus.includes(i) || masks.includes(i) ? [i] : [])));
+    expect(skipped).toEqual(ops.flatMap((op, i) => (op === 'transpose' || forwardAdds.includes(i) || relus.includes(i) || masks.includes(i) || biasGrads.includes(i) ? [i] : [])));
     expect(rewrites.map((r) => r.split(':')[0])).toEqual(ops.flatMap((op, i) => (op === 'matmul' ? [String(i)] : [])));
-    // Forward x W^T + b (three layers), then per layer from the top: the input gradient g W, the weight gradient g^T x.
-    expect(rewrites.map((r) => r.split(':')[1])).toEqual(['NT', 'NT', 'NT', 'NN', 'TN', 'NN', 'TN', 'TN']);
+    // Forward x W^T + b (three layers), then per layer from the top: the input gradient g W, the weight gradient g^T x
+    // with the bias gradient beside it: the sums over the batch of A = g^T's rows.
+    expect(rewrites.map((r) => r.split(':')[1])).toEqual(['NT', 'NT', 'NT', 'NN', 'TN+a', 'NN', 'TN+a', 'TN+a']);
+    expect([4, 6, 7].map((k) => raw.rewrites[k].inputs[2])).toEqual(biasGrads.map((i) => plan.steps[i].output));
+    expect([4, 6, 7].map((k) => raw.rewrites[k].sumsSize)).toEqual([10, 256, 256]);
     const dense = 'add(c, x0:col) relu(v0)';
     const mask = 'step(x0:full) mul(c, v0)';
     expect(epilogues).toEqual([dense, dense, 'add(c, x0:col)', mask, undefined, mask, undefined, undefined]);
@@ -226,5 +235,75 @@ describe('what stops a fold', () => {
     expect(rewrites).toEqual(['0:TT', '3:TN']);
     expect(skipped).toEqual([1, 2]);
     expect(raw.rewrites[1].inputs).toEqual([plan.steps[1].output, plan.inputs.get('x')!.buffer]);
+  });
+});
+
+describe('sums over k that matmuls compute too', () => {
+  /** A dense layer's backward: the weight gradient g^T x and the bias gradient, g summed over the batch. */
+  const dense = (g: Builder, gShape = [4, 3], xShape = [4, 5], dbFirst = false) => {
+    const grad = g.input('g', gShape);
+    const db = dbFirst ? g.sum(grad, [gShape.length - 2]) : undefined;
+    const dw = g.matmul(g.transposeLast2(grad), g.input('x', xShape));
+    return { grad, dw, db: db ?? g.sum(grad, [gShape.length - 2]) };
+  };
+
+  test('a bias gradient beside its weight gradient, summed before the matmul or after it', () => {
+    for (const order of ['db first', 'dw first']) {
+      const g = new Builder();
+      const { dw, db } = dense(g, undefined, undefined, order === 'db first');
+      const plan = compiled({ dw, db });
+      const ops = plan.steps.map((s) => s.call.op);
+      expect(ops).toEqual(order === 'db first' ? ['sum', 'transpose', 'matmul'] : ['transpose', 'matmul', 'sum']);
+      const sum = ops.indexOf('sum');
+      const { rewrites, skipped, raw } = folds(plan);
+      expect(rewrites).toEqual([`${ops.indexOf('matmul')}:TN+a`]);
+      expect(skipped).toEqual([ops.indexOf('transpose'), sum].sort());
+      expect(raw.rewrites[0]).toMatchObject({ inputs: [plan.inputs.get('g')!.buffer, plan.inputs.get('x')!.buffer, plan.steps[sum].output], sumsSize: 3 });
+    }
+  });
+
+  test('the sums of B, and of an operand that the matmul reads as it is stored', () => {
+    const g = new Builder();
+    const grad = g.input('g', [6, 3]);
+    const plan = compiled({ c: g.matmul(g.input('a', [2, 6]), grad), s: g.sum(grad, [0], true) });
+    expect(folds(plan)).toMatchObject({ rewrites: ['0:NN+b'], skipped: [1] });
+  });
+
+  test('not over another axis, batched, in a split matmul, or read before the matmul runs', () => {
+    const cases: ((g: Builder) => Record<string, IRNode>)[] = [
+      (g) => {
+        const { grad, dw } = dense(g);
+        return { dw, s: g.sum(grad, [1]) };
+      },
+      (g) => {
+        const { dw, db } = dense(g, [2, 4, 3], [2, 4, 5]);
+        return { db, dw };
+      },
+      // k = 1024 over one output tile: split along k.
+      (g) => {
+        const { dw, db } = dense(g, [1024, 8], [1024, 8]);
+        return { db, dw };
+      },
+      // An op that reads the sum between it and the matmul.
+      (g) => {
+        const grad = g.input('g', [4, 3]);
+        const y = g.exp(g.sum(grad, [0]));
+        return { y, dw: g.matmul(g.transposeLast2(grad), g.input('x', [4, 5])) };
+      },
+      // An epilogue of an earlier matmul that reads it as a bias row (after the matmul in the plan; run before it).
+      (g) => {
+        const grad = g.input('g', [4, 3]);
+        const db = g.sum(grad, [0]);
+        const mm = g.matmul(g.input('p', [2, 7]), g.input('q', [7, 3]));
+        const dw = g.matmul(g.transposeLast2(grad), g.input('x', [4, 5]));
+        return { y: g.add(mm, db), dw };
+      },
+    ];
+    for (const make of cases) {
+      const g = new Builder();
+      const plan = compiled(make(g));
+      const { rewrites } = folds(plan);
+      expect(rewrites.filter((r) => r.includes('+')), plan.steps.map((s) => s.call.op).join()).toEqual([]);
+    }
   });
 });

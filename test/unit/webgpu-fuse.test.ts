@@ -253,11 +253,13 @@ describe('which steps fuse', () => {
 const gpu = useGpuBackend();
 
 /** '' when every value agrees within RTOL (equal non-finite values agree), else the worst element. */
-function mismatch(got: Float32Array, want: Float32Array): string {
+/** The first element of `got` off `want` by more than RTOL of it, or `ofMax` of the largest of `want`; '' if none. */
+function mismatch(got: Float32Array, want: Float32Array, ofMax = 0): string {
   if (got.length !== want.length) return `length ${got.length}, want ${want.length}`;
+  const floor = ofMax * want.reduce((m, v) => (Number.isFinite(v) ? Math.max(m, Math.abs(v)) : m), 0);
   for (let i = 0; i < want.length; i++) {
     if (Object.is(got[i], want[i]) || (Number.isNaN(got[i]) && Number.isNaN(want[i]))) continue;
-    if (!(Math.abs(got[i] - want[i]) <= RTOL * Math.abs(want[i]))) return `[${i}]: fused ${got[i]}, unfused ${want[i]}`;
+    if (!(Math.abs(got[i] - want[i]) <= RTOL * Math.abs(want[i]) + floor)) return `[${i}]: fused ${got[i]}, unfused ${want[i]}`;
   }
   return '';
 }
@@ -434,8 +436,9 @@ describe('fused kernels compute what the steps do', () => {
       // (the first layer's forward, 8 tiles over k = 784, is a split-K matmul: kernels/matmul.ts), less 9 (the loss,
       // the accuracy and the softmax's backward, 10 dispatches over [128, 10], are one row group: rows.ts), less 2 (the
       // loss's and the accuracy's sums over the batch are in it too: the batch fits one workgroup), less 1 (so is the
-      // output layer's bias gradient, the logits' gradient summed per column over the batch).
-      expect(exe.dispatches()).toBe(fuse ? 15 : 79);
+      // output layer's bias gradient, the logits' gradient summed per column over the batch), less 2 (the hidden
+      // layers' bias gradients are summed by their weight gradients' matmuls: fold.ts).
+      expect(exe.dispatches()).toBe(fuse ? 13 : 79);
       // The values that fused kernels never write take no memory: the intermediates need 1.36 MB instead of 2.29.
       pooled.push(exe.pooledBytes);
       exe.setInput('x', x);
@@ -452,7 +455,9 @@ describe('fused kernels compute what the steps do', () => {
     const [fused, unfused] = results;
     expect(pooled[0]).toBeLessThan(0.65 * pooled[1]);
     expect([...fused.keys()].sort()).toEqual([...unfused.keys()].sort());
-    for (const [name, want] of unfused) expect(mismatch(fused.get(name)!, want), name).toBe('');
+    // The hidden layers' bias gradients are summed by matmuls, in float32 along the batch, not by the compensated
+    // reduction: from the first update on, the tensors differ in the last bits of their largest values.
+    for (const [name, want] of unfused) expect(mismatch(fused.get(name)!, want, 1e-6), name).toBe('');
   }, 60_000);
 
   test('findNonFinite runs the steps of a group one by one and names the first non-finite one', async () => {

@@ -9,8 +9,9 @@
 import { describe, expect, test } from 'vitest';
 import { CpuBackend } from '../../engine/backends/cpu/cpu-backend';
 import type { Backend } from '../../engine/backends/backend';
-import { MATMUL_CONFIGS, matmulKernel, matmulLayout, matmulSplits, matmulWorkgroupBytes, splitSumKernel, type MatmulConfig, type MatmulOperands } from '../../engine/backends/webgpu/kernels/matmul';
+import { MATMUL_CONFIGS, matmulKernel, matmulLayout, matmulSplits, matmulWorkgroupBytes, splitSumKernel, takesSums, type KSums, type MatmulConfig, type MatmulOperands } from '../../engine/backends/webgpu/kernels/matmul';
 import { planFolds } from '../../engine/backends/webgpu/fold';
+import type { WebGpuExecutable } from '../../engine/backends/webgpu/webgpu-backend';
 import { planFusion } from '../../engine/backends/webgpu/fuse';
 import { epilogueText } from './epilogue-text';
 import { ownBuffers } from '../../engine/backends/webgpu/share-buffers';
@@ -317,4 +318,90 @@ describe('every kernel configuration that the matmul_variants bench measures com
       expectClose(await onDevice(operands, a, b, undefined, splits), want, `${shape[0]} ${shape[1]}`);
     }
   }, 60_000);
+});
+
+describe('sums over k beside the product (a bias gradient beside its weight gradient)', () => {
+  /** Shapes as stored, each way of transposing, vec4 and scalar, with C's extra row or column in its last tile or not. */
+  const SHAPES: (typeof CONFIG_SHAPES)[number][] = [
+    ...CONFIG_SHAPES.filter(([sa]) => sa.length === 2),
+    [[128, 64], [128, 64], true, false],
+    [[32, 48], [48, 16], false, false],
+    [[8, 16], [12, 16], false, true],
+    [[20, 8], [20, 12], true, false],
+  ];
+
+  /** The sums over k of logical A's rows ('a') or B's columns ('b'), in float64, from the operands as stored. */
+  function kSums(sums: KSums, [sa, sb, transA, transB]: (typeof SHAPES)[number], a: Float32Array, b: Float32Array): Float32Array {
+    const [x, shape, kFirst] = sums === 'a' ? [a, sa, transA] : [b, sb, !transB];
+    const [rows, cols] = shape;
+    const out = new Float64Array(kFirst ? cols : rows);
+    for (let r = 0; r < rows; r++) for (let c = 0; c < cols; c++) out[kFirst ? c : r] += x[r * cols + c];
+    return Float32Array.from(out);
+  }
+
+  test.each([undefined, { tile: 128, bk: 8, stages: 1 } as const])('config %j', async (config) => {
+    const gpu = backend();
+    for (const shape of SHAPES) {
+      for (const sums of ['a', 'b'] as const) {
+        const { operands, a, b, want } = await configCase(`sums ${sums}`, shape);
+        const withSums = { ...operands, sums };
+        const count = sums === 'a' ? want.length / withSums.outShape[1] : withSums.outShape[1];
+        const storage = (x: Float32Array) => {
+          const buffer = gpu.createStorage(x.length, 'an operand');
+          gpu.write(buffer, x);
+          return { buffer, bytes: x.byteLength };
+        };
+        const buffers = [a, b, new Float32Array(count).fill(NaN), new Float32Array(want.length)].map(storage);
+        gpu.dispatch(gpu.bindKernel(matmulKernel(withSums, config), buffers));
+        const what = `${shape[0]} ${shape[1]} ${shape[2]} ${shape[3]}, sums of ${sums}`;
+        expectClose(await gpu.readBuffer(buffers[3].buffer, want.length), want, what);
+        expectClose(await gpu.readBuffer(buffers[2].buffer, count), kSums(sums, shape, a, b), what);
+        for (const x of buffers) x.buffer.destroy();
+      }
+    }
+  }, 60_000);
+
+  // Plans that the backend runs as one dispatch, against the CPU: a dense layer's weight and bias gradients, summed
+  // before or after the matmul (scalar and vec4), and the sums of B under a matmul with a bias and relu epilogue.
+  test.each([
+    ['g^T x, g summed first', [37, 19], [37, 70], 'dW', true],
+    ['g^T x, g summed after', [32, 64], [32, 16], 'dW', false],
+    ['relu(a g + bias), g summed', [20, 33], [33, 12], 'B', false],
+  ] as const)('%s: one dispatch', async (name, sa, sb, kind, sumFirst) => {
+    const g = new Builder();
+    const [a, b] = [g.input('a', [...sa]), g.input('b', [...sb])];
+    const summed = kind === 'dW' ? a : b;
+    const early = sumFirst ? g.sum(summed, [0]) : undefined;
+    const c = kind === 'dW' ? g.matmul(g.transposeLast2(a), b) : g.relu(g.add(g.matmul(a, b), g.input('bias', [sb[1]])));
+    const plan = compilePlan({ c, s: early ?? g.sum(summed, [0]) });
+    const rng = rngFor(name);
+    const feeds = [...plan.inputs].map(([input, x]) => [input, Float32Array.from(generate(NORMAL, numel(x.shape), rng))] as const);
+    const run = async (on: Backend) => {
+      const exe = on.load(plan);
+      for (const [input, v] of feeds) exe.setInput(input, v);
+      exe.run({ seed: 0, step: 0 });
+      return [await exe.read('c'), await exe.read('s'), exe] as const;
+    };
+    const [wantC, wantS] = await run(new CpuBackend('f32'));
+    const [gotC, gotS, exe] = await run(backend());
+    expect((exe as WebGpuExecutable).dispatches()).toBe(1);
+    expectClose(gotC, wantC, 'the product');
+    expectClose(gotS, wantS, 'the sums');
+  });
+
+  test.each([
+    // a dense layer's weight gradient g^T x beside its bias gradient: in the last tile (784 columns), on idle cores
+    [[128, 256], [128, 784], true, 'a', true],
+    [[128, 256], [128, 256], true, 'a', true],
+    [[128, 256], [256, 256], false, 'b', true],
+    // too many tiles to add any, split along k, batched
+    [[2048, 2048], [2048, 2048], false, 'a', false],
+    [[1024, 2048], [1024, 2000], true, 'a', true],
+    [[128, 2048], [2048, 256], false, 'b', false],
+    [[2, 8, 16], [2, 16, 8], false, 'a', false],
+  ] as const)('A %j, B %j (A transposed: %s): sums of %s for free: %s', (sa, sb, transA, sums, free) => {
+    const m = transA ? sa[sa.length - 1] : sa[sa.length - 2];
+    const outShape = [...sa.slice(0, -2), m, sb[sb.length - 1]];
+    expect(takesSums({ aShape: sa, bShape: sb, outShape, transA, transB: false }, sums)).toBe(free);
+  });
 });

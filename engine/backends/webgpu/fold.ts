@@ -10,6 +10,10 @@
  *     before the matmul and read per element of the value, per column (a bias row) or as one value: the matmul
  *     writes the group's value. A dense layer's relu(x W^T + b), and its backward's g W * step(y), are each one
  *     dispatch.
+ *   - a sum over the k axis of an operand as a matmul reads it (a lone step, one of `sums`: a dense layer's bias
+ *     gradient, the sum over the batch of the gradient that its weight gradient multiplies) is computed by the matmul
+ *     too (kernels/matmul.ts's `sums`), where that costs the matmul nothing (`takesSums`) and all that reads the sum
+ *     runs after the matmul (an epilogue runs at its matmul's place).
  * A transpose is then skipped when every step that read it reads through it, or the matmul writes its value; an
  * epilogue's steps are skipped too.
  *
@@ -18,29 +22,42 @@
  * writes it early, and a matmul never writes a buffer it reads. NaN hunting (findNonFinite) runs the plan as given,
  * so it still sees every intermediate value.
  */
-import { lastTwoSwapped } from '../../ir/shape';
+import { lastTwoSwapped, normAxes, numel } from '../../ir/shape';
 import type { Plan } from '../../plan/plan';
-import { dataflow, type FusionGroup } from './fuse';
+import { dataflow, type Fusion, type FusionGroup } from './fuse';
 import { asEpilogue, type Epilogue } from './epilogue';
-import type { MatmulOperands } from './kernels/matmul';
+import { takesSums, type MatmulOperands } from './kernels/matmul';
 
 /** A matmul step as the folds run it. */
 export interface MatmulRewrite extends MatmulOperands {
   readonly step: number;
-  /** The buffers it reads, A's then B's (then the epilogue's inputs), and the one it writes. */
+  /**
+   * The buffers it reads, A's then B's (then the epilogue's inputs, then where it computes sums over k, the buffer it
+   * writes them to, of `sumsSize` elements), and the one it writes.
+   */
   readonly inputs: readonly number[];
   readonly output: number;
+  readonly sumsSize?: number;
 }
 
 export interface Folds {
   readonly rewrites: readonly MatmulRewrite[];
-  /** The transposes and epilogue steps not dispatched. */
+  /** The transposes, epilogue steps and sums not dispatched. */
   readonly skipped: readonly number[];
   /** The candidates that matmuls compute as their epilogues. */
   readonly epilogues: readonly FusionGroup[];
 }
 
 type PlanLike = Pick<Plan, 'buffers' | 'steps' | 'updateStart' | 'outputs'>;
+
+/**
+ * The sums that a matmul may compute (planFolds's `sums`): those that no other kernel takes, whether a row group
+ * (`exclude`) or as a reduction with a prologue or an epilogue (./fuse.ts).
+ */
+export function loneSums(plan: Pick<Plan, 'steps'>, fusion: Pick<Fusion, 'prologues' | 'epilogues'>, exclude: ReadonlySet<number> = new Set()): number[] {
+  const taken = new Set([...fusion.prologues, ...fusion.epilogues].map((x) => x.reduce));
+  return plan.steps.flatMap((s, i) => (s.call.op === 'sum' && !exclude.has(i) && !taken.has(i) ? [i] : []));
+}
 
 /** Whether a step is a transpose of the last two axes alone. */
 function swapsLastTwo(plan: PlanLike, i: number): boolean {
@@ -52,9 +69,9 @@ function swapsLastTwo(plan: PlanLike, i: number): boolean {
 
 /**
  * The plan's folds: `candidates` are the elementwise groups that may be epilogues (of at most `maxStorageBuffers`
- * bindings with the matmul's operands and value).
+ * bindings with the matmul's operands and value), `sums` the reductions dispatched alone, which matmuls may compute.
  */
-export function planFolds(plan: PlanLike, candidates: readonly FusionGroup[] = [], maxStorageBuffers = 8): Folds {
+export function planFolds(plan: PlanLike, candidates: readonly FusionGroup[] = [], maxStorageBuffers = 8, sums: readonly number[] = []): Folds {
   const { steps, updateStart } = plan;
   const { writers, readers, isOutput, writer } = dataflow(plan);
   const transpose = (i: number) => i >= 0 && i < updateStart && swapsLastTwo(plan, i);
@@ -99,6 +116,25 @@ export function planFolds(plan: PlanLike, candidates: readonly FusionGroup[] = [
     return found;
   };
 
+  /** Where step r runs: at its matmul for an epilogue's step, else in its place. */
+  const runsAt = new Map([...epilogueOf].flatMap(([m, e]) => e.group.steps.map((r) => [r, m] as const)));
+  const taken = new Set<number>();
+  /** A lone sum that matmul m (reading `a` and `b`, writing `operands`) can compute, and of which operand. */
+  const sumFor = (m: number, a: ReturnType<typeof chase>, b: ReturnType<typeof chase>, operands: MatmulOperands) => {
+    const kAxis = { a: a.transposed ? 0 : 1, b: b.transposed ? 1 : 0 };
+    for (const s of sums) {
+      const call = steps[s].call;
+      if (taken.has(s) || call.op !== 'sum' || s >= updateStart || [...readers[s]].some((r) => (runsAt.get(r) ?? r) <= m)) continue;
+      const of = (['a', 'b'] as const).find((x) => {
+        const o = x === 'a' ? a : b;
+        const axes = normAxes(call.attrs.axes as number[], call.inShapes[0].length);
+        return o.buffer === steps[s].inputs[0] && o.shape.length === 2 && call.inShapes[0].join() === o.shape.join() && axes.join() === String(kAxis[x]);
+      });
+      if (of && takesSums(operands, of)) return { step: s, of };
+    }
+    return undefined;
+  };
+
   const rewrites: MatmulRewrite[] = [];
   /** Per transpose, the matmuls that read its value through it. */
   const through = new Map<number, Set<number>>();
@@ -106,22 +142,28 @@ export function planFolds(plan: PlanLike, candidates: readonly FusionGroup[] = [
     const u = writesFor.get(m);
     const e = epilogueOf.get(m);
     const operand = [0, 1].map((k) => chase(m, k));
-    if (u === undefined && !e && operand.every((o) => o.passed.length === 0)) continue;
-    for (const t of operand.flatMap((o) => o.passed)) {
-      if (!through.has(t)) through.set(t, new Set());
-      through.get(t)!.add(m);
-    }
     const [a, b] = u === undefined ? operand : [{ ...operand[1], transposed: !operand[1].transposed }, { ...operand[0], transposed: !operand[0].transposed }];
-    rewrites.push({
-      step: m,
-      inputs: [a.buffer, b.buffer, ...(e?.inputs ?? [])],
-      output: e ? e.group.output : steps[u ?? m].output,
+    const operands: MatmulOperands = {
       aShape: a.shape,
       bShape: b.shape,
       outShape: steps[u ?? m].call.outShape,
       transA: a.transposed,
       transB: b.transposed,
       ...(e ? { epilogue: e.epilogue } : {}),
+    };
+    const sum = sumFor(m, a, b, operands);
+    if (u === undefined && !e && !sum && operand.every((o) => o.passed.length === 0)) continue;
+    for (const t of operand.flatMap((o) => o.passed)) {
+      if (!through.has(t)) through.set(t, new Set());
+      through.get(t)!.add(m);
+    }
+    if (sum) taken.add(sum.step);
+    rewrites.push({
+      step: m,
+      inputs: [a.buffer, b.buffer, ...(e?.inputs ?? []), ...(sum ? [steps[sum.step].output] : [])],
+      output: e ? e.group.output : steps[u ?? m].output,
+      ...operands,
+      ...(sum ? { sums: sum.of, sumsSize: numel(steps[sum.step].call.outShape) } : {}),
     });
   }
 
@@ -129,7 +171,7 @@ export function planFolds(plan: PlanLike, candidates: readonly FusionGroup[] = [
   // through that one read on through this one (one that stopped there reads this one's buffer). An epilogue reads
   // its inputs where they are, in the matmul that computes it.
   const epilogues = [...epilogueOf.values()].map((e) => e.group);
-  const skipped = new Set([...writesFor.values(), ...epilogues.flatMap((g) => g.steps)]);
+  const skipped = new Set([...writesFor.values(), ...epilogues.flatMap((g) => g.steps), ...taken]);
   for (const t of [...through.keys()].sort((x, y) => y - x)) {
     const via = through.get(t)!;
     if (isOutput.has(t)) continue;

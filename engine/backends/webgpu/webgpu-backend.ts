@@ -8,7 +8,7 @@ import { elideCopies } from './elide';
 import { bound, planRows, rowKernel, type RowGroup } from './rows';
 import { planUpdateGroups } from './group-updates';
 import { planNormGroups } from './group-norms';
-import { planFolds } from './fold';
+import { loneSums, planFolds } from './fold';
 import { epilogueInputSizes } from './epilogue';
 import { contextWords, type GpuKernel, type StepKernels } from './kernel';
 import { ownBuffers, shareBuffers } from './share-buffers';
@@ -376,8 +376,9 @@ export class WebGpuExecutable implements Executable {
     const plan = this.plan;
     // Row groups first, then fusion of the steps they leave; matmuls then compute the groups (and the steps left
     // alone) that alone read their values, as they store them.
-    const fusion = planFusion(plan, { maxStorageBuffers, exclude: new Set(rows.flatMap((g) => g.steps)) });
-    const folds = planFolds(plan, [...fusion.groups, ...fusion.singles], maxStorageBuffers);
+    const inRows = new Set(rows.flatMap((g) => g.steps));
+    const fusion = planFusion(plan, { maxStorageBuffers, exclude: inRows });
+    const folds = planFolds(plan, [...fusion.groups, ...fusion.singles], maxStorageBuffers, loneSums(plan, fusion, inRows));
     const epilogues = new Set(folds.epilogues);
     for (const g of rows) {
       const outputs = g.outputs.map((j) => plan.steps[g.steps[j]]);
@@ -430,9 +431,10 @@ export class WebGpuExecutable implements Executable {
     }
     for (const r of folds.rewrites) {
       const inShapes = [r.aShape, r.bShape];
-      const inSizes = [...inShapes.map(numel), ...epilogueInputSizes(r.epilogue, r.outShape)];
+      const inSizes = [...inShapes.map(numel), ...epilogueInputSizes(r.epilogue, r.outShape), ...(r.sumsSize ? [r.sumsSize] : [])];
       const step = { ...plan.steps[r.step], call: { op: 'matmul', attrs: {}, inShapes, outShape: r.outShape }, inputs: r.inputs, output: r.output };
-      this.folded.set(r.step, { what: `matmul${r.epilogue ? ' +epilogue' : ''} ${shapeText(r.outShape)}`, step, kernels: matmulStepKernels(r), inSizes, outSize: numel(r.outShape) });
+      const what = `matmul${r.epilogue ? ' +epilogue' : ''}${r.sums ? ' +sums' : ''} ${shapeText(r.outShape)}`;
+      this.folded.set(r.step, { what, step, kernels: matmulStepKernels(r), inSizes, outSize: numel(r.outShape) });
     }
     for (const t of folds.skipped) this.folded.set(t, null);
   }

@@ -20,6 +20,12 @@
  * stored (an epilogue, ../fold.ts): a dense layer's relu(x W^T + b) is one dispatch, and so is its backward's
  * g W * step(y).
  *
+ * The kernel can also sum, over k, the rows of A or the columns of B as it multiplies (`sums`: a dense layer's bias
+ * gradient, which is the sum over the batch of the gradient that its weight gradient multiplies): it reads B with a
+ * column of ones after its last (A with a row of ones under its last), so that C's extra column (row) is that sum,
+ * which it writes to a binding of its own. That costs no dispatch, and no time where the extra column fits the last
+ * tile or the matmul leaves a GPU's cores idle (`takesSums`).
+ *
  * Everything shape-dependent is a uniform, so one pipeline serves every shape of a variant; the variants are the tile
  * size, the transposes, and whether the rows of A, B and C (as stored) are multiples of 4 long (then they are read
  * and written as vec4s: 16-byte loads and stores). Loads outside the matrices give zeros and stores outside them are
@@ -98,8 +104,15 @@ export interface MatmulLayout {
   transB: boolean;
   /** Steps computed on C's elements as they are stored. */
   epilogue?: Epilogue;
+  /** The sums over k that it also writes (see MatmulOperands). */
+  sums?: KSums;
 }
 
+/**
+ * Sums over k that a matmul also computes: of each row of A (`a`: m of them, C's column n where B has a column of
+ * ones), or of each column of B (`b`: n of them, C's row m where A has a row of ones).
+ */
+export type KSums = 'a' | 'b';
 
 /** What a matmul dispatch computes: C = A B from A and B as stored, either of them transposed (see ../fold.ts). */
 export interface MatmulOperands {
@@ -111,6 +124,8 @@ export interface MatmulOperands {
   transB: boolean;
   /** Steps computed on C's elements as they are stored, their inputs bound after B. */
   epilogue?: Epilogue;
+  /** Sums over k that it writes too, to a binding after the epilogue's inputs (no batch axes; never split). */
+  sums?: KSums;
 }
 
 /** Strides of `shape`'s batch dims along the output batch `dims` (left-padded with ones), 0 where broadcast. */
@@ -129,6 +144,7 @@ export function matmulLayout(call: KernelCall | MatmulOperands, config?: MatmulC
   const { aShape: sa, bShape: sb, outShape, transA, transB } =
     'op' in call ? { aShape: call.inShapes[0], bShape: call.inShapes[1], outShape: call.outShape, transA: false, transB: false } : call;
   const epilogue = 'op' in call ? undefined : call.epilogue;
+  const sums = 'op' in call ? undefined : call.sums;
   const last2 = (s: readonly number[]) => [s[s.length - 2], s[s.length - 1]];
   const [aRows, aCols] = last2(sa);
   const [bRows, bCols] = last2(sb);
@@ -147,7 +163,8 @@ export function matmulLayout(call: KernelCall | MatmulOperands, config?: MatmulC
     dims = aStrides = bStrides = [];
   }
   const pad = (xs: readonly number[], v: number) => [...new Array<number>(MAX_BATCH_RANK - xs.length).fill(v), ...xs];
-  const tiles128 = Math.ceil(m / 128) * Math.ceil(n / 128) * batch;
+  if (sums && batch > 1) throw new Error('a matmul with batch axes computes no sums over k');
+  const tiles128 = tilesOf({ m, n, batch, sums }, 128);
   const tile = config?.tile ?? (tiles128 >= LARGE_TILE_FROM ? 128 : 64);
   return {
     m,
@@ -164,56 +181,72 @@ export function matmulLayout(call: KernelCall | MatmulOperands, config?: MatmulC
     transA,
     transB,
     ...(epilogue ? { epilogue } : {}),
+    ...(sums ? { sums } : {}),
   };
+}
+
+/** The output tiles of a matmul (of its C with the extra row or column of `sums`) for a tile size. */
+function tilesOf({ m, n, batch, sums }: Pick<MatmulLayout, 'm' | 'n' | 'batch' | 'sums'>, tile: number): number {
+  return Math.ceil((m + (sums === 'b' ? 1 : 0)) / tile) * Math.ceil((n + (sums === 'a' ? 1 : 0)) / tile) * batch;
 }
 
 /**
  * Loads of A and B (4 values from (row, col) of the matrix as stored, zeros outside) and the store of 4 values of C,
  * through the epilogue where there is one, per element type. A stored matrix is `rows` x `cols` (A: m x k, or k x m
- * where transposed; B: k x n, or n x k).
+ * where transposed; B: k x n, or n x k). With `sums`, B's column n (A's row m) reads as ones, and C's column n (row
+ * m) is stored to `sums`.
  */
-function accessors(vec4: boolean, transA: boolean, transB: boolean, epilogue: boolean): string {
+function accessors(vec4: boolean, transA: boolean, transB: boolean, epilogue: boolean, sums?: KSums): string {
   // [rows, cols] bounds, then the row stride: along k the bound is this split's end, k_hi (k without split-K).
   const a = transA ? ['k_hi', 'p.m', 'p.m'] : ['p.m', 'k_hi', 'p.k'];
   const b = transB ? ['p.n', 'k_hi', 'p.k'] : ['k_hi', 'p.n', 'p.n'];
-  const load = (name: string, [rows, cols, stride]: string[]) =>
-    vec4
+  // The stored axis that the ones lie past the end of: across the rows (after the last row) or the columns.
+  const ones = sums === 'b' ? { name: 'a', across: transA ? 'cols' : 'rows' } : sums === 'a' ? { name: 'b', across: transB ? 'rows' : 'cols' } : undefined;
+  const load = (name: string, [rows, cols, stride]: string[]) => {
+    const past = ones?.name === name ? ones.across : undefined;
+    // (in vec4 mode the bounds are multiples of 4: a quad past the last column starts at it)
+    const onesVec4 = past === 'rows' ? `\n  if (row == ${rows} && col < ${cols}) { return vec4<f32>(1.0); }` : past === 'cols' ? `\n  if (col == ${cols} && row < ${rows}) { return vec4<f32>(1.0, 0.0, 0.0, 0.0); }` : '';
+    return vec4
       ? `
 fn load_${name}(base: u32, row: u32, col: u32) -> vec4<f32> {
-  if (row < ${rows} && col < ${cols}) { return ${name}[(base + row * ${stride} + col) / 4u]; }
+  if (row < ${rows} && col < ${cols}) { return ${name}[(base + row * ${stride} + col) / 4u]; }${onesVec4}
   return vec4<f32>();
 }`
       : `
 fn load_${name}(base: u32, row: u32, col: u32) -> vec4<f32> {
   var v = vec4<f32>();
   if (row < ${rows}) {
-    for (var j = 0u; j < 4u; j++) { if (col + j < ${cols}) { v[j] = ${name}[base + row * ${stride} + col + j]; } }
-  }
+    for (var j = 0u; j < 4u; j++) { if (col + j < ${cols}) { v[j] = ${name}[base + row * ${stride} + col + j]; }${past === 'cols' ? ` else if (col + j == ${cols}) { v[j] = 1.0; }` : ''} }
+  }${past === 'rows' ? ` else if (row == ${rows}) {\n    for (var j = 0u; j < 4u; j++) { if (col + j < ${cols}) { v[j] = 1.0; } }\n  }` : ''}
   return v;
 }`;
+  };
   const through = (j: string) => (epilogue ? `epilogue(v[${j}], at + ${j}, col + ${j})` : `v[${j}]`);
+  // C's row m: B's column sums, each of the quad's columns in C.
+  const sumRow = sums === 'b' ? ` else if (row == p.m) {\n    for (var j = 0u; j < 4u; j++) { if (col + j < p.n) { sums[col + j] = v[j]; } }\n  }` : '';
   const store = vec4
     ? `
 fn store(base: u32, row: u32, col: u32, v: vec4<f32>) {
   if (row < p.m && col < p.n) {
     let at = base + row * p.n + col;
     c[at / 4u] = ${epilogue ? `vec4<f32>(${[0, 1, 2, 3].map((j) => through(`${j}u`)).join(', ')})` : 'v'};
-  }
+  }${sums === 'a' ? ' else if (row < p.m && col == p.n) {\n    sums[row] = v[0];\n  }' : sumRow}
 }`
     : `
 fn store(base: u32, row: u32, col: u32, v: vec4<f32>) {
   if (row < p.m) {
     let at = base + row * p.n + col;
     for (var j = 0u; j < 4u; j++) {
-      if (col + j < p.n) { c[at + j] = ${through('j')}; }
+      if (col + j < p.n) { c[at + j] = ${through('j')}; }${sums === 'a' ? ' else if (col + j == p.n) { sums[row] = v[j]; }' : ''}
     }
-  }
+  }${sumRow}
 }`;
   return load('a', a) + load('b', b) + store;
 }
 
-function matmulSource({ tile, bk, stages, vec4, transA, transB, epilogue }: Pick<MatmulLayout, 'tile' | 'bk' | 'stages' | 'vec4' | 'transA' | 'transB' | 'epilogue'>): string {
+function matmulSource({ tile, bk, stages, vec4, transA, transB, epilogue, sums }: Pick<MatmulLayout, 'tile' | 'bk' | 'stages' | 'vec4' | 'transA' | 'transB' | 'epilogue' | 'sums'>): string {
   const e = epilogueWgsl(epilogue, 2);
+  const own = 2 + e.count + (sums ? 1 : 0); // C's binding
   const g = tile / 64; // 4-wide groups of rows (and of columns) per thread
   const quads = (bk * tile) / 1024; // 4-wide quads of each tile that a thread stages per k step
   const type = vec4 ? 'vec4<f32>' : 'f32';
@@ -292,9 +325,9 @@ struct Params {
 }
 @group(0) @binding(0) var<storage, read> a: array<${type}>;
 @group(0) @binding(1) var<storage, read> b: array<${type}>;
-${e.bindings}
-@group(0) @binding(${2 + e.count}) var<storage, read_write> c: array<${type}>;
-@group(0) @binding(${3 + e.count}) var<uniform> p: Params;
+${e.bindings}${sums ? `\n@group(0) @binding(${2 + e.count}) var<storage, read_write> sums: array<f32>;` : ''}
+@group(0) @binding(${own}) var<storage, read_write> c: array<${type}>;
+@group(0) @binding(${own + 1}) var<uniform> p: Params;
 
 const TILE = ${tile}u;
 const BK = ${bk}u;
@@ -309,7 +342,7 @@ var<workgroup> at: array<vec4<f32>, ${(stages * bk * (tile + 4)) / 4}>; // A til
 var<workgroup> bt: array<vec4<f32>, ${(stages * bk * (tile + (transB ? 4 : 0))) / 4}>; // B tile: [stage][BK][BS] as vec4s
 var<private> k_hi: u32;
 ${epilogue ? `${e.fns}\n${e.fn}` : ''}
-${accessors(vec4, transA, transB, !!epilogue)}
+${accessors(vec4, transA, transB, !!epilogue, sums)}
 
 @compute @workgroup_size(256)
 fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>, @builtin(local_invocation_index) t: u32) {
@@ -366,8 +399,9 @@ ${stores.join('\n')}
 export function matmulKernel(operands: KernelCall | MatmulOperands, config?: MatmulConfig, splits = 1): GpuKernel {
   const l = matmulLayout(operands, config);
   if (l.epilogue && splits > 1) throw new Error('a split-K matmul computes no epilogue: the split sum does');
-  const tilesM = Math.ceil(l.m / l.tile);
-  const tilesN = Math.ceil(l.n / l.tile);
+  if (l.sums && splits > 1) throw new Error('a split-K matmul computes no sums over k');
+  const tilesM = Math.ceil((l.m + (l.sums === 'b' ? 1 : 0)) / l.tile);
+  const tilesN = Math.ceil((l.n + (l.sums === 'a' ? 1 : 0)) / l.tile);
   const kSplit = Math.ceil(l.k / splits / l.bk) * l.bk;
   return {
     code: matmulSource(l),
@@ -416,6 +450,21 @@ export function matmulSplits(l: MatmulLayout): number {
   const tiles = Math.ceil(l.m / l.tile) * Math.ceil(l.n / l.tile) * l.batch;
   if (tiles > SPLIT_K_TILES || l.k < SPLIT_K_FROM) return 1;
   return Math.min(MAX_SPLITS, Math.floor(l.k / SPLIT_K_MIN));
+}
+
+/** Output tiles that a big GPU runs beside the others at no cost: fewer than an H100-class GPU has SMs. */
+const FREE_TILES = 128;
+
+/**
+ * Whether a matmul computes `sums` (see MatmulOperands) for free: it has no batch axes and is not split (a split sum
+ * would have to add them up too), and C's extra row or column fits its last tiles, or leaves it at most FREE_TILES
+ * tiles (on idle cores, beside the others).
+ */
+export function takesSums(operands: MatmulOperands, sums: KSums): boolean {
+  const plain = matmulLayout({ ...operands, sums: undefined });
+  if (plain.batch > 1 || matmulSplits(plain) > 1) return false;
+  const l = matmulLayout({ ...operands, sums });
+  return tilesOf(l, l.tile) === tilesOf(plain, l.tile) || tilesOf(l, l.tile) <= FREE_TILES;
 }
 
 /**
