@@ -155,12 +155,23 @@ describe('epilogues: what a matmul computes as it stores', () => {
     expect(folds(plan)).toMatchObject({ rewrites: ['0:NN'], skipped: [1, 2], epilogues: ['step(x0:full) mul(c, v0)'] });
   });
 
-  test('not where the value is read again or is an output, read per row, or what it reads comes later', () => {
+  test("a value per row: a convolution's bias, one a filter, batched over the images and stacked", () => {
+    let g = new Builder();
+    const conv = g.relu(g.add(g.matmul(g.input('w', [4, 3]), g.input('cols', [2, 3, 5])), g.input('b', [4, 1])));
+    expect(folds(compiled({ y: conv }))).toMatchObject({ rewrites: ['0:NN'], epilogues: ['add(c, x0:row) relu(v0)'] });
+    expect(folds(compiled({ y: conv })).raw.rewrites[0].epilogue?.matrix).toEqual({ rows: 4, cols: 5 });
+    g = new Builder();
+    const stacked = g.add(g.matmul(g.input('x', [2, 4, 3]), g.input('w', [3, 5])), g.input('b', [1, 4, 1]));
+    expect(folds(compiled({ y: stacked })).epilogues).toEqual(['add(c, x0:row)']);
+  });
+
+  test('not where the value is read again or is an output, or what it reads comes later', () => {
     const mm = (g: Builder) => g.matmul(g.input('x', [4, 3]), g.input('w', [3, 5]));
     const cases = [
       (g: Builder, m: IRNode) => ({ y: g.add(m, g.input('c', [5])), z: g.exp(m) }),
       (g: Builder, m: IRNode) => ({ y: g.relu(m), m }),
-      (g: Builder, m: IRNode) => ({ y: g.add(m, g.input('c', [4, 1])) }),
+      // Per matrix and column, of a batched matmul.
+      (g: Builder) => ({ y: g.add(g.matmul(g.input('x', [2, 4, 3]), g.input('w', [3, 5])), g.input('c', [2, 1, 5])) }),
       // A transpose dispatched after the matmul.
       (g: Builder, m: IRNode) => ({ y: g.add(m, g.transposeLast2(g.input('d', [5, 4]))) }),
     ];

@@ -121,7 +121,7 @@ describe('the WebGPU matmul matches the CPU backend', () => {
 type TransposedCase = [
   a: number[],
   b: number[],
-  ops: 'TN' | 'NT' | 'TT' | 'out' | 'dW' | 'TT2' | 'NN+bias' | 'NT+bias' | 'NN+relu' | 'NT+bias+relu' | 'NN+mix',
+  ops: 'TN' | 'NT' | 'TT' | 'out' | 'dW' | 'TT2' | 'NN+bias' | 'NT+bias' | 'NN+relu' | 'NT+bias+relu' | 'NN+mix' | 'NN+rows+relu',
   flags: string,
   tile: 64 | 128,
   vec4: boolean,
@@ -159,6 +159,12 @@ const TRANSPOSED: TransposedCase[] = [
   [[33, 20], [20, 12], 'NN+mix', 'NN', 64, true],
   [[2, 37, 19], [19, 23], 'NN+mix', 'NN', 64, false],
   [[20, 1001], [1001, 7], 'NN+mix', 'NN', 64, false],
+  // a value per row (a convolution's bias: W times each image's columns), batched, stacked (A's batches over one B),
+  // vec4, and by the split sum
+  [[8, 9], [3, 9, 256], 'NN+rows+relu', 'NN', 64, false],
+  [[8, 12], [2, 12, 64], 'NN+rows+relu', 'NN', 64, true],
+  [[3, 37, 19], [19, 23], 'NN+rows+relu', 'NN', 64, false],
+  [[20, 1001], [1001, 7], 'NN+rows+relu', 'NN', 64, false],
 ];
 
 /** The graph of a case: the matmul of the operands, transposed as `ops` says. */
@@ -171,7 +177,8 @@ function transposedGraph(g: Builder, sa: number[], sb: number[], ops: Transposed
   if (ops === 'TT2') return g.matmul(t(t(t(a))), b);
   const c = g.matmul(ops[0] === 'T' ? t(a) : a, ops[1] === 'T' ? t(b) : b);
   if (ops === 'NN+mix') return g.mul(g.leakyRelu(g.mul(c, g.input('e', c.shape as number[])), 0.2), g.input('s', []));
-  const biased = ops.includes('+bias') ? g.add(c, g.input('bias', [c.shape[c.shape.length - 1] as number])) : c;
+  const [rows, cols] = c.shape.slice(-2) as number[];
+  const biased = ops.includes('+bias') ? g.add(c, g.input('bias', [cols])) : ops.includes('+rows') ? g.add(c, g.input('bias', [rows, 1])) : c;
   return ops.endsWith('+relu') ? g.relu(biased) : biased;
 }
 
@@ -182,6 +189,7 @@ const EPILOGUES: Partial<Record<TransposedCase[2], string>> = {
   'NN+relu': 'relu(c)',
   'NT+bias+relu': 'add(c, x0:col) relu(v0)',
   'NN+mix': 'mul(c, x0:full) leaky_relu(v0) mul(v1, x1:scalar)',
+  'NN+rows+relu': 'add(c, x0:row) relu(v0)',
 };
 
 describe('the WebGPU matmul reads transposed operands', () => {

@@ -2,14 +2,15 @@
  * Epilogues, for the WebGPU backend: elementwise steps that the kernel of the step whose value they alone read
  * computes on each value as it stores it, writing their last value instead: a matmul's (./fold.ts: a dense layer's
  * bias and activation) or a reduction's (./fuse.ts: a mean's scale, a loss's sign). Whatever else they read is
- * computed before that step, and read per element of its value (`full`), per column of it (`col`, a bias row; matmuls
- * only) or as one value (`scalar`). The WGSL is kernels/epilogue.ts's.
+ * computed before that step, and read per element of its value (`full`), per column of it (`col`, a bias row), per
+ * row of it (`row`, a convolution's bias, one a filter; `col` and `row` from matmuls only) or as one value (`scalar`).
+ * The WGSL is kernels/epilogue.ts's.
  */
 import type { KernelCall } from '../kernel';
 import { numel } from '../../ir/shape';
 import { layout, type FusionGroup } from './fuse';
 
-export type EpilogueInput = 'full' | 'col' | 'scalar';
+export type EpilogueInput = 'full' | 'col' | 'row' | 'scalar';
 /** What an epilogue step reads: the kernel's value, an input, or an earlier step's value. */
 export type EpilogueOperand = 'value' | { input: number } | { step: number };
 
@@ -17,19 +18,21 @@ export interface Epilogue {
   /** The values read besides the kernel's, bound after the kernel's own inputs. */
   readonly inputs: readonly EpilogueInput[];
   readonly steps: readonly { readonly call: KernelCall; readonly operands: readonly EpilogueOperand[] }[];
+  /** Where an input is read per row: the rows and columns of each matrix of the kernel's value. */
+  readonly matrix?: { readonly rows: number; readonly cols: number };
 }
 
 /**
  * Group `g` (of the plan's `steps`) as the epilogue of the step that writes `value`, with the buffers of its inputs;
  * null where it cannot be: where anything else reads the value or it is a plan output, where the group's value or
  * its read of the value is laid out otherwise, where it reads a value not written `before` the step or in no kind
- * allowed (`columns`: per column), or more than `maxInputs` values besides.
+ * allowed (`matrix`: per column and per row), or more than `maxInputs` values besides.
  */
 export function asEpilogue(
   g: FusionGroup,
   steps: readonly { readonly call: KernelCall }[],
   value: { buffer: number; shape: readonly number[]; readers: ReadonlySet<number>; isOutput: boolean },
-  options: { columns: boolean; maxInputs: number; before: (buffer: number) => boolean },
+  options: { matrix: boolean; maxInputs: number; before: (buffer: number) => boolean },
 ): { epilogue: Epilogue; inputs: number[] } | null {
   const out = layout(value.shape);
   if (value.isOutput || [...value.readers].some((r) => !g.steps.includes(r)) || layout(g.shape) !== out) return null;
@@ -42,21 +45,27 @@ export function asEpilogue(
       operand.push('value');
       continue;
     }
-    const columns = options.columns && layout(x.shape) === String(value.shape[value.shape.length - 1]);
-    const kind = numel(x.shape) === 1 ? 'scalar' : layout(x.shape) === out ? 'full' : columns ? 'col' : null;
+    const [rows, cols] = value.shape.slice(-2);
+    const along = options.matrix && value.shape.length >= 2 ? { [String(cols)]: 'col', [`${rows},1`]: 'row' }[layout(x.shape)] : undefined;
+    const kind = numel(x.shape) === 1 ? 'scalar' : layout(x.shape) === out ? 'full' : (along as EpilogueInput | undefined);
     if (!kind || !options.before(x.buffer)) return null;
     operand.push({ input: inputs.push(x.buffer) - 1 });
     kinds.push(kind);
   }
   if (inputs.length > options.maxInputs) return null;
+  const [rows, cols] = value.shape.slice(-2);
   return {
-    epilogue: { inputs: kinds, steps: g.steps.map((s, j) => ({ call: steps[s].call, operands: g.operands[j].map((o) => ('step' in o ? o : operand[o.input])) })) },
+    epilogue: {
+      inputs: kinds,
+      steps: g.steps.map((s, j) => ({ call: steps[s].call, operands: g.operands[j].map((o) => ('step' in o ? o : operand[o.input])) })),
+      ...(kinds.includes('row') ? { matrix: { rows, cols } } : {}),
+    },
     inputs,
   };
 }
 
 /** The elements that each of an epilogue's inputs binds, for a kernel whose value has `shape`. */
 export function epilogueInputSizes(e: Epilogue | undefined, shape: readonly number[]): number[] {
-  const size = { full: numel(shape), col: shape[shape.length - 1], scalar: 1 };
+  const size = { full: numel(shape), col: shape[shape.length - 1], row: shape[shape.length - 2], scalar: 1 };
   return e?.inputs.map((kind) => size[kind]) ?? [];
 }

@@ -7,9 +7,9 @@
  *     (A B)^T = B^T A^T: the operands swapped, each flag flipped (the weight gradient (x^T g)^T = g^T x);
  *   - an elementwise group (a fused group of ./fuse.ts, or a step dispatched alone: the `candidates`) that alone
  *     reads a matmul's value is the matmul's epilogue (./epilogue.ts), where all else that it reads is computed
- *     before the matmul and read per element of the value, per column (a bias row) or as one value: the matmul
- *     writes the group's value. A dense layer's relu(x W^T + b), and its backward's g W * step(y), are each one
- *     dispatch.
+ *     before the matmul and read per element of the value, per column (a bias row), per row (a convolution's bias,
+ *     one a filter) or as one value: the matmul writes the group's value. A dense layer's relu(x W^T + b), and its
+ *     backward's g W * step(y), are each one dispatch.
  *   - a sum over the k axis of an operand as a matmul reads it (a lone step, one of `sums`: a dense layer's bias
  *     gradient, the sum over the batch of the gradient that its weight gradient multiplies) is computed by the matmul
  *     too (kernels/matmul.ts's `sums`), where that costs the matmul nothing (`takesSums`) and all that reads the sum
@@ -97,7 +97,7 @@ export function planFolds(plan: PlanLike, candidates: readonly FusionGroup[] = [
       const m = writer.get(x.buffer);
       if (m === undefined || !matmuls.includes(m) || writesFor.has(m) || epilogueOf.has(m)) continue;
       const value = { buffer: steps[m].output, shape: steps[m].call.outShape, readers: readers[m], isOutput: isOutput.has(m) };
-      const e = asEpilogue(g, steps, value, { columns: true, maxInputs: maxStorageBuffers - 3, before: (b) => (writer.get(b) ?? -1) < m });
+      const e = asEpilogue(g, steps, value, { matrix: true, maxInputs: maxStorageBuffers - 3, before: (b) => (writer.get(b) ?? -1) < m });
       if (e) {
         epilogueOf.set(m, { group: g, ...e });
         break;

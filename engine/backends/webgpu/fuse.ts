@@ -268,7 +268,7 @@ export function planFusion(plan: PlanLike, options: FusionOptions = {}): Fusion 
     if (r < 0 || !REDUCTION_OPS.includes(steps[r].call.op) || steps[r].call.op === 'max_mask' || options.exclude?.has(r) || numel(steps[r].call.outShape) === 0) continue;
     const reads = prologues.find((p) => p.reduce === r)?.group.inputs.length ?? 1;
     const value = { buffer: steps[r].output, shape: steps[r].call.outShape, readers: readers[r], isOutput: isOutput.has(r) };
-    const e = asEpilogue(group, steps, value, { columns: false, maxInputs: maxInputs - reads, before: () => true });
+    const e = asEpilogue(group, steps, value, { matrix: false, maxInputs: maxInputs - reads, before: () => true });
     if (e) epilogues.push({ reduce: r, group, ...e });
   }
   const taken = new Set(epilogues.map((e) => e.group));
