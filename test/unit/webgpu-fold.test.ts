@@ -273,6 +273,16 @@ describe('sums over k that matmuls compute too', () => {
     }
   });
 
+  test('where the sums fit the stage beside the epilogue: four storage buffers and its inputs', () => {
+    const g = new Builder();
+    const grad = g.input('g', [6, 3]);
+    const c = g.mul(g.matmul(g.input('a', [2, 6]), grad), g.input('e', [2, 3]));
+    const plan = compiled({ c, s: g.sum(grad, [0], true) });
+    expect(folds(plan, 5).rewrites).toEqual(['0:NN+b']);
+    expect(folds(plan, 4).rewrites).toEqual(['0:NN']);
+    expect(folds(plan, 4).epilogues).toEqual(['mul(c, x0:full)']);
+  });
+
   test('the sums of B, and of an operand that the matmul reads as it is stored', () => {
     const g = new Builder();
     const grad = g.input('g', [6, 3]);

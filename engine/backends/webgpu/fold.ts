@@ -122,6 +122,8 @@ export function planFolds(plan: PlanLike, candidates: readonly FusionGroup[] = [
   /** A lone sum that matmul m (reading `a` and `b`, writing `operands`) can compute, and of which operand. */
   const sumFor = (m: number, a: ReturnType<typeof chase>, b: ReturnType<typeof chase>, operands: MatmulOperands) => {
     const kAxis = { a: a.transposed ? 0 : 1, b: b.transposed ? 1 : 0 };
+    // A, B, the epilogue's inputs, the sums and C must fit a stage.
+    if (4 + (operands.epilogue?.inputs.length ?? 0) > maxStorageBuffers) return undefined;
     for (const s of sums) {
       const call = steps[s].call;
       if (taken.has(s) || call.op !== 'sum' || s >= updateStart || [...readers[s]].some((r) => (runsAt.get(r) ?? r) <= m)) continue;
