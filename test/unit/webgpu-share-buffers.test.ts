@@ -81,12 +81,22 @@ describe('buffers shared by liveness in dispatch order', () => {
     },
     {
       what: 'the smallest free buffer that fits; else the largest grown, if it holds an eighth; else a new one',
+      plan: buffers([['input', 1], ['pool', 5], ['pool', 5], ['pool', 2], ['pool', 8]], [4]),
+      // In the plan's order: 1 takes a buffer; 2, live with 1, another; 3 (2) fits 1's; 4 (8), live with 3, grows
+      // 2's (5 * 8 >= 8). 13 elements, where the largest first take 15 (8, then 5 and 2 each live with another).
+      order: [at([0], 1), at([0, 1], 2), at([2], 3), at([3], 4)],
+      of: [-1, 0, 1, 0, 1],
+      sizes: [5, 8],
+    },
+    {
+      what: 'packed the largest first where that takes less',
       plan: buffers([['input', 1], ['pool', 10], ['pool', 2], ['pool', 3], ['pool', 40], ['pool', 1000], ['pool', 1]], [6]),
-      // 3 is written as 1 and 2 are read: a third buffer. 4 (40) finds 10 and 2 free: it grows 10 (10 * 8 >= 40).
-      // 5 (1000) finds 2 and 3 free, under an eighth of it: a new one. 6 (1) takes the smallest free one, 2.
+      // 5 (1000) takes a buffer; 4 (40), live with it, another; 1 (10) the smallest free one that fits, 4's; 3 (3)
+      // 5's; 2 (2), live with 1 and 3, a new one; 6 (1) the smallest free one, 2's. 1042 elements, where the plan's
+      // order takes 1045 (1 and 4 share, then 2, 3 and 5 each need one of their own).
       order: [at([0], 1), at([0], 2), at([1, 2], 3), at([3], 4), at([4], 5), at([5], 6)],
-      of: [-1, 0, 1, 2, 0, 3, 1],
-      sizes: [40, 2, 3, 1000],
+      of: [-1, 1, 2, 0, 1, 0, 2],
+      sizes: [1000, 40, 2],
     },
   ])('$what', ({ plan, order, of, sizes }) => {
     const shared = shareBuffers(plan, order);
