@@ -20,14 +20,14 @@ import { MLP, MLP_OPTIMIZER, mlpGraph } from '../../bench/mlp';
 
 /**
  * The folds of a plan (its fused groups and lone elementwise steps the epilogue candidates, its lone sums those that
- * matmuls may compute), as op lists: the rewritten matmuls' flags ('NT': B read transposed; '+a': with the sums of
- * A's rows), the skipped steps, the epilogues.
+ * matmuls may compute), as op lists: the rewritten matmuls' flags ('NT': B read transposed; '+z': the batch summed;
+ * '+a': with the sums of A's rows), the skipped steps, the epilogues.
  */
 function folds(plan: Pick<Plan, 'buffers' | 'steps' | 'updateStart' | 'outputs'>, maxStorageBuffers = 8) {
   const fusion = planFusion(plan);
   const f = planFolds(plan, [...fusion.groups, ...fusion.singles], maxStorageBuffers, loneSums(plan, fusion));
   return {
-    rewrites: f.rewrites.map((r) => `${r.step}:${r.transA ? 'T' : 'N'}${r.transB ? 'T' : 'N'}${r.sums ? `+${r.sums}` : ''}`),
+    rewrites: f.rewrites.map((r) => `${r.step}:${r.transA ? 'T' : 'N'}${r.transB ? 'T' : 'N'}${r.batchSummed ? '+z' : ''}${r.sums ? `+${r.sums}` : ''}`),
     skipped: f.skipped,
     epilogues: f.rewrites.map((r) => epilogueText(r.epilogue)),
     raw: f,
@@ -290,7 +290,7 @@ describe('sums over k that matmuls compute too', () => {
     expect(folds(plan)).toMatchObject({ rewrites: ['0:NN+b'], skipped: [1] });
   });
 
-  test('not over another axis, batched, in a split matmul, or read before the matmul runs', () => {
+  test('not over another axis, batched, or read before the matmul runs', () => {
     const cases: ((g: Builder) => Record<string, IRNode>)[] = [
       (g) => {
         const { grad, dw } = dense(g);
@@ -298,11 +298,6 @@ describe('sums over k that matmuls compute too', () => {
       },
       (g) => {
         const { dw, db } = dense(g, [2, 4, 3], [2, 4, 5]);
-        return { db, dw };
-      },
-      // k = 1024 over one output tile: split along k.
-      (g) => {
-        const { dw, db } = dense(g, [1024, 8], [1024, 8]);
         return { db, dw };
       },
       // An op that reads the sum between it and the matmul.
@@ -328,3 +323,37 @@ describe('sums over k that matmuls compute too', () => {
     }
   });
 });
+
+describe("a batch's products summed: the matmul writes the sum", () => {
+  /** A convolution's weight gradient: each image's g times its columns transposed, summed over the images. */
+  const convGrad = (g: Builder, cols = [3, 72, 64]) => {
+    const grad = g.input('g', [3, 16, 64]);
+    return { grad, dw: g.sum(g.matmul(grad, g.transposeLast2(g.input('cols', cols))), [0]) };
+  };
+
+  test("a convolution's weight gradient", () => {
+    const plan = compiled({ dw: convGrad(new Builder()).dw });
+    expect(plan.steps.map((s) => s.call.op)).toEqual(['transpose', 'matmul', 'sum']);
+    const { rewrites, skipped, raw } = folds(plan);
+    expect(rewrites).toEqual(['1:NT+z']);
+    expect(skipped).toEqual([0, 2]);
+    expect(raw.rewrites[0]).toMatchObject({ output: plan.outputs.get('dw')!.buffer, outShape: [16, 72] });
+  });
+
+  test('not where the value is read otherwise too, one operand is broadcast, or the sum is over another axis', () => {
+    const cases: ((g: Builder) => Record<string, IRNode>)[] = [
+      (g) => {
+        const m = g.matmul(g.input('a', [3, 4, 5]), g.input('b', [3, 5, 6]));
+        return { s: g.sum(m, [0]), e: g.exp(m) };
+      },
+      (g) => ({ s: g.sum(g.matmul(g.input('a', [3, 4, 5]), g.input('b', [5, 6])), [0]) }),
+      (g) => ({ s: g.sum(g.matmul(g.input('a', [3, 4, 5]), g.input('b', [3, 5, 6])), [1]) }),
+      (g) => ({ s: g.sum(g.matmul(g.input('a', [2, 3, 4, 5]), g.input('b', [2, 3, 5, 6])), [0]) }),
+    ];
+    for (const make of cases) {
+      const { rewrites } = folds(compiled(make(new Builder())));
+      expect(rewrites.filter((r) => r.includes('+z'))).toEqual([]);
+    }
+  });
+});
+

@@ -18,7 +18,7 @@ import { ownBuffers } from '../../engine/backends/webgpu/share-buffers';
 import type { IRNode } from '../../engine/ir/node';
 import { useGpuBackend } from '../conformance/gpu';
 import { Builder } from '../../engine/ir/builder';
-import { compilePlan } from '../../engine/plan/plan';
+import { compilePlan, type Plan } from '../../engine/plan/plan';
 import { closeness, generate, NORMAL, rngFor } from '../conformance/tensor';
 
 const backend = useGpuBackend();
@@ -298,6 +298,23 @@ async function onDevice(operands: MatmulOperands, a: Float32Array, b: Float32Arr
   return got;
 }
 
+/** A plan's outputs on the CPU and here, from the same random inputs (seeded by `name`), and its dispatches here. */
+async function onBoth(plan: Plan, name: string) {
+  const rng = rngFor(name);
+  const feeds = [...plan.inputs].map(([input, x]) => [input, Float32Array.from(generate(NORMAL, numel(x.shape), rng))] as const);
+  const run = async (on: Backend) => {
+    const exe = on.load(plan);
+    for (const [input, v] of feeds) exe.setInput(input, v);
+    exe.run({ seed: 0, step: 0 });
+    const outputs: Record<string, Float32Array> = {};
+    for (const output of plan.outputs.keys()) outputs[output] = await exe.read(output);
+    return { outputs, exe };
+  };
+  const want = (await run(new CpuBackend('f32'))).outputs;
+  const { outputs: got, exe } = await run(backend());
+  return { want, got, dispatches: (exe as WebGpuExecutable).dispatches() };
+}
+
 function expectClose(got: Float32Array, want: Float32Array, what: string) {
   expect(got.length).toBe(want.length);
   const scale = want.reduce((m, v) => Math.max(m, Math.abs(v)), 0);
@@ -347,9 +364,16 @@ describe('sums over k beside the product (a bias gradient beside its weight grad
     return Float32Array.from(out);
   }
 
-  test.each([undefined, { tile: 128, bk: 8, stages: 1 } as const])('config %j', async (config) => {
+  // The kernel alone, or split along k in 2 or 3 ranges (on a few of the shapes: llvmpipe compiles a pipeline a
+  // case): the parts (C and the sums, 4 apart, a part each), then the split sum.
+  test.each([
+    [undefined, 1],
+    [{ tile: 128, bk: 8, stages: 1 } as const, 1],
+    [undefined, 2],
+    [{ tile: 128, bk: 8, stages: 1 } as const, 3],
+  ])('config %j, %i split(s)', async (config, splits) => {
     const gpu = backend();
-    for (const shape of SHAPES) {
+    for (const shape of splits === 1 ? SHAPES : [SHAPES[0], SHAPES[5], SHAPES[7]]) {
       for (const sums of ['a', 'b'] as const) {
         const { operands, a, b, want } = await configCase(`sums ${sums}`, shape);
         const withSums = { ...operands, sums };
@@ -359,12 +383,13 @@ describe('sums over k beside the product (a bias gradient beside its weight grad
           gpu.write(buffer, x);
           return { buffer, bytes: x.byteLength };
         };
-        const buffers = [a, b, new Float32Array(count).fill(NaN), new Float32Array(want.length)].map(storage);
-        gpu.dispatch(gpu.bindKernel(matmulKernel(withSums, config), buffers));
+        const [ba, bb, bs, bc, parts] = [a, b, new Float32Array(count).fill(NaN), new Float32Array(want.length), new Float32Array(splits * (want.length + 4 * count))].map(storage);
+        if (splits === 1) gpu.dispatch(gpu.bindKernel(matmulKernel(withSums, config), [ba, bb, bs, bc]));
+        else gpu.dispatch([gpu.bindKernel(matmulKernel(withSums, config, splits), [ba, bb, parts]), gpu.bindKernel(splitSumKernel(want.length, splits, undefined, 1, count), [parts, bs, bc])]);
         const what = `${shape[0]} ${shape[1]} ${shape[2]} ${shape[3]}, sums of ${sums}`;
-        expectClose(await gpu.readBuffer(buffers[3].buffer, want.length), want, what);
-        expectClose(await gpu.readBuffer(buffers[2].buffer, count), kSums(sums, shape, a, b), what);
-        for (const x of buffers) x.buffer.destroy();
+        expectClose(await gpu.readBuffer(bc.buffer, want.length), want, what);
+        expectClose(await gpu.readBuffer(bs.buffer, count), kSums(sums, shape, a, b), what);
+        for (const x of [ba, bb, bs, bc, parts]) x.buffer.destroy();
       }
     }
   }, 60_000);
@@ -381,20 +406,10 @@ describe('sums over k beside the product (a bias gradient beside its weight grad
     const summed = kind === 'dW' ? a : b;
     const early = sumFirst ? g.sum(summed, [0]) : undefined;
     const c = kind === 'dW' ? g.matmul(g.transposeLast2(a), b) : g.relu(g.add(g.matmul(a, b), g.input('bias', [sb[1]])));
-    const plan = compilePlan({ c, s: early ?? g.sum(summed, [0]) });
-    const rng = rngFor(name);
-    const feeds = [...plan.inputs].map(([input, x]) => [input, Float32Array.from(generate(NORMAL, numel(x.shape), rng))] as const);
-    const run = async (on: Backend) => {
-      const exe = on.load(plan);
-      for (const [input, v] of feeds) exe.setInput(input, v);
-      exe.run({ seed: 0, step: 0 });
-      return [await exe.read('c'), await exe.read('s'), exe] as const;
-    };
-    const [wantC, wantS] = await run(new CpuBackend('f32'));
-    const [gotC, gotS, exe] = await run(backend());
-    expect((exe as WebGpuExecutable).dispatches()).toBe(1);
-    expectClose(gotC, wantC, 'the product');
-    expectClose(gotS, wantS, 'the sums');
+    const { want, got, dispatches } = await onBoth(compilePlan({ c, s: early ?? g.sum(summed, [0]) }), name);
+    expect(dispatches).toBe(1);
+    expectClose(got.c, want.c, 'the product');
+    expectClose(got.s, want.s, 'the sums');
   });
 
   test.each([
@@ -402,14 +417,73 @@ describe('sums over k beside the product (a bias gradient beside its weight grad
     [[128, 256], [128, 784], true, 'a', true],
     [[128, 256], [128, 256], true, 'a', true],
     [[128, 256], [256, 256], false, 'b', true],
-    // too many tiles to add any, split along k, batched
+    // split along k, the extra row in a tile of its own (the split sum adds the sums up too)
+    [[128, 2048], [2048, 256], false, 'b', true],
+    // too many tiles to add any, batched
     [[2048, 2048], [2048, 2048], false, 'a', false],
     [[1024, 2048], [1024, 2000], true, 'a', true],
-    [[128, 2048], [2048, 256], false, 'b', false],
     [[2, 8, 16], [2, 16, 8], false, 'a', false],
   ] as const)('A %j, B %j (A transposed: %s): sums of %s for free: %s', (sa, sb, transA, sums, free) => {
     const m = transA ? sa[sa.length - 1] : sa[sa.length - 2];
     const outShape = [...sa.slice(0, -2), m, sb[sb.length - 1]];
     expect(takesSums({ aShape: sa, bShape: sb, outShape, transA, transB: false }, sums)).toBe(free);
+  });
+});
+
+describe("a batch's products summed (a convolution's weight gradient over the images)", () => {
+  /** Operands as stored, [z, ...] both: a convolution's g times its columns transposed, scalar, each way transposed. */
+  const SUMMED: (typeof CONFIG_SHAPES)[number][] = [
+    [[3, 16, 64], [3, 72, 64], false, true],
+    [[4, 9, 37], [4, 37, 10], false, false],
+    [[2, 24, 36], [2, 24, 40], true, false],
+    [[5, 7, 13], [5, 9, 7], true, true],
+  ];
+
+  /** The case's operands, and the CPU's sum over the batch of the products. */
+  async function summedCase(name: string, [sa, sb, transA, transB]: (typeof SUMMED)[number]) {
+    const rng = rngFor(`${name} ${sa} ${sb}`);
+    const a = Float32Array.from(generate(NORMAL, numel(sa), rng));
+    const b = Float32Array.from(generate(NORMAL, numel(sb), rng));
+    const g = new Builder();
+    const t = (x: IRNode, on: boolean) => (on ? g.transposeLast2(x) : x);
+    const c = g.sum(g.matmul(t(g.input('a', sa), transA), t(g.input('b', sb), transB)), [0]);
+    const cpu = new CpuBackend('f32').load(compilePlan({ c }));
+    cpu.setInput('a', a);
+    cpu.setInput('b', b);
+    cpu.run({ seed: 0, step: 0 });
+    const operands: MatmulOperands = { aShape: sa, bShape: sb, outShape: c.shape as number[], transA, transB, batchSummed: true };
+    return { operands, a, b, want: await cpu.read('c') };
+  }
+
+  test.each([undefined, { tile: 128, bk: 8, stages: 1 } as const, { tile: 64, bk: 16, stages: 2 } as const])('config %j', async (config) => {
+    for (const shape of SUMMED) {
+      const { operands, a, b, want } = await summedCase('summed', shape);
+      expect(matmulLayout(operands)).toMatchObject({ batch: 1, k: shape[0][0] * (shape[2] ? shape[0][1] : shape[0][2]) });
+      expectClose(await onDevice(operands, a, b, config), want, `${shape[0]} ${shape[1]}`);
+    }
+  }, 60_000);
+
+  test.each([2, 5])('split along the k of all matrices in %i ranges', async (splits) => {
+    for (const shape of SUMMED) {
+      const { operands, a, b, want } = await summedCase(`split ${splits}`, shape);
+      expectClose(await onDevice(operands, a, b, undefined, splits), want, `${shape[0]} ${shape[1]}`);
+    }
+  }, 60_000);
+});
+
+describe("a convolution's weight and bias gradients, as the backend runs them", () => {
+  // g [z, filters, positions] times the columns transposed, summed over the images, and g summed over the images
+  // and positions: one matmul that writes both, unsplit (k = 3 x 64) and split (9 x 64).
+  test.each([
+    [3, 1],
+    [9, 2],
+  ])('%i images: %i dispatch(es)', async (images, dispatches) => {
+    const g = new Builder();
+    const grad = g.input('g', [images, 16, 64]);
+    const plan = compilePlan({ dw: g.sum(g.matmul(grad, g.transposeLast2(g.input('cols', [images, 72, 64]))), [0]), db: g.sum(grad, [0, 2]) });
+    const { want, got, dispatches: made } = await onBoth(plan, `conv gradients ${images}`);
+    expect(made).toBe(dispatches);
+    expectClose(got.dw, want.dw, 'the weight gradient');
+    expectClose(got.db, want.db, 'the bias gradient');
   });
 });

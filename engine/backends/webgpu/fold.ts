@@ -10,6 +10,9 @@
  *     before the matmul and read per element of the value, per column (a bias row), per row (a convolution's bias,
  *     one a filter) or as one value: the matmul writes the group's value. A dense layer's relu(x W^T + b), and its
  *     backward's g W * step(y), are each one dispatch.
+ *   - a lone sum over the batch axis of a batched matmul's value, which alone reads it (a convolution's weight
+ *     gradient, summed over the images), is the matmul's value: the batch summed into k (kernels/matmul.ts's
+ *     `batchSummed`);
  *   - a sum over the k axis of an operand as a matmul reads it (a lone step, one of `sums`: a dense layer's bias
  *     gradient, the sum over the batch of the gradient that its weight gradient multiplies) is computed by the matmul
  *     too (kernels/matmul.ts's `sums`), where that costs the matmul nothing (`takesSums`) and all that reads the sum
@@ -116,12 +119,24 @@ export function planFolds(plan: PlanLike, candidates: readonly FusionGroup[] = [
     return found;
   };
 
+  type Chased = ReturnType<typeof chase>;
+  /** The lone sum over its batch axis (of as many matrices of A as of B) that alone reads matmul m's value, if any. */
+  const batchSum = (m: number, a: Chased, b: Chased) => {
+    const [s] = readers[m];
+    const [z] = steps[m].call.outShape;
+    if (readers[m].size !== 1 || isOutput.has(m) || writesFor.has(m) || epilogueOf.has(m) || !sums.includes(s) || steps[s].call.op !== 'sum') return undefined;
+    const batched = steps[m].call.outShape.length === 3 && z > 1 && [a.shape, b.shape].every((x) => x.length === 3 && x[0] === z);
+    return batched && asWritten(s, 0) && normAxes(steps[s].call.attrs.axes as number[], 3).join() === '0' ? s : undefined;
+  };
+
   /** Where step r runs: at its matmul for an epilogue's step, else in its place. */
   const runsAt = new Map([...epilogueOf].flatMap(([m, e]) => e.group.steps.map((r) => [r, m] as const)));
   const taken = new Set<number>();
   /** A lone sum that matmul m (reading `a` and `b`, writing `operands`) can compute, and of which operand. */
-  const sumFor = (m: number, a: ReturnType<typeof chase>, b: ReturnType<typeof chase>, operands: MatmulOperands) => {
-    const kAxis = { a: a.transposed ? 0 : 1, b: b.transposed ? 1 : 0 };
+  const sumFor = (m: number, a: Chased, b: Chased, operands: MatmulOperands) => {
+    // The operand's k axis, after the batch's where that is summed too.
+    const batch = operands.batchSummed ? 1 : 0;
+    const kAxis = { a: (a.transposed ? 0 : 1) + batch, b: (b.transposed ? 1 : 0) + batch };
     // A, B, the epilogue's inputs, the sums and C must fit a stage.
     if (4 + (operands.epilogue?.inputs.length ?? 0) > maxStorageBuffers) return undefined;
     for (const s of sums) {
@@ -130,7 +145,8 @@ export function planFolds(plan: PlanLike, candidates: readonly FusionGroup[] = [
       const of = (['a', 'b'] as const).find((x) => {
         const o = x === 'a' ? a : b;
         const axes = normAxes(call.attrs.axes as number[], call.inShapes[0].length);
-        return o.buffer === steps[s].inputs[0] && o.shape.length === 2 && call.inShapes[0].join() === o.shape.join() && axes.join() === String(kAxis[x]);
+        const over = batch ? `0,${kAxis[x]}` : String(kAxis[x]);
+        return o.buffer === steps[s].inputs[0] && o.shape.length === 2 + batch && call.inShapes[0].join() === o.shape.join() && axes.join() === over;
       });
       if (of && takesSums(operands, of)) return { step: s, of };
     }
@@ -145,16 +161,20 @@ export function planFolds(plan: PlanLike, candidates: readonly FusionGroup[] = [
     const e = epilogueOf.get(m);
     const operand = [0, 1].map((k) => chase(m, k));
     const [a, b] = u === undefined ? operand : [{ ...operand[1], transposed: !operand[1].transposed }, { ...operand[0], transposed: !operand[0].transposed }];
+    const total = batchSum(m, a, b);
+    if (total !== undefined) taken.add(total);
+    const written = total ?? u ?? m;
     const operands: MatmulOperands = {
       aShape: a.shape,
       bShape: b.shape,
-      outShape: steps[u ?? m].call.outShape,
+      outShape: steps[written].call.outShape,
       transA: a.transposed,
       transB: b.transposed,
       ...(e ? { epilogue: e.epilogue } : {}),
+      ...(total !== undefined ? { batchSummed: true } : {}),
     };
     const sum = sumFor(m, a, b, operands);
-    if (u === undefined && !e && !sum && operand.every((o) => o.passed.length === 0)) continue;
+    if (u === undefined && !e && !sum && total === undefined && operand.every((o) => o.passed.length === 0)) continue;
     for (const t of operand.flatMap((o) => o.passed)) {
       if (!through.has(t)) through.set(t, new Set());
       through.get(t)!.add(m);
@@ -163,7 +183,7 @@ export function planFolds(plan: PlanLike, candidates: readonly FusionGroup[] = [
     rewrites.push({
       step: m,
       inputs: [a.buffer, b.buffer, ...(e?.inputs ?? []), ...(sum ? [steps[sum.step].output] : [])],
-      output: e ? e.group.output : steps[u ?? m].output,
+      output: e ? e.group.output : steps[written].output,
       ...operands,
       ...(sum ? { sums: sum.of, sumsSize: numel(steps[sum.step].call.outShape) } : {}),
     });

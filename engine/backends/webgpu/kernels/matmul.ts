@@ -26,6 +26,9 @@
  * which it writes to a binding of its own. That costs no dispatch, and no time where the extra column fits the last
  * tile or the matmul leaves a GPU's cores idle (`takesSums`).
  *
+ * A batch of products summed (`batchSummed`: C = sum over z of A_z B_z, a convolution's weight gradient over the
+ * images) runs as one product over the batch's k's end to end, each load finding its matrix from its k.
+ *
  * Everything shape-dependent is a uniform, so one pipeline serves every shape of a variant; the variants are the tile
  * size, the transposes, and whether the rows of A, B and C (as stored) are multiples of 4 long (then they are read
  * and written as vec4s: 16-byte loads and stores). Loads outside the matrices give zeros and stores outside them are
@@ -92,6 +95,11 @@ export interface MatmulLayout {
   tile: 64 | 128;
   /** The k step: columns of A (rows of B) staged in workgroup memory at a time. */
   bk: number;
+  /** k of each matrix: k, but where the batch is summed into k (`batchSummed`), k over the batch. */
+  kper: number;
+  /** Where the batch is summed: the strides of A's and B's matrices (else 0). */
+  za: number;
+  zb: number;
   stages: 1 | 2;
   /**
    * The rows of A, B (as stored) and C are positive multiples of 4 long: they start 16-byte aligned (and no binding is
@@ -124,8 +132,10 @@ export interface MatmulOperands {
   transB: boolean;
   /** Steps computed on C's elements as they are stored, their inputs bound after B. */
   epilogue?: Epilogue;
-  /** Sums over k that it writes too, to a binding after the epilogue's inputs (no batch axes; never split). */
+  /** Sums over k that it writes too, to a binding after the epilogue's inputs (no batch axes). */
   sums?: KSums;
+  /** C is the sum of the products of A's and B's matrices ([z, ...] both, one z): C has no batch axes. */
+  batchSummed?: boolean;
 }
 
 /** Strides of `shape`'s batch dims along the output batch `dims` (left-padded with ones), 0 where broadcast. */
@@ -145,17 +155,20 @@ export function matmulLayout(call: KernelCall | MatmulOperands, config?: MatmulC
     'op' in call ? { aShape: call.inShapes[0], bShape: call.inShapes[1], outShape: call.outShape, transA: false, transB: false } : call;
   const epilogue = 'op' in call ? undefined : call.epilogue;
   const sums = 'op' in call ? undefined : call.sums;
+  const summed = 'op' in call ? false : !!call.batchSummed;
   const last2 = (s: readonly number[]) => [s[s.length - 2], s[s.length - 1]];
   const [aRows, aCols] = last2(sa);
   const [bRows, bCols] = last2(sb);
   let m = transA ? aCols : aRows;
-  const k = transA ? aRows : aCols;
+  const kper = transA ? aRows : aCols;
   const n = transB ? bRows : bCols;
-  let dims = outShape.slice(0, -2);
+  if (summed && (sa.length !== 3 || sb.length !== 3 || sa[0] !== sb[0])) throw new Error('a batch summed is [z, ...] in both operands');
+  const k = summed ? sa[0] * kper : kper;
+  let dims = summed ? [] : outShape.slice(0, -2);
   if (dims.length > MAX_BATCH_RANK) throw new StudioError(`the WebGPU matmul takes at most ${MAX_BATCH_RANK} batch axes, got ${dims.length}`);
   let batch = dims.reduce((p, d) => p * d, 1);
-  let aStrides = batchStrides(sa, dims, m * k);
-  let bStrides = batchStrides(sb, dims, k * n);
+  let aStrides = summed ? [] : batchStrides(sa, dims, m * kper);
+  let bStrides = summed ? [] : batchStrides(sb, dims, kper * n);
   const aBatch = sa.slice(0, -2).reduce((p, d) => p * d, 1);
   if (batch > 1 && !transA && aBatch === batch && bStrides.every((s) => s === 0)) {
     m *= batch;
@@ -176,6 +189,9 @@ export function matmulLayout(call: KernelCall | MatmulOperands, config?: MatmulC
     bStrides: pad(bStrides, 0),
     tile,
     bk: config?.bk ?? DEFAULT_BK[tile],
+    kper,
+    za: summed ? m * kper : 0,
+    zb: summed ? kper * n : 0,
     stages: config?.stages ?? 1,
     vec4: k > 0 && aCols % 4 === 0 && bCols % 4 === 0 && n % 4 === 0,
     transA,
@@ -196,57 +212,71 @@ function tilesOf({ m, n, batch, sums }: Pick<MatmulLayout, 'm' | 'n' | 'batch' |
  * where transposed; B: k x n, or n x k). With `sums`, B's column n (A's row m) reads as ones, and C's column n (row
  * m) is stored to `sums`.
  */
-function accessors(vec4: boolean, transA: boolean, transB: boolean, epilogue: boolean, sums?: KSums): string {
-  // [rows, cols] bounds, then the row stride: along k the bound is this split's end, k_hi (k without split-K).
-  const a = transA ? ['k_hi', 'p.m', 'p.m'] : ['p.m', 'k_hi', 'p.k'];
-  const b = transB ? ['p.n', 'k_hi', 'p.k'] : ['k_hi', 'p.n', 'p.n'];
+function accessors(vec4: boolean, transA: boolean, transB: boolean, epilogue: boolean, sums?: KSums, summed = false, sumsInParts = false): string {
+  // [rows, cols] bounds, then the row stride, then the axis along k: along k the bound is this split's end, k_hi (k
+  // without split-K).
+  const a = transA ? ['k_hi', 'p.m', 'p.m', 'row'] : ['p.m', 'k_hi', 'p.kper', 'col'];
+  const b = transB ? ['p.n', 'k_hi', 'p.kper', 'col'] : ['k_hi', 'p.n', 'p.n', 'row'];
+  /** The offset of (row, col) of the matrix as stored; where the batch is summed, the k given is into all matrices. */
+  const offset = (name: string, stride: string, along: string, row: string, col: string) => {
+    if (!summed) return `base + ${row} * ${stride} + ${col}`;
+    return along === 'col' ? `base + (${col} / p.kper) * p.z${name} + ${row} * ${stride} + ${col} % p.kper` : `base + (${row} / p.kper) * p.z${name} + (${row} % p.kper) * ${stride} + ${col}`;
+  };
   // The stored axis that the ones lie past the end of: across the rows (after the last row) or the columns.
   const ones = sums === 'b' ? { name: 'a', across: transA ? 'cols' : 'rows' } : sums === 'a' ? { name: 'b', across: transB ? 'rows' : 'cols' } : undefined;
-  const load = (name: string, [rows, cols, stride]: string[]) => {
+  const load = (name: string, [rows, cols, stride, along]: string[]) => {
     const past = ones?.name === name ? ones.across : undefined;
     // (in vec4 mode the bounds are multiples of 4: a quad past the last column starts at it)
     const onesVec4 = past === 'rows' ? `\n  if (row == ${rows} && col < ${cols}) { return vec4<f32>(1.0); }` : past === 'cols' ? `\n  if (col == ${cols} && row < ${rows}) { return vec4<f32>(1.0, 0.0, 0.0, 0.0); }` : '';
     return vec4
       ? `
 fn load_${name}(base: u32, row: u32, col: u32) -> vec4<f32> {
-  if (row < ${rows} && col < ${cols}) { return ${name}[(base + row * ${stride} + col) / 4u]; }${onesVec4}
+  if (row < ${rows} && col < ${cols}) { return ${name}[(${offset(name, stride, along, 'row', 'col')}) / 4u]; }${onesVec4}
   return vec4<f32>();
 }`
       : `
 fn load_${name}(base: u32, row: u32, col: u32) -> vec4<f32> {
   var v = vec4<f32>();
   if (row < ${rows}) {
-    for (var j = 0u; j < 4u; j++) { if (col + j < ${cols}) { v[j] = ${name}[base + row * ${stride} + col + j]; }${past === 'cols' ? ` else if (col + j == ${cols}) { v[j] = 1.0; }` : ''} }
+    for (var j = 0u; j < 4u; j++) { if (col + j < ${cols}) { v[j] = ${name}[${offset(name, stride, along, 'row', '(col + j)')}]; }${past === 'cols' ? ` else if (col + j == ${cols}) { v[j] = 1.0; }` : ''} }
   }${past === 'rows' ? ` else if (row == ${rows}) {\n    for (var j = 0u; j < 4u; j++) { if (col + j < ${cols}) { v[j] = 1.0; } }\n  }` : ''}
   return v;
 }`;
   };
   const through = (j: string) => (epilogue ? `epilogue(v[${j}], at + ${j}, col + ${j})` : `v[${j}]`);
+  // Sum `i` of the sums over k: to their binding, or where split along k, after this split's part of C (4 apart).
+  const sumAt = (i: string, x: string) =>
+    !sumsInParts ? `sums[${i}] = ${x};` : vec4 ? `c[(base + p.m * p.n) / 4u + ${i}] = vec4<f32>(${x}, 0.0, 0.0, 0.0);` : `c[base + p.m * p.n + 4u * ${i}] = ${x};`;
   // C's row m: B's column sums, each of the quad's columns in C.
-  const sumRow = sums === 'b' ? ` else if (row == p.m) {\n    for (var j = 0u; j < 4u; j++) { if (col + j < p.n) { sums[col + j] = v[j]; } }\n  }` : '';
+  const sumRow = sums === 'b' ? ` else if (row == p.m) {\n    for (var j = 0u; j < 4u; j++) { if (col + j < p.n) { ${sumAt('(col + j)', 'v[j]')} } }\n  }` : '';
   const store = vec4
     ? `
 fn store(base: u32, row: u32, col: u32, v: vec4<f32>) {
   if (row < p.m && col < p.n) {
     let at = base + row * p.n + col;
     c[at / 4u] = ${epilogue ? `vec4<f32>(${[0, 1, 2, 3].map((j) => through(`${j}u`)).join(', ')})` : 'v'};
-  }${sums === 'a' ? ' else if (row < p.m && col == p.n) {\n    sums[row] = v[0];\n  }' : sumRow}
+  }${sums === 'a' ? ` else if (row < p.m && col == p.n) {\n    ${sumAt('row', 'v[0]')}\n  }` : sumRow}
 }`
     : `
 fn store(base: u32, row: u32, col: u32, v: vec4<f32>) {
   if (row < p.m) {
     let at = base + row * p.n + col;
     for (var j = 0u; j < 4u; j++) {
-      if (col + j < p.n) { c[at + j] = ${through('j')}; }${sums === 'a' ? ' else if (col + j == p.n) { sums[row] = v[j]; }' : ''}
+      if (col + j < p.n) { c[at + j] = ${through('j')}; }${sums === 'a' ? ` else if (col + j == p.n) { ${sumAt('row', 'v[j]')} }` : ''}
     }
   }${sumRow}
 }`;
   return load('a', a) + load('b', b) + store;
 }
 
-function matmulSource({ tile, bk, stages, vec4, transA, transB, epilogue, sums }: Pick<MatmulLayout, 'tile' | 'bk' | 'stages' | 'vec4' | 'transA' | 'transB' | 'epilogue' | 'sums'>): string {
+/** The kernel's WGSL; `split`: split along k (C's binding then holds the splits' parts, and their sums over k). */
+function matmulSource(
+  { tile, bk, stages, vec4, transA, transB, epilogue, sums, za, zb }: Pick<MatmulLayout, 'tile' | 'bk' | 'stages' | 'vec4' | 'transA' | 'transB' | 'epilogue' | 'sums' | 'za' | 'zb'>,
+  split: boolean,
+): string {
   const e = epilogueWgsl(epilogue, 2);
-  const own = 2 + e.count + (sums ? 1 : 0); // C's binding
+  const sumsBound = !!sums && !split;
+  const own = 2 + e.count + (sumsBound ? 1 : 0); // C's binding
   const g = tile / 64; // 4-wide groups of rows (and of columns) per thread
   const quads = (bk * tile) / 1024; // 4-wide quads of each tile that a thread stages per k step
   const type = vec4 ? 'vec4<f32>' : 'f32';
@@ -321,11 +351,12 @@ ${multiply}
 struct Params {
   m: u32, n: u32, k: u32, batch: u32,
   tiles_m: u32, tiles_n: u32, k_split: u32, splits: u32,
+  kper: u32, za: u32, zb: u32, pad: u32,
   dims: vec4<u32>, a_strides: vec4<u32>, b_strides: vec4<u32>${e.fields}
 }
 @group(0) @binding(0) var<storage, read> a: array<${type}>;
 @group(0) @binding(1) var<storage, read> b: array<${type}>;
-${e.bindings}${sums ? `\n@group(0) @binding(${2 + e.count}) var<storage, read_write> sums: array<f32>;` : ''}
+${e.bindings}${sumsBound ? `\n@group(0) @binding(${2 + e.count}) var<storage, read_write> sums: array<f32>;` : ''}
 @group(0) @binding(${own}) var<storage, read_write> c: array<${type}>;
 @group(0) @binding(${own + 1}) var<uniform> p: Params;
 
@@ -342,7 +373,7 @@ var<workgroup> at: array<vec4<f32>, ${(stages * bk * (tile + 4)) / 4}>; // A til
 var<workgroup> bt: array<vec4<f32>, ${(stages * bk * (tile + (transB ? 4 : 0))) / 4}>; // B tile: [stage][BK][BS] as vec4s
 var<private> k_hi: u32;
 ${epilogue ? `${e.fns}\n${e.fn}` : ''}
-${accessors(vec4, transA, transB, !!epilogue, sums)}
+${accessors(vec4, transA, transB, !!epilogue, sums, za + zb > 0, !!sums && split)}
 
 @compute @workgroup_size(256)
 fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>, @builtin(local_invocation_index) t: u32) {
@@ -366,7 +397,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
     a_base += i * p.a_strides[d];
     b_base += i * p.b_strides[d];
   }
-  let c_base = (split * p.batch + z) * p.m * p.n;
+  let c_base = ${sums && split ? `split * (p.m * p.n + 4u * p.${sums === 'a' ? 'm' : 'n'})` : '(split * p.batch + z) * p.m * p.n'};
 
   let tile = flat - z * per_batch;
   let in_group = GROUP * p.tiles_n;
@@ -399,38 +430,48 @@ ${stores.join('\n')}
 export function matmulKernel(operands: KernelCall | MatmulOperands, config?: MatmulConfig, splits = 1): GpuKernel {
   const l = matmulLayout(operands, config);
   if (l.epilogue && splits > 1) throw new Error('a split-K matmul computes no epilogue: the split sum does');
-  if (l.sums && splits > 1) throw new Error('a split-K matmul computes no sums over k');
   const tilesM = Math.ceil((l.m + (l.sums === 'b' ? 1 : 0)) / l.tile);
   const tilesN = Math.ceil((l.n + (l.sums === 'a' ? 1 : 0)) / l.tile);
   const kSplit = Math.ceil(l.k / splits / l.bk) * l.bk;
   return {
-    code: matmulSource(l),
+    code: matmulSource(l, splits > 1),
     workgroups: grid1d(tilesM * tilesN * l.batch * splits, 1),
-    params: packWords([l.m, l.n, l.k, l.batch, tilesM, tilesN, Math.max(kSplit, 1), splits, ...l.dims, ...l.aStrides, ...l.bStrides, ...epilogueWgsl(l.epilogue, 2).words]),
+    params: packWords([l.m, l.n, l.k, l.batch, tilesM, tilesN, Math.max(kSplit, 1), splits, l.kper, l.za, l.zb, 0, ...l.dims, ...l.aStrides, ...l.bStrides, ...epilogueWgsl(l.epilogue, 2).words]),
   };
 }
 
 /**
  * Split-K's second dispatch: out[i] = the sum of the `splits` parts' element i, in order, through the epilogue
- * where there is one (its C `cols` columns wide; bound: the parts, the epilogue's inputs, then out).
+ * where there is one (its C `cols` columns wide; bound: the parts, the epilogue's inputs, then out). With `sums` sums
+ * over k (kept 4 apart after each part's C), those summed too, into a binding before out.
  */
-export function splitSumKernel(elements: number, splits: number, epilogue?: Epilogue, cols = 1): GpuKernel {
+export function splitSumKernel(elements: number, splits: number, epilogue?: Epilogue, cols = 1, sums = 0): GpuKernel {
   const e = epilogueWgsl(epilogue, 1);
+  const add = (at: string) => `  var s = 0.0;\n  for (var j = 0u; j < p.splits; j++) { s += parts[j * part + ${at}]; }`;
   return {
     code: perElementShader(
-      `struct Params { n: u32, splits: u32, cols: u32, pad0: u32${e.fields} }
+      `struct Params { n: u32, splits: u32, cols: u32, elements: u32${e.fields} }
 @group(0) @binding(0) var<storage, read> parts: array<f32>;
-${e.bindings}
-@group(0) @binding(${1 + e.count}) var<storage, read_write> out: array<f32>;
-@group(0) @binding(${2 + e.count}) var<uniform> p: Params;
+${e.bindings}${sums ? `\n@group(0) @binding(${1 + e.count}) var<storage, read_write> sums: array<f32>;` : ''}
+@group(0) @binding(${1 + e.count + (sums ? 1 : 0)}) var<storage, read_write> out: array<f32>;
+@group(0) @binding(${2 + e.count + (sums ? 1 : 0)}) var<uniform> p: Params;
 ${e.fns}
 ${e.fn}`,
-      `  var s = 0.0;
-  for (var j = 0u; j < p.splits; j++) { s += parts[j * p.n + i]; }
+      sums
+        ? `  let part = p.elements + 4u * (p.n - p.elements);
+  if (i < p.elements) {
+  ${add('i')}
+    out[i] = epilogue(s, i, i % p.cols);
+  } else {
+  ${add('p.elements + 4u * (i - p.elements)')}
+    sums[i - p.elements] = s;
+  }`
+        : `  let part = p.n;
+${add('i')}
   out[i] = epilogue(s, i, i % p.cols);`,
     ),
-    workgroups: grid1d(elements),
-    params: packWords([elements, splits, cols, 0, ...e.words]),
+    workgroups: grid1d(elements + sums),
+    params: packWords([elements + sums, splits, cols, elements, ...e.words]),
   };
 }
 
@@ -456,13 +497,12 @@ export function matmulSplits(l: MatmulLayout): number {
 const FREE_TILES = 128;
 
 /**
- * Whether a matmul computes `sums` (see MatmulOperands) for free: it has no batch axes and is not split (a split sum
- * would have to add them up too), and C's extra row or column fits its last tiles, or leaves it at most FREE_TILES
- * tiles (on idle cores, beside the others).
+ * Whether a matmul computes `sums` (see MatmulOperands) for free: it has no batch axes, and C's extra row or column
+ * fits its last tiles, or leaves it at most FREE_TILES tiles (on idle cores, beside the others).
  */
 export function takesSums(operands: MatmulOperands, sums: KSums): boolean {
   const plain = matmulLayout({ ...operands, sums: undefined });
-  if (plain.batch > 1 || matmulSplits(plain) > 1) return false;
+  if (plain.batch > 1) return false;
   const l = matmulLayout({ ...operands, sums });
   return tilesOf(l, l.tile) === tilesOf(plain, l.tile) || tilesOf(l, l.tile) <= FREE_TILES;
 }
@@ -476,10 +516,11 @@ export function matmulStepKernels(operands: KernelCall | MatmulOperands): StepKe
   const splits = matmulSplits(l);
   if (splits === 1) return { kernel: matmulKernel(operands) };
   const elements = l.m * l.n * l.batch;
+  const sums = { a: l.m, b: l.n, none: 0 }[l.sums ?? 'none'];
   return {
     parts: matmulKernel('op' in operands ? operands : { ...operands, epilogue: undefined }, undefined, splits),
-    join: splitSumKernel(elements, splits, l.epilogue, l.n),
-    scratch: splits * elements,
-    joinReads: l.epilogue?.inputs.length ?? 0,
+    join: splitSumKernel(elements, splits, l.epilogue, l.n, sums),
+    scratch: splits * (elements + 4 * sums),
+    joinReads: (l.epilogue?.inputs.length ?? 0) + (sums ? 1 : 0),
   };
 }
