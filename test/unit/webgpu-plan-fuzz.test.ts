@@ -1,6 +1,7 @@
 /**
  * Random graphs through the WebGPU backend's plan passes against the CPU: small DAGs of elementwise ops, broadcasts,
- * reshapes, transposes, matmuls (half of them plus a bias row), sums (half of them through an op after), maxima and
+ * reshapes, transposes, matmuls (half of them plus a bias row; a weight by a batch of columns plus a bias per row, as
+ * a convolution), sums (half of them through an op after), maxima and
  * their masks, concatenations, slices, pads and image columns (im2col: a graph that has them ends in them, so that
  * its backward pass has col2im), every other one with its backward pass (reverse mode, as training builds it) and the
  * gradients' sums of squares, compiled as training compiles them (compilePlan), then run on the device as the
@@ -18,6 +19,7 @@ import { useGpuBackend } from '../conformance/gpu';
 import { disagreement, runOnBoth } from './gpu-against-cpu';
 
 const CASES = 1000;
+const STACKS = 100;
 const DIMS = [1, 2, 3, 4, 5];
 // No exp: exp of exp grows values to where sin of them turns WGSL's allowed error in exp into a different answer.
 const UNARY = ['sin', 'tanh', 'neg', 'relu', 'sigmoid', 'abs'] as const;
@@ -51,7 +53,7 @@ function randomGraph(seed: number) {
   const steps = 6 + rng.int(8);
   while (ops.length < steps) {
     const a = pick(values);
-    const kind = rng.int(13);
+    const kind = rng.int(14);
     const axis = rng.int(Math.max(1, a.shape.length));
     let y: IRNode | undefined;
     if (kind <= 1) y = b.emit(pick(UNARY), [a]);
@@ -95,6 +97,12 @@ function randomGraph(seed: number) {
       // A convolution's or pooling's columns: a window of at most the image, a stride, a padding.
       const [h, w] = dims(a).slice(2);
       y = b.im2col(a, { kh: 1 + rng.int(Math.min(3, h)), kw: 1 + rng.int(Math.min(3, w)), sh: 1 + rng.int(2), sw: 1 + rng.int(2), ph: rng.int(2), pw: rng.int(2) });
+    } else if (kind === 13 && a.shape.length === 3) {
+      // A convolution as a matmul: a weight [filters, k] by a batch of columns [z, k, n], plus a bias per filter.
+      const filters = pick(DIMS);
+      input([filters, dims(a)[1]]);
+      input([filters, 1]);
+      y = b.add(b.matmul(values[values.length - 2], a), values[values.length - 1]);
     }
     if (!y || y === a) continue;
     values.push(y);
@@ -120,15 +128,66 @@ function randomGraph(seed: number) {
   return { outputs, ops, feeds };
 }
 
+/**
+ * A random stack of layers, as a training step's backward pass sees them: dense (x W^T + b, or W x per image of a
+ * batch plus a bias per row, as a convolution), each through a random activation, odd sizes; the gradients of the mean
+ * of the last by every weight and bias, and their sums of squares. What the matmuls take on there: bias gradients
+ * summed beside weight gradients, batches of products summed, biases per row, split along k where k is long.
+ */
+function randomStack(seed: number) {
+  const rng = new Rng(seed, 11);
+  const pick = <T>(xs: readonly T[]): T => xs[rng.int(xs.length)];
+  const b = new Builder();
+  const feeds: Record<string, Float32Array> = {};
+  const input = (shape: number[]) => {
+    const name = `x${Object.keys(feeds).length}`;
+    feeds[name] = Float32Array.from({ length: numel(shape) }, () => rng.normal());
+    return b.input(name, shape);
+  };
+  const images = seed % 2 === 0;
+  const sizes = [1, 2, 3, 5, 8, 13];
+  // Images: [z, channels, positions] (k = z x positions, from 1 to 600); rows: [batch, features] (batch up to 600).
+  let x = images ? input([pick([1, 2, 3, 9]), pick(sizes), pick([1, 4, 7, 64])]) : input([pick([1, 3, 7, 32, 600]), pick(sizes)]);
+  const params: IRNode[] = [];
+  const ops: string[] = [];
+  for (let layers = 1 + rng.int(3); layers > 0; layers--) {
+    const units = pick(sizes);
+    const w = input(images ? [units, dims(x)[1]] : [units, dims(x)[1]]);
+    const bias = input(images ? [units, 1] : [units]);
+    params.push(w, bias);
+    const z = images ? b.matmul(w, x) : b.matmul(x, b.transposeLast2(w));
+    x = b.emit(pick(UNARY), [b.add(z, bias)]);
+    ops.push(`${x.op}${JSON.stringify(x.shape)}`);
+  }
+  const all = (v: IRNode) => v.shape.map((_, k) => k);
+  const adjoint = reverseMode(b, b.mean(x, all(x)), params);
+  const outputs: Record<string, IRNode> = { last: x };
+  params.forEach((p, k) => {
+    const g = adjoint.get(p)!;
+    outputs[`grad${k}`] = g;
+    outputs[`norm${k}`] = b.sum(b.mul(g, g), all(g));
+  });
+  return { outputs, ops, feeds };
+}
+
 const gpu = useGpuBackend();
 
 describe('random graphs on the WebGPU backend', () => {
   test.each(Array.from({ length: CASES }, (_, i) => i + 1))('seed %i', async (seed) => {
     const { outputs, ops, feeds } = randomGraph(seed);
-    const { outputs: results } = await runOnBoth(gpu(), compilePlan(outputs), feeds);
-    for (const { name, want, got } of results) {
-      const bad = disagreement(got, want);
-      expect(bad, `${name} of ${ops.join(' ')}: [${bad}] ${got[bad]} for ${want[bad]}`).toBe(-1);
-    }
+    await expectAgreement(outputs, ops, feeds);
+  });
+
+  test.each(Array.from({ length: STACKS }, (_, i) => i + 1))('a stack of layers, seed %i', async (seed) => {
+    const { outputs, ops, feeds } = randomStack(seed);
+    await expectAgreement(outputs, ops, feeds);
   });
 });
+
+async function expectAgreement(outputs: Record<string, IRNode>, ops: string[], feeds: Record<string, Float32Array>) {
+  const { outputs: results } = await runOnBoth(gpu(), compilePlan(outputs), feeds);
+  for (const { name, want, got } of results) {
+    const bad = disagreement(got, want);
+    expect(bad, `${name} of ${ops.join(' ')}: [${bad}] ${got[bad]} for ${want[bad]}`).toBe(-1);
+  }
+}
