@@ -152,7 +152,7 @@ function randomStack(seed: number) {
   const ops: string[] = [];
   for (let layers = 1 + rng.int(3); layers > 0; layers--) {
     const units = pick(sizes);
-    const w = input(images ? [units, dims(x)[1]] : [units, dims(x)[1]]);
+    const w = input([units, dims(x)[1]]);
     const bias = input(images ? [units, 1] : [units]);
     params.push(w, bias);
     const z = images ? b.matmul(w, x) : b.matmul(x, b.transposeLast2(w));
