@@ -155,11 +155,15 @@ describe('epilogues: what a matmul computes as it stores', () => {
     expect(folds(plan)).toMatchObject({ rewrites: ['0:NN'], skipped: [1, 2], epilogues: ['step(x0:full) mul(c, v0)'] });
   });
 
-  test("a value per row: a convolution's bias, one a filter, batched over the images and stacked", () => {
+  test("a value per row: a convolution's bias, one a filter, batched over the images, as images, and stacked", () => {
     let g = new Builder();
     const conv = g.relu(g.add(g.matmul(g.input('w', [4, 3]), g.input('cols', [2, 3, 5])), g.input('b', [4, 1])));
     expect(folds(compiled({ y: conv }))).toMatchObject({ rewrites: ['0:NN'], epilogues: ['add(c, x0:row) relu(v0)'] });
     expect(folds(compiled({ y: conv })).raw.rewrites[0].epilogue?.matrix).toEqual({ rows: 4, cols: 5 });
+    // Through the reshape to images (elided): the relu reads the value over [images, filters, h, w].
+    g = new Builder();
+    const images = g.relu(g.reshape(g.add(g.matmul(g.input('w', [4, 3]), g.input('cols', [2, 3, 6])), g.input('b', [4, 1])), [2, 4, 2, 3]));
+    expect(folds(elideCopies(compiled({ y: images }))).epilogues).toEqual(['add(c, x0:row) relu(v0)']);
     g = new Builder();
     const stacked = g.add(g.matmul(g.input('x', [2, 4, 3]), g.input('w', [3, 5])), g.input('b', [1, 4, 1]));
     expect(folds(compiled({ y: stacked })).epilogues).toEqual(['add(c, x0:row)']);
@@ -220,13 +224,16 @@ describe('what stops a fold', () => {
     expect(plan.steps.map((s) => s.call.op)).toEqual(['transpose', 'matmul']);
     expect(folds(plan)).toMatchObject({ rewrites: [], skipped: [] });
     // Nor does a matmul write its transpose through one; it takes an epilogue that reads its value with leading
-    // ones, which lays out its elements alike, but not one that reads it as another shape.
+    // ones, which lays out its elements alike, and one that reads it as another shape only where what it reads besides
+    // is read alike in both.
     const h = new Builder();
     const m = h.matmul(h.input('a', [4, 3]), h.input('b', [3, 5]));
     const through = (y: IRNode) => elideCopies(compiled({ y }));
     expect(folds(through(h.transpose(h.reshape(m, [1, 4, 5]), [0, 2, 1]))).rewrites).toEqual([]);
     expect(folds(through(h.add(h.reshape(m, [1, 4, 5]), h.input('bias', [5])))).epilogues).toEqual(['add(c, x0:col)']);
-    expect(folds(through(h.relu(h.reshape(m, [5, 4])))).rewrites).toEqual([]);
+    // Read as [5, 4]: a relu reads each element alike, but a row [4] along the other dims is no kind of read of [4, 5].
+    expect(folds(through(h.relu(h.reshape(m, [5, 4])))).epilogues).toEqual(['relu(c)']);
+    expect(folds(through(h.add(h.reshape(m, [5, 4]), h.input('row', [4])))).rewrites).toEqual([]);
   });
 
   test('a matmul whose value another op reads keeps writing it', () => {

@@ -5,7 +5,7 @@
  */
 import { describe, expect, test } from 'vitest';
 import { WebGpuBackend, WebGpuExecutable } from '../../engine/backends/webgpu/webgpu-backend';
-import { planFusion, type FusionOptions } from '../../engine/backends/webgpu/fuse';
+import { planFusion, regrouped, type FusionOptions } from '../../engine/backends/webgpu/fuse';
 import { planFolds } from '../../engine/backends/webgpu/fold';
 import { elideCopies } from '../../engine/backends/webgpu/elide';
 import { ownBuffers } from '../../engine/backends/webgpu/share-buffers';
@@ -398,6 +398,48 @@ describe('fused kernels compute what the steps do', () => {
     const row = b.transposeLast2(b.input('c', [5, 1]));
     const outputs = { z: b.matmul(row, b.input('v', [5, 5])), y: b.add(b.matmul(b.input('x', [4, 3]), b.input('w', [3, 5])), row) };
     await expectSame(outputs, { c: normals(5, 21), v: normals(25, 22), x: normals(12, 23), w: normals(15, 24) }, 0);
+  });
+
+  test("through an elided reshape that splits dims: a convolution's bias add and activation, [16, 8, 256] read as [16, 8, 16, 16]", async () => {
+    const b = new Builder();
+    const z = b.add(b.exp(b.input('x', [3, 4, 6])), b.input('bias', [4, 1]));
+    const plan = compilePlan({ y: b.mul(b.tanh(b.reshape(z, [3, 4, 2, 3])), b.input('m', [2, 1])) });
+    const elided = elideCopies(ownBuffers(plan));
+    expect(elided.steps.map((s) => s.call.op)).toEqual(['exp', 'add', 'tanh', 'mul']);
+    const f = planFusion(elided);
+    expect(f.groups.map((g) => g.steps)).toEqual([[0, 1, 2, 3]]);
+    // The bias read over the sink's dims; m as it is.
+    expect(f.groups[0].inputs.map((x) => x.shape)).toEqual([[3, 4, 2, 3], [1, 4, 1, 1], [2, 1]]);
+    const [fused, unfused] = await bothWays(plan, { x: normals(72, 33), bias: normals(4, 34), m: normals(2, 35) });
+    expect(mismatch(fused.get('y')!, unfused.get('y')!)).toBe('');
+  });
+
+  test('not through a reshape that regroups dims a value is broadcast along ([6, 4] read as [4, 6])', () => {
+    const b = new Builder();
+    const z = b.add(b.input('x', [6, 4]), b.input('row', [4]));
+    const elided = elideCopies(ownBuffers(compilePlan({ y: b.neg(b.reshape(z, [4, 6])) })));
+    expect(elided.steps.map((s) => s.call.op)).toEqual(['add', 'neg']);
+    expect(planFusion(elided).breaks[0]).toBe('shape');
+    // A value read whole, though, regroups freely.
+    const c = new Builder();
+    const w = c.add(c.input('x', [6, 4]), c.input('y', [6, 4]));
+    const whole = elideCopies(ownBuffers(compilePlan({ y: c.neg(c.reshape(w, [4, 6])) })));
+    expect(planFusion(whole).groups.map((g) => g.steps)).toEqual([[0, 1]]);
+  });
+
+  test.each([
+    // x over `from`, as a shape over `to`: split, merged, the same block, one along a block, or not expressible.
+    [[8, 1], [16, 8, 256], [16, 8, 16, 16], [1, 8, 1, 1]],
+    [[1, 8, 1, 1], [16, 8, 16, 16], [16, 8, 256], [1, 8, 1]],
+    [[1, 1, 1, 16], [16, 8, 16, 16], [16, 8, 256], null],
+    [[6, 4], [6, 4], [4, 6], [4, 6]],
+    [[1, 4], [6, 4], [4, 6], null],
+    [[4], [2, 2, 4], [4, 4], [1, 4]],
+    [[2, 1, 4], [2, 2, 4], [4, 4], null],
+    [[1], [3, 1, 5], [15], [1]],
+    [[3, 1, 5], [3, 1, 5], [1, 15, 1], [1, 15, 1]],
+  ])('regrouped(%j over %j, to %j) = %j', (x, from, to, want) => {
+    expect(regrouped(x, from, to)).toEqual(want);
   });
 
   test('a value that an elided reshape gave another shape ([4] read as [4, 1]) is not read broadcast in a group (shape)', async () => {

@@ -471,13 +471,21 @@ describe("a batch's products summed (a convolution's weight gradient over the im
   }, 60_000);
 });
 
-describe("a convolution's weight and bias gradients, as the backend runs them", () => {
-  // g [z, filters, positions] times the columns transposed, summed over the images, and g summed over the images
-  // and positions: one matmul that writes both, unsplit (k = 3 x 64) and split (9 x 64).
+describe("a convolution's matmuls, as the backend runs them", () => {
+  test('forward: W times each image\'s columns, plus a bias per filter, as images, through a relu: one dispatch', async () => {
+    const g = new Builder();
+    const z = g.add(g.matmul(g.input('w', [8, 9]), g.input('cols', [3, 9, 36])), g.input('bias', [8, 1]));
+    const { want, got, dispatches } = await onBoth(compilePlan({ y: g.relu(g.reshape(z, [3, 8, 6, 6])) }), 'conv forward');
+    expect(dispatches).toBe(1);
+    expectClose(got.y, want.y, 'the activations');
+  });
+
+  // Backward: g [z, filters, positions] times the columns transposed, summed over the images, and g summed over the
+  // images and positions: one matmul that writes both, unsplit (k = 3 x 64) and split (9 x 64).
   test.each([
     [3, 1],
     [9, 2],
-  ])('%i images: %i dispatch(es)', async (images, dispatches) => {
+  ])('backward, %i images: %i dispatch(es)', async (images, dispatches) => {
     const g = new Builder();
     const grad = g.input('g', [images, 16, 64]);
     const plan = compilePlan({ dw: g.sum(g.matmul(grad, g.transposeLast2(g.input('cols', [images, 72, 64]))), [0]), db: g.sum(grad, [0, 2]) });

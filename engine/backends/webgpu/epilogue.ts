@@ -8,7 +8,7 @@
  */
 import type { KernelCall } from '../kernel';
 import { numel } from '../../ir/shape';
-import { layout, type FusionGroup } from './fuse';
+import { layout, regrouped, type FusionGroup } from './fuse';
 
 export type EpilogueInput = 'full' | 'col' | 'row' | 'scalar';
 /** What an epilogue step reads: the kernel's value, an input, or an earlier step's value. */
@@ -24,9 +24,11 @@ export interface Epilogue {
 
 /**
  * Group `g` (of the plan's `steps`) as the epilogue of the step that writes `value`, with the buffers of its inputs;
- * null where it cannot be: where anything else reads the value or it is a plan output, where the group's value or
- * its read of the value is laid out otherwise, where it reads a value not written `before` the step or in no kind
- * allowed (`matrix`: per column and per row), or more than `maxInputs` values besides.
+ * null where it cannot be: where anything else reads the value or it is a plan output, where the group's value has
+ * another number of elements or its read of the value is laid out otherwise, where it reads a value not written
+ * `before` the step or in no kind allowed (`matrix`: per column and per row), or more than `maxInputs` values
+ * besides. A group over another shape of as many elements (a reshape elided) reads what it reads over the value's
+ * (`regrouped`), where it can.
  */
 export function asEpilogue(
   g: FusionGroup,
@@ -35,11 +37,15 @@ export function asEpilogue(
   options: { matrix: boolean; maxInputs: number; before: (buffer: number) => boolean },
 ): { epilogue: Epilogue; inputs: number[] } | null {
   const out = layout(value.shape);
-  if (value.isOutput || [...value.readers].some((r) => !g.steps.includes(r)) || layout(g.shape) !== out) return null;
+  if (value.isOutput || [...value.readers].some((r) => !g.steps.includes(r)) || numel(g.shape) !== numel(value.shape)) return null;
   const kinds: EpilogueInput[] = [];
   const inputs: number[] = [];
   const operand: EpilogueOperand[] = [];
-  for (const x of g.inputs) {
+  for (const read of g.inputs) {
+    // What the group reads over its shape, read over the value's (a reshape between them elided).
+    const shape = layout(g.shape) === out ? read.shape : regrouped(read.shape, g.shape, value.shape);
+    if (!shape) return null;
+    const x = { buffer: read.buffer, shape };
     if (x.buffer === value.buffer) {
       if (layout(x.shape) !== out) return null;
       operand.push('value');

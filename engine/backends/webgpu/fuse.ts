@@ -130,6 +130,33 @@ function broadcastsTo(s: readonly number[], to: readonly number[]): boolean {
   return s.every((d, k) => d === 1 || d === to[to.length - s.length + k]);
 }
 
+/**
+ * Shape `x`, broadcast over `from`, as a shape broadcast over `to`, which has as many elements (a reshape elided
+ * between two steps: [16, 8, 256] read as [16, 8, 16, 16], or back): block by block of dims whose sizes multiply to
+ * the same in both, x spans the block, or is one along it, or the block's dims are the same in both; else (x spans
+ * part of a block that is regrouped) null.
+ */
+export function regrouped(x: readonly number[], from: readonly number[], to: readonly number[]): number[] | null {
+  const xs = [...new Array<number>(from.length - x.length).fill(1), ...x];
+  const out: number[] = [];
+  for (let i = from.length, j = to.length; i > 0 || j > 0; ) {
+    // The next block from the right: the fewest dims of each whose sizes multiply to the same.
+    let [i0, j0, pf, pt] = [i, j, 1, 1];
+    do {
+      if ((pf <= pt || j0 === 0) && i0 > 0) pf *= from[--i0];
+      else if (j0 > 0) pt *= to[--j0];
+      else return null;
+    } while (pf !== pt);
+    const [own, other, read] = [from.slice(i0, i), to.slice(j0, j), xs.slice(i0, i)];
+    if (read.every((d) => d === 1)) out.unshift(...other.map(() => 1));
+    else if (read.join() === own.join()) out.unshift(...other);
+    else if (own.join() === other.join()) out.unshift(...read);
+    else return null;
+    [i, j] = [i0, j0];
+  }
+  return out;
+}
+
 type PlanLike = Pick<Plan, 'buffers' | 'steps' | 'updateStart' | 'outputs'>;
 
 /**
@@ -190,24 +217,37 @@ export function planFusion(plan: PlanLike, options: FusionOptions = {}): Fusion 
       if (r.size === 0) return 'uses';
       for (const k of r) if (k < a || k > b) return 'uses';
     }
-    for (let j = a; j <= b; j++) if (!broadcastsTo(steps[j].call.outShape, shape)) return 'shape';
+    // Each step is computed per element of the sink's value: its shape broadcasts to the sink's, or it has as many
+    // elements, the same element at the same index (a reshape between them elided, ./elide.ts), and what it reads
+    // broadcast is read in the sink's dims (`regrouped`).
+    const n = numel(shape);
+    const full = (s: readonly number[]) => numel(s) === n;
+    for (let j = a; j <= b; j++) if (!broadcastsTo(steps[j].call.outShape, shape) && !full(steps[j].call.outShape)) return 'shape';
     const inputs: { buffer: number; shape: readonly number[] }[] = [];
     const operands: Operand[][] = [];
     let consistent = true;
     for (let j = a; j <= b; j++) {
+      const own = steps[j].call.outShape;
+      const reframed = !broadcastsTo(own, shape);
       operands.push(
         steps[j].inputs.map((buffer, k): Operand => {
           const w = writers[j][k];
+          const inShape = steps[j].call.inShapes[k];
           if (w >= a) {
             // A value of the group is computed broadcast by its own shape: it must be read in that shape (an elided
-            // reshape, ./elide.ts, may have changed it, [4] read as [4, 1]), leading ones aside.
-            if (layout(steps[w].call.outShape) !== layout(steps[j].call.inShapes[k])) consistent = false;
+            // reshape, ./elide.ts, may have changed it, [4] read as [4, 1]), leading ones aside, or be whole.
+            const sameLayout = layout(steps[w].call.outShape) === layout(inShape);
+            if (!(sameLayout && !reframed) && !(full(steps[w].call.outShape) && full(inShape)) && numel(inShape) !== 1) consistent = false;
             return { step: w - a };
           }
-          const inShape = steps[j].call.inShapes[k];
+          const read = reframed ? regrouped(inShape, own, shape) : inShape;
+          if (!read) {
+            consistent = false;
+            return { input: 0 };
+          }
           let e = inputs.findIndex((x) => x.buffer === buffer);
-          if (e < 0) e = inputs.push({ buffer, shape: inShape }) - 1;
-          else if (numel(inputs[e].shape) !== numel(inShape)) consistent = false;
+          if (e < 0) e = inputs.push({ buffer, shape: read }) - 1;
+          else if (layout(inputs[e].shape) !== layout(read)) consistent = false;
           return { input: e };
         }),
       );
