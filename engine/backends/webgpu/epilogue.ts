@@ -37,6 +37,7 @@ export function asEpilogue(
   options: { matrix: boolean; maxInputs: number; before: (buffer: number) => boolean },
 ): { epilogue: Epilogue; inputs: number[] } | null {
   const out = layout(value.shape);
+  const [rows, cols] = value.shape.slice(-2);
   if (value.isOutput || [...value.readers].some((r) => !g.steps.includes(r)) || numel(g.shape) !== numel(value.shape)) return null;
   const kinds: EpilogueInput[] = [];
   const inputs: number[] = [];
@@ -51,7 +52,6 @@ export function asEpilogue(
       operand.push('value');
       continue;
     }
-    const [rows, cols] = value.shape.slice(-2);
     const along = options.matrix && value.shape.length >= 2 ? { [String(cols)]: 'col', [`${rows},1`]: 'row' }[layout(x.shape)] : undefined;
     const kind = numel(x.shape) === 1 ? 'scalar' : layout(x.shape) === out ? 'full' : (along as EpilogueInput | undefined);
     if (!kind || !options.before(x.buffer)) return null;
@@ -59,7 +59,6 @@ export function asEpilogue(
     kinds.push(kind);
   }
   if (inputs.length > options.maxInputs) return null;
-  const [rows, cols] = value.shape.slice(-2);
   return {
     epilogue: {
       inputs: kinds,

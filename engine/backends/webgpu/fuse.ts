@@ -235,9 +235,11 @@ export function planFusion(plan: PlanLike, options: FusionOptions = {}): Fusion 
           const inShape = steps[j].call.inShapes[k];
           if (w >= a) {
             // A value of the group is computed broadcast by its own shape: it must be read in that shape (an elided
-            // reshape, ./elide.ts, may have changed it, [4] read as [4, 1]), leading ones aside, or be whole.
-            const sameLayout = layout(steps[w].call.outShape) === layout(inShape);
-            if (!(sameLayout && !reframed) && !(full(steps[w].call.outShape) && full(inShape)) && numel(inShape) !== 1) consistent = false;
+            // reshape, ./elide.ts, may have changed it, [4] read as [4, 1]), leading ones aside, by a step over the
+            // group's dims; or be whole, or one value.
+            const asComputed = layout(steps[w].call.outShape) === layout(inShape) && !reframed;
+            const whole = full(steps[w].call.outShape) && full(inShape);
+            if (!asComputed && !whole && numel(inShape) !== 1) consistent = false;
             return { step: w - a };
           }
           const read = reframed ? regrouped(inShape, own, shape) : inShape;

@@ -201,9 +201,15 @@ export function matmulLayout(call: KernelCall | MatmulOperands, config?: MatmulC
   };
 }
 
-/** The output tiles of a matmul (of its C with the extra row or column of `sums`) for a tile size. */
-function tilesOf({ m, n, batch, sums }: Pick<MatmulLayout, 'm' | 'n' | 'batch' | 'sums'>, tile: number): number {
-  return Math.ceil((m + (sums === 'b' ? 1 : 0)) / tile) * Math.ceil((n + (sums === 'a' ? 1 : 0)) / tile) * batch;
+/** The output tiles of a matmul (of its C with the extra row or column of `sums`) for a tile size, down and across. */
+function tileGrid({ m, n, sums }: Pick<MatmulLayout, 'm' | 'n' | 'sums'>, tile: number): [number, number] {
+  return [Math.ceil((m + (sums === 'b' ? 1 : 0)) / tile), Math.ceil((n + (sums === 'a' ? 1 : 0)) / tile)];
+}
+
+/** All output tiles of a matmul, its batch's too. */
+function tilesOf(l: Pick<MatmulLayout, 'm' | 'n' | 'batch' | 'sums'>, tile: number): number {
+  const [down, across] = tileGrid(l, tile);
+  return down * across * l.batch;
 }
 
 /**
@@ -430,8 +436,7 @@ ${stores.join('\n')}
 export function matmulKernel(operands: KernelCall | MatmulOperands, config?: MatmulConfig, splits = 1): GpuKernel {
   const l = matmulLayout(operands, config);
   if (l.epilogue && splits > 1) throw new Error('a split-K matmul computes no epilogue: the split sum does');
-  const tilesM = Math.ceil((l.m + (l.sums === 'b' ? 1 : 0)) / l.tile);
-  const tilesN = Math.ceil((l.n + (l.sums === 'a' ? 1 : 0)) / l.tile);
+  const [tilesM, tilesN] = tileGrid(l, l.tile);
   const kSplit = Math.ceil(l.k / splits / l.bk) * l.bk;
   return {
     code: matmulSource(l, splits > 1),
