@@ -9,7 +9,7 @@
 import { describe, expect, test } from 'vitest';
 import { CpuBackend } from '../../engine/backends/cpu/cpu-backend';
 import type { Backend } from '../../engine/backends/backend';
-import { MATMUL_CONFIGS, matmulKernel, matmulLayout, matmulSplits, matmulWorkgroupBytes, splitSumKernel, takesSums, type KSums, type MatmulConfig, type MatmulOperands } from '../../engine/backends/webgpu/kernels/matmul';
+import { MATMUL_CONFIGS, matmulKernel, matmulLayout, matmulSplits, matmulWorkgroupBytes, matmulPairKernel, splitSumKernel, takesSums, type KSums, type MatmulConfig, type MatmulOperands } from '../../engine/backends/webgpu/kernels/matmul';
 import { planFolds } from '../../engine/backends/webgpu/fold';
 import type { WebGpuExecutable } from '../../engine/backends/webgpu/webgpu-backend';
 import { planFusion } from '../../engine/backends/webgpu/fuse';
@@ -494,4 +494,40 @@ describe("a convolution's matmuls, as the backend runs them", () => {
     expectClose(got.dw, want.dw, 'the weight gradient');
     expectClose(got.db, want.db, 'the bias gradient');
   });
+});
+
+describe('two matmuls as one dispatch', () => {
+  // Scalar and vec4, each way transposed, batched, with the sums of A's rows in the first.
+  test.each([
+    [0, 4, undefined],
+    [6, 7, 'a'],
+    [8, 3, 'b'],
+    [5, 0, undefined],
+  ] as const)('shapes %i and %i (sums of %s in the first)', async (i, j, sums) => {
+    const gpu = backend();
+    const shapes = [...CONFIG_SHAPES, [[128, 64], [128, 64], true, false], [[32, 48], [48, 16], false, false], [[8, 16], [12, 16], false, true]] as const;
+    const cases = await Promise.all([shapes[i], shapes[j]].map((shape, k) => configCase(`pair ${k}`, [...shape] as (typeof CONFIG_SHAPES)[number])));
+    const first = { ...cases[0].operands, ...(sums ? { sums } : {}) };
+    const count = sums === 'a' ? first.outShape[first.outShape.length - 2] : sums === 'b' ? first.outShape[first.outShape.length - 1] : 0;
+    const storage = (x: Float32Array) => {
+      const buffer = gpu.createStorage(x.length, 'an operand');
+      gpu.write(buffer, x);
+      return { buffer, bytes: Math.max(4, x.byteLength) };
+    };
+    const [a0, b0, s0, c0, a1, b1, c1] = [cases[0].a, cases[0].b, new Float32Array(count), new Float32Array(cases[0].want.length), cases[1].a, cases[1].b, new Float32Array(cases[1].want.length)].map(storage);
+    const bindings = sums ? [a0, b0, s0, c0, a1, b1, c1] : [a0, b0, c0, a1, b1, c1];
+    gpu.dispatch(gpu.bindKernel(matmulPairKernel(first, cases[1].operands), bindings));
+    expectClose(await gpu.readBuffer(c0.buffer, cases[0].want.length), cases[0].want, 'the first product');
+    expectClose(await gpu.readBuffer(c1.buffer, cases[1].want.length), cases[1].want, 'the second product');
+    if (sums) {
+      const [sa, sb, transA, transB] = shapes[i];
+      const x = sums === 'a' ? cases[0].a : cases[0].b;
+      const [rows, cols] = sums === 'a' ? sa : sb;
+      const kFirst = sums === 'a' ? transA : !transB;
+      const want = new Float64Array(count);
+      for (let r = 0; r < rows; r++) for (let c = 0; c < cols; c++) want[kFirst ? c : r] += x[r * cols + c];
+      expectClose(await gpu.readBuffer(s0.buffer, count), Float32Array.from(want), 'the sums');
+    }
+    for (const x of [a0, b0, s0, c0, a1, b1, c1]) x.buffer.destroy();
+  }, 60_000);
 });

@@ -1,5 +1,5 @@
 import type { Backend, Executable, Phase } from '../backend';
-import type { FloatArray, RunContext } from '../kernel';
+import type { FloatArray, KernelCall, RunContext } from '../kernel';
 import type { Plan, PlanStep } from '../../plan/plan';
 import { StudioError } from '../../util/errors';
 import { readFailure, recordGpuError, requireGpu, throwGpuErrors, type GpuInfo } from './gpu';
@@ -13,7 +13,8 @@ import { epilogueInputSizes } from './epilogue';
 import { contextWords, type GpuKernel, type StepKernels } from './kernel';
 import { ownBuffers, shareBuffers } from './share-buffers';
 import { gpuKernelFor } from './kernels';
-import { matmulStepKernels } from './kernels/matmul';
+import { matmulPairKernel, matmulStepKernels, type MatmulOperands } from './kernels/matmul';
+import { planPairs } from './pair-matmuls';
 import { groupedUpdateKernel } from './kernels/update';
 import { reduceKernels, sumSquaresKernels } from './kernels/reduce';
 import { numel } from '../../ir/shape';
@@ -260,6 +261,8 @@ interface StepDispatch {
   kernels: StepKernels;
   inSizes: number[];
   outSize: number;
+  /** What a matmul computes (a plan step's call, or a rewrite of ./fold.ts): none but for a matmul alone. */
+  matmul?: KernelCall | MatmulOperands;
   bound?: BoundStep;
 }
 
@@ -327,7 +330,8 @@ export class WebGpuExecutable implements Executable {
       const kernels = gpuKernelFor(step.call, isUpdate);
       if (!kernels) throw new StudioError(`the WebGPU backend has no kernel for ${step.call.op}`);
       usesContext ||= 'kernel' in kernels && !!kernels.kernel.usesContext;
-      return { what: `${step.call.op} ${shapeText(step.call.outShape)}`, step, kernels, inSizes: isUpdate ? step.inputs.map(() => outSize) : step.call.inShapes.map(numel), outSize };
+      const inSizes = isUpdate ? step.inputs.map(() => outSize) : step.call.inShapes.map(numel);
+      return { what: `${step.call.op} ${shapeText(step.call.outShape)}`, step, kernels, inSizes, outSize, ...(step.call.op === 'matmul' ? { matmul: step.call } : {}) };
     });
     this.usesContext = usesContext;
     if (fuse) this.planDispatches(maxStorageBuffers, rows);
@@ -434,9 +438,30 @@ export class WebGpuExecutable implements Executable {
       const inSizes = [...inShapes.map(numel), ...epilogueInputSizes(r.epilogue, r.outShape), ...(r.sumsSize ? [r.sumsSize] : [])];
       const step = { ...plan.steps[r.step], call: { op: 'matmul', attrs: {}, inShapes, outShape: r.outShape }, inputs: r.inputs, output: r.output };
       const what = `matmul${r.epilogue ? ' +epilogue' : ''}${r.sums ? ' +sums' : ''} ${shapeText(r.outShape)}`;
-      this.folded.set(r.step, { what, step, kernels: matmulStepKernels(r), inSizes, outSize: numel(r.outShape) });
+      this.folded.set(r.step, { what, step, kernels: matmulStepKernels(r), inSizes, outSize: numel(r.outShape), matmul: r });
     }
     for (const t of folds.skipped) this.folded.set(t, null);
+
+    // Neighbouring matmuls that do not depend on each other, as one dispatch: the first's in its place, the second's
+    // dropped.
+    const order: [number, StepDispatch][] = [];
+    this.forEachDispatch(0, plan.updateStart, (d, at) => order.push([at, d]));
+    const candidates = order.map(([, d]) => {
+      const sums = d.matmul && !('op' in d.matmul) && d.matmul.sums ? 1 : 0;
+      const inputs = d.step.inputs;
+      return { matmul: !!d.matmul && 'kernel' in d.kernels, reads: inputs.slice(0, inputs.length - sums), writes: [...inputs.slice(inputs.length - sums), d.step.output] };
+    });
+    for (const [x, y] of planPairs(candidates, maxStorageBuffers)) {
+      const [[at, first], [skip, second]] = [order[x], order[y]];
+      this.folded.set(at, {
+        what: `${first.what} & ${second.what}`,
+        step: { ...first.step, inputs: [first, second].flatMap((d) => [...d.step.inputs, d.step.output]) },
+        kernels: { kernel: matmulPairKernel(first.matmul!, second.matmul!) },
+        inSizes: [first, second].flatMap((d) => [...d.inSizes, d.outSize]),
+        outSize: first.outSize,
+      });
+      this.folded.set(skip, null);
+    }
   }
 
   private buffer(i: number): GPUBuffer {
@@ -507,13 +532,14 @@ export class WebGpuExecutable implements Executable {
    * The dispatches of steps [a, b): each step's own, a fused group's in place of its steps, a folded matmul's. The
    * ranges run are the whole plan or a phase, which hold every group and fold whole (step by step: `stepwise`).
    */
-  private forEachDispatch(a: number, b: number, fn: (s: StepDispatch) => void): void {
+  private forEachDispatch(a: number, b: number, fn: (s: StepDispatch, at: number) => void): void {
     for (let i = a; i < b; i++) {
+      const at = i;
       let s = this.own[i];
       const f = this.fused.get(i);
       if (f && f.last < b) [s, i] = [f.dispatch, f.last];
       else if (this.folded.has(i)) s = this.folded.get(i)!;
-      if (s) fn(s);
+      if (s) fn(s, at);
     }
   }
 

@@ -275,11 +275,17 @@ fn store(base: u32, row: u32, col: u32, v: vec4<f32>) {
   return load('a', a) + load('b', b) + store;
 }
 
-/** The kernel's WGSL; `split`: split along k (C's binding then holds the splits' parts, and their sums over k). */
-function matmulSource(
+/**
+ * The kernel's WGSL but for what a pair of matmuls in one kernel share (`matmulPairKernel`): its Params struct, its
+ * storage bindings (`storage` of them, from 0), constants and functions, and `fn tiles(all: u32, t: u32)`, which
+ * computes output tile `all` with thread `t`; it reads its params as `p` and the tiles' workgroup memory as `at`
+ * (`atSize` vec4s) and `bt` (`btSize`), which the kernel declares. `split`: split along k (C's binding then holds
+ * the splits' parts, and their sums over k).
+ */
+function matmulDeclarations(
   { tile, bk, stages, vec4, transA, transB, epilogue, sums, za, zb }: Pick<MatmulLayout, 'tile' | 'bk' | 'stages' | 'vec4' | 'transA' | 'transB' | 'epilogue' | 'sums' | 'za' | 'zb'>,
   split: boolean,
-): string {
+): { decls: string; storage: number; atSize: number; btSize: number } {
   const e = epilogueWgsl(epilogue, 2);
   const sumsBound = !!sums && !split;
   const own = 2 + e.count + (sumsBound ? 1 : 0); // C's binding
@@ -353,7 +359,7 @@ ${multiply}
     }
     workgroupBarrier();
   }`;
-  return `
+  const decls = `
 struct Params {
   m: u32, n: u32, k: u32, batch: u32,
   tiles_m: u32, tiles_n: u32, k_split: u32, splits: u32,
@@ -364,7 +370,6 @@ struct Params {
 @group(0) @binding(1) var<storage, read> b: array<${type}>;
 ${e.bindings}${sumsBound ? `\n@group(0) @binding(${2 + e.count}) var<storage, read_write> sums: array<f32>;` : ''}
 @group(0) @binding(${own}) var<storage, read_write> c: array<${type}>;
-@group(0) @binding(${own + 1}) var<uniform> p: Params;
 
 const TILE = ${tile}u;
 const BK = ${bk}u;
@@ -375,16 +380,11 @@ const BS = TILE + ${transB ? 4 : 0}u;
 
 const A_STAGE = ${(bk * (tile + 4)) / 4}u;
 const B_STAGE = ${(bk * (tile + (transB ? 4 : 0))) / 4}u;
-var<workgroup> at: array<vec4<f32>, ${(stages * bk * (tile + 4)) / 4}>; // A tile, k-major: [stage][BK][AS] as vec4s
-var<workgroup> bt: array<vec4<f32>, ${(stages * bk * (tile + (transB ? 4 : 0))) / 4}>; // B tile: [stage][BK][BS] as vec4s
-var<private> k_hi: u32;
 ${epilogue ? `${e.fns}\n${e.fn}` : ''}
 ${accessors(vec4, transA, transB, !!epilogue, sums, za + zb > 0, !!sums && split)}
 
-@compute @workgroup_size(256)
-fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>, @builtin(local_invocation_index) t: u32) {
+fn tiles(all: u32, t: u32) {
   let per_batch = p.tiles_m * p.tiles_n;
-  let all = wid.x + wid.y * nwg.x;
   if (all >= per_batch * p.batch * p.splits) { return; }
   // Split-K: workgroups come in p.splits sets, set number split summing k in [k_lo, k_hi) into its own part of c.
   let split = all / (per_batch * p.batch);
@@ -425,6 +425,39 @@ ${loop}
 ${stores.join('\n')}
 }
 `;
+  // A tile, k-major: [stage][BK][AS] as vec4s; B's: [stage][BK][BS].
+  return { decls, storage: own + 1, atSize: (stages * bk * (tile + 4)) / 4, btSize: (stages * bk * (tile + (transB ? 4 : 0))) / 4 };
+}
+
+/** The workgroup memory and thread index of a matmul kernel, and its entry point, whose body is `body`. */
+function entry(atSize: number, btSize: number, body: string): string {
+  return `
+var<workgroup> at: array<vec4<f32>, ${atSize}>;
+var<workgroup> bt: array<vec4<f32>, ${btSize}>;
+var<private> k_hi: u32;
+
+@compute @workgroup_size(256)
+fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>, @builtin(local_invocation_index) t: u32) {
+  let all = wid.x + wid.y * nwg.x;
+${body}
+}`;
+}
+
+/** The kernel's WGSL (see matmulDeclarations). */
+function matmulSource(l: MatmulLayout, split: boolean): string {
+  const { decls, storage, atSize, btSize } = matmulDeclarations(l, split);
+  return `${decls}@group(0) @binding(${storage}) var<uniform> p: Params;\n${entry(atSize, btSize, '  tiles(all, t);')}`;
+}
+
+/**
+ * A matmul's declarations (matmulDeclarations) as the `q`th of a pair: every name they declare suffixed `_q`, their
+ * params read from `p.q<q>`, their bindings numbered from `first`.
+ */
+function asPairPart(decls: string, q: number, first: number): string {
+  const names = [...decls.matchAll(/^(?:fn|const|struct)\s+(\w+)|var<[^>]+>\s+(\w+)\s*:/gm)].map((m) => m[1] ?? m[2]);
+  let out = decls;
+  for (const name of new Set(names)) out = out.replace(new RegExp(`(?<![.\\w])${name}\\b`, 'g'), `${name}_${q}`);
+  return out.replace(/(?<![.\w])p\./g, `p.q${q}.`).replace(/@binding\((\d+)\)/g, (_, b: string) => `@binding(${Number(b) + first})`);
 }
 
 /**
@@ -443,6 +476,26 @@ export function matmulKernel(operands: KernelCall | MatmulOperands, config?: Mat
     workgroups: grid1d(tilesM * tilesN * l.batch * splits, 1),
     params: packWords([l.m, l.n, l.k, l.batch, tilesM, tilesN, Math.max(kSplit, 1), splits, l.kper, l.za, l.zb, 0, ...l.dims, ...l.aStrides, ...l.bStrides, ...epilogueWgsl(l.epilogue, 2).words]),
   };
+}
+
+/**
+ * Two matmuls as one dispatch (neither split): the first's output tiles, then the second's, each workgroup computing
+ * one tile of one of them, each matmul's bindings as its own kernel's, the first's before the second's, then their
+ * params. Where two small matmuls do not depend on each other (a dense layer's input gradient g W and weight
+ * gradient g^T x), that is one launch and one barrier fewer, and the two fill a GPU together.
+ */
+export function matmulPairKernel(first: KernelCall | MatmulOperands, second: KernelCall | MatmulOperands): GpuKernel {
+  const layouts = [first, second].map((operands) => matmulLayout(operands));
+  const parts = layouts.map((l) => matmulDeclarations(l, false));
+  const params = [first, second].map((operands) => matmulKernel(operands).params!);
+  const body = `  let first = p.q0.tiles_m * p.q0.tiles_n * p.q0.batch;
+  if (all < first) { tiles_0(all, t); } else { tiles_1(all - first, t); }`;
+  const code = `${asPairPart(parts[0].decls, 0, 0)}${asPairPart(parts[1].decls, 1, parts[0].storage)}
+struct Params { q0: Params_0, q1: Params_1 }
+@group(0) @binding(${parts[0].storage + parts[1].storage}) var<uniform> p: Params;
+${entry(Math.max(...parts.map((x) => x.atSize)), Math.max(...parts.map((x) => x.btSize)), body)}`;
+  const tiles = layouts.map((l) => tilesOf(l, l.tile));
+  return { code, workgroups: grid1d(tiles[0] + tiles[1], 1), params: Uint32Array.from([...params[0], ...params[1]]), bindOutput: false };
 }
 
 /**
