@@ -469,13 +469,14 @@ function asPairPart(decls: string, q: number, first: number): string {
 export function matmulKernel(operands: KernelCall | MatmulOperands, config?: MatmulConfig, splits = 1): GpuKernel {
   const l = matmulLayout(operands, config);
   if (l.epilogue && splits > 1) throw new Error('a split-K matmul computes no epilogue: the split sum does');
+  return { code: matmulSource(l, splits > 1), workgroups: grid1d(tilesOf(l, l.tile) * splits, 1), params: matmulParams(l, splits) };
+}
+
+/** A matmul kernel's Params words. */
+function matmulParams(l: MatmulLayout, splits: number): Uint32Array {
   const [tilesM, tilesN] = tileGrid(l, l.tile);
   const kSplit = Math.ceil(l.k / splits / l.bk) * l.bk;
-  return {
-    code: matmulSource(l, splits > 1),
-    workgroups: grid1d(tilesM * tilesN * l.batch * splits, 1),
-    params: packWords([l.m, l.n, l.k, l.batch, tilesM, tilesN, Math.max(kSplit, 1), splits, l.kper, l.za, l.zb, 0, ...l.dims, ...l.aStrides, ...l.bStrides, ...epilogueWgsl(l.epilogue, 2).words]),
-  };
+  return packWords([l.m, l.n, l.k, l.batch, tilesM, tilesN, Math.max(kSplit, 1), splits, l.kper, l.za, l.zb, 0, ...l.dims, ...l.aStrides, ...l.bStrides, ...epilogueWgsl(l.epilogue, 2).words]);
 }
 
 /**
@@ -487,7 +488,7 @@ export function matmulKernel(operands: KernelCall | MatmulOperands, config?: Mat
 export function matmulPairKernel(first: KernelCall | MatmulOperands, second: KernelCall | MatmulOperands): GpuKernel {
   const layouts = [first, second].map((operands) => matmulLayout(operands));
   const parts = layouts.map((l) => matmulDeclarations(l, false));
-  const params = [first, second].map((operands) => matmulKernel(operands).params!);
+  const params = layouts.map((l) => matmulParams(l, 1));
   const body = `  let first = p.q0.tiles_m * p.q0.tiles_n * p.q0.batch;
   if (all < first) { tiles_0(all, t); } else { tiles_1(all - first, t); }`;
   const code = `${asPairPart(parts[0].decls, 0, 0)}${asPairPart(parts[1].decls, 1, parts[0].storage)}
