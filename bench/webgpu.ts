@@ -15,7 +15,7 @@ import type { GraphNode } from '../engine/graph/expand';
 import { CpuBackend } from '../engine/backends/cpu/cpu-backend';
 import { AUTO_MIN_STEP_FLOPS, stepFlops } from '../engine/backends/select';
 import { StudioError } from '../engine/util/errors';
-import { hostOnlyDevice, timingDevice } from '../engine/backends/webgpu/gpu';
+import { hostOnlyDevice, timingDevice, type GpuInfo } from '../engine/backends/webgpu/gpu';
 import { WebGpuBackend, WebGpuExecutable, type BoundKernel } from '../engine/backends/webgpu/webgpu-backend';
 import { MATMUL_CONFIGS, matmulKernel, matmulLayout, matmulSplits, matmulWorkgroupBytes, splitSumKernel } from '../engine/backends/webgpu/kernels/matmul';
 import { randomArray, type Bench } from './context';
@@ -313,24 +313,36 @@ export const dispatch: Bench = {
 export const hostCost: Bench = {
   name: 'host_cost',
   backends: ['webgpu'],
-  async run() {
-    const info = await hostOnlyDevice();
-    if (!info) {
-      note('host_cost skipped: this dawn.node has no Null backend');
-      return;
-    }
-    const gpu = await WebGpuBackend.create(info);
-    const extras = { backend: 'webgpu', adapter: gpu.adapter };
-    for (const batch of [MLP.batch, 8 * MLP.batch]) {
-      note(`host_cost: mlp_step batch ${batch} on the Null backend`);
-      const { seconds, dispatches } = await gpuStep(gpu, mlpGraph(), batch, batchOf(batch));
-      emit({ bench: 'host_cost', of: 'mlp_step', ...extras, batch, dispatches, value: seconds * 1e6, unit: 'us/step' });
-    }
-    note('host_cost: dispatch on the Null backend');
-    emit({ bench: 'host_cost', of: 'dispatch', ...extras, ops: DISPATCH_OPS, value: (await dispatchSeconds(gpu)) * 1e6, unit: 'us/op' });
-    gpu.dispose();
-  },
+  run: () =>
+    onDeviceOfItsOwn(hostOnlyDevice, 'host_cost skipped: this dawn.node has no Null backend', async (gpu, extras) => {
+      for (const batch of [MLP.batch, 8 * MLP.batch]) {
+        note(`host_cost: mlp_step batch ${batch} on the Null backend`);
+        const { seconds, dispatches } = await gpuStep(gpu, mlpGraph(), batch, batchOf(batch));
+        emit({ bench: 'host_cost', of: 'mlp_step', ...extras, batch, dispatches, value: seconds * 1e6, unit: 'us/step' });
+      }
+      note('host_cost: dispatch on the Null backend');
+      emit({ bench: 'host_cost', of: 'dispatch', ...extras, ops: DISPATCH_OPS, value: (await dispatchSeconds(gpu)) * 1e6, unit: 'us/op' });
+    }),
 };
+
+/**
+ * Runs `body` on a backend over a device that `open` makes for the purpose (Dawn's Null backend, one that times
+ * passes), disposed after; where it makes none, notes `skipped` instead.
+ */
+async function onDeviceOfItsOwn(
+  open: () => Promise<GpuInfo | undefined>,
+  skipped: string,
+  body: (gpu: WebGpuBackend, extras: { backend: string; adapter: string }) => Promise<void>,
+): Promise<void> {
+  const info = await open();
+  if (!info) return note(skipped);
+  const gpu = await WebGpuBackend.create(info);
+  try {
+    await body(gpu, { backend: 'webgpu', adapter: gpu.adapter });
+  } finally {
+    gpu.dispose();
+  }
+}
 
 /** Profiled runs of a step, after WARM_RUNS unprofiled ones: each dispatch's time is its median over them. */
 const PROFILE_RUNS = 5;
@@ -345,27 +357,20 @@ const WARM_RUNS = 3;
 export const gpuProfile: Bench = {
   name: 'gpu_profile',
   backends: ['webgpu'],
-  async run() {
-    const info = await timingDevice();
-    if (!info) {
-      note('gpu_profile skipped: no adapter here times compute passes (timestamp-query)');
-      return;
-    }
-    const gpu = await WebGpuBackend.create(info);
-    const extras = { backend: 'webgpu', adapter: gpu.adapter };
-    for (const batch of gpu.software ? [MLP.batch] : [MLP.batch, 8 * MLP.batch]) {
-      await figure(`gpu_profile batch ${batch}`, async () => {
-        note(`gpu_profile: mlp_step batch ${batch}, ${PROFILE_RUNS} runs timed dispatch by dispatch`);
-        const exe = loadTrainStep(gpu, mlpGraph(), batch, batchOf(batch));
-        for (let step = 1; step <= WARM_RUNS; step++) exe.run({ seed: MLP.seed, step });
-        const runs: { what: string; ns: number }[][] = [];
-        for (let step = 1; step <= PROFILE_RUNS; step++) runs.push(await exe.profile({ seed: MLP.seed, step: WARM_RUNS + step }));
-        const us = runs[0].map((_, i) => median(runs.map((r) => r[i].ns)) / 1e3);
-        runs[0].forEach(({ what }, i) => emit({ bench: 'gpu_profile', ...extras, batch, dispatch: i, what, value: us[i], unit: 'us' }));
-        emit({ bench: 'gpu_profile', ...extras, batch, of: 'sum', dispatches: us.length, value: us.reduce((a, b) => a + b, 0), unit: 'us/step' });
-      });
-    }
-    gpu.dispose();
-  },
+  run: () =>
+    onDeviceOfItsOwn(timingDevice, 'gpu_profile skipped: no adapter here times compute passes (timestamp-query)', async (gpu, extras) => {
+      for (const batch of gpu.software ? [MLP.batch] : [MLP.batch, 8 * MLP.batch]) {
+        await figure(`gpu_profile batch ${batch}`, async () => {
+          note(`gpu_profile: mlp_step batch ${batch}, ${PROFILE_RUNS} runs timed dispatch by dispatch`);
+          const exe = loadTrainStep(gpu, mlpGraph(), batch, batchOf(batch));
+          for (let step = 1; step <= WARM_RUNS; step++) exe.run({ seed: MLP.seed, step });
+          const runs: { what: string; ns: number }[][] = [];
+          for (let step = 1; step <= PROFILE_RUNS; step++) runs.push(await exe.profile({ seed: MLP.seed, step: WARM_RUNS + step }));
+          const us = runs[0].map((_, i) => median(runs.map((r) => r[i].ns)) / 1e3);
+          runs[0].forEach(({ what }, i) => emit({ bench: 'gpu_profile', ...extras, batch, dispatch: i, what, value: us[i], unit: 'us' }));
+          emit({ bench: 'gpu_profile', ...extras, batch, of: 'sum', dispatches: us.length, value: us.reduce((a, b) => a + b, 0), unit: 'us/step' });
+        });
+      }
+    }),
 };
 
