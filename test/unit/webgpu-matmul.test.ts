@@ -497,13 +497,12 @@ describe("a convolution's matmuls, as the backend runs them", () => {
 });
 
 describe('two matmuls as one dispatch', () => {
-  // Scalar and vec4, each way transposed, batched, with the sums of A's rows in the first, a 128 tile beside a 64.
+  // Scalar and vec4, each way transposed, batched, with the sums of A's rows in the first.
   test.each([
     [0, 4, undefined],
     [6, 7, 'a'],
     [8, 3, 'b'],
     [5, 0, undefined],
-    [9, 3, undefined],
   ] as const)('shapes %i and %i (sums of %s in the first)', async (i, j, sums) => {
     const gpu = backend();
     const shapes = [
@@ -511,11 +510,9 @@ describe('two matmuls as one dispatch', () => {
       [[128, 64], [128, 64], true, false],
       [[32, 48], [48, 16], false, false],
       [[8, 16], [12, 16], false, true],
-      [[2048, 4], [4, 2048], false, false],
     ] as const;
     const cases = await Promise.all([shapes[i], shapes[j]].map((shape, k) => configCase(`pair ${k}`, [...shape] as (typeof CONFIG_SHAPES)[number])));
     const first = { ...cases[0].operands, ...(sums ? { sums } : {}) };
-    expect([first, cases[1].operands].map((o) => matmulLayout(o).tile)).toEqual([i === 9 ? 128 : 64, 64]);
     const count = sums === 'a' ? first.outShape[first.outShape.length - 2] : sums === 'b' ? first.outShape[first.outShape.length - 1] : 0;
     const storage = (x: Float32Array) => {
       const buffer = gpu.createStorage(x.length, 'an operand');

@@ -6,9 +6,9 @@
 import { describe, expect, test } from 'vitest';
 import { planPairs, type PairCandidate } from '../../engine/backends/webgpu/pair-matmuls';
 
-/** A matmul reading `reads` and writing `writes`; `other`: any other dispatch (or a split matmul). */
-const mm = (reads: number[], writes: number[]): PairCandidate => ({ matmul: true, reads, writes });
-const other: PairCandidate = { matmul: false, reads: [0], writes: [99] };
+/** A matmul (of 64-tiles) reading `reads` and writing `writes`; `other`: any other dispatch (or a split matmul). */
+const mm = (reads: number[], writes: number[], tile = 64): PairCandidate => ({ matmul: `tile ${tile}`, reads, writes });
+const other: PairCandidate = { reads: [0], writes: [99] };
 
 describe('matmuls paired into one dispatch', () => {
   test.each([
@@ -21,6 +21,7 @@ describe('matmuls paired into one dispatch', () => {
     { what: 'four in a row: two pairs', dispatches: [mm([1], [2]), mm([1], [3]), mm([1], [4]), mm([1], [5])], pairs: [[0, 1], [2, 3]] },
     { what: 'more bindings than a stage has (8)', dispatches: [mm([1, 2, 3, 4], [5]), mm([1, 6, 7], [8])], pairs: [] },
     { what: 'as many as a stage has', dispatches: [mm([1, 2, 3], [5]), mm([1, 6, 7], [8])], pairs: [[0, 1]] },
+    { what: 'tiles of two sizes', dispatches: [mm([1, 2], [3], 128), mm([1, 4], [5])], pairs: [] },
   ])('$what', ({ dispatches, pairs }) => {
     expect(planPairs(dispatches, 8)).toEqual(pairs);
   });

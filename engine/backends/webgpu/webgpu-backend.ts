@@ -13,7 +13,7 @@ import { epilogueInputSizes } from './epilogue';
 import { contextWords, type GpuKernel, type StepKernels } from './kernel';
 import { ownBuffers, shareBuffers } from './share-buffers';
 import { gpuKernelFor } from './kernels';
-import { matmulPairKernel, matmulStepKernels, type MatmulOperands } from './kernels/matmul';
+import { matmulLayout, matmulPairKernel, matmulStepKernels, type MatmulOperands } from './kernels/matmul';
 import { planPairs } from './pair-matmuls';
 import { groupedUpdateKernel } from './kernels/update';
 import { reduceKernels, sumSquaresKernels } from './kernels/reduce';
@@ -449,7 +449,8 @@ export class WebGpuExecutable implements Executable {
     const candidates = order.map(([, d]) => {
       const sums = d.matmul && !('op' in d.matmul) && d.matmul.sums ? 1 : 0;
       const inputs = d.step.inputs;
-      return { matmul: !!d.matmul && 'kernel' in d.kernels, reads: inputs.slice(0, inputs.length - sums), writes: [...inputs.slice(inputs.length - sums), d.step.output] };
+      const matmul = d.matmul && 'kernel' in d.kernels ? `tile ${matmulLayout(d.matmul).tile}` : undefined;
+      return { ...(matmul ? { matmul } : {}), reads: inputs.slice(0, inputs.length - sums), writes: [...inputs.slice(inputs.length - sums), d.step.output] };
     });
     for (const [x, y] of planPairs(candidates, maxStorageBuffers)) {
       const [[at, first], [skip, second]] = [order[x], order[y]];
