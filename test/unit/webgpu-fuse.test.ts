@@ -190,7 +190,7 @@ describe('which steps fuse', () => {
     expect(f.singles.filter((g) => taken.has(g)).map((g) => ops[g.steps[0]])).toEqual(['add']);
     // The loss: the batch's sum, then its mean's scale (1 / 128, a scalar constant) and sign, which the sum computes
     // as it writes.
-    expect(f.epilogues.map((e) => [e.reduce, ...e.group.steps].map((i) => ops[i]).join(' '))).toEqual(['sum mul neg']);
+    expect(f.epilogues.map((e) => [e.step, ...e.group.steps].map((i) => ops[i]).join(' '))).toEqual(['sum mul neg']);
     // The log-sum-exp's cross-entropy, the accuracy count, the backward of the softmax's normaliser, and the six
     // gradient norms.
     expect(f.prologues.map((p) => [...p.group.steps, p.reduce].map((i) => ops[i]).join(' '))).toEqual([
@@ -287,7 +287,7 @@ async function expectSame(outputs: Record<string, IRNode>, feeds: Record<string,
   const plan = compilePlan(outputs);
   const f = planFusion(ownBuffers(plan), { maxStorageBuffers: gpu().device.limits.maxStorageBuffersPerShaderStage });
   const covered = new Set([...f.groups, ...f.prologues.map((p) => p.group), ...f.epilogues.map((e) => e.group)].flatMap((g) => g.steps));
-  for (const { reduce } of [...f.prologues, ...f.epilogues]) covered.add(reduce);
+  for (const at of [...f.prologues.map((p) => p.reduce), ...f.epilogues.map((e) => e.step)]) covered.add(at);
   expect(covered.size).toBe(fusedSteps);
   const [fused, unfused] = await bothWays(plan, feeds);
   for (const [name, want] of unfused) expect(mismatch(fused.get(name)!, want), name).toBe('');
@@ -385,11 +385,55 @@ describe('fused kernels compute what the steps do', () => {
     expect(new WebGpuExecutable(gpu(), compilePlan(norms)).dispatches()).toBe(2);
   });
 
-  test('no epilogue: after a max_mask, of a value read twice, of a value broadcast wider', () => {
+  /** Expects the plan of `outputs` to run as one dispatch, and the same values as unfused. */
+  async function expectOneDispatch(outputs: Record<string, IRNode>, feeds: Record<string, Float32Array>) {
+    const plan = compilePlan(outputs);
+    expect(new WebGpuExecutable(gpu(), plan).dispatches()).toBe(1);
+    await expectSame(outputs, feeds, plan.steps.length);
+  }
+
+  test("a max_mask's epilogue: the gradient it routes, read per slot, and values per element; in each mode", async () => {
+    const b = new Builder();
+    // Integers, so that windows have ties (the first one wins), and a NaN (which wins only first).
+    const ints = (n: number, seed: number) => normals(n, seed, 2).map(Math.round);
+    // [x's shape, the axes, the slots' shape]: a thread a slot; a workgroup per 8 adjacent slots; a workgroup a slot;
+    // two axes, the slots' ones dropped in front.
+    const cases: [number[], number[], number[]][] = [
+      [[6, 5], [1], [6, 1]],
+      [[4, 70, 3], [1], [4, 1, 3]],
+      [[2, 3, 100], [2], [2, 3, 1]],
+      [[5, 4, 6], [0, 2], [4, 1]],
+    ];
+    for (const [i, [shape, axes, slots]] of cases.entries()) {
+      const n = shape.reduce((p, d) => p * d, 1);
+      const x = ints(n, 30 + i);
+      x[1] = NaN;
+      const [xs, g, f] = [b.input('x', shape), b.input('g', slots), b.input('f', shape)];
+      const feeds = { x, g: normals(slots.reduce((p, d) => p * d, 1), 40 + i), f: normals(n, 50 + i) };
+      await expectOneDispatch({ y: b.add(b.mul(b.maxMask(xs, axes), g), f) }, feeds);
+    }
+  });
+
+  test("a window op's epilogue: col2im's sums times a derivative and one value, im2col's columns through relu", async () => {
+    const b = new Builder();
+    const overlapping = { kh: 3, kw: 3, sh: 1, sw: 1, ph: 1, pw: 1 };
+    const cols = b.input('cols', [2, 27, 16]);
+    const [a, s] = [b.input('a', [2, 3, 4, 4]), b.input('s', [])];
+    const feeds = { cols: normals(2 * 27 * 16, 60), a: normals(96, 61), s: Float32Array.of(0.5) };
+    await expectOneDispatch({ y: b.mul(b.mul(b.col2im(cols, overlapping, [2, 3, 4, 4]), b.step(a)), s) }, feeds);
+    const pooling = { kh: 2, kw: 2, sh: 2, sw: 2, ph: 0, pw: 0 };
+    await expectOneDispatch({ y: b.relu(b.im2col(b.input('x', [2, 3, 5, 5]), pooling)) }, { x: normals(150, 62) });
+  });
+
+  test('no epilogue: of a value read twice, of a value broadcast wider, of a mask times a value per column', () => {
     const b = new Builder();
     const x = b.input('x', [6, 5]);
     const m = b.sum(x, [1], true);
-    const cases: Record<string, IRNode>[] = [{ y: b.neg(b.maxMask(x, [1])) }, { y: b.exp(m), z: b.neg(m) }, { y: b.add(m, b.input('c', [5])) }];
+    const cases: Record<string, IRNode>[] = [
+      { y: b.exp(m), z: b.neg(m) },
+      { y: b.add(m, b.input('c', [5])) },
+      { y: b.mul(b.maxMask(x, [1]), b.input('c', [5])) },
+    ];
     for (const outputs of cases) expect(planFusion(ownBuffers(compilePlan(outputs))).epilogues).toEqual([]);
   });
 

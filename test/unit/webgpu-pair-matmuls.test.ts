@@ -1,10 +1,12 @@
 /**
  * Which matmul dispatches run as one (engine/backends/webgpu/pair-matmuls.ts), decided from the dispatches alone: the
- * table below; the pairs' kernel is checked against the CPU in webgpu-matmul.test.ts, and whole plans with pairs in
- * webgpu-fuse.test.ts (the MLP step) and webgpu-plan-fuzz.test.ts.
+ * table below; and how a matmul's WGSL is renamed to be one of a pair. The pairs' kernel is checked against the CPU
+ * in webgpu-matmul.test.ts, and whole plans with pairs in webgpu-fuse.test.ts (the MLP step) and
+ * webgpu-plan-fuzz.test.ts.
  */
 import { describe, expect, test } from 'vitest';
 import { planPairs, type PairCandidate } from '../../engine/backends/webgpu/pair-matmuls';
+import { asPairPart } from '../../engine/backends/webgpu/kernels/matmul';
 
 /** A matmul (of 64-tiles) reading `reads` and writing `writes`; `other`: any other dispatch (or a split matmul). */
 const mm = (reads: number[], writes: number[], tile = 64): PairCandidate => ({ matmul: `tile ${tile}`, reads, writes });
@@ -24,5 +26,31 @@ describe('matmuls paired into one dispatch', () => {
     { what: 'tiles of two sizes', dispatches: [mm([1, 2], [3], 128), mm([1, 4], [5])], pairs: [] },
   ])('$what', ({ dispatches, pairs }) => {
     expect(planPairs(dispatches, 8)).toEqual(pairs);
+  });
+});
+
+describe("a matmul's WGSL renamed as the second of a pair", () => {
+  test('module-scope names suffixed, params read from p.q1, bindings shifted; members, swizzles and fields left', () => {
+    const decls = `struct Params { m: u32, n: u32 }
+@group(0) @binding(0) var<storage, read> a: array<f32>;
+@group(0) @binding(1) var<storage, read_write> c: array<f32>;
+const TILE = 64u;
+fn store(at: u32, v: vec4<f32>) { c[at] = v.a + a[p.m] * f32(TILE); }
+fn tiles(all: u32) { store(all * p.n, vec4<f32>()); }`;
+    expect(asPairPart(decls, 1, 3)).toBe(`struct Params_1 { m: u32, n: u32 }
+@group(0) @binding(3) var<storage, read> a_1: array<f32>;
+@group(0) @binding(4) var<storage, read_write> c_1: array<f32>;
+const TILE_1 = 64u;
+fn store_1(at: u32, v: vec4<f32>) { c_1[at] = v.a + a_1[p.q1.m] * f32(TILE_1); }
+fn tiles_1(all: u32) { store_1(all * p.q1.n, vec4<f32>()); }`);
+  });
+
+  test.each([
+    ['a local', 'fn f() { let c = 1u; }'],
+    ['a parameter', 'fn f(x: u32, c: u32) {}'],
+    ['a struct field', 'struct S { m: u32, c: u32 }'],
+  ])('refused where %s has a module-scope name', (_what, clash) => {
+    const decls = `@group(0) @binding(0) var<storage, read_write> c: array<f32>;\n${clash}`;
+    expect(() => asPairPart(decls, 0, 0)).toThrow(/declares c both at module scope and in a scope of its own/);
   });
 });

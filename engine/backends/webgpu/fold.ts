@@ -58,7 +58,7 @@ type PlanLike = Pick<Plan, 'buffers' | 'steps' | 'updateStart' | 'outputs'>;
  * (`exclude`) or as a reduction with a prologue or an epilogue (./fuse.ts).
  */
 export function loneSums(plan: Pick<Plan, 'steps'>, fusion: Pick<Fusion, 'prologues' | 'epilogues'>, exclude: ReadonlySet<number> = new Set()): number[] {
-  const taken = new Set([...fusion.prologues, ...fusion.epilogues].map((x) => x.reduce));
+  const taken = new Set([...fusion.prologues.map((x) => x.reduce), ...fusion.epilogues.map((x) => x.step)]);
   return plan.steps.flatMap((s, i) => (s.call.op === 'sum' && !exclude.has(i) && !taken.has(i) ? [i] : []));
 }
 

@@ -34,7 +34,7 @@ import { grid1d, packWords, perElementShader, type GpuKernel } from './kernel';
 import { BINARY, broadcastIndexWgsl, broadcastLayout, MAX_RANK, UNARY, unaryWords } from './kernels/elementwise';
 import { REDUCTION_OPS } from './kernels/reduce';
 import { asEpilogue, type Epilogue } from './epilogue';
-import { numel } from '../../ir/shape';
+import { normAxes, numel } from '../../ir/shape';
 
 export type BreakReason = 'op' | 'folded' | 'update' | 'empty' | 'uses' | 'output' | 'shape' | 'inputs' | 'length';
 
@@ -59,11 +59,13 @@ export interface Prologue {
 }
 
 /**
- * A group (of one step or more) right after a reduction that alone reads its value: computed as the reduction writes
- * it (./epilogue.ts). Its inputs besides the value are read per value of the reduction or as one value.
+ * A group (of one step or more) right after a reduction or a window op (`takesEpilogue`) that alone reads its value:
+ * computed as that step writes it (./epilogue.ts). Its inputs besides the value are read per value of the step, per
+ * slot of a max_mask, or as one value.
  */
-export interface ReductionEpilogue {
-  readonly reduce: number;
+export interface StepEpilogue {
+  /** The reduction or window op. */
+  readonly step: number;
   readonly group: FusionGroup;
   readonly epilogue: Epilogue;
   /** The buffers of the epilogue's inputs. */
@@ -79,8 +81,8 @@ export interface Fusion {
   readonly singles: readonly FusionGroup[];
   /** Groups (or single elementwise steps) fused into the reduction that reads them; not in `groups`. */
   readonly prologues: readonly Prologue[];
-  /** Groups (or single steps) that reductions compute as they write; not in `groups` or `singles`. */
-  readonly epilogues: readonly ReductionEpilogue[];
+  /** Groups (or single steps) that reductions and window ops compute as they write; not in `groups` or `singles`. */
+  readonly epilogues: readonly StepEpilogue[];
   /**
    * Per compute step i (below updateStart), why steps i and i + 1 are not one group; null where they are. The
    * last compute step's entry is `update`.
@@ -95,6 +97,17 @@ export interface FusionOptions {
   maxSteps?: number;
   /** Steps left out of every group and prologue (a row group computes them). */
   exclude?: ReadonlySet<number>;
+}
+
+/** Whether an op's kernels compute an epilogue (see StepEpilogue): the reductions and the window ops. */
+export function takesEpilogue(op: string): boolean {
+  return REDUCTION_OPS.includes(op) || op === 'im2col' || op === 'col2im';
+}
+
+/** A max_mask's slots: its input's shape with the reduced axes kept as ones. */
+function maskSlots(call: KernelCall): number[] {
+  const axes = normAxes(call.attrs.axes as number[], call.inShapes[0].length);
+  return call.inShapes[0].map((d, i) => (axes.includes(i) ? 1 : d));
 }
 
 /**
@@ -303,15 +316,16 @@ export function planFusion(plan: PlanLike, options: FusionOptions = {}): Fusion 
     if (typeof g !== 'string') singles.push(g);
   }
 
-  // A group right after a reduction (max_mask writes a mask, not values) reads only what was written before it.
-  const epilogues: ReductionEpilogue[] = [];
+  // A group right after the step reads only what was written before it.
+  const epilogues: StepEpilogue[] = [];
   for (const group of [...groups, ...singles]) {
     const r = group.steps[0] - 1;
-    if (r < 0 || !REDUCTION_OPS.includes(steps[r].call.op) || steps[r].call.op === 'max_mask' || options.exclude?.has(r) || numel(steps[r].call.outShape) === 0) continue;
+    if (r < 0 || !takesEpilogue(steps[r].call.op) || options.exclude?.has(r) || numel(steps[r].call.outShape) === 0) continue;
     const reads = prologues.find((p) => p.reduce === r)?.group.inputs.length ?? 1;
     const value = { buffer: steps[r].output, shape: steps[r].call.outShape, readers: readers[r], isOutput: isOutput.has(r) };
-    const e = asEpilogue(group, steps, value, { matrix: false, maxInputs: maxInputs - reads, before: () => true });
-    if (e) epilogues.push({ reduce: r, group, ...e });
+    const slots = steps[r].call.op === 'max_mask' ? maskSlots(steps[r].call) : undefined;
+    const e = asEpilogue(group, steps, value, { matrix: false, ...(slots ? { slots } : {}), maxInputs: maxInputs - reads, before: () => true });
+    if (e) epilogues.push({ step: r, group, ...e });
   }
   const taken = new Set(epilogues.map((e) => e.group));
   groups = groups.filter((g) => !taken.has(g));

@@ -7,9 +7,9 @@
  * thread computes the row's reductions in loops over its elements, the per-row values between them in registers,
  * and writes the values that steps after the group read, as a whole row, one number a row, or sums over all rows.
  *
- * A group's full shape S is the row ([..., len], len from 2 to MAX_LEN: short rows, where the reduction kernels also
- * take a thread per row) of its anchors: sums and maxima over the last axis alone, max_masks over it, one_hots of
- * len classes. A step may join when its value is per element of S (`full`) or per row ([..., 1]: `row`; a
+ * A group's full shape S is the row ([..., len], len from 2 to MAX_LEN: short rows, which one thread reads whole, as
+ * the reduction kernels do below 64) of its anchors: sums and maxima over the last axis alone, max_masks over it,
+ * one_hots of len classes. A step may join when its value is per element of S (`full`) or per row ([..., 1]: `row`; a
  * reduction's may drop the axis) and it reads its operands as one of those, per column ([len]: `col`) or one value
  * (`scalar`): elementwise ops and broadcasts by numpy's rules, reshapes between the two forms of one kind. Where the
  * rows fit one workgroup (a batch of up to 256), so may a sum of all of a value per row or per element (the loss and
@@ -37,7 +37,7 @@ import { dataflow, isFusible, layout, stepExpression, type ExpressionParts, type
 import { f32Bits, grid1d, packWords, perElementShader, WORKGROUP, type GpuKernel } from './kernel';
 import { join, REDUCE_HELPERS, REDUCTIONS, type Reduction } from './kernels/reduce';
 
-/** Rows longer than this stay with the reduction kernels, which take a workgroup per row from there. */
+/** Rows longer than this stay with the reduction kernels, which take a workgroup per row of 64 or more. */
 export const MAX_LEN = 64;
 
 /** How a row group reads a value: per element of S, per row, per column, or one value. */

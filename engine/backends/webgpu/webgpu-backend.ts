@@ -17,6 +17,7 @@ import { matmulLayout, matmulPairKernel, matmulStepKernels, type MatmulOperands 
 import { planPairs } from './pair-matmuls';
 import { groupedUpdateKernel } from './kernels/update';
 import { reduceKernels, sumSquaresKernels } from './kernels/reduce';
+import { windowKernels } from './kernels/layout';
 import { numel } from '../../ir/shape';
 
 const STORAGE = 0x80 | 0x4 | 0x8; // STORAGE | COPY_SRC | COPY_DST (GPUBufferUsage, without relying on globals)
@@ -399,25 +400,30 @@ export class WebGpuExecutable implements Executable {
       const dispatch = { what: `fused ${shapeText(group.shape)}`, step, kernels: { kernel: fusedKernel(group, plan.steps) }, inSizes, outSize: numel(group.shape) };
       this.fused.set(group.steps[0], { last: group.steps[group.steps.length - 1], dispatch });
     }
-    const epilogueOf = new Map(fusion.epilogues.map((e) => [e.reduce, e]));
+    const epilogueOf = new Map(fusion.epilogues.map((e) => [e.step, e]));
     // Gradient norms side by side, in place of their reductions (those with no epilogue): read as the tensors,
     // written as the results.
     const normGroups = planNormGroups(plan, fusion.prologues.filter((p) => !epilogueOf.has(p.reduce)), { maxStorageBuffers });
     const grouped = new Set(normGroups.flat());
-    /** A reduction with its prologue, its epilogue or both, dispatched in place of their steps. */
-    const reduction = (reduce: number, prologue?: Prologue) => {
-      const r = plan.steps[reduce];
-      const e = epilogueOf.get(reduce);
+    /**
+     * A reduction with its prologue, its epilogue or both, or a window op with its epilogue, dispatched in place of
+     * their steps.
+     */
+    const withEpilogue = (at: number, prologue?: Prologue) => {
+      const r = plan.steps[at];
+      const e = epilogueOf.get(at);
       const front = prologue ? fusedStep(prologue.group, plan.steps) : { step: r, inSizes: r.call.inShapes.map(numel) };
       const step = { ...r, inputs: [...front.step.inputs, ...(e?.inputs ?? [])], output: e?.group.output ?? r.output };
       const inSizes = [...front.inSizes, ...epilogueInputSizes(e?.epilogue, r.call.outShape)];
-      const kernels = reduceKernels(r.call, prologue && fusedExpression(prologue.group, plan.steps), e?.epilogue);
-      const last = e ? e.group.steps[e.group.steps.length - 1] : reduce;
-      const what = `${r.call.op}${prologue ? ' +prologue' : ''}${e ? ' +epilogue' : ''} ${shapeText(r.call.outShape)}`;
-      this.fused.set(prologue?.group.steps[0] ?? reduce, { last, dispatch: { what, step, kernels, inSizes, outSize: numel(r.call.outShape) } });
+      const op = r.call.op;
+      const kernels =
+        op === 'im2col' || op === 'col2im' ? { kernel: windowKernels[op](r.call, e?.epilogue) } : reduceKernels(r.call, prologue && fusedExpression(prologue.group, plan.steps), e?.epilogue);
+      const last = e ? e.group.steps[e.group.steps.length - 1] : at;
+      const what = `${op}${prologue ? ' +prologue' : ''}${e ? ' +epilogue' : ''} ${shapeText(r.call.outShape)}`;
+      this.fused.set(prologue?.group.steps[0] ?? at, { last, dispatch: { what, step, kernels, inSizes, outSize: numel(r.call.outShape) } });
     };
-    for (const prologue of fusion.prologues) if (!grouped.has(prologue)) reduction(prologue.reduce, prologue);
-    for (const { reduce } of fusion.epilogues) if (!fusion.prologues.some((p) => p.reduce === reduce)) reduction(reduce);
+    for (const prologue of fusion.prologues) if (!grouped.has(prologue)) withEpilogue(prologue.reduce, prologue);
+    for (const { step } of fusion.epilogues) if (!fusion.prologues.some((p) => p.reduce === step)) withEpilogue(step);
     for (const norms of normGroups) {
       const tensors = norms.map((n) => n.group.inputs[0]);
       const results = norms.map((n) => plan.steps[n.reduce].output);

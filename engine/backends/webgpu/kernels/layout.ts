@@ -10,6 +10,9 @@ import { windowOutput } from '../../../ops/layout';
 import { transposeSplit } from '../../cpu/index-maps';
 import type { KernelCall } from '../../kernel';
 import { grid1d, packWords, perElementShader, type GpuKernel, type GpuKernelFor } from '../kernel';
+import type { Epilogue } from '../epilogue';
+import { mergeFunctions } from '../fuse';
+import { epilogueWgsl } from './epilogue';
 
 /** Views hold at most this many dims after merging (tensors have rank 6 at most). */
 export const MAX_RANK = 6;
@@ -55,24 +58,28 @@ fn ${name}(i: u32) -> u32 {
 }
 
 /**
- * One thread per output element, with inputs `names` bound in order, the output, then `p: Params` (`n`, then
- * `fields` holding `words`); `body` sets out[i], calling functions that `helpers` defines.
+ * One thread per output element, with inputs `names` bound in order, the epilogue's inputs (if any), the output, then
+ * `p: Params` (`n`, then `fields` holding `words`, then the epilogue's); `body` sets out[i], calling functions that
+ * `helpers` defines (and `epilogue`, which computes the epilogue where there is one, else returns its value).
  */
-function perElement(call: KernelCall, names: string[], fields: string, words: number[], body: string, helpers = ''): GpuKernel {
+function perElement(call: KernelCall, names: string[], fields: string, words: number[], body: string, helpers = '', epilogue?: Epilogue): GpuKernel {
   const n = numel(call.outShape);
   const inputs = names.map((x, k) => `@group(0) @binding(${k}) var<storage, read> ${x}: array<f32>;`).join('\n');
+  const e = epilogueWgsl(epilogue, names.length);
   return {
     code: perElementShader(
       /* wgsl */ `
-struct Params { n: u32, ${fields} }
+struct Params { n: u32, ${fields}${e.fields} }
 ${inputs}
-@group(0) @binding(${names.length}) var<storage, read_write> out: array<f32>;
-@group(0) @binding(${names.length + 1}) var<uniform> p: Params;
-${helpers}`,
+${e.bindings}
+@group(0) @binding(${names.length + e.count}) var<storage, read_write> out: array<f32>;
+@group(0) @binding(${names.length + e.count + 1}) var<uniform> p: Params;
+${mergeFunctions(helpers, e.fns)}
+${epilogue ? e.fn : ''}`,
       `  ${body}`,
     ),
     workgroups: grid1d(n),
-    params: packWords([n, ...words]),
+    params: packWords([n, ...words, ...e.words]),
   };
 }
 
@@ -186,8 +193,17 @@ export const layoutKernels: Record<string, GpuKernelFor> = {
   if (j < p.na) { out[i] = a[o * p.na + j]; } else { out[i] = b[o * p.nb + j - p.na]; }`,
     );
   },
+  im2col: (call) => windowKernels.im2col(call),
+  col2im: (call) => windowKernels.col2im(call),
+};
+
+/**
+ * The window ops, which may compute an epilogue (../epilogue.ts: read per element or as one value) on each value
+ * as they write it: the gradient that col2im scatters back through a max pool, times the activation's derivative.
+ */
+export const windowKernels: Record<'im2col' | 'col2im', (call: KernelCall, epilogue?: Epilogue) => GpuKernel> = {
   // out[b, (ch, ky, kx), (oy, ox)] = x[b, ch, oy * sh - ph + ky, ox * sw - pw + kx], zero outside the image.
-  im2col: (call) =>
+  im2col: (call, epilogue) =>
     perElement(
       call,
       ['x'],
@@ -200,11 +216,13 @@ export const layoutKernels: Record<string, GpuKernelFor> = {
   let x0 = i32((pos % p.ow) * p.sw + row % p.kw) - i32(p.pw);
   var v = 0.0;
   if (y >= 0 && y < i32(p.h) && x0 >= 0 && x0 < i32(p.w)) { v = x[(plane * p.h + u32(y)) * p.w + u32(x0)]; }
-  out[i] = v;`,
+  out[i] = ${epilogue ? 'epilogue(v, i, 0u)' : 'v'};`,
+      '',
+      epilogue,
     ),
   // One thread per pixel sums the column entries that came from it, in the CPU's order (window row, then column),
   // so that the float32 sums agree bit for bit.
-  col2im: (call) =>
+  col2im: (call, epilogue) =>
     perElement(
       call,
       ['cols'],
@@ -223,6 +241,9 @@ export const layoutKernels: Record<string, GpuKernelFor> = {
       acc += cols[((plane * p.kh + ky) * p.kw + kx) * p.oh * p.ow + (u32(ty) / p.sh) * p.ow + u32(tx) / p.sw];
     }
   }
-  out[i] = acc;`,
+  out[i] = ${epilogue ? 'epilogue(acc, i, 0u)' : 'acc'};`,
+      '',
+      epilogue,
     ),
 };
+

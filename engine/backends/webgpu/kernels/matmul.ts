@@ -450,11 +450,16 @@ function matmulSource(l: MatmulLayout, split: boolean): string {
 }
 
 /**
- * A matmul's declarations (matmulDeclarations) as the `q`th of a pair: every name they declare suffixed `_q`, their
- * params read from `p.q<q>`, their bindings numbered from `first`.
+ * A matmul's declarations (matmulDeclarations) as the `q`th of a pair: every name they declare at module scope
+ * suffixed `_q`, their params read from `p.q<q>`, their bindings numbered from `first`. The renaming is textual: it
+ * skips member accesses (after a `.`), and it refuses declarations in which a local, a parameter or a struct field
+ * has the name of a module-scope declaration, which it would rename too.
  */
-function asPairPart(decls: string, q: number, first: number): string {
+export function asPairPart(decls: string, q: number, first: number): string {
   const names = [...decls.matchAll(/^(?:fn|const|struct)\s+(\w+)|var<[^>]+>\s+(\w+)\s*:/gm)].map((m) => m[1] ?? m[2]);
+  const scoped = new Set([...decls.matchAll(/\b(?:let|var)\s+(\w+)|[(,{]\s*(\w+)\s*:(?!:)/g)].map((m) => m[1] ?? m[2]));
+  const shadowed = names.find((name) => scoped.has(name));
+  if (shadowed) throw new Error(`a matmul's WGSL declares ${shadowed} both at module scope and in a scope of its own`);
   let out = decls;
   for (const name of new Set(names)) out = out.replace(new RegExp(`(?<![.\\w])${name}\\b`, 'g'), `${name}_${q}`);
   return out.replace(/(?<![.\w])p\./g, `p.q${q}.`).replace(/@binding\((\d+)\)/g, (_, b: string) => `@binding(${Number(b) + first})`);

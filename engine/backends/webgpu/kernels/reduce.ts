@@ -36,10 +36,10 @@ export interface Reduction {
   /** Folds another thread's state (its names prefixed with `o_`; it covers later indices than this one) into this. */
   merge: string;
   /**
-   * The slot's result from the state (`value`: a sum, a max), which thread `lid` 0 writes (through the epilogue, if
-   * any); or how the threads write it (`finish`: max_mask's mask over the slot, every thread its `r` of it).
+   * The slot's result from the state (`value`: a sum, a max), which thread `lid` 0 writes; or (`each`: max_mask's mask
+   * over the slot) each element `r`'s result, which the threads write, each its `r`s. Through the epilogue, if any.
    */
-  result: { value: string } | { finish: string };
+  result: { value: string } | { each: string };
 }
 
 /** What a compensated sum needs. */
@@ -83,13 +83,17 @@ export const REDUCTIONS: Record<string, Reduction> = {
     ],
     take: 'let k = mask_key(v, r); if (beats(k, r, m, at)) { m = k; at = r; }',
     merge: 'if (beats(o_m, o_at, m, at)) { m = o_m; at = o_at; }',
-    result: { finish: 'for (var r = lid; r < p.extent; r += STRIDE) { out[base + red_offset(r)] = select(0.0, 1.0, r == at); }' },
+    result: { each: 'select(0.0, 1.0, r == at)' },
   },
 };
 
 /** How a reduction's threads write its result, through an epilogue where it has one. */
 function finish(op: Reduction, epilogue: boolean): string {
-  if ('finish' in op.result) return op.result.finish;
+  if ('each' in op.result) {
+    // (an epilogue reads per element of the output, or per slot: see ../epilogue.ts)
+    const v = epilogue ? `epilogue(${op.result.each}, o, slot)` : op.result.each;
+    return `for (var r = lid; r < p.extent; r += STRIDE) { let o = base + red_offset(r); out[o] = ${v}; }`;
+  }
   return `if (lid == 0u) { out[slot] = ${epilogue ? `epilogue(${op.result.value}, slot, 0u)` : op.result.value}; }`;
 }
 
