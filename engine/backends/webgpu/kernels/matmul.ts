@@ -451,15 +451,16 @@ function matmulSource(l: MatmulLayout, split: boolean): string {
 
 /**
  * A matmul's declarations (matmulDeclarations) as the `q`th of a pair: every name they declare at module scope
- * suffixed `_q`, their params read from `p.q<q>`, their bindings numbered from `first`. The renaming is textual: it
- * skips member accesses (after a `.`), and it refuses declarations in which a local, a parameter or a struct field
- * has the name of a module-scope declaration, which it would rename too.
+ * suffixed `_q`, their params read from `p.q<q>`, their bindings numbered from `first`. The renaming is textual:
+ * every use of a name but a member access (after a `.`), so a local or a parameter of the same name (a binary op's
+ * `fn mul_(a: f32, b: f32)` beside the bindings a and b) is renamed alike throughout. A struct field of such a name
+ * would be renamed where it is declared and not where it is read: such declarations are refused.
  */
 export function asPairPart(decls: string, q: number, first: number): string {
   const names = [...decls.matchAll(/^(?:fn|const|struct)\s+(\w+)|var<[^>]+>\s+(\w+)\s*:/gm)].map((m) => m[1] ?? m[2]);
-  const scoped = new Set([...decls.matchAll(/\b(?:let|var)\s+(\w+)|[(,{]\s*(\w+)\s*:(?!:)/g)].map((m) => m[1] ?? m[2]));
-  const shadowed = names.find((name) => scoped.has(name));
-  if (shadowed) throw new Error(`a matmul's WGSL declares ${shadowed} both at module scope and in a scope of its own`);
+  const fields = new Set([...decls.matchAll(/\bstruct\s+\w+\s*\{([^}]*)\}/g)].flatMap((m) => [...m[1].matchAll(/(\w+)\s*:/g)].map((f) => f[1])));
+  const clash = names.find((name) => fields.has(name));
+  if (clash) throw new Error(`a matmul's WGSL has a struct field named as its module-scope ${clash}`);
   let out = decls;
   for (const name of new Set(names)) out = out.replace(new RegExp(`(?<![.\\w])${name}\\b`, 'g'), `${name}_${q}`);
   return out.replace(/(?<![.\w])p\./g, `p.q${q}.`).replace(/@binding\((\d+)\)/g, (_, b: string) => `@binding(${Number(b) + first})`);
