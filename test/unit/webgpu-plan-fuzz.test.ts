@@ -7,7 +7,7 @@
  * gradients' sums of squares, compiled as training compiles them (compilePlan), then run on the device as the
  * backend runs them (a buffer per value, row groups, fusion, prologues, epilogues, folds, elided copies, buffers
  * shared in dispatch order) and on the CPU. Every output must agree. The cases are seeded, so a failure names its
- * graph.
+ * graph. Stacks of dense layers and of convolution-like ones (some with max pools) add the shapes of training.
  */
 import { describe, expect, test } from 'vitest';
 import { reverseMode } from '../../engine/autodiff/reverse';
@@ -158,6 +158,16 @@ function randomStack(seed: number) {
     const z = images ? b.matmul(w, x) : b.matmul(x, b.transposeLast2(w));
     x = b.emit(pick(UNARY), [b.add(z, bias)]);
     ops.push(`${x.op}${JSON.stringify(x.shape)}`);
+    if (images && rng.int(2) === 1) {
+      // A max pool as the catalogue's (the positions seen as an image 1 high): its backward pass is a max_mask times
+      // the gradient per window, col2im, and the activation's derivative.
+      const [n, c, positions] = dims(x);
+      const kw = 1 + rng.int(Math.min(3, positions));
+      const window = { kh: 1, kw, sh: 1, sw: rng.int(2) === 1 ? kw : 1, ph: 0, pw: 0 };
+      const out = Math.floor((positions - kw) / window.sw) + 1;
+      x = b.max(b.reshape(b.im2col(b.reshape(x, [n, c, 1, positions]), window), [n, c, kw, out]), [2]);
+      ops.push(`maxpool ${kw}/${window.sw}${JSON.stringify(x.shape)}`);
+    }
   }
   const all = (v: IRNode) => v.shape.map((_, k) => k);
   const adjoint = reverseMode(b, b.mean(x, all(x)), params);
