@@ -3,7 +3,7 @@ import type { FloatArray, KernelCall, RunContext } from '../kernel';
 import type { Plan, PlanStep } from '../../plan/plan';
 import { StudioError } from '../../util/errors';
 import { readFailure, recordGpuError, requireGpu, throwGpuErrors, type GpuInfo } from './gpu';
-import { fusedExpression, fusedKernel, fusedStep, planFusion, type Prologue } from './fuse';
+import { fusedExpression, fusedKernel, fusedStep, planFusion } from './fuse';
 import { elideCopies } from './elide';
 import { bound, planRows, rowKernel, type RowGroup } from './rows';
 import { planUpdateGroups } from './group-updates';
@@ -17,7 +17,8 @@ import { matmulLayout, matmulPairKernel, matmulStepKernels, type MatmulOperands 
 import { planPairs } from './pair-matmuls';
 import { groupedUpdateKernel } from './kernels/update';
 import { reduceKernels, sumSquaresKernels } from './kernels/reduce';
-import { windowKernels } from './kernels/layout';
+import { im2colExpression, windowKernels } from './kernels/layout';
+import { planWindowReads } from './window-reads';
 import { numel } from '../../ir/shape';
 
 const STORAGE = 0x80 | 0x4 | 0x8; // STORAGE | COPY_SRC | COPY_DST (GPUBufferUsage, without relying on globals)
@@ -405,25 +406,33 @@ export class WebGpuExecutable implements Executable {
     // written as the results.
     const normGroups = planNormGroups(plan, fusion.prologues.filter((p) => !epilogueOf.has(p.reduce)), { maxStorageBuffers });
     const grouped = new Set(normGroups.flat());
+    const prologueOf = new Map(fusion.prologues.filter((p) => !grouped.has(p)).map((p) => [p.reduce, p]));
+    // Reductions that read an im2col's columns from its image, in place of the im2col (./window-reads.ts).
+    const windowOf = planWindowReads(plan, new Set([...inRows, ...fusion.prologues.map((p) => p.reduce)]));
+    for (const im2col of new Set(windowOf.values())) this.folded.set(im2col, null);
     /**
-     * A reduction with its prologue, its epilogue or both, or a window op with its epilogue, dispatched in place of
-     * their steps.
+     * A reduction with its prologue (or the columns of an im2col read from its image), its epilogue, or both; or a
+     * window op with its epilogue: dispatched in place of their steps.
      */
-    const withEpilogue = (at: number, prologue?: Prologue) => {
+    const withEpilogue = (at: number) => {
       const r = plan.steps[at];
-      const e = epilogueOf.get(at);
-      const front = prologue ? fusedStep(prologue.group, plan.steps) : { step: r, inSizes: r.call.inShapes.map(numel) };
+      const [prologue, e, window] = [prologueOf.get(at), epilogueOf.get(at), windowOf.get(at)];
+      const image = window === undefined ? undefined : plan.steps[window];
+      const front = prologue
+        ? fusedStep(prologue.group, plan.steps)
+        : image
+          ? { step: { ...r, inputs: [image.inputs[0]] }, inSizes: [numel(image.call.inShapes[0])] }
+          : { step: r, inSizes: r.call.inShapes.map(numel) };
       const step = { ...r, inputs: [...front.step.inputs, ...(e?.inputs ?? [])], output: e?.group.output ?? r.output };
       const inSizes = [...front.inSizes, ...epilogueInputSizes(e?.epilogue, r.call.outShape)];
       const op = r.call.op;
-      const kernels =
-        op === 'im2col' || op === 'col2im' ? { kernel: windowKernels[op](r.call, e?.epilogue) } : reduceKernels(r.call, prologue && fusedExpression(prologue.group, plan.steps), e?.epilogue);
+      const loads = prologue ? fusedExpression(prologue.group, plan.steps) : image && im2colExpression(image.call);
+      const kernels = op === 'im2col' || op === 'col2im' ? { kernel: windowKernels[op](r.call, e?.epilogue) } : reduceKernels(r.call, loads, e?.epilogue);
       const last = e ? e.group.steps[e.group.steps.length - 1] : at;
-      const what = `${op}${prologue ? ' +prologue' : ''}${e ? ' +epilogue' : ''} ${shapeText(r.call.outShape)}`;
+      const what = `${op}${prologue ? ' +prologue' : ''}${image ? ' +im2col' : ''}${e ? ' +epilogue' : ''} ${shapeText(r.call.outShape)}`;
       this.fused.set(prologue?.group.steps[0] ?? at, { last, dispatch: { what, step, kernels, inSizes, outSize: numel(r.call.outShape) } });
     };
-    for (const prologue of fusion.prologues) if (!grouped.has(prologue)) withEpilogue(prologue.reduce, prologue);
-    for (const { step } of fusion.epilogues) if (!fusion.prologues.some((p) => p.reduce === step)) withEpilogue(step);
+    for (const at of new Set([...prologueOf.keys(), ...epilogueOf.keys(), ...windowOf.keys()])) withEpilogue(at);
     for (const norms of normGroups) {
       const tensors = norms.map((n) => n.group.inputs[0]);
       const results = norms.map((n) => plan.steps[n.reduce].output);

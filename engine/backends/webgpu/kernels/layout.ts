@@ -11,7 +11,7 @@ import { transposeSplit } from '../../cpu/index-maps';
 import type { KernelCall } from '../../kernel';
 import { grid1d, packWords, perElementShader, type GpuKernel, type GpuKernelFor } from '../kernel';
 import type { Epilogue } from '../epilogue';
-import { mergeFunctions } from '../fuse';
+import { mergeFunctions, type FusedExpression } from '../fuse';
 import { epilogueWgsl } from './epilogue';
 
 /** Views hold at most this many dims after merging (tensors have rank 6 at most). */
@@ -131,6 +131,33 @@ function windowWords(image: readonly number[], w: Window): number[] {
   return [c, h, wd, w.kh, w.kw, w.sh, w.sw, w.ph, w.pw, windowOutput(h, w.kh, w.sh, w.ph), windowOutput(wd, w.kw, w.sw, w.pw)];
 }
 
+/**
+ * im2col's value at flat index i of its output, as a kernel computes it in place of a load (a reduction's prologue,
+ * ../fuse.ts's FusedExpression): `fn im2col_at(i: u32) -> f32`, reading the image bound at 0 and the window's
+ * fields (whole 16-byte rows of them). out[b, (ch, ky, kx), (oy, ox)] = image[b, ch, oy * sh - ph + ky,
+ * ox * sw - pw + kx], zero outside the image.
+ */
+export function im2colExpression(call: KernelCall): FusedExpression {
+  return {
+    fields: `${WINDOW_FIELDS}, win_pad: u32`,
+    words: [...windowWords(call.inShapes[0], call.attrs as unknown as Window), 0],
+    bindings: '@group(0) @binding(0) var<storage, read> image: array<f32>;',
+    count: 1,
+    fns: /* wgsl */ `
+fn im2col_at(i: u32) -> f32 {
+  let pos = i % (p.oh * p.ow);
+  let row = i / (p.oh * p.ow);
+  let plane = row / (p.kh * p.kw);
+  let y = i32((pos / p.ow) * p.sh + (row / p.kw) % p.kh) - i32(p.ph);
+  let x0 = i32((pos % p.ow) * p.sw + row % p.kw) - i32(p.pw);
+  if (y < 0 || y >= i32(p.h) || x0 < 0 || x0 >= i32(p.w)) { return 0.0; }
+  return image[(plane * p.h + u32(y)) * p.w + u32(x0)];
+}`,
+    body: '',
+    value: 'im2col_at(i)',
+  };
+}
+
 export const layoutKernels: Record<string, GpuKernelFor> = {
   reshape: (call) => gather(call, view([numel(call.outShape)], [1])),
   broadcast_to: (call) => {
@@ -202,24 +229,10 @@ export const layoutKernels: Record<string, GpuKernelFor> = {
  * as they write it: the gradient that col2im scatters back through a max pool, times the activation's derivative.
  */
 export const windowKernels: Record<'im2col' | 'col2im', (call: KernelCall, epilogue?: Epilogue) => GpuKernel> = {
-  // out[b, (ch, ky, kx), (oy, ox)] = x[b, ch, oy * sh - ph + ky, ox * sw - pw + kx], zero outside the image.
-  im2col: (call, epilogue) =>
-    perElement(
-      call,
-      ['x'],
-      WINDOW_FIELDS,
-      windowWords(call.inShapes[0], call.attrs as unknown as Window),
-      `let pos = i % (p.oh * p.ow);
-  let row = i / (p.oh * p.ow);
-  let plane = row / (p.kh * p.kw);
-  let y = i32((pos / p.ow) * p.sh + (row / p.kw) % p.kh) - i32(p.ph);
-  let x0 = i32((pos % p.ow) * p.sw + row % p.kw) - i32(p.pw);
-  var v = 0.0;
-  if (y >= 0 && y < i32(p.h) && x0 >= 0 && x0 < i32(p.w)) { v = x[(plane * p.h + u32(y)) * p.w + u32(x0)]; }
-  out[i] = ${epilogue ? 'epilogue(v, i, 0u)' : 'v'};`,
-      '',
-      epilogue,
-    ),
+  im2col: (call, epilogue) => {
+    const { fields, words, fns } = im2colExpression(call);
+    return perElement(call, ['image'], fields, words, `out[i] = ${epilogue ? 'epilogue(im2col_at(i), i, 0u)' : 'im2col_at(i)'};`, fns, epilogue);
+  },
   // One thread per pixel sums the column entries that came from it, in the CPU's order (window row, then column),
   // so that the float32 sums agree bit for bit.
   col2im: (call, epilogue) =>
