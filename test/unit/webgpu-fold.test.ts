@@ -364,3 +364,41 @@ describe("a batch's products summed: the matmul writes the sum", () => {
   });
 });
 
+
+describe("image columns read as B from the image (a convolution as an implicit GEMM)", () => {
+  const WINDOW = { kh: 3, kw: 3, sh: 1, sw: 1, ph: 1, pw: 1 };
+  /** A convolution's forward product and its weight gradient, both reading the columns of one image. */
+  function conv(g: Builder) {
+    const cols = g.im2col(g.input('x', [2, 3, 5, 5]), WINDOW);
+    const y = g.matmul(g.input('w', [4, 27]), cols);
+    const dw = g.sum(g.matmul(g.input('g', [2, 4, 25]), g.transposeLast2(cols)), [0]);
+    return { cols, y, dw };
+  }
+  /** The rewrites that read an image's columns: step, flags, and the image's shape. */
+  const imageReads = (f: ReturnType<typeof folds>) => f.raw.rewrites.filter((r) => r.bColumns).map((r) => `${r.step}:${r.transB ? 'T' : 'N'} ${r.bColumns!.image.join('x')}`);
+
+  test('the forward product and the weight gradient (through the transpose) read the image; the im2col is not dispatched', () => {
+    const { y, dw } = conv(new Builder());
+    const plan = compiled({ y, dw });
+    expect(plan.steps.map((s) => s.call.op)).toEqual(['im2col', 'matmul', 'transpose', 'matmul', 'sum']);
+    const f = folds(plan);
+    expect(imageReads(f)).toEqual(['1:N 2x3x5x5', '3:T 2x3x5x5']);
+    expect(f.skipped).toEqual([0, 2, 4]);
+    // B is bound as the image, its shape as stored still the columns'.
+    expect(f.raw.rewrites[0]).toMatchObject({ inputs: [plan.inputs.get('w')!.buffer, plan.inputs.get('x')!.buffer], bShape: [2, 27, 25] });
+  });
+
+  test('not where the columns are also read otherwise, read as A, or are an output', () => {
+    let g = new Builder();
+    let c = conv(g);
+    expect(imageReads(folds(compiled({ y: c.y, z: g.relu(c.cols) })))).toEqual([]);
+    g = new Builder();
+    c = conv(g);
+    expect(imageReads(folds(compiled({ y: c.y, cols: c.cols })))).toEqual([]);
+    g = new Builder();
+    const cols = g.im2col(g.input('x', [2, 3, 5, 5]), WINDOW);
+    const f = folds(compiled({ y: g.matmul(g.input('w', [4, 27]), cols), z: g.matmul(g.transposeLast2(cols), g.input('v', [2, 27, 6])) }));
+    expect(imageReads(f)).toEqual([]);
+    expect(f.skipped).not.toContain(0);
+  });
+});

@@ -496,6 +496,27 @@ describe("a convolution's matmuls, as the backend runs them", () => {
   });
 });
 
+describe('a convolution as an implicit GEMM: the columns computed from the image as the matmul loads them', () => {
+  test.each([
+    { what: '3 x 3, padded, stride 1', image: [3, 2, 7, 7], window: { kh: 3, kw: 3, sh: 1, sw: 1, ph: 1, pw: 1 } },
+    { what: '3 x 2, stride 2, padded across only', image: [2, 3, 9, 8], window: { kh: 3, kw: 2, sh: 2, sw: 2, ph: 0, pw: 1 } },
+    { what: '5 x 5 on 30 images of 16 x 16 (the weight gradient split along k)', image: [30, 1, 16, 16], window: { kh: 5, kw: 5, sh: 1, sw: 1, ph: 2, pw: 2 } },
+  ])('$what: forward with bias and relu, and the weight and bias gradients, no im2col dispatched', async ({ image, window }) => {
+    const g = new Builder();
+    const [n, c] = image;
+    const cols = g.im2col(g.input('x', image), window);
+    const [, rows, positions] = cols.shape as number[];
+    const y = g.relu(g.add(g.matmul(g.input('w', [6, rows]), cols), g.input('bias', [6, 1])));
+    const grad = g.input('g', [n, 6, positions]);
+    const plan = compilePlan({ y, dw: g.sum(g.matmul(grad, g.transposeLast2(cols)), [0]), db: g.sum(grad, [0, 2]) });
+    const { want, got, dispatches } = await onBoth(plan, `implicit gemm ${image}`);
+    for (const name of ['y', 'dw', 'db']) expectClose(got[name], want[name], name);
+    // The forward, and the weight gradient with the bias gradient, no im2col: as a pair, or, the weight gradient split,
+    // the forward, the parts and their sum.
+    expect(dispatches).toBe(n * c >= 30 ? 3 : 1);
+  });
+});
+
 describe('two matmuls as one dispatch', () => {
   // Scalar and vec4, each way transposed, batched, with the sums of A's rows in the first.
   test.each([

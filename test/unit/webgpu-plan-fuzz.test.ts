@@ -7,7 +7,8 @@
  * gradients' sums of squares, compiled as training compiles them (compilePlan), then run on the device as the
  * backend runs them (a buffer per value, row groups, fusion, prologues, epilogues, folds, elided copies, buffers
  * shared in dispatch order) and on the CPU. Every output must agree. The cases are seeded, so a failure names its
- * graph. Stacks of dense layers and of convolution-like ones (some with max pools) add the shapes of training.
+ * graph. Stacks of dense layers and of convolution-like ones (some on an image's columns, some with max pools) add
+ * the shapes of training.
  */
 import { describe, expect, test } from 'vitest';
 import { reverseMode } from '../../engine/autodiff/reverse';
@@ -146,8 +147,15 @@ function randomStack(seed: number) {
   };
   const images = seed % 2 === 0;
   const sizes = [1, 2, 3, 5, 8, 13];
-  // Images: [z, channels, positions] (k = z x positions, from 1 to 600); rows: [batch, features] (batch up to 600).
-  let x = images ? input([pick([1, 2, 3, 9]), pick(sizes), pick([1, 4, 7, 64])]) : input([pick([1, 3, 7, 32, 600]), pick(sizes)]);
+  /** An image's columns (as a convolution reads them: the first layer and its weight gradient read them in place). */
+  const columns = () => {
+    const [h, w] = [pick([1, 3, 5, 8]), pick([1, 4, 6])];
+    const window = { kh: 1 + rng.int(Math.min(3, h)), kw: 1 + rng.int(Math.min(3, w)), sh: 1 + rng.int(2), sw: 1 + rng.int(2), ph: rng.int(2), pw: rng.int(2) };
+    return b.im2col(input([pick([1, 2, 3, 9]), pick([1, 2, 3]), h, w]), window);
+  };
+  // Images: [z, channels, positions] (k = z x positions, from 1 to 600), or an image's columns; rows: [batch,
+  // features] (batch up to 600).
+  let x = images ? (rng.int(2) === 1 ? columns() : input([pick([1, 2, 3, 9]), pick(sizes), pick([1, 4, 7, 64])])) : input([pick([1, 3, 7, 32, 600]), pick(sizes)]);
   const params: IRNode[] = [];
   const ops: string[] = [];
   for (let layers = 1 + rng.int(3); layers > 0; layers--) {

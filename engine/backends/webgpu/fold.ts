@@ -16,7 +16,10 @@
  *   - a sum over the k axis of an operand as a matmul reads it (a lone step, one of `sums`: a dense layer's bias
  *     gradient, the sum over the batch of the gradient that its weight gradient multiplies) is computed by the matmul
  *     too (kernels/matmul.ts's `sums`), where that costs the matmul nothing (`takesSums`) and all that reads the sum
- *     runs after the matmul (an epilogue runs at its matmul's place).
+ *     runs after the matmul (an epilogue runs at its matmul's place);
+ *   - an im2col's columns that every step reading them reads as B of a matmul (directly or through transposes read
+ *     through: a convolution's forward product and its weight gradient) are computed from the image as the matmul
+ *     loads them (kernels/matmul.ts's `bColumns`), and the im2col is skipped.
  * A transpose is then skipped when every step that read it reads through it, or the matmul writes its value; an
  * epilogue's steps are skipped too.
  *
@@ -30,6 +33,7 @@ import type { Plan } from '../../plan/plan';
 import { dataflow, type Fusion, type FusionGroup } from './fuse';
 import { asEpilogue, type Epilogue } from './epilogue';
 import { takesSums, type MatmulOperands } from './kernels/matmul';
+import { windowAttrs } from './kernels/layout';
 
 /** A matmul step as the folds run it. */
 export interface MatmulRewrite extends MatmulOperands {
@@ -153,6 +157,12 @@ export function planFolds(plan: PlanLike, candidates: readonly FusionGroup[] = [
     return undefined;
   };
 
+  // Image columns that matmuls may read as B from the image: an im2col's that only matmuls and transposes read.
+  const im2cols = steps.flatMap((s, i) =>
+    i < updateStart && s.call.op === 'im2col' && !isOutput.has(i) && numel(s.call.outShape) > 0 && [...readers[i]].every((r) => matmuls.includes(r) || transpose(r)) ? [i] : [],
+  );
+  const columns = new Set(im2cols.map((i) => steps[i].output));
+
   const rewrites: MatmulRewrite[] = [];
   /** Per transpose, the matmuls that read its value through it. */
   const through = new Map<number, Set<number>>();
@@ -174,7 +184,7 @@ export function planFolds(plan: PlanLike, candidates: readonly FusionGroup[] = [
       ...(total !== undefined ? { batchSummed: true } : {}),
     };
     const sum = sumFor(m, a, b, operands);
-    if (u === undefined && !e && !sum && total === undefined && operand.every((o) => o.passed.length === 0)) continue;
+    if (u === undefined && !e && !sum && total === undefined && operand.every((o) => o.passed.length === 0) && !columns.has(b.buffer)) continue;
     for (const t of operand.flatMap((o) => o.passed)) {
       if (!through.has(t)) through.set(t, new Set());
       through.get(t)!.add(m);
@@ -199,6 +209,22 @@ export function planFolds(plan: PlanLike, candidates: readonly FusionGroup[] = [
     if (isOutput.has(t)) continue;
     const readThrough = (r: number) => via.has(r) || (skipped.has(r) && through.has(r) && [...through.get(r)!].every((m) => via.has(m)));
     if ([...readers[t]].every(readThrough)) skipped.add(t);
+  }
+
+  // An im2col is skipped where every step that reads its columns is a matmul that reads them as B (and not as A), or
+  // a transpose skipped that only such matmuls read through: those compute them from the image (`bColumns`).
+  const rewriteOf = new Map(rewrites.map((r, k) => [r.step, k]));
+  for (const i of im2cols) {
+    const buffer = steps[i].output;
+    const asB = (m: number) => {
+      const r = rewrites[rewriteOf.get(m) ?? -1];
+      return r !== undefined && r.inputs[1] === buffer && r.inputs[0] !== buffer;
+    };
+    const readsAsB = (r: number) => asB(r) || (skipped.has(r) && through.has(r) && [...through.get(r)!].every(asB));
+    if (![...readers[i]].every(readsAsB)) continue;
+    skipped.add(i);
+    const bColumns = { image: steps[i].call.inShapes[0], window: windowAttrs(steps[i].call) };
+    for (const [k, r] of rewrites.entries()) if (r.inputs[1] === buffer) rewrites[k] = { ...r, inputs: r.inputs.map((x, j) => (j === 1 ? steps[i].inputs[0] : x)), bColumns };
   }
   return { rewrites, skipped: [...skipped].sort((x, y) => x - y), epilogues };
 }

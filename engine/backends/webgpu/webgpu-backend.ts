@@ -17,7 +17,7 @@ import { matmulLayout, matmulPairKernel, matmulStepKernels, type MatmulOperands 
 import { planPairs } from './pair-matmuls';
 import { groupedUpdateKernel } from './kernels/update';
 import { reduceKernels, sumSquaresKernels } from './kernels/reduce';
-import { im2colExpression, windowKernels } from './kernels/layout';
+import { im2colExpression, windowAttrs, windowKernels } from './kernels/layout';
 import { planWindowReads } from './window-reads';
 import { numel } from '../../ir/shape';
 
@@ -426,7 +426,7 @@ export class WebGpuExecutable implements Executable {
       const step = { ...r, inputs: [...front.step.inputs, ...(e?.inputs ?? [])], output: e?.group.output ?? r.output };
       const inSizes = [...front.inSizes, ...epilogueInputSizes(e?.epilogue, r.call.outShape)];
       const op = r.call.op;
-      const loads = prologue ? fusedExpression(prologue.group, plan.steps) : image && im2colExpression(image.call);
+      const loads = prologue ? fusedExpression(prologue.group, plan.steps) : image && im2colExpression(image.call.inShapes[0], windowAttrs(image.call));
       const kernels = op === 'im2col' || op === 'col2im' ? { kernel: windowKernels[op](r.call, e?.epilogue) } : reduceKernels(r.call, loads, e?.epilogue);
       const last = e ? e.group.steps[e.group.steps.length - 1] : at;
       const what = `${op}${prologue ? ' +prologue' : ''}${image ? ' +im2col' : ''}${e ? ' +epilogue' : ''} ${shapeText(r.call.outShape)}`;
@@ -450,9 +450,10 @@ export class WebGpuExecutable implements Executable {
     }
     for (const r of folds.rewrites) {
       const inShapes = [r.aShape, r.bShape];
-      const inSizes = [...inShapes.map(numel), ...epilogueInputSizes(r.epilogue, r.outShape), ...(r.sumsSize ? [r.sumsSize] : [])];
+      // (B bound as the image where it is the image's columns)
+      const inSizes = [numel(r.aShape), numel(r.bColumns?.image ?? r.bShape), ...epilogueInputSizes(r.epilogue, r.outShape), ...(r.sumsSize ? [r.sumsSize] : [])];
       const step = { ...plan.steps[r.step], call: { op: 'matmul', attrs: {}, inShapes, outShape: r.outShape }, inputs: r.inputs, output: r.output };
-      const what = `matmul${r.epilogue ? ' +epilogue' : ''}${r.sums ? ' +sums' : ''} ${shapeText(r.outShape)}`;
+      const what = `matmul${r.bColumns ? ' +im2col' : ''}${r.epilogue ? ' +epilogue' : ''}${r.sums ? ' +sums' : ''} ${shapeText(r.outShape)}`;
       this.folded.set(r.step, { what, step, kernels: matmulStepKernels(r), inSizes, outSize: numel(r.outShape), matmul: r });
     }
     for (const t of folds.skipped) this.folded.set(t, null);

@@ -124,24 +124,27 @@ function aroundAxis(shape: readonly number[], axis: number): [number, number] {
   return [numel(shape.slice(0, axis)), numel(shape.slice(axis))];
 }
 
-const WINDOW_FIELDS = 'c: u32, h: u32, w: u32, kh: u32, kw: u32, sh: u32, sw: u32, ph: u32, pw: u32, oh: u32, ow: u32';
+const WINDOW_FIELDS = 'h: u32, w: u32, kh: u32, kw: u32, sh: u32, sw: u32, ph: u32, pw: u32, oh: u32, ow: u32';
+
+/** A window op's window, from its attributes. */
+export const windowAttrs = (call: KernelCall): Window => call.attrs as unknown as Window;
 
 function windowWords(image: readonly number[], w: Window): number[] {
-  const [, c, h, wd] = image;
-  return [c, h, wd, w.kh, w.kw, w.sh, w.sw, w.ph, w.pw, windowOutput(h, w.kh, w.sh, w.ph), windowOutput(wd, w.kw, w.sw, w.pw)];
+  const [, , h, wd] = image;
+  return [h, wd, w.kh, w.kw, w.sh, w.sw, w.ph, w.pw, windowOutput(h, w.kh, w.sh, w.ph), windowOutput(wd, w.kw, w.sw, w.pw)];
 }
 
 /**
  * im2col's value at flat index i of its output, as a kernel computes it in place of a load (a reduction's prologue,
- * ../fuse.ts's FusedExpression): `fn im2col_at(i: u32) -> f32`, reading the image bound at 0 and the window's
- * fields (whole 16-byte rows of them). out[b, (ch, ky, kx), (oy, ox)] = image[b, ch, oy * sh - ph + ky,
- * ox * sw - pw + kx], zero outside the image.
+ * ../fuse.ts's FusedExpression; a matmul's B): `fn im2col_at(i: u32) -> f32`, reading the image from the binding
+ * named `source` (bound at 0 as `bindings` declares it) and the window's fields (whole 16-byte rows of them).
+ * out[b, (ch, ky, kx), (oy, ox)] = image[b, ch, oy * sh - ph + ky, ox * sw - pw + kx], zero outside the image.
  */
-export function im2colExpression(call: KernelCall): FusedExpression {
+export function im2colExpression(image: readonly number[], window: Window, source = 'image'): FusedExpression {
   return {
-    fields: `${WINDOW_FIELDS}, win_pad: u32`,
-    words: [...windowWords(call.inShapes[0], call.attrs as unknown as Window), 0],
-    bindings: '@group(0) @binding(0) var<storage, read> image: array<f32>;',
+    fields: `${WINDOW_FIELDS}, win_pad0: u32, win_pad1: u32`,
+    words: [...windowWords(image, window), 0, 0],
+    bindings: `@group(0) @binding(0) var<storage, read> ${source}: array<f32>;`,
     count: 1,
     fns: /* wgsl */ `
 fn im2col_at(i: u32) -> f32 {
@@ -151,7 +154,7 @@ fn im2col_at(i: u32) -> f32 {
   let y = i32((pos / p.ow) * p.sh + (row / p.kw) % p.kh) - i32(p.ph);
   let x0 = i32((pos % p.ow) * p.sw + row % p.kw) - i32(p.pw);
   if (y < 0 || y >= i32(p.h) || x0 < 0 || x0 >= i32(p.w)) { return 0.0; }
-  return image[(plane * p.h + u32(y)) * p.w + u32(x0)];
+  return ${source}[(plane * p.h + u32(y)) * p.w + u32(x0)];
 }`,
     body: '',
     value: 'im2col_at(i)',
@@ -230,7 +233,7 @@ export const layoutKernels: Record<string, GpuKernelFor> = {
  */
 export const windowKernels: Record<'im2col' | 'col2im', (call: KernelCall, epilogue?: Epilogue) => GpuKernel> = {
   im2col: (call, epilogue) => {
-    const { fields, words, fns } = im2colExpression(call);
+    const { fields, words, fns } = im2colExpression(call.inShapes[0], windowAttrs(call));
     return perElement(call, ['image'], fields, words, `out[i] = ${epilogue ? 'epilogue(im2col_at(i), i, 0u)' : 'im2col_at(i)'};`, fns, epilogue);
   },
   // One thread per pixel sums the column entries that came from it, in the CPU's order (window row, then column),
@@ -240,7 +243,7 @@ export const windowKernels: Record<'im2col' | 'col2im', (call: KernelCall, epilo
       call,
       ['cols'],
       WINDOW_FIELDS,
-      windowWords(call.outShape, call.attrs as unknown as Window),
+      windowWords(call.outShape, windowAttrs(call)),
       `let x0 = i % p.w;
   let y = (i / p.w) % p.h;
   let plane = i / (p.w * p.h);

@@ -29,6 +29,10 @@
  * A batch of products summed (`batchSummed`: C = sum over z of A_z B_z, a convolution's weight gradient over the
  * images) runs as one product over the batch's k's end to end, each load finding its matrix from its k.
  *
+ * B may be an image's columns (`bColumns`: a convolution as an implicit GEMM, forward W cols and the weight gradient
+ * g cols^T): each load computes its element of the columns from the image (./layout.ts's im2colExpression), so the
+ * columns, kh x kw times the image where windows overlap, are never written. Those loads are scalar gathers.
+ *
  * Everything shape-dependent is a uniform, so one pipeline serves every shape of a variant; the variants are the tile
  * size, the transposes, and whether the rows of A, B and C (as stored) are multiples of 4 long (then they are read
  * and written as vec4s: 16-byte loads and stores). Loads outside the matrices give zeros and stores outside them are
@@ -49,6 +53,8 @@ import { StudioError } from '../../../util/errors';
 import { grid1d, packWords, perElementShader, type GpuKernel, type StepKernels } from '../kernel';
 import type { Epilogue } from '../epilogue';
 import { epilogueWgsl } from './epilogue';
+import { im2colExpression } from './layout';
+import type { Window } from '../../../ir/builder';
 
 /** Workgroups of 128-tiles from which the large tile is used: about two per SM of an H100-class GPU. */
 const LARGE_TILE_FROM = 256;
@@ -114,6 +120,14 @@ export interface MatmulLayout {
   epilogue?: Epilogue;
   /** The sums over k that it also writes (see MatmulOperands). */
   sums?: KSums;
+  /** B is an image's columns (see MatmulOperands). */
+  bColumns?: ImageColumns;
+}
+
+/** An im2col's columns, computed where a kernel loads them: the image's shape and the window. */
+export interface ImageColumns {
+  readonly image: readonly number[];
+  readonly window: Window;
 }
 
 /**
@@ -136,6 +150,11 @@ export interface MatmulOperands {
   sums?: KSums;
   /** C is the sum of the products of A's and B's matrices ([z, ...] both, one z): C has no batch axes. */
   batchSummed?: boolean;
+  /**
+   * B (as stored: `bShape`) is the columns of an image (im2col), which the kernel computes as it loads them from the
+   * image, bound as B: a convolution as an implicit GEMM, its columns never written.
+   */
+  bColumns?: ImageColumns;
 }
 
 /** Strides of `shape`'s batch dims along the output batch `dims` (left-padded with ones), 0 where broadcast. */
@@ -156,6 +175,7 @@ export function matmulLayout(call: KernelCall | MatmulOperands, config?: MatmulC
   const epilogue = 'op' in call ? undefined : call.epilogue;
   const sums = 'op' in call ? undefined : call.sums;
   const summed = 'op' in call ? false : !!call.batchSummed;
+  const bColumns = 'op' in call ? undefined : call.bColumns;
   const last2 = (s: readonly number[]) => [s[s.length - 2], s[s.length - 1]];
   const [aRows, aCols] = last2(sa);
   const [bRows, bCols] = last2(sb);
@@ -193,11 +213,12 @@ export function matmulLayout(call: KernelCall | MatmulOperands, config?: MatmulC
     za: summed ? m * kper : 0,
     zb: summed ? kper * n : 0,
     stages: config?.stages ?? 1,
-    vec4: k > 0 && aCols % 4 === 0 && bCols % 4 === 0 && n % 4 === 0,
+    vec4: k > 0 && aCols % 4 === 0 && bCols % 4 === 0 && n % 4 === 0 && !bColumns,
     transA,
     transB,
     ...(epilogue ? { epilogue } : {}),
     ...(sums ? { sums } : {}),
+    ...(bColumns ? { bColumns } : {}),
   };
 }
 
@@ -218,7 +239,7 @@ function tilesOf(l: Pick<MatmulLayout, 'm' | 'n' | 'batch' | 'sums'>, tile: numb
  * where transposed; B: k x n, or n x k). With `sums`, B's column n (A's row m) reads as ones, and C's column n (row
  * m) is stored to `sums`.
  */
-function accessors(vec4: boolean, transA: boolean, transB: boolean, epilogue: boolean, sums?: KSums, summed = false, sumsInParts = false): string {
+function accessors(vec4: boolean, transA: boolean, transB: boolean, epilogue: boolean, sums?: KSums, summed = false, sumsInParts = false, bColumns = false): string {
   // [rows, cols] bounds, then the row stride, then the axis along k: along k the bound is this split's end, k_hi (k
   // without split-K).
   const a = transA ? ['k_hi', 'p.m', 'p.m', 'row'] : ['p.m', 'k_hi', 'p.kper', 'col'];
@@ -230,6 +251,8 @@ function accessors(vec4: boolean, transA: boolean, transB: boolean, epilogue: bo
   };
   // The stored axis that the ones lie past the end of: across the rows (after the last row) or the columns.
   const ones = sums === 'b' ? { name: 'a', across: transA ? 'cols' : 'rows' } : sums === 'a' ? { name: 'b', across: transB ? 'rows' : 'cols' } : undefined;
+  // An element of A or B as stored: where B is an image's columns, computed from the image (vec4 is then off).
+  const read = (name: string, at: string) => (name === 'b' && bColumns ? `im2col_at(${at})` : `${name}[${at}]`);
   const load = (name: string, [rows, cols, stride, along]: string[]) => {
     const past = ones?.name === name ? ones.across : undefined;
     // (in vec4 mode the bounds are multiples of 4: a quad past the last column starts at it)
@@ -244,7 +267,7 @@ fn load_${name}(base: u32, row: u32, col: u32) -> vec4<f32> {
 fn load_${name}(base: u32, row: u32, col: u32) -> vec4<f32> {
   var v = vec4<f32>();
   if (row < ${rows}) {
-    for (var j = 0u; j < 4u; j++) { if (col + j < ${cols}) { v[j] = ${name}[${offset(name, stride, along, 'row', '(col + j)')}]; }${past === 'cols' ? ` else if (col + j == ${cols}) { v[j] = 1.0; }` : ''} }
+    for (var j = 0u; j < 4u; j++) { if (col + j < ${cols}) { v[j] = ${read(name, offset(name, stride, along, 'row', '(col + j)'))}; }${past === 'cols' ? ` else if (col + j == ${cols}) { v[j] = 1.0; }` : ''} }
   }${past === 'rows' ? ` else if (row == ${rows}) {\n    for (var j = 0u; j < 4u; j++) { if (col + j < ${cols}) { v[j] = 1.0; } }\n  }` : ''}
   return v;
 }`;
@@ -283,10 +306,11 @@ fn store(base: u32, row: u32, col: u32, v: vec4<f32>) {
  * the splits' parts, and their sums over k).
  */
 function matmulDeclarations(
-  { tile, bk, stages, vec4, transA, transB, epilogue, sums, za, zb }: Pick<MatmulLayout, 'tile' | 'bk' | 'stages' | 'vec4' | 'transA' | 'transB' | 'epilogue' | 'sums' | 'za' | 'zb'>,
+  { tile, bk, stages, vec4, transA, transB, epilogue, sums, za, zb, bColumns }: Pick<MatmulLayout, 'tile' | 'bk' | 'stages' | 'vec4' | 'transA' | 'transB' | 'epilogue' | 'sums' | 'za' | 'zb' | 'bColumns'>,
   split: boolean,
 ): { decls: string; storage: number; atSize: number; btSize: number } {
   const e = epilogueWgsl(epilogue, 2);
+  const columns = bColumns && im2colExpression(bColumns.image, bColumns.window, 'b');
   const sumsBound = !!sums && !split;
   const own = 2 + e.count + (sumsBound ? 1 : 0); // C's binding
   const g = tile / 64; // 4-wide groups of rows (and of columns) per thread
@@ -364,7 +388,7 @@ struct Params {
   m: u32, n: u32, k: u32, batch: u32,
   tiles_m: u32, tiles_n: u32, k_split: u32, splits: u32,
   kper: u32, za: u32, zb: u32, pad: u32,
-  dims: vec4<u32>, a_strides: vec4<u32>, b_strides: vec4<u32>${e.fields}
+  dims: vec4<u32>, a_strides: vec4<u32>, b_strides: vec4<u32>${e.fields}${columns ? `, ${columns.fields}` : ''}
 }
 @group(0) @binding(0) var<storage, read> a: array<${type}>;
 @group(0) @binding(1) var<storage, read> b: array<${type}>;
@@ -380,8 +404,8 @@ const BS = TILE + ${transB ? 4 : 0}u;
 
 const A_STAGE = ${(bk * (tile + 4)) / 4}u;
 const B_STAGE = ${(bk * (tile + (transB ? 4 : 0))) / 4}u;
-${epilogue ? `${e.fns}\n${e.fn}` : ''}
-${accessors(vec4, transA, transB, !!epilogue, sums, za + zb > 0, !!sums && split)}
+${epilogue ? `${e.fns}\n${e.fn}` : ''}${columns ? columns.fns : ''}
+${accessors(vec4, transA, transB, !!epilogue, sums, za + zb > 0, !!sums && split, !!columns)}
 
 fn tiles(all: u32, t: u32) {
   let per_batch = p.tiles_m * p.tiles_n;
@@ -482,7 +506,8 @@ export function matmulKernel(operands: KernelCall | MatmulOperands, config?: Mat
 function matmulParams(l: MatmulLayout, splits: number): Uint32Array {
   const [tilesM, tilesN] = tileGrid(l, l.tile);
   const kSplit = Math.ceil(l.k / splits / l.bk) * l.bk;
-  return packWords([l.m, l.n, l.k, l.batch, tilesM, tilesN, Math.max(kSplit, 1), splits, l.kper, l.za, l.zb, 0, ...l.dims, ...l.aStrides, ...l.bStrides, ...epilogueWgsl(l.epilogue, 2).words]);
+  const columns = l.bColumns ? im2colExpression(l.bColumns.image, l.bColumns.window).words : [];
+  return packWords([l.m, l.n, l.k, l.batch, tilesM, tilesN, Math.max(kSplit, 1), splits, l.kper, l.za, l.zb, 0, ...l.dims, ...l.aStrides, ...l.bStrides, ...epilogueWgsl(l.epilogue, 2).words, ...columns]);
 }
 
 /**
