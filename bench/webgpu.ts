@@ -1,15 +1,17 @@
 /**
  * The figures of `--backend webgpu`, on whatever adapter Dawn finds (named in each line's `adapter`): matmul GFLOP/s
  * (the `matmul` bench), MLP training steps/s (`mlp_step`), the cost of one dispatch (`dispatch`), and the matmul
- * kernel's every configuration side by side (`matmul_variants`, to choose the defaults by on a real GPU), and the
- * host's share of a step and a dispatch, on Dawn's Null backend (`host_cost`). No peers
- * here: PyTorch, the GPU peer, runs on the GPU machine (../shared/docs/gpu.md).
+ * kernel's every configuration side by side (`matmul_variants`, to choose the defaults by on a real GPU), a
+ * convolution's products as implicit GEMMs beside im2col + matmul (`conv_variants`), and the host's share of a step
+ * and a dispatch, on Dawn's Null backend (`host_cost`). PyTorch, the GPU peer, runs on the GPU machine
+ * (../shared/docs/gpu.md).
  *
  * GPU work is asynchronous: `run()` only encodes and submits. A timed round therefore ends by waiting for the GPU
  * (`onSubmittedWorkDone`, or the read-back that training does anyway), and its time covers all the work submitted in
  * it. Rounds submit many calls back to back, as a training loop does, so the figures are throughput, not latency.
  */
 import { Builder } from '../engine/ir/builder';
+import { numel } from '../engine/ir/shape';
 import { compilePlan } from '../engine/plan/plan';
 import type { GraphNode } from '../engine/graph/expand';
 import { CpuBackend } from '../engine/backends/cpu/cpu-backend';
@@ -17,10 +19,11 @@ import { AUTO_MIN_STEP_FLOPS, stepFlops } from '../engine/backends/select';
 import { StudioError } from '../engine/util/errors';
 import { hostOnlyDevice, timingDevice, type GpuInfo } from '../engine/backends/webgpu/gpu';
 import { WebGpuBackend, WebGpuExecutable, type BoundKernel } from '../engine/backends/webgpu/webgpu-backend';
+import { gpuKernels } from '../engine/backends/webgpu/kernels';
 import { MATMUL_CONFIGS, matmulKernel, matmulLayout, matmulSplits, matmulWorkgroupBytes, splitSumKernel } from '../engine/backends/webgpu/kernels/matmul';
 import { randomArray, type Bench } from './context';
 import { loadTrainStep, MLP, MLP_STEP_FLOPS, mlpBatch, mlpGraph } from './mlp';
-import { emit, note } from './report';
+import { emit, emitAgainst, note } from './report';
 import { measure, median } from './timing';
 
 const MATMUL_SIZES = [512, 1024, 2048, 4096] as const;
@@ -184,6 +187,67 @@ export const matmulVariants: Bench = {
         parts.destroy();
       }
       for (const x of storage) x.buffer.destroy();
+    }
+    gpu.dispose();
+  },
+};
+
+/**
+ * Convolutions: [images, channels, h, w] images, `filters` filters of kh x kw, stride 1, padded to the same size.
+ * The digit-images example's two layers at its batch of 16, and a larger layer.
+ */
+const CONVS = [
+  { image: [16, 1, 16, 16], filters: 8, k: 3 },
+  { image: [16, 8, 8, 8], filters: 16, k: 3 },
+  { image: [32, 32, 32, 32], filters: 64, k: 3 },
+] as const;
+
+/**
+ * GFLOP/s of a convolution's two products, forward (W cols) and weight gradient (g cols^T, summed over the images),
+ * as the backend runs them, reading the columns from the image as it loads them (an implicit GEMM), against its
+ * peer: the im2col dispatch that writes the columns, then the same product on them (the vec4 kernel where the shapes
+ * allow). Each pair of lines has the ratio; 50 calls to a command buffer where the product is small.
+ */
+export const convVariants: Bench = {
+  name: 'conv_variants',
+  backends: ['webgpu'],
+  async run() {
+    const gpu = await gpuBackend('conv_variants');
+    if (!gpu) return;
+    for (const { image, filters, k } of gpu.software ? CONVS.slice(0, 2) : CONVS) {
+      const [n, c, h, w] = image;
+      const window = { kh: k, kw: k, sh: 1, sw: 1, ph: (k - 1) / 2, pw: (k - 1) / 2 };
+      const [rows, positions] = [c * k * k, h * w];
+      const cols = [n, rows, positions];
+      const storage = (length: number, seed: number) => {
+        const buffer = gpu.createStorage(length, 'a conv operand');
+        gpu.write(buffer, randomArray(length, seed));
+        return { buffer, bytes: length * 4 };
+      };
+      const [x, weight, grad, columns, out] = [storage(n * c * h * w, 1), storage(filters * rows, 2), storage(n * filters * positions, 3), storage(n * rows * positions, 4), storage(n * filters * positions, 5)];
+      const im2col = gpu.bindKernel(gpuKernels.im2col({ op: 'im2col', attrs: { ...window }, inShapes: [image], outShape: cols }), [x, columns]);
+      const products = [
+        { of: 'forward', a: weight, aShape: [filters, rows], bShape: cols, outShape: [n, filters, positions], transB: false, batchSummed: false },
+        { of: 'weight gradient', a: grad, aShape: [n, filters, positions], bShape: cols, outShape: [filters, rows], transB: true, batchSummed: true },
+      ];
+      for (const { of, a, ...shapes } of products) {
+        const operands = { ...shapes, transA: false };
+        const flops = 2 * n * filters * rows * positions;
+        const repeat = flops < 1e9 ? SMALL_REPEAT : 1;
+        const gflops = async (bound: BoundKernel[]) =>
+          flops / ((await measureGpu(() => gpu.dispatch(bound, repeat), () => gpu.device.queue.onSubmittedWorkDone())) / repeat) / 1e9;
+        const what = `conv_variants ${image.join('x')} ${filters} filters ${k}x${k}, ${of}`;
+        note(`${what}: the columns written by im2col, then the product`);
+        const peer = await gflops([im2col, gpu.bindKernel(matmulKernel(operands), [a, columns, out])]);
+        const want = await gpu.readBuffer(out.buffer, numel(operands.outShape));
+        note(`${what}: the columns computed as the product loads them`);
+        const value = await gflops([gpu.bindKernel(matmulKernel({ ...operands, bColumns: { image, window } }), [a, x, out])]);
+        const got = await gpu.readBuffer(out.buffer, want.length);
+        const scale = want.reduce((m, v) => Math.max(m, Math.abs(v)), 0);
+        note(`${what}: largest difference of the two products, relative to the largest entry: ${(got.reduce((m, v, i) => Math.max(m, Math.abs(v - want[i])), 0) / scale).toExponential(1)}`);
+        emitAgainst({ bench: 'conv_variants', backend: 'webgpu', adapter: gpu.adapter, image: image.join('x'), filters, kernel: k, product: of, value, unit: 'GFLOP/s' }, [{ name: 'im2col + matmul', value: peer }]);
+      }
+      for (const b of [x, weight, grad, columns, out]) b.buffer.destroy();
     }
     gpu.dispose();
   },
