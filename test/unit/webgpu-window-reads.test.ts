@@ -85,6 +85,8 @@ describe('pools on the device, the columns read from the image', () => {
   test.each([
     { what: '2 x 2 windows, stride 2', image: [2, 3, 8, 8], w: POOL },
     { what: 'overlapping 3 x 3 windows, stride 2, padded (zeros in windows)', image: [2, 2, 7, 9], w: { kh: 3, kw: 3, sh: 2, sw: 2, ph: 1, pw: 1 } },
+    { what: '8 x 8 windows, 32 of them (a workgroup per 8 adjacent windows)', image: [2, 4, 16, 16], w: { kh: 8, kw: 8, sh: 8, sw: 8, ph: 0, pw: 0 } },
+    { what: '8 x 8 windows, 4 of them (a workgroup a window)', image: [1, 1, 16, 16], w: { kh: 8, kw: 8, sh: 8, sw: 8, ph: 0, pw: 0 } },
     { what: 'one window over a 130 x 130 image (a split reduction)', image: [1, 1, 130, 130], w: { kh: 130, kw: 130, sh: 1, sw: 1, ph: 0, pw: 0 } },
   ])("a max pool's forward and backward: $what", async ({ image, w }) => {
     const { y, dx } = maxPoolTraining(image, w);
