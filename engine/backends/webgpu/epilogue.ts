@@ -31,8 +31,8 @@ export interface Epilogue {
  * null where it cannot be: where anything else reads the value or it is a plan output, where the group's value has
  * another number of elements or its read of the value is laid out otherwise, where it reads a value not written
  * `before` the step or in no kind allowed (`matrix`: per column and per row; `slots`, a max_mask's slots with its
- * reduced axes kept as ones: per slot), or more than `maxInputs` values besides. A group over another shape of as many elements (a reshape elided) reads what it reads over the value's
- * (`regrouped`), where it can.
+ * reduced axes kept as ones: per slot), or more than `maxInputs` values besides. A group over another shape of as
+ * many elements (a reshape elided) reads what it reads over the value's (`regrouped`), where it can.
  */
 export function asEpilogue(
   g: FusionGroup,

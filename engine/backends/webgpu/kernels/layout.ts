@@ -60,7 +60,7 @@ fn ${name}(i: u32) -> u32 {
 /**
  * One thread per output element, with inputs `names` bound in order, the epilogue's inputs (if any), the output, then
  * `p: Params` (`n`, then `fields` holding `words`, then the epilogue's); `body` sets out[i], calling functions that
- * `helpers` defines (and `epilogue`, which computes the epilogue where there is one, else returns its value).
+ * `helpers` defines (and, where there is an epilogue, `epilogue`, which computes it).
  */
 function perElement(call: KernelCall, names: string[], fields: string, words: number[], body: string, helpers = '', epilogue?: Epilogue): GpuKernel {
   const n = numel(call.outShape);
