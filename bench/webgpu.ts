@@ -10,6 +10,9 @@
  * (`onSubmittedWorkDone`, or the read-back that training does anyway), and its time covers all the work submitted in
  * it. Rounds submit many calls back to back, as a training loop does, so the figures are throughput, not latency.
  */
+import { existsSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { Builder } from '../engine/ir/builder';
 import { numel } from '../engine/ir/shape';
 import { compilePlan } from '../engine/plan/plan';
@@ -412,6 +415,14 @@ async function onDeviceOfItsOwn(
 const PROFILE_RUNS = 5;
 const WARM_RUNS = 3;
 
+/** Each dispatch of a training step: what it computes and its median microseconds over PROFILE_RUNS timed runs. */
+async function profiled(exe: WebGpuExecutable): Promise<{ what: string; value: number }[]> {
+  for (let step = 1; step <= WARM_RUNS; step++) exe.run({ seed: MLP.seed, step });
+  const runs: { what: string; ns: number }[][] = [];
+  for (let step = 1; step <= PROFILE_RUNS; step++) runs.push(await exe.profile({ seed: MLP.seed, step: WARM_RUNS + step }));
+  return runs[0].map(({ what }, i) => ({ what, value: median(runs.map((r) => r[i].ns)) / 1e3 }));
+}
+
 /**
  * Where the MLP step's GPU time goes: each dispatch's time as the GPU measures it (timestamp queries; each dispatch
  * in a compute pass of its own), the median of PROFILE_RUNS runs, at batch 128 and 1024 (128 alone on a software
@@ -426,15 +437,27 @@ export const gpuProfile: Bench = {
       for (const batch of gpu.software ? [MLP.batch] : [MLP.batch, 8 * MLP.batch]) {
         await figure(`gpu_profile batch ${batch}`, async () => {
           note(`gpu_profile: mlp_step batch ${batch}, ${PROFILE_RUNS} runs timed dispatch by dispatch`);
-          const exe = loadTrainStep(gpu, mlpGraph(), batch, batchOf(batch));
-          for (let step = 1; step <= WARM_RUNS; step++) exe.run({ seed: MLP.seed, step });
-          const runs: { what: string; ns: number }[][] = [];
-          for (let step = 1; step <= PROFILE_RUNS; step++) runs.push(await exe.profile({ seed: MLP.seed, step: WARM_RUNS + step }));
-          const us = runs[0].map((_, i) => median(runs.map((r) => r[i].ns)) / 1e3);
-          runs[0].forEach(({ what }, i) => emit({ bench: 'gpu_profile', ...extras, batch, dispatch: i, what, value: us[i], unit: 'us' }));
-          emit({ bench: 'gpu_profile', ...extras, batch, of: 'sum', dispatches: us.length, value: us.reduce((a, b) => a + b, 0), unit: 'us/step' });
+          const us = await profiled(loadTrainStep(gpu, mlpGraph(), batch, batchOf(batch)));
+          us.forEach(({ what, value }, i) => emit({ bench: 'gpu_profile', ...extras, batch, dispatch: i, what, value, unit: 'us' }));
+          emit({ bench: 'gpu_profile', ...extras, batch, of: 'sum', dispatches: us.length, value: us.reduce((a, b) => a + b.value, 0), unit: 'us/step' });
         });
       }
+      await figure('gpu_profile digit-images', async () => {
+        // The conv net example (implicit GEMMs, pools read in place), on random images of its shape.
+        const project = JSON.parse(readFileSync(join(examplesDir(), 'digit-images.bpstudio'), 'utf8')) as { graph: { nodes: GraphNode[] }; training: { batchSize: number } };
+        const batch = project.training.batchSize;
+        note(`gpu_profile: the digit-images example's training step, batch ${batch}, ${PROFILE_RUNS} runs timed dispatch by dispatch`);
+        const labels = Float32Array.from({ length: batch }, (_, i) => i % 5);
+        const exe = loadTrainStep(gpu, project.graph.nodes, batch, { image: randomArray(batch * 256, 7), y: labels });
+        const us = await profiled(exe);
+        us.forEach(({ what, value }, i) => emit({ bench: 'gpu_profile', ...extras, model: 'digit-images', batch, dispatch: i, what, value, unit: 'us' }));
+        emit({ bench: 'gpu_profile', ...extras, model: 'digit-images', batch, of: 'sum', dispatches: us.length, value: us.reduce((a, b) => a + b.value, 0), unit: 'us/step' });
+      });
     }),
 };
+
+/** The examples folder: beside this file in the GPU bundle (scripts/gpu-bundle.mjs copies it there), else the repo's. */
+function examplesDir(): string {
+  return [new URL('./examples', import.meta.url), new URL('../examples', import.meta.url)].map((u) => fileURLToPath(u)).find((d) => existsSync(d))!;
+}
 

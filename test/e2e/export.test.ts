@@ -49,8 +49,9 @@ describe('exporting from the app', () => {
   it('exports the trained spiral as ONNX with the parity check shown, and as PyTorch code', async () => {
     await trainedSpiral();
 
-    // While the engine exports the model and checks it in ONNX Runtime, a toast says so, until the engine answers.
-    const busy = app.toasts.getByText('Exporting the ONNX model and checking it in ONNX Runtime…', { exact: true });
+    // While the engine exports the model and checks it in ONNX Runtime, a toast says so (with the share of the data
+    // read so far, once it is reading), until the engine answers.
+    const busy = app.toasts.getByText(/^Exporting the ONNX model and checking it in ONNX Runtime…( \d+%)?$/);
     const shown = busy.waitFor();
     await menu('File', 'Export ONNX model…');
     await shown;
