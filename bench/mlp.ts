@@ -40,11 +40,11 @@ export function mlpBatch(): { x: Float32Array; labels: Int32Array } {
 }
 
 /**
- * The training step of `nodes` at `batch` (SGD as MLP_OPTIMIZER, weights initialised from MLP.seed) loaded on
- * `backend`, its inputs set from `feeds`: ready to run step after step.
+ * The training step of `nodes` at `batch` (SGD as MLP_OPTIMIZER unless `optimizer` says otherwise, weights
+ * initialised from MLP.seed) loaded on `backend`, its inputs set from `feeds`: ready to run step after step.
  */
-export function loadTrainStep<B extends Backend>(backend: B, nodes: GraphNode[], batch: number, feeds: Record<string, Float32Array>): ReturnType<B['load']> {
-  const { plan, expansion } = trainProgram(nodes, resolveTargets(nodes), MLP_OPTIMIZER, batch);
+export function loadTrainStep<B extends Backend>(backend: B, nodes: GraphNode[], batch: number, feeds: Record<string, Float32Array>, optimizer = MLP_OPTIMIZER): ReturnType<B['load']> {
+  const { plan, expansion } = trainProgram(nodes, resolveTargets(nodes), optimizer, batch);
   for (const p of expansion.params) backend.writeTensor(p.name, initTensor(p.name, p.shape, p.init, MLP.seed));
   const exe = backend.load(plan) as ReturnType<B['load']>;
   for (const [name, v] of Object.entries(feeds)) exe.setInput(name, v);

@@ -16,6 +16,7 @@ import { fileURLToPath } from 'node:url';
 import { Builder } from '../engine/ir/builder';
 import { numel } from '../engine/ir/shape';
 import { compilePlan } from '../engine/plan/plan';
+import type { OptimizerSpec } from '../engine/train/program';
 import type { GraphNode } from '../engine/graph/expand';
 import { CpuBackend } from '../engine/backends/cpu/cpu-backend';
 import { AUTO_MIN_STEP_FLOPS, stepFlops } from '../engine/backends/select';
@@ -443,12 +444,12 @@ export const gpuProfile: Bench = {
         });
       }
       await figure('gpu_profile digit-images', async () => {
-        // The conv net example (implicit GEMMs, pools read in place), on random images of its shape.
-        const project = JSON.parse(readFileSync(join(examplesDir(), 'digit-images.bpstudio'), 'utf8')) as { graph: { nodes: GraphNode[] }; training: { batchSize: number } };
+        // The conv net example (implicit GEMMs, pools read in place) with its optimizer, on random images of its shape.
+        const project = JSON.parse(readFileSync(join(examplesDir(), 'digit-images.bpstudio'), 'utf8')) as { graph: { nodes: GraphNode[] }; training: { batchSize: number; optimizer: OptimizerSpec } };
         const batch = project.training.batchSize;
         note(`gpu_profile: the digit-images example's training step, batch ${batch}, ${PROFILE_RUNS} runs timed dispatch by dispatch`);
         const labels = Float32Array.from({ length: batch }, (_, i) => i % 5);
-        const exe = loadTrainStep(gpu, project.graph.nodes, batch, { image: randomArray(batch * 256, 7), y: labels });
+        const exe = loadTrainStep(gpu, project.graph.nodes, batch, { image: randomArray(batch * 256, 7), y: labels }, project.training.optimizer);
         const us = await profiled(exe);
         us.forEach(({ what, value }, i) => emit({ bench: 'gpu_profile', ...extras, model: 'digit-images', batch, dispatch: i, what, value, unit: 'us' }));
         emit({ bench: 'gpu_profile', ...extras, model: 'digit-images', batch, of: 'sum', dispatches: us.length, value: us.reduce((a, b) => a + b.value, 0), unit: 'us/step' });
