@@ -12,9 +12,9 @@ import { note } from './report';
 import { scalarGraph } from './scalar-graph';
 import { training } from './training';
 import { trainingApp } from './training-app';
-import { autoThreshold, convVariants, dispatch, gpuProfile, hostCost, matmulVariants } from './webgpu';
+import { autoThreshold, convVariants, dispatch, gpuProfile, hostCost, matmulRobustness, matmulVariants } from './webgpu';
 
-const BENCHES: readonly Bench[] = [mlpStep, planPeakBytes, matmul, scalarGraph, training, trainingApp, editor, csvImport, dispatch, hostCost, gpuProfile, matmulVariants, convVariants, autoThreshold];
+const BENCHES: readonly Bench[] = [mlpStep, planPeakBytes, matmul, scalarGraph, training, trainingApp, editor, csvImport, dispatch, hostCost, gpuProfile, matmulVariants, convVariants, matmulRobustness, autoThreshold];
 
 const USAGE = `usage: npm run bench -- [--only NAME] [--backend ${BACKENDS.join('|')}]
 benchmarks: ${BENCHES.map((b) => b.name).join(', ')}`;

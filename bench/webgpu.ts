@@ -2,8 +2,9 @@
  * The figures of `--backend webgpu`, on whatever adapter Dawn finds (named in each line's `adapter`): matmul GFLOP/s
  * (the `matmul` bench), MLP training steps/s (`mlp_step`), the cost of one dispatch (`dispatch`), and the matmul
  * kernel's every configuration side by side (`matmul_variants`, to choose the defaults by on a real GPU), a
- * convolution's products as implicit GEMMs beside im2col + matmul (`conv_variants`), and the host's share of a step
- * and a dispatch, on Dawn's Null backend (`host_cost`). PyTorch, the GPU peer, runs on the GPU machine
+ * convolution's products as implicit GEMMs beside im2col + matmul (`conv_variants`), the matmul with Tint's bounds
+ * checks pared (`matmul_robustness`), and the host's share of a step and a dispatch, on Dawn's Null backend
+ * (`host_cost`). PyTorch, the GPU peer, runs on the GPU machine
  * (../shared/docs/gpu.md).
  *
  * GPU work is asynchronous: `run()` only encodes and submits. A timed round therefore ends by waiting for the GPU
@@ -21,7 +22,7 @@ import type { GraphNode } from '../engine/graph/expand';
 import { CpuBackend } from '../engine/backends/cpu/cpu-backend';
 import { AUTO_MIN_STEP_FLOPS, stepFlops } from '../engine/backends/select';
 import { StudioError } from '../engine/util/errors';
-import { hostOnlyDevice, timingDevice, type GpuInfo } from '../engine/backends/webgpu/gpu';
+import { hostOnlyDevice, timingDevice, toggledDevice, type GpuInfo } from '../engine/backends/webgpu/gpu';
 import { WebGpuBackend, WebGpuExecutable, type BoundKernel } from '../engine/backends/webgpu/webgpu-backend';
 import { gpuKernels } from '../engine/backends/webgpu/kernels';
 import { MATMUL_CONFIGS, matmulKernel, matmulLayout, matmulSplits, matmulWorkgroupBytes, splitSumKernel } from '../engine/backends/webgpu/kernels/matmul';
@@ -254,6 +255,57 @@ export const convVariants: Bench = {
       for (const b of [x, weight, grad, columns, out]) b.buffer.destroy();
     }
     gpu.dispose();
+  },
+};
+
+/**
+ * Dawn toggles that change the bounds checks Tint puts on array accesses: integer range analysis skips those it can
+ * prove needless (safe, so the engine could turn it on), and `disable_robustness` drops them all (unsafe: a figure
+ * of what they cost, not an option for the app).
+ */
+const ROBUSTNESS = [
+  { name: 'range analysis', toggles: ['enable_integer_range_analysis_in_robustness'] },
+  { name: 'no robustness', toggles: ['allow_unsafe_apis', 'disable_robustness'] },
+] as const;
+
+/**
+ * The square matmuls' GFLOP/s (the backend's default kernel) on devices with the ROBUSTNESS toggles, each against the
+ * default device's, with the ratio: whether Tint's bounds checks cost the matmul anything on this GPU.
+ */
+export const matmulRobustness: Bench = {
+  name: 'matmul_robustness',
+  backends: ['webgpu'],
+  async run() {
+    const gpu = await gpuBackend('matmul_robustness');
+    if (!gpu) return;
+    const sizes = gpu.software ? MATMUL_SIZES.slice(0, 1) : MATMUL_SIZES;
+    /** GFLOP/s of the n x n matmul on this backend. */
+    const gflops = async (on: WebGpuBackend, n: number) => {
+      const storage = [randomArray(n * n, 1), randomArray(n * n, 2), new Float32Array(n * n)].map((x) => {
+        const buffer = on.createStorage(x.length, 'a matrix');
+        on.write(buffer, x);
+        return { buffer, bytes: x.byteLength };
+      });
+      const operands = { aShape: [n, n], bShape: [n, n], outShape: [n, n], transA: false, transB: false };
+      const bound = on.bindKernel(matmulKernel(operands), storage);
+      const s = await measureGpu(() => on.dispatch(bound), () => on.device.queue.onSubmittedWorkDone());
+      for (const x of storage) x.buffer.destroy();
+      return (2 * n ** 3) / s / 1e9;
+    };
+    const base = new Map<number, number>();
+    for (const n of sizes) {
+      note(`matmul_robustness n=${n}: the default device`);
+      base.set(n, await gflops(gpu, n));
+    }
+    gpu.dispose();
+    for (const { name, toggles } of ROBUSTNESS) {
+      await onDeviceOfItsOwn(() => toggledDevice(toggles), `matmul_robustness ${name} skipped: no such device here`, async (other, extras) => {
+        for (const n of sizes) {
+          note(`matmul_robustness n=${n}: ${name} (${toggles.join(', ')})`);
+          emitAgainst({ bench: 'matmul_robustness', ...extras, n, toggles: name, value: await gflops(other, n), unit: 'GFLOP/s' }, [{ name: 'default', value: base.get(n)! }]);
+        }
+      });
+    }
   },
 };
 

@@ -84,6 +84,15 @@ export async function timingDevice(): Promise<GpuInfo | undefined> {
 }
 
 /**
+ * A device of the adapter with these Dawn toggles on (dawn.node's `enable-dawn-features`): for the bench's measure of
+ * what Tint's bounds checks on array accesses (its robustness transform) cost the kernels. Undefined outside Node.
+ */
+export async function toggledDevice(toggles: readonly string[]): Promise<GpuInfo | undefined> {
+  const gpu = await gpuEntry([`enable-dawn-features=${toggles.join(',')}`]);
+  return (gpu && (await openDevice(gpu))) ?? undefined;
+}
+
+/**
  * The adapter's device, with the limits the kernels use raised to the adapter's own, and `features`; null when there
  * is no adapter, or it lacks one of them.
  */
