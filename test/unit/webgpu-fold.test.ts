@@ -388,7 +388,7 @@ describe("image columns read as B from the image (a convolution as an implicit G
     expect(f.raw.rewrites[0]).toMatchObject({ inputs: [plan.inputs.get('w')!.buffer, plan.inputs.get('x')!.buffer], bShape: [2, 27, 25] });
   });
 
-  test('not where the columns are also read otherwise, read as A, or are an output', () => {
+  test('not where the columns are also read otherwise, read as A (or as A and B), or are an output', () => {
     let g = new Builder();
     let c = conv(g);
     expect(imageReads(folds(compiled({ y: c.y, z: g.relu(c.cols) })))).toEqual([]);
@@ -400,5 +400,9 @@ describe("image columns read as B from the image (a convolution as an implicit G
     const f = folds(compiled({ y: g.matmul(g.input('w', [4, 27]), cols), z: g.matmul(g.transposeLast2(cols), g.input('v', [2, 27, 6])) }));
     expect(imageReads(f)).toEqual([]);
     expect(f.skipped).not.toContain(0);
+    // As both: cols^T cols.
+    g = new Builder();
+    const both = g.im2col(g.input('x', [2, 3, 5, 5]), WINDOW);
+    expect(imageReads(folds(compiled({ y: g.matmul(g.transposeLast2(both), both) })))).toEqual([]);
   });
 });
