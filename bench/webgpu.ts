@@ -4,8 +4,7 @@
  * kernel's every configuration side by side (`matmul_variants`, to choose the defaults by on a real GPU), a
  * convolution's products as implicit GEMMs beside im2col + matmul (`conv_variants`), the matmul with Tint's bounds
  * checks pared (`matmul_robustness`), and the host's share of a step and a dispatch, on Dawn's Null backend
- * (`host_cost`). PyTorch, the GPU peer, runs on the GPU machine
- * (../shared/docs/gpu.md).
+ * (`host_cost`). PyTorch, the GPU peer, runs on the GPU machine (../shared/docs/gpu.md).
  *
  * GPU work is asynchronous: `run()` only encodes and submits. A timed round therefore ends by waiting for the GPU
  * (`onSubmittedWorkDone`, or the read-back that training does anyway), and its time covers all the work submitted in
@@ -86,6 +85,15 @@ async function figure(what: string, body: () => Promise<void>): Promise<void> {
   }
 }
 
+/** GPU storage buffers holding these values, as bindKernel binds them. */
+function stored(gpu: WebGpuBackend, values: readonly Float32Array[]): { buffer: GPUBuffer; bytes: number }[] {
+  return values.map((x) => {
+    const buffer = gpu.createStorage(x.length, 'a bench operand');
+    gpu.write(buffer, x);
+    return { buffer, bytes: x.byteLength };
+  });
+}
+
 /** The largest |a - b| / |b| over a few entries of C = A B, recomputed here in float64. */
 function spotCheck(n: number, a: Float32Array, b: Float32Array, c: Float32Array): number {
   let worst = 0;
@@ -151,11 +159,7 @@ export const matmulVariants: Bench = {
     for (const { m, k, n, transA, transB, repeat } of shapes) {
       const operands = { aShape: transA ? [k, m] : [m, k], bShape: transB ? [n, k] : [k, n], outShape: [m, n], transA, transB };
       const chosen = matmulLayout(operands);
-      const storage = [randomArray(m * k, 1), randomArray(k * n, 2), new Float32Array(m * n)].map((x) => {
-        const buffer = gpu.createStorage(x.length, 'a matrix');
-        gpu.write(buffer, x);
-        return { buffer, bytes: x.byteLength };
-      });
+      const storage = stored(gpu, [randomArray(m * k, 1), randomArray(k * n, 2), new Float32Array(m * n)]);
       const shape = `${m}x${k}x${n}${transA ? ' A^T' : ''}${transB ? ' B^T' : ''}`;
       /** GFLOP/s of the bound kernels run in turn, `repeat` times over in a command buffer. */
       const gflops = async (bound: BoundKernel | BoundKernel[]) => {
@@ -224,12 +228,8 @@ export const convVariants: Bench = {
       const window = { kh: k, kw: k, sh: 1, sw: 1, ph: (k - 1) / 2, pw: (k - 1) / 2 };
       const [rows, positions] = [c * k * k, h * w];
       const cols = [n, rows, positions];
-      const storage = (length: number, seed: number) => {
-        const buffer = gpu.createStorage(length, 'a conv operand');
-        gpu.write(buffer, randomArray(length, seed));
-        return { buffer, bytes: length * 4 };
-      };
-      const [x, weight, grad, columns, out] = [storage(n * c * h * w, 1), storage(filters * rows, 2), storage(n * filters * positions, 3), storage(n * rows * positions, 4), storage(n * filters * positions, 5)];
+      const sizes = [n * c * h * w, filters * rows, n * filters * positions, n * rows * positions, n * filters * positions];
+      const [x, weight, grad, columns, out] = stored(gpu, sizes.map((size, i) => randomArray(size, i + 1)));
       const im2col = gpu.bindKernel(gpuKernels.im2col({ op: 'im2col', attrs: { ...window }, inShapes: [image], outShape: cols }), [x, columns]);
       const products = [
         { of: 'forward', a: weight, aShape: [filters, rows], bShape: cols, outShape: [n, filters, positions], transB: false, batchSummed: false },
@@ -281,11 +281,7 @@ export const matmulRobustness: Bench = {
     const sizes = gpu.software ? MATMUL_SIZES.slice(0, 1) : MATMUL_SIZES;
     /** GFLOP/s of the n x n matmul on this backend. */
     const gflops = async (on: WebGpuBackend, n: number) => {
-      const storage = [randomArray(n * n, 1), randomArray(n * n, 2), new Float32Array(n * n)].map((x) => {
-        const buffer = on.createStorage(x.length, 'a matrix');
-        on.write(buffer, x);
-        return { buffer, bytes: x.byteLength };
-      });
+      const storage = stored(on, [randomArray(n * n, 1), randomArray(n * n, 2), new Float32Array(n * n)]);
       const operands = { aShape: [n, n], bShape: [n, n], outShape: [n, n], transA: false, transB: false };
       const bound = on.bindKernel(matmulKernel(operands), storage);
       const s = await measureGpu(() => on.dispatch(bound), () => on.device.queue.onSubmittedWorkDone());
@@ -468,12 +464,17 @@ async function onDeviceOfItsOwn(
 const PROFILE_RUNS = 5;
 const WARM_RUNS = 3;
 
-/** Each dispatch of a training step: what it computes and its median microseconds over PROFILE_RUNS timed runs. */
-async function profiled(exe: WebGpuExecutable): Promise<{ what: string; value: number }[]> {
+/**
+ * Emits each dispatch of a training step (`line`'s fields, then what it computes and its median microseconds over
+ * PROFILE_RUNS timed runs), then their sum.
+ */
+async function emitProfile(exe: WebGpuExecutable, line: Record<string, string | number>): Promise<void> {
   for (let step = 1; step <= WARM_RUNS; step++) exe.run({ seed: MLP.seed, step });
   const runs: { what: string; ns: number }[][] = [];
   for (let step = 1; step <= PROFILE_RUNS; step++) runs.push(await exe.profile({ seed: MLP.seed, step: WARM_RUNS + step }));
-  return runs[0].map(({ what }, i) => ({ what, value: median(runs.map((r) => r[i].ns)) / 1e3 }));
+  const us = runs[0].map((_, i) => median(runs.map((r) => r[i].ns)) / 1e3);
+  runs[0].forEach(({ what }, i) => emit({ bench: 'gpu_profile', ...line, dispatch: i, what, value: us[i], unit: 'us' }));
+  emit({ bench: 'gpu_profile', ...line, of: 'sum', dispatches: us.length, value: us.reduce((a, b) => a + b, 0), unit: 'us/step' });
 }
 
 /**
@@ -490,9 +491,7 @@ export const gpuProfile: Bench = {
       for (const batch of gpu.software ? [MLP.batch] : [MLP.batch, 8 * MLP.batch]) {
         await figure(`gpu_profile batch ${batch}`, async () => {
           note(`gpu_profile: mlp_step batch ${batch}, ${PROFILE_RUNS} runs timed dispatch by dispatch`);
-          const us = await profiled(loadTrainStep(gpu, mlpGraph(), batch, batchOf(batch)));
-          us.forEach(({ what, value }, i) => emit({ bench: 'gpu_profile', ...extras, batch, dispatch: i, what, value, unit: 'us' }));
-          emit({ bench: 'gpu_profile', ...extras, batch, of: 'sum', dispatches: us.length, value: us.reduce((a, b) => a + b.value, 0), unit: 'us/step' });
+          await emitProfile(loadTrainStep(gpu, mlpGraph(), batch, batchOf(batch)), { ...extras, batch });
         });
       }
       await figure('gpu_profile digit-images', async () => {
@@ -502,9 +501,7 @@ export const gpuProfile: Bench = {
         note(`gpu_profile: the digit-images example's training step, batch ${batch}, ${PROFILE_RUNS} runs timed dispatch by dispatch`);
         const labels = Float32Array.from({ length: batch }, (_, i) => i % 5);
         const exe = loadTrainStep(gpu, project.graph.nodes, batch, { image: randomArray(batch * 256, 7), y: labels }, project.training.optimizer);
-        const us = await profiled(exe);
-        us.forEach(({ what, value }, i) => emit({ bench: 'gpu_profile', ...extras, model: 'digit-images', batch, dispatch: i, what, value, unit: 'us' }));
-        emit({ bench: 'gpu_profile', ...extras, model: 'digit-images', batch, of: 'sum', dispatches: us.length, value: us.reduce((a, b) => a + b.value, 0), unit: 'us/step' });
+        await emitProfile(exe, { ...extras, model: 'digit-images', batch });
       });
     }),
 };
