@@ -517,6 +517,35 @@ describe('a convolution as an implicit GEMM: the columns computed from the image
   });
 });
 
+describe('B as an image\'s columns, in each way the kernel reads them (kernels/matmul.ts ColumnsRead)', () => {
+  const IMAGE = [3, 2, 6, 5];
+  const WINDOW = { kh: 3, kw: 2, sh: 2, sw: 1, ph: 1, pw: 0 };
+  // The columns: [3, 2 x 3 x 2, 3 x 4] = [3, 12, 12].
+  const [K, N] = [12, 12];
+  test.each([
+    // [what, A's shape, B as the matmul reads the columns, transB, batch summed, C's shape]
+    ['a quad\'s row once, its image from the batch (W cols)', [5, K], [3, K, N], false, false, [3, 5, N]],
+    ['summed over the images along k, B not transposed', [3, 5, K], [3, K, N], false, true, [5, N]],
+    ['summed over the images along k, B transposed (g cols^T)', [3, 5, N], [3, K, N], true, true, [5, K]],
+    ['another view of the columns: every element from its flat index', [7, 18], [18, 24], false, false, [7, 24]],
+  ] as const)('%s', async (what, sa, sb, transB, batchSummed, outShape) => {
+    const rng = rngFor(what);
+    const a = Float32Array.from(generate(NORMAL, numel(sa), rng));
+    const image = Float32Array.from(generate(NORMAL, numel(IMAGE), rng));
+    const g = new Builder();
+    const cols = g.reshape(g.im2col(g.input('x', IMAGE), WINDOW), [...sb]);
+    const product = g.matmul(g.input('a', [...sa]), transB ? g.transposeLast2(cols) : cols);
+    const c = batchSummed ? g.sum(product, [0]) : product;
+    const cpu = new CpuBackend('f32').load(compilePlan({ c }));
+    cpu.setInput('a', a);
+    cpu.setInput('x', image);
+    cpu.run({ seed: 0, step: 0 });
+    const operands: MatmulOperands = { aShape: [...sa], bShape: [...sb], outShape: [...outShape], transA: false, transB, batchSummed, bColumns: { image: IMAGE, window: WINDOW } };
+    expect(matmulKernel(operands).code).toContain(what.includes('flat') ? 'im2col_at(' : 'let w = im2col_row(');
+    expectClose(await onDevice(operands, a, image), await cpu.read('c'), what);
+  });
+});
+
 describe('two matmuls as one dispatch', () => {
   // Scalar and vec4, each way transposed, batched, with the sums of A's rows in the first.
   test.each([

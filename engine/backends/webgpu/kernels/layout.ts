@@ -135,27 +135,35 @@ function windowWords(image: readonly number[], w: Window): number[] {
 }
 
 /**
- * im2col's value at flat index i of its output, as a kernel computes it in place of a load (a reduction's prologue,
- * ../fuse.ts's FusedExpression; a matmul's B): `fn im2col_at(i: u32) -> f32`, reading the image from the binding
- * named `source` (bound at 0 as `bindings` declares it) and the window's fields (whole 16-byte rows of them).
- * out[b, (ch, ky, kx), (oy, ox)] = image[b, ch, oy * sh - ph + ky, ox * sw - pw + kx], zero outside the image.
+ * im2col's values as a kernel computes them in place of loads (a reduction's prologue, ../fuse.ts's FusedExpression;
+ * a matmul's B), reading the image from the binding named `source` (bound at 0 as `bindings` declares it) and the
+ * window's fields (whole 16-byte rows of them, `win_image` the size of one image of the batch). out[b, (ch, ky, kx),
+ * (oy, ox)] = image[b, ch, oy * sh - ph + ky, ox * sw - pw + kx], zero outside the image. Its functions:
+ *   - `im2col_row(r)`: of the columns' row r (of all images' rows), the offset of its image plane and its window
+ *     offsets (ky - ph, kx - pw);
+ *   - `im2col_pos(w, pos)`: that row's value at output position `pos`: a matmul reading a quad along a row works out
+ *     the row once (kernels/matmul.ts);
+ *   - `im2col_at(i)`: the value at flat index i of the columns.
  */
 export function im2colExpression(image: readonly number[], window: Window, source = 'image'): FusedExpression {
+  const [, c, h, w] = image;
   return {
-    fields: `${WINDOW_FIELDS}, win_pad0: u32, win_pad1: u32`,
-    words: [...windowWords(image, window), 0, 0],
+    fields: `${WINDOW_FIELDS}, win_image: u32, win_pad: u32`,
+    words: [...windowWords(image, window), c * h * w, 0],
     bindings: `@group(0) @binding(0) var<storage, read> ${source}: array<f32>;`,
     count: 1,
     fns: /* wgsl */ `
-fn im2col_at(i: u32) -> f32 {
-  let pos = i % (p.oh * p.ow);
-  let row = i / (p.oh * p.ow);
-  let plane = row / (p.kh * p.kw);
-  let y = i32((pos / p.ow) * p.sh + (row / p.kw) % p.kh) - i32(p.ph);
-  let x0 = i32((pos % p.ow) * p.sw + row % p.kw) - i32(p.pw);
-  if (y < 0 || y >= i32(p.h) || x0 < 0 || x0 >= i32(p.w)) { return 0.0; }
-  return ${source}[(plane * p.h + u32(y)) * p.w + u32(x0)];
-}`,
+fn im2col_row(r: u32) -> vec3<i32> {
+  let kk = r % (p.kh * p.kw);
+  return vec3<i32>(i32(r / (p.kh * p.kw) * p.h * p.w), i32(kk / p.kw) - i32(p.ph), i32(kk % p.kw) - i32(p.pw));
+}
+fn im2col_pos(w: vec3<i32>, pos: u32) -> f32 {
+  let y = i32(pos / p.ow * p.sh) + w.y;
+  let x = i32(pos % p.ow * p.sw) + w.z;
+  if (y < 0 || y >= i32(p.h) || x < 0 || x >= i32(p.w)) { return 0.0; }
+  return ${source}[u32(w.x) + u32(y) * p.w + u32(x)];
+}
+fn im2col_at(i: u32) -> f32 { return im2col_pos(im2col_row(i / (p.oh * p.ow)), i % (p.oh * p.ow)); }`,
     body: '',
     value: 'im2col_at(i)',
   };

@@ -31,7 +31,9 @@
  *
  * B may be an image's columns (`bColumns`: a convolution as an implicit GEMM, forward W cols and the weight gradient
  * g cols^T): each load computes its element of the columns from the image (./layout.ts's im2colExpression), so the
- * columns, kh x kw times the image where windows overlap, are never written. Those loads are scalar gathers.
+ * columns, kh x kw times the image where windows overlap, are never written. Those loads are scalar gathers; a
+ * thread's quad lies along a row of the columns, whose channel and window offset it works out once (`ColumnsRead`),
+ * so that each element costs one division (its output position), or two where the images are summed along k.
  *
  * Everything shape-dependent is a uniform, so one pipeline serves every shape of a variant; the variants are the tile
  * size, the transposes, and whether the rows of A, B and C (as stored) are multiples of 4 long (then they are read
@@ -55,6 +57,7 @@ import type { Epilogue } from '../epilogue';
 import { epilogueWgsl } from './epilogue';
 import { im2colExpression } from './layout';
 import type { Window } from '../../../ir/builder';
+import { windowOutput } from '../../../ops/layout';
 
 /** Workgroups of 128-tiles from which the large tile is used: about two per SM of an H100-class GPU. */
 const LARGE_TILE_FROM = 256;
@@ -122,6 +125,26 @@ export interface MatmulLayout {
   sums?: KSums;
   /** B is an image's columns (see MatmulOperands). */
   bColumns?: ImageColumns;
+}
+
+/**
+ * How a matmul reads B as an image's columns ([z, rows, positions] as im2col writes them), quad by quad along a row
+ * of B as stored: where B's columns are the positions, a quad's row is worked out once, its image found from the
+ * batch offset (`rows`) or, where the batch is summed into k, from the row (`summed along rows`, B not transposed) or
+ * per element (`summed along columns`, B transposed); else (another view of the columns) every element from its flat
+ * index (`flat`).
+ */
+type ColumnsRead = 'rows' | 'summed along rows' | 'summed along columns' | 'flat';
+
+function columnsRead(l: Pick<MatmulLayout, 'bColumns' | 'n' | 'kper' | 'za' | 'zb' | 'transB'>): ColumnsRead | undefined {
+  if (!l.bColumns) return undefined;
+  const { image, window: w } = l.bColumns;
+  const positions = windowOutput(image[2], w.kh, w.sh, w.ph) * windowOutput(image[3], w.kw, w.sw, w.pw);
+  // The length of B's rows as stored, and along which axis of them k runs.
+  const [cols, kAlongCols] = l.transB ? [l.kper, true] : [l.n, false];
+  if (cols !== positions) return 'flat';
+  if (l.za + l.zb === 0) return 'rows';
+  return kAlongCols ? 'summed along columns' : 'summed along rows';
 }
 
 /** An im2col's columns, computed where a kernel loads them: the image's shape and the window. */
@@ -239,7 +262,7 @@ function tilesOf(l: Pick<MatmulLayout, 'm' | 'n' | 'batch' | 'sums'>, tile: numb
  * where transposed; B: k x n, or n x k). With `sums`, B's column n (A's row m) reads as ones, and C's column n (row
  * m) is stored to `sums`.
  */
-function accessors(vec4: boolean, transA: boolean, transB: boolean, epilogue: boolean, sums?: KSums, summed = false, sumsInParts = false, bColumns = false): string {
+function accessors(vec4: boolean, transA: boolean, transB: boolean, epilogue: boolean, sums?: KSums, summed = false, sumsInParts = false, bColumns?: ColumnsRead): string {
   // [rows, cols] bounds, then the row stride, then the axis along k: along k the bound is this split's end, k_hi (k
   // without split-K).
   const a = transA ? ['k_hi', 'p.m', 'p.m', 'row'] : ['p.m', 'k_hi', 'p.kper', 'col'];
@@ -251,10 +274,27 @@ function accessors(vec4: boolean, transA: boolean, transB: boolean, epilogue: bo
   };
   // The stored axis that the ones lie past the end of: across the rows (after the last row) or the columns.
   const ones = sums === 'b' ? { name: 'a', across: transA ? 'cols' : 'rows' } : sums === 'a' ? { name: 'b', across: transB ? 'rows' : 'cols' } : undefined;
-  // An element of A or B as stored: where B is an image's columns, computed from the image (vec4 is then off).
-  const read = (name: string, at: string) => (name === 'b' && bColumns ? `im2col_at(${at})` : `${name}[${at}]`);
+  /**
+   * A quad of A or B as stored, along a row: what is worked out once for the row (`pre`), and element `j`'s value.
+   * Where B is an image's columns (vec4 is then off), each is computed from the image: the row's part once where
+   * the matrix's columns are the output positions (`ColumnsRead`), else all of it per element.
+   */
+  const quad = (name: string, stride: string, along: string): { pre: string; element: (j: string) => string } => {
+    const flat = (j: string) => offset(name, stride, along, 'row', `(col + ${j})`);
+    if (name !== 'b' || !bColumns) return { pre: '', element: (j) => `${name}[${flat(j)}]` };
+    return {
+      'rows': { pre: 'let w = im2col_row(base / (p.oh * p.ow) + row);', element: (j: string) => `im2col_pos(w, col + ${j})` },
+      'summed along rows': {
+        pre: 'let w = im2col_row(row % p.kper) + vec3<i32>(i32(row / p.kper * p.win_image), 0, 0);',
+        element: (j: string) => `im2col_pos(w, col + ${j})`,
+      },
+      'summed along columns': { pre: 'let w = im2col_row(row);', element: (j: string) => `im2col_pos(w + vec3<i32>(i32((col + ${j}) / p.kper * p.win_image), 0, 0), (col + ${j}) % p.kper)` },
+      flat: { pre: '', element: (j: string) => `im2col_at(${flat(j)})` },
+    }[bColumns];
+  };
   const load = (name: string, [rows, cols, stride, along]: string[]) => {
     const past = ones?.name === name ? ones.across : undefined;
+    const q = quad(name, stride, along);
     // (in vec4 mode the bounds are multiples of 4: a quad past the last column starts at it)
     const onesVec4 = past === 'rows' ? `\n  if (row == ${rows} && col < ${cols}) { return vec4<f32>(1.0); }` : past === 'cols' ? `\n  if (col == ${cols} && row < ${rows}) { return vec4<f32>(1.0, 0.0, 0.0, 0.0); }` : '';
     return vec4
@@ -266,8 +306,9 @@ fn load_${name}(base: u32, row: u32, col: u32) -> vec4<f32> {
       : `
 fn load_${name}(base: u32, row: u32, col: u32) -> vec4<f32> {
   var v = vec4<f32>();
-  if (row < ${rows}) {
-    for (var j = 0u; j < 4u; j++) { if (col + j < ${cols}) { v[j] = ${read(name, offset(name, stride, along, 'row', '(col + j)'))}; }${past === 'cols' ? ` else if (col + j == ${cols}) { v[j] = 1.0; }` : ''} }
+  if (row < ${rows}) {${q.pre ? `
+    ${q.pre}` : ''}
+    for (var j = 0u; j < 4u; j++) { if (col + j < ${cols}) { v[j] = ${q.element('j')}; }${past === 'cols' ? ` else if (col + j == ${cols}) { v[j] = 1.0; }` : ''} }
   }${past === 'rows' ? ` else if (row == ${rows}) {\n    for (var j = 0u; j < 4u; j++) { if (col + j < ${cols}) { v[j] = 1.0; } }\n  }` : ''}
   return v;
 }`;
@@ -306,7 +347,7 @@ fn store(base: u32, row: u32, col: u32, v: vec4<f32>) {
  * the splits' parts, and their sums over k).
  */
 function matmulDeclarations(
-  { tile, bk, stages, vec4, transA, transB, epilogue, sums, za, zb, bColumns }: Pick<MatmulLayout, 'tile' | 'bk' | 'stages' | 'vec4' | 'transA' | 'transB' | 'epilogue' | 'sums' | 'za' | 'zb' | 'bColumns'>,
+  { tile, bk, stages, vec4, transA, transB, epilogue, sums, za, zb, bColumns, n, kper }: Pick<MatmulLayout, 'tile' | 'bk' | 'stages' | 'vec4' | 'transA' | 'transB' | 'epilogue' | 'sums' | 'za' | 'zb' | 'bColumns' | 'n' | 'kper'>,
   split: boolean,
 ): { decls: string; storage: number; atSize: number; btSize: number } {
   const e = epilogueWgsl(epilogue, 2);
@@ -405,7 +446,7 @@ const BS = TILE + ${transB ? 4 : 0}u;
 const A_STAGE = ${(bk * (tile + 4)) / 4}u;
 const B_STAGE = ${(bk * (tile + (transB ? 4 : 0))) / 4}u;
 ${epilogue ? `${e.fns}\n${e.fn}` : ''}${columns ? columns.fns : ''}
-${accessors(vec4, transA, transB, !!epilogue, sums, za + zb > 0, !!sums && split, !!columns)}
+${accessors(vec4, transA, transB, !!epilogue, sums, za + zb > 0, !!sums && split, columnsRead({ bColumns, n, kper, za, zb, transB }))}
 
 fn tiles(all: u32, t: u32) {
   let per_batch = p.tiles_m * p.tiles_n;
