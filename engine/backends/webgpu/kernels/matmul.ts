@@ -37,8 +37,8 @@
  *
  * Everything shape-dependent is a uniform, so one pipeline serves every shape of a variant; the variants are the tile
  * size, the transposes, and whether the rows of A, B and C (as stored) are multiples of 4 long (then they are read
- * and written as vec4s: 16-byte loads and stores). Loads outside the matrices give zeros and stores outside them are
- * skipped, so any m, n, k works.
+ * and written as vec4s: 16-byte loads and stores), and for image columns, how they are read. Loads outside the
+ * matrices give zeros and stores outside them are skipped, so any m, n, k works.
  *
  * Expected behaviour (not measured here: llvmpipe runs this at ~1 GFLOP/s): a 128 x 128, 8 x 8 kernel of this
  * shape reached 30.7 TFLOP/s on an H100 at n = 2048 (../shared/docs/gpu.md), and the target is 0.8x PyTorch fp32
