@@ -63,6 +63,15 @@ async function measureGpu(call: () => unknown, finish: () => Promise<unknown>): 
   return median(perCall);
 }
 
+/** Seconds for one run of the bound kernels in turn, measured over `repeat` runs to a command buffer. */
+async function boundSeconds(gpu: WebGpuBackend, bound: BoundKernel | BoundKernel[], repeat = 1): Promise<number> {
+  const s = await measureGpu(
+    () => gpu.dispatch(bound, repeat),
+    () => gpu.device.queue.onSubmittedWorkDone(),
+  );
+  return s / repeat;
+}
+
 /** The backend, or undefined (with a note) when this machine has no adapter. */
 async function gpuBackend(what: string): Promise<WebGpuBackend | undefined> {
   try {
@@ -162,13 +171,7 @@ export const matmulVariants: Bench = {
       const storage = stored(gpu, [randomArray(m * k, 1), randomArray(k * n, 2), new Float32Array(m * n)]);
       const shape = `${m}x${k}x${n}${transA ? ' A^T' : ''}${transB ? ' B^T' : ''}`;
       /** GFLOP/s of the bound kernels run in turn, `repeat` times over in a command buffer. */
-      const gflops = async (bound: BoundKernel | BoundKernel[]) => {
-        const s = await measureGpu(
-          () => gpu.dispatch(bound, repeat),
-          () => gpu.device.queue.onSubmittedWorkDone(),
-        );
-        return (2 * m * k * n) / (s / repeat) / 1e9;
-      };
+      const gflops = async (bound: BoundKernel | BoundKernel[]) => (2 * m * k * n) / (await boundSeconds(gpu, bound, repeat)) / 1e9;
       const line = { bench: 'matmul_variants', backend: 'webgpu', adapter: gpu.adapter, m, k, n, transA, transB };
       for (const config of MATMUL_CONFIGS) {
         const what = `matmul_variants ${shape} tile ${config.tile} k step ${config.bk} stages ${config.stages}`;
@@ -239,8 +242,7 @@ export const convVariants: Bench = {
         const operands = { ...shapes, transA: false };
         const flops = 2 * n * filters * rows * positions;
         const repeat = flops < 1e9 ? SMALL_REPEAT : 1;
-        const gflops = async (bound: BoundKernel[]) =>
-          flops / ((await measureGpu(() => gpu.dispatch(bound, repeat), () => gpu.device.queue.onSubmittedWorkDone())) / repeat) / 1e9;
+        const gflops = async (bound: BoundKernel[]) => flops / (await boundSeconds(gpu, bound, repeat)) / 1e9;
         const what = `conv_variants ${image.join('x')} ${filters} filters ${k}x${k}, ${of}`;
         note(`${what}: the columns written by im2col, then the product`);
         const peer = await gflops([im2col, gpu.bindKernel(matmulKernel(operands), [a, columns, out])]);
@@ -284,7 +286,7 @@ export const matmulRobustness: Bench = {
       const storage = stored(on, [randomArray(n * n, 1), randomArray(n * n, 2), new Float32Array(n * n)]);
       const operands = { aShape: [n, n], bShape: [n, n], outShape: [n, n], transA: false, transB: false };
       const bound = on.bindKernel(matmulKernel(operands), storage);
-      const s = await measureGpu(() => on.dispatch(bound), () => on.device.queue.onSubmittedWorkDone());
+      const s = await boundSeconds(on, bound);
       for (const x of storage) x.buffer.destroy();
       return (2 * n ** 3) / s / 1e9;
     };
