@@ -316,7 +316,7 @@ describe('the editor in Chromium against web mode', () => {
     expect(await data.getByRole('alert').count()).toBe(0);
   });
 
-  it('opens every example from the gallery and by ?open= without an error, every node with a shape', async () => {
+  it('opens every example from the gallery and by ?open= without an error, every node with a shape and none overlapping', async () => {
     await app.goto();
     await app.engineReady();
     for (const file of EXAMPLES) {
@@ -327,6 +327,10 @@ describe('the editor in Chromium against web mode', () => {
       expect(await app.nodeIds(), file).toEqual(project.graph.nodes.map((n) => n.id).sort());
       expect(await app.edges(), file).toEqual(wiresOf(project));
       for (const n of project.graph.nodes) expect(await app.shape(n.id), `${file}: ${n.id}`).toMatch(/^\[.*\]$/);
+      // Laid out (the examples have no positions) on the nodes' measured sizes: none overlaps; opening is no edit.
+      await until(() => app.overlaps()).toEqual([]);
+      expect(await app.dirty(), file).toBe(false);
+      expect(await app.button('Undo').isDisabled(), file).toBe(true);
       await app.compiled();
       expect(await app.errorCount(), file).toBe(0);
       expect(await app.errorToasts.count(), file).toBe(0);

@@ -141,6 +141,17 @@ export class StudioPage {
       ),
     );
   }
+  /** The pairs of nodes (`a/b`) whose boxes on the canvas overlap. */
+  async overlaps(): Promise<string[]> {
+    const boxes = await this.page.locator('.svelte-flow__node').evaluateAll((els) =>
+      els.map((e) => ({ id: e.getAttribute('data-id') ?? '', r: e.getBoundingClientRect() })).map(({ id, r }) => ({ id, x: r.x, y: r.y, w: r.width, h: r.height })),
+    );
+    const pairs: string[] = [];
+    boxes.forEach((a, i) => {
+      for (const b of boxes.slice(i + 1)) if (a.x < b.x + b.w && b.x < a.x + a.w && a.y < b.y + b.h && b.y < a.y + a.h) pairs.push(`${a.id}/${b.id}`);
+    });
+    return pairs;
+  }
   async selectedIds(): Promise<string[]> {
     const ids = await this.page.locator('.svelte-flow__node.selected').evaluateAll((els) => els.map((e) => e.getAttribute('data-id') ?? ''));
     return ids.sort();

@@ -131,8 +131,11 @@ export class AppState {
   flow: Flow | null = null;
   private clipboard: Fragment | null = null;
   private pasteCount = 0;
-  /** How the canvas should frame the next document once its nodes are measured. */
-  pendingView = $state.raw<'fit' | { x: number; y: number; zoom: number } | null>(null);
+  /**
+   * How the canvas should frame the next document once its nodes are measured: `layout` where it was laid out on
+   * sizes estimated before rendering (relayoutMeasured, then fit).
+   */
+  pendingView = $state.raw<'layout' | 'fit' | { x: number; y: number; zoom: number } | null>(null);
   private lastCommand = { command: '', at: 0, source: '' };
   private lastAutosaved: Project | null = null;
   private compileSeq = 0;
@@ -505,6 +508,15 @@ export class AppState {
     if (this.doc.apply('Auto-layout', (p) => setPositions(p, moved), undefined, 'layout')) setTimeout(() => this.fitView(), 30);
   }
 
+  /**
+   * Lays out again, on the sizes the canvas measured, a document that load laid out on estimated ones (a node's
+   * attributes can widen it past the estimate): part of opening it, not an edit.
+   */
+  relayoutMeasured(): void {
+    const positions = layoutGraph(this.doc.project.graph.nodes, this.measuredSizes());
+    this.doc.amendLoaded((p) => setPositions(p, positions));
+  }
+
   private measuredSizes(): Map<string, Size> {
     const m = new Map<string, Size>();
     for (const n of this.nodes) if (n.measured?.width && n.measured.height) m.set(n.id, { width: n.measured.width, height: n.measured.height });
@@ -861,7 +873,7 @@ export class AppState {
     this.lastAutosaved = null;
     this.pasteCount = 0;
     const vp = p.editor?.viewport;
-    this.pendingView = vp && p === project ? vp : 'fit';
+    this.pendingView = vp && p === project ? vp : p !== project && !Object.keys(project.editor?.positions ?? {}).length ? 'layout' : 'fit';
     this.nodes = [];
     this.edges = [];
   }

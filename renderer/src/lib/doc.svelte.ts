@@ -99,6 +99,18 @@ export class DocStore {
   }
 
   /**
+   * Completes a document just loaded, before any edit (its layout redone once the canvas has measured its nodes):
+   * part of opening it, so nothing to undo, and a clean document stays clean. Later, it changes nothing.
+   */
+  amendLoaded(fn: (p: Project) => Project): void {
+    if (this.history.undoLabel !== undefined || this.history.redoLabel !== undefined) return;
+    const clean = !this.dirty;
+    this.project = fn(this.project);
+    if (clean) this.saved = this.project;
+    this.revision++;
+  }
+
+  /**
    * The document moved to another folder (a Save As): it, and every state undo and redo lead to, become their moved
    * versions (data paths read against the new folder). States shared between entries stay shared, so that undoing
    * back to the saved state is still clean. Not an edit: nothing to undo.
