@@ -6,17 +6,11 @@
 //     .gpu/dist/linux-x64/dawn.node, next to the bundle; examples/ holds the examples conformance.mjs trains;
 //   - dawn.node.xz (Dawn), node.xz (this Node), gl/*.deb (the Vulkan loader and glvnd, amd64, from Debian's mirror)
 //     and torch_peer.py (../shared/bench): gpu.md's "Prepare" steps; node.xz and the debs are kept once made.
-// Then, with `carry: [".gpu"]`, on the device:
-//   for f in .gpu/gl/*.deb; do dpkg -x $f /; done; ldconfig
-//   xz -dc .gpu/node.xz > /tmp/node && chmod +x /tmp/node
-//   mkdir -p .gpu/dist/linux-x64 && xz -dc .gpu/dawn.node.xz > .gpu/dist/linux-x64/dawn.node
-//   icd=/usr/local/nvidia/share/vulkan/icd.d/nvidia_icd.json; [ -f $icd ] && export VK_DRIVER_FILES=$icd
-//   /tmp/node .gpu/bench.mjs --backend webgpu; /tmp/node .gpu/conformance.mjs; python3 .gpu/torch_peer.py
-// (VK_DRIVER_FILES: gpu.md's remedy for Dawn finding no adapter there, set up front to save a second call.)
+// and run.sh, the device call's command: `bash .gpu/run.sh` with `carry: [".gpu"]`, timeout_s 600 (see run.sh).
 // Options: --out DIR writes elsewhere than .gpu; --bundles-only makes the two bundles alone
 // (test/integration/gpu-bundle.test.ts, which links Dawn from node_modules).
 import { execFileSync } from 'node:child_process';
-import { copyFileSync, cpSync, existsSync, mkdirSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import { chmodSync, copyFileSync, cpSync, existsSync, mkdirSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -47,6 +41,51 @@ mkdirSync(join(out, 'examples', 'data'), { recursive: true });
 for (const f of ['spiral.bpstudio', 'digits.bpstudio', 'digit-images.bpstudio', join('data', 'digits.csv'), join('data', 'digit-images')]) {
   cpSync(join(root, 'examples', f), join(out, 'examples', f), { recursive: true });
 }
+/**
+ * The device call (gpu.md's "Run"): unpacks Node, Dawn and the Vulkan libraries, then runs PyTorch's peer, our
+ * benchmarks and the conformance suite one after the other, each bounded so that all three report within the one
+ * call's 600 s, each saving its output under $OUT (what comes back as files: the inline tail keeps only 12,000
+ * characters), and prints the figures the issue asks for last. Where there is no node.xz (--bundles-only), it runs
+ * the `node` on PATH with the Dawn already in dist/ (the test's way).
+ */
+const RUN_SH = `#!/bin/bash
+# The device call: bash .gpu/run.sh (carry [".gpu"], timeout_s 600). Written by scripts/gpu-bundle.mjs.
+# BENCH_ARGS: the benchmarks' arguments (default --backend webgpu: all of them); BENCH_S, CONFORMANCE_S: their bounds.
+set -u
+here=$(cd "$(dirname "$0")" && pwd)
+out=\${OUT:-$here/out}
+mkdir -p "$out"
+if [ -f "$here/node.xz" ]; then
+  for f in "$here"/gl/*.deb; do dpkg -x "$f" /; done
+  ldconfig
+  xz -dc "$here/node.xz" > /tmp/node && chmod +x /tmp/node
+  node=/tmp/node
+  mkdir -p "$here/dist/linux-x64" && xz -dc "$here/dawn.node.xz" > "$here/dist/linux-x64/dawn.node"
+else
+  node=$(command -v node)
+fi
+# gpu.md's remedy for Dawn finding no adapter there, set up front to save a second call.
+icd=/usr/local/nvidia/share/vulkan/icd.d/nvidia_icd.json
+[ -f "$icd" ] && export VK_DRIVER_FILES=$icd
+{ nvidia-smi --query-gpu=name,driver_version,clocks.max.sm --format=csv || true; } > "$out/gpu.txt" 2>&1
+if [ -f "$here/torch_peer.py" ]; then
+  timeout 120 python3 "$here/torch_peer.py" > "$out/torch.jsonl" 2> "$out/torch.err"
+  echo "torch_peer.py exit $?" >> "$out/torch.err"
+fi
+timeout "\${BENCH_S:-300}" "$node" "$here/bench.mjs" \${BENCH_ARGS:---backend webgpu} > "$out/bench.jsonl" 2> "$out/bench.err"
+echo "bench exit $?" >> "$out/bench.err"
+timeout "\${CONFORMANCE_S:-150}" "$node" "$here/conformance.mjs" > "$out/conformance.jsonl" 2> "$out/conformance.err"
+echo "conformance exit $?" >> "$out/conformance.err"
+echo "== $out: gpu.txt torch.jsonl bench.jsonl conformance.jsonl and their .err"
+cat "$out/gpu.txt"
+[ -f "$out/torch.jsonl" ] && cat "$out/torch.jsonl"
+grep -E '"bench":"(matmul|mlp_step|dispatch)"' "$out/bench.jsonl"
+tail -n 3 "$out/bench.err"
+grep -E '"cases"|"training"' "$out/conformance.jsonl"
+tail -n 1 "$out/conformance.err"
+`;
+writeFileSync(join(out, 'run.sh'), RUN_SH);
+chmodSync(join(out, 'run.sh'), 0o755);
 if (args.includes('--bundles-only')) process.exit(0);
 
 const xz = (file) => execFileSync('xz', ['-T2', '-6', '-c', file], { maxBuffer: 1 << 30 });
@@ -73,4 +112,4 @@ if (existsSync(peer)) {
   copyFileSync(peer, join(out, 'torch_peer.py'));
 }
 else console.warn(`no ${peer}: copy torch_peer.py into ${out} by hand`);
-console.log(`${out} is ready: see the comment at the top of this script for the device command`);
+console.log(`${out} is ready: run \`bash .gpu/run.sh\` on the device, with carry [".gpu"] (the top of this script says more)`);

@@ -3,10 +3,11 @@
  * conformance suite are bundled and run from a folder with no node_modules above it, as on that machine, with Dawn
  * next to them. A dependency that
  * cannot be bundled, or one the benchmarks load that is left out, fails here rather than in a session's scarce
- * minutes on the GPU.
+ * minutes on the GPU. The device call's script, run.sh, runs them here too (with the Node and Dawn of this machine),
+ * and is held to saving each part's output under $OUT.
  */
 import { execFileSync } from 'node:child_process';
-import { mkdirSync, mkdtempSync, rmSync, symlinkSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, symlinkSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, expect, test } from 'vitest';
@@ -21,19 +22,35 @@ test('the bundle runs the WebGPU benchmarks without node_modules', () => {
   execFileSync(process.execPath, [join(root, 'scripts', 'gpu-bundle.mjs'), '--out', dir, '--bundles-only'], { cwd: root, stdio: 'pipe' });
   mkdirSync(join(dir, 'dist', 'linux-x64'), { recursive: true });
   symlinkSync(join(root, 'node_modules', 'webgpu', 'dist', 'linux-x64', 'dawn.node'), join(dir, 'dist', 'linux-x64', 'dawn.node'));
-  const bench = (only: string) =>
-    execFileSync(process.execPath, [join(dir, 'bench.mjs'), '--backend', 'webgpu', '--only', only], {
-      cwd: dir,
-      encoding: 'utf8',
-      stdio: ['ignore', 'pipe', 'pipe'],
-      timeout: 120_000,
-    })
+  const jsonLines = (text: string) =>
+    text
       .split('\n')
       .filter((l) => l.startsWith('{'))
-      .map((l) => JSON.parse(l) as { bench: string; unit: string; value: number });
-  const lines = bench('dispatch');
+      .map((l) => JSON.parse(l) as Record<string, unknown>);
+  const bench = (only: string) =>
+    jsonLines(
+      execFileSync(process.execPath, [join(dir, 'bench.mjs'), '--backend', 'webgpu', '--only', only], {
+        cwd: dir,
+        encoding: 'utf8',
+        stdio: ['ignore', 'pipe', 'pipe'],
+        timeout: 120_000,
+      }),
+    ) as { bench: string; unit: string; value: number }[];
+
+  // run.sh as the device runs it, but on the dispatch bench alone; its figures and the conformance report land in $OUT.
+  const out = join(dir, 'out');
+  const tail = execFileSync('bash', [join(dir, 'run.sh')], {
+    cwd: dir,
+    encoding: 'utf8',
+    env: { ...process.env, OUT: out, BENCH_ARGS: '--backend webgpu --only dispatch', CONFORMANCE_S: '300' },
+    stdio: ['ignore', 'pipe', 'pipe'],
+    timeout: 360_000,
+  });
+  const lines = jsonLines(readFileSync(join(out, 'bench.jsonl'), 'utf8'));
   expect(lines).toEqual([expect.objectContaining({ bench: 'dispatch', unit: 'us/op' })]);
   expect(lines[0].value).toBeGreaterThan(0);
+  expect(tail).toContain(JSON.stringify(lines[0]));
+  expect(readFileSync(join(out, 'bench.err'), 'utf8')).toMatch(/bench exit 0\n$/);
   // The host's share, on the Null backend of the same dawn.node: a step of the MLP and a dispatch.
   const host = bench('host_cost');
   expect(host.map((l) => [l.bench, l.unit])).toEqual([
@@ -44,11 +61,8 @@ test('the bundle runs the WebGPU benchmarks without node_modules', () => {
   expect(host.every((l) => l.value > 0)).toBe(true);
 
   // The conformance suite, as the GPU machine runs it: every case passes here (llvmpipe), as in vitest.
-  const conformance = execFileSync(process.execPath, [join(dir, 'conformance.mjs')], { cwd: dir, encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'], timeout: 300_000 });
-  const report = conformance
-    .trim()
-    .split('\n')
-    .map((l) => JSON.parse(l) as Record<string, unknown>);
+  expect(readFileSync(join(out, 'conformance.err'), 'utf8')).toMatch(/conformance exit 0\n$/);
+  const report = jsonLines(readFileSync(join(out, 'conformance.jsonl'), 'utf8'));
   const summary = report.find((r) => r.conformance === 'webgpu' && 'cases' in r);
   expect(summary).toMatchObject({ failed: 0, cases: webgpuSuite().length });
   // Then each example's two training checks, passed.
