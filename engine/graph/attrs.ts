@@ -26,6 +26,22 @@ export interface AttrSpec {
   readonly default?: unknown;
   readonly optional?: boolean;
   readonly doc: string;
+  /**
+   * It matters only while another attribute of the op has one of these values (an init's parameters: `std` for
+   * `normal`); the inspector shows it only then. It is kept, and checked, whatever the other's value.
+   */
+  readonly shownWhen?: { readonly attr: string; readonly in: readonly unknown[] };
+}
+
+/**
+ * Whether the inspector shows an attribute of a node with these attributes: always, unless it has `shownWhen` and
+ * the other attribute's value (its default where unset) is not one of those listed.
+ */
+export function attrShown(spec: AttrSpec, specs: readonly AttrSpec[], attrs: Readonly<Record<string, unknown>> | undefined): boolean {
+  const when = spec.shownWhen;
+  if (!when) return true;
+  const value = attrs?.[when.attr] ?? specs.find((s) => s.name === when.attr)?.default;
+  return when.in.includes(value);
 }
 
 /** Checks one attribute's value; returns a message or null. */

@@ -83,10 +83,10 @@ function activate(b: Builder, x: IRNode, act: string): IRNode {
 
 const initAttrs = (dflt: string | undefined, doc: string): AttrSpec[] => [
   { name: 'init', kind: { type: 'enum', options: INIT_NAMES }, default: dflt, optional: dflt === undefined, doc },
-  { name: 'value', kind: { type: 'number' }, default: 0, doc: 'init constant: the value' },
-  { name: 'std', kind: { type: 'number', min: 0 }, default: 0.01, doc: 'init normal: the standard deviation' },
-  { name: 'low', kind: { type: 'number' }, default: -0.05, doc: 'init uniform: the lower bound' },
-  { name: 'high', kind: { type: 'number' }, default: 0.05, doc: 'init uniform: the upper bound' },
+  { name: 'value', kind: { type: 'number' }, default: 0, doc: 'init constant: the value', shownWhen: { attr: 'init', in: ['constant'] } },
+  { name: 'std', kind: { type: 'number', min: 0 }, default: 0.01, doc: 'init normal: the standard deviation', shownWhen: { attr: 'init', in: ['normal'] } },
+  { name: 'low', kind: { type: 'number' }, default: -0.05, doc: 'init uniform: the lower bound', shownWhen: { attr: 'init', in: ['uniform'] } },
+  { name: 'high', kind: { type: 'number' }, default: 0.05, doc: 'init uniform: the upper bound', shownWhen: { attr: 'init', in: ['uniform'] } },
 ];
 
 function initOf(a: Attrs, fallback: InitSpec['init']): InitSpec {

@@ -92,7 +92,7 @@ describe('the editor in Chromium against web mode', () => {
     await screenshot(app.page, 'editor-spiral.png');
   });
 
-  it('turns a port red when a shape does not fit, clears it when fixed in the inspector, and undoes and redoes the fix', async () => {
+  it('turns a port red when a shape does not fit, clears it when fixed in the inspector, undoes and redoes the fix, and shows an init\'s parameters with that init', async () => {
     // The spiral network with a learned offset added to the input: x [2] + p [2] feeds the first layer.
     const project = JSON.parse(readFileSync(join(studio.workspace, 'spiral.bpstudio'), 'utf8')) as Project;
     const nodes = project.graph.nodes;
@@ -167,6 +167,16 @@ describe('the editor in Chromium against web mode', () => {
     await until(() => app.errorCount()).toBe(1);
     await app.press('Mod+Shift+Z');
     await until(() => app.errorCount()).toBe(0);
+
+    // An init's parameters show with the init that uses them: std with normal, low and high with uniform.
+    await app.select('p');
+    expect(await app.field('std').count()).toBe(0);
+    await app.setAttr('init', 'normal');
+    await app.field('std').waitFor();
+    expect(await app.field('low').count()).toBe(0);
+    await app.setAttr('init', 'uniform');
+    await app.field('high').waitFor();
+    expect(await app.field('std').count()).toBe(0);
   });
 
   it('refuses a connection that would make a cycle, with a message naming the nodes, and leaves the graph as it was', async () => {
