@@ -432,12 +432,16 @@ export class TrainingJob {
     const opts = this.stepOptions;
     const end = this.now() + this.t.sliceMs;
     while (this.current === 'running') {
+      // The job's last step is measured too, so that the update ratio and the flow shown at its end are its final
+      // weights': no step in flight reaches it (a measured step runs alone).
+      const left = this.totalSteps - s.step;
+      if (left === 1) this.measureNext = true;
       // The common step without another async level (a measured one reads the weights around it).
       if (this.measureNext) {
         if (s.pendingSteps && (await this.drainLocked())) return this.finishLocked();
         await this.stepLocked();
       } else {
-        const { step, epoch } = await s.nextStep(opts);
+        const { step, epoch } = await s.nextStep({ ...opts, ahead: left - 2 });
         this.record(step, epoch);
         await this.checkpointAt(epoch);
       }

@@ -375,8 +375,8 @@ export const engineEvent = union('event', {
    * and per metric the bucket's min, max and last value), so a chart that draws min..max sees every spike.
    * `updateRatio` is each layer's ||w_after - w_before|| / ||w_before|| (norms over the layer's trainable tensors)
    * over one step of this batch, `updateRatio.step`: the host reads the weights before and after that one step
-   * (the first step after the previous train.progress, or the step of a train.step), so it costs a copy of the
-   * weights ten times a second, not every step. null where the layer's weights were all zero.
+   * (the first step after the previous train.progress, the step of a train.step, or the job's last step), so it
+   * costs a copy of the weights ten times a second, not every step. null where the layer's weights were all zero.
    */
   'train.progress': obj({
     event: literal('train.progress'),

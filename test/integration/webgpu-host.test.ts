@@ -42,6 +42,8 @@ describe('training job on WebGPU', () => {
     expect(c.of('train.epoch').flatMap((e) => e.epochs.map((x) => x.epoch))).toEqual([1, 2, 3, 4]);
     // every measured step's ratio and flow are of a step reported in its event
     for (const e of progress) if (e.updateRatio) expect(e.updateRatio.step).toBeLessThanOrEqual(e.step);
+    // and the last step is measured: no step in flight reached it
+    expect([progress.at(-1)!.updateRatio?.step, progress.at(-1)!.flow?.step]).toEqual([60, 60]);
     expect(c.of('train.boundary').at(-1)!.step).toBe(60);
 
     const s = new Session(parseProject(JSON.stringify(spiral(4))), { baseDir: EXAMPLES, backend: await WebGpuBackend.create() });

@@ -144,7 +144,7 @@ describe('training job: the state machine', () => {
     expect(c.events.length).toBe(seen);
   });
 
-  it('finishes with done after the project\'s epochs, with every step reported once', async () => {
+  it('finishes with done after the project\'s epochs, with every step reported once, the last one measured', async () => {
     const c = conn();
     const p = example('spiral');
     p.training = { ...p.training, epochs: 20 };
@@ -154,6 +154,8 @@ describe('training job: the state machine', () => {
     const progress = c.of('train.progress');
     expect(progress.reduce((n, e) => n + e.points.count.reduce((a, b) => a + b, 0), 0)).toBe(300);
     expect(progress.at(-1)!.step).toBe(300);
+    // the update ratio and the gradient flow shown at the end are the last step's
+    expect([progress.at(-1)!.updateRatio?.step, progress.at(-1)!.flow?.step]).toEqual([300, 300]);
     expect(c.of('train.epoch').flatMap((e) => e.epochs.map((x) => x.epoch))).toEqual(Array.from({ length: 20 }, (_, i) => i + 1));
     const lastEpoch = c.of('train.epoch').at(-1)!;
     expect(lastEpoch.confusion?.epoch).toBe(20);
