@@ -25,7 +25,7 @@ import { MLP, MLP_OPTIMIZER, mlpGraph } from '../../bench/mlp';
  */
 function folds(plan: Pick<Plan, 'buffers' | 'steps' | 'updateStart' | 'outputs'>, maxStorageBuffers = 8) {
   const fusion = planFusion(plan);
-  const f = planFolds(plan, [...fusion.groups, ...fusion.singles], maxStorageBuffers, loneSums(plan, fusion));
+  const f = planFolds(plan, [...fusion.groups, ...fusion.singles], maxStorageBuffers, loneSums(plan, fusion), fusion.epilogues);
   return {
     rewrites: f.rewrites.map((r) => `${r.step}:${r.transA ? 'T' : 'N'}${r.transB ? 'T' : 'N'}${r.batchSummed ? '+z' : ''}${r.sums ? `+${r.sums}` : ''}`),
     skipped: f.skipped,
@@ -404,5 +404,56 @@ describe("image columns read as B from the image (a convolution as an implicit G
     g = new Builder();
     const both = g.im2col(g.input('x', [2, 3, 5, 5]), WINDOW);
     expect(imageReads(folds(compiled({ y: g.matmul(g.transposeLast2(both), both) })))).toEqual([]);
+  });
+});
+
+describe("a convolution's input gradient, col2im(W^T g) with stride 1: one implicit GEMM at the col2im's place", () => {
+  const IMAGE = [2, 3, 6, 5];
+  /** The gradient of a convolution's input (W [4, 3 x kh x kw], g [2, 4, positions]), times `times` where given. */
+  function inputGradient(window: { kh: number; kw: number; sh: number; sw: number; ph: number; pw: number }, times?: 'derivative') {
+    const g = new Builder();
+    const cols = g.im2col(g.input('x', IMAGE), window);
+    const [, rows, positions] = cols.shape as number[];
+    const dcols = g.matmul(g.transposeLast2(g.input('w', [4, rows])), g.input('g', [2, 4, positions]));
+    const dx = g.col2im(dcols, window, IMAGE);
+    return { g, dcols, dx: times ? g.mul(dx, g.input('d', IMAGE)) : dx };
+  }
+  /** The rewrites that read a filter flipped: step, the gradient's columns as an image, and their window's padding. */
+  const flipped = (f: ReturnType<typeof folds>) => f.raw.rewrites.filter((r) => r.aFilter).map((r) => `${r.step}:${r.aFilter} ${r.bColumns!.image.join('x')} pad ${r.bColumns!.window.ph},${r.bColumns!.window.pw}`);
+
+  test('3 x 2, padded across: the matmul and the transpose skipped, W and g bound, the col2im written', () => {
+    const { dx } = inputGradient({ kh: 3, kw: 2, sh: 1, sw: 1, ph: 0, pw: 1 });
+    const plan = compiled({ dx });
+    expect(plan.steps.map((s) => s.call.op)).toEqual(['transpose', 'matmul', 'col2im']);
+    const f = folds(plan);
+    // g [2, 4, 4 x 6] as images 4 x 6, padded 3 - 1 - 0 down and 2 - 1 - 1 across: the output 6 x 5 again.
+    expect(flipped(f)).toEqual(['2:6 2x4x4x6 pad 2,0']);
+    expect(f.skipped).toEqual([0, 1]);
+    expect(f.raw.rewrites[0]).toMatchObject({
+      inputs: [plan.inputs.get('w')!.buffer, plan.inputs.get('g')!.buffer],
+      output: plan.outputs.get('dx')!.buffer,
+      aShape: [3, 24],
+      bShape: [2, 24, 30],
+      outShape: [2, 3, 30],
+    });
+  });
+
+  test("with the col2im's epilogue: an activation's derivative", () => {
+    const { dx } = inputGradient({ kh: 3, kw: 3, sh: 1, sw: 1, ph: 1, pw: 1 }, 'derivative');
+    const plan = compiled({ dx });
+    const f = folds(plan);
+    expect(flipped(f)).toEqual(['2:9 2x4x6x5 pad 1,1']);
+    expect(f.skipped).toEqual([0, 1, 3]);
+    expect(f.raw.rewrites[0].epilogue?.inputs).toEqual(['full']);
+    expect(f.raw.rewrites[0].output).toBe(plan.outputs.get('dx')!.buffer);
+  });
+
+  test('not with a stride, padding as wide as the window, or the columns\' gradient read otherwise too', () => {
+    expect(flipped(folds(compiled({ dx: inputGradient({ kh: 3, kw: 3, sh: 2, sw: 1, ph: 1, pw: 1 }).dx })))).toEqual([]);
+    expect(flipped(folds(compiled({ dx: inputGradient({ kh: 3, kw: 3, sh: 1, sw: 2, ph: 1, pw: 1 }).dx })))).toEqual([]);
+    expect(flipped(folds(compiled({ dx: inputGradient({ kh: 2, kw: 3, sh: 1, sw: 1, ph: 2, pw: 1 }).dx })))).toEqual([]);
+    const { g, dcols, dx } = inputGradient({ kh: 3, kw: 3, sh: 1, sw: 1, ph: 1, pw: 1 });
+    expect(flipped(folds(compiled({ dx, also: g.relu(dcols) })))).toEqual([]);
+    expect(flipped(folds(compiled({ dx, dcols })))).toEqual([]);
   });
 });

@@ -517,6 +517,29 @@ describe('a convolution as an implicit GEMM: the columns computed from the image
   });
 });
 
+describe("a convolution's input gradient as one implicit GEMM: g's columns times the filter flipped (kernels/matmul.ts aFilter)", () => {
+  // col2im(W^T g), as training builds it, where the image's gradient is wanted; `times`: then times another value
+  // (an activation's derivative), which the col2im, then the implicit GEMM, computes as it stores.
+  test.each([
+    { what: '3 x 3, padded, 2 -> 5 channels', image: [3, 2, 7, 7], filters: 5, window: { kh: 3, kw: 3, sh: 1, sw: 1, ph: 1, pw: 1 }, times: false, dispatches: 1 },
+    { what: '3 x 2, padded across only, times a derivative', image: [2, 3, 6, 5], filters: 4, window: { kh: 3, kw: 2, sh: 1, sw: 1, ph: 0, pw: 1 }, times: true, dispatches: 1 },
+    { what: '5 x 5, padded 2, on 9 images of 12 x 12', image: [9, 4, 12, 12], filters: 7, window: { kh: 5, kw: 5, sh: 1, sw: 1, ph: 2, pw: 2 }, times: true, dispatches: 1 },
+    { what: '2 x 2, unpadded, one channel', image: [4, 1, 5, 6], filters: 3, window: { kh: 2, kw: 2, sh: 1, sw: 1, ph: 0, pw: 0 }, times: false, dispatches: 1 },
+    // not folded: a stride of 2 (the columns' gradient and the col2im, as before)
+    { what: '3 x 3, stride 2', image: [2, 2, 7, 7], filters: 3, window: { kh: 3, kw: 3, sh: 2, sw: 2, ph: 1, pw: 1 }, times: true, dispatches: 2 },
+  ])('$what: $dispatches dispatch(es)', async ({ image, filters, window, times, dispatches }) => {
+    const g = new Builder();
+    const cols = g.im2col(g.input('x', image), window);
+    const [, rows, positions] = cols.shape as number[];
+    const grad = g.input('g', [image[0], filters, positions]);
+    const dx = g.col2im(g.matmul(g.transposeLast2(g.input('w', [filters, rows])), grad), window, image);
+    const plan = compilePlan({ dx: times ? g.mul(dx, g.input('d', image)) : dx });
+    const { want, got, dispatches: made } = await onBoth(plan, `input gradient ${image} ${JSON.stringify(window)}`);
+    expectClose(got.dx, want.dx, 'the input gradient');
+    expect(made).toBe(dispatches);
+  });
+});
+
 describe('B as an image\'s columns, in each way the kernel reads them (kernels/matmul.ts ColumnsRead)', () => {
   const IMAGE = [3, 2, 6, 5];
   const WINDOW = { kh: 3, kw: 2, sh: 2, sw: 1, ph: 1, pw: 0 };

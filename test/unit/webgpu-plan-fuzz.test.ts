@@ -7,8 +7,8 @@
  * gradients' sums of squares, compiled as training compiles them (compilePlan), then run on the device as the
  * backend runs them (a buffer per value, row groups, fusion, prologues, epilogues, folds, elided copies, buffers
  * shared in dispatch order) and on the CPU. Every output must agree. The cases are seeded, so a failure names its
- * graph. Stacks of dense layers and of convolution-like ones (some on an image's columns, some with max pools) add
- * the shapes of training.
+ * graph. Stacks of dense layers and of convolution-like ones (some on an image's columns, with the image's gradient,
+ * some with max pools) add the shapes of training.
  */
 import { describe, expect, test } from 'vitest';
 import { reverseMode } from '../../engine/autodiff/reverse';
@@ -147,11 +147,18 @@ function randomStack(seed: number) {
   };
   const images = seed % 2 === 0;
   const sizes = [1, 2, 3, 5, 8, 13];
-  /** An image's columns (as a convolution reads them: the first layer and its weight gradient read them in place). */
+  /**
+   * An image's columns (as a convolution reads them: the first layer and its weight gradient read them in place);
+   * the image's gradient is wanted too (its col2im of W^T g, one implicit GEMM where the stride is 1), half of
+   * the time through an op on the image first (whose derivative the col2im's value is multiplied by: its epilogue).
+   */
+  let image: IRNode | undefined;
   const columns = () => {
     const [h, w] = [pick([1, 3, 5, 8]), pick([1, 4, 6])];
-    const window = { kh: 1 + rng.int(Math.min(3, h)), kw: 1 + rng.int(Math.min(3, w)), sh: 1 + rng.int(2), sw: 1 + rng.int(2), ph: rng.int(2), pw: rng.int(2) };
-    return b.im2col(input([pick([1, 2, 3, 9]), pick([1, 2, 3]), h, w]), window);
+    const stride = () => pick([1, 1, 2]);
+    const window = { kh: 1 + rng.int(Math.min(3, h)), kw: 1 + rng.int(Math.min(3, w)), sh: stride(), sw: stride(), ph: rng.int(2), pw: rng.int(2) };
+    image = input([pick([1, 2, 3, 9]), pick([1, 2, 3]), h, w]);
+    return b.im2col(rng.int(2) === 1 ? b.emit(pick(UNARY), [image]) : image, window);
   };
   // Images: [z, channels, positions] (k = z x positions, from 1 to 600), or an image's columns; rows: [batch,
   // features] (batch up to 600).
@@ -178,8 +185,8 @@ function randomStack(seed: number) {
     }
   }
   const all = (v: IRNode) => v.shape.map((_, k) => k);
-  const adjoint = reverseMode(b, b.mean(x, all(x)), params);
-  const outputs: Record<string, IRNode> = { last: x };
+  const adjoint = reverseMode(b, b.mean(x, all(x)), image ? [...params, image] : params);
+  const outputs: Record<string, IRNode> = { last: x, ...(image ? { image: adjoint.get(image)! } : {}) };
   params.forEach((p, k) => {
     const g = adjoint.get(p)!;
     outputs[`grad${k}`] = g;

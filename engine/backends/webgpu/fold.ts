@@ -19,7 +19,11 @@
  *     runs after the matmul (an epilogue runs at its matmul's place);
  *   - an im2col's columns that every step reading them reads as B of a matmul (directly or through transposes read
  *     through: a convolution's forward product and its weight gradient) are computed from the image as the matmul
- *     loads them (kernels/matmul.ts's `bColumns`), and the im2col is skipped.
+ *     loads them (kernels/matmul.ts's `bColumns`), and the im2col is skipped;
+ *   - a col2im (stride 1) of W^T g, a matmul's value that it alone reads (a convolution's input gradient: g the
+ *     gradient of its output, W its filter), is one implicit GEMM at the col2im's place: a convolution of g with the
+ *     filter flipped (`aFilter`), through the col2im's epilogue (./fuse.ts's) where it has one; the matmul is skipped
+ *     and the columns' gradient never written.
  * A transpose is then skipped when every step that read it reads through it, or the matmul writes its value; an
  * epilogue's steps are skipped too.
  *
@@ -30,10 +34,11 @@
  */
 import { lastTwoSwapped, normAxes, numel } from '../../ir/shape';
 import type { Plan } from '../../plan/plan';
-import { dataflow, type Fusion, type FusionGroup } from './fuse';
+import { dataflow, type Fusion, type FusionGroup, type StepEpilogue } from './fuse';
 import { asEpilogue, type Epilogue } from './epilogue';
 import { takesSums, type MatmulOperands } from './kernels/matmul';
 import { windowAttrs } from './kernels/layout';
+import { windowOutput } from '../../ops/layout';
 
 /** A matmul step as the folds run it. */
 export interface MatmulRewrite extends MatmulOperands {
@@ -76,9 +81,10 @@ function swapsLastTwo(plan: PlanLike, i: number): boolean {
 
 /**
  * The plan's folds: `candidates` are the elementwise groups that may be epilogues (of at most `maxStorageBuffers`
- * bindings with the matmul's operands and value), `sums` the reductions dispatched alone, which matmuls may compute.
+ * bindings with the matmul's operands and value), `sums` the reductions dispatched alone, which matmuls may compute,
+ * `stepEpilogues` those of reductions and window ops (./fuse.ts), which a matmul that takes a col2im's place takes.
  */
-export function planFolds(plan: PlanLike, candidates: readonly FusionGroup[] = [], maxStorageBuffers = 8, sums: readonly number[] = []): Folds {
+export function planFolds(plan: PlanLike, candidates: readonly FusionGroup[] = [], maxStorageBuffers = 8, sums: readonly number[] = [], stepEpilogues: readonly StepEpilogue[] = []): Folds {
   const { steps, updateStart } = plan;
   const { writers, readers, isOutput, writer } = dataflow(plan);
   const transpose = (i: number) => i >= 0 && i < updateStart && swapsLastTwo(plan, i);
@@ -225,6 +231,38 @@ export function planFolds(plan: PlanLike, candidates: readonly FusionGroup[] = [
     skipped.add(i);
     const bColumns = { image: steps[i].call.inShapes[0], window: windowAttrs(steps[i].call) };
     for (const [k, r] of rewrites.entries()) if (r.inputs[1] === buffer) rewrites[k] = { ...r, inputs: r.inputs.map((x, j) => (j === 1 ? steps[i].inputs[0] : x)), bColumns };
+  }
+
+  // A convolution's input gradient: col2im(W^T g), W [o, c * kk] read through its transpose, g [n, o, positions].
+  for (const [k, r] of rewrites.entries()) {
+    const m = r.step;
+    const [c] = readers[m];
+    if (readers[m].size !== 1 || isOutput.has(m) || r.output !== steps[m].output || r.epilogue || r.sums || r.batchSummed || r.bColumns) continue;
+    if (steps[c].call.op !== 'col2im' || !asWritten(c, 0) || !r.transA || r.transB || r.aShape.length !== 2 || r.bShape.length !== 3) continue;
+    const w = windowAttrs(steps[c].call);
+    const image = steps[c].call.outShape;
+    const [o, rows] = r.aShape;
+    const kk = w.kh * w.kw;
+    const [oh, ow] = [windowOutput(image[2], w.kh, 1, w.ph), windowOutput(image[3], w.kw, 1, w.pw)];
+    const gradient = [image[0], o, oh, ow];
+    if (w.sh !== 1 || w.sw !== 1 || w.ph >= w.kh || w.pw >= w.kw || rows !== image[1] * kk || r.bShape.join() !== [image[0], o, oh * ow].join()) continue;
+    const e = stepEpilogues.find((x) => x.step === c);
+    if (e && (e.epilogue.inputs.some((kind) => kind !== 'full' && kind !== 'scalar') || 3 + e.inputs.length > maxStorageBuffers)) continue;
+    rewrites[k] = {
+      step: c,
+      inputs: [r.inputs[0], r.inputs[1], ...(e?.inputs ?? [])],
+      output: e?.group.output ?? steps[c].output,
+      aShape: [image[1], o * kk],
+      bShape: [image[0], o * kk, image[2] * image[3]],
+      outShape: [image[0], image[1], image[2] * image[3]],
+      transA: false,
+      transB: false,
+      aFilter: kk,
+      bColumns: { image: gradient, window: { ...w, ph: w.kh - 1 - w.ph, pw: w.kw - 1 - w.pw } },
+      ...(e ? { epilogue: e.epilogue } : {}),
+    };
+    skipped.add(m);
+    for (const x of e?.group.steps ?? []) skipped.add(x);
   }
   return { rewrites, skipped: [...skipped].sort((x, y) => x - y), epilogues };
 }

@@ -384,7 +384,7 @@ export class WebGpuExecutable implements Executable {
     // alone) that alone read their values, as they store them.
     const inRows = new Set(rows.flatMap((g) => g.steps));
     const fusion = planFusion(plan, { maxStorageBuffers, exclude: inRows });
-    const folds = planFolds(plan, [...fusion.groups, ...fusion.singles], maxStorageBuffers, loneSums(plan, fusion, inRows));
+    const folds = planFolds(plan, [...fusion.groups, ...fusion.singles], maxStorageBuffers, loneSums(plan, fusion, inRows), fusion.epilogues);
     const epilogues = new Set(folds.epilogues);
     for (const g of rows) {
       const outputs = g.outputs.map((j) => plan.steps[g.steps[j]]);
@@ -432,7 +432,9 @@ export class WebGpuExecutable implements Executable {
       const what = `${op}${prologue ? ' +prologue' : ''}${image ? ' +im2col' : ''}${e ? ' +epilogue' : ''} ${shapeText(r.call.outShape)}`;
       this.fused.set(prologue?.group.steps[0] ?? at, { last, dispatch: { what, step, kernels, inSizes, outSize: numel(r.call.outShape) } });
     };
-    for (const at of new Set([...prologueOf.keys(), ...epilogueOf.keys(), ...windowOf.keys()])) withEpilogue(at);
+    // (a col2im that a matmul replaced, with its epilogue, is not dispatched: see ./fold.ts)
+    const rewritten = new Set(folds.rewrites.map((r) => r.step));
+    for (const at of new Set([...prologueOf.keys(), ...epilogueOf.keys(), ...windowOf.keys()])) if (!rewritten.has(at)) withEpilogue(at);
     for (const norms of normGroups) {
       const tensors = norms.map((n) => n.group.inputs[0]);
       const results = norms.map((n) => plan.steps[n.reduce].output);
@@ -453,7 +455,7 @@ export class WebGpuExecutable implements Executable {
       // (B bound as the image where it is the image's columns)
       const inSizes = [numel(r.aShape), numel(r.bColumns?.image ?? r.bShape), ...epilogueInputSizes(r.epilogue, r.outShape), ...(r.sumsSize ? [r.sumsSize] : [])];
       const step = { ...plan.steps[r.step], call: { op: 'matmul', attrs: {}, inShapes, outShape: r.outShape }, inputs: r.inputs, output: r.output };
-      const what = `matmul${r.bColumns ? ' +im2col' : ''}${r.epilogue ? ' +epilogue' : ''}${r.sums ? ' +sums' : ''} ${shapeText(r.outShape)}`;
+      const what = `matmul${r.aFilter ? ' +flipped filter' : ''}${r.bColumns ? ' +im2col' : ''}${r.epilogue ? ' +epilogue' : ''}${r.sums ? ' +sums' : ''} ${shapeText(r.outShape)}`;
       this.folded.set(r.step, { what, step, kernels: matmulStepKernels(r), inSizes, outSize: numel(r.outShape), matmul: r });
     }
     for (const t of folds.skipped) this.folded.set(t, null);

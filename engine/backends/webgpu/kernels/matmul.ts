@@ -34,11 +34,13 @@
  * columns, kh x kw times the image where windows overlap, are never written. Those loads are scalar gathers; a
  * thread's quad lies along a row of the columns, whose channel and window offset it works out once (`ColumnsRead`),
  * so that each element costs one division (its output position), or two where the images are summed along k.
+ * A convolution's input gradient (stride 1) is the same product over the gradient's columns, with A the filter read
+ * flipped and transposed (`aFilter`): its col2im and the columns' gradient are never written either.
  *
  * Everything shape-dependent is a uniform, so one pipeline serves every shape of a variant; the variants are the tile
  * size, the transposes, and whether the rows of A, B and C (as stored) are multiples of 4 long (then they are read
- * and written as vec4s: 16-byte loads and stores), and for image columns, how they are read. Loads outside the
- * matrices give zeros and stores outside them are skipped, so any m, n, k works.
+ * and written as vec4s: 16-byte loads and stores), for image columns, how they are read, and whether A is a filter
+ * read flipped. Loads outside the matrices give zeros and stores outside them are skipped, so any m, n, k works.
  *
  * Expected behaviour (not measured here: llvmpipe runs this at ~1 GFLOP/s): a 128 x 128, 8 x 8 kernel of this
  * shape reached 30.7 TFLOP/s on an H100 at n = 2048 (../shared/docs/gpu.md), and the target is 0.8x PyTorch fp32
@@ -125,6 +127,8 @@ export interface MatmulLayout {
   sums?: KSums;
   /** B is an image's columns (see MatmulOperands). */
   bColumns?: ImageColumns;
+  /** A is a convolution's filter read flipped (see MatmulOperands): its window's kh * kw. */
+  aFilter?: number;
 }
 
 /**
@@ -178,6 +182,13 @@ export interface MatmulOperands {
    * image, bound as B: a convolution as an implicit GEMM, its columns never written.
    */
   bColumns?: ImageColumns;
+  /**
+   * A (as given: `aShape` [c, o * kk], not transposed) is bound as a convolution's filter W [o, c * kk] (kk = kh * kw:
+   * the window's elements), read flipped and transposed: A[c, o * kk + r] = W[o, c * kk + kk - 1 - r]. With B the
+   * columns of the gradient of the convolution's output under the window padded by kh - 1 - ph (kw - 1 - pw), stride
+   * 1, C is the gradient of its input (the col2im of W^T g): a convolution of g with the flipped filter (../fold.ts).
+   */
+  aFilter?: number;
 }
 
 /** Strides of `shape`'s batch dims along the output batch `dims` (left-padded with ones), 0 where broadcast. */
@@ -199,6 +210,8 @@ export function matmulLayout(call: KernelCall | MatmulOperands, config?: MatmulC
   const sums = 'op' in call ? undefined : call.sums;
   const summed = 'op' in call ? false : !!call.batchSummed;
   const bColumns = 'op' in call ? undefined : call.bColumns;
+  const aFilter = 'op' in call ? undefined : call.aFilter;
+  if (aFilter && (transA || summed || sa.length !== 2)) throw new Error('a filter read flipped is a plain, untransposed A');
   const last2 = (s: readonly number[]) => [s[s.length - 2], s[s.length - 1]];
   const [aRows, aCols] = last2(sa);
   const [bRows, bCols] = last2(sb);
@@ -236,12 +249,13 @@ export function matmulLayout(call: KernelCall | MatmulOperands, config?: MatmulC
     za: summed ? m * kper : 0,
     zb: summed ? kper * n : 0,
     stages: config?.stages ?? 1,
-    vec4: k > 0 && aCols % 4 === 0 && bCols % 4 === 0 && n % 4 === 0 && !bColumns,
+    vec4: k > 0 && aCols % 4 === 0 && bCols % 4 === 0 && n % 4 === 0 && !bColumns && !aFilter,
     transA,
     transB,
     ...(epilogue ? { epilogue } : {}),
     ...(sums ? { sums } : {}),
     ...(bColumns ? { bColumns } : {}),
+    ...(aFilter ? { aFilter } : {}),
   };
 }
 
@@ -262,7 +276,7 @@ function tilesOf(l: Pick<MatmulLayout, 'm' | 'n' | 'batch' | 'sums'>, tile: numb
  * where transposed; B: k x n, or n x k). With `sums`, B's column n (A's row m) reads as ones, and C's column n (row
  * m) is stored to `sums`.
  */
-function accessors(vec4: boolean, transA: boolean, transB: boolean, epilogue: boolean, sums?: KSums, summed = false, sumsInParts = false, bColumns?: ColumnsRead): string {
+function accessors(vec4: boolean, transA: boolean, transB: boolean, epilogue: boolean, sums?: KSums, summed = false, sumsInParts = false, bColumns?: ColumnsRead, aFilter = false): string {
   // [rows, cols] bounds, then the row stride, then the axis along k: along k the bound is this split's end, k_hi (k
   // without split-K).
   const a = transA ? ['k_hi', 'p.m', 'p.m', 'row'] : ['p.m', 'k_hi', 'p.kper', 'col'];
@@ -277,10 +291,14 @@ function accessors(vec4: boolean, transA: boolean, transB: boolean, epilogue: bo
   /**
    * A quad of A or B as stored, along a row: what is worked out once for the row (`pre`), and element `j`'s value.
    * Where B is an image's columns (vec4 is then off), each is computed from the image: the row's part once where
-   * the matrix's columns are the output positions (`ColumnsRead`), else all of it per element.
+   * the matrix's columns are the output positions (`ColumnsRead`), else all of it per element. Where A is a filter
+   * read flipped (`aFilter`), each element is found in it.
    */
   const quad = (name: string, stride: string, along: string): { pre: string; element: (j: string) => string } => {
     const flat = (j: string) => offset(name, stride, along, 'row', `(col + ${j})`);
+    if (name === 'a' && aFilter) {
+      return { pre: 'let w = row * p.a_kk + p.a_kk - 1u;', element: (j: string) => `a[(col + ${j}) / p.a_kk * p.m * p.a_kk + w - (col + ${j}) % p.a_kk]` };
+    }
     if (name !== 'b' || !bColumns) return { pre: '', element: (j) => `${name}[${flat(j)}]` };
     return {
       'rows': { pre: 'let w = im2col_row(base / (p.oh * p.ow) + row);', element: (j: string) => `im2col_pos(w, col + ${j})` },
@@ -347,7 +365,7 @@ fn store(base: u32, row: u32, col: u32, v: vec4<f32>) {
  * the splits' parts, and their sums over k).
  */
 function matmulDeclarations(
-  { tile, bk, stages, vec4, transA, transB, epilogue, sums, za, zb, bColumns, n, kper }: Pick<MatmulLayout, 'tile' | 'bk' | 'stages' | 'vec4' | 'transA' | 'transB' | 'epilogue' | 'sums' | 'za' | 'zb' | 'bColumns' | 'n' | 'kper'>,
+  { tile, bk, stages, vec4, transA, transB, epilogue, sums, za, zb, bColumns, n, kper, aFilter }: Pick<MatmulLayout, 'tile' | 'bk' | 'stages' | 'vec4' | 'transA' | 'transB' | 'epilogue' | 'sums' | 'za' | 'zb' | 'bColumns' | 'n' | 'kper' | 'aFilter'>,
   split: boolean,
 ): { decls: string; storage: number; atSize: number; btSize: number } {
   const e = epilogueWgsl(epilogue, 2);
@@ -428,7 +446,7 @@ ${multiply}
 struct Params {
   m: u32, n: u32, k: u32, batch: u32,
   tiles_m: u32, tiles_n: u32, k_split: u32, splits: u32,
-  kper: u32, za: u32, zb: u32, pad: u32,
+  kper: u32, za: u32, zb: u32, a_kk: u32,
   dims: vec4<u32>, a_strides: vec4<u32>, b_strides: vec4<u32>${e.fields}${columns ? `, ${columns.fields}` : ''}
 }
 @group(0) @binding(0) var<storage, read> a: array<${type}>;
@@ -446,7 +464,7 @@ const BS = TILE + ${transB ? 4 : 0}u;
 const A_STAGE = ${(bk * (tile + 4)) / 4}u;
 const B_STAGE = ${(bk * (tile + (transB ? 4 : 0))) / 4}u;
 ${epilogue ? `${e.fns}\n${e.fn}` : ''}${columns ? columns.fns : ''}
-${accessors(vec4, transA, transB, !!epilogue, sums, za + zb > 0, !!sums && split, columnsRead({ bColumns, n, kper, za, zb, transB }))}
+${accessors(vec4, transA, transB, !!epilogue, sums, za + zb > 0, !!sums && split, columnsRead({ bColumns, n, kper, za, zb, transB }), !!aFilter)}
 
 fn tiles(all: u32, t: u32) {
   let per_batch = p.tiles_m * p.tiles_n;
@@ -548,7 +566,7 @@ function matmulParams(l: MatmulLayout, splits: number): Uint32Array {
   const [tilesM, tilesN] = tileGrid(l, l.tile);
   const kSplit = Math.ceil(l.k / splits / l.bk) * l.bk;
   const columns = l.bColumns ? im2colExpression(l.bColumns.image, l.bColumns.window).words : [];
-  return packWords([l.m, l.n, l.k, l.batch, tilesM, tilesN, Math.max(kSplit, 1), splits, l.kper, l.za, l.zb, 0, ...l.dims, ...l.aStrides, ...l.bStrides, ...epilogueWgsl(l.epilogue, 2).words, ...columns]);
+  return packWords([l.m, l.n, l.k, l.batch, tilesM, tilesN, Math.max(kSplit, 1), splits, l.kper, l.za, l.zb, l.aFilter ?? 0, ...l.dims, ...l.aStrides, ...l.bStrides, ...epilogueWgsl(l.epilogue, 2).words, ...columns]);
 }
 
 /**
