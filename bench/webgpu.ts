@@ -14,7 +14,6 @@ import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { Builder } from '../engine/ir/builder';
-import { numel } from '../engine/ir/shape';
 import { compilePlan } from '../engine/plan/plan';
 import type { OptimizerSpec } from '../engine/train/program';
 import type { GraphNode } from '../engine/graph/expand';
@@ -24,7 +23,7 @@ import { StudioError } from '../engine/util/errors';
 import { hostOnlyDevice, timingDevice, toggledDevice, type GpuInfo } from '../engine/backends/webgpu/gpu';
 import { WebGpuBackend, WebGpuExecutable, type BoundKernel } from '../engine/backends/webgpu/webgpu-backend';
 import { gpuKernels } from '../engine/backends/webgpu/kernels';
-import { MATMUL_CONFIGS, matmulKernel, matmulLayout, matmulSplits, matmulWorkgroupBytes, splitSumKernel } from '../engine/backends/webgpu/kernels/matmul';
+import { MATMUL_CONFIGS, matmulKernel, matmulLayout, matmulSplits, matmulWorkgroupBytes, splitSumKernel, type MatmulOperands } from '../engine/backends/webgpu/kernels/matmul';
 import { randomArray, type Bench } from './context';
 import { loadTrainStep, MLP, MLP_STEP_FLOPS, mlpBatch, mlpGraph } from './mlp';
 import { emit, emitAgainst, note } from './report';
@@ -206,19 +205,23 @@ export const matmulVariants: Bench = {
 
 /**
  * Convolutions: [images, channels, h, w] images, `filters` filters of kh x kw, stride 1, padded to the same size.
- * The digit-images example's two layers at its batch of 16, and a larger layer.
+ * The digit-images example's two layers at its batch of 16, and two larger layers (the second with channels enough for
+ * the backend to run its input gradient as an implicit GEMM: INPUT_GRADIENT_MIN_CHANNELS).
  */
 const CONVS = [
   { image: [16, 1, 16, 16], filters: 8, k: 3 },
   { image: [16, 8, 8, 8], filters: 16, k: 3 },
   { image: [32, 32, 32, 32], filters: 64, k: 3 },
+  { image: [32, 64, 16, 16], filters: 64, k: 3 },
 ] as const;
 
 /**
- * GFLOP/s of a convolution's two products, forward (W cols) and weight gradient (g cols^T, summed over the images),
- * as the backend runs them, reading the columns from the image as it loads them (an implicit GEMM), against its
+ * GFLOP/s of a convolution's three products, forward (W cols), weight gradient (g cols^T, summed over the images) and
+ * input gradient (col2im of W^T g), as the backend runs them, each one implicit GEMM (the first two reading the
+ * columns from the image as they load them, the third the gradient's columns with the filter flipped), against its
  * peer: the im2col dispatch that writes the columns, then the same product on them (the vec4 kernel where the shapes
- * allow). Each pair of lines has the ratio; 50 calls to a command buffer where the product is small.
+ * allow), and for the input gradient the product W^T g into the columns' gradient, then the col2im. Each pair of
+ * lines has the ratio; 50 calls to a command buffer where the product is small.
  */
 export const convVariants: Bench = {
   name: 'conv_variants',
@@ -231,30 +234,64 @@ export const convVariants: Bench = {
       const window = { kh: k, kw: k, sh: 1, sw: 1, ph: (k - 1) / 2, pw: (k - 1) / 2 };
       const [rows, positions] = [c * k * k, h * w];
       const cols = [n, rows, positions];
-      const sizes = [n * c * h * w, filters * rows, n * filters * positions, n * rows * positions, n * filters * positions];
-      const [x, weight, grad, columns, out] = stored(gpu, sizes.map((size, i) => randomArray(size, i + 1)));
+      // (`out` takes the forward's value and the weight gradient)
+      const sizes = [n * c * h * w, filters * rows, n * filters * positions, n * rows * positions, Math.max(n * filters * positions, filters * rows), n * c * h * w];
+      const [x, weight, grad, columns, out, dx] = stored(gpu, sizes.map((size, i) => randomArray(size, i + 1)));
       const im2col = gpu.bindKernel(gpuKernels.im2col({ op: 'im2col', attrs: { ...window }, inShapes: [image], outShape: cols }), [x, columns]);
+      const matmul = (operands: Omit<MatmulOperands, 'transA' | 'transB'> & { transA?: boolean; transB?: boolean }, bound: (typeof x)[]) =>
+        gpu.bindKernel(matmulKernel({ transA: false, transB: false, ...operands }), bound);
+      const forward = { aShape: [filters, rows], bShape: cols, outShape: [n, filters, positions] };
+      const weightGradient = { aShape: [n, filters, positions], bShape: cols, outShape: [filters, rows], transB: true, batchSummed: true };
       const products = [
-        { of: 'forward', a: weight, aShape: [filters, rows], bShape: cols, outShape: [n, filters, positions], transB: false, batchSummed: false },
-        { of: 'weight gradient', a: grad, aShape: [n, filters, positions], bShape: cols, outShape: [filters, rows], transB: true, batchSummed: true },
+        {
+          of: 'forward',
+          peerName: 'im2col + matmul',
+          result: out,
+          elements: n * filters * positions,
+          peer: [im2col, matmul(forward, [weight, columns, out])],
+          ours: [matmul({ ...forward, bColumns: { image, window } }, [weight, x, out])],
+        },
+        {
+          of: 'weight gradient',
+          peerName: 'im2col + matmul',
+          result: out,
+          elements: filters * rows,
+          peer: [im2col, matmul(weightGradient, [grad, columns, out])],
+          ours: [matmul({ ...weightGradient, bColumns: { image, window } }, [grad, x, out])],
+        },
+        {
+          of: 'input gradient',
+          peerName: 'matmul + col2im',
+          result: dx,
+          elements: n * c * h * w,
+          peer: [
+            matmul({ aShape: [filters, rows], bShape: [n, filters, positions], outShape: cols, transA: true }, [weight, grad, columns]),
+            gpu.bindKernel(gpuKernels.col2im({ op: 'col2im', attrs: { ...window, imageShape: image }, inShapes: [cols], outShape: image }), [columns, dx]),
+          ],
+          ours: [
+            matmul(
+              { aShape: [c, filters * k * k], bShape: [n, filters * k * k, positions], outShape: [n, c, positions], aFilter: k * k, bColumns: { image: [n, filters, h, w], window: { ...window, ph: k - 1 - window.ph, pw: k - 1 - window.pw } } },
+              [weight, grad, dx],
+            ),
+          ],
+        },
       ];
-      for (const { of, a, ...shapes } of products) {
-        const operands = { ...shapes, transA: false };
+      for (const { of, peerName, result, elements, peer: peerKernels, ours } of products) {
         const flops = 2 * n * filters * rows * positions;
         const repeat = flops < 1e9 ? SMALL_REPEAT : 1;
         const gflops = async (bound: BoundKernel[]) => flops / (await boundSeconds(gpu, bound, repeat)) / 1e9;
         const what = `conv_variants ${image.join('x')} ${filters} filters ${k}x${k}, ${of}`;
-        note(`${what}: the columns written by im2col, then the product`);
-        const peer = await gflops([im2col, gpu.bindKernel(matmulKernel(operands), [a, columns, out])]);
-        const want = await gpu.readBuffer(out.buffer, numel(operands.outShape));
-        note(`${what}: the columns computed as the product loads them`);
-        const value = await gflops([gpu.bindKernel(matmulKernel({ ...operands, bColumns: { image, window } }), [a, x, out])]);
-        const got = await gpu.readBuffer(out.buffer, want.length);
+        note(`${what}: the columns (or their gradient) written, then the product (or the col2im)`);
+        const peer = await gflops(peerKernels);
+        const want = await gpu.readBuffer(result.buffer, elements);
+        note(`${what}: one implicit GEMM`);
+        const value = await gflops(ours);
+        const got = await gpu.readBuffer(result.buffer, elements);
         const scale = want.reduce((m, v) => Math.max(m, Math.abs(v)), 0);
-        note(`${what}: largest difference of the two products, relative to the largest entry: ${(got.reduce((m, v, i) => Math.max(m, Math.abs(v - want[i])), 0) / scale).toExponential(1)}`);
-        emitAgainst({ bench: 'conv_variants', backend: 'webgpu', adapter: gpu.adapter, image: image.join('x'), filters, kernel: k, product: of, value, unit: 'GFLOP/s' }, [{ name: 'im2col + matmul', value: peer }]);
+        note(`${what}: largest difference of the two, relative to the largest entry: ${(got.reduce((m, v, i) => Math.max(m, Math.abs(v - want[i])), 0) / scale).toExponential(1)}`);
+        emitAgainst({ bench: 'conv_variants', backend: 'webgpu', adapter: gpu.adapter, image: image.join('x'), filters, kernel: k, product: of, value, unit: 'GFLOP/s' }, [{ name: peerName, value: peer }]);
       }
-      for (const b of [x, weight, grad, columns, out]) b.buffer.destroy();
+      for (const b of [x, weight, grad, columns, out, dx]) b.buffer.destroy();
     }
     gpu.dispose();
   },

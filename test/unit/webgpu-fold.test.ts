@@ -408,15 +408,15 @@ describe("image columns read as B from the image (a convolution as an implicit G
 });
 
 describe("a convolution's input gradient, col2im(W^T g) with stride 1: one implicit GEMM at the col2im's place", () => {
-  const IMAGE = [2, 3, 6, 5];
-  /** The gradient of a convolution's input (W [4, 3 x kh x kw], g [2, 4, positions]), times `times` where given. */
-  function inputGradient(window: { kh: number; kw: number; sh: number; sw: number; ph: number; pw: number }, times?: 'derivative') {
+  const IMAGE = [2, 64, 6, 5];
+  /** The gradient of a convolution's input (W [4, 64 x kh x kw], g [2, 4, positions]), times `times` where given. */
+  function inputGradient(window: { kh: number; kw: number; sh: number; sw: number; ph: number; pw: number }, times?: 'derivative', image = IMAGE) {
     const g = new Builder();
-    const cols = g.im2col(g.input('x', IMAGE), window);
+    const cols = g.im2col(g.input('x', image), window);
     const [, rows, positions] = cols.shape as number[];
     const dcols = g.matmul(g.transposeLast2(g.input('w', [4, rows])), g.input('g', [2, 4, positions]));
-    const dx = g.col2im(dcols, window, IMAGE);
-    return { g, dcols, dx: times ? g.mul(dx, g.input('d', IMAGE)) : dx };
+    const dx = g.col2im(dcols, window, image);
+    return { g, dcols, dx: times ? g.mul(dx, g.input('d', image)) : dx };
   }
   /** The rewrites that read a filter flipped: step, the gradient's columns as an image, and their window's padding. */
   const flipped = (f: ReturnType<typeof folds>) => f.raw.rewrites.filter((r) => r.aFilter).map((r) => `${r.step}:${r.aFilter} ${r.bColumns!.image.join('x')} pad ${r.bColumns!.window.ph},${r.bColumns!.window.pw}`);
@@ -432,9 +432,9 @@ describe("a convolution's input gradient, col2im(W^T g) with stride 1: one impli
     expect(f.raw.rewrites[0]).toMatchObject({
       inputs: [plan.inputs.get('w')!.buffer, plan.inputs.get('g')!.buffer],
       output: plan.outputs.get('dx')!.buffer,
-      aShape: [3, 24],
+      aShape: [64, 24],
       bShape: [2, 24, 30],
-      outShape: [2, 3, 30],
+      outShape: [2, 64, 30],
     });
   });
 
@@ -448,7 +448,8 @@ describe("a convolution's input gradient, col2im(W^T g) with stride 1: one impli
     expect(f.raw.rewrites[0].output).toBe(plan.outputs.get('dx')!.buffer);
   });
 
-  test('not with a stride, padding as wide as the window, or the columns\' gradient read otherwise too', () => {
+  test('not with a stride, padding as wide as the window, fewer channels than a tile, or the columns\' gradient read otherwise too', () => {
+    expect(flipped(folds(compiled({ dx: inputGradient({ kh: 3, kw: 3, sh: 1, sw: 1, ph: 1, pw: 1 }, undefined, [2, 63, 6, 5]).dx })))).toEqual([]);
     expect(flipped(folds(compiled({ dx: inputGradient({ kh: 3, kw: 3, sh: 2, sw: 1, ph: 1, pw: 1 }).dx })))).toEqual([]);
     expect(flipped(folds(compiled({ dx: inputGradient({ kh: 3, kw: 3, sh: 1, sw: 2, ph: 1, pw: 1 }).dx })))).toEqual([]);
     expect(flipped(folds(compiled({ dx: inputGradient({ kh: 2, kw: 3, sh: 1, sw: 1, ph: 2, pw: 1 }).dx })))).toEqual([]);

@@ -9,7 +9,7 @@
 import { describe, expect, test } from 'vitest';
 import { CpuBackend } from '../../engine/backends/cpu/cpu-backend';
 import type { Backend } from '../../engine/backends/backend';
-import { MATMUL_CONFIGS, matmulKernel, matmulLayout, matmulSplits, matmulWorkgroupBytes, matmulPairKernel, splitSumKernel, takesSums, type KSums, type MatmulConfig, type MatmulOperands } from '../../engine/backends/webgpu/kernels/matmul';
+import { INPUT_GRADIENT_MIN_CHANNELS, MATMUL_CONFIGS, matmulKernel, matmulLayout, matmulSplits, matmulWorkgroupBytes, matmulPairKernel, splitSumKernel, takesSums, type KSums, type MatmulConfig, type MatmulOperands } from '../../engine/backends/webgpu/kernels/matmul';
 import { planFolds } from '../../engine/backends/webgpu/fold';
 import type { WebGpuExecutable } from '../../engine/backends/webgpu/webgpu-backend';
 import { planFusion } from '../../engine/backends/webgpu/fuse';
@@ -17,7 +17,7 @@ import { epilogueText } from './epilogue-text';
 import { ownBuffers } from '../../engine/backends/webgpu/share-buffers';
 import type { IRNode } from '../../engine/ir/node';
 import { useGpuBackend } from '../conformance/gpu';
-import { Builder } from '../../engine/ir/builder';
+import { Builder, type Window } from '../../engine/ir/builder';
 import { compilePlan, type Plan } from '../../engine/plan/plan';
 import { closeness, generate, NORMAL, rngFor } from '../conformance/tensor';
 
@@ -518,25 +518,54 @@ describe('a convolution as an implicit GEMM: the columns computed from the image
 });
 
 describe("a convolution's input gradient as one implicit GEMM: g's columns times the filter flipped (kernels/matmul.ts aFilter)", () => {
-  // col2im(W^T g), as training builds it, where the image's gradient is wanted; `times`: then times another value
-  // (an activation's derivative), which the col2im, then the implicit GEMM, computes as it stores.
-  test.each([
-    { what: '3 x 3, padded, 2 -> 5 channels', image: [3, 2, 7, 7], filters: 5, window: { kh: 3, kw: 3, sh: 1, sw: 1, ph: 1, pw: 1 }, times: false, dispatches: 1 },
-    { what: '3 x 2, padded across only, times a derivative', image: [2, 3, 6, 5], filters: 4, window: { kh: 3, kw: 2, sh: 1, sw: 1, ph: 0, pw: 1 }, times: true, dispatches: 1 },
-    { what: '5 x 5, padded 2, on 9 images of 12 x 12', image: [9, 4, 12, 12], filters: 7, window: { kh: 5, kw: 5, sh: 1, sw: 1, ph: 2, pw: 2 }, times: true, dispatches: 1 },
-    { what: '2 x 2, unpadded, one channel', image: [4, 1, 5, 6], filters: 3, window: { kh: 2, kw: 2, sh: 1, sw: 1, ph: 0, pw: 0 }, times: false, dispatches: 1 },
-    // not folded: a stride of 2 (the columns' gradient and the col2im, as before)
-    { what: '3 x 3, stride 2', image: [2, 2, 7, 7], filters: 3, window: { kh: 3, kw: 3, sh: 2, sw: 2, ph: 1, pw: 1 }, times: true, dispatches: 2 },
-  ])('$what: $dispatches dispatch(es)', async ({ image, filters, window, times, dispatches }) => {
-    const g = new Builder();
+  /** col2im(W^T g) as training builds it where the image's gradient is wanted, W [filters, c x kh x kw]. */
+  function inputGradient(g: Builder, image: number[], filters: number, window: Window) {
     const cols = g.im2col(g.input('x', image), window);
     const [, rows, positions] = cols.shape as number[];
-    const grad = g.input('g', [image[0], filters, positions]);
-    const dx = g.col2im(g.matmul(g.transposeLast2(g.input('w', [filters, rows])), grad), window, image);
+    return g.col2im(g.matmul(g.transposeLast2(g.input('w', [filters, rows])), g.input('g', [image[0], filters, positions])), window, image);
+  }
+
+  // Folded from INPUT_GRADIENT_MIN_CHANNELS channels; `times`: then times another value (an activation's
+  // derivative), which the col2im, then the implicit GEMM, computes as it stores.
+  test.each([
+    { what: '3 x 3, padded, 64 -> 5 channels', image: [3, 64, 7, 7], filters: 5, window: { kh: 3, kw: 3, sh: 1, sw: 1, ph: 1, pw: 1 }, times: false, dispatches: 1 },
+    { what: '3 x 2, padded across only, 70 channels (past a tile), times a derivative', image: [2, 70, 6, 5], filters: 4, window: { kh: 3, kw: 2, sh: 1, sw: 1, ph: 0, pw: 1 }, times: true, dispatches: 1 },
+    { what: '5 x 5, padded 2, on 3 images of 12 x 12', image: [3, 64, 12, 12], filters: 7, window: { kh: 5, kw: 5, sh: 1, sw: 1, ph: 2, pw: 2 }, times: true, dispatches: 1 },
+    { what: '2 x 2, unpadded', image: [4, 64, 5, 6], filters: 3, window: { kh: 2, kw: 2, sh: 1, sw: 1, ph: 0, pw: 0 }, times: false, dispatches: 1 },
+    // not folded (the product into the columns' gradient, then the col2im): a stride of 2, or few channels
+    { what: '3 x 3, stride 2', image: [2, 64, 7, 7], filters: 3, window: { kh: 3, kw: 3, sh: 2, sw: 2, ph: 1, pw: 1 }, times: true, dispatches: 2 },
+    { what: '3 x 3, 8 channels', image: [2, 8, 6, 6], filters: 3, window: { kh: 3, kw: 3, sh: 1, sw: 1, ph: 1, pw: 1 }, times: true, dispatches: 2 },
+  ])('$what: $dispatches dispatch(es)', async ({ image, filters, window, times, dispatches }) => {
+    expect(image[1] >= INPUT_GRADIENT_MIN_CHANNELS).toBe(dispatches === 1 || window.sh > 1);
+    const g = new Builder();
+    const dx = inputGradient(g, image, filters, window);
     const plan = compilePlan({ dx: times ? g.mul(dx, g.input('d', image)) : dx });
     const { want, got, dispatches: made } = await onBoth(plan, `input gradient ${image} ${JSON.stringify(window)}`);
     expectClose(got.dx, want.dx, 'the input gradient');
     expect(made).toBe(dispatches);
+  });
+
+  // The kernel alone, where the fold would not use it: few channels (rows of C), one; against the CPU's plan.
+  test.each([
+    { image: [3, 2, 5, 4], filters: 6, window: { kh: 3, kw: 3, sh: 1, sw: 1, ph: 1, pw: 1 } },
+    { image: [2, 1, 6, 3], filters: 2, window: { kh: 2, kw: 3, sh: 1, sw: 1, ph: 1, pw: 0 } },
+  ])('the kernel alone: $image.1 channel(s), $window.kh x $window.kw', async ({ image, filters, window }) => {
+    const g = new Builder();
+    const plan = compilePlan({ dx: inputGradient(g, image, filters, window) });
+    const [n, c, h, w] = image;
+    const kk = window.kh * window.kw;
+    const [oh, ow] = [h + 2 * window.ph - window.kh + 1, w + 2 * window.pw - window.kw + 1];
+    const rng = rngFor(`kernel ${image}`);
+    const weights = Float32Array.from(generate(NORMAL, filters * c * kk, rng));
+    const grad = Float32Array.from(generate(NORMAL, n * filters * oh * ow, rng));
+    const cpu = new CpuBackend('f32').load(plan);
+    cpu.setInput('w', weights);
+    cpu.setInput('g', grad);
+    cpu.setInput('x', new Float32Array(numel(image)));
+    cpu.run({ seed: 0, step: 0 });
+    const columns = { image: [n, filters, oh, ow], window: { ...window, ph: window.kh - 1 - window.ph, pw: window.kw - 1 - window.pw } };
+    const operands: MatmulOperands = { aShape: [c, filters * kk], bShape: [n, filters * kk, h * w], outShape: [n, c, h * w], transA: false, transB: false, aFilter: kk, bColumns: columns };
+    expectClose(await onDevice(operands, weights, grad), await cpu.read('dx'), 'the input gradient');
   });
 });
 

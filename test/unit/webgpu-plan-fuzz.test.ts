@@ -140,9 +140,9 @@ function randomStack(seed: number) {
   const pick = <T>(xs: readonly T[]): T => xs[rng.int(xs.length)];
   const b = new Builder();
   const feeds: Record<string, Float32Array> = {};
-  const input = (shape: number[]) => {
+  const input = (shape: number[], std = 1) => {
     const name = `x${Object.keys(feeds).length}`;
-    feeds[name] = Float32Array.from({ length: numel(shape) }, () => rng.normal());
+    feeds[name] = Float32Array.from({ length: numel(shape) }, () => std * rng.normal());
     return b.input(name, shape);
   };
   const images = seed % 2 === 0;
@@ -157,7 +157,8 @@ function randomStack(seed: number) {
     const [h, w] = [pick([1, 3, 5, 8]), pick([1, 4, 6])];
     const stride = () => pick([1, 1, 2]);
     const window = { kh: 1 + rng.int(Math.min(3, h)), kw: 1 + rng.int(Math.min(3, w)), sh: stride(), sw: stride(), ph: rng.int(2), pw: rng.int(2) };
-    image = input([pick([1, 2, 3, 9]), pick([1, 2, 3]), h, w]);
+    // (64 channels: enough for the input gradient's implicit GEMM, kernels/matmul.ts INPUT_GRADIENT_MIN_CHANNELS)
+    image = input([pick([1, 2, 3, 9]), pick([1, 3, 64]), h, w]);
     return b.im2col(rng.int(2) === 1 ? b.emit(pick(UNARY), [image]) : image, window);
   };
   // Images: [z, channels, positions] (k = z x positions, from 1 to 600), or an image's columns; rows: [batch,
@@ -167,7 +168,9 @@ function randomStack(seed: number) {
   const ops: string[] = [];
   for (let layers = 1 + rng.int(3); layers > 0; layers--) {
     const units = pick(sizes);
-    const w = input([units, dims(x)[1]]);
+    // Weights of a long fan-in (64 channels' columns) scaled as an init would, so that the CPU's and the GPU's sums
+    // in their orders stay close where the activation is sin.
+    const w = input([units, dims(x)[1]], Math.min(1, Math.sqrt(32 / dims(x)[1])));
     const bias = input(images ? [units, 1] : [units]);
     params.push(w, bias);
     const z = images ? b.matmul(w, x) : b.matmul(x, b.transposeLast2(w));

@@ -21,9 +21,10 @@
  *     through: a convolution's forward product and its weight gradient) are computed from the image as the matmul
  *     loads them (kernels/matmul.ts's `bColumns`), and the im2col is skipped;
  *   - a col2im (stride 1) of W^T g, a matmul's value that it alone reads (a convolution's input gradient: g the
- *     gradient of its output, W its filter), is one implicit GEMM at the col2im's place: a convolution of g with the
- *     filter flipped (`aFilter`), through the col2im's epilogue (./fuse.ts's) where it has one; the matmul is skipped
- *     and the columns' gradient never written.
+ *     gradient of its output, W its filter), is one implicit GEMM at the col2im's place where the image has channels
+ *     enough (kernels/matmul.ts's INPUT_GRADIENT_MIN_CHANNELS): a convolution of g with the filter flipped
+ *     (`aFilter`), through the col2im's epilogue (./fuse.ts's) where it has one; the matmul is skipped and the
+ *     columns' gradient never written.
  * A transpose is then skipped when every step that read it reads through it, or the matmul writes its value; an
  * epilogue's steps are skipped too.
  *
@@ -36,7 +37,7 @@ import { lastTwoSwapped, normAxes, numel } from '../../ir/shape';
 import type { Plan } from '../../plan/plan';
 import { dataflow, type Fusion, type FusionGroup, type StepEpilogue } from './fuse';
 import { asEpilogue, type Epilogue } from './epilogue';
-import { takesSums, type MatmulOperands } from './kernels/matmul';
+import { INPUT_GRADIENT_MIN_CHANNELS, takesSums, type MatmulOperands } from './kernels/matmul';
 import { windowAttrs } from './kernels/layout';
 import { windowOutput } from '../../ops/layout';
 
@@ -246,6 +247,7 @@ export function planFolds(plan: PlanLike, candidates: readonly FusionGroup[] = [
     const [oh, ow] = [windowOutput(image[2], w.kh, 1, w.ph), windowOutput(image[3], w.kw, 1, w.pw)];
     const gradient = [image[0], o, oh, ow];
     if (w.sh !== 1 || w.sw !== 1 || w.ph >= w.kh || w.pw >= w.kw || rows !== image[1] * kk || r.bShape.join() !== [image[0], o, oh * ow].join()) continue;
+    if (image[1] < INPUT_GRADIENT_MIN_CHANNELS) continue;
     const e = stepEpilogues.find((x) => x.step === c);
     if (e && (e.epilogue.inputs.some((kind) => kind !== 'full' && kind !== 'scalar') || 3 + e.inputs.length > maxStorageBuffers)) continue;
     rewrites[k] = {

@@ -642,6 +642,15 @@ export function matmulSplits(l: MatmulLayout): number {
   return Math.min(MAX_SPLITS, Math.floor(l.k / SPLIT_K_MIN));
 }
 
+/**
+ * A convolution's input gradient is one implicit GEMM (`aFilter`) from this many input channels: its rows are the
+ * channels, and fewer than a 64-tile's leave most of each tile's work wasted. Measured on llvmpipe (conv_variants,
+ * against the product into the columns' gradient then col2im, 3 x 3 filters): 0.26x, 0.35x, 0.36x, 0.40x at 1, 8, 16
+ * and 32 channels; 0.98x at 64, 1.24x at 128. A GPU, where writing and reading back the columns' gradient costs
+ * more beside the arithmetic, may want fewer: conv_variants says.
+ */
+export const INPUT_GRADIENT_MIN_CHANNELS = 64;
+
 /** Output tiles that a big GPU runs beside the others at no cost: fewer than an H100-class GPU has SMs. */
 const FREE_TILES = 128;
 
