@@ -134,7 +134,8 @@ export async function webgpuMatmul(): Promise<void> {
         () => gpu.device.queue.onSubmittedWorkDone(),
       );
       note(`matmul n=${n}: largest relative error of 8 entries against float64: ${spotCheck(n, a, b, await exe.read('c')).toExponential(1)}`);
-      emit({ bench: 'matmul', backend: 'webgpu', adapter: gpu.adapter, n, value: (2 * n ** 3) / s / 1e9, unit: 'GFLOP/s' });
+      const { tile, bk, stages } = matmulLayout({ aShape: [n, n], bShape: [n, n], outShape: [n, n], transA: false, transB: false }, gpu.matmulTuning);
+      emit({ bench: 'matmul', backend: 'webgpu', adapter: gpu.adapter, n, tile, bk, stages, value: (2 * n ** 3) / s / 1e9, unit: 'GFLOP/s' });
     });
   }
   gpu.dispose();
@@ -154,7 +155,8 @@ const SPLITS = [2, 4, 8] as const;
 /**
  * GFLOP/s of each matmul kernel configuration (tile, k step, stages) that fits the adapter's workgroup memory: at the
  * matmul bench's square sizes, one product per dispatch, and at the MLP step's three matmul shapes, 50 dispatches to
- * a command buffer; `default` marks the configuration the backend picks for the shape.
+ * a command buffer; `default` marks the configuration the backend picks for the shape (by its tuning on this device,
+ * engine/backends/webgpu/tune.ts).
  */
 export const matmulVariants: Bench = {
   name: 'matmul_variants',
@@ -166,7 +168,7 @@ export const matmulVariants: Bench = {
     const shapes = [...sizes.map((n) => ({ m: n, k: n, n, transA: false, transB: false, repeat: 1 })), ...MLP_MATMULS.map((s) => ({ ...s, repeat: SMALL_REPEAT }))];
     for (const { m, k, n, transA, transB, repeat } of shapes) {
       const operands = { aShape: transA ? [k, m] : [m, k], bShape: transB ? [n, k] : [k, n], outShape: [m, n], transA, transB };
-      const chosen = matmulLayout(operands);
+      const chosen = matmulLayout(operands, gpu.matmulTuning);
       const storage = stored(gpu, [randomArray(m * k, 1), randomArray(k * n, 2), new Float32Array(m * n)]);
       const shape = `${m}x${k}x${n}${transA ? ' A^T' : ''}${transB ? ' B^T' : ''}`;
       /** GFLOP/s of the bound kernels run in turn, `repeat` times over in a command buffer. */
@@ -191,7 +193,7 @@ export const matmulVariants: Bench = {
         note(`matmul_variants ${shape} split-K in ${splits}`);
         const parts = gpu.createStorage(splits * m * n, 'split-K parts');
         const value = await gflops([
-          gpu.bindKernel(matmulKernel(operands, undefined, splits), [storage[0], storage[1], { buffer: parts, bytes: splits * m * n * 4 }]),
+          gpu.bindKernel(matmulKernel(operands, gpu.matmulTuning, splits), [storage[0], storage[1], { buffer: parts, bytes: splits * m * n * 4 }]),
           gpu.bindKernel(splitSumKernel(m * n, splits), [{ buffer: parts, bytes: splits * m * n * 4 }, storage[2]]),
         ]);
         emit({ ...line, tile: chosen.tile, bk: chosen.bk, stages: chosen.stages, splits, default: splits === chosenSplits, value, unit: 'GFLOP/s' });
@@ -239,7 +241,7 @@ export const convVariants: Bench = {
       const [x, weight, grad, columns, out, dx] = stored(gpu, sizes.map((size, i) => randomArray(size, i + 1)));
       const im2col = gpu.bindKernel(gpuKernels.im2col({ op: 'im2col', attrs: { ...window }, inShapes: [image], outShape: cols }), [x, columns]);
       const matmul = (operands: Omit<MatmulOperands, 'transA' | 'transB'> & { transA?: boolean; transB?: boolean }, bound: (typeof x)[]) =>
-        gpu.bindKernel(matmulKernel({ transA: false, transB: false, ...operands }), bound);
+        gpu.bindKernel(matmulKernel({ transA: false, transB: false, ...operands }, gpu.matmulTuning), bound);
       const forward = { aShape: [filters, rows], bShape: cols, outShape: [n, filters, positions] };
       const weightGradient = { aShape: [n, filters, positions], bShape: cols, outShape: [filters, rows], transB: true, batchSummed: true };
       const products = [
@@ -322,7 +324,7 @@ export const matmulRobustness: Bench = {
     const gflops = async (on: WebGpuBackend, n: number) => {
       const storage = stored(on, [randomArray(n * n, 1), randomArray(n * n, 2), new Float32Array(n * n)]);
       const operands = { aShape: [n, n], bShape: [n, n], outShape: [n, n], transA: false, transB: false };
-      const bound = on.bindKernel(matmulKernel(operands), storage);
+      const bound = on.bindKernel(matmulKernel(operands, on.matmulTuning), storage);
       const s = await boundSeconds(on, bound);
       for (const x of storage) x.buffer.destroy();
       return (2 * n ** 3) / s / 1e9;

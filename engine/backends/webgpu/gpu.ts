@@ -62,6 +62,9 @@ export function gpuDevice(): Promise<GpuInfo | null> {
   return pending;
 }
 
+/** The adapter name of hostOnlyDevice's devices. */
+export const NULL_ADAPTER = 'Dawn Null backend';
+
 /**
  * A device of Dawn's Null backend, which validates and records every call as a GPU's would and runs nothing: what
  * the host spends on a step (encoding, submitting, JavaScript) measured apart from the GPU (bench/webgpu.ts).
@@ -70,7 +73,7 @@ export function gpuDevice(): Promise<GpuInfo | null> {
 export async function hostOnlyDevice(): Promise<GpuInfo | undefined> {
   const gpu = await gpuEntry(['backend=null']);
   const opened = gpu && (await openDevice(gpu));
-  return opened ? { ...opened, adapter: 'Dawn Null backend', software: false } : undefined;
+  return opened ? { ...opened, adapter: NULL_ADAPTER, software: false } : undefined;
 }
 
 /**

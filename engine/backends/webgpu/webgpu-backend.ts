@@ -13,7 +13,8 @@ import { epilogueInputSizes } from './epilogue';
 import { contextWords, type GpuKernel, type StepKernels } from './kernel';
 import { ownBuffers, shareBuffers } from './share-buffers';
 import { gpuKernelFor } from './kernels';
-import { matmulLayout, matmulPairKernel, matmulStepKernels, type MatmulOperands } from './kernels/matmul';
+import { DEFAULT_TUNING, matmulLayout, matmulPairKernel, matmulStepKernels, type MatmulOperands, type MatmulTuning } from './kernels/matmul';
+import { deviceTuning } from './tune';
 import { planPairs } from './pair-matmuls';
 import { groupedUpdateKernel } from './kernels/update';
 import { reduceKernels, sumSquaresKernels } from './kernels/reduce';
@@ -51,6 +52,8 @@ export class WebGpuBackend implements Backend {
   readonly device: GPUDevice;
   readonly adapter: string;
   readonly software: boolean;
+  /** The matmul kernel's k step and stages on this device (./tune.ts): measured where it is a GPU. */
+  matmulTuning: MatmulTuning = DEFAULT_TUNING;
 
   private constructor(gpu: GpuInfo) {
     this.device = gpu.device;
@@ -61,7 +64,9 @@ export class WebGpuBackend implements Backend {
 
   /** The backend on this machine's adapter (or on `gpu`, a device of one's own); a StudioError when there is none. */
   static async create(gpu?: GpuInfo): Promise<WebGpuBackend> {
-    return new WebGpuBackend(gpu ?? (await requireGpu()));
+    const backend = new WebGpuBackend(gpu ?? (await requireGpu()));
+    backend.matmulTuning = await deviceTuning(backend);
+    return backend;
   }
 
   /**
@@ -329,7 +334,7 @@ export class WebGpuExecutable implements Executable {
       const isUpdate = i >= plan.updateStart;
       const outSize = numel(step.call.outShape);
       if (outSize === 0) return null;
-      const kernels = gpuKernelFor(step.call, isUpdate);
+      const kernels = gpuKernelFor(step.call, isUpdate, backend.matmulTuning);
       if (!kernels) throw new StudioError(`the WebGPU backend has no kernel for ${step.call.op}`);
       usesContext ||= 'kernel' in kernels && !!kernels.kernel.usesContext;
       const inSizes = isUpdate ? step.inputs.map(() => outSize) : step.call.inShapes.map(numel);
@@ -456,7 +461,7 @@ export class WebGpuExecutable implements Executable {
       const inSizes = [numel(r.aShape), numel(r.bColumns?.image ?? r.bShape), ...epilogueInputSizes(r.epilogue, r.outShape), ...(r.sumsSize ? [r.sumsSize] : [])];
       const step = { ...plan.steps[r.step], call: { op: 'matmul', attrs: {}, inShapes, outShape: r.outShape }, inputs: r.inputs, output: r.output };
       const what = `matmul${r.aFilter ? ' +flipped filter' : ''}${r.bColumns ? ' +im2col' : ''}${r.epilogue ? ' +epilogue' : ''}${r.sums ? ' +sums' : ''} ${shapeText(r.outShape)}`;
-      this.folded.set(r.step, { what, step, kernels: matmulStepKernels(r), inSizes, outSize: numel(r.outShape), matmul: r });
+      this.folded.set(r.step, { what, step, kernels: matmulStepKernels(r, this.backend.matmulTuning), inSizes, outSize: numel(r.outShape), matmul: r });
     }
     for (const t of folds.skipped) this.folded.set(t, null);
 
@@ -475,7 +480,7 @@ export class WebGpuExecutable implements Executable {
       this.folded.set(at, {
         what: `${first.what} & ${second.what}`,
         step: { ...first.step, inputs: [first, second].flatMap((d) => [...d.step.inputs, d.step.output]) },
-        kernels: { kernel: matmulPairKernel(first.matmul!, second.matmul!) },
+        kernels: { kernel: matmulPairKernel(first.matmul!, second.matmul!, this.backend.matmulTuning) },
         inSizes: [first, second].flatMap((d) => [...d.inSizes, d.outSize]),
         outSize: first.outSize,
       });

@@ -7,7 +7,7 @@ import type { KernelCall } from '../../kernel';
 import type { GpuKernelFor, StepKernels } from '../kernel';
 import { elementwiseKernels } from './elementwise';
 import { layoutKernels } from './layout';
-import { matmulStepKernels } from './matmul';
+import { matmulStepKernels, type MatmulTuning } from './matmul';
 import { REDUCTION_OPS, reduceKernels } from './reduce';
 import { sourceKernels } from './sources';
 import { updateKernels } from './update';
@@ -19,13 +19,14 @@ export const gpuKernels: Readonly<Record<string, GpuKernelFor>> = {
 };
 
 /** The ops whose step may be split in two dispatches (see StepKernels). */
-const splittable: Readonly<Record<string, (call: KernelCall) => StepKernels>> = {
+const splittable: Readonly<Record<string, (call: KernelCall, tuning?: MatmulTuning) => StepKernels>> = {
   ...Object.fromEntries(REDUCTION_OPS.map((op) => [op, (call: KernelCall) => reduceKernels(call)])),
-  matmul: (call) => matmulStepKernels(call),
+  matmul: (call, tuning) => matmulStepKernels(call, tuning),
 };
 
-export function gpuKernelFor(call: KernelCall, isUpdate: boolean): StepKernels | undefined {
-  if (!isUpdate && call.op in splittable) return splittable[call.op](call);
+/** A step's dispatches; a matmul's kernel configured by the device's `tuning` (kernels/matmul.ts MatmulTuning). */
+export function gpuKernelFor(call: KernelCall, isUpdate: boolean, tuning?: MatmulTuning): StepKernels | undefined {
+  if (!isUpdate && call.op in splittable) return splittable[call.op](call, tuning);
   const make = (isUpdate ? updateKernels : gpuKernels)[call.op];
   return make && { kernel: make(call) };
 }

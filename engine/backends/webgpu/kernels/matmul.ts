@@ -49,8 +49,9 @@
  * big GPU idle. Such matmuls are split along k (`matmulSplits`: matmulKernel's `splits`, each range into its own
  * copy of C in a scratch buffer, then splitSumKernel, which also computes the epilogue): a judgement, not
  * yet a measurement, which the `matmul_variants` bench gives beside the unsplit kernel on the MLP's shapes.
- * The defaults (128-tile k step 8, 64-tile k step 16, one stage) are that H100 kernel's; the `matmul_variants` bench
- * measures every MatmulConfig side by side, so that a GPU session can choose them from figures.
+ * The default k steps (8 for the 128-tile, 16 for the 64-tile, one stage) are that H100 kernel's; a backend on a GPU
+ * times every configuration on its device and runs the fastest (MatmulTuning, ../tune.ts), and the `matmul_variants`
+ * bench measures them all side by side.
  */
 import type { KernelCall } from '../../kernel';
 import { StudioError } from '../../../util/errors';
@@ -84,7 +85,14 @@ export const MATMUL_CONFIGS: readonly MatmulConfig[] = [
   { tile: 128, bk: 16, stages: 1 },
   { tile: 128, bk: 8, stages: 2 },
 ];
-const DEFAULT_BK = { 64: 16, 128: 8 } as const;
+
+/**
+ * The k step and stages of each tile size. Every configuration sums each element of C over k in the same order, so
+ * they compute the same bits and differ in speed only: the backend measures its device's (../tune.ts) where it is a
+ * GPU, and keeps these, the H100 kernel's, elsewhere.
+ */
+export type MatmulTuning = Readonly<Record<MatmulConfig['tile'], Pick<MatmulConfig, 'bk' | 'stages'>>>;
+export const DEFAULT_TUNING: MatmulTuning = { 64: { bk: 16, stages: 1 }, 128: { bk: 8, stages: 1 } };
 
 /** Bytes of workgroup memory a configuration uses (B's tile is padded where B is read transposed). */
 export function matmulWorkgroupBytes({ tile, bk, stages }: MatmulConfig, transB: boolean): number {
@@ -203,7 +211,8 @@ function batchStrides(shape: readonly number[], dims: readonly number[], matrix:
   return strides;
 }
 
-export function matmulLayout(call: KernelCall | MatmulOperands, config?: MatmulConfig): MatmulLayout {
+/** A step's layout: with `config` a MatmulConfig, that one; else the tile for its size, with `config`'s tuning. */
+export function matmulLayout(call: KernelCall | MatmulOperands, config: MatmulConfig | MatmulTuning = DEFAULT_TUNING): MatmulLayout {
   const { aShape: sa, bShape: sb, outShape, transA, transB } =
     'op' in call ? { aShape: call.inShapes[0], bShape: call.inShapes[1], outShape: call.outShape, transA: false, transB: false } : call;
   const epilogue = 'op' in call ? undefined : call.epilogue;
@@ -234,7 +243,8 @@ export function matmulLayout(call: KernelCall | MatmulOperands, config?: MatmulC
   const pad = (xs: readonly number[], v: number) => [...new Array<number>(MAX_BATCH_RANK - xs.length).fill(v), ...xs];
   if (sums && batch > 1) throw new Error('a matmul with batch axes computes no sums over k');
   const tiles128 = tilesOf({ m, n, batch, sums }, 128);
-  const tile = config?.tile ?? (tiles128 >= LARGE_TILE_FROM ? 128 : 64);
+  const tile = 'tile' in config ? config.tile : tiles128 >= LARGE_TILE_FROM ? 128 : 64;
+  const { bk, stages } = 'tile' in config ? config : config[tile];
   return {
     m,
     n,
@@ -244,11 +254,11 @@ export function matmulLayout(call: KernelCall | MatmulOperands, config?: MatmulC
     aStrides: pad(aStrides, 0),
     bStrides: pad(bStrides, 0),
     tile,
-    bk: config?.bk ?? DEFAULT_BK[tile],
+    bk,
     kper,
     za: summed ? m * kper : 0,
     zb: summed ? kper * n : 0,
-    stages: config?.stages ?? 1,
+    stages,
     vec4: k > 0 && aCols % 4 === 0 && bCols % 4 === 0 && n % 4 === 0 && !bColumns && !aFilter,
     transA,
     transB,
@@ -550,12 +560,12 @@ export function asPairPart(decls: string, q: number, first: number): string {
 }
 
 /**
- * The dispatch of C = A B, either operand stored transposed (a plain matmul step: neither); `config`: not the
- * default. With `splits` > 1 (split-K, see matmulSplits), k is cut into that many ranges, each summed by
+ * The dispatch of C = A B, either operand stored transposed (a plain matmul step: neither); `config`: a configuration,
+ * or the tuning to pick one by (matmulLayout). With `splits` > 1 (split-K, see matmulSplits), k is cut into that many ranges, each summed by
  * workgroups of its own into its own copy of C: the output binding holds `splits` of them, which splitSumKernel then
  * adds up.
  */
-export function matmulKernel(operands: KernelCall | MatmulOperands, config?: MatmulConfig, splits = 1): GpuKernel {
+export function matmulKernel(operands: KernelCall | MatmulOperands, config?: MatmulConfig | MatmulTuning, splits = 1): GpuKernel {
   const l = matmulLayout(operands, config);
   if (l.epilogue && splits > 1) throw new Error('a split-K matmul computes no epilogue: the split sum does');
   return { code: matmulSource(l, splits > 1), workgroups: grid1d(tilesOf(l, l.tile) * splits, 1), params: matmulParams(l, splits) };
@@ -575,8 +585,8 @@ function matmulParams(l: MatmulLayout, splits: number): Uint32Array {
  * params. Where two small matmuls do not depend on each other (a dense layer's input gradient g W and weight
  * gradient g^T x), that is one launch and one barrier fewer, and the two fill a GPU together.
  */
-export function matmulPairKernel(first: KernelCall | MatmulOperands, second: KernelCall | MatmulOperands): GpuKernel {
-  const layouts = [first, second].map((operands) => matmulLayout(operands));
+export function matmulPairKernel(first: KernelCall | MatmulOperands, second: KernelCall | MatmulOperands, tuning = DEFAULT_TUNING): GpuKernel {
+  const layouts = [first, second].map((operands) => matmulLayout(operands, tuning));
   const parts = layouts.map((l) => matmulDeclarations(l, false));
   const params = layouts.map((l) => matmulParams(l, 1));
   const body = `  let first = p.q0.tiles_m * p.q0.tiles_n * p.q0.batch;
@@ -667,16 +677,16 @@ export function takesSums(operands: MatmulOperands, sums: KSums): boolean {
 
 /**
  * A matmul step's dispatches: the kernel, or (matmulSplits) the split-K kernel and the split sum, which computes the
- * epilogue.
+ * epilogue; the kernel's k step and stages by `tuning`.
  */
-export function matmulStepKernels(operands: KernelCall | MatmulOperands): StepKernels {
-  const l = matmulLayout(operands);
+export function matmulStepKernels(operands: KernelCall | MatmulOperands, tuning = DEFAULT_TUNING): StepKernels {
+  const l = matmulLayout(operands, tuning);
   const splits = matmulSplits(l);
-  if (splits === 1) return { kernel: matmulKernel(operands) };
+  if (splits === 1) return { kernel: matmulKernel(operands, tuning) };
   const elements = l.m * l.n * l.batch;
   const sums = { a: l.m, b: l.n, none: 0 }[l.sums ?? 'none'];
   return {
-    parts: matmulKernel('op' in operands ? operands : { ...operands, epilogue: undefined }, undefined, splits),
+    parts: matmulKernel('op' in operands ? operands : { ...operands, epilogue: undefined }, tuning, splits),
     join: splitSumKernel(elements, splits, l.epilogue, l.n, sums),
     scratch: splits * (elements + 4 * sums),
     joinReads: (l.epilogue?.inputs.length ?? 0) + (sums ? 1 : 0),
