@@ -24,6 +24,8 @@ const SLOW_SECONDS = 0.02;
 /** No configuration is started after this long. */
 const BUDGET_MS = 1500;
 
+const isDefault = (c: MatmulConfig) => c.bk === DEFAULT_TUNING[c.tile].bk && c.stages === DEFAULT_TUNING[c.tile].stages;
+
 /** Per tile size, the fastest of these timed configurations, where it beats the default's time by MARGIN. */
 export function chooseTuning(seconds: ReadonlyMap<MatmulConfig, number>): MatmulTuning {
   const tuning = { ...DEFAULT_TUNING };
@@ -31,7 +33,7 @@ export function chooseTuning(seconds: ReadonlyMap<MatmulConfig, number>): Matmul
     const timed = [...seconds].filter(([c]) => c.tile === tile);
     if (!timed.length) continue;
     const [best, time] = timed.reduce((x, y) => (y[1] < x[1] ? y : x));
-    const base = timed.find(([c]) => c.bk === DEFAULT_TUNING[tile].bk && c.stages === DEFAULT_TUNING[tile].stages)?.[1];
+    const base = timed.find(([c]) => isDefault(c))?.[1];
     if (base === undefined || time <= MARGIN * base) tuning[tile] = { bk: best.bk, stages: best.stages };
   }
   return tuning;
@@ -48,7 +50,6 @@ export async function timeConfigurations(backend: WebGpuBackend, sizes = TUNING_
   for (const tile of [64, 128] as const) {
     const n = sizes[tile];
     const operands = [0, 1, 2].map(() => ({ buffer: backend.createStorage(n * n, 'a matmul timed to tune the kernel'), bytes: n * n * 4 }));
-    const isDefault = (c: MatmulConfig) => c.bk === DEFAULT_TUNING[tile].bk && c.stages === DEFAULT_TUNING[tile].stages;
     // The default first (B's tile padded where B is read transposed: a configuration chosen must fit that too).
     const configs = MATMUL_CONFIGS.filter((c) => c.tile === tile && matmulWorkgroupBytes(c, true) <= device.limits.maxComputeWorkgroupStorageSize);
     try {
