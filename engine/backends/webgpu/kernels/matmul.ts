@@ -656,8 +656,10 @@ export function matmulSplits(l: MatmulLayout): number {
  * A convolution's input gradient is one implicit GEMM (`aFilter`) from this many input channels: its rows are the
  * channels, and fewer than a 64-tile's leave most of each tile's work wasted. Measured on llvmpipe (conv_variants,
  * against the product into the columns' gradient then col2im, 3 x 3 filters): 0.26x, 0.35x, 0.36x, 0.40x at 1, 8, 16
- * and 32 channels; 0.98x at 64, 1.24x at 128. A GPU, where writing and reading back the columns' gradient costs
- * more beside the arithmetic, may want fewer: conv_variants says.
+ * and 32 channels; from 64 channels 0.57x to 1.24x by shape (0.73x for 32 images of 64 x 16 x 16, 64 filters).
+ * What it buys is memory: the columns' gradient, kh x kw times the image's gradient, the largest value of a
+ * convolution's backward pass, is never written. A GPU, where writing and reading that back costs more beside the
+ * arithmetic than on llvmpipe, may find it faster too: conv_variants says.
  */
 export const INPUT_GRADIENT_MIN_CHANNELS = 64;
 
