@@ -6,7 +6,7 @@
  */
 import { fileURLToPath } from 'node:url';
 import { runWebgpuSuite } from './webgpu-suite';
-import { BAR, TEN_STEP_TOLERANCE, TRAINING_BARS, tenStepAgreement, trainOnWebGpu } from './webgpu-training-checks';
+import { BAR, TEN_STEP_TOLERANCE, TEN_STEP_VARIANTS, TRAINING_BARS, tenStepAgreement, trainOnWebGpu } from './webgpu-training-checks';
 
 const report = await runWebgpuSuite();
 for (const f of report.failed) console.log(JSON.stringify({ conformance: 'webgpu', ...f }));
@@ -24,6 +24,17 @@ for (const [name, key] of TRAINING_BARS) {
     const reached = r.code === 0 && r.backend === 'webgpu' && typeof r.value === 'number' && r.value >= BAR;
     if (!reached) failed++;
     console.log(JSON.stringify({ training: name, check: `bpstudio train --backend webgpu: ${key} >= ${BAR}`, value: r.value, backend: r.backend, pass: reached, ...(r.code === 0 ? {} : { output: r.output }) }));
+  } catch (e) {
+    failed++;
+    console.log(JSON.stringify({ training: name, pass: false, error: e instanceof Error ? e.message : String(e) }));
+  }
+}
+for (const { name, example, change } of TEN_STEP_VARIANTS) {
+  try {
+    const worst = Math.max(...(await tenStepAgreement(examples, example, change)).map((a) => a.worst));
+    const agrees = worst < TEN_STEP_TOLERANCE;
+    if (!agrees) failed++;
+    console.log(JSON.stringify({ training: name, check: 'weights after 10 steps, relative to the CPU', worst, pass: agrees }));
   } catch (e) {
     failed++;
     console.log(JSON.stringify({ training: name, pass: false, error: e instanceof Error ? e.message : String(e) }));

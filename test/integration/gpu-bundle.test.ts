@@ -12,7 +12,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, expect, test } from 'vitest';
 import { webgpuSuite } from '../conformance/webgpu-suite';
-import { TRAINING_BARS } from '../conformance/webgpu-training-checks';
+import { TEN_STEP_VARIANTS, TRAINING_BARS } from '../conformance/webgpu-training-checks';
 
 const root = join(__dirname, '..', '..');
 const dir = mkdtempSync(join(tmpdir(), 'bps-gpu-bundle-'));
@@ -66,5 +66,11 @@ test('the bundle runs the WebGPU benchmarks without node_modules', () => {
   const summary = report.find((r) => r.conformance === 'webgpu' && 'cases' in r);
   expect(summary).toMatchObject({ failed: 0, cases: webgpuSuite().length });
   // Then each example's two training checks, passed.
-  expect(report.filter((r) => 'training' in r).map((r) => [r.training, r.pass])).toEqual(TRAINING_BARS.flatMap(([name]) => [[name, true], [name, true]]));
+  expect(report.filter((r) => 'training' in r).map((r) => [r.training, r.pass])).toEqual([
+    ...TRAINING_BARS.flatMap(([name]) => [
+      [name, true],
+      [name, true],
+    ]),
+    ...TEN_STEP_VARIANTS.map((v) => [v.name, true]),
+  ]);
 }, 420_000);
