@@ -141,8 +141,9 @@ function windowWords(image: readonly number[], w: Window): number[] {
  * (oy, ox)] = image[b, ch, oy * sh - ph + ky, ox * sw - pw + kx], zero outside the image. Its functions:
  *   - `im2col_row(r)`: of the columns' row r (of all images' rows), the offset of its image plane and its window
  *     offsets (ky - ph, kx - pw);
- *   - `im2col_pos(w, pos)`: that row's value at output position `pos`: a matmul reading a quad along a row works out
- *     the row once (kernels/matmul.ts);
+ *   - `im2col_yx(w, oy, ox)`: that row's value at output row oy and column ox: a matmul reading a quad along a row
+ *     works out the row once, the first position once and steps to the next (kernels/matmul.ts);
+ *   - `im2col_pos(w, pos)`: the same at output position `pos` (oy * ow + ox);
  *   - `im2col_at(i)`: the value at flat index i of the columns.
  */
 export function im2colExpression(image: readonly number[], window: Window, source = 'image'): FusedExpression {
@@ -157,12 +158,13 @@ fn im2col_row(r: u32) -> vec3<i32> {
   let kk = r % (p.kh * p.kw);
   return vec3<i32>(i32(r / (p.kh * p.kw) * p.h * p.w), i32(kk / p.kw) - i32(p.ph), i32(kk % p.kw) - i32(p.pw));
 }
-fn im2col_pos(w: vec3<i32>, pos: u32) -> f32 {
-  let y = i32(pos / p.ow * p.sh) + w.y;
-  let x = i32(pos % p.ow * p.sw) + w.z;
+fn im2col_yx(w: vec3<i32>, oy: u32, ox: u32) -> f32 {
+  let y = i32(oy * p.sh) + w.y;
+  let x = i32(ox * p.sw) + w.z;
   if (y < 0 || y >= i32(p.h) || x < 0 || x >= i32(p.w)) { return 0.0; }
   return ${source}[u32(w.x) + u32(y) * p.w + u32(x)];
 }
+fn im2col_pos(w: vec3<i32>, pos: u32) -> f32 { return im2col_yx(w, pos / p.ow, pos % p.ow); }
 fn im2col_at(i: u32) -> f32 { return im2col_pos(im2col_row(i / (p.oh * p.ow)), i % (p.oh * p.ow)); }`,
     body: '',
     value: 'im2col_at(i)',

@@ -299,23 +299,28 @@ function accessors(vec4: boolean, transA: boolean, transB: boolean, epilogue: bo
   // The stored axis that the ones lie past the end of: across the rows (after the last row) or the columns.
   const ones = sums === 'b' ? { name: 'a', across: transA ? 'cols' : 'rows' } : sums === 'a' ? { name: 'b', across: transB ? 'rows' : 'cols' } : undefined;
   /**
-   * A quad of A or B as stored, along a row: what is worked out once for the row (`pre`), and element `j`'s value.
-   * Where B is an image's columns (vec4 is then off), each is computed from the image: the row's part once where
-   * the matrix's columns are the output positions (`ColumnsRead`), else all of it per element. Where A is a filter
-   * read flipped (`aFilter`), each element is found in it.
+   * A quad of A or B as stored, along a row: what is worked out once for the row (`pre`), element `j`'s value, and
+   * what moves on to the next element (`next`). Where B is an image's columns (vec4 is then off), each is computed
+   * from the image: the row's part once where the matrix's columns are the output positions (`ColumnsRead`), the
+   * first element's position once, each next one's by a step (no division an element); else all of it per element.
+   * Where A is a filter read flipped (`aFilter`), each element is found in it, its filter and window offset stepped
+   * the same way.
    */
-  const quad = (name: string, stride: string, along: string): { pre: string; element: (j: string) => string } => {
+  const quad = (name: string, stride: string, along: string): { pre: string; element: (j: string) => string; next?: string } => {
     const flat = (j: string) => offset(name, stride, along, 'row', `(col + ${j})`);
     if (name === 'a' && aFilter) {
-      return { pre: 'let w = row * p.a_kk + p.a_kk - 1u;', element: (j: string) => `a[(col + ${j}) / p.a_kk * p.m * p.a_kk + w - (col + ${j}) % p.a_kk]` };
+      return {
+        pre: 'let w = row * p.a_kk + p.a_kk - 1u;\n    var o = col / p.a_kk;\n    var r = col % p.a_kk;',
+        element: () => 'a[o * p.m * p.a_kk + w - r]',
+        next: 'r++; if (r == p.a_kk) { r = 0u; o++; }',
+      };
     }
     if (name !== 'b' || !bColumns) return { pre: '', element: (j) => `${name}[${flat(j)}]` };
+    /** The positions of a quad along a row of the columns: the first's output row and column, then a step each. */
+    const positions = { pre: '\n    var oy = col / p.ow;\n    var ox = col % p.ow;', element: () => 'im2col_yx(w, oy, ox)', next: 'ox++; if (ox == p.ow) { ox = 0u; oy++; }' };
     return {
-      'rows': { pre: 'let w = im2col_row(base / (p.oh * p.ow) + row);', element: (j: string) => `im2col_pos(w, col + ${j})` },
-      'summed along rows': {
-        pre: 'let w = im2col_row(row % p.kper) + vec3<i32>(i32(row / p.kper * p.win_image), 0, 0);',
-        element: (j: string) => `im2col_pos(w, col + ${j})`,
-      },
+      'rows': { ...positions, pre: `let w = im2col_row(base / (p.oh * p.ow) + row);${positions.pre}` },
+      'summed along rows': { ...positions, pre: `let w = im2col_row(row % p.kper) + vec3<i32>(i32(row / p.kper * p.win_image), 0, 0);${positions.pre}` },
       'summed along columns': { pre: 'let w = im2col_row(row);', element: (j: string) => `im2col_pos(w + vec3<i32>(i32((col + ${j}) / p.kper * p.win_image), 0, 0), (col + ${j}) % p.kper)` },
       flat: { pre: '', element: (j: string) => `im2col_at(${flat(j)})` },
     }[bColumns];
@@ -336,7 +341,7 @@ fn load_${name}(base: u32, row: u32, col: u32) -> vec4<f32> {
   var v = vec4<f32>();
   if (row < ${rows}) {${q.pre ? `
     ${q.pre}` : ''}
-    for (var j = 0u; j < 4u; j++) { if (col + j < ${cols}) { v[j] = ${q.element('j')}; }${past === 'cols' ? ` else if (col + j == ${cols}) { v[j] = 1.0; }` : ''} }
+    for (var j = 0u; j < 4u; j++) { if (col + j < ${cols}) { v[j] = ${q.element('j')}; }${past === 'cols' ? ` else if (col + j == ${cols}) { v[j] = 1.0; }` : ''}${q.next ? ` ${q.next}` : ''} }
   }${past === 'rows' ? ` else if (row == ${rows}) {\n    for (var j = 0u; j < 4u; j++) { if (col + j < ${cols}) { v[j] = 1.0; } }\n  }` : ''}
   return v;
 }`;
