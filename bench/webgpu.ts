@@ -310,8 +310,9 @@ const ROBUSTNESS = [
 ] as const;
 
 /**
- * The square matmuls' GFLOP/s (the backend's default kernel) on devices with the ROBUSTNESS toggles, each against the
- * default device's, with the ratio: whether Tint's bounds checks cost the matmul anything on this GPU.
+ * The square matmuls' GFLOP/s (the kernel the default device's tuning picks, the same on every device: each device's
+ * own tuning could pick another, which would be a second difference) on devices with the ROBUSTNESS toggles, each
+ * against the default device's, with the ratio: whether Tint's bounds checks cost the matmul anything on this GPU.
  */
 export const matmulRobustness: Bench = {
   name: 'matmul_robustness',
@@ -320,11 +321,12 @@ export const matmulRobustness: Bench = {
     const gpu = await gpuBackend('matmul_robustness');
     if (!gpu) return;
     const sizes = gpu.software ? MATMUL_SIZES.slice(0, 1) : MATMUL_SIZES;
+    const tuning = gpu.matmulTuning;
     /** GFLOP/s of the n x n matmul on this backend. */
     const gflops = async (on: WebGpuBackend, n: number) => {
       const storage = stored(on, [randomArray(n * n, 1), randomArray(n * n, 2), new Float32Array(n * n)]);
       const operands = { aShape: [n, n], bShape: [n, n], outShape: [n, n], transA: false, transB: false };
-      const bound = on.bindKernel(matmulKernel(operands, on.matmulTuning), storage);
+      const bound = on.bindKernel(matmulKernel(operands, tuning), storage);
       const s = await boundSeconds(on, bound);
       for (const x of storage) x.buffer.destroy();
       return (2 * n ** 3) / s / 1e9;
