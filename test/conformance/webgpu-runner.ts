@@ -14,30 +14,30 @@ let failed = report.failed.length;
 console.log(JSON.stringify({ conformance: 'webgpu', adapter: report.adapter, cases: report.cases, failed, seconds: report.seconds }));
 
 const examples = fileURLToPath(new URL('./examples', import.meta.url));
-for (const [name, key] of TRAINING_BARS) {
+/** An example's checks, each printing its line (and counting its failure); a throw is the example's failure. */
+async function checked(name: string, checks: () => Promise<void>): Promise<void> {
   try {
-    const worst = Math.max(...(await tenStepAgreement(examples, name)).map((a) => a.worst));
-    const agrees = worst < TEN_STEP_TOLERANCE;
-    if (!agrees) failed++;
-    console.log(JSON.stringify({ training: name, check: 'weights after 10 steps, relative to the CPU', worst, pass: agrees }));
+    await checks();
+  } catch (e) {
+    failed++;
+    console.log(JSON.stringify({ training: name, pass: false, error: e instanceof Error ? e.message : String(e) }));
+  }
+}
+/** The weights after 10 steps of `example` (as `change` edits it) against the CPU's. */
+async function agreement(name: string, example: string, change?: Parameters<typeof tenStepAgreement>[2]): Promise<void> {
+  const worst = Math.max(...(await tenStepAgreement(examples, example, change)).map((a) => a.worst));
+  const agrees = worst < TEN_STEP_TOLERANCE;
+  if (!agrees) failed++;
+  console.log(JSON.stringify({ training: name, check: 'weights after 10 steps, relative to the CPU', worst, pass: agrees }));
+}
+for (const [name, key] of TRAINING_BARS) {
+  await checked(name, async () => {
+    await agreement(name, name);
     const r = await trainOnWebGpu(examples, name, key);
     const reached = r.code === 0 && r.backend === 'webgpu' && typeof r.value === 'number' && r.value >= BAR;
     if (!reached) failed++;
     console.log(JSON.stringify({ training: name, check: `bpstudio train --backend webgpu: ${key} >= ${BAR}`, value: r.value, backend: r.backend, pass: reached, ...(r.code === 0 ? {} : { output: r.output }) }));
-  } catch (e) {
-    failed++;
-    console.log(JSON.stringify({ training: name, pass: false, error: e instanceof Error ? e.message : String(e) }));
-  }
+  });
 }
-for (const { name, example, change } of TEN_STEP_VARIANTS) {
-  try {
-    const worst = Math.max(...(await tenStepAgreement(examples, example, change)).map((a) => a.worst));
-    const agrees = worst < TEN_STEP_TOLERANCE;
-    if (!agrees) failed++;
-    console.log(JSON.stringify({ training: name, check: 'weights after 10 steps, relative to the CPU', worst, pass: agrees }));
-  } catch (e) {
-    failed++;
-    console.log(JSON.stringify({ training: name, pass: false, error: e instanceof Error ? e.message : String(e) }));
-  }
-}
+for (const { name, example, change } of TEN_STEP_VARIANTS) await checked(name, () => agreement(name, example, change));
 process.exit(failed > 0 ? 1 : 0);
