@@ -19,6 +19,7 @@ import type { IRNode } from '../../engine/ir/node';
 import { useGpuBackend } from '../conformance/gpu';
 import { Builder, type Window } from '../../engine/ir/builder';
 import { compilePlan, type Plan } from '../../engine/plan/plan';
+import { windowOutput } from '../../engine/ops/layout';
 import { closeness, generate, NORMAL, rngFor } from '../conformance/tensor';
 
 const backend = useGpuBackend();
@@ -554,7 +555,7 @@ describe("a convolution's input gradient as one implicit GEMM: g's columns times
     const plan = compilePlan({ dx: inputGradient(g, image, filters, window) });
     const [n, c, h, w] = image;
     const kk = window.kh * window.kw;
-    const [oh, ow] = [h + 2 * window.ph - window.kh + 1, w + 2 * window.pw - window.kw + 1];
+    const [oh, ow] = [windowOutput(h, window.kh, 1, window.ph), windowOutput(w, window.kw, 1, window.pw)];
     const rng = rngFor(`kernel ${image}`);
     const weights = Float32Array.from(generate(NORMAL, filters * c * kk, rng));
     const grad = Float32Array.from(generate(NORMAL, n * filters * oh * ow, rng));
