@@ -478,8 +478,11 @@ export class TrainingJob {
     const before = measure ? await this.trainables() : undefined;
     const { step, epoch } = await s.nextStep(measure ? { ...this.stepOptions, ahead: 0 } : this.stepOptions);
     if (before) {
-      this.ratio = { step: step.step, layers: updateRatios(before, await this.trainables(), s.layers) };
-      this.flow = await this.flowOf(step);
+      // Kept apart until the step is recorded: a flush while the flow is read must not send them with the steps before
+      const ratio = { step: step.step, layers: updateRatios(before, await this.trainables(), s.layers) };
+      const flow = await this.flowOf(step);
+      this.ratio = ratio;
+      this.flow = flow;
       this.measureNext = false;
     }
     this.record(step, epoch);

@@ -167,6 +167,27 @@ describe('training job: the state machine', () => {
     expect(b.value.every((v) => v !== null && v >= 1 / 3 - 1e-6 && v <= 1)).toBe(true);
     expect((await c.call({ type: 'train.resume' })).error?.message).toMatch(/done/);
   });
+  it('shows a measured step\'s ratio and flow with that step, even when a flush falls while it is measured', async () => {
+    // The last step is measured while earlier steps wait for their flush; the flow is slowed past the flush's timer
+    const c = conn({ timing: { flushMs: 20 } });
+    const p = example('spiral');
+    p.training = { ...p.training, epochs: 4 };
+    await c.ok({ type: 'train.start', project: p, baseDir: EXAMPLES });
+    const session = c.host.current!.session;
+    const flowNorms = session.flowNorms.bind(session);
+    vi.spyOn(session, 'flowNorms').mockImplementation(async (rows) => {
+      await sleep(40);
+      return flowNorms(rows);
+    });
+    await c.waitFor('train.state', (e) => e.state === 'done');
+    const progress = c.of('train.progress');
+    expect(progress.at(-1)!.step).toBe(60);
+    for (const e of progress) {
+      expect(e.updateRatio?.step ?? 0).toBeLessThanOrEqual(e.step);
+      expect(e.flow?.step).toBe(e.updateRatio?.step);
+    }
+    expect([progress.at(-1)!.updateRatio?.step, progress.at(-1)!.flow?.step]).toEqual([60, 60]);
+  });
 });
 
 describe('training job: events', () => {
