@@ -503,6 +503,8 @@ describe('the editor in Chromium against web mode', () => {
     await app.node('y').waitFor({ state: 'detached' });
     await until(() => app.errorCount()).toBeGreaterThanOrEqual(2);
     await app.clickPane();
+    // its label on one line, within the button (its bold count once wrapped out of it)
+    expect(await app.errorsButton.evaluate((b) => [b.scrollHeight <= b.clientHeight, b.scrollWidth <= b.clientWidth])).toEqual([true, true]);
 
     await app.errorsButton.click();
     const list = app.errorsList;
