@@ -490,6 +490,31 @@ describe('the editor in Chromium against web mode', () => {
     await until(() => app.dirty()).toBe(false);
   });
 
+  it('keeps the file name, the run\'s buttons and progress and the Errors button in the top bar, and the canvas to the graph, down to the window\'s minimum width', async () => {
+    await app.goto('breast-cancer.bpstudio');
+    await app.editorShown(5);
+    await app.compiled();
+    const bar = app.page.getByRole('banner');
+    const undo = app.page.getByRole('button', { name: 'Undo', exact: true });
+    for (const width of [1920, 1440, 1280, 1100, 900]) {
+      await app.page.setViewportSize({ width, height: 800 });
+      // nothing overflows the bar or its Errors button, and the file name shows whole where there is room for it
+      const fits = (l: typeof bar) => l.evaluate((e) => e.scrollWidth <= e.clientWidth);
+      await until(() => fits(bar)).toBe(true);
+      expect(await fits(app.errorsButton), `${width}`).toBe(true);
+      expect((await app.errorsButton.boundingBox())!.x + (await app.errorsButton.boundingBox())!.width).toBeLessThanOrEqual(width);
+      if (width >= 1100) expect(await fits(app.page.getByTestId('file-name')), `${width}`).toBe(true);
+      for (const name of ['Train', 'Step', 'Stop']) expect(await app.page.getByRole('button', { name, exact: true }).isVisible(), `${name} at ${width}`).toBe(true);
+      expect(await app.page.getByTestId('run-progress').isVisible()).toBe(true);
+      // the tool groups give way first; the menus keep them
+      expect(await undo.isVisible(), `Undo at ${width}`).toBe(width >= 1440);
+      // a canvas this narrow is left to the graph, without the minimap over it
+      if (width === 1920 || width === 900) expect(await app.page.locator('.svelte-flow__minimap').isVisible(), `minimap at ${width}`).toBe(width > 900);
+    }
+    await app.page.getByRole('menubar').getByRole('menuitem', { name: 'Edit', exact: true }).click();
+    expect(await app.page.getByRole('menu', { name: 'Edit' }).getByRole('menuitem', { name: /^Undo/ }).count()).toBe(1);
+  });
+
   it('lists the errors; clicking one selects and centres its node and the inspector shows it', async () => {
     await app.goto('spiral.bpstudio');
     await app.editorShown(6);
