@@ -3,12 +3,14 @@
  * `--backend`, the app's training panel).
  *
  * `auto` picks WebGPU only where a hardware adapter exists and the network is big enough to gain. The threshold is
- * the training step's matmul work: AUTO_MIN_STEP_FLOPS. Why that figure: a step on the GPU costs about 2.5 us per
- * dispatch inside one command buffer plus the work at >= 20 TFLOP/s (measured on an H100, ../shared/docs/gpu.md),
- * while the CPU backend runs an MLP step at 25-36 GFLOP/s (bench mlp_step on a 2-core machine). With ~40
- * dispatches a step (a 3-layer MLP's forward, backward, norms and update: the bench's step is 39), the GPU's fixed
- * ~100 us equals the CPU's time for ~3-4 MFLOP; below that the CPU is at least as fast and has no device to share.
- * (gpu.md's 2.5 us a dispatch is mostly the host's encoding: the `host_cost` bench measures it apart.) Software
+ * the training step's matmul work: AUTO_MIN_STEP_FLOPS, an estimate until the `auto_threshold` bench has run on a
+ * GPU. Why that figure: a step on the GPU costs about 2.5 us per dispatch inside one command buffer, 20-29 us per
+ * submit, plus the work at >= 20 TFLOP/s (measured on an H100, ../shared/docs/gpu.md), while the CPU backend runs
+ * an MLP step at 25-36 GFLOP/s (bench mlp_step on a 2-core machine). A 3-layer MLP's step (forward, backward, norms
+ * and update) is 11 dispatches at batch 128 and 16 at 1024 (bench mlp_step's dispatches/step), so the GPU's fixed
+ * ~50-70 us equals the CPU's time for ~1.5-2.5 MFLOP; the threshold is about twice that, for the metrics read back
+ * every few steps and the device a small network need not hold. (gpu.md's 2.5 us a dispatch is mostly the host's
+ * encoding: the `host_cost` bench measures it apart: 40-50 us a step on Dawn's Null backend.) Software
  * adapters (Mesa's llvmpipe, ~1 GFLOP/s) are never picked by `auto`. The `auto_threshold` bench measures the crossover on a machine
  * with a GPU (MLPs of growing width on both backends), to replace this estimate by a measurement.
  */
