@@ -72,6 +72,14 @@ const processIo: Io = {
 };
 
 /** Runs the CLI; returns the exit status (0 ok, 1 the work failed or the project is invalid, 2 bad usage). */
+/** node:util parseArgs's errors in this CLI's words (its own suggest quoting an unknown option as a positional). */
+function parseError(e: Error & { code?: string }): string {
+  const option = /'(-[^' ]+)/.exec(e.message)?.[1];
+  if (e.code === 'ERR_PARSE_ARGS_UNKNOWN_OPTION' && option) return `unknown option ${option}`;
+  if (e.code === 'ERR_PARSE_ARGS_INVALID_OPTION_VALUE' && option) return /argument missing/.test(e.message) ? `${option} needs a value` : `${option} takes no value`;
+  return e.message;
+}
+
 export async function main(argv: readonly string[], io: Io = processIo): Promise<number> {
   let opts: Options;
   let positionals: string[];
@@ -98,7 +106,7 @@ export async function main(argv: readonly string[], io: Io = processIo): Promise
     opts = parsed.values as Options;
     positionals = parsed.positionals;
   } catch (e) {
-    io.stderr(`bpstudio: ${(e as Error).message}\n\n${USAGE}`);
+    io.stderr(`bpstudio: ${parseError(e as Error & { code?: string })}\n\n${USAGE}`);
     return 2;
   }
   if (opts.help) {

@@ -272,7 +272,9 @@ describe('usage errors exit 2 with the usage text', () => {
     ['--rows 0', () => ['eval', spiral, '--weights', weights, '--rows', '0'], /--rows/],
     ['--seed x', () => ['train', spiral, '--seed', 'x'], /--seed/],
     ['--backend tpu', () => ['train', spiral, '--backend', 'tpu'], /--backend.*"tpu"/],
-    ['an unknown option', () => ['train', spiral, '--turbo'], /turbo/],
+    ['an unknown option', () => ['train', spiral, '--turbo'], /^bpstudio: unknown option --turbo\n/],
+    ['an option without its value', () => ['eval', spiral, '--weights'], /^bpstudio: --weights needs a value\n/],
+    ['a flag with a value', () => ['check', spiral, '--json=yes'], /^bpstudio: --json takes no value\n/],
     ['an extra argument', () => ['check', spiral, 'extra.bpstudio'], /unexpected argument "extra.bpstudio"/],
   ];
   test.each(USAGE_CASES)('%s', async (_name, argv, message) => {
