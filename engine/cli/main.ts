@@ -71,7 +71,6 @@ const processIo: Io = {
   tty: !!process.stderr.isTTY,
 };
 
-/** Runs the CLI; returns the exit status (0 ok, 1 the work failed or the project is invalid, 2 bad usage). */
 /** node:util parseArgs's errors in this CLI's words (its own suggest quoting an unknown option as a positional). */
 function parseError(e: Error & { code?: string }): string {
   const option = /'(-[^' ]+)/.exec(e.message)?.[1];
@@ -80,6 +79,7 @@ function parseError(e: Error & { code?: string }): string {
   return e.message;
 }
 
+/** Runs the CLI; returns the exit status (0 ok, 1 the work failed or the project is invalid, 2 bad usage). */
 export async function main(argv: readonly string[], io: Io = processIo): Promise<number> {
   let opts: Options;
   let positionals: string[];
