@@ -70,6 +70,17 @@ describe('training in Chromium against web mode', () => {
     expect(await step()).toBe(paused);
     // Graph edits wait while the job holds the graph.
     expect(await app.inspector.getByLabel('Epochs', { exact: true }).isDisabled()).toBe(true);
+    // and the commands that would change the network are off, a selection or not
+    await app.select('h2');
+    expect(await app.page.getByRole('button', { name: 'Delete', exact: true }).isDisabled()).toBe(true);
+    await app.page.getByRole('menubar').getByRole('menuitem', { name: 'Edit', exact: true }).click();
+    const edit = app.page.getByRole('menu', { name: 'Edit' });
+    for (const name of [/^Cut/, /^Paste(?! with)/, /^Paste with links/, /^Delete/]) expect(await edit.getByRole('menuitem', { name }).isDisabled(), `${name}`).toBe(true);
+    expect(await edit.getByRole('menuitem', { name: /^Copy/ }).isDisabled()).toBe(false);
+    await app.press('Escape');
+    await app.press('Delete');
+    expect(await app.node('h2').count()).toBe(1);
+    await app.clickPane();
 
     await app.button('Resume').click();
     await until(() => app.runState()).toBe('running');
