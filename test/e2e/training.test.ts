@@ -5,7 +5,7 @@
  * of the training view land in test-output/screens/.
  */
 import { spawnSync } from 'node:child_process';
-import { existsSync } from 'node:fs';
+import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { useStudio } from './fixture';
@@ -142,6 +142,21 @@ describe('training in Chromium against web mode', () => {
     expect(message).toMatch(/objective is (NaN|Infinity)/);
     expect(message).toMatch(/node "(h1|h2|out|loss)"/);
     await screenshot(app.page, 'training-nan.png');
+  });
+
+  it('says a run could not start, naming the missing data file, and leaves the project as it was', async () => {
+    const project = JSON.parse(readFileSync(join(studio.workspace, 'iris.bpstudio'), 'utf8')) as { data: { path: string } };
+    project.data.path = 'data/gone.csv';
+    writeFileSync(join(studio.workspace, 'gone.bpstudio'), JSON.stringify(project));
+    await openExample('gone.bpstudio', 5);
+    await app.button('Train').click();
+    const dialog = app.dialog('Training could not start');
+    await dialog.waitFor();
+    expect(await dialog.textContent()).toMatch(/file not found: .*gone\.csv/);
+    await dialog.getByRole('button', { name: 'OK', exact: true }).click();
+    await dialog.waitFor({ state: 'detached' });
+    expect(await app.runState()).toBe('idle');
+    expect(await app.text('dirty-marker')).toBe('');
   });
 
   it('edits the data in the data panel: builtin parameters, the split, with a preview, a scatter plot and undo', async () => {

@@ -610,12 +610,13 @@ export class AppState {
   async trainToggle(): Promise<void> {
     const t = this.training;
     if (t.busy) return;
+    const starting = t.state !== 'running' && t.state !== 'paused';
     try {
       if (t.state === 'running') await t.pause();
       else if (t.state === 'paused') await t.resume();
       else if (this.canTrain()) await t.start(this.runSource());
     } catch (e) {
-      this.showError('Training could not go on', e);
+      this.showError(starting ? 'Training could not start' : 'Training could not go on', e);
     }
   }
 
