@@ -15,7 +15,7 @@
  * between slices and the boundary.
  */
 import type { BackendChoice } from '../backends/select';
-import { GpuLostError } from '../backends/webgpu/gpu';
+import { GpuLostError, GpuOutOfMemoryError } from '../backends/webgpu/gpu';
 import type { Dataset } from '../data/types';
 import { dataSectionOf, type Project } from '../io/project';
 import type { Tensor } from '../io/safetensors';
@@ -385,15 +385,16 @@ export class TrainingJob {
     );
   };
 
-  private canTakeOver(e: unknown): e is GpuLostError {
-    return e instanceof GpuLostError && this.backend.name === 'webgpu' && this.live;
+  private canTakeOver(e: unknown): e is GpuLostError | GpuOutOfMemoryError {
+    return (e instanceof GpuLostError || e instanceof GpuOutOfMemoryError) && this.backend.name === 'webgpu' && this.live;
   }
 
   /**
-   * The GPU is gone: the job goes on on the CPU, in the same state, from the last checkpoint (or from the start),
-   * so the steps since then are done again. The new session computes what the GPU's would have, to float rounding.
+   * The GPU is gone, or has no memory for the job: the job goes on on the CPU, in the same state, from the last
+   * checkpoint (or from the start), so the steps since then are done again. The new session computes what the GPU's
+   * would have, to float rounding.
    */
-  private takeOverLocked(e: GpuLostError): void {
+  private takeOverLocked(e: GpuLostError | GpuOutOfMemoryError): void {
     const lostAt = this.lastStep;
     const from = this.checkpoint;
     const old = this.session;
@@ -404,7 +405,8 @@ export class TrainingJob {
       // the device is gone with its buffers
     }
     this.checkpoint = undefined;
-    this.backend = { name: 'cpu', reason: `${e.message}: at step ${lostAt} the CPU took over, from step ${from?.step ?? 0}` };
+    const why = e instanceof GpuOutOfMemoryError ? e.short : e.message;
+    this.backend = { name: 'cpu', reason: `${why}: at step ${lostAt} the CPU took over, from step ${from?.step ?? 0}` };
     this.flush();
     this.lastStep = from?.step ?? 0;
     this.lastEpoch = from?.epoch ?? 0;

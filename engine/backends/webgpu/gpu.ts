@@ -115,7 +115,7 @@ async function openDevice(gpu: GPU, features: GPUFeatureName[] = []): Promise<Gp
   });
   // Validation errors (a WGSL kernel that does not compile, a bad binding) would otherwise only be printed, and
   // the step would leave its output as it was: they are kept and thrown at the next read.
-  device.onuncapturederror = (e) => void errors.push(e.error.message);
+  device.onuncapturederror = (e) => errors.push({ message: e.error.message, outOfMemory: e.error.constructor.name === 'GPUOutOfMemoryError' });
   const info = adapter.info;
   const name = describe(info);
   // The spec moved isFallbackAdapter from the adapter to its info; Dawn has it on the info.
@@ -131,7 +131,8 @@ export function isSoftwareAdapter(name: string, fallback: boolean): boolean {
   return fallback || /llvmpipe|lavapipe|swiftshader|software/i.test(name);
 }
 
-const errors: string[] = [];
+/** WebGPU errors found asynchronously, to be thrown at the next check. */
+const errors: { message: string; outOfMemory: boolean }[] = [];
 /** Why the device was lost, until the next check throws it. */
 let lost: string | undefined;
 
@@ -141,19 +142,34 @@ let lost: string | undefined;
  */
 export class GpuLostError extends StudioError {}
 
-/** Records a WebGPU failure found asynchronously (an error scope), to be thrown at the next read. */
-export function recordGpuError(message: string): void {
-  errors.push(message);
+/**
+ * The GPU had no memory for a buffer (a network or batch too big for it). Also the cue for a training job to go on on
+ * the CPU, which `short` then names as the cause; elsewhere (the CLI) the message says what to do.
+ */
+export class GpuOutOfMemoryError extends StudioError {
+  constructor(readonly short: string) {
+    super(`${short}: use the cpu backend or a smaller batch`);
+  }
 }
 
-/** Throws the device's loss (GpuLostError), or else the first WebGPU error since the last check, if there was one. */
+/** Records a WebGPU failure found asynchronously (an error scope), to be thrown at the next read. */
+export function recordGpuError(message: string, outOfMemory = false): void {
+  errors.push({ message, outOfMemory });
+}
+
+/**
+ * Throws the device's loss (GpuLostError), or else the first WebGPU error since the last check, if there was one (the
+ * first that ran out of memory, as a GpuOutOfMemoryError, where one did).
+ */
 export function throwGpuErrors(): void {
   if (lost !== undefined) throw lostError();
   if (!errors.length) return;
-  const first = errors[0];
+  const first = errors.find((e) => e.outOfMemory) ?? errors[0];
   const more = errors.length - 1;
   errors.length = 0;
-  throw new StudioError(`WebGPU failed: ${first}${more ? ` (and ${more} more error${more > 1 ? 's' : ''})` : ''}`);
+  const others = more ? ` (and ${more} more error${more > 1 ? 's' : ''})` : '';
+  if (first.outOfMemory) throw new GpuOutOfMemoryError(`WebGPU ran out of memory: ${first.message}${others}`);
+  throw new StudioError(`WebGPU failed: ${first.message}${others}`);
 }
 
 /**

@@ -2,7 +2,7 @@ import type { Backend, Executable, Phase } from '../backend';
 import type { FloatArray, KernelCall, RunContext } from '../kernel';
 import type { Plan, PlanStep } from '../../plan/plan';
 import { StudioError } from '../../util/errors';
-import { readFailure, recordGpuError, requireGpu, throwGpuErrors, type GpuInfo } from './gpu';
+import { GpuOutOfMemoryError, readFailure, recordGpuError, requireGpu, throwGpuErrors, type GpuInfo } from './gpu';
 import { fusedExpression, fusedKernel, fusedStep, planFusion } from './fuse';
 import { elideCopies } from './elide';
 import { bound, planRows, rowKernel, type RowGroup } from './rows';
@@ -70,17 +70,18 @@ export class WebGpuBackend implements Backend {
   }
 
   /**
-   * A storage buffer of `elements` floats. Running out of GPU memory (or asking for more than the adapter allows in
-   * one buffer) is found asynchronously and thrown, as a StudioError naming the tensor, at the next read.
+   * A storage buffer of `elements` floats. Asking for more than the adapter allows in one buffer throws at once;
+   * running out of GPU memory is found asynchronously and thrown at the next read: both as a GpuOutOfMemoryError
+   * naming the tensor.
    */
   createStorage(elements: number, what: string): GPUBuffer {
     const bytes = bytesOf(elements);
     const max = this.device.limits.maxBufferSize;
-    if (bytes > max) throw new StudioError(`WebGPU: ${what} needs ${bytes} bytes, more than this adapter's largest buffer (${max} bytes): use the cpu backend or a smaller batch`);
+    if (bytes > max) throw new GpuOutOfMemoryError(`WebGPU: ${what} needs ${bytes} bytes, more than this adapter's largest buffer (${max} bytes)`);
     this.device.pushErrorScope('out-of-memory');
     const buffer = this.device.createBuffer({ size: bytes, usage: STORAGE });
     void this.device.popErrorScope().then((e) => {
-      if (e) recordGpuError(`out of GPU memory allocating ${what} (${bytes} bytes): use the cpu backend or a smaller batch`);
+      if (e) recordGpuError(`allocating ${what} (${bytes} bytes)`, true);
     });
     return buffer;
   }

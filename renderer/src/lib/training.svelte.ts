@@ -244,7 +244,10 @@ export class TrainingState {
     }
   }
 
-  /** The GPU was lost and the CPU goes on from an earlier step: the metrics after it are dropped, to come again. */
+  /**
+   * The GPU was lost, or had no memory for the job, and the CPU goes on from an earlier step: the metrics after it are
+   * dropped, to come again. The toast gives the engine's reason (what happened, at which step, from which step).
+   */
   private takeover(e: EngineEventOf<'train.state'>): void {
     this.step = e.step;
     this.epoch = e.epoch;
@@ -252,7 +255,7 @@ export class TrainingState {
     for (const log of [this.loss, ...this.gradNorm.values(), ...this.updateRatio.values()]) log.dropAfter(e.step);
     if (this.info && e.backend) this.info = { ...this.info, backend: e.backend };
     this.revision++;
-    toast(`The GPU was lost: training goes on on the CPU from step ${e.step}.`, 'info', 8000);
+    toast(e.backend ? `${e.backend.reason}.` : `The GPU failed: training goes on on the CPU from step ${e.step}.`, 'info', 8000);
   }
 
   private progress(e: ProgressEvent): void {
