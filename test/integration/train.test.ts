@@ -64,6 +64,14 @@ const CASES: Case[] = [
     expect: (t) => expect(last(t).valAccuracy).toBeGreaterThanOrEqual(0.93),
   },
   {
+    // batch norm (batch statistics while training, its running ones at validation) and dropout (off at validation)
+    name: 'wine',
+    standardized: ['chemistry'],
+    accuracy: true,
+    validation: true,
+    expect: (t) => expect(last(t).valAccuracy).toBeGreaterThanOrEqual(0.9),
+  },
+  {
     name: 'logistic-regression',
     standardized: [],
     accuracy: true,
@@ -189,6 +197,7 @@ test('the human-readable form prints one line per epoch and a done line', async 
 test.each([
   ['digits', 0.95],
   ['iris', 0.93],
+  ['wine', 0.95],
 ])('eval of the trained %s weights (standardised data) applies the saved statistics: accuracy >= %s on all rows', async (name, min) => {
   const t = trained.get(name)!;
   const r = await cli('eval', ex.project(name), '--weights', t.out, '--json');
