@@ -30,7 +30,7 @@ import {
   rampAt,
   withAlpha,
 } from '../../renderer/src/lib/charts/palette';
-import { DEFAULT_PREFS, MIN_HEIGHT, clampHeight, parsePrefs } from '../../renderer/src/lib/charts/prefs';
+import { AUTO_HEIGHT, DEFAULT_PREFS, MIN_HEIGHT, autoHeight, clampHeight, parsePrefs } from '../../renderer/src/lib/charts/prefs';
 import { axisValue, decimateMinMax, emaSmooth, linePlot, logTickLabel, nearestIndex, niceTicks, toPoints } from '../../renderer/src/lib/charts/series';
 import { frameThrottle } from '../../renderer/src/lib/charts/throttle';
 
@@ -522,8 +522,24 @@ describe('dock settings', () => {
     [600, 500, 500],
     [300.6, 500, 301],
     [300, 100, MIN_HEIGHT],
-    [Number.NaN, 500, DEFAULT_PREFS.height],
+    [Number.NaN, 500, AUTO_HEIGHT],
   ])('clampHeight(%s, max %s) = %s', (h, max, expected) => {
     expect(clampHeight(h, max)).toBe(expected);
+  });
+
+  it('keeps no height until the user sizes the dock', () => {
+    expect(DEFAULT_PREFS.height).toBeNull();
+    expect(parsePrefs(JSON.stringify({ height: 'tall' })).height).toBeNull();
+  });
+
+  // A third of a short window, the canvas keeping the most of it; never under MIN_HEIGHT nor over AUTO_HEIGHT
+  it.each([
+    [1080, AUTO_HEIGHT],
+    [900, AUTO_HEIGHT],
+    [768, 256],
+    [600, 200],
+    [400, MIN_HEIGHT],
+  ])('autoHeight(window %s) = %s', (windowHeight, expected) => {
+    expect(autoHeight(windowHeight)).toBe(expected);
   });
 });
