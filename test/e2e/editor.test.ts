@@ -515,6 +515,56 @@ describe('the editor in Chromium against web mode', () => {
     expect(await app.page.getByRole('menu', { name: 'Edit' }).getByRole('menuitem', { name: /^Undo/ }).count()).toBe(1);
   });
 
+  it('adds by search: a wire dropped on empty canvas lists only the ops that take it and wires the new node; a double-click adds one there; Esc adds nothing', async () => {
+    await app.goto('spiral.bpstudio');
+    await app.editorShown(6);
+    await app.compiled();
+    const search = app.page.getByRole('dialog', { name: 'Add node' });
+    const listed = () => search.getByRole('option').evaluateAll((els) => els.map((e) => e.querySelector('.op')?.textContent ?? ''));
+    // an empty spot: the middle of the pane's bottom strip (the nodes are laid out above it, the controls and minimap aside)
+    const pane = (await app.pane.boundingBox())!;
+    const empty = { x: pane.x + pane.width * 0.45, y: pane.y + pane.height - 40 };
+
+    // h2's output, [B, 32], dropped on the canvas: no image ops, no sources
+    const from = await app.centre(app.out('h2'));
+    await app.page.mouse.move(from.x, from.y);
+    await app.page.mouse.down();
+    await app.page.mouse.move(empty.x, empty.y, { steps: 8 });
+    await app.page.mouse.up();
+    await search.waitFor();
+    expect(await search.textContent()).toContain('Add a node fed by h2');
+    const ops = await listed();
+    expect(ops).toEqual(expect.arrayContaining(['relu', 'dense', 'dropout', 'batchnorm', 'softmax', 'sum']));
+    for (const op of ['conv2d', 'maxpool2d', 'avgpool2d', 'input', 'label', 'parameter', 'constant']) expect(ops, op).not.toContain(op);
+    await app.page.keyboard.type('sigm');
+    expect(await listed()).toEqual(['sigmoid', 'sigmoid_cross_entropy']);
+    await app.press('Enter');
+    await search.waitFor({ state: 'detached' });
+    await until(() => app.nodeIds()).toContain('sigmoid1');
+    expect(await app.edges()).toContain('h2->sigmoid1.x');
+    await until(() => app.shape('sigmoid1')).toBe('[B, 32]');
+
+    // Esc: nothing added
+    await app.page.mouse.dblclick(pane.x + pane.width * 0.2, empty.y);
+    await search.waitFor();
+    expect(await search.textContent()).toContain('Add a node');
+    expect(await listed()).toContain('input');
+    await app.press('Escape');
+    await search.waitFor({ state: 'detached' });
+    expect((await app.nodeIds()).length).toBe(7);
+
+    // a double-click: every op, the new node where the canvas was clicked
+    const spot = { x: pane.x + 60, y: pane.y + 40 };
+    await app.page.mouse.dblclick(spot.x, spot.y);
+    await search.waitFor();
+    await app.page.keyboard.type('constant');
+    await app.press('Enter');
+    await until(() => app.nodeIds()).toContain('constant1');
+    const box = (await app.node('constant1').boundingBox())!;
+    expect(Math.hypot(box.x - spot.x, box.y - spot.y)).toBeLessThan(1);
+    expect(await app.dirty()).toBe(true);
+  });
+
   it('lists the errors; clicking one selects and centres its node and the inspector shows it', async () => {
     await app.goto('spiral.bpstudio');
     await app.editorShown(6);

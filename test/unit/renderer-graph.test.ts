@@ -6,7 +6,8 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { parseProject, serializeProject, type Project, type ProjectNode } from '../../engine/io/project';
-import { analyze } from '../../renderer/src/lib/analysis';
+import { analyze, takesShape } from '../../renderer/src/lib/analysis';
+import { CATALOGUE } from '../../engine/graph/catalogue';
 import {
   addNode,
   blankProject,
@@ -457,3 +458,24 @@ describe('analysis and the canvas', () => {
     again.forEach((e, i) => expect(e).toBe(edges[i]));
   });
 });
+
+describe('search-to-add: which ops take a wire from an output of a shape', () => {
+  /** The ops of the catalogue that do not take the shape at their first input port. */
+  const refusing = (shape: (number | null)[]) => CATALOGUE.filter((o) => !takesShape(o.op, o.inputs, shape)).map((o) => o.op);
+  const SOURCES = ['input', 'label', 'parameter', 'constant'];
+  it.each([
+    // a dense layer's features: not an image
+    [[null, 16], ['conv2d', 'maxpool2d', 'avgpool2d']],
+    // an image batch: everything (dense works on its last axis)
+    [[null, 1, 16, 16], []],
+    // a scalar (a loss): nothing with an axis to work on
+    [[], ['softmax', 'log_softmax', 'transpose', 'dense', 'conv2d', 'maxpool2d', 'avgpool2d', 'batchnorm']],
+    // a batch of scalars (class labels): no feature axis
+    [[null], ['transpose', 'dense', 'conv2d', 'maxpool2d', 'avgpool2d', 'batchnorm']],
+    // a parameter matrix (no batch): no batch for batchnorm, not an image
+    [[4, 4], ['conv2d', 'maxpool2d', 'avgpool2d', 'batchnorm']],
+  ] as [(number | null)[], string[]][])('%j: all but the sources and %j', (shape, refused) => {
+    expect(refusing(shape)).toEqual([...SOURCES, ...refused]);
+  });
+});
+

@@ -59,3 +59,18 @@ function group(errors: GraphError[]): Map<string, GraphError[]> {
   for (const x of errors) m.set(x.node, [...(m.get(x.node) ?? []), x]);
   return m;
 }
+
+/**
+ * Whether `op`, with its default attributes, takes a tensor of `shape` (batch first as null) at its first input port:
+ * what search-to-add lists for a wire dropped from an output (ui.md: "ops with a fitting input port"). Shape inference
+ * on two nodes, a source of that shape (an input where batched, else a parameter) and the op wired to it; only an
+ * error at that port counts, not its other ports (unconnected) nor its attributes (which the user sets next).
+ */
+export function takesShape(op: string, inputs: readonly string[], shape: Shape): boolean {
+  if (!inputs.length) return false;
+  const batched = shape.length > 0 && shape[0] === null;
+  const source: ProjectNode = batched ? { id: 'source', op: 'input', attrs: { shape: shape.slice(1) as number[] } } : { id: 'source', op: 'parameter', attrs: { shape: [...shape] as number[] } };
+  const { errors } = expandGraph([source, { id: 'candidate', op, inputs: { [inputs[0]]: 'source' } }], { batch: null, mode: 'train' });
+  return !errors.some((e) => e.node === 'candidate' && e.port === inputs[0]);
+}
+

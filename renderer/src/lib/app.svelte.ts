@@ -11,6 +11,7 @@ import type { BackendsInfo, CompileResult, ExampleItem, MenuCommand, OnnxExportI
 import { StudioError, describeWhere } from '../../../engine/util/errors';
 import { createBridge, EngineError, type Bridge, type EngineStatus } from './bridge';
 import { DocStore } from './doc.svelte';
+import { takesShape } from './analysis';
 import { basename, dirname } from './format';
 import { rebaseDataPaths } from './data-edit';
 import {
@@ -1024,12 +1025,16 @@ export class AppState {
     this.addOp(op, s.at, s.from);
   }
 
-  /** An op can take the dropped wire: from an output, it needs an input port. */
-  static fits(op: string, from: AddSearch['from']): boolean {
+  /**
+   * An op can take the dropped wire: from an output, its first input port (where addOp wires it) must take the
+   * output's shape, where that is known (else it needs an input port); into an input, any op can feed it.
+   */
+  fits(op: string, from: AddSearch['from']): boolean {
     const spec = opSpec(op);
     if (!spec) return false;
-    if (!from) return true;
-    return from.type === 'source' ? spec.inputs.length > 0 : true;
+    if (!from || from.type === 'target') return true;
+    const shape = this.doc.analysis.shapes.get(from.node);
+    return shape ? takesShape(op, spec.inputs, shape) : spec.inputs.length > 0;
   }
 }
 
