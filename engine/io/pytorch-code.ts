@@ -85,7 +85,7 @@ class Writer {
     this.e = expandGraph(this.nodes, { batch: null, mode: 'infer' });
     throwGraphErrors(this.e.errors);
     const targets = resolveTargets(this.nodes, project.training ?? {});
-    if (targets.prediction === undefined) throw new StudioError('the project has no prediction node: set training.prediction');
+    if (targets.prediction === undefined) throw new StudioError('the project has no prediction node: set training.prediction (Prediction, in the app\'s Training section)');
     this.prediction = targets.prediction;
     this.objective = targets.objective;
     this.standardized = project.data?.standardize === true;

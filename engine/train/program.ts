@@ -38,8 +38,8 @@ export function resolveTargets(nodes: readonly GraphNode[], training: { objectiv
     const sinks = nodes.filter((n) => !nodes.some((m) => Object.values(m.inputs ?? {}).includes(n.id)));
     if (losses.length === 1) objective = losses[0].id;
     else if (losses.length === 0 && sinks.length === 1) objective = sinks[0].id;
-    else if (losses.length === 0) throw new StudioError('the graph has no loss node: add one, or name the objective in training.objective');
-    else throw new StudioError(`the graph has ${losses.length} loss nodes (${losses.map((l) => l.id).join(', ')}): name the one to minimise in training.objective`);
+    else if (losses.length === 0) throw new StudioError('the graph has no loss node: add one, or name the objective in training.objective (Objective, in the app\'s Training section)');
+    else throw new StudioError(`the graph has ${losses.length} loss nodes (${losses.map((l) => l.id).join(', ')}): name the one to minimise in training.objective (Objective, in the app's Training section)`);
   }
   if (!byId.has(objective)) throw new StudioError(`training.objective names "${objective}", which is not a node of the graph`);
   let prediction = training.prediction;

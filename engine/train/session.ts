@@ -681,7 +681,7 @@ export class Session {
 
   /** The prediction node's output for each row (flat, row-major per row). */
   async predict(rows: ArrayLike<number>): Promise<Float32Array[]> {
-    if (!this.targets.prediction) throw new StudioError('the project has no prediction node: set training.prediction');
+    if (!this.targets.prediction) throw new StudioError('the project has no prediction node: set training.prediction (Prediction, in the app\'s Training section)');
     if (this.pending.length) await this.drain();
     const out: Float32Array[] = [];
     for (let i = 0; i < rows.length; i += EVAL_BATCH) {
@@ -707,7 +707,7 @@ export class Session {
    * example), training included.
    */
   async predictFeatures(raw: Float32Array, n: number): Promise<Float32Array> {
-    if (!this.targets.prediction) throw new StudioError('the project has no prediction node: set training.prediction');
+    if (!this.targets.prediction) throw new StudioError('the project has no prediction node: set training.prediction (Prediction, in the app\'s Training section)');
     const width = this.dataset.featureNames.length;
     if (raw.length !== n * width) throw new Error(`predictFeatures: ${raw.length} values for ${n} rows of ${width}`);
     if (this.pending.length) await this.drain();

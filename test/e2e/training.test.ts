@@ -159,6 +159,32 @@ describe('training in Chromium against web mode', () => {
     expect(await app.text('dirty-marker')).toBe('');
   });
 
+  it('chooses the objective and the prediction among the nodes that can be them, automatic naming the engine\'s pick, with undo', async () => {
+    await openExample('logistic-regression.bpstudio', 14);
+    await app.clickPane();
+    const objective = app.inspector.getByLabel('Objective', { exact: true });
+    const prediction = app.inspector.getByLabel('Prediction', { exact: true });
+    const options = (select: typeof objective) => select.locator('option').evaluateAll((os) => os.map((o) => (o as HTMLOptionElement).value));
+    // the file names both; the objective's choices are the scalars and per-example values, no source among them
+    expect(await objective.inputValue()).toBe('L');
+    expect(await prediction.inputValue()).toBe('score');
+    expect(await options(objective)).toEqual(expect.arrayContaining(['', 'L', 'reg', 'nll', 'score']));
+    for (const source of ['x', 'y', 'w', 'b', 'lambda']) expect(await options(objective), source).not.toContain(source);
+    // automatic: the engine's pick, said under the field (the l2 term is the one loss op; L is no loss, so no prediction)
+    expect(await app.inspector.getByText('automatic: reg').count()).toBe(1);
+    expect(await app.inspector.getByText('automatic: none').count()).toBe(1);
+
+    await prediction.selectOption('');
+    await until(() => app.dirty()).toBe(true);
+    expect(await prediction.inputValue()).toBe('');
+    await app.press('Mod+Z');
+    await until(() => prediction.inputValue()).toBe('score');
+    expect(await app.dirty()).toBe(false);
+    await objective.selectOption('nll');
+    await until(() => app.page.getByTestId('plan-memory').getAttribute('class')).not.toMatch(/stale/);
+    expect(await app.errorCount()).toBe(0);
+  });
+
   it('edits the data in the data panel: builtin parameters, the split, with a preview, a scatter plot and undo', async () => {
     await openExample('spiral.bpstudio', 6);
     await app.clickPane();

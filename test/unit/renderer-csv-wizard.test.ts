@@ -27,11 +27,11 @@ import {
   missingCounts,
   proposeChoices,
   proposedLabel,
-  trainingTargets,
   type CsvInspection,
   type GraphFit,
   type WizardChoices,
 } from '../../renderer/src/lib/csv-wizard';
+import { trainingTargets } from '../../renderer/src/lib/training-settings';
 
 /** A file of 50 rows: two numeric features (one with gaps), a categorical one with a gap, a text column, the label. */
 const INSPECTION: CsvInspection = Object.freeze({
@@ -322,6 +322,7 @@ describe('fitting the graph to the label', () => {
     ['training.prediction', graph(PROJECT.graph.nodes, { prediction: 'x' })],
     ['training.objective, not a loss', graph(PROJECT.graph.nodes, { objective: 'h' })],
     ['a sigmoid cross-entropy', graph([x, y, h, sigmoid])],
+    ['no loss: the one node that feeds nothing', graph([x, h])],
   ])('finds the prediction as the engine does: %s', (_what, p) => {
     const t = resolveTargets(p.graph.nodes, p.training);
     expect(trainingTargets(p)).toEqual({ objective: p.graph.nodes.find((n) => n.id === t.objective), prediction: t.prediction });

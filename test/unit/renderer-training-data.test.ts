@@ -1,12 +1,16 @@
 /**
  * The renderer's training data: the metric log (renderer/src/lib/series-log.ts), which keeps every spike while
- * bounding memory, and the training settings table (renderer/src/lib/training-settings.ts).
+ * bounding memory, and the training settings table and the choices of objective and prediction
+ * (renderer/src/lib/training-settings.ts).
  */
 import { describe, expect, it } from 'vitest';
 import type { Project } from '../../engine/io/project';
 import { blankProject } from '../../renderer/src/lib/graph';
 import { SeriesLog } from '../../renderer/src/lib/series-log';
-import { setTrainingValue, trainingValue, TRAINING_SETTINGS } from '../../renderer/src/lib/training-settings';
+import { setTrainingValue, targetChoices, trainingValue, TRAINING_SETTINGS } from '../../renderer/src/lib/training-settings';
+import { analyze } from '../../renderer/src/lib/analysis';
+import { readFileSync } from 'node:fs';
+import { parseProject } from '../../engine/io/project';
 import { checkAttr } from '../../engine/graph/attrs';
 import { DEFAULT_TRAINING, withTrainingDefaults } from '../../engine/io/project';
 
@@ -88,3 +92,34 @@ describe('training settings', () => {
     expect(shown('adam')).not.toContain('Nesterov');
   });
 });
+
+describe('the objective and the prediction the training panel offers', () => {
+  const example = (name: string) => parseProject(readFileSync(new URL(`../../examples/${name}.bpstudio`, import.meta.url), 'utf8'));
+  const choices = (p: Project, which: 'objective' | 'prediction') => targetChoices(p, analyze(p.graph.nodes).shapes, which);
+
+  it('spiral: automatic is its one loss and the dense layer feeding it; the loss is the only scalar; no source is offered', () => {
+    const p = example('spiral');
+    expect(choices(p, 'objective')).toEqual({ auto: 'loss', ids: ['loss'] });
+    expect(choices(p, 'prediction')).toEqual({ auto: 'out', ids: ['h1', 'h2', 'out'] });
+  });
+
+  it('logistic regression: the file names both; automatic would be its one loss op (the l2 term), with no prediction', () => {
+    const p = example('logistic-regression');
+    const objective = choices(p, 'objective');
+    expect(objective.auto).toBe('reg');
+    expect(objective.ids).toEqual(expect.arrayContaining(['L', 'reg', 'nll', 'score']));
+    // per-example values are objectives too (their batch mean is minimised)
+    expect(objective.ids.every((id) => [[], [null]].some((s) => JSON.stringify(analyze(p.graph.nodes).shapes.get(id)) === JSON.stringify(s)))).toBe(true);
+    expect(choices(p, 'prediction').auto).toBeUndefined();
+  });
+
+  it('two losses: no automatic objective, both offered', () => {
+    const p = example('spiral');
+    const two = { ...p, graph: { nodes: [...p.graph.nodes, { id: 'loss2', op: 'softmax_cross_entropy', inputs: { logits: 'h2', labels: 'y' } }] } };
+    expect(choices(two, 'objective')).toEqual({ ids: ['loss', 'loss2'] });
+    expect(choices(two, 'prediction')).toEqual({ ids: ['h1', 'h2', 'out'] });
+    // the prediction's automatic choice follows the objective named
+    expect(choices(setTrainingValue(two, ['objective'], 'loss2'), 'prediction').auto).toBe('h2');
+  });
+});
+

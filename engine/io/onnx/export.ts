@@ -75,7 +75,7 @@ export function onnxModel(project: Project, weights: Readonly<Record<string, Ten
   const nodes = project.graph.nodes;
   const { prediction } = resolveTargets(nodes, withTrainingDefaults(project.training));
   if (prediction === undefined) {
-    throw new StudioError('there is nothing to export: the project has no prediction node (set training.prediction, or feed a loss)');
+    throw new StudioError('there is nothing to export: the project has no prediction node (set training.prediction: Prediction, in the app\'s Training section; or feed a loss)');
   }
   const e = expandGraph(nodes, { batch: null, mode: 'infer' });
   throwGraphErrors(e.errors);

@@ -4,10 +4,11 @@
  * input nodes' features and shape. Everything here is a pure function of its arguments; `importCsv` returns a new
  * project and never mutates the one it gets (the undo history keeps old documents by reference).
  */
-import { opSpec, type LabelKind } from '../../../engine/graph/catalogue';
+import type { LabelKind } from '../../../engine/graph/catalogue';
 import type { DataSpec, Project, ProjectNode } from '../../../engine/io/project';
 import type { CsvInspectionInfo as CsvInspection } from '../../../engine/protocol/messages';
 import { inputFeaturesOf, inputNodes, validationProblem } from './data-edit';
+import { trainingTargets } from './training-settings';
 
 export type { CsvInspection };
 export type ColumnType = CsvInspection['columns'][number]['type'];
@@ -306,22 +307,6 @@ function fittedInput(node: ProjectNode, inspection: CsvInspection, ch: WizardCho
 }
 
 // ---- the graph's other end: the label and the prediction ---------------------------------------------------------
-
-/**
- * The objective and the prediction as the engine defaults them (engine/train/program.ts resolveTargets, which the
- * renderer does not bundle; a unit test holds the two together): the objective is `training.objective`, else the
- * one loss node; the prediction is `training.prediction`, else the node feeding the objective's first port when
- * the objective is a loss. Undefined where the engine would refuse or find none.
- */
-export function trainingTargets(p: Project): { objective?: ProjectNode; prediction?: string } {
-  const nodes = p.graph.nodes;
-  const named = p.training?.objective;
-  const losses = nodes.filter((n) => opSpec(n.op)?.group === 'losses');
-  const objective = named !== undefined ? nodes.find((n) => n.id === named) : losses.length === 1 ? losses[0] : undefined;
-  const spec = objective ? opSpec(objective.op) : undefined;
-  const prediction = p.training?.prediction ?? (spec?.group === 'losses' ? objective?.inputs?.[spec.inputs[0]] : undefined);
-  return { objective, prediction };
-}
 
 /** Whether a numeric label column can hold class indices 0..K-1 (whole numbers from 0, as far as the inspection says). */
 function classIndices(col: ColumnInfo): boolean {

@@ -4,7 +4,9 @@
  * training panel draws them; edits go through `setTrainingValue`, which writes (or, for undefined, removes) one key.
  */
 import type { AttrSpec } from '../../../engine/graph/attrs';
-import { DEFAULT_TRAINING, type OptimizerSpec, type Project, type ResolvedTraining, type TrainingSpec } from '../../../engine/io/project';
+import { opSpec } from '../../../engine/graph/catalogue';
+import { DEFAULT_TRAINING, type OptimizerSpec, type Project, type ProjectNode, type ResolvedTraining, type TrainingSpec } from '../../../engine/io/project';
+import type { Shape } from '../../../engine/ir/shape';
 
 export type SettingPath = readonly ['optimizer', keyof OptimizerSpec] | readonly [Exclude<keyof TrainingSpec, 'optimizer'>];
 
@@ -53,3 +55,45 @@ export function setTrainingValue(project: Project, path: SettingPath, value: unk
   else t[path[0]] = value;
   return { ...project, training: t as TrainingSpec };
 }
+
+// ---- the objective and the prediction -----------------------------------------------------------------------------
+
+/**
+ * The objective and the prediction as the engine defaults them (engine/train/program.ts resolveTargets, which the
+ * renderer does not bundle; a unit test holds the two together): the objective is `training.objective`, else the
+ * one loss node, else (no loss at all) the one node that feeds nothing; the prediction is `training.prediction`,
+ * else the node feeding the objective's first port when the objective is a loss. Undefined where the engine would
+ * refuse or find none.
+ */
+export function trainingTargets(p: Project): { objective?: ProjectNode; prediction?: string } {
+  const nodes = p.graph.nodes;
+  const named = p.training?.objective;
+  const losses = nodes.filter((n) => opSpec(n.op)?.group === 'losses');
+  const sinks = nodes.filter((n) => !nodes.some((m) => Object.values(m.inputs ?? {}).includes(n.id)));
+  const found = losses.length === 1 ? losses[0] : losses.length === 0 && sinks.length === 1 ? sinks[0] : undefined;
+  const objective = named !== undefined ? nodes.find((n) => n.id === named) : found;
+  const spec = objective ? opSpec(objective.op) : undefined;
+  const prediction = p.training?.prediction ?? (spec?.group === 'losses' ? objective?.inputs?.[spec.inputs[0]] : undefined);
+  return { objective, prediction };
+}
+
+export type Target = 'objective' | 'prediction';
+
+/**
+ * What the training panel offers for `training.objective` or `training.prediction`: what the engine picks without
+ * the key (`auto`, undefined where it would find none), and the nodes that can be it (objective: a scalar or one
+ * value per example, which is then averaged; prediction: any value but a loss's), sources apart, in graph order.
+ */
+export function targetChoices(p: Project, shapes: ReadonlyMap<string, Shape>, which: Target): { auto?: string; ids: string[] } {
+  const { [which]: _dropped, ...rest } = p.training ?? {};
+  const unset = trainingTargets({ ...p, training: rest });
+  const auto = which === 'objective' ? unset.objective?.id : unset.prediction;
+  const fits = (n: ProjectNode) => {
+    const group = opSpec(n.op)?.group;
+    const shape = shapes.get(n.id);
+    if (!shape || group === 'sources') return false;
+    return which === 'objective' ? shape.length === 0 || (shape.length === 1 && shape[0] === null) : group !== 'losses';
+  };
+  return { ...(auto !== undefined ? { auto } : {}), ids: p.graph.nodes.filter(fits).map((n) => n.id) };
+}
+
