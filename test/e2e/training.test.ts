@@ -164,7 +164,7 @@ describe('training in Chromium against web mode', () => {
     await app.clickPane();
     const objective = app.inspector.getByLabel('Objective', { exact: true });
     const prediction = app.inspector.getByLabel('Prediction', { exact: true });
-    const options = (select: typeof objective) => select.locator('option').evaluateAll((os) => os.map((o) => (o as HTMLOptionElement).value));
+    const options = (select: typeof objective) => select.locator('option').evaluateAll((os) => os.map((o) => (o as unknown as { value: string }).value));
     // the file names both; the objective's choices are the scalars and per-example values, no source among them
     expect(await objective.inputValue()).toBe('L');
     expect(await prediction.inputValue()).toBe('score');

@@ -167,10 +167,11 @@ describe.each(CASES)('train $name --json (saved settings)', (c) => {
       expect(w.tensors[name].data.every(Number.isFinite), name).toBe(true);
     }
     for (const id of c.standardized) expect(w.tensors[`data.${id}.std`].data.every((s) => s > 0)).toBe(true);
-    // Dense weights are [out, in] (PyTorch's layout).
+    // Dense weights are [out, in] (PyTorch's layout); a bias unless the layer has none.
     for (const n of project.graph.nodes.filter((x) => x.op === 'dense')) {
       expect(w.tensors[`${n.id}.weight`].shape[0]).toBe(n.attrs!.units);
-      expect(w.tensors[`${n.id}.bias`].shape).toEqual([n.attrs!.units]);
+      if (n.attrs!.bias === false) expect(w.tensors[`${n.id}.bias`]).toBeUndefined();
+      else expect(w.tensors[`${n.id}.bias`].shape).toEqual([n.attrs!.units]);
     }
   });
 });
