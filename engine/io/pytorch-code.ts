@@ -15,7 +15,7 @@ import { opSpec, type Attrs } from '../graph/catalogue';
 import { expandGraph, type Expansion, type GraphNode } from '../graph/expand';
 import { pair } from '../graph/attrs';
 import { normAxes, normAxis, type Shape } from '../ir/shape';
-import { resolveTargets, throwGraphErrors } from '../train/program';
+import { NO_PREDICTION, resolveTargets, throwGraphErrors } from '../train/program';
 import { StudioError } from '../util/errors';
 import type { Project } from './project';
 
@@ -85,7 +85,7 @@ class Writer {
     this.e = expandGraph(this.nodes, { batch: null, mode: 'infer' });
     throwGraphErrors(this.e.errors);
     const targets = resolveTargets(this.nodes, project.training ?? {});
-    if (targets.prediction === undefined) throw new StudioError('the project has no prediction node: set training.prediction (Prediction, in the app\'s Training section)');
+    if (targets.prediction === undefined) throw new StudioError(NO_PREDICTION);
     this.prediction = targets.prediction;
     this.objective = targets.objective;
     this.standardized = project.data?.standardize === true;

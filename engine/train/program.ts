@@ -26,6 +26,9 @@ export function throwGraphErrors(errors: readonly GraphError[]): void {
   throw new StudioError(e.message + more, { node: e.node, port: e.port ?? (e.attr ? `attrs.${e.attr}` : undefined) });
 }
 
+/** What predicting, exporting or accuracy needs where resolveTargets finds no prediction. */
+export const NO_PREDICTION = "the project has no prediction node: set training.prediction (Prediction, in the app's Training section), or feed a loss";
+
 /**
  * The objective (default: the one loss node), the prediction (default: the node feeding the loss's first port)
  * and the label node (the one label node feeding the objective, if any).

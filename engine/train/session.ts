@@ -13,7 +13,7 @@ import type { Tensor } from '../io/safetensors';
 import { StudioError } from '../util/errors';
 import { Feeder } from './feed';
 import { addToConfusion, emptyConfusion } from './metrics';
-import { evalProgram, flowKey, flowProgram, layersOf, resolveTargets, throwGraphErrors, trainProgram, type Edge, type Targets } from './program';
+import { evalProgram, flowKey, flowProgram, layersOf, NO_PREDICTION, resolveTargets, throwGraphErrors, trainProgram, type Edge, type Targets } from './program';
 
 export interface StepResult {
   /** 1-based optimizer step. */
@@ -681,7 +681,7 @@ export class Session {
 
   /** The prediction node's output for each row (flat, row-major per row). */
   async predict(rows: ArrayLike<number>): Promise<Float32Array[]> {
-    if (!this.targets.prediction) throw new StudioError('the project has no prediction node: set training.prediction (Prediction, in the app\'s Training section)');
+    if (!this.targets.prediction) throw new StudioError(NO_PREDICTION);
     if (this.pending.length) await this.drain();
     const out: Float32Array[] = [];
     for (let i = 0; i < rows.length; i += EVAL_BATCH) {
@@ -707,7 +707,7 @@ export class Session {
    * example), training included.
    */
   async predictFeatures(raw: Float32Array, n: number): Promise<Float32Array> {
-    if (!this.targets.prediction) throw new StudioError('the project has no prediction node: set training.prediction (Prediction, in the app\'s Training section)');
+    if (!this.targets.prediction) throw new StudioError(NO_PREDICTION);
     const width = this.dataset.featureNames.length;
     if (raw.length !== n * width) throw new Error(`predictFeatures: ${raw.length} values for ${n} rows of ${width}`);
     if (this.pending.length) await this.drain();

@@ -120,7 +120,7 @@ describe('export --format onnx, every project', () => {
     expect((await cli('train', f, '--steps', '1', '--out', w)).code).toBe(0);
     const r = await cli('export', f, '--weights', w, '--format', 'onnx', '--out', join(tmp, 'nothing.onnx'));
     expect(r.code).toBe(1);
-    expect(r.stderr).toMatch(/nothing to export: the project has no prediction node \(set training\.prediction/);
+    expect(r.stderr).toMatch(/nothing to export: the project has no prediction node: set training\.prediction/);
     expect(readdirSync(tmp)).not.toContain('nothing.onnx');
   });
 });

@@ -11,7 +11,7 @@ import { opSpec, tensorValue, type Attrs } from '../../graph/catalogue';
 import { pair } from '../../graph/attrs';
 import { expandGraph, type Expansion, type GraphNode } from '../../graph/expand';
 import { lastTwoSwapped, normAxes, normAxis, type Shape } from '../../ir/shape';
-import { resolveTargets, throwGraphErrors } from '../../train/program';
+import { NO_PREDICTION, resolveTargets, throwGraphErrors } from '../../train/program';
 import { withTrainingDefaults, type Project } from '../project';
 import type { Tensor } from '../safetensors';
 import { StudioError } from '../../util/errors';
@@ -75,7 +75,7 @@ export function onnxModel(project: Project, weights: Readonly<Record<string, Ten
   const nodes = project.graph.nodes;
   const { prediction } = resolveTargets(nodes, withTrainingDefaults(project.training));
   if (prediction === undefined) {
-    throw new StudioError('there is nothing to export: the project has no prediction node (set training.prediction: Prediction, in the app\'s Training section; or feed a loss)');
+    throw new StudioError(`there is nothing to export: ${NO_PREDICTION}`);
   }
   const e = expandGraph(nodes, { batch: null, mode: 'infer' });
   throwGraphErrors(e.errors);
