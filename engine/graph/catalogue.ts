@@ -191,8 +191,8 @@ function windowOf(x: IRNode, a: Attrs, padding: unknown): { kh: number; kw: numb
   let ph: number;
   let pw: number;
   if (padding === 'same') {
-    if (kh % 2 === 0 || kw % 2 === 0) throw new ShapeError('padding "same" needs an odd kernel size');
-    if (sh !== 1 || sw !== 1) throw new ShapeError('padding "same" needs stride 1');
+    if (kh % 2 === 0 || kw % 2 === 0) throw new ShapeError(`padding "same" needs an odd kernel size, not ${kh}x${kw}`, undefined, 'padding');
+    if (sh !== 1 || sw !== 1) throw new ShapeError(`padding "same" needs stride 1, not ${sh}x${sw}`, undefined, 'padding');
     [ph, pw] = [(kh - 1) / 2, (kw - 1) / 2];
   } else [ph, pw] = pair(padding ?? 0);
   if (x.shape.length !== 4) throw new ShapeError(`expects an NCHW image batch [B, C, H, W], got ${formatShape(x.shape)}`, 'x');

@@ -174,8 +174,8 @@ export function expandGraph(nodes: readonly GraphNode[], opts: { batch: Dim; mod
     } catch (e) {
       if (!(e instanceof ShapeError)) throw e;
       params.length = paramMark;
-      const port = e.port ?? (spec.inputs.length === 1 ? spec.inputs[0] : undefined);
-      errors.push({ node: id, port, message: e.message });
+      if (e.attr) errors.push({ node: id, attr: e.attr, message: e.message });
+      else errors.push({ node: id, port: e.port ?? (spec.inputs.length === 1 ? spec.inputs[0] : undefined), message: e.message });
     } finally {
       b.origin = undefined;
     }

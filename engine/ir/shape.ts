@@ -10,6 +10,8 @@ export class ShapeError extends Error {
   constructor(
     message: string,
     readonly port?: string,
+    /** The node's attribute at fault, where the inputs are not (the inspector shows it under that field). */
+    readonly attr?: string,
   ) {
     super(message);
     this.name = 'ShapeError';

@@ -635,6 +635,8 @@ export interface GraphErrorCase {
   readonly node: string;
   /** The port named; undefined where no one port is at fault. */
   readonly port: string | undefined;
+  /** The attribute named instead, where it is at fault. */
+  readonly attr?: string;
   readonly message?: RegExp;
 }
 
@@ -728,10 +730,20 @@ export const GRAPH_ERRORS: readonly GraphErrorCase[] = [
     port: 'x',
   },
   {
-    name: "conv2d: padding 'same' with an even kernel",
+    name: "conv2d: padding 'same' with an even kernel, the padding at fault",
     nodes: [input('x', [1, 4, 4]), node('y', 'conv2d', { x: 'x' }, { kernel: 2, padding: 'same' })],
     node: 'y',
-    port: 'x',
+    port: undefined,
+    attr: 'padding',
+    message: /odd kernel size, not 2x2/,
+  },
+  {
+    name: "conv2d: padding 'same' with stride 2, the padding at fault",
+    nodes: [input('x', [1, 4, 4]), node('y', 'conv2d', { x: 'x' }, { kernel: 3, stride: 2, padding: 'same' })],
+    node: 'y',
+    port: undefined,
+    attr: 'padding',
+    message: /needs stride 1, not 2x2/,
   },
   {
     name: 'dense: a scalar parameter has no feature axis',

@@ -254,8 +254,10 @@ describe('shape rules', () => {
     for (const batch of [null, 3]) {
       const e = expandGraph(c.nodes, { batch, mode: 'eval' });
       expect(e.errors, `batch ${batch}`).toEqual([
-        expect.objectContaining({ node: c.node, port: c.port, ...(c.message ? { message: expect.stringMatching(c.message) } : {}) }),
+        expect.objectContaining({ node: c.node, ...(c.attr ? { attr: c.attr } : { port: c.port }), ...(c.message ? { message: expect.stringMatching(c.message) } : {}) }),
       ]);
+      // an attribute at fault names no port
+      if (c.attr) expect(e.errors[0].port).toBeUndefined();
     }
   });
 });
