@@ -341,7 +341,12 @@ const LINALG: OpSpec[] = [
         if (x.shape.length < 2) throw new ShapeError(`needs rank >= 2 to swap the last two axes, got ${formatShape(x.shape)}`, 'x');
         return b.transposeLast2(x);
       }
-      return b.transpose(x, a.perm as number[]);
+      const perm = a.perm as number[];
+      const rank = x.shape.length;
+      if (perm.length !== rank || [...perm].sort((p, q) => p - q).some((p, i) => p !== i)) {
+        throw new ShapeError(`perm ${JSON.stringify(perm)} is not an order of the ${rank} axes of ${formatShape(x.shape)}`, undefined, 'perm');
+      }
+      return b.transpose(x, perm);
     },
   },
   {
@@ -381,7 +386,7 @@ const LINALG: OpSpec[] = [
     doc: 'Joins a and b along an axis (not the batch dimension).',
     expand: (ctx, x, a) => {
       const axis = normAxis(a.axis as number, x.a.shape.length);
-      if (axis === 0 && (ctx.batched(x.a) || ctx.batched(x.b))) throw new ShapeError('cannot concatenate along the batch dimension', 'b');
+      if (axis === 0 && (ctx.batched(x.a) || ctx.batched(x.b))) throw new ShapeError('cannot concatenate along the batch dimension', undefined, 'axis');
       return ctx.b.concat(x.a, x.b, axis);
     },
   },

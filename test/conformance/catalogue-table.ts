@@ -680,10 +680,19 @@ export const GRAPH_ERRORS: readonly GraphErrorCase[] = [
     port: 'x',
   },
   {
-    name: 'transpose: perm repeats an axis',
+    name: 'transpose: perm repeats an axis, the perm at fault',
     nodes: [input('x', [2, 3]), node('y', 'transpose', { x: 'x' }, { perm: [0, 1, 1] })],
     node: 'y',
-    port: 'x',
+    port: undefined,
+    attr: 'perm',
+    message: /perm \[0,1,1\] is not an order of the 3 axes of \[(B|3), 2, 3\]/,
+  },
+  {
+    name: 'transpose: perm of another rank, the perm at fault',
+    nodes: [input('x', [2, 3]), node('y', 'transpose', { x: 'x' }, { perm: [0, 2, 1, 3] })],
+    node: 'y',
+    port: undefined,
+    attr: 'perm',
   },
   {
     name: 'transpose: default swap of a rank-1 tensor',
@@ -698,10 +707,11 @@ export const GRAPH_ERRORS: readonly GraphErrorCase[] = [
     port: 'b',
   },
   {
-    name: 'concat: along the batch dimension',
+    name: 'concat: along the batch dimension, the axis at fault',
     nodes: [input('u', [2]), input('w', [2]), node('y', 'concat', { a: 'u', b: 'w' }, { axis: 0 })],
     node: 'y',
-    port: 'b',
+    port: undefined,
+    attr: 'axis',
     message: /batch/,
   },
   {
