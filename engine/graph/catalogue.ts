@@ -138,9 +138,14 @@ function logSoftmax(b: Builder, x: IRNode, axis: number): IRNode {
 }
 
 /** Default reduction axes: all but the batch dimension (when there is one). */
+/** The axes a reduction sums over; axes the node names that do not fit its input are that attribute's error. */
 function reductionAxes(ctx: ExpandCtx, x: IRNode, a: Attrs): number[] {
-  if (a.axes !== undefined) return normAxes(a.axes as number[], x.shape.length);
-  return [...x.shape.keys()].filter((i) => !(i === 0 && ctx.batched(x)));
+  if (a.axes === undefined) return [...x.shape.keys()].filter((i) => !(i === 0 && ctx.batched(x)));
+  try {
+    return normAxes(a.axes as number[], x.shape.length);
+  } catch (e) {
+    throw e instanceof ShapeError ? new ShapeError(e.message, undefined, 'axes') : e;
+  }
 }
 
 function reductionBatched(a: Attrs, x: { batched: boolean; shape: Shape }): boolean {

@@ -715,10 +715,20 @@ export const GRAPH_ERRORS: readonly GraphErrorCase[] = [
     message: /batch/,
   },
   {
-    name: 'sum: an axis out of range',
+    name: 'sum: an axis out of range, the axes at fault',
     nodes: [input('x', [2]), node('y', 'sum', { x: 'x' }, { axes: [3] })],
     node: 'y',
-    port: 'x',
+    port: undefined,
+    attr: 'axes',
+    message: /axis 3 is out of range for a tensor of rank 2/,
+  },
+  {
+    name: 'mean: axes that repeat an axis, the axes at fault',
+    nodes: [input('x', [2, 3]), node('y', 'mean', { x: 'x' }, { axes: [1, -2] })],
+    node: 'y',
+    port: undefined,
+    attr: 'axes',
+    message: /repeat an axis/,
   },
   {
     name: 'maxpool2d: the window is larger than the image',
