@@ -7,7 +7,7 @@ import { describe, expect, it } from 'vitest';
 import type { Project } from '../../engine/io/project';
 import { blankProject } from '../../renderer/src/lib/graph';
 import { SeriesLog } from '../../renderer/src/lib/series-log';
-import { setTrainingValue, targetChoices, trainingValue, TRAINING_SETTINGS } from '../../renderer/src/lib/training-settings';
+import { predictionProblem, setTrainingValue, targetChoices, trainingValue, TRAINING_SETTINGS } from '../../renderer/src/lib/training-settings';
 import { analyze } from '../../renderer/src/lib/analysis';
 import { readFileSync } from 'node:fs';
 import { parseProject } from '../../engine/io/project';
@@ -120,6 +120,19 @@ describe('the objective and the prediction the training panel offers', () => {
     expect(choices(two, 'prediction')).toEqual({ ids: ['h1', 'h2', 'out'] });
     // the prediction's automatic choice follows the objective named
     expect(choices(setTrainingValue(two, ['objective'], 'loss2'), 'prediction').auto).toBe('h2');
+  });
+
+  it('warns of a prediction that gives another number of values per example than the loss scores', () => {
+    const p = example('spiral');
+    const problem = (q: Project) => predictionProblem(q, analyze(q.graph.nodes).shapes);
+    expect(problem(p)).toBeUndefined();
+    expect(problem(setTrainingValue(p, ['prediction'], 'out'))).toBeUndefined();
+    expect(problem(setTrainingValue(p, ['prediction'], 'h1'))).toBe('h1 gives 32 values per example, the loss scores 3 (out): accuracy and the boundary would not match it');
+    // a softmax of the logits has as many values as they do
+    const soft = { ...p, graph: { nodes: [...p.graph.nodes, { id: 'probs', op: 'softmax', inputs: { x: 'out' } }] } };
+    expect(problem(setTrainingValue(soft, ['prediction'], 'probs'))).toBeUndefined();
+    // no loss to score against: nothing to compare
+    expect(problem(example('logistic-regression'))).toBeUndefined();
   });
 });
 

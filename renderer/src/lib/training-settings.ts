@@ -97,3 +97,19 @@ export function targetChoices(p: Project, shapes: ReadonlyMap<string, Shape>, wh
   return { ...(auto !== undefined ? { auto } : {}), ids: p.graph.nodes.filter(fits).map((n) => n.id) };
 }
 
+/**
+ * Why the prediction the file names does not fit the loss it would be scored against, if it does not: it gives
+ * another number of values per example than the loss's first input (what the automatic prediction would be), so
+ * accuracy would take the argmax over the wrong classes (a hidden layer's 32 features against 3 classes).
+ */
+export function predictionProblem(p: Project, shapes: ReadonlyMap<string, Shape>): string | undefined {
+  const named = p.training?.prediction;
+  const auto = targetChoices(p, shapes, 'prediction').auto;
+  if (named === undefined || auto === undefined || named === auto) return undefined;
+  const [mine, theirs] = [shapes.get(named), shapes.get(auto)];
+  if (!mine || !theirs) return undefined;
+  const width = (s: Shape) => (s.length > 1 ? (s[s.length - 1] ?? 1) : 1);
+  if (width(mine) === width(theirs)) return undefined;
+  return `${named} gives ${width(mine)} values per example, the loss scores ${width(theirs)} (${auto}): accuracy and the boundary would not match it`;
+}
+
