@@ -137,15 +137,22 @@ function logSoftmax(b: Builder, x: IRNode, axis: number): IRNode {
   return b.sub(shifted, b.ln(b.sum(b.exp(shifted), ax, true)));
 }
 
-/** Default reduction axes: all but the batch dimension (when there is one). */
-/** The axes a reduction sums over; axes the node names that do not fit its input are that attribute's error. */
+/** `f`'s shape errors as errors of the node's attribute `attr`, which is at fault there (shown under its field). */
+function attrFault<T>(attr: string, f: () => T): T {
+  try {
+    return f();
+  } catch (e) {
+    throw e instanceof ShapeError ? new ShapeError(e.message, undefined, attr) : e;
+  }
+}
+
+/**
+ * The axes a reduction sums over: the node's (where they do not fit its input, that attribute's error), else all but
+ * the batch dimension.
+ */
 function reductionAxes(ctx: ExpandCtx, x: IRNode, a: Attrs): number[] {
   if (a.axes === undefined) return [...x.shape.keys()].filter((i) => !(i === 0 && ctx.batched(x)));
-  try {
-    return normAxes(a.axes as number[], x.shape.length);
-  } catch (e) {
-    throw e instanceof ShapeError ? new ShapeError(e.message, undefined, 'axes') : e;
-  }
+  return attrFault('axes', () => normAxes(a.axes as number[], x.shape.length));
 }
 
 function reductionBatched(a: Attrs, x: { batched: boolean; shape: Shape }): boolean {
@@ -346,12 +353,8 @@ const LINALG: OpSpec[] = [
         if (x.shape.length < 2) throw new ShapeError(`needs rank >= 2 to swap the last two axes, got ${formatShape(x.shape)}`, 'x');
         return b.transposeLast2(x);
       }
-      const perm = a.perm as number[];
-      const rank = x.shape.length;
-      if (perm.length !== rank || [...perm].sort((p, q) => p - q).some((p, i) => p !== i)) {
-        throw new ShapeError(`perm ${JSON.stringify(perm)} is not an order of the ${rank} axes of ${formatShape(x.shape)}`, undefined, 'perm');
-      }
-      return b.transpose(x, perm);
+      // the op's own check: a perm that is not a permutation of x's axes
+      return attrFault('perm', () => b.transpose(x, a.perm as number[]));
     },
   },
   {

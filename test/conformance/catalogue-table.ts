@@ -685,7 +685,7 @@ export const GRAPH_ERRORS: readonly GraphErrorCase[] = [
     node: 'y',
     port: undefined,
     attr: 'perm',
-    message: /perm \[0,1,1\] is not an order of the 3 axes of \[(B|3), 2, 3\]/,
+    message: /perm \[0,1,1\] is not a permutation of the 3 axes of \[(B|3), 2, 3\]/,
   },
   {
     name: 'transpose: perm of another rank, the perm at fault',
