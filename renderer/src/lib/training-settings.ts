@@ -99,12 +99,12 @@ export function targetChoices(p: Project, shapes: ReadonlyMap<string, Shape>, wh
 
 /**
  * Why the prediction the file names does not fit the loss it would be scored against, if it does not: it gives
- * another number of values per example than the loss's first input (what the automatic prediction would be), so
- * accuracy would take the argmax over the wrong classes (a hidden layer's 32 features against 3 classes).
+ * another number of values per example than the loss's first input (`auto`, the automatic prediction, which the
+ * training panel has already), so accuracy would take the argmax over the wrong classes (a hidden layer's 32 features
+ * against 3 classes).
  */
-export function predictionProblem(p: Project, shapes: ReadonlyMap<string, Shape>): string | undefined {
+export function predictionProblem(p: Project, shapes: ReadonlyMap<string, Shape>, auto = targetChoices(p, shapes, 'prediction').auto): string | undefined {
   const named = p.training?.prediction;
-  const auto = targetChoices(p, shapes, 'prediction').auto;
   if (named === undefined || auto === undefined || named === auto) return undefined;
   const [mine, theirs] = [shapes.get(named), shapes.get(auto)];
   if (!mine || !theirs) return undefined;
