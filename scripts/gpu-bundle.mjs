@@ -38,7 +38,7 @@ await build({
 });
 // The examples that conformance.mjs trains, with their data.
 mkdirSync(join(out, 'examples', 'data'), { recursive: true });
-for (const f of ['spiral.bpstudio', 'digits.bpstudio', 'digit-images.bpstudio', 'wine.bpstudio', join('data', 'digits.csv'), join('data', 'wine.csv'), join('data', 'digit-images')]) {
+for (const f of ['spiral.bpstudio', 'digits.bpstudio', 'digit-images.bpstudio', 'wine.bpstudio', 'sine.bpstudio', join('data', 'digits.csv'), join('data', 'wine.csv'), join('data', 'digit-images')]) {
   cpSync(join(root, 'examples', f), join(out, 'examples', f), { recursive: true });
 }
 /**

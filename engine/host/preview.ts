@@ -1,7 +1,8 @@
 /**
  * data.preview: the project's data loaded as training loads it (before any split or standardisation), described
  * for the data panel: the first rows, the class balance, which columns feed which input, for two-feature data
- * the points of a scatter plot, and for image data a grid of samples per class.
+ * the points of a scatter plot (for one feature and a real label, the feature against the label), and for image
+ * data a grid of samples per class.
  */
 import { expandFeatureNames } from '../data/csv-encode';
 import type { OnProgress } from '../data/csv-load';
@@ -68,9 +69,9 @@ export function describeDataset(ds: Dataset, project: Pick<Project, 'graph'>): D
   }
   const images = imageGrid(ds);
   if (images) out.images = images;
-  const plane = planeOf(ds, out.inputs);
-  if (plane) {
-    const [a, b] = plane;
+  const columns = scatterColumns(ds, out.inputs);
+  if (columns) {
+    const [a, b] = columns;
     const n = Math.min(ds.rows, PREVIEW_POINTS);
     const x1: number[] = [];
     const x2: number[] = [];
@@ -78,10 +79,13 @@ export function describeDataset(ds: Dataset, project: Pick<Project, 'graph'>): D
     for (let i = 0; i < n; i++) {
       const r = n === ds.rows ? i : Math.floor((i * ds.rows) / n);
       x1.push(ds.features[r * width + a]);
-      x2.push(ds.features[r * width + b]);
+      x2.push(b === undefined ? label!.values[r] : ds.features[r * width + b]);
       y.push(label ? finiteOrNull(label.values[r]) : null);
     }
-    out.points = { features: [ds.featureNames[a], ds.featureNames[b]], x1, x2, label: y, sampled: n < ds.rows };
+    out.points =
+      b === undefined
+        ? { features: [ds.featureNames[a], label!.name], x1, x2, label: y, sampled: n < ds.rows, labelAxis: true }
+        : { features: [ds.featureNames[a], ds.featureNames[b]], x1, x2, label: y, sampled: n < ds.rows };
   }
   return out;
 }
@@ -103,11 +107,18 @@ function inputColumns(ds: Dataset, project: Pick<Project, 'graph'>): { id: strin
     });
 }
 
-/** The two columns of a scatter plot: the ones the inputs read when they are two, else the data's when it has two. */
-function planeOf(ds: Dataset, inputs: { features: string[] }[]): [number, number] | undefined {
-  const read = new Set(inputs.flatMap((i) => i.features));
-  const names = read.size === 2 ? [...read] : ds.featureNames.length === 2 ? ds.featureNames : [];
+/**
+ * The feature columns of a scatter plot. With a real label and one column read by the inputs (or, where they read
+ * none, the data's only one): that column, drawn against the label. Else the two the inputs read, or failing that
+ * the data's when it has two.
+ */
+function scatterColumns(ds: Dataset, inputs: { features: string[] }[]): [number, number] | [number] | undefined {
+  const read = [...new Set(inputs.flatMap((i) => i.features))];
+  const index = (names: readonly string[]) => names.map((f) => ds.featureNames.indexOf(f)).sort((x, y) => x - y);
+  const line = read.length === 1 ? read : read.length === 0 && ds.featureNames.length === 1 ? ds.featureNames : [];
+  if (ds.label?.kind === 'real' && line.length === 1) return [index(line)[0]];
+  const names = read.length === 2 ? read : ds.featureNames.length === 2 ? ds.featureNames : [];
   if (names.length !== 2) return undefined;
-  const [a, b] = names.map((f) => ds.featureNames.indexOf(f)).sort((x, y) => x - y);
+  const [a, b] = index(names);
   return [a, b];
 }

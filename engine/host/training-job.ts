@@ -8,8 +8,9 @@
  * carrying everything since the last one, decimated to at most 100 points; the update/weight ratio is measured on
  * one step per train.progress (the weights copied before and after it), and so is the gradient along each edge of
  * the graph (Session.flowNorms: one more forward and backward pass, on that step's batch; about one step's time, so
- * 0.1% on the spiral example); the decision boundary (a forward pass over a 64 x 64 grid) is computed at most once a
- * second of running (and at most 0.5% of the time), after at least 250 steps; events carry their numbers to 7
+ * 0.1% on the spiral example); the decision boundary (a forward pass over a 64 x 64 grid; for a one-feature
+ * regression, the fitted curve, over 256 points) is computed at most once a second of running (and at most 0.5% of
+ * the time), after at least 250 steps; events carry their numbers to 7
  * significant digits (half the JSON of full doubles). Measured on the spiral example, each of these costs up to
  * about 0.5% of the steps per second: the flush (JSON for the IPC channel) most, then the turns of the event loop
  * between slices and the boundary.
@@ -72,13 +73,19 @@ interface Range {
   max: number;
 }
 
-/** The plane of a two-feature input: the columns, their ranges over the data, and the boundary grid's extents. */
-interface Plane {
-  columns: [number, number];
-  features: [string, string];
-  x1: Range;
-  x2: Range;
-  grid: { x1: Range; x2: Range };
+/** Points of the fitted curve (train.fit). */
+export const CURVE_POINTS = 256;
+
+/**
+ * What the job draws the prediction over: the plane of a two-feature input (the decision boundary) or the line of a
+ * one-feature input with a real label (the fitted curve). The feature columns, their ranges over the data, and the
+ * grid's extents (the ranges padded).
+ */
+interface Area {
+  columns: number[];
+  features: string[];
+  ranges: Range[];
+  grid: Range[];
 }
 
 /** A data range and 5% more on each side (a constant column: 1 on each side). */
@@ -101,7 +108,7 @@ export class TrainingJob {
   private readonly emit: (event: EngineEvent) => void;
   private readonly layerIds: string[];
   private readonly classes: string[] | undefined;
-  private readonly plane: Plane | undefined;
+  private readonly area: Area | undefined;
   private readonly reading: Reading | undefined;
   private readonly accuracy: boolean;
   /** What each step asks of Session.nextStep: the validation confusion matrix at each epoch's end, when it has classes. */
@@ -122,7 +129,7 @@ export class TrainingJob {
   private flow: EngineEventOf<'train.progress'>['flow'] = null;
   private pendingEpochs: EpochInfo[] = [];
   private pendingConfusion: { epoch: number; classes: string[]; matrix: number[][] } | undefined;
-  private pendingBoundary: EngineEventOf<'train.boundary'> | undefined;
+  private pendingBoundary: EngineEventOf<'train.boundary' | 'train.fit'> | undefined;
   private flushTimer: ReturnType<typeof setTimeout> | undefined;
   private lastFlush = -Infinity;
 
@@ -131,7 +138,7 @@ export class TrainingJob {
   private segmentStep = 0;
   private rate = 0;
 
-  // decision boundary
+  // decision boundary or fitted curve: the features it is predicted at
   private grid: Float32Array | undefined;
   private backend: TrainJobInfo['backend'] & object;
   /** What a takeover's new Session starts from besides the checkpoint. */
@@ -170,8 +177,9 @@ export class TrainingJob {
     } else if (width === 1) {
       this.reading = { kind: 'score', threshold: this.classes ? s.scoreThreshold() : null };
     }
-    const columns = s.planeColumns;
-    if (columns && this.reading) {
+    const columns = s.inputColumns;
+    const regression = this.reading?.kind === 'score' && this.reading.threshold === null && s.targets.label?.kind === 'real';
+    if (columns && this.reading && (columns.length === 2 || (columns.length === 1 && regression))) {
       const ds = s.dataset;
       const range = (c: number) => {
         let min = Infinity;
@@ -183,9 +191,8 @@ export class TrainingJob {
         }
         return Number.isFinite(min) && Number.isFinite(max) ? { min, max } : { min: -1, max: 1 };
       };
-      const x1 = range(columns[0]);
-      const x2 = range(columns[1]);
-      this.plane = { columns, features: [ds.featureNames[columns[0]], ds.featureNames[columns[1]]], x1, x2, grid: { x1: padRange(x1), x2: padRange(x2) } };
+      const ranges = columns.map(range);
+      this.area = { columns, features: columns.map((c) => ds.featureNames[c]), ranges, grid: ranges.map(padRange) };
     }
   }
 
@@ -221,10 +228,18 @@ export class TrainingJob {
       hasAccuracy: this.accuracy,
       ...(label ? { labelKind: label.kind } : {}),
       ...(this.classes ? { classes: this.classes.slice() } : {}),
-      ...(this.plane ? { plane: { features: [...this.plane.features], x1: { ...this.plane.x1 }, x2: { ...this.plane.x2 } } } : {}),
+      ...this.areaInfo(),
       ...(replaced !== undefined ? { replaced } : {}),
       backend: { ...this.backend },
     };
+  }
+
+  /** The job info's plane (a decision boundary is drawn) or line (a fitted curve is). */
+  private areaInfo(): Pick<TrainJobInfo, 'plane' | 'line'> {
+    const a = this.area;
+    if (!a) return {};
+    if (a.columns.length === 1) return { line: { feature: a.features[0], x: { ...a.ranges[0] } } };
+    return { plane: { features: [...a.features], x1: { ...a.ranges[0] }, x2: { ...a.ranges[1] } } };
   }
 
   // ---- control ----------------------------------------------------------------------------------------------------
@@ -449,7 +464,7 @@ export class TrainingJob {
       }
       if (s.epoch >= this.epochs) return this.finishLocked();
       const t = this.now();
-      if (this.plane && this.lastStep - this.boundaryStep >= this.t.boundarySteps && t - this.boundaryTime >= this.boundaryGap) {
+      if (this.area && this.lastStep - this.boundaryStep >= this.t.boundarySteps && t - this.boundaryTime >= this.boundaryGap) {
         if (s.pendingSteps && (await this.drainLocked())) return this.finishLocked();
         await this.boundaryLocked();
       }
@@ -628,24 +643,24 @@ export class TrainingJob {
     }
   }
 
-  /** The prediction over the grid, sent with the next flush (nothing to do without a plane or new steps). */
+  /** The prediction over the area's grid, sent with the next flush (nothing to do without an area or new steps). */
   private async boundaryLocked(): Promise<void> {
-    const plane = this.plane;
+    const area = this.area;
     const reading = this.reading;
-    if (!plane || !reading || this.boundaryStep === this.lastStep) return;
+    if (!area || !reading || this.boundaryStep === this.lastStep) return;
     const started = this.now();
-    const side = this.t.grid;
-    const n = side * side;
-    const { x1, x2 } = plane.grid;
+    // The plane's grid is side x side, x1 along the rows; the line's, CURVE_POINTS along x.
+    const sides = area.columns.length === 1 ? [CURVE_POINTS] : [this.t.grid, this.t.grid];
+    const n = sides.reduce((a, b) => a * b, 1);
+    const at = (r: Range, side: number, i: number) => r.min + (i * (r.max - r.min)) / (side - 1);
     if (!this.grid) {
       const width = this.session.dataset.featureNames.length;
       const g = new Float32Array(n * width);
-      for (let j = 0; j < side; j++) {
-        for (let i = 0; i < side; i++) {
-          const at = (j * side + i) * width;
-          g[at + plane.columns[0]] = x1.min + (i * (x1.max - x1.min)) / (side - 1);
-          g[at + plane.columns[1]] = x2.min + (j * (x2.max - x2.min)) / (side - 1);
-        }
+      for (let k = 0; k < n; k++) {
+        const i = k % sides[0];
+        const j = Math.floor(k / sides[0]);
+        g[k * width + area.columns[0]] = at(area.grid[0], sides[0], i);
+        if (sides.length === 2) g[k * width + area.columns[1]] = at(area.grid[1], sides[1], j);
       }
       this.grid = g;
     }
@@ -655,22 +670,24 @@ export class TrainingJob {
       reading.kind === 'class'
         ? value.map((v) => (Number.isFinite(v) ? Math.round(v * 1e4) / 1e4 : null))
         : value.map((v) => (Number.isFinite(v) ? Number(v.toPrecision(5)) : null));
-    this.pendingBoundary = {
-      event: 'train.boundary',
-      job: this.id,
-      step: this.lastStep,
-      epoch: this.lastEpoch,
-      features: [...plane.features],
-      x1: { ...x1 },
-      x2: { ...x2 },
-      width: side,
-      height: side,
-      mode: reading.kind,
-      ...(this.classes ? { classes: this.classes.slice() } : {}),
-      ...(reading.kind === 'score' && reading.threshold !== null ? { threshold: reading.threshold } : {}),
-      predicted,
-      value: rounded,
-    };
+    const head = { job: this.id, step: this.lastStep, epoch: this.lastEpoch };
+    this.pendingBoundary =
+      sides.length === 1
+        ? { event: 'train.fit', ...head, feature: area.features[0], x: { ...area.grid[0] }, value: rounded }
+        : {
+            event: 'train.boundary',
+            ...head,
+            features: [...area.features],
+            x1: { ...area.grid[0] },
+            x2: { ...area.grid[1] },
+            width: sides[0],
+            height: sides[1],
+            mode: reading.kind,
+            ...(this.classes ? { classes: this.classes.slice() } : {}),
+            ...(reading.kind === 'score' && reading.threshold !== null ? { threshold: reading.threshold } : {}),
+            predicted,
+            value: rounded,
+          };
     this.boundaryStep = this.lastStep;
     this.boundaryTime = this.now();
     this.boundaryGap = Math.max(this.t.boundaryMs, 200 * (this.boundaryTime - started));

@@ -145,7 +145,7 @@ export type EngineMessage = Infer<typeof engineMessage>;
 //
 // Events are batched in time, so that thousands of steps a second neither slow training nor flood the renderer:
 // at most one train.progress and one train.epoch per 100 ms (each carrying everything since the one before), a
-// train.boundary at most once a second while running (and then only after 250 steps or more, and at most 0.5% of
+// train.boundary (or train.fit) at most once a second while running (and then only after 250 steps or more, and at most 0.5% of
 // the running time), and a train.state on every change of state. The steps before a state change are always
 // reported (train.progress, train.epoch) before its train.state, so the last step is always seen.
 
@@ -190,6 +190,12 @@ export const trainJobInfo = obj({
    * those columns' names and their ranges over all the dataset's rows. Only then are there train.boundary events.
    */
   plane: optional(obj({ features: arr(str), x1: range, x2: range })),
+  /**
+   * When the input nodes read one feature column, the label is real and the prediction one value per example (a
+   * regression of one variable): that column's name and its range over all the dataset's rows. Only then are there
+   * train.fit events.
+   */
+  line: optional(obj({ feature: str, x: range })),
   /** The job this one stopped (train.start while another was running or paused). */
   replaced: optional(int),
   /** The backend the job trains on, the WebGPU adapter where there is one, and why (training.backend, `auto`). */
@@ -263,9 +269,11 @@ export const dataPreview = obj({
   /**
    * For two-feature data (the input nodes read two columns in all, or, failing that, the data has two features):
    * the points, at most 4000 (evenly spaced through the rows when there are more), in the data's own units, with
-   * each point's label (class index, or value; null without a label).
+   * each point's label (class index, or value; null without a label). For one-feature data with a real label (the
+   * input nodes read one column in all, or, failing that, the data has one feature) with `labelAxis`: x1 is that
+   * feature and x2 the label, `features` their names.
    */
-  points: optional(obj({ features: arr(str), x1: arr(num), x2: arr(num), label: arr(nullable(num)), sampled: bool })),
+  points: optional(obj({ features: arr(str), x1: arr(num), x2: arr(num), label: arr(nullable(num)), sampled: bool, labelAxis: optional(bool) })),
   /** CSV data with the import's keys: the file's rows that are not rows of the dataset (`missing: drop`, `malformed: skip`). */
   dropped: optional(obj({ missing: int, malformed: int })),
   /**
@@ -444,6 +452,20 @@ export const engineEvent = union('event', {
     classes: optional(arr(str)),
     threshold: optional(num),
     predicted: arr(int),
+    value: arr(nullable(num)),
+  }),
+  /**
+   * The fitted curve of a one-variable regression (trainJobInfo.line): the prediction at `value.length` evenly
+   * spaced values of the feature, from x.min to x.max (the data's range and 5% more on each side), 5 significant
+   * digits, null where not finite. Sent as train.boundary is.
+   */
+  'train.fit': obj({
+    event: literal('train.fit'),
+    job: int,
+    step: int,
+    epoch: int,
+    feature: str,
+    x: range,
     value: arr(nullable(num)),
   }),
   /**

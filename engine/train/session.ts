@@ -269,15 +269,15 @@ export class Session {
   }
 
   /**
-   * The two feature columns (indices into `dataset.featureNames`) that the input nodes read, when they read two in
-   * all: the plane a decision boundary is drawn over. Undefined otherwise.
+   * The feature columns (indices into `dataset.featureNames`, ascending) that the input nodes read, when the
+   * prediction is per example: two make the plane a decision boundary is drawn over, one the line a fitted curve is.
+   * Undefined when the prediction is not per example.
    */
-  get planeColumns(): [number, number] | undefined {
+  get inputColumns(): number[] | undefined {
+    if (this.predictionWidth === undefined) return undefined;
     const seen = new Set<number>();
     for (const id of this.feeder.inputIds()) for (const c of this.feeder.columnsOf(id)!) seen.add(c);
-    if (seen.size !== 2 || this.predictionWidth === undefined) return undefined;
-    const [a, b] = [...seen].sort((x, y) => x - y);
-    return [a, b];
+    return [...seen].sort((x, y) => x - y);
   }
 
   private initTensors(weights: Record<string, Tensor> | undefined): void {
@@ -699,7 +699,7 @@ export class Session {
   /**
    * The prediction node's output (flat, `predictionSize` values per example) for `n` examples given as raw feature
    * values (n x dataset.featureNames.length, row-major, in the data's own units: standardised here as the data is).
-   * The app's decision boundary feeds it a grid over the plane.
+   * The app's decision boundary feeds it a grid over the plane, and its fitted curve points along the line.
    *
    * It runs in chunks no larger than the batches training itself runs (`largestBatch`), with one plan: a larger
    * problem would make the CPU backend's WebAssembly matmul grow its memory, and growing detaches the old buffer,

@@ -23,12 +23,13 @@ export const TRAINING_BARS = [
 export const BAR = 0.95;
 /**
  * Examples checked by their weights after 10 steps only: wine (batch norm, with its running statistics, and dropout,
- * whose masks the two backends draw alike), and examples changed to take a path of the backend that they do not:
+ * whose masks the two backends draw alike), sine (a regression: tanh layers and mse), and examples changed to take a path of the backend that they do not:
  * digit-images with 64 filters in its first convolution, so that the second's input gradient is one implicit GEMM
  * (kernels/matmul.ts INPUT_GRADIENT_MIN_CHANNELS).
  */
 export const TEN_STEP_VARIANTS: readonly { name: string; example: string; change?: (p: Project) => void }[] = [
   { name: 'wine (batchnorm, dropout)', example: 'wine' },
+  { name: 'sine (tanh, mse on a real label)', example: 'sine' },
   {
     name: 'digit-images, 64 filters in conv1',
     example: 'digit-images',

@@ -229,6 +229,40 @@ describe('training in Chromium against web mode', () => {
     expect(ratios['deep-relu']).toBeGreaterThan(1 / 100);
   });
 
+  it('draws the sine regression\'s fitted curve over the data on the Fit tab, and exports it as CSV', async () => {
+    await openExample('sine.bpstudio', 6);
+    // Before training, the data panel plots x against the label, and the last tab is the fit.
+    await app.clickPane();
+    await until(() => app.inspector.getByRole('img', { name: 'Scatter plot of x and y, 400 points' }).count()).toBe(1);
+    const fitTab = app.page.getByRole('tab', { name: 'Fit', exact: true });
+    await fitTab.click();
+    await until(() => app.page.getByTestId('fit-view').textContent()).toContain('Train the model to see the curve');
+    await app.button('Train').click();
+    await until(() => app.runState(), 120_000).toBe('done');
+    // 320 training rows in batches of 32, 100 epochs
+    expect(await step()).toBe(1000);
+    const view = app.page.getByTestId('fit-view');
+    await until(() => view.getAttribute('data-step')).toBe('1000');
+    expect(await view.getByRole('img', { name: 'Fitted curve of y over x at step 1000' }).count()).toBe(1);
+    expect(await view.textContent()).toContain('data (400 points)');
+    await screenshot(app.page, 'training-sine-fit.png');
+
+    await view.getByRole('button', { name: 'Export CSV' }).click();
+    const picker = app.dialog('Export fitted-curve-step1000.csv');
+    await picker.waitFor();
+    await picker.getByRole('button', { name: 'Save', exact: true }).click();
+    const path = join(studio.workspace, 'fitted-curve-step1000.csv');
+    await until(() => existsSync(path)).toBe(true);
+    const [header, ...rows] = readFileSync(path, 'utf8').trim().split(/\r?\n/);
+    expect(header).toBe('x,predicted y');
+    expect(rows.length).toBe(256);
+    // Over the data's range the curve is sin(x) (a constant would be 0.7 off, root mean square).
+    const inside = rows.map((r) => r.split(',').map(Number)).filter(([x]) => Math.abs(x) <= Math.PI);
+    expect(inside.length).toBeGreaterThan(200);
+    const rms = Math.sqrt(inside.reduce((a, [x, y]) => a + (y - Math.sin(x)) ** 2, 0) / inside.length);
+    expect(rms).toBeLessThan(0.1);
+  });
+
   it('keeps the graph and the charts when the engine dies mid-training, restarts it, and trains again', async () => {
     await openExample('spiral.bpstudio', 6);
     await setTraining('Epochs', '100000');

@@ -79,6 +79,14 @@ const CASES: Case[] = [
     expect: (t) => expect(last(t).loss).toBeLessThan(t.epochs[0].loss),
   },
   {
+    // a regression: sin(x) + noise of variance 0.01, the floor of the mean squared error (a constant scores 0.5)
+    name: 'sine',
+    standardized: [],
+    accuracy: false,
+    validation: true,
+    expect: (t) => expect(last(t).valLoss).toBeLessThan(0.02),
+  },
+  {
     name: 'seed-function',
     standardized: [],
     accuracy: false,

@@ -1,9 +1,9 @@
 /**
  * Training on the WebGPU backend against the CPU backend (in CI on Mesa's llvmpipe): the spiral, digits and
  * digit-images (a conv net) examples' weights after 10 steps agree within 1e-4 (and wine's, batch norm and dropout,
- * and digit-images' with 64 filters in its first convolution, whose second's input gradient is one implicit GEMM
- * then), and `bpstudio train --backend webgpu`
- * reaches the same accuracy bars as the CPU (spiral: training accuracy >= 0.95; the others: validation accuracy). The checks themselves are in
+ * sine's, a regression, and digit-images' with 64 filters in its first convolution, whose second's input gradient is
+ * one implicit GEMM then), and `bpstudio train --backend webgpu` reaches the same accuracy bars as the CPU (spiral:
+ * training accuracy >= 0.95; the others: validation accuracy). The checks themselves are in
  * ../conformance/webgpu-training-checks.ts, which the GPU machine runs too.
  */
 import { join } from 'node:path';

@@ -190,6 +190,43 @@ describe('training job: the state machine', () => {
   });
 });
 
+describe('training job: the prediction drawn over the inputs', () => {
+  it('fits a curve for a regression on one feature: the prediction at 256 points over the padded range, as predictFeatures gives it', async () => {
+    const c = conn();
+    const p = example('sine');
+    p.training = { ...p.training, epochs: 3 };
+    const info = await c.ok<TrainJobInfo>({ type: 'train.start', project: p, baseDir: EXAMPLES });
+    expect(info.plane).toBeUndefined();
+    // sin's samples lie in [-pi, pi]
+    expect(info.line?.feature).toBe('x');
+    expect(info.line!.x.min).toBeGreaterThan(-Math.PI);
+    expect(info.line!.x.max).toBeLessThan(Math.PI);
+    expect(info.line!.x.max - info.line!.x.min).toBeGreaterThan(6);
+    await c.waitFor('train.state', (e) => e.state === 'done');
+    expect(c.of('train.boundary')).toEqual([]);
+    const fit = c.of('train.fit').at(-1)!;
+    expect(fit).toMatchObject({ step: 30, epoch: 3, feature: 'x' });
+    const span = info.line!.x.max - info.line!.x.min;
+    expect(fit.x.min).toBeCloseTo(info.line!.x.min - 0.05 * span, 12);
+    expect(fit.x.max).toBeCloseTo(info.line!.x.max + 0.05 * span, 12);
+    expect(fit.value.length).toBe(256);
+    const xs = Float32Array.from({ length: 256 }, (_, i) => fit.x.min + (i * (fit.x.max - fit.x.min)) / 255);
+    const want = await c.host.current!.session.predictFeatures(xs, 256);
+    fit.value.forEach((v, i) => expect(v).toBeCloseTo(want[i], 4));
+  });
+
+  it('draws nothing for a classifier that reads one feature', async () => {
+    const c = conn();
+    const p = example('iris');
+    p.graph.nodes = p.graph.nodes.map((n) => (n.op === 'input' ? { ...n, attrs: { ...(n.attrs as object), shape: [1], features: ['petal_length_cm'] } } : n));
+    p.training = { ...p.training, epochs: 1 };
+    const info = await c.ok<TrainJobInfo>({ type: 'train.start', project: p, baseDir: EXAMPLES });
+    expect([info.plane, info.line]).toEqual([undefined, undefined]);
+    await c.waitFor('train.state', (e) => e.state === 'done');
+    expect([c.of('train.fit'), c.of('train.boundary')]).toEqual([[], []]);
+  });
+});
+
 describe('training job: events', () => {
   it('batches train.progress to at most ~10 a second, at most 100 points each, and loses no step', async () => {
     const c = conn();

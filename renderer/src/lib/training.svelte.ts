@@ -16,6 +16,7 @@ import { toast } from './toasts.svelte';
 export type RunState = 'idle' | JobState;
 
 export type BoundaryEvent = EngineEventOf<'train.boundary'>;
+export type FitEvent = EngineEventOf<'train.fit'>;
 export type ProgressEvent = EngineEventOf<'train.progress'>;
 export type FlowInfo = NonNullable<ProgressEvent['flow']>;
 
@@ -47,6 +48,8 @@ export class TrainingState {
   epochs = $state.raw<EpochInfo[]>([]);
   confusion = $state.raw<Confusion | null>(null);
   boundary = $state.raw<BoundaryEvent | null>(null);
+  /** The fitted curve of a one-variable regression. */
+  fit = $state.raw<FitEvent | null>(null);
   /** Each layer's latest gradient norm (graph chips), by layer id. */
   latestGrad = $state.raw<Record<string, number | null>>({});
   /** The latest per-edge gradient norms, when the engine sends them. */
@@ -199,6 +202,7 @@ export class TrainingState {
     this.epochs = [];
     this.confusion = null;
     this.boundary = null;
+    this.fit = null;
     this.latestGrad = {};
     this.flow = null;
     this.loss = new SeriesLog();
@@ -216,7 +220,7 @@ export class TrainingState {
   }
 
   /** One engine event (public for tests that feed events without a host). */
-  receive(e: EngineEventOf<'train.progress' | 'train.epoch' | 'train.boundary' | 'train.state'>): void {
+  receive(e: EngineEventOf<'train.progress' | 'train.epoch' | 'train.boundary' | 'train.fit' | 'train.state'>): void {
     if (e.job < this.jobId) return;
     if (e.job > this.jobId) this.resetMetrics(e.job);
     switch (e.event) {
@@ -229,6 +233,9 @@ export class TrainingState {
         return;
       case 'train.boundary':
         this.boundary = e;
+        return;
+      case 'train.fit':
+        this.fit = e;
         return;
       case 'train.state':
         if (e.reason === 'takeover') return this.takeover(e);
