@@ -3,7 +3,7 @@
  * imported through the wizard into a project whose data was something else, as one undoable edit, then trained past
  * 93% validation accuracy; a file with malformed rows and missing cells, whose rows are listed by line and whose
  * import waits for the user's choices, and Esc that changes nothing; a big file's read that Cancel stops in the
- * engine. A screenshot of the wizard lands in test-output/screens/csv-wizard.png.
+ * engine; Enter right after a regression file is read, which applies it, and the fitted curve drawn on it. A screenshot of the wizard lands in test-output/screens/csv-wizard.png.
  */
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
@@ -115,6 +115,34 @@ describe('the CSV import wizard in Chromium against web mode', () => {
     await until(() => app.runState(), 120_000).toBe('done');
     const accuracy = percent(await app.text('val-accuracy'));
     expect(accuracy).toBeGreaterThan(93);
+  });
+
+  it('applies on Enter as soon as the file is read (Apply has the focus), and draws the fitted curve of a regression on it', async () => {
+    // price against area: one numeric feature and a real label
+    const rows = Array.from({ length: 120 }, (_, i) => `${30 + i},${(1.8 * (30 + i) + 40 + 10 * Math.sin(i)).toFixed(2)}`);
+    writeFileSync(join(studio.workspace, 'data', 'house.csv'), ['area_m2,price_k', ...rows].join('\n') + '\n');
+    await app.goto('sine.bpstudio');
+    await app.editorShown(6);
+    await app.compiled();
+    const wizard = await importFile('data', 'house.csv');
+    expect(await wizard.getByLabel('Label', { exact: true }).inputValue()).toBe('price_k');
+    const apply = wizard.getByRole('button', { name: 'Apply', exact: true });
+    await until(() => apply.evaluate((el) => el === (el as unknown as { ownerDocument: { activeElement: unknown } }).ownerDocument.activeElement)).toBe(true);
+    await app.press('Enter');
+    await wizard.waitFor({ state: 'detached' });
+    expect(await app.toasts.getByText('Imported house.csv: 1 feature column, 1 input value', { exact: true }).count()).toBe(1);
+    await app.clickPane();
+    const data = app.inspector.getByRole('region', { name: 'Data' });
+    expect(await data.getByLabel('CSV file', { exact: true }).inputValue()).toBe('data/house.csv');
+    await until(() => data.getByRole('img', { name: 'Scatter plot of area_m2 and price_k, 120 points' }).count()).toBe(1);
+
+    await app.button('Train').click();
+    await until(() => app.runState(), 120_000).toBe('done');
+    await app.page.getByRole('tab', { name: 'Fit', exact: true }).click();
+    const view = app.page.getByTestId('fit-view');
+    await until(() => view.getAttribute('data-step')).toBe(await app.text('progress-step'));
+    expect(await view.getByRole('img', { name: /^Fitted curve of price_k over area_m2 at step \d+$/ }).count()).toBe(1);
+    expect(await view.textContent()).toContain('data (120 points)');
   });
 
   it('lists malformed rows by line, waits for skip and a missing-value policy, and changes nothing on Esc', async () => {
