@@ -131,7 +131,7 @@ export function buildMenuTemplate(ctx: MenuContext, actions: MenuActions): MenuI
 
   const training: MenuItemConstructorOptions = {
     label: '&Training',
-    submenu: [item('train.toggle', 'Train / Pause / Resume'), item('train.step', 'Step'), item('train.stop', 'Stop')],
+    submenu: [item('train.toggle', 'Train / Pause / Resume'), item('train.step', 'Step'), item('train.stop', 'Stop'), sep, item('train.evaluate', 'Evaluate')],
   };
 
   const help: MenuItemConstructorOptions = {

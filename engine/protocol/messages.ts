@@ -609,6 +609,8 @@ export const MENU_COMMANDS = [
   'train.toggle',
   'train.step',
   'train.stop',
+  /** The job's weights on the validation part and on all rows (the Training panel shows the figures). */
+  'train.evaluate',
 ] as const;
 export type MenuCommand = (typeof MENU_COMMANDS)[number];
 export const menuCommand = obj({ command: literal(...MENU_COMMANDS), path: optional(str) });

@@ -229,7 +229,7 @@ describe('training in Chromium against web mode', () => {
     expect(ratios['deep-relu']).toBeGreaterThan(1 / 100);
   });
 
-  it('draws the sine regression\'s fitted curve over the data on the Fit tab, and exports it as CSV', async () => {
+  it('draws the sine regression\'s fitted curve over the data on the Fit tab, exports it as CSV, and evaluates from the Training menu', async () => {
     await openExample('sine.bpstudio', 6);
     // Before training, the data panel plots x against the label, and the last tab is the fit.
     await app.clickPane();
@@ -246,6 +246,16 @@ describe('training in Chromium against web mode', () => {
     expect(await view.getByRole('img', { name: 'Fitted curve of y over x at step 1000' }).count()).toBe(1);
     expect(await view.textContent()).toContain('data (400 points)');
     await screenshot(app.page, 'training-sine-fit.png');
+
+    // Training > Evaluate with a node selected: the Training panel comes back with the figures (mean squared error,
+    // no accuracy for a real label).
+    await app.node('h1').click();
+    await app.page.getByRole('menubar').getByRole('menuitem', { name: 'Training', exact: true }).click();
+    await app.page.getByRole('menu', { name: 'Training' }).getByRole('menuitem', { name: 'Evaluate', exact: true }).click();
+    const evaluation = app.inspector.getByRole('table', { name: 'Evaluation' });
+    await evaluation.waitFor();
+    expect(Number(await app.text('eval-all-objective'))).toBeLessThan(0.02);
+    expect(await app.page.getByTestId('eval-all-accuracy').count()).toBe(0);
 
     await view.getByRole('button', { name: 'Export CSV' }).click();
     const picker = app.dialog('Export fitted-curve-step1000.csv');

@@ -319,6 +319,8 @@ export class AppState {
         return this.trainStep();
       case 'train.stop':
         return this.trainStop();
+      case 'train.evaluate':
+        return this.evaluate();
       case 'edit.undo':
         return this.undo();
       case 'edit.redo':
@@ -639,6 +641,18 @@ export class AppState {
     } catch (e) {
       this.showError('Training could not be stopped', e);
     }
+  }
+
+  /** Evaluate: the run's weights on the validation part and all rows, shown in the Training panel (nothing selected). */
+  async evaluate(): Promise<void> {
+    const t = this.training;
+    if (!t.hasWeights) {
+      toast('There are no weights to evaluate yet: train the network, or load weights.', 'info', 5000);
+      return;
+    }
+    if (!t.canEvaluate) return;
+    this.select([]);
+    await t.evaluate();
   }
 
   /** Saves the run's weights now as safetensors (next to the project, or where the user picks). */

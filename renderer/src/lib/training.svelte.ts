@@ -6,8 +6,8 @@
  * Logs (SeriesLog) are plain objects mutated as events come; `revision` is bumped after each event so that views
  * redraw (reading it is how a view subscribes).
  */
-import type { EngineEventOf, EpochInfo, ErrorInfo, JobState, TrainJobInfo, WeightsReportInfo } from '../../../engine/protocol/messages';
-import { StudioError } from '../../../engine/util/errors';
+import type { EngineEventOf, EpochInfo, ErrorInfo, EvaluateResult, JobState, TrainJobInfo, WeightsReportInfo } from '../../../engine/protocol/messages';
+import { describeWhere, StudioError } from '../../../engine/util/errors';
 import type { Bridge, EngineCallOptions } from './bridge';
 import { SeriesLog } from './series-log';
 import { toast } from './toasts.svelte';
@@ -73,6 +73,12 @@ export class TrainingState {
   readonly active = $derived(this.state === 'running' || this.state === 'paused');
   /** The engine holds the job's weights (trained, or loaded) to export or evaluate: not after it crashed. */
   readonly hasWeights = $derived(this.state !== 'idle' && this.info !== null && !this.engineGone);
+  /** The job's latest Evaluate: its weights on the validation part and on all rows (null: none since it started). */
+  evaluation = $state.raw<{ validation: EvaluateResult; all: EvaluateResult } | null>(null);
+  evaluationError = $state<string | null>(null);
+  evaluating = $state(false);
+  /** Evaluate can run: there are weights, and no step, request or evaluation is under way. */
+  readonly canEvaluate = $derived(this.hasWeights && !this.busy && !this.evaluating && this.state !== 'running');
   readonly layers = $derived(this.info?.layers.map((l) => l.id) ?? []);
 
   constructor(private readonly bridge: Bridge) {}
@@ -153,9 +159,21 @@ export class TrainingState {
     return this.bridge.engine({ type: 'export.onnx', project: source.project, ...base(source) }, opts);
   }
 
-  /** Objective, accuracy and confusion of the job's weights on the validation part (or all rows). */
-  evaluate(rows: 'validation' | 'all' = 'validation') {
-    return this.bridge.engine({ type: 'evaluate', rows });
+  /** Evaluate (the Training panel's button, Training > Evaluate): the job's weights on the validation part and on all rows. */
+  async evaluate(): Promise<void> {
+    if (!this.canEvaluate) return;
+    this.evaluating = true;
+    this.evaluationError = null;
+    try {
+      const validation = await this.bridge.engine({ type: 'evaluate', rows: 'validation' });
+      const all = await this.bridge.engine({ type: 'evaluate', rows: 'all' });
+      this.evaluation = { validation, all };
+    } catch (e) {
+      const info = trainingError(e);
+      this.evaluationError = `${describeWhere(info.where ?? {})}${info.message}`;
+    } finally {
+      this.evaluating = false;
+    }
   }
 
   /** Forgets the run (the document was replaced): charts and graph overlays go blank. */
@@ -203,6 +221,8 @@ export class TrainingState {
     this.confusion = null;
     this.boundary = null;
     this.fit = null;
+    this.evaluation = null;
+    this.evaluationError = null;
     this.latestGrad = {};
     this.flow = null;
     this.loss = new SeriesLog();
