@@ -1,8 +1,8 @@
 /**
  * data.preview: the project's data loaded as training loads it (before any split or standardisation), described
  * for the data panel: the first rows, the class balance, which columns feed which input, for two-feature data
- * the points of a scatter plot (for one feature and a real label, the feature against the label), and for image
- * data a grid of samples per class.
+ * the points of a scatter plot (for one feature and a label, the feature against the label), and for image data a
+ * grid of samples per class.
  */
 import { expandFeatureNames } from '../data/csv-encode';
 import type { OnProgress } from '../data/csv-load';
@@ -108,15 +108,15 @@ function inputColumns(ds: Dataset, project: Pick<Project, 'graph'>): { id: strin
 }
 
 /**
- * The feature columns of a scatter plot. With a real label and one column read by the inputs (or, where they read
- * none, the data's only one): that column, drawn against the label. Else the two the inputs read, or failing that
- * the data's when it has two.
+ * The feature columns of a scatter plot. With a label and one column read by the inputs (or, where they read none,
+ * the data's only one): that column, drawn against the label. Else the two the inputs read, or failing that the
+ * data's when it has two.
  */
 function scatterColumns(ds: Dataset, inputs: { features: string[] }[]): [number, number] | [number] | undefined {
   const read = [...new Set(inputs.flatMap((i) => i.features))];
   const index = (names: readonly string[]) => names.map((f) => ds.featureNames.indexOf(f)).sort((x, y) => x - y);
   const line = read.length === 1 ? read : read.length === 0 && ds.featureNames.length === 1 ? ds.featureNames : [];
-  if (ds.label?.kind === 'real' && line.length === 1) return [index(line)[0]];
+  if (ds.label && line.length === 1) return [index(line)[0]];
   const names = read.length === 2 ? read : ds.featureNames.length === 2 ? ds.featureNames : [];
   if (names.length !== 2) return undefined;
   const [a, b] = index(names);

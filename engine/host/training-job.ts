@@ -8,8 +8,8 @@
  * carrying everything since the last one, decimated to at most 100 points; the update/weight ratio is measured on
  * one step per train.progress (the weights copied before and after it), and so is the gradient along each edge of
  * the graph (Session.flowNorms: one more forward and backward pass, on that step's batch; about one step's time, so
- * 0.1% on the spiral example); the decision boundary (a forward pass over a 64 x 64 grid; for a one-feature
- * regression, the fitted curve, over 256 points) is computed at most once a second of running (and at most 0.5% of
+ * 0.1% on the spiral example); the decision boundary (a forward pass over a 64 x 64 grid; for one feature, the
+ * fitted curves, over 256 points) is computed at most once a second of running (and at most 0.5% of
  * the time), after at least 250 steps; events carry their numbers to 7
  * significant digits (half the JSON of full doubles). Measured on the spiral example, each of these costs up to
  * about 0.5% of the steps per second: the flush (JSON for the IPC channel) most, then the turns of the event loop
@@ -21,7 +21,7 @@ import type { Dataset } from '../data/types';
 import { dataSectionOf, type Project } from '../io/project';
 import type { Tensor } from '../io/safetensors';
 import type { EngineEvent, EngineEventOf, EpochInfo, EvaluateResult, JobState, TrainJobInfo, TrainStatus, WeightsExport } from '../protocol/messages';
-import { decimate, readPrediction, round7, StepLog, updateRatios, type Reading } from '../train/metrics';
+import { classProbabilities, decimate, readPrediction, round7, StepLog, updateRatios, type Reading } from '../train/metrics';
 import { Session, type Checkpoint, type EpochResult, type StepResult } from '../train/session';
 import { StudioError } from '../util/errors';
 import { dataBaseDir } from './job-data';
@@ -78,7 +78,7 @@ export const CURVE_POINTS = 256;
 
 /**
  * What the job draws the prediction over: the plane of a two-feature input (the decision boundary) or the line of a
- * one-feature input with a real label (the fitted curve). The feature columns, their ranges over the data, and the
+ * one-feature regression or classifier (the fitted curves). The feature columns, their ranges over the data, and the
  * grid's extents (the ranges padded).
  */
 interface Area {
@@ -179,7 +179,7 @@ export class TrainingJob {
     }
     const columns = s.inputColumns;
     const regression = this.reading?.kind === 'score' && this.reading.threshold === null && s.targets.label?.kind === 'real';
-    if (columns && this.reading && (columns.length === 2 || (columns.length === 1 && regression))) {
+    if (columns && this.reading && (columns.length === 2 || (columns.length === 1 && (regression || this.reading.kind === 'class')))) {
       const ds = s.dataset;
       const range = (c: number) => {
         let min = Infinity;
@@ -666,14 +666,16 @@ export class TrainingJob {
     }
     const prediction = await this.session.predictFeatures(this.grid, n);
     const { predicted, value } = readPrediction(prediction, n, reading);
-    const rounded =
-      reading.kind === 'class'
-        ? value.map((v) => (Number.isFinite(v) ? Math.round(v * 1e4) / 1e4 : null))
-        : value.map((v) => (Number.isFinite(v) ? Number(v.toPrecision(5)) : null));
+    const probability = (v: number) => (Number.isFinite(v) ? Math.round(v * 1e4) / 1e4 : null);
+    const rounded = reading.kind === 'class' ? value.map(probability) : value.map((v) => (Number.isFinite(v) ? Number(v.toPrecision(5)) : null));
     const head = { job: this.id, step: this.lastStep, epoch: this.lastEpoch };
+    const curves =
+      reading.kind === 'class'
+        ? { classes: this.classes?.slice() ?? [], probabilities: classProbabilities(prediction, n, reading).map((p) => p.map(probability)) }
+        : { value: rounded };
     this.pendingBoundary =
       sides.length === 1
-        ? { event: 'train.fit', ...head, feature: area.features[0], x: { ...area.grid[0] }, value: rounded }
+        ? { event: 'train.fit', ...head, feature: area.features[0], x: { ...area.grid[0] }, points: n, ...curves }
         : {
             event: 'train.boundary',
             ...head,

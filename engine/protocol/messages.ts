@@ -191,9 +191,9 @@ export const trainJobInfo = obj({
    */
   plane: optional(obj({ features: arr(str), x1: range, x2: range })),
   /**
-   * When the input nodes read one feature column, the label is real and the prediction one value per example (a
-   * regression of one variable): that column's name and its range over all the dataset's rows. Only then are there
-   * train.fit events.
+   * When the input nodes read one feature column and the prediction is either one value per example with a real
+   * label (a regression on one variable) or one score per class (a classifier on one variable): that column's name
+   * and its range over all the dataset's rows. Only then are there train.fit events.
    */
   line: optional(obj({ feature: str, x: range })),
   /** The job this one stopped (train.start while another was running or paused). */
@@ -269,9 +269,9 @@ export const dataPreview = obj({
   /**
    * For two-feature data (the input nodes read two columns in all, or, failing that, the data has two features):
    * the points, at most 4000 (evenly spaced through the rows when there are more), in the data's own units, with
-   * each point's label (class index, or value; null without a label). For one-feature data with a real label (the
-   * input nodes read one column in all, or, failing that, the data has one feature) with `labelAxis`: x1 is that
-   * feature and x2 the label, `features` their names.
+   * each point's label (class index, or value; null without a label). For one-feature data with a label (the input
+   * nodes read one column in all, or, failing that, the data has one feature) with `labelAxis`: x1 is that feature
+   * and x2 the label (a class label's class index), `features` their names.
    */
   points: optional(obj({ features: arr(str), x1: arr(num), x2: arr(num), label: arr(nullable(num)), sampled: bool, labelAxis: optional(bool) })),
   /** CSV data with the import's keys: the file's rows that are not rows of the dataset (`missing: drop`, `malformed: skip`). */
@@ -455,9 +455,10 @@ export const engineEvent = union('event', {
     value: arr(nullable(num)),
   }),
   /**
-   * The fitted curve of a one-variable regression (trainJobInfo.line): the prediction at `value.length` evenly
-   * spaced values of the feature, from x.min to x.max (the data's range and 5% more on each side), 5 significant
-   * digits, null where not finite. Sent as train.boundary is.
+   * The fitted curves of a model on one feature (trainJobInfo.line), at `points` evenly spaced values of the
+   * feature from x.min to x.max (the data's range and 5% more on each side); null where not finite. A regression's
+   * `value`: the prediction, 5 significant digits. A classifier's `classes` and `probabilities`: each class's
+   * probability (one array per class, in class order), 4 decimals. Sent as train.boundary is.
    */
   'train.fit': obj({
     event: literal('train.fit'),
@@ -466,7 +467,10 @@ export const engineEvent = union('event', {
     epoch: int,
     feature: str,
     x: range,
-    value: arr(nullable(num)),
+    points: int,
+    value: optional(arr(nullable(num))),
+    classes: optional(arr(str)),
+    probabilities: optional(arr(arr(nullable(num)))),
   }),
   /**
    * The job's state changed (see the state machine above). `reason`: `user` (a request), `replaced` (a new job

@@ -214,3 +214,23 @@ export function readPrediction(prediction: Float32Array, n: number, reading: Rea
   }
   return { predicted, value };
 }
+
+/**
+ * Each class's probability per example of a class reading (`per` values an example): the softmax of logits, the
+ * values themselves, or the exponentials of log-probabilities. One array per class, of `n` values each.
+ */
+export function classProbabilities(prediction: Float32Array, n: number, reading: Extract<Reading, { kind: 'class' }>): number[][] {
+  const { per, values } = reading;
+  const out = Array.from({ length: per }, () => new Array<number>(n));
+  for (let i = 0; i < n; i++) {
+    const o = i * per;
+    if (values === 'logits') {
+      let top = -Infinity;
+      for (let k = 0; k < per; k++) top = Math.max(top, prediction[o + k]);
+      let sum = 0;
+      for (let k = 0; k < per; k++) sum += Math.exp(prediction[o + k] - top);
+      for (let k = 0; k < per; k++) out[k][i] = Math.exp(prediction[o + k] - top) / sum;
+    } else for (let k = 0; k < per; k++) out[k][i] = values === 'probabilities' ? prediction[o + k] : Math.exp(prediction[o + k]);
+  }
+  return out;
+}

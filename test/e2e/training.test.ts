@@ -273,6 +273,37 @@ describe('training in Chromium against web mode', () => {
     expect(rms).toBeLessThan(0.1);
   });
 
+  it("draws a one-feature classifier's probability of each class on the Fit tab, its data in a lane per class", async () => {
+    // the iris example on petal length alone
+    const project = JSON.parse(readFileSync(join(studio.workspace, 'iris.bpstudio'), 'utf8')) as { graph: { nodes: { op: string; attrs?: object }[] } };
+    for (const n of project.graph.nodes) if (n.op === 'input') n.attrs = { shape: [1], features: ['petal_length_cm'] };
+    writeFileSync(join(studio.workspace, 'iris-petal.bpstudio'), JSON.stringify(project));
+    await openExample('iris-petal.bpstudio', project.graph.nodes.length);
+    await app.button('Train').click();
+    await until(() => app.runState(), 120_000).toBe('done');
+    await app.page.getByRole('tab', { name: 'Fit', exact: true }).click();
+    const view = app.page.getByTestId('fit-view');
+    const at = await app.text('progress-step');
+    await until(() => view.getAttribute('data-step')).toBe(at);
+    expect(await view.getByRole('img', { name: `Class probabilities over petal_length_cm at step ${at}` }).count()).toBe(1);
+    expect(await view.textContent()).toMatch(/setosa.*versicolor.*virginica.*data \(150 points\)/);
+    await screenshot(app.page, 'training-iris-petal-fit.png');
+
+    await view.getByRole('button', { name: 'Export CSV' }).click();
+    const picker = app.dialog(`Export fitted-curve-step${at}.csv`);
+    await picker.waitFor();
+    await picker.getByRole('button', { name: 'Save', exact: true }).click();
+    const path = join(studio.workspace, `fitted-curve-step${at}.csv`);
+    await until(() => existsSync(path)).toBe(true);
+    const [header, ...lines] = readFileSync(path, 'utf8').trim().split(/\r?\n/);
+    expect(header).toBe('petal_length_cm,p(setosa),p(versicolor),p(virginica)');
+    const rows = lines.map((r) => r.split(',').map(Number));
+    for (const [, ...p] of rows) expect(p[0] + p[1] + p[2]).toBeCloseTo(1, 3);
+    // short petals are setosa, long ones virginica (iris.csv: setosa's at most 1.9 cm, virginica's from 4.5 cm)
+    expect(rows.find(([x]) => x >= 1.2)![1]).toBeGreaterThan(0.9);
+    expect(rows.findLast(([x]) => x <= 6.5)![3]).toBeGreaterThan(0.9);
+  });
+
   it('keeps the graph and the charts when the engine dies mid-training, restarts it, and trains again', async () => {
     await openExample('spiral.bpstudio', 6);
     await setTraining('Epochs', '100000');

@@ -1,6 +1,6 @@
 /**
- * data.preview's scatter points: two feature columns against each other, or for a real label and one feature, the
- * feature against the label (`labelAxis`), which the Fit tab draws its curve over.
+ * data.preview's scatter points: two feature columns against each other, or for a label and one feature, the
+ * feature against the label (`labelAxis`), which the Fit tab draws its curves over.
  */
 import { describe, expect, it } from 'vitest';
 import type { Project } from '../../engine/io/project';
@@ -44,8 +44,11 @@ describe('data.preview: scatter points', () => {
     expect(Math.sqrt(residual.reduce((a, r) => a + r * r, 0) / residual.length)).toBeCloseTo(0.1, 1);
   });
 
-  it('no points for a class label and one feature, nor for more than two', () => {
-    expect(previewData(withInputFeatures('iris', ['petal_length_cm']), EXAMPLES).points).toBeUndefined();
+  it("a class label and one feature: the feature against the class's index; no points for more than two features", () => {
+    const p = previewData(withInputFeatures('iris', ['petal_length_cm']), EXAMPLES).points!;
+    expect([p.features, p.labelAxis, p.x1.length]).toEqual([['petal_length_cm', 'species'], true, 150]);
+    expect(p.x2).toEqual(p.label);
+    expect(new Set(p.x2)).toEqual(new Set([0, 1, 2]));
     expect(previewData(example('iris') as unknown as Project, EXAMPLES).points).toBeUndefined();
   });
 });

@@ -1,7 +1,7 @@
 /** The training numbers the engine host sends, against values worked out by hand. */
 import { describe, expect, it } from 'vitest';
 import { padRange } from '../../engine/host/training-job';
-import { addToConfusion, decimate, emptyConfusion, readPrediction, round7, StepLog, updateRatios } from '../../engine/train/metrics';
+import { addToConfusion, classProbabilities, decimate, emptyConfusion, readPrediction, round7, StepLog, updateRatios } from '../../engine/train/metrics';
 
 /** A log of (step, epoch, a, b) rows. */
 function logOf(rows: number[][]): StepLog {
@@ -169,6 +169,19 @@ describe('reading a prediction for the decision boundary', () => {
     expect(value[1]).toBeCloseTo(1 / (1 + Math.exp(-1)), 6);
     expect(readPrediction(Float32Array.from([0.2, 0.8]), 1, { kind: 'class', per: 2, values: 'probabilities' }).value[0]).toBeCloseTo(0.8, 6);
     expect(readPrediction(Float32Array.from([Math.log(0.3), Math.log(0.7)]), 1, { kind: 'class', per: 2, values: 'log-probabilities' }).value[0]).toBeCloseTo(0.7, 6);
+  });
+
+  it('gives every class its probability per example, for the fitted curves of one feature', () => {
+    // softmax(0, ln 3, ln 4) = (1, 3, 4) / 8; softmax(1000, 1000, 1000): a third each, without overflowing
+    const logits = classProbabilities(Float32Array.from([0, Math.log(3), Math.log(4), 1000, 1000, 1000]), 2, { kind: 'class', per: 3, values: 'logits' });
+    expect(logits.map((p) => p.map((v) => Number(v.toFixed(6))))).toEqual([
+      [0.125, 0.333333],
+      [0.375, 0.333333],
+      [0.5, 0.333333],
+    ]);
+    expect(classProbabilities(Float32Array.from([0.25, 0.75]), 1, { kind: 'class', per: 2, values: 'probabilities' })).toEqual([[0.25], [0.75]]);
+    const logs = classProbabilities(Float32Array.from([Math.log(0.3), Math.log(0.7)]), 1, { kind: 'class', per: 2, values: 'log-probabilities' });
+    expect([logs[0][0], logs[1][0]].map((v) => Number(v.toFixed(6)))).toEqual([0.3, 0.7]);
   });
 
   it('gives the score, and the class against the threshold when there is one', () => {

@@ -209,16 +209,43 @@ describe('training job: the prediction drawn over the inputs', () => {
     const span = info.line!.x.max - info.line!.x.min;
     expect(fit.x.min).toBeCloseTo(info.line!.x.min - 0.05 * span, 12);
     expect(fit.x.max).toBeCloseTo(info.line!.x.max + 0.05 * span, 12);
-    expect(fit.value.length).toBe(256);
+    expect([fit.points, fit.value!.length, fit.probabilities]).toEqual([256, 256, undefined]);
     const xs = Float32Array.from({ length: 256 }, (_, i) => fit.x.min + (i * (fit.x.max - fit.x.min)) / 255);
     const want = await c.host.current!.session.predictFeatures(xs, 256);
-    fit.value.forEach((v, i) => expect(v).toBeCloseTo(want[i], 4));
+    fit.value!.forEach((v, i) => expect(v).toBeCloseTo(want[i], 4));
   });
 
-  it('draws nothing for a classifier that reads one feature', async () => {
+  it("draws each class's probability for a classifier that reads one feature, as the softmax of its logits", async () => {
     const c = conn();
     const p = example('iris');
     p.graph.nodes = p.graph.nodes.map((n) => (n.op === 'input' ? { ...n, attrs: { ...(n.attrs as object), shape: [1], features: ['petal_length_cm'] } } : n));
+    p.training = { ...p.training, epochs: 2 };
+    const info = await c.ok<TrainJobInfo>({ type: 'train.start', project: p, baseDir: EXAMPLES });
+    expect([info.plane, info.line?.feature]).toEqual([undefined, 'petal_length_cm']);
+    await c.waitFor('train.state', (e) => e.state === 'done');
+    expect(c.of('train.boundary')).toEqual([]);
+    const fit = c.of('train.fit').at(-1)!;
+    expect([fit.value, fit.classes, fit.probabilities!.length]).toEqual([undefined, info.classes, 3]);
+    // the standardised model's logits at the raw lengths, through the softmax
+    const session = c.host.current!.session;
+    const width = session.dataset.featureNames.length;
+    const column = session.dataset.featureNames.indexOf('petal_length_cm');
+    const grid = new Float32Array(256 * width);
+    for (let i = 0; i < 256; i++) grid[i * width + column] = fit.x.min + (i * (fit.x.max - fit.x.min)) / 255;
+    const logits = await session.predictFeatures(grid, 256);
+    for (const i of [0, 100, 255]) {
+      const e = [0, 1, 2].map((k) => Math.exp(logits[3 * i + k]));
+      const sum = e[0] + e[1] + e[2];
+      for (const k of [0, 1, 2]) expect(fit.probabilities![k][i]).toBeCloseTo(e[k] / sum, 4);
+    }
+  });
+
+  it('draws nothing for a score against a threshold on one feature (a sign label)', async () => {
+    const c = conn();
+    const p = example('logistic-regression');
+    p.graph.nodes = p.graph.nodes.map((n) =>
+      n.op === 'input' ? { ...n, attrs: { shape: [1], features: ['x1'] } } : n.id === 'w' ? { ...n, attrs: { ...(n.attrs as object), shape: [1] } } : n,
+    );
     p.training = { ...p.training, epochs: 1 };
     const info = await c.ok<TrainJobInfo>({ type: 'train.start', project: p, baseDir: EXAMPLES });
     expect([info.plane, info.line]).toEqual([undefined, undefined]);

@@ -1,6 +1,6 @@
 /** The fitted curve's geometry (renderer/src/lib/charts/fit.ts), against hand-computed values. */
 import { describe, expect, it } from 'vitest';
-import { fitRuns, fitSampleAt, fitX, fitYRange } from '../../renderer/src/lib/charts/fit';
+import { classYRange, fitRuns, fitSampleAt, fitX, fitYRange, LANE, laneY } from '../../renderer/src/lib/charts/fit';
 
 // five samples over [-1, 1]: at -1, -0.5, 0, 0.5, 1
 const curve = { x: { min: -1, max: 1 }, value: [2, null, 0, Number.NaN, -4] };
@@ -51,5 +51,18 @@ describe('fitted curve', () => {
       ],
     ]);
     expect(fitRuns({ x: { min: 0, max: 1 }, value: [null, null] })).toEqual([]);
+  });
+
+  it("puts a classifier's data in one lane per class under the probabilities, each point inside its lane", () => {
+    expect(classYRange(3).min).toBeCloseTo(-0.32, 12);
+    expect(classYRange(3).max).toBe(1.04);
+    for (const k of [0, 1, 2]) {
+      const ys = Array.from({ length: 200 }, (_, i) => laneY(k, i));
+      // the lane runs from -LANE k to -LANE (k + 1), less 0.01; its points stay in its middle 60%
+      expect(Math.max(...ys)).toBeLessThanOrEqual(-LANE * (k + 0.2) - 0.01 + 1e-12);
+      expect(Math.min(...ys)).toBeGreaterThanOrEqual(-LANE * (k + 0.8) - 0.01 - 1e-12);
+      expect(new Set(ys).size).toBeGreaterThan(150);
+      expect(laneY(k, 7)).toBe(ys[7]);
+    }
   });
 });

@@ -60,3 +60,23 @@ export function fitRuns(f: FitCurve): [number, number][][] {
   if (run.length) runs.push(run);
   return runs;
 }
+
+/**
+ * A classifier's plot: the probabilities span 0 to 1, and under them each class has a lane of height LANE where its
+ * data points are drawn (class 0 at the top), so that the plot's vertical range reaches below 0.
+ */
+export const LANE = 0.1;
+
+/** The vertical range of a classifier's plot of `classes` classes: its lanes under 0, and a little above 1. */
+export function classYRange(classes: number): Range {
+  return { min: -LANE * classes - 0.02, max: 1.04 };
+}
+
+/**
+ * Where data point `i` of class `k` is drawn in its lane: the lane's middle, spread over its middle 60% by a fixed
+ * function of `i` (the same picture every time), so that points at the same value do not all fall on one spot.
+ */
+export function laneY(k: number, i: number): number {
+  const spread = ((Math.imul(i + 1, 2654435761) >>> 0) / 2 ** 32 - 0.5) * 0.6;
+  return -LANE * (k + 0.5 + spread) - 0.01;
+}

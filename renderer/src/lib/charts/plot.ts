@@ -30,7 +30,8 @@ export interface PlotAxes {
   width: number;
   height: number;
   x: { range: Range; name: string; ticks: number };
-  y: { range: Range; name: string; ticks: number };
+  /** `tickRange`: where the vertical axis has ticks, when not all of its range (a classifier's 0 to 1). */
+  y: { range: Range; name: string; ticks: number; tickRange?: Range };
   /** Where the vertical axis's name is centred, from the canvas's left edge. */
   yNameAt: number;
 }
@@ -54,7 +55,8 @@ export function drawAxes(ctx: CanvasRenderingContext2D, theme: ChartTheme, a: Pl
   }
   ctx.textAlign = 'right';
   ctx.textBaseline = 'middle';
-  for (const v of niceTicks(y.range.min, y.range.max, y.ticks)) {
+  const yTicks = y.tickRange ?? y.range;
+  for (const v of niceTicks(yTicks.min, yTicks.max, y.ticks)) {
     const at = Math.round(py(v)) + 0.5;
     ctx.fillRect(left - 4, at - 0.5, 4, 1);
     ctx.fillText(num4(v), left - 6, at);
