@@ -9,9 +9,8 @@
  * one step per train.progress (the weights copied before and after it), and so is the gradient along each edge of
  * the graph (Session.flowNorms: one more forward and backward pass, on that step's batch; about one step's time, so
  * 0.1% on the spiral example); the decision boundary (a forward pass over a 64 x 64 grid; for one feature, the
- * fitted curves, over 256 points) is computed at most once a second of running (and at most 0.5% of
- * the time), after at least 250 steps; events carry their numbers to 7
- * significant digits (half the JSON of full doubles). Measured on the spiral example, each of these costs up to
+ * fitted curves, over 256 points) is computed at most once a second of running (and at most 0.5% of the time), after
+ * at least 250 steps; events carry their numbers to 7 significant digits (half the JSON of full doubles). Measured on the spiral example, each of these costs up to
  * about 0.5% of the steps per second: the flush (JSON for the IPC channel) most, then the turns of the event loop
  * between slices and the boundary.
  */
@@ -73,8 +72,8 @@ interface Range {
   max: number;
 }
 
-/** Points of the fitted curve (train.fit). */
-export const CURVE_POINTS = 256;
+/** Points of the fitted curves (train.fit). */
+const CURVE_POINTS = 256;
 
 /**
  * What the job draws the prediction over: the plane of a two-feature input (the decision boundary) or the line of a
@@ -234,7 +233,7 @@ export class TrainingJob {
     };
   }
 
-  /** The job info's plane (a decision boundary is drawn) or line (a fitted curve is). */
+  /** The job info's plane (a decision boundary is drawn) or line (fitted curves are). */
   private areaInfo(): Pick<TrainJobInfo, 'plane' | 'line'> {
     const a = this.area;
     if (!a) return {};
@@ -666,30 +665,32 @@ export class TrainingJob {
     }
     const prediction = await this.session.predictFeatures(this.grid, n);
     const { predicted, value } = readPrediction(prediction, n, reading);
+    // Probabilities to 4 decimals, other values to 5 significant digits; null where not finite.
     const probability = (v: number) => (Number.isFinite(v) ? Math.round(v * 1e4) / 1e4 : null);
-    const rounded = reading.kind === 'class' ? value.map(probability) : value.map((v) => (Number.isFinite(v) ? Number(v.toPrecision(5)) : null));
+    const significant = (v: number) => (Number.isFinite(v) ? Number(v.toPrecision(5)) : null);
     const head = { job: this.id, step: this.lastStep, epoch: this.lastEpoch };
-    const curves =
-      reading.kind === 'class'
-        ? { classes: this.classes?.slice() ?? [], probabilities: classProbabilities(prediction, n, reading).map((p) => p.map(probability)) }
-        : { value: rounded };
-    this.pendingBoundary =
-      sides.length === 1
-        ? { event: 'train.fit', ...head, feature: area.features[0], x: { ...area.grid[0] }, points: n, ...curves }
-        : {
-            event: 'train.boundary',
-            ...head,
-            features: [...area.features],
-            x1: { ...area.grid[0] },
-            x2: { ...area.grid[1] },
-            width: sides[0],
-            height: sides[1],
-            mode: reading.kind,
-            ...(this.classes ? { classes: this.classes.slice() } : {}),
-            ...(reading.kind === 'score' && reading.threshold !== null ? { threshold: reading.threshold } : {}),
-            predicted,
-            value: rounded,
-          };
+    if (sides.length === 1) {
+      const curves =
+        reading.kind === 'class'
+          ? { classes: this.classes?.slice() ?? [], probabilities: classProbabilities(prediction, n, reading).map((p) => p.map(probability)) }
+          : { value: value.map(significant) };
+      this.pendingBoundary = { event: 'train.fit', ...head, feature: area.features[0], x: { ...area.grid[0] }, points: n, ...curves };
+    } else {
+      this.pendingBoundary = {
+        event: 'train.boundary',
+        ...head,
+        features: [...area.features],
+        x1: { ...area.grid[0] },
+        x2: { ...area.grid[1] },
+        width: sides[0],
+        height: sides[1],
+        mode: reading.kind,
+        ...(this.classes ? { classes: this.classes.slice() } : {}),
+        ...(reading.kind === 'score' && reading.threshold !== null ? { threshold: reading.threshold } : {}),
+        predicted,
+        value: value.map(reading.kind === 'class' ? probability : significant),
+      };
+    }
     this.boundaryStep = this.lastStep;
     this.boundaryTime = this.now();
     this.boundaryGap = Math.max(this.t.boundaryMs, 200 * (this.boundaryTime - started));

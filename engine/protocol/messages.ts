@@ -145,9 +145,9 @@ export type EngineMessage = Infer<typeof engineMessage>;
 //
 // Events are batched in time, so that thousands of steps a second neither slow training nor flood the renderer:
 // at most one train.progress and one train.epoch per 100 ms (each carrying everything since the one before), a
-// train.boundary (or train.fit) at most once a second while running (and then only after 250 steps or more, and at most 0.5% of
-// the running time), and a train.state on every change of state. The steps before a state change are always
-// reported (train.progress, train.epoch) before its train.state, so the last step is always seen.
+// train.boundary or train.fit at most once a second while running (and then only after 250 steps or more, and at
+// most 0.5% of the running time), and a train.state on every change of state. The steps before a state change are
+// always reported (train.progress, train.epoch) before its train.state, so the last step is always seen.
 
 export const JOB_STATES = ['running', 'paused', 'stopped', 'done', 'error'] as const;
 export const jobState = literal(...JOB_STATES);

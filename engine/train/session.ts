@@ -270,7 +270,7 @@ export class Session {
 
   /**
    * The feature columns (indices into `dataset.featureNames`, ascending) that the input nodes read, when the
-   * prediction is per example: two make the plane a decision boundary is drawn over, one the line a fitted curve is.
+   * prediction is per example: two make the plane a decision boundary is drawn over, one the line fitted curves are.
    * Undefined when the prediction is not per example.
    */
   get inputColumns(): number[] | undefined {

@@ -1,7 +1,7 @@
 /**
- * The fitted curve of a one-variable regression (train.fit: the prediction at evenly spaced values of the feature)
- * drawn over the data (the data panel's points, the feature against the label). Pure: the view draws what these
- * give.
+ * The fitted curves of a model on one feature (train.fit: a regression's prediction, or a classifier's probability of
+ * each class, at evenly spaced values of the feature) drawn over the data (the data panel's points, the feature
+ * against the label). Pure: the view draws what these give.
  */
 import type { Range } from './boundary';
 
