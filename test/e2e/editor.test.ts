@@ -364,10 +364,19 @@ describe('the editor in Chromium against web mode', () => {
     await app.compiled();
     expect(await app.dirty()).toBe(false);
 
+    // Nothing to paste until something is copied: Edit > Paste is disabled, then enabled.
+    const pasteItem = async () => {
+      await app.page.getByRole('menubar').getByRole('menuitem', { name: 'Edit', exact: true }).click();
+      const disabled = await app.page.getByRole('menu', { name: 'Edit' }).getByRole('menuitem', { name: /^Paste\b/ }).first().isDisabled();
+      await app.press('Escape');
+      return disabled ? 'disabled' : 'enabled';
+    };
+    expect(await pasteItem()).toBe('disabled');
     // Copy and paste h1: the copy is h3 (h1 and h2 are taken), selected, unwired.
     await app.select('h1');
     await app.press('Mod+C');
     await app.toasts.getByText('Copied 1 node').waitFor();
+    expect(await pasteItem()).toBe('enabled');
     expect(await app.dirty()).toBe(false);
     await app.press('Mod+V');
     await app.node('h3').waitFor();

@@ -130,7 +130,7 @@ export class AppState {
   title = $derived(`${this.doc.fileName}${this.doc.dirty ? ' *' : ''} — Backprop Studio`);
 
   flow: Flow | null = null;
-  private clipboard: Fragment | null = null;
+  private clipboard = $state.raw<Fragment | null>(null);
   private pasteCount = 0;
   /**
    * How the canvas should frame the next document once its nodes are measured: `layout` where it was laid out on
@@ -459,6 +459,11 @@ export class AppState {
     this.clipboard = copyFragment(this.doc.project, ids);
     this.pasteCount = 0;
     this.doc.apply(`Cut ${ids.size === 1 ? [...ids][0] : `${ids.size} nodes`}`, (p) => removeNodes(p, ids));
+  }
+
+  /** Whether Paste has something to paste (the app's own clipboard: a copy or a cut in this window). */
+  get canPaste(): boolean {
+    return !!this.clipboard?.nodes.length;
   }
 
   paste(keepLinks: boolean): void {
