@@ -7,9 +7,11 @@ import { describe, expect, it } from 'vitest';
 import type { Project } from '../../engine/io/project';
 import { blankProject } from '../../renderer/src/lib/graph';
 import { SeriesLog } from '../../renderer/src/lib/series-log';
-import { predictionProblem, setTrainingValue, targetChoices, trainingValue, TRAINING_SETTINGS } from '../../renderer/src/lib/training-settings';
+import { drawsFit, predictionProblem, setTrainingValue, targetChoices, trainingValue, TRAINING_SETTINGS } from '../../renderer/src/lib/training-settings';
+import { previewData } from './preview-sync';
 import { analyze } from '../../renderer/src/lib/analysis';
 import { readFileSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
 import { parseProject } from '../../engine/io/project';
 import { checkAttr } from '../../engine/graph/attrs';
 import { DEFAULT_TRAINING, withTrainingDefaults } from '../../engine/io/project';
@@ -136,3 +138,28 @@ describe('the objective and the prediction the training panel offers', () => {
   });
 });
 
+describe('drawsFit: the Fit tab before a run', () => {
+  const EXAMPLES = new URL('../../examples/', import.meta.url);
+  const example = (name: string) => parseProject(readFileSync(new URL(`${name}.bpstudio`, EXAMPLES), 'utf8'));
+  /** The example with its input reading `features` alone (and `edit` applied). */
+  const oneFeature = (name: string, features: string[], edit: (p: Project) => void = () => {}) => {
+    const p = example(name);
+    for (const n of p.graph.nodes) if (n.op === 'input') n.attrs = { shape: [features.length], features };
+    edit(p);
+    return p;
+  };
+  it.each([
+    ['a regression on one feature (sine)', example('sine'), true],
+    ['a classifier on one feature, one logit per class (iris on petal length)', oneFeature('iris', ['petal_length_cm']), true],
+    ['the same, its prediction named a hidden layer of 16', oneFeature('iris', ['petal_length_cm'], (p) => (p.training = { ...p.training, prediction: 'h1' })), false],
+    ['a score against a sign label on one feature', oneFeature('logistic-regression', ['x1'], (p) => (p.graph.nodes.find((n) => n.id === 'w')!.attrs = { shape: [1], init: 'zeros' })), false],
+    ['two features (spiral)', example('spiral'), false],
+  ] as const)('%s: %s', (_, project, expected) => {
+    const preview = previewData(project, fileURLToPath(EXAMPLES));
+    expect(drawsFit(project, analyze(project.graph.nodes).shapes, preview)).toBe(expected);
+  });
+  it('no preview yet: no', () => {
+    const p = example('sine');
+    expect(drawsFit(p, analyze(p.graph.nodes).shapes, null)).toBe(false);
+  });
+});

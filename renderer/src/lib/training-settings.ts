@@ -7,6 +7,7 @@ import type { AttrSpec } from '../../../engine/graph/attrs';
 import { opSpec } from '../../../engine/graph/catalogue';
 import { DEFAULT_TRAINING, type OptimizerSpec, type Project, type ProjectNode, type ResolvedTraining, type TrainingSpec } from '../../../engine/io/project';
 import type { Shape } from '../../../engine/ir/shape';
+import type { DataPreview } from '../../../engine/protocol/messages';
 
 export type SettingPath = readonly ['optimizer', keyof OptimizerSpec] | readonly [Exclude<keyof TrainingSpec, 'optimizer'>];
 
@@ -113,3 +114,17 @@ export function predictionProblem(p: Project, shapes: ReadonlyMap<string, Shape>
   return `${named} gives ${width(mine)} values per example, the loss scores ${width(theirs)} (${auto}): accuracy and the boundary would not match it`;
 }
 
+/**
+ * Whether a run of the project would draw fitted curves (the Fit tab; the engine's trainJobInfo.line), judged before
+ * one starts, from the data panel's preview and the graph's shapes: one feature drawn against the label, and a
+ * prediction of one value per example for a real label, or of one per class for a class label.
+ */
+export function drawsFit(p: Project, shapes: ReadonlyMap<string, Shape>, preview: Pick<DataPreview, 'points' | 'label' | 'classes'> | null | undefined): boolean {
+  if (!preview?.points?.labelAxis) return false;
+  const id = trainingTargets(p).prediction;
+  const shape = id === undefined ? undefined : shapes.get(id);
+  // per example: [B] or [B, width]
+  if (!shape || shape[0] !== null || shape.length > 2) return false;
+  const width = shape.length === 2 ? shape[1] : 1;
+  return preview.label?.kind === 'real' ? width === 1 : width !== null && width > 1 && width === preview.classes?.length;
+}
