@@ -185,6 +185,25 @@ describe('training in Chromium against web mode', () => {
     expect(await app.errorCount()).toBe(0);
   });
 
+  it('says why a model has no accuracy: no label, or no prediction to score against its label', async () => {
+    const accuracyMessage = async () => {
+      await app.page.getByRole('tab', { name: 'Accuracy', exact: true }).click();
+      return app.page.getByTestId('chart-accuracy').textContent();
+    };
+    await openExample('seed-function.bpstudio', 7);
+    await app.button('Step').click();
+    await until(() => step()).toBe(1);
+    expect(await accuracyMessage()).toContain('its objective reads no label to score a prediction against');
+
+    // logistic regression with the prediction unset: its objective L is no loss, so there is none
+    await openExample('logistic-regression.bpstudio', 14);
+    await app.clickPane();
+    await app.inspector.getByLabel('Prediction', { exact: true }).selectOption('');
+    await app.button('Step').click();
+    await until(() => step()).toBe(1);
+    expect(await accuracyMessage()).toContain('it has no prediction to score against its label');
+  });
+
   it('edits the data in the data panel: builtin parameters, the split, with a preview, a scatter plot and undo', async () => {
     await openExample('spiral.bpstudio', 6);
     await app.clickPane();
