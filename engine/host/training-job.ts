@@ -20,7 +20,7 @@ import type { Dataset } from '../data/types';
 import { dataSectionOf, type Project } from '../io/project';
 import type { Tensor } from '../io/safetensors';
 import type { EngineEvent, EngineEventOf, EpochInfo, EvaluateResult, JobState, TrainJobInfo, TrainStatus, WeightsExport } from '../protocol/messages';
-import { classProbabilities, decimate, readPrediction, round7, StepLog, updateRatios, type Reading } from '../train/metrics';
+import { binaryProbabilities, classProbabilities, decimate, readPrediction, round7, StepLog, updateRatios, type Reading } from '../train/metrics';
 import { Session, type Checkpoint, type EpochResult, type StepResult } from '../train/session';
 import { StudioError } from '../util/errors';
 import { dataBaseDir } from './job-data';
@@ -109,6 +109,8 @@ export class TrainingJob {
   private readonly classes: string[] | undefined;
   private readonly area: Area | undefined;
   private readonly reading: Reading | undefined;
+  /** For one score against two classes: how it gives class 1's probability, where the graph says (the fitted curves). */
+  private readonly scoreProbability: 'identity' | 'sigmoid' | undefined;
   private readonly accuracy: boolean;
   /** What each step asks of Session.nextStep: the validation confusion matrix at each epoch's end, when it has classes. */
   private readonly stepOptions: { confusion: boolean };
@@ -176,9 +178,11 @@ export class TrainingJob {
     } else if (width === 1) {
       this.reading = { kind: 'score', threshold: this.classes ? s.scoreThreshold() : null };
     }
+    this.scoreProbability = this.reading?.kind === 'score' && this.reading.threshold !== null && this.classes?.length === 2 ? s.scoreProbability() : undefined;
     const columns = s.inputColumns;
     const regression = this.reading?.kind === 'score' && this.reading.threshold === null && s.targets.label?.kind === 'real';
-    if (columns && this.reading && (columns.length === 2 || (columns.length === 1 && (regression || this.reading.kind === 'class')))) {
+    const curves = regression || this.reading?.kind === 'class' || this.scoreProbability !== undefined;
+    if (columns && this.reading && (columns.length === 2 || (columns.length === 1 && curves))) {
       const ds = s.dataset;
       const range = (c: number) => {
         let min = Infinity;
@@ -670,10 +674,11 @@ export class TrainingJob {
     const significant = (v: number) => (Number.isFinite(v) ? Number(v.toPrecision(5)) : null);
     const head = { job: this.id, step: this.lastStep, epoch: this.lastEpoch };
     if (sides.length === 1) {
-      const curves =
-        reading.kind === 'class'
-          ? { classes: this.classes?.slice() ?? [], probabilities: classProbabilities(prediction, n, reading).map((p) => p.map(probability)) }
-          : { value: value.map(significant) };
+      const probabilities =
+        reading.kind === 'class' ? classProbabilities(prediction, n, reading) : this.scoreProbability && binaryProbabilities(prediction, n, this.scoreProbability);
+      const curves = probabilities
+        ? { classes: this.classes?.slice() ?? [], probabilities: probabilities.map((p) => p.map(probability)) }
+        : { value: value.map(significant) };
       this.pendingBoundary = { event: 'train.fit', ...head, feature: area.features[0], x: { ...area.grid[0] }, points: n, ...curves };
     } else {
       this.pendingBoundary = {

@@ -191,9 +191,10 @@ export const trainJobInfo = obj({
    */
   plane: optional(obj({ features: arr(str), x1: range, x2: range })),
   /**
-   * When the input nodes read one feature column and the prediction is either one value per example with a real
-   * label (a regression on one variable) or one score per class (a classifier on one variable): that column's name
-   * and its range over all the dataset's rows. Only then are there train.fit events.
+   * When the input nodes read one feature column and the prediction is one value per example with a real label (a
+   * regression on one variable), one score per class, or one score that gives class 1's probability (a sigmoid's
+   * output, or the logits of a sigmoid_cross_entropy objective): that column's name and its range over all the
+   * dataset's rows. Only then are there train.fit events.
    */
   line: optional(obj({ feature: str, x: range })),
   /** The job this one stopped (train.start while another was running or paused). */

@@ -234,3 +234,12 @@ export function classProbabilities(prediction: Float32Array, n: number, reading:
   }
   return out;
 }
+
+/**
+ * The two classes' probabilities per example of one score per example, class 1's being the score itself
+ * (`identity`) or its sigmoid: [1 - p, p], of `n` values each.
+ */
+export function binaryProbabilities(prediction: Float32Array, n: number, how: 'identity' | 'sigmoid'): number[][] {
+  const p = Array.from(prediction.subarray(0, n), (s) => (how === 'identity' ? s : 1 / (1 + Math.exp(-s))));
+  return [p.map((v) => 1 - v), p];
+}

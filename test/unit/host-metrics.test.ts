@@ -1,7 +1,7 @@
 /** The training numbers the engine host sends, against values worked out by hand. */
 import { describe, expect, it } from 'vitest';
 import { padRange } from '../../engine/host/training-job';
-import { addToConfusion, classProbabilities, decimate, emptyConfusion, readPrediction, round7, StepLog, updateRatios } from '../../engine/train/metrics';
+import { addToConfusion, binaryProbabilities, classProbabilities, decimate, emptyConfusion, readPrediction, round7, StepLog, updateRatios } from '../../engine/train/metrics';
 
 /** A log of (step, epoch, a, b) rows. */
 function logOf(rows: number[][]): StepLog {
@@ -182,6 +182,19 @@ describe('reading a prediction for the decision boundary', () => {
     expect(classProbabilities(Float32Array.from([0.25, 0.75]), 1, { kind: 'class', per: 2, values: 'probabilities' })).toEqual([[0.25], [0.75]]);
     const logs = classProbabilities(Float32Array.from([Math.log(0.3), Math.log(0.7)]), 1, { kind: 'class', per: 2, values: 'log-probabilities' });
     expect([logs[0][0], logs[1][0]].map((v) => Number(v.toFixed(6)))).toEqual([0.3, 0.7]);
+  });
+
+  it("gives two classes' probabilities from one score: the score itself, or its sigmoid", () => {
+    expect(binaryProbabilities(Float32Array.from([0.2, 1]), 2, 'identity').map((p) => p.map((v) => Number(v.toFixed(6))))).toEqual([
+      [0.8, 0],
+      [0.2, 1],
+    ]);
+    // sigmoid(0) = 1/2, sigmoid(ln 3) = 3/4; only the first n scores
+    const s = binaryProbabilities(Float32Array.from([0, Math.log(3), 99]), 2, 'sigmoid');
+    expect(s.map((p) => p.map((v) => Number(v.toFixed(6))))).toEqual([
+      [0.5, 0.25],
+      [0.5, 0.75],
+    ]);
   });
 
   it('gives the score, and the class against the threshold when there is one', () => {

@@ -240,6 +240,36 @@ describe('training job: the prediction drawn over the inputs', () => {
     }
   });
 
+  it("draws both classes' probability for one logit against two classes that sigmoid_cross_entropy reads", async () => {
+    const c = conn();
+    const p = example('breast-cancer');
+    p.graph.nodes = [
+      { id: 'radius', op: 'input', attrs: { shape: [1], features: ['mean_radius'] } },
+      { id: 'y', op: 'label', attrs: { kind: 'class' } },
+      { id: 'out', op: 'dense', attrs: { units: 1 }, inputs: { x: 'radius' } },
+      { id: 'loss', op: 'sigmoid_cross_entropy', inputs: { logits: 'out', labels: 'y' } },
+    ];
+    // long enough to turn round a first guess of the wrong sign (86% training accuracy)
+    p.training = { ...p.training, epochs: 30 };
+    const info = await c.ok<TrainJobInfo>({ type: 'train.start', project: p, baseDir: EXAMPLES });
+    expect(info.line?.feature).toBe('mean_radius');
+    await c.waitFor('train.state', (e) => e.state === 'done');
+    const fit = c.of('train.fit').at(-1)!;
+    expect([fit.value, fit.classes]).toEqual([undefined, ['malignant', 'benign']]);
+    const session = c.host.current!.session;
+    const width = session.dataset.featureNames.length;
+    const grid = new Float32Array(256 * width);
+    for (let i = 0; i < 256; i++) grid[i * width + session.dataset.featureNames.indexOf('mean_radius')] = fit.x.min + (i * (fit.x.max - fit.x.min)) / 255;
+    const logits = await session.predictFeatures(grid, 256);
+    for (const i of [0, 128, 255]) {
+      expect(fit.probabilities![1][i]).toBeCloseTo(1 / (1 + Math.exp(-logits[i])), 4);
+      expect(fit.probabilities![0][i]).toBeCloseTo(1 / (1 + Math.exp(logits[i])), 4);
+    }
+    // big cells are malignant (class 0): class 1's probability falls along the radius
+    expect(fit.probabilities![1][0]).toBeGreaterThan(0.9);
+    expect(fit.probabilities![1][255]).toBeLessThan(0.1);
+  });
+
   it('draws nothing for a score against a threshold on one feature (a sign label)', async () => {
     const c = conn();
     const p = example('logistic-regression');

@@ -148,12 +148,23 @@ describe('drawsFit: the Fit tab before a run', () => {
     edit(p);
     return p;
   };
+  /** Breast cancer on mean_radius alone, through one dense unit (out) to the loss `loss`. */
+  const oneLogit = (loss: Pick<Project['graph']['nodes'][number], 'op' | 'inputs'>) =>
+    oneFeature('breast-cancer', ['mean_radius'], (p) => {
+      p.graph.nodes = p.graph.nodes.filter((n) => n.id !== 'h1');
+      const out = p.graph.nodes.find((n) => n.id === 'out')!;
+      out.attrs = { units: 1 };
+      out.inputs = { x: 'cells' };
+      Object.assign(p.graph.nodes.find((n) => n.id === 'loss')!, loss);
+    });
   it.each([
     ['a regression on one feature (sine)', example('sine'), true],
     ['a classifier on one feature, one logit per class (iris on petal length)', oneFeature('iris', ['petal_length_cm']), true],
     ['the same, its prediction named a hidden layer of 16', oneFeature('iris', ['petal_length_cm'], (p) => (p.training = { ...p.training, prediction: 'h1' })), false],
     ['a score against a sign label on one feature', oneFeature('logistic-regression', ['x1'], (p) => (p.graph.nodes.find((n) => n.id === 'w')!.attrs = { shape: [1], init: 'zeros' })), false],
     ['two features (spiral)', example('spiral'), false],
+    ['one logit that sigmoid_cross_entropy reads against two classes', oneLogit({ op: 'sigmoid_cross_entropy', inputs: { logits: 'out', labels: 'y' } }), true],
+    ['the same logit under an mse objective', oneLogit({ op: 'mse', inputs: { pred: 'out', target: 'y' } }), false],
   ] as const)('%s: %s', (_, project, expected) => {
     const preview = previewData(project, fileURLToPath(EXAMPLES));
     expect(drawsFit(project, analyze(project.graph.nodes).shapes, preview)).toBe(expected);

@@ -117,14 +117,19 @@ export function predictionProblem(p: Project, shapes: ReadonlyMap<string, Shape>
 /**
  * Whether a run of the project would draw fitted curves (the Fit tab; the engine's trainJobInfo.line), judged before
  * one starts, from the data panel's preview and the graph's shapes: one feature drawn against the label, and a
- * prediction of one value per example for a real label, or of one per class for a class label.
+ * prediction of one value per example for a real label; for a class label, one per class, or one that gives the
+ * second class's probability (a sigmoid's output, or the logits a sigmoid_cross_entropy objective reads).
  */
 export function drawsFit(p: Project, shapes: ReadonlyMap<string, Shape>, preview: Pick<DataPreview, 'points' | 'label' | 'classes'> | null | undefined): boolean {
   if (!preview?.points?.labelAxis) return false;
-  const id = trainingTargets(p).prediction;
-  const shape = id === undefined ? undefined : shapes.get(id);
+  const { objective, prediction } = trainingTargets(p);
+  const shape = prediction === undefined ? undefined : shapes.get(prediction);
   // per example: [B] or [B, width]
   if (!shape || shape[0] !== null || shape.length > 2) return false;
   const width = shape.length === 2 ? shape[1] : 1;
-  return preview.label?.kind === 'real' ? width === 1 : width !== null && width > 1 && width === preview.classes?.length;
+  if (preview.label?.kind === 'real') return width === 1;
+  const classes = preview.classes?.length;
+  if (width !== 1) return width !== null && width > 1 && width === classes;
+  const probability = p.graph.nodes.find((n) => n.id === prediction)?.op === 'sigmoid' || (objective?.op === 'sigmoid_cross_entropy' && objective.inputs?.logits === prediction);
+  return classes === 2 && probability;
 }
