@@ -20,7 +20,7 @@ import type { Dataset } from '../data/types';
 import { dataSectionOf, type Project } from '../io/project';
 import type { Tensor } from '../io/safetensors';
 import type { EngineEvent, EngineEventOf, EpochInfo, EvaluateResult, JobState, TrainJobInfo, TrainStatus, WeightsExport } from '../protocol/messages';
-import { binaryProbabilities, classProbabilities, decimate, readPrediction, round7, StepLog, updateRatios, type Reading } from '../train/metrics';
+import { binaryProbabilities, classProbabilities, decimate, readPrediction, round7, scoreProbabilityOf, StepLog, updateRatios, type Reading } from '../train/metrics';
 import { Session, type Checkpoint, type EpochResult, type StepResult } from '../train/session';
 import { StudioError } from '../util/errors';
 import { dataBaseDir } from './job-data';
@@ -178,7 +178,7 @@ export class TrainingJob {
     } else if (width === 1) {
       this.reading = { kind: 'score', threshold: this.classes ? s.scoreThreshold() : null };
     }
-    this.scoreProbability = this.reading?.kind === 'score' && this.reading.threshold !== null && this.classes?.length === 2 ? s.scoreProbability() : undefined;
+    this.scoreProbability = this.reading?.kind === 'score' && this.reading.threshold !== null && this.classes?.length === 2 ? scoreProbabilityOf(s.nodes, s.targets.objective, s.targets.prediction) : undefined;
     const columns = s.inputColumns;
     const regression = this.reading?.kind === 'score' && this.reading.threshold === null && s.targets.label?.kind === 'real';
     const curves = regression || this.reading?.kind === 'class' || this.scoreProbability !== undefined;

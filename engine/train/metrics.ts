@@ -236,6 +236,23 @@ export function classProbabilities(prediction: Float32Array, n: number, reading:
 }
 
 /**
+ * What one score per example says of class 1's probability, where the graph says: a sigmoid's output is that
+ * probability (`identity`), and the logits a sigmoid_cross_entropy objective reads give it through the sigmoid
+ * (`sigmoid`). Undefined otherwise (a hinge's margin, a score a hand-built objective reads). The training job's
+ * fitted curves and the app's Fit tab (before a run) both ask it.
+ */
+export function scoreProbabilityOf(
+  nodes: readonly { id: string; op: string; inputs?: Readonly<Record<string, string>> }[],
+  objective: string | undefined,
+  prediction: string | undefined,
+): 'identity' | 'sigmoid' | undefined {
+  const node = (id: string | undefined) => nodes.find((n) => n.id === id);
+  if (node(prediction)?.op === 'sigmoid') return 'identity';
+  const o = node(objective);
+  return o?.op === 'sigmoid_cross_entropy' && o.inputs?.logits === prediction ? 'sigmoid' : undefined;
+}
+
+/**
  * The two classes' probabilities per example of one score per example, class 1's being the score itself
  * (`identity`) or its sigmoid: [1 - p, p], of `n` values each.
  */

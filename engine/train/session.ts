@@ -679,19 +679,6 @@ export class Session {
     return this.nodes.find((n) => n.id === this.targets.prediction)?.op === 'sigmoid' ? 0.5 : 0;
   }
 
-  /**
-   * What a single score says of class 1's probability, where the graph says: a sigmoid's output is that probability
-   * (`identity`), and the logits that a sigmoid_cross_entropy objective reads give it through the sigmoid
-   * (`sigmoid`). Undefined otherwise (a hinge's margin, a score that a hand-built objective reads).
-   */
-  scoreProbability(): 'identity' | 'sigmoid' | undefined {
-    const node = (id: string | undefined) => this.nodes.find((n) => n.id === id);
-    const prediction = this.targets.prediction;
-    if (node(prediction)?.op === 'sigmoid') return 'identity';
-    const objective = node(this.targets.objective);
-    return objective?.op === 'sigmoid_cross_entropy' && objective.inputs?.logits === prediction ? 'sigmoid' : undefined;
-  }
-
   /** The prediction node's output for each row (flat, row-major per row). */
   async predict(rows: ArrayLike<number>): Promise<Float32Array[]> {
     if (!this.targets.prediction) throw new StudioError(NO_PREDICTION);

@@ -1,7 +1,7 @@
 /** The training numbers the engine host sends, against values worked out by hand. */
 import { describe, expect, it } from 'vitest';
 import { padRange } from '../../engine/host/training-job';
-import { addToConfusion, binaryProbabilities, classProbabilities, decimate, emptyConfusion, readPrediction, round7, StepLog, updateRatios } from '../../engine/train/metrics';
+import { addToConfusion, binaryProbabilities, classProbabilities, scoreProbabilityOf, decimate, emptyConfusion, readPrediction, round7, StepLog, updateRatios } from '../../engine/train/metrics';
 
 /** A log of (step, epoch, a, b) rows. */
 function logOf(rows: number[][]): StepLog {
@@ -195,6 +195,15 @@ describe('reading a prediction for the decision boundary', () => {
       [0.5, 0.25],
       [0.5, 0.75],
     ]);
+  });
+
+  it.each([
+    ['a sigmoid as the prediction', [{ id: 'p', op: 'sigmoid' }, { id: 'L', op: 'mse', inputs: { pred: 'p', target: 'y' } }], 'identity'],
+    ['the logits sigmoid_cross_entropy reads', [{ id: 'p', op: 'dense' }, { id: 'L', op: 'sigmoid_cross_entropy', inputs: { logits: 'p', labels: 'y' } }], 'sigmoid'],
+    ['another node than the one it reads', [{ id: 'p', op: 'dense' }, { id: 'L', op: 'sigmoid_cross_entropy', inputs: { logits: 'q', labels: 'y' } }], undefined],
+    ["a hinge's margin", [{ id: 'p', op: 'dense' }, { id: 'L', op: 'hinge', inputs: { scores: 'p', labels: 'y' } }], undefined],
+  ] as const)("class 1's probability from one score: %s", (_, nodes, how) => {
+    expect(scoreProbabilityOf(nodes, 'L', 'p')).toBe(how);
   });
 
   it('gives the score, and the class against the threshold when there is one', () => {

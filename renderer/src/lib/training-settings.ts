@@ -8,6 +8,7 @@ import { opSpec } from '../../../engine/graph/catalogue';
 import { DEFAULT_TRAINING, type OptimizerSpec, type Project, type ProjectNode, type ResolvedTraining, type TrainingSpec } from '../../../engine/io/project';
 import type { Shape } from '../../../engine/ir/shape';
 import type { DataPreview } from '../../../engine/protocol/messages';
+import { scoreProbabilityOf } from '../../../engine/train/metrics';
 
 export type SettingPath = readonly ['optimizer', keyof OptimizerSpec] | readonly [Exclude<keyof TrainingSpec, 'optimizer'>];
 
@@ -130,6 +131,5 @@ export function drawsFit(p: Project, shapes: ReadonlyMap<string, Shape>, preview
   if (preview.label?.kind === 'real') return width === 1;
   const classes = preview.classes?.length;
   if (width !== 1) return width !== null && width > 1 && width === classes;
-  const probability = p.graph.nodes.find((n) => n.id === prediction)?.op === 'sigmoid' || (objective?.op === 'sigmoid_cross_entropy' && objective.inputs?.logits === prediction);
-  return classes === 2 && probability;
+  return classes === 2 && scoreProbabilityOf(p.graph.nodes, objective?.id, prediction) !== undefined;
 }
