@@ -65,4 +65,6 @@ export interface SplitSpec {
   validation?: number;
   shuffle?: boolean;
   standardize?: boolean;
+  /** Standardise a `real` label too (docs/format-extensions.md, "Standardised labels"). */
+  standardizeLabel?: boolean;
 }

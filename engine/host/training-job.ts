@@ -230,6 +230,7 @@ export class TrainingJob {
       layers: this.layerIds.map((id) => ({ id, tensors: [...s.layers.get(id)!] })),
       hasAccuracy: this.accuracy,
       ...(label ? { labelKind: label.kind } : {}),
+      ...(s.labelScale ? { labelScale: { mean: s.labelScale.mean, std: s.labelScale.std } } : {}),
       ...(this.classes ? { classes: this.classes.slice() } : {}),
       ...this.areaInfo(),
       ...(replaced !== undefined ? { replaced } : {}),

@@ -3,9 +3,9 @@
 "use strict";
 export const validate = validate10;
 export default validate10;
-const schema11 = {"$schema":"http://json-schema.org/draft-07/schema#","title":"Backprop Studio project, format 1","description":"The structure of a .bpstudio file (docs/project-format.md). Ops, attrs, ports, cycles and shapes are checked by the graph module, not here.","$comment":"Objects are open: keys this schema does not name are allowed and kept on save, so files from a newer writer that only adds keys still open. A data kind this schema does not name is an error. After editing, run `npm run schema` to regenerate project-validate.generated.js.","type":"object","required":["format","version","graph"],"properties":{"format":{"const":"backprop-studio/project"},"version":{"type":"integer","minimum":1},"name":{"type":"string"},"graph":{"type":"object","required":["nodes"],"properties":{"nodes":{"type":"array","items":{"$ref":"#/definitions/node"}}}},"data":{"$ref":"#/definitions/data"},"training":{"$ref":"#/definitions/training"},"editor":{"$ref":"#/definitions/editor"}},"definitions":{"node":{"type":"object","required":["id","op"],"properties":{"id":{"type":"string","pattern":"^[A-Za-z_][A-Za-z0-9_]*$"},"op":{"type":"string"},"attrs":{"type":"object"},"inputs":{"type":"object","additionalProperties":{"type":"string"}},"label":{"type":"string"}}},"data":{"type":"object","properties":{"validation":{"type":"number","minimum":0,"exclusiveMaximum":1},"shuffle":{"type":"boolean"},"standardize":{"type":"boolean"}},"discriminator":{"propertyName":"kind"},"oneOf":[{"required":["kind","name"],"properties":{"kind":{"const":"builtin"},"name":{"type":"string"},"samples":{"type":"integer","minimum":1},"classes":{"type":"integer","minimum":1},"noise":{"type":"number","minimum":0}}},{"required":["kind","path"],"properties":{"kind":{"const":"csv"},"path":{"type":"string"},"label":{"type":"string"},"features":{"type":"array","items":{"type":"string"}},"classes":{"type":"array","items":{"type":"string"}},"columns":{"type":"object","additionalProperties":{"type":"object","required":["type"],"properties":{"type":{"enum":["numeric","categorical","text"]},"encoding":{"enum":["onehot","index"]},"categories":{"type":"array","items":{"type":"string"}}},"additionalProperties":false}},"missing":{"type":"object","required":["policy"],"properties":{"policy":{"enum":["error","drop","mean","constant"]},"value":{"type":"number"}},"additionalProperties":false},"malformed":{"enum":["error","skip"]}}},{"required":["kind","images"],"properties":{"kind":{"const":"idx"},"images":{"type":"string"},"labels":{"type":"string"}}},{"required":["kind","columns"],"properties":{"kind":{"const":"inline"},"columns":{"type":"object","additionalProperties":{"type":"array","items":{"type":"number"}}},"label":{"type":"string"}}},{"required":["kind","folder","size"],"properties":{"kind":{"const":"images"},"folder":{"type":"string"},"size":{"type":"array","items":{"type":"integer","minimum":1,"maximum":1024},"minItems":2,"maxItems":2},"channels":{"enum":[1,3]},"classes":{"type":"array","items":{"type":"string"}}}}]},"training":{"type":"object","properties":{"objective":{"type":"string"},"prediction":{"type":"string"},"optimizer":{"type":"object","properties":{"type":{"enum":["sgd","adam","adamw"]},"lr":{"type":"number","exclusiveMinimum":0},"momentum":{"type":"number","minimum":0},"nesterov":{"type":"boolean"},"weightDecay":{"type":"number","minimum":0},"beta1":{"type":"number","minimum":0,"exclusiveMaximum":1},"beta2":{"type":"number","minimum":0,"exclusiveMaximum":1},"eps":{"type":"number","minimum":0}}},"batchSize":{"type":"integer","minimum":1},"epochs":{"type":"integer","minimum":1},"seed":{"type":"integer"},"backend":{"enum":["cpu","webgpu","auto"]}}},"editor":{"type":"object","properties":{"positions":{"type":"object","additionalProperties":{"$ref":"#/definitions/point"}},"viewport":{"type":"object","required":["x","y","zoom"],"properties":{"x":{"type":"number"},"y":{"type":"number"},"zoom":{"type":"number","exclusiveMinimum":0}}}}},"point":{"type":"object","required":["x","y"],"properties":{"x":{"type":"number"},"y":{"type":"number"}}}}};
+const schema11 = {"$schema":"http://json-schema.org/draft-07/schema#","title":"Backprop Studio project, format 1","description":"The structure of a .bpstudio file (docs/project-format.md). Ops, attrs, ports, cycles and shapes are checked by the graph module, not here.","$comment":"Objects are open: keys this schema does not name are allowed and kept on save, so files from a newer writer that only adds keys still open. A data kind this schema does not name is an error. After editing, run `npm run schema` to regenerate project-validate.generated.js.","type":"object","required":["format","version","graph"],"properties":{"format":{"const":"backprop-studio/project"},"version":{"type":"integer","minimum":1},"name":{"type":"string"},"graph":{"type":"object","required":["nodes"],"properties":{"nodes":{"type":"array","items":{"$ref":"#/definitions/node"}}}},"data":{"$ref":"#/definitions/data"},"training":{"$ref":"#/definitions/training"},"editor":{"$ref":"#/definitions/editor"}},"definitions":{"node":{"type":"object","required":["id","op"],"properties":{"id":{"type":"string","pattern":"^[A-Za-z_][A-Za-z0-9_]*$"},"op":{"type":"string"},"attrs":{"type":"object"},"inputs":{"type":"object","additionalProperties":{"type":"string"}},"label":{"type":"string"}}},"data":{"type":"object","properties":{"validation":{"type":"number","minimum":0,"exclusiveMaximum":1},"shuffle":{"type":"boolean"},"standardize":{"type":"boolean"},"standardizeLabel":{"type":"boolean"}},"discriminator":{"propertyName":"kind"},"oneOf":[{"required":["kind","name"],"properties":{"kind":{"const":"builtin"},"name":{"type":"string"},"samples":{"type":"integer","minimum":1},"classes":{"type":"integer","minimum":1},"noise":{"type":"number","minimum":0}}},{"required":["kind","path"],"properties":{"kind":{"const":"csv"},"path":{"type":"string"},"label":{"type":"string"},"features":{"type":"array","items":{"type":"string"}},"classes":{"type":"array","items":{"type":"string"}},"columns":{"type":"object","additionalProperties":{"type":"object","required":["type"],"properties":{"type":{"enum":["numeric","categorical","text"]},"encoding":{"enum":["onehot","index"]},"categories":{"type":"array","items":{"type":"string"}}},"additionalProperties":false}},"missing":{"type":"object","required":["policy"],"properties":{"policy":{"enum":["error","drop","mean","constant"]},"value":{"type":"number"}},"additionalProperties":false},"malformed":{"enum":["error","skip"]}}},{"required":["kind","images"],"properties":{"kind":{"const":"idx"},"images":{"type":"string"},"labels":{"type":"string"}}},{"required":["kind","columns"],"properties":{"kind":{"const":"inline"},"columns":{"type":"object","additionalProperties":{"type":"array","items":{"type":"number"}}},"label":{"type":"string"}}},{"required":["kind","folder","size"],"properties":{"kind":{"const":"images"},"folder":{"type":"string"},"size":{"type":"array","items":{"type":"integer","minimum":1,"maximum":1024},"minItems":2,"maxItems":2},"channels":{"enum":[1,3]},"classes":{"type":"array","items":{"type":"string"}}}}]},"training":{"type":"object","properties":{"objective":{"type":"string"},"prediction":{"type":"string"},"optimizer":{"type":"object","properties":{"type":{"enum":["sgd","adam","adamw"]},"lr":{"type":"number","exclusiveMinimum":0},"momentum":{"type":"number","minimum":0},"nesterov":{"type":"boolean"},"weightDecay":{"type":"number","minimum":0},"beta1":{"type":"number","minimum":0,"exclusiveMaximum":1},"beta2":{"type":"number","minimum":0,"exclusiveMaximum":1},"eps":{"type":"number","minimum":0}}},"batchSize":{"type":"integer","minimum":1},"epochs":{"type":"integer","minimum":1},"seed":{"type":"integer"},"backend":{"enum":["cpu","webgpu","auto"]}}},"editor":{"type":"object","properties":{"positions":{"type":"object","additionalProperties":{"$ref":"#/definitions/point"}},"viewport":{"type":"object","required":["x","y","zoom"],"properties":{"x":{"type":"number"},"y":{"type":"number"},"zoom":{"type":"number","exclusiveMinimum":0}}}}},"point":{"type":"object","required":["x","y"],"properties":{"x":{"type":"number"},"y":{"type":"number"}}}}};
 const schema12 = {"type":"object","required":["id","op"],"properties":{"id":{"type":"string","pattern":"^[A-Za-z_][A-Za-z0-9_]*$"},"op":{"type":"string"},"attrs":{"type":"object"},"inputs":{"type":"object","additionalProperties":{"type":"string"}},"label":{"type":"string"}}};
-const schema13 = {"type":"object","properties":{"validation":{"type":"number","minimum":0,"exclusiveMaximum":1},"shuffle":{"type":"boolean"},"standardize":{"type":"boolean"}},"discriminator":{"propertyName":"kind"},"oneOf":[{"required":["kind","name"],"properties":{"kind":{"const":"builtin"},"name":{"type":"string"},"samples":{"type":"integer","minimum":1},"classes":{"type":"integer","minimum":1},"noise":{"type":"number","minimum":0}}},{"required":["kind","path"],"properties":{"kind":{"const":"csv"},"path":{"type":"string"},"label":{"type":"string"},"features":{"type":"array","items":{"type":"string"}},"classes":{"type":"array","items":{"type":"string"}},"columns":{"type":"object","additionalProperties":{"type":"object","required":["type"],"properties":{"type":{"enum":["numeric","categorical","text"]},"encoding":{"enum":["onehot","index"]},"categories":{"type":"array","items":{"type":"string"}}},"additionalProperties":false}},"missing":{"type":"object","required":["policy"],"properties":{"policy":{"enum":["error","drop","mean","constant"]},"value":{"type":"number"}},"additionalProperties":false},"malformed":{"enum":["error","skip"]}}},{"required":["kind","images"],"properties":{"kind":{"const":"idx"},"images":{"type":"string"},"labels":{"type":"string"}}},{"required":["kind","columns"],"properties":{"kind":{"const":"inline"},"columns":{"type":"object","additionalProperties":{"type":"array","items":{"type":"number"}}},"label":{"type":"string"}}},{"required":["kind","folder","size"],"properties":{"kind":{"const":"images"},"folder":{"type":"string"},"size":{"type":"array","items":{"type":"integer","minimum":1,"maximum":1024},"minItems":2,"maxItems":2},"channels":{"enum":[1,3]},"classes":{"type":"array","items":{"type":"string"}}}}]};
+const schema13 = {"type":"object","properties":{"validation":{"type":"number","minimum":0,"exclusiveMaximum":1},"shuffle":{"type":"boolean"},"standardize":{"type":"boolean"},"standardizeLabel":{"type":"boolean"}},"discriminator":{"propertyName":"kind"},"oneOf":[{"required":["kind","name"],"properties":{"kind":{"const":"builtin"},"name":{"type":"string"},"samples":{"type":"integer","minimum":1},"classes":{"type":"integer","minimum":1},"noise":{"type":"number","minimum":0}}},{"required":["kind","path"],"properties":{"kind":{"const":"csv"},"path":{"type":"string"},"label":{"type":"string"},"features":{"type":"array","items":{"type":"string"}},"classes":{"type":"array","items":{"type":"string"}},"columns":{"type":"object","additionalProperties":{"type":"object","required":["type"],"properties":{"type":{"enum":["numeric","categorical","text"]},"encoding":{"enum":["onehot","index"]},"categories":{"type":"array","items":{"type":"string"}}},"additionalProperties":false}},"missing":{"type":"object","required":["policy"],"properties":{"policy":{"enum":["error","drop","mean","constant"]},"value":{"type":"number"}},"additionalProperties":false},"malformed":{"enum":["error","skip"]}}},{"required":["kind","images"],"properties":{"kind":{"const":"idx"},"images":{"type":"string"},"labels":{"type":"string"}}},{"required":["kind","columns"],"properties":{"kind":{"const":"inline"},"columns":{"type":"object","additionalProperties":{"type":"array","items":{"type":"number"}}},"label":{"type":"string"}}},{"required":["kind","folder","size"],"properties":{"kind":{"const":"images"},"folder":{"type":"string"},"size":{"type":"array","items":{"type":"integer","minimum":1,"maximum":1024},"minItems":2,"maxItems":2},"channels":{"enum":[1,3]},"classes":{"type":"array","items":{"type":"string"}}}}]};
 const schema14 = {"type":"object","properties":{"objective":{"type":"string"},"prediction":{"type":"string"},"optimizer":{"type":"object","properties":{"type":{"enum":["sgd","adam","adamw"]},"lr":{"type":"number","exclusiveMinimum":0},"momentum":{"type":"number","minimum":0},"nesterov":{"type":"boolean"},"weightDecay":{"type":"number","minimum":0},"beta1":{"type":"number","minimum":0,"exclusiveMaximum":1},"beta2":{"type":"number","minimum":0,"exclusiveMaximum":1},"eps":{"type":"number","minimum":0}}},"batchSize":{"type":"integer","minimum":1},"epochs":{"type":"integer","minimum":1},"seed":{"type":"integer"},"backend":{"enum":["cpu","webgpu","auto"]}}};
 const pattern0 = new RegExp("^[A-Za-z_][A-Za-z0-9_]*$", "u");
 const schema15 = {"type":"object","properties":{"positions":{"type":"object","additionalProperties":{"$ref":"#/definitions/point"}},"viewport":{"type":"object","required":["x","y","zoom"],"properties":{"x":{"type":"number"},"y":{"type":"number"},"zoom":{"type":"number","exclusiveMinimum":0}}}}};
@@ -513,12 +513,9 @@ vErrors.push(err24);
 errors++;
 }
 }
-const tag0 = data12.kind;
-if(typeof tag0 == "string"){
-if(tag0 === "builtin"){
-if(data12 && typeof data12 == "object" && !Array.isArray(data12)){
-if(data12.kind === undefined){
-const err25 = {instancePath:instancePath+"/data",schemaPath:"#/definitions/data/oneOf/0/required",keyword:"required",params:{missingProperty: "kind"},message:"must have required property '"+"kind"+"'"};
+if(data12.standardizeLabel !== undefined){
+if(typeof data12.standardizeLabel !== "boolean"){
+const err25 = {instancePath:instancePath+"/data/standardizeLabel",schemaPath:"#/definitions/data/properties/standardizeLabel/type",keyword:"type",params:{type: "boolean"},message:"must be boolean"};
 if(vErrors === null){
 vErrors = [err25];
 }
@@ -527,8 +524,13 @@ vErrors.push(err25);
 }
 errors++;
 }
-if(data12.name === undefined){
-const err26 = {instancePath:instancePath+"/data",schemaPath:"#/definitions/data/oneOf/0/required",keyword:"required",params:{missingProperty: "name"},message:"must have required property '"+"name"+"'"};
+}
+const tag0 = data12.kind;
+if(typeof tag0 == "string"){
+if(tag0 === "builtin"){
+if(data12 && typeof data12 == "object" && !Array.isArray(data12)){
+if(data12.kind === undefined){
+const err26 = {instancePath:instancePath+"/data",schemaPath:"#/definitions/data/oneOf/0/required",keyword:"required",params:{missingProperty: "kind"},message:"must have required property '"+"kind"+"'"};
 if(vErrors === null){
 vErrors = [err26];
 }
@@ -537,9 +539,8 @@ vErrors.push(err26);
 }
 errors++;
 }
-if(data12.kind !== undefined){
-if("builtin" !== data12.kind){
-const err27 = {instancePath:instancePath+"/data/kind",schemaPath:"#/definitions/data/oneOf/0/properties/kind/const",keyword:"const",params:{allowedValue: "builtin"},message:"must be equal to constant"};
+if(data12.name === undefined){
+const err27 = {instancePath:instancePath+"/data",schemaPath:"#/definitions/data/oneOf/0/required",keyword:"required",params:{missingProperty: "name"},message:"must have required property '"+"name"+"'"};
 if(vErrors === null){
 vErrors = [err27];
 }
@@ -548,10 +549,9 @@ vErrors.push(err27);
 }
 errors++;
 }
-}
-if(data12.name !== undefined){
-if(typeof data12.name !== "string"){
-const err28 = {instancePath:instancePath+"/data/name",schemaPath:"#/definitions/data/oneOf/0/properties/name/type",keyword:"type",params:{type: "string"},message:"must be string"};
+if(data12.kind !== undefined){
+if("builtin" !== data12.kind){
+const err28 = {instancePath:instancePath+"/data/kind",schemaPath:"#/definitions/data/oneOf/0/properties/kind/const",keyword:"const",params:{allowedValue: "builtin"},message:"must be equal to constant"};
 if(vErrors === null){
 vErrors = [err28];
 }
@@ -561,10 +561,9 @@ vErrors.push(err28);
 errors++;
 }
 }
-if(data12.samples !== undefined){
-let data18 = data12.samples;
-if(!(((typeof data18 == "number") && (!(data18 % 1) && !isNaN(data18))) && (isFinite(data18)))){
-const err29 = {instancePath:instancePath+"/data/samples",schemaPath:"#/definitions/data/oneOf/0/properties/samples/type",keyword:"type",params:{type: "integer"},message:"must be integer"};
+if(data12.name !== undefined){
+if(typeof data12.name !== "string"){
+const err29 = {instancePath:instancePath+"/data/name",schemaPath:"#/definitions/data/oneOf/0/properties/name/type",keyword:"type",params:{type: "string"},message:"must be string"};
 if(vErrors === null){
 vErrors = [err29];
 }
@@ -573,9 +572,11 @@ vErrors.push(err29);
 }
 errors++;
 }
-if((typeof data18 == "number") && (isFinite(data18))){
-if(data18 < 1 || isNaN(data18)){
-const err30 = {instancePath:instancePath+"/data/samples",schemaPath:"#/definitions/data/oneOf/0/properties/samples/minimum",keyword:"minimum",params:{comparison: ">=", limit: 1},message:"must be >= 1"};
+}
+if(data12.samples !== undefined){
+let data19 = data12.samples;
+if(!(((typeof data19 == "number") && (!(data19 % 1) && !isNaN(data19))) && (isFinite(data19)))){
+const err30 = {instancePath:instancePath+"/data/samples",schemaPath:"#/definitions/data/oneOf/0/properties/samples/type",keyword:"type",params:{type: "integer"},message:"must be integer"};
 if(vErrors === null){
 vErrors = [err30];
 }
@@ -584,12 +585,9 @@ vErrors.push(err30);
 }
 errors++;
 }
-}
-}
-if(data12.classes !== undefined){
-let data19 = data12.classes;
-if(!(((typeof data19 == "number") && (!(data19 % 1) && !isNaN(data19))) && (isFinite(data19)))){
-const err31 = {instancePath:instancePath+"/data/classes",schemaPath:"#/definitions/data/oneOf/0/properties/classes/type",keyword:"type",params:{type: "integer"},message:"must be integer"};
+if((typeof data19 == "number") && (isFinite(data19))){
+if(data19 < 1 || isNaN(data19)){
+const err31 = {instancePath:instancePath+"/data/samples",schemaPath:"#/definitions/data/oneOf/0/properties/samples/minimum",keyword:"minimum",params:{comparison: ">=", limit: 1},message:"must be >= 1"};
 if(vErrors === null){
 vErrors = [err31];
 }
@@ -598,9 +596,12 @@ vErrors.push(err31);
 }
 errors++;
 }
-if((typeof data19 == "number") && (isFinite(data19))){
-if(data19 < 1 || isNaN(data19)){
-const err32 = {instancePath:instancePath+"/data/classes",schemaPath:"#/definitions/data/oneOf/0/properties/classes/minimum",keyword:"minimum",params:{comparison: ">=", limit: 1},message:"must be >= 1"};
+}
+}
+if(data12.classes !== undefined){
+let data20 = data12.classes;
+if(!(((typeof data20 == "number") && (!(data20 % 1) && !isNaN(data20))) && (isFinite(data20)))){
+const err32 = {instancePath:instancePath+"/data/classes",schemaPath:"#/definitions/data/oneOf/0/properties/classes/type",keyword:"type",params:{type: "integer"},message:"must be integer"};
 if(vErrors === null){
 vErrors = [err32];
 }
@@ -609,13 +610,9 @@ vErrors.push(err32);
 }
 errors++;
 }
-}
-}
-if(data12.noise !== undefined){
-let data20 = data12.noise;
 if((typeof data20 == "number") && (isFinite(data20))){
-if(data20 < 0 || isNaN(data20)){
-const err33 = {instancePath:instancePath+"/data/noise",schemaPath:"#/definitions/data/oneOf/0/properties/noise/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0"};
+if(data20 < 1 || isNaN(data20)){
+const err33 = {instancePath:instancePath+"/data/classes",schemaPath:"#/definitions/data/oneOf/0/properties/classes/minimum",keyword:"minimum",params:{comparison: ">=", limit: 1},message:"must be >= 1"};
 if(vErrors === null){
 vErrors = [err33];
 }
@@ -625,8 +622,12 @@ vErrors.push(err33);
 errors++;
 }
 }
-else {
-const err34 = {instancePath:instancePath+"/data/noise",schemaPath:"#/definitions/data/oneOf/0/properties/noise/type",keyword:"type",params:{type: "number"},message:"must be number"};
+}
+if(data12.noise !== undefined){
+let data21 = data12.noise;
+if((typeof data21 == "number") && (isFinite(data21))){
+if(data21 < 0 || isNaN(data21)){
+const err34 = {instancePath:instancePath+"/data/noise",schemaPath:"#/definitions/data/oneOf/0/properties/noise/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0"};
 if(vErrors === null){
 vErrors = [err34];
 }
@@ -636,12 +637,8 @@ vErrors.push(err34);
 errors++;
 }
 }
-}
-}
-else if(tag0 === "csv"){
-if(data12 && typeof data12 == "object" && !Array.isArray(data12)){
-if(data12.kind === undefined){
-const err35 = {instancePath:instancePath+"/data",schemaPath:"#/definitions/data/oneOf/1/required",keyword:"required",params:{missingProperty: "kind"},message:"must have required property '"+"kind"+"'"};
+else {
+const err35 = {instancePath:instancePath+"/data/noise",schemaPath:"#/definitions/data/oneOf/0/properties/noise/type",keyword:"type",params:{type: "number"},message:"must be number"};
 if(vErrors === null){
 vErrors = [err35];
 }
@@ -650,8 +647,13 @@ vErrors.push(err35);
 }
 errors++;
 }
-if(data12.path === undefined){
-const err36 = {instancePath:instancePath+"/data",schemaPath:"#/definitions/data/oneOf/1/required",keyword:"required",params:{missingProperty: "path"},message:"must have required property '"+"path"+"'"};
+}
+}
+}
+else if(tag0 === "csv"){
+if(data12 && typeof data12 == "object" && !Array.isArray(data12)){
+if(data12.kind === undefined){
+const err36 = {instancePath:instancePath+"/data",schemaPath:"#/definitions/data/oneOf/1/required",keyword:"required",params:{missingProperty: "kind"},message:"must have required property '"+"kind"+"'"};
 if(vErrors === null){
 vErrors = [err36];
 }
@@ -660,9 +662,8 @@ vErrors.push(err36);
 }
 errors++;
 }
-if(data12.kind !== undefined){
-if("csv" !== data12.kind){
-const err37 = {instancePath:instancePath+"/data/kind",schemaPath:"#/definitions/data/oneOf/1/properties/kind/const",keyword:"const",params:{allowedValue: "csv"},message:"must be equal to constant"};
+if(data12.path === undefined){
+const err37 = {instancePath:instancePath+"/data",schemaPath:"#/definitions/data/oneOf/1/required",keyword:"required",params:{missingProperty: "path"},message:"must have required property '"+"path"+"'"};
 if(vErrors === null){
 vErrors = [err37];
 }
@@ -671,10 +672,9 @@ vErrors.push(err37);
 }
 errors++;
 }
-}
-if(data12.path !== undefined){
-if(typeof data12.path !== "string"){
-const err38 = {instancePath:instancePath+"/data/path",schemaPath:"#/definitions/data/oneOf/1/properties/path/type",keyword:"type",params:{type: "string"},message:"must be string"};
+if(data12.kind !== undefined){
+if("csv" !== data12.kind){
+const err38 = {instancePath:instancePath+"/data/kind",schemaPath:"#/definitions/data/oneOf/1/properties/kind/const",keyword:"const",params:{allowedValue: "csv"},message:"must be equal to constant"};
 if(vErrors === null){
 vErrors = [err38];
 }
@@ -684,9 +684,9 @@ vErrors.push(err38);
 errors++;
 }
 }
-if(data12.label !== undefined){
-if(typeof data12.label !== "string"){
-const err39 = {instancePath:instancePath+"/data/label",schemaPath:"#/definitions/data/oneOf/1/properties/label/type",keyword:"type",params:{type: "string"},message:"must be string"};
+if(data12.path !== undefined){
+if(typeof data12.path !== "string"){
+const err39 = {instancePath:instancePath+"/data/path",schemaPath:"#/definitions/data/oneOf/1/properties/path/type",keyword:"type",params:{type: "string"},message:"must be string"};
 if(vErrors === null){
 vErrors = [err39];
 }
@@ -696,13 +696,9 @@ vErrors.push(err39);
 errors++;
 }
 }
-if(data12.features !== undefined){
-let data24 = data12.features;
-if(Array.isArray(data24)){
-const len1 = data24.length;
-for(let i1=0; i1<len1; i1++){
-if(typeof data24[i1] !== "string"){
-const err40 = {instancePath:instancePath+"/data/features/" + i1,schemaPath:"#/definitions/data/oneOf/1/properties/features/items/type",keyword:"type",params:{type: "string"},message:"must be string"};
+if(data12.label !== undefined){
+if(typeof data12.label !== "string"){
+const err40 = {instancePath:instancePath+"/data/label",schemaPath:"#/definitions/data/oneOf/1/properties/label/type",keyword:"type",params:{type: "string"},message:"must be string"};
 if(vErrors === null){
 vErrors = [err40];
 }
@@ -712,9 +708,13 @@ vErrors.push(err40);
 errors++;
 }
 }
-}
-else {
-const err41 = {instancePath:instancePath+"/data/features",schemaPath:"#/definitions/data/oneOf/1/properties/features/type",keyword:"type",params:{type: "array"},message:"must be array"};
+if(data12.features !== undefined){
+let data25 = data12.features;
+if(Array.isArray(data25)){
+const len1 = data25.length;
+for(let i1=0; i1<len1; i1++){
+if(typeof data25[i1] !== "string"){
+const err41 = {instancePath:instancePath+"/data/features/" + i1,schemaPath:"#/definitions/data/oneOf/1/properties/features/items/type",keyword:"type",params:{type: "string"},message:"must be string"};
 if(vErrors === null){
 vErrors = [err41];
 }
@@ -724,13 +724,9 @@ vErrors.push(err41);
 errors++;
 }
 }
-if(data12.classes !== undefined){
-let data26 = data12.classes;
-if(Array.isArray(data26)){
-const len2 = data26.length;
-for(let i2=0; i2<len2; i2++){
-if(typeof data26[i2] !== "string"){
-const err42 = {instancePath:instancePath+"/data/classes/" + i2,schemaPath:"#/definitions/data/oneOf/1/properties/classes/items/type",keyword:"type",params:{type: "string"},message:"must be string"};
+}
+else {
+const err42 = {instancePath:instancePath+"/data/features",schemaPath:"#/definitions/data/oneOf/1/properties/features/type",keyword:"type",params:{type: "array"},message:"must be array"};
 if(vErrors === null){
 vErrors = [err42];
 }
@@ -740,9 +736,13 @@ vErrors.push(err42);
 errors++;
 }
 }
-}
-else {
-const err43 = {instancePath:instancePath+"/data/classes",schemaPath:"#/definitions/data/oneOf/1/properties/classes/type",keyword:"type",params:{type: "array"},message:"must be array"};
+if(data12.classes !== undefined){
+let data27 = data12.classes;
+if(Array.isArray(data27)){
+const len2 = data27.length;
+for(let i2=0; i2<len2; i2++){
+if(typeof data27[i2] !== "string"){
+const err43 = {instancePath:instancePath+"/data/classes/" + i2,schemaPath:"#/definitions/data/oneOf/1/properties/classes/items/type",keyword:"type",params:{type: "string"},message:"must be string"};
 if(vErrors === null){
 vErrors = [err43];
 }
@@ -752,14 +752,9 @@ vErrors.push(err43);
 errors++;
 }
 }
-if(data12.columns !== undefined){
-let data28 = data12.columns;
-if(data28 && typeof data28 == "object" && !Array.isArray(data28)){
-for(const key1 in data28){
-let data29 = data28[key1];
-if(data29 && typeof data29 == "object" && !Array.isArray(data29)){
-if(data29.type === undefined){
-const err44 = {instancePath:instancePath+"/data/columns/" + key1.replace(/~/g, "~0").replace(/\//g, "~1"),schemaPath:"#/definitions/data/oneOf/1/properties/columns/additionalProperties/required",keyword:"required",params:{missingProperty: "type"},message:"must have required property '"+"type"+"'"};
+}
+else {
+const err44 = {instancePath:instancePath+"/data/classes",schemaPath:"#/definitions/data/oneOf/1/properties/classes/type",keyword:"type",params:{type: "array"},message:"must be array"};
 if(vErrors === null){
 vErrors = [err44];
 }
@@ -768,9 +763,15 @@ vErrors.push(err44);
 }
 errors++;
 }
-for(const key2 in data29){
-if(!(((key2 === "type") || (key2 === "encoding")) || (key2 === "categories"))){
-const err45 = {instancePath:instancePath+"/data/columns/" + key1.replace(/~/g, "~0").replace(/\//g, "~1"),schemaPath:"#/definitions/data/oneOf/1/properties/columns/additionalProperties/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key2},message:"must NOT have additional properties"};
+}
+if(data12.columns !== undefined){
+let data29 = data12.columns;
+if(data29 && typeof data29 == "object" && !Array.isArray(data29)){
+for(const key1 in data29){
+let data30 = data29[key1];
+if(data30 && typeof data30 == "object" && !Array.isArray(data30)){
+if(data30.type === undefined){
+const err45 = {instancePath:instancePath+"/data/columns/" + key1.replace(/~/g, "~0").replace(/\//g, "~1"),schemaPath:"#/definitions/data/oneOf/1/properties/columns/additionalProperties/required",keyword:"required",params:{missingProperty: "type"},message:"must have required property '"+"type"+"'"};
 if(vErrors === null){
 vErrors = [err45];
 }
@@ -779,11 +780,9 @@ vErrors.push(err45);
 }
 errors++;
 }
-}
-if(data29.type !== undefined){
-let data30 = data29.type;
-if(!(((data30 === "numeric") || (data30 === "categorical")) || (data30 === "text"))){
-const err46 = {instancePath:instancePath+"/data/columns/" + key1.replace(/~/g, "~0").replace(/\//g, "~1")+"/type",schemaPath:"#/definitions/data/oneOf/1/properties/columns/additionalProperties/properties/type/enum",keyword:"enum",params:{allowedValues: schema13.oneOf[1].properties.columns.additionalProperties.properties.type.enum},message:"must be equal to one of the allowed values"};
+for(const key2 in data30){
+if(!(((key2 === "type") || (key2 === "encoding")) || (key2 === "categories"))){
+const err46 = {instancePath:instancePath+"/data/columns/" + key1.replace(/~/g, "~0").replace(/\//g, "~1"),schemaPath:"#/definitions/data/oneOf/1/properties/columns/additionalProperties/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key2},message:"must NOT have additional properties"};
 if(vErrors === null){
 vErrors = [err46];
 }
@@ -793,10 +792,10 @@ vErrors.push(err46);
 errors++;
 }
 }
-if(data29.encoding !== undefined){
-let data31 = data29.encoding;
-if(!((data31 === "onehot") || (data31 === "index"))){
-const err47 = {instancePath:instancePath+"/data/columns/" + key1.replace(/~/g, "~0").replace(/\//g, "~1")+"/encoding",schemaPath:"#/definitions/data/oneOf/1/properties/columns/additionalProperties/properties/encoding/enum",keyword:"enum",params:{allowedValues: schema13.oneOf[1].properties.columns.additionalProperties.properties.encoding.enum},message:"must be equal to one of the allowed values"};
+if(data30.type !== undefined){
+let data31 = data30.type;
+if(!(((data31 === "numeric") || (data31 === "categorical")) || (data31 === "text"))){
+const err47 = {instancePath:instancePath+"/data/columns/" + key1.replace(/~/g, "~0").replace(/\//g, "~1")+"/type",schemaPath:"#/definitions/data/oneOf/1/properties/columns/additionalProperties/properties/type/enum",keyword:"enum",params:{allowedValues: schema13.oneOf[1].properties.columns.additionalProperties.properties.type.enum},message:"must be equal to one of the allowed values"};
 if(vErrors === null){
 vErrors = [err47];
 }
@@ -806,13 +805,10 @@ vErrors.push(err47);
 errors++;
 }
 }
-if(data29.categories !== undefined){
-let data32 = data29.categories;
-if(Array.isArray(data32)){
-const len3 = data32.length;
-for(let i3=0; i3<len3; i3++){
-if(typeof data32[i3] !== "string"){
-const err48 = {instancePath:instancePath+"/data/columns/" + key1.replace(/~/g, "~0").replace(/\//g, "~1")+"/categories/" + i3,schemaPath:"#/definitions/data/oneOf/1/properties/columns/additionalProperties/properties/categories/items/type",keyword:"type",params:{type: "string"},message:"must be string"};
+if(data30.encoding !== undefined){
+let data32 = data30.encoding;
+if(!((data32 === "onehot") || (data32 === "index"))){
+const err48 = {instancePath:instancePath+"/data/columns/" + key1.replace(/~/g, "~0").replace(/\//g, "~1")+"/encoding",schemaPath:"#/definitions/data/oneOf/1/properties/columns/additionalProperties/properties/encoding/enum",keyword:"enum",params:{allowedValues: schema13.oneOf[1].properties.columns.additionalProperties.properties.encoding.enum},message:"must be equal to one of the allowed values"};
 if(vErrors === null){
 vErrors = [err48];
 }
@@ -822,9 +818,13 @@ vErrors.push(err48);
 errors++;
 }
 }
-}
-else {
-const err49 = {instancePath:instancePath+"/data/columns/" + key1.replace(/~/g, "~0").replace(/\//g, "~1")+"/categories",schemaPath:"#/definitions/data/oneOf/1/properties/columns/additionalProperties/properties/categories/type",keyword:"type",params:{type: "array"},message:"must be array"};
+if(data30.categories !== undefined){
+let data33 = data30.categories;
+if(Array.isArray(data33)){
+const len3 = data33.length;
+for(let i3=0; i3<len3; i3++){
+if(typeof data33[i3] !== "string"){
+const err49 = {instancePath:instancePath+"/data/columns/" + key1.replace(/~/g, "~0").replace(/\//g, "~1")+"/categories/" + i3,schemaPath:"#/definitions/data/oneOf/1/properties/columns/additionalProperties/properties/categories/items/type",keyword:"type",params:{type: "string"},message:"must be string"};
 if(vErrors === null){
 vErrors = [err49];
 }
@@ -836,7 +836,7 @@ errors++;
 }
 }
 else {
-const err50 = {instancePath:instancePath+"/data/columns/" + key1.replace(/~/g, "~0").replace(/\//g, "~1"),schemaPath:"#/definitions/data/oneOf/1/properties/columns/additionalProperties/type",keyword:"type",params:{type: "object"},message:"must be object"};
+const err50 = {instancePath:instancePath+"/data/columns/" + key1.replace(/~/g, "~0").replace(/\//g, "~1")+"/categories",schemaPath:"#/definitions/data/oneOf/1/properties/columns/additionalProperties/properties/categories/type",keyword:"type",params:{type: "array"},message:"must be array"};
 if(vErrors === null){
 vErrors = [err50];
 }
@@ -848,7 +848,7 @@ errors++;
 }
 }
 else {
-const err51 = {instancePath:instancePath+"/data/columns",schemaPath:"#/definitions/data/oneOf/1/properties/columns/type",keyword:"type",params:{type: "object"},message:"must be object"};
+const err51 = {instancePath:instancePath+"/data/columns/" + key1.replace(/~/g, "~0").replace(/\//g, "~1"),schemaPath:"#/definitions/data/oneOf/1/properties/columns/additionalProperties/type",keyword:"type",params:{type: "object"},message:"must be object"};
 if(vErrors === null){
 vErrors = [err51];
 }
@@ -858,11 +858,9 @@ vErrors.push(err51);
 errors++;
 }
 }
-if(data12.missing !== undefined){
-let data34 = data12.missing;
-if(data34 && typeof data34 == "object" && !Array.isArray(data34)){
-if(data34.policy === undefined){
-const err52 = {instancePath:instancePath+"/data/missing",schemaPath:"#/definitions/data/oneOf/1/properties/missing/required",keyword:"required",params:{missingProperty: "policy"},message:"must have required property '"+"policy"+"'"};
+}
+else {
+const err52 = {instancePath:instancePath+"/data/columns",schemaPath:"#/definitions/data/oneOf/1/properties/columns/type",keyword:"type",params:{type: "object"},message:"must be object"};
 if(vErrors === null){
 vErrors = [err52];
 }
@@ -871,9 +869,12 @@ vErrors.push(err52);
 }
 errors++;
 }
-for(const key3 in data34){
-if(!((key3 === "policy") || (key3 === "value"))){
-const err53 = {instancePath:instancePath+"/data/missing",schemaPath:"#/definitions/data/oneOf/1/properties/missing/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key3},message:"must NOT have additional properties"};
+}
+if(data12.missing !== undefined){
+let data35 = data12.missing;
+if(data35 && typeof data35 == "object" && !Array.isArray(data35)){
+if(data35.policy === undefined){
+const err53 = {instancePath:instancePath+"/data/missing",schemaPath:"#/definitions/data/oneOf/1/properties/missing/required",keyword:"required",params:{missingProperty: "policy"},message:"must have required property '"+"policy"+"'"};
 if(vErrors === null){
 vErrors = [err53];
 }
@@ -882,11 +883,9 @@ vErrors.push(err53);
 }
 errors++;
 }
-}
-if(data34.policy !== undefined){
-let data35 = data34.policy;
-if(!((((data35 === "error") || (data35 === "drop")) || (data35 === "mean")) || (data35 === "constant"))){
-const err54 = {instancePath:instancePath+"/data/missing/policy",schemaPath:"#/definitions/data/oneOf/1/properties/missing/properties/policy/enum",keyword:"enum",params:{allowedValues: schema13.oneOf[1].properties.missing.properties.policy.enum},message:"must be equal to one of the allowed values"};
+for(const key3 in data35){
+if(!((key3 === "policy") || (key3 === "value"))){
+const err54 = {instancePath:instancePath+"/data/missing",schemaPath:"#/definitions/data/oneOf/1/properties/missing/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key3},message:"must NOT have additional properties"};
 if(vErrors === null){
 vErrors = [err54];
 }
@@ -896,10 +895,10 @@ vErrors.push(err54);
 errors++;
 }
 }
-if(data34.value !== undefined){
-let data36 = data34.value;
-if(!((typeof data36 == "number") && (isFinite(data36)))){
-const err55 = {instancePath:instancePath+"/data/missing/value",schemaPath:"#/definitions/data/oneOf/1/properties/missing/properties/value/type",keyword:"type",params:{type: "number"},message:"must be number"};
+if(data35.policy !== undefined){
+let data36 = data35.policy;
+if(!((((data36 === "error") || (data36 === "drop")) || (data36 === "mean")) || (data36 === "constant"))){
+const err55 = {instancePath:instancePath+"/data/missing/policy",schemaPath:"#/definitions/data/oneOf/1/properties/missing/properties/policy/enum",keyword:"enum",params:{allowedValues: schema13.oneOf[1].properties.missing.properties.policy.enum},message:"must be equal to one of the allowed values"};
 if(vErrors === null){
 vErrors = [err55];
 }
@@ -909,9 +908,10 @@ vErrors.push(err55);
 errors++;
 }
 }
-}
-else {
-const err56 = {instancePath:instancePath+"/data/missing",schemaPath:"#/definitions/data/oneOf/1/properties/missing/type",keyword:"type",params:{type: "object"},message:"must be object"};
+if(data35.value !== undefined){
+let data37 = data35.value;
+if(!((typeof data37 == "number") && (isFinite(data37)))){
+const err56 = {instancePath:instancePath+"/data/missing/value",schemaPath:"#/definitions/data/oneOf/1/properties/missing/properties/value/type",keyword:"type",params:{type: "number"},message:"must be number"};
 if(vErrors === null){
 vErrors = [err56];
 }
@@ -921,10 +921,9 @@ vErrors.push(err56);
 errors++;
 }
 }
-if(data12.malformed !== undefined){
-let data37 = data12.malformed;
-if(!((data37 === "error") || (data37 === "skip"))){
-const err57 = {instancePath:instancePath+"/data/malformed",schemaPath:"#/definitions/data/oneOf/1/properties/malformed/enum",keyword:"enum",params:{allowedValues: schema13.oneOf[1].properties.malformed.enum},message:"must be equal to one of the allowed values"};
+}
+else {
+const err57 = {instancePath:instancePath+"/data/missing",schemaPath:"#/definitions/data/oneOf/1/properties/missing/type",keyword:"type",params:{type: "object"},message:"must be object"};
 if(vErrors === null){
 vErrors = [err57];
 }
@@ -934,12 +933,10 @@ vErrors.push(err57);
 errors++;
 }
 }
-}
-}
-else if(tag0 === "idx"){
-if(data12 && typeof data12 == "object" && !Array.isArray(data12)){
-if(data12.kind === undefined){
-const err58 = {instancePath:instancePath+"/data",schemaPath:"#/definitions/data/oneOf/2/required",keyword:"required",params:{missingProperty: "kind"},message:"must have required property '"+"kind"+"'"};
+if(data12.malformed !== undefined){
+let data38 = data12.malformed;
+if(!((data38 === "error") || (data38 === "skip"))){
+const err58 = {instancePath:instancePath+"/data/malformed",schemaPath:"#/definitions/data/oneOf/1/properties/malformed/enum",keyword:"enum",params:{allowedValues: schema13.oneOf[1].properties.malformed.enum},message:"must be equal to one of the allowed values"};
 if(vErrors === null){
 vErrors = [err58];
 }
@@ -948,8 +945,13 @@ vErrors.push(err58);
 }
 errors++;
 }
-if(data12.images === undefined){
-const err59 = {instancePath:instancePath+"/data",schemaPath:"#/definitions/data/oneOf/2/required",keyword:"required",params:{missingProperty: "images"},message:"must have required property '"+"images"+"'"};
+}
+}
+}
+else if(tag0 === "idx"){
+if(data12 && typeof data12 == "object" && !Array.isArray(data12)){
+if(data12.kind === undefined){
+const err59 = {instancePath:instancePath+"/data",schemaPath:"#/definitions/data/oneOf/2/required",keyword:"required",params:{missingProperty: "kind"},message:"must have required property '"+"kind"+"'"};
 if(vErrors === null){
 vErrors = [err59];
 }
@@ -958,9 +960,8 @@ vErrors.push(err59);
 }
 errors++;
 }
-if(data12.kind !== undefined){
-if("idx" !== data12.kind){
-const err60 = {instancePath:instancePath+"/data/kind",schemaPath:"#/definitions/data/oneOf/2/properties/kind/const",keyword:"const",params:{allowedValue: "idx"},message:"must be equal to constant"};
+if(data12.images === undefined){
+const err60 = {instancePath:instancePath+"/data",schemaPath:"#/definitions/data/oneOf/2/required",keyword:"required",params:{missingProperty: "images"},message:"must have required property '"+"images"+"'"};
 if(vErrors === null){
 vErrors = [err60];
 }
@@ -969,10 +970,9 @@ vErrors.push(err60);
 }
 errors++;
 }
-}
-if(data12.images !== undefined){
-if(typeof data12.images !== "string"){
-const err61 = {instancePath:instancePath+"/data/images",schemaPath:"#/definitions/data/oneOf/2/properties/images/type",keyword:"type",params:{type: "string"},message:"must be string"};
+if(data12.kind !== undefined){
+if("idx" !== data12.kind){
+const err61 = {instancePath:instancePath+"/data/kind",schemaPath:"#/definitions/data/oneOf/2/properties/kind/const",keyword:"const",params:{allowedValue: "idx"},message:"must be equal to constant"};
 if(vErrors === null){
 vErrors = [err61];
 }
@@ -982,9 +982,9 @@ vErrors.push(err61);
 errors++;
 }
 }
-if(data12.labels !== undefined){
-if(typeof data12.labels !== "string"){
-const err62 = {instancePath:instancePath+"/data/labels",schemaPath:"#/definitions/data/oneOf/2/properties/labels/type",keyword:"type",params:{type: "string"},message:"must be string"};
+if(data12.images !== undefined){
+if(typeof data12.images !== "string"){
+const err62 = {instancePath:instancePath+"/data/images",schemaPath:"#/definitions/data/oneOf/2/properties/images/type",keyword:"type",params:{type: "string"},message:"must be string"};
 if(vErrors === null){
 vErrors = [err62];
 }
@@ -994,12 +994,9 @@ vErrors.push(err62);
 errors++;
 }
 }
-}
-}
-else if(tag0 === "inline"){
-if(data12 && typeof data12 == "object" && !Array.isArray(data12)){
-if(data12.kind === undefined){
-const err63 = {instancePath:instancePath+"/data",schemaPath:"#/definitions/data/oneOf/3/required",keyword:"required",params:{missingProperty: "kind"},message:"must have required property '"+"kind"+"'"};
+if(data12.labels !== undefined){
+if(typeof data12.labels !== "string"){
+const err63 = {instancePath:instancePath+"/data/labels",schemaPath:"#/definitions/data/oneOf/2/properties/labels/type",keyword:"type",params:{type: "string"},message:"must be string"};
 if(vErrors === null){
 vErrors = [err63];
 }
@@ -1008,8 +1005,13 @@ vErrors.push(err63);
 }
 errors++;
 }
-if(data12.columns === undefined){
-const err64 = {instancePath:instancePath+"/data",schemaPath:"#/definitions/data/oneOf/3/required",keyword:"required",params:{missingProperty: "columns"},message:"must have required property '"+"columns"+"'"};
+}
+}
+}
+else if(tag0 === "inline"){
+if(data12 && typeof data12 == "object" && !Array.isArray(data12)){
+if(data12.kind === undefined){
+const err64 = {instancePath:instancePath+"/data",schemaPath:"#/definitions/data/oneOf/3/required",keyword:"required",params:{missingProperty: "kind"},message:"must have required property '"+"kind"+"'"};
 if(vErrors === null){
 vErrors = [err64];
 }
@@ -1018,9 +1020,8 @@ vErrors.push(err64);
 }
 errors++;
 }
-if(data12.kind !== undefined){
-if("inline" !== data12.kind){
-const err65 = {instancePath:instancePath+"/data/kind",schemaPath:"#/definitions/data/oneOf/3/properties/kind/const",keyword:"const",params:{allowedValue: "inline"},message:"must be equal to constant"};
+if(data12.columns === undefined){
+const err65 = {instancePath:instancePath+"/data",schemaPath:"#/definitions/data/oneOf/3/required",keyword:"required",params:{missingProperty: "columns"},message:"must have required property '"+"columns"+"'"};
 if(vErrors === null){
 vErrors = [err65];
 }
@@ -1029,18 +1030,9 @@ vErrors.push(err65);
 }
 errors++;
 }
-}
-if(data12.columns !== undefined){
-let data42 = data12.columns;
-if(data42 && typeof data42 == "object" && !Array.isArray(data42)){
-for(const key4 in data42){
-let data43 = data42[key4];
-if(Array.isArray(data43)){
-const len4 = data43.length;
-for(let i4=0; i4<len4; i4++){
-let data44 = data43[i4];
-if(!((typeof data44 == "number") && (isFinite(data44)))){
-const err66 = {instancePath:instancePath+"/data/columns/" + key4.replace(/~/g, "~0").replace(/\//g, "~1")+"/" + i4,schemaPath:"#/definitions/data/oneOf/3/properties/columns/additionalProperties/items/type",keyword:"type",params:{type: "number"},message:"must be number"};
+if(data12.kind !== undefined){
+if("inline" !== data12.kind){
+const err66 = {instancePath:instancePath+"/data/kind",schemaPath:"#/definitions/data/oneOf/3/properties/kind/const",keyword:"const",params:{allowedValue: "inline"},message:"must be equal to constant"};
 if(vErrors === null){
 vErrors = [err66];
 }
@@ -1050,9 +1042,17 @@ vErrors.push(err66);
 errors++;
 }
 }
-}
-else {
-const err67 = {instancePath:instancePath+"/data/columns/" + key4.replace(/~/g, "~0").replace(/\//g, "~1"),schemaPath:"#/definitions/data/oneOf/3/properties/columns/additionalProperties/type",keyword:"type",params:{type: "array"},message:"must be array"};
+if(data12.columns !== undefined){
+let data43 = data12.columns;
+if(data43 && typeof data43 == "object" && !Array.isArray(data43)){
+for(const key4 in data43){
+let data44 = data43[key4];
+if(Array.isArray(data44)){
+const len4 = data44.length;
+for(let i4=0; i4<len4; i4++){
+let data45 = data44[i4];
+if(!((typeof data45 == "number") && (isFinite(data45)))){
+const err67 = {instancePath:instancePath+"/data/columns/" + key4.replace(/~/g, "~0").replace(/\//g, "~1")+"/" + i4,schemaPath:"#/definitions/data/oneOf/3/properties/columns/additionalProperties/items/type",keyword:"type",params:{type: "number"},message:"must be number"};
 if(vErrors === null){
 vErrors = [err67];
 }
@@ -1064,7 +1064,7 @@ errors++;
 }
 }
 else {
-const err68 = {instancePath:instancePath+"/data/columns",schemaPath:"#/definitions/data/oneOf/3/properties/columns/type",keyword:"type",params:{type: "object"},message:"must be object"};
+const err68 = {instancePath:instancePath+"/data/columns/" + key4.replace(/~/g, "~0").replace(/\//g, "~1"),schemaPath:"#/definitions/data/oneOf/3/properties/columns/additionalProperties/type",keyword:"type",params:{type: "array"},message:"must be array"};
 if(vErrors === null){
 vErrors = [err68];
 }
@@ -1074,9 +1074,9 @@ vErrors.push(err68);
 errors++;
 }
 }
-if(data12.label !== undefined){
-if(typeof data12.label !== "string"){
-const err69 = {instancePath:instancePath+"/data/label",schemaPath:"#/definitions/data/oneOf/3/properties/label/type",keyword:"type",params:{type: "string"},message:"must be string"};
+}
+else {
+const err69 = {instancePath:instancePath+"/data/columns",schemaPath:"#/definitions/data/oneOf/3/properties/columns/type",keyword:"type",params:{type: "object"},message:"must be object"};
 if(vErrors === null){
 vErrors = [err69];
 }
@@ -1086,12 +1086,9 @@ vErrors.push(err69);
 errors++;
 }
 }
-}
-}
-else if(tag0 === "images"){
-if(data12 && typeof data12 == "object" && !Array.isArray(data12)){
-if(data12.kind === undefined){
-const err70 = {instancePath:instancePath+"/data",schemaPath:"#/definitions/data/oneOf/4/required",keyword:"required",params:{missingProperty: "kind"},message:"must have required property '"+"kind"+"'"};
+if(data12.label !== undefined){
+if(typeof data12.label !== "string"){
+const err70 = {instancePath:instancePath+"/data/label",schemaPath:"#/definitions/data/oneOf/3/properties/label/type",keyword:"type",params:{type: "string"},message:"must be string"};
 if(vErrors === null){
 vErrors = [err70];
 }
@@ -1100,8 +1097,13 @@ vErrors.push(err70);
 }
 errors++;
 }
-if(data12.folder === undefined){
-const err71 = {instancePath:instancePath+"/data",schemaPath:"#/definitions/data/oneOf/4/required",keyword:"required",params:{missingProperty: "folder"},message:"must have required property '"+"folder"+"'"};
+}
+}
+}
+else if(tag0 === "images"){
+if(data12 && typeof data12 == "object" && !Array.isArray(data12)){
+if(data12.kind === undefined){
+const err71 = {instancePath:instancePath+"/data",schemaPath:"#/definitions/data/oneOf/4/required",keyword:"required",params:{missingProperty: "kind"},message:"must have required property '"+"kind"+"'"};
 if(vErrors === null){
 vErrors = [err71];
 }
@@ -1110,8 +1112,8 @@ vErrors.push(err71);
 }
 errors++;
 }
-if(data12.size === undefined){
-const err72 = {instancePath:instancePath+"/data",schemaPath:"#/definitions/data/oneOf/4/required",keyword:"required",params:{missingProperty: "size"},message:"must have required property '"+"size"+"'"};
+if(data12.folder === undefined){
+const err72 = {instancePath:instancePath+"/data",schemaPath:"#/definitions/data/oneOf/4/required",keyword:"required",params:{missingProperty: "folder"},message:"must have required property '"+"folder"+"'"};
 if(vErrors === null){
 vErrors = [err72];
 }
@@ -1120,9 +1122,8 @@ vErrors.push(err72);
 }
 errors++;
 }
-if(data12.kind !== undefined){
-if("images" !== data12.kind){
-const err73 = {instancePath:instancePath+"/data/kind",schemaPath:"#/definitions/data/oneOf/4/properties/kind/const",keyword:"const",params:{allowedValue: "images"},message:"must be equal to constant"};
+if(data12.size === undefined){
+const err73 = {instancePath:instancePath+"/data",schemaPath:"#/definitions/data/oneOf/4/required",keyword:"required",params:{missingProperty: "size"},message:"must have required property '"+"size"+"'"};
 if(vErrors === null){
 vErrors = [err73];
 }
@@ -1131,10 +1132,9 @@ vErrors.push(err73);
 }
 errors++;
 }
-}
-if(data12.folder !== undefined){
-if(typeof data12.folder !== "string"){
-const err74 = {instancePath:instancePath+"/data/folder",schemaPath:"#/definitions/data/oneOf/4/properties/folder/type",keyword:"type",params:{type: "string"},message:"must be string"};
+if(data12.kind !== undefined){
+if("images" !== data12.kind){
+const err74 = {instancePath:instancePath+"/data/kind",schemaPath:"#/definitions/data/oneOf/4/properties/kind/const",keyword:"const",params:{allowedValue: "images"},message:"must be equal to constant"};
 if(vErrors === null){
 vErrors = [err74];
 }
@@ -1144,11 +1144,9 @@ vErrors.push(err74);
 errors++;
 }
 }
-if(data12.size !== undefined){
-let data48 = data12.size;
-if(Array.isArray(data48)){
-if(data48.length > 2){
-const err75 = {instancePath:instancePath+"/data/size",schemaPath:"#/definitions/data/oneOf/4/properties/size/maxItems",keyword:"maxItems",params:{limit: 2},message:"must NOT have more than 2 items"};
+if(data12.folder !== undefined){
+if(typeof data12.folder !== "string"){
+const err75 = {instancePath:instancePath+"/data/folder",schemaPath:"#/definitions/data/oneOf/4/properties/folder/type",keyword:"type",params:{type: "string"},message:"must be string"};
 if(vErrors === null){
 vErrors = [err75];
 }
@@ -1157,8 +1155,12 @@ vErrors.push(err75);
 }
 errors++;
 }
-if(data48.length < 2){
-const err76 = {instancePath:instancePath+"/data/size",schemaPath:"#/definitions/data/oneOf/4/properties/size/minItems",keyword:"minItems",params:{limit: 2},message:"must NOT have fewer than 2 items"};
+}
+if(data12.size !== undefined){
+let data49 = data12.size;
+if(Array.isArray(data49)){
+if(data49.length > 2){
+const err76 = {instancePath:instancePath+"/data/size",schemaPath:"#/definitions/data/oneOf/4/properties/size/maxItems",keyword:"maxItems",params:{limit: 2},message:"must NOT have more than 2 items"};
 if(vErrors === null){
 vErrors = [err76];
 }
@@ -1167,11 +1169,8 @@ vErrors.push(err76);
 }
 errors++;
 }
-const len5 = data48.length;
-for(let i5=0; i5<len5; i5++){
-let data49 = data48[i5];
-if(!(((typeof data49 == "number") && (!(data49 % 1) && !isNaN(data49))) && (isFinite(data49)))){
-const err77 = {instancePath:instancePath+"/data/size/" + i5,schemaPath:"#/definitions/data/oneOf/4/properties/size/items/type",keyword:"type",params:{type: "integer"},message:"must be integer"};
+if(data49.length < 2){
+const err77 = {instancePath:instancePath+"/data/size",schemaPath:"#/definitions/data/oneOf/4/properties/size/minItems",keyword:"minItems",params:{limit: 2},message:"must NOT have fewer than 2 items"};
 if(vErrors === null){
 vErrors = [err77];
 }
@@ -1180,9 +1179,11 @@ vErrors.push(err77);
 }
 errors++;
 }
-if((typeof data49 == "number") && (isFinite(data49))){
-if(data49 > 1024 || isNaN(data49)){
-const err78 = {instancePath:instancePath+"/data/size/" + i5,schemaPath:"#/definitions/data/oneOf/4/properties/size/items/maximum",keyword:"maximum",params:{comparison: "<=", limit: 1024},message:"must be <= 1024"};
+const len5 = data49.length;
+for(let i5=0; i5<len5; i5++){
+let data50 = data49[i5];
+if(!(((typeof data50 == "number") && (!(data50 % 1) && !isNaN(data50))) && (isFinite(data50)))){
+const err78 = {instancePath:instancePath+"/data/size/" + i5,schemaPath:"#/definitions/data/oneOf/4/properties/size/items/type",keyword:"type",params:{type: "integer"},message:"must be integer"};
 if(vErrors === null){
 vErrors = [err78];
 }
@@ -1191,8 +1192,9 @@ vErrors.push(err78);
 }
 errors++;
 }
-if(data49 < 1 || isNaN(data49)){
-const err79 = {instancePath:instancePath+"/data/size/" + i5,schemaPath:"#/definitions/data/oneOf/4/properties/size/items/minimum",keyword:"minimum",params:{comparison: ">=", limit: 1},message:"must be >= 1"};
+if((typeof data50 == "number") && (isFinite(data50))){
+if(data50 > 1024 || isNaN(data50)){
+const err79 = {instancePath:instancePath+"/data/size/" + i5,schemaPath:"#/definitions/data/oneOf/4/properties/size/items/maximum",keyword:"maximum",params:{comparison: "<=", limit: 1024},message:"must be <= 1024"};
 if(vErrors === null){
 vErrors = [err79];
 }
@@ -1201,11 +1203,8 @@ vErrors.push(err79);
 }
 errors++;
 }
-}
-}
-}
-else {
-const err80 = {instancePath:instancePath+"/data/size",schemaPath:"#/definitions/data/oneOf/4/properties/size/type",keyword:"type",params:{type: "array"},message:"must be array"};
+if(data50 < 1 || isNaN(data50)){
+const err80 = {instancePath:instancePath+"/data/size/" + i5,schemaPath:"#/definitions/data/oneOf/4/properties/size/items/minimum",keyword:"minimum",params:{comparison: ">=", limit: 1},message:"must be >= 1"};
 if(vErrors === null){
 vErrors = [err80];
 }
@@ -1215,10 +1214,10 @@ vErrors.push(err80);
 errors++;
 }
 }
-if(data12.channels !== undefined){
-let data50 = data12.channels;
-if(!((data50 === 1) || (data50 === 3))){
-const err81 = {instancePath:instancePath+"/data/channels",schemaPath:"#/definitions/data/oneOf/4/properties/channels/enum",keyword:"enum",params:{allowedValues: schema13.oneOf[4].properties.channels.enum},message:"must be equal to one of the allowed values"};
+}
+}
+else {
+const err81 = {instancePath:instancePath+"/data/size",schemaPath:"#/definitions/data/oneOf/4/properties/size/type",keyword:"type",params:{type: "array"},message:"must be array"};
 if(vErrors === null){
 vErrors = [err81];
 }
@@ -1228,13 +1227,10 @@ vErrors.push(err81);
 errors++;
 }
 }
-if(data12.classes !== undefined){
-let data51 = data12.classes;
-if(Array.isArray(data51)){
-const len6 = data51.length;
-for(let i6=0; i6<len6; i6++){
-if(typeof data51[i6] !== "string"){
-const err82 = {instancePath:instancePath+"/data/classes/" + i6,schemaPath:"#/definitions/data/oneOf/4/properties/classes/items/type",keyword:"type",params:{type: "string"},message:"must be string"};
+if(data12.channels !== undefined){
+let data51 = data12.channels;
+if(!((data51 === 1) || (data51 === 3))){
+const err82 = {instancePath:instancePath+"/data/channels",schemaPath:"#/definitions/data/oneOf/4/properties/channels/enum",keyword:"enum",params:{allowedValues: schema13.oneOf[4].properties.channels.enum},message:"must be equal to one of the allowed values"};
 if(vErrors === null){
 vErrors = [err82];
 }
@@ -1244,9 +1240,13 @@ vErrors.push(err82);
 errors++;
 }
 }
-}
-else {
-const err83 = {instancePath:instancePath+"/data/classes",schemaPath:"#/definitions/data/oneOf/4/properties/classes/type",keyword:"type",params:{type: "array"},message:"must be array"};
+if(data12.classes !== undefined){
+let data52 = data12.classes;
+if(Array.isArray(data52)){
+const len6 = data52.length;
+for(let i6=0; i6<len6; i6++){
+if(typeof data52[i6] !== "string"){
+const err83 = {instancePath:instancePath+"/data/classes/" + i6,schemaPath:"#/definitions/data/oneOf/4/properties/classes/items/type",keyword:"type",params:{type: "string"},message:"must be string"};
 if(vErrors === null){
 vErrors = [err83];
 }
@@ -1257,9 +1257,8 @@ errors++;
 }
 }
 }
-}
 else {
-const err84 = {instancePath:instancePath+"/data",schemaPath:"#/definitions/data/discriminator",keyword:"discriminator",params:{error: "mapping", tag: "kind", tagValue: tag0},message:"value of tag \"kind\" must be in oneOf"};
+const err84 = {instancePath:instancePath+"/data/classes",schemaPath:"#/definitions/data/oneOf/4/properties/classes/type",keyword:"type",params:{type: "array"},message:"must be array"};
 if(vErrors === null){
 vErrors = [err84];
 }
@@ -1269,8 +1268,10 @@ vErrors.push(err84);
 errors++;
 }
 }
+}
+}
 else {
-const err85 = {instancePath:instancePath+"/data",schemaPath:"#/definitions/data/discriminator",keyword:"discriminator",params:{error: "tag", tag: "kind", tagValue: tag0},message:"tag \"kind\" must be string"};
+const err85 = {instancePath:instancePath+"/data",schemaPath:"#/definitions/data/discriminator",keyword:"discriminator",params:{error: "mapping", tag: "kind", tagValue: tag0},message:"value of tag \"kind\" must be in oneOf"};
 if(vErrors === null){
 vErrors = [err85];
 }
@@ -1281,7 +1282,7 @@ errors++;
 }
 }
 else {
-const err86 = {instancePath:instancePath+"/data",schemaPath:"#/definitions/data/type",keyword:"type",params:{type: "object"},message:"must be object"};
+const err86 = {instancePath:instancePath+"/data",schemaPath:"#/definitions/data/discriminator",keyword:"discriminator",params:{error: "tag", tag: "kind", tagValue: tag0},message:"tag \"kind\" must be string"};
 if(vErrors === null){
 vErrors = [err86];
 }
@@ -1291,12 +1292,8 @@ vErrors.push(err86);
 errors++;
 }
 }
-if(data.training !== undefined){
-let data53 = data.training;
-if(data53 && typeof data53 == "object" && !Array.isArray(data53)){
-if(data53.objective !== undefined){
-if(typeof data53.objective !== "string"){
-const err87 = {instancePath:instancePath+"/training/objective",schemaPath:"#/definitions/training/properties/objective/type",keyword:"type",params:{type: "string"},message:"must be string"};
+else {
+const err87 = {instancePath:instancePath+"/data",schemaPath:"#/definitions/data/type",keyword:"type",params:{type: "object"},message:"must be object"};
 if(vErrors === null){
 vErrors = [err87];
 }
@@ -1306,9 +1303,12 @@ vErrors.push(err87);
 errors++;
 }
 }
-if(data53.prediction !== undefined){
-if(typeof data53.prediction !== "string"){
-const err88 = {instancePath:instancePath+"/training/prediction",schemaPath:"#/definitions/training/properties/prediction/type",keyword:"type",params:{type: "string"},message:"must be string"};
+if(data.training !== undefined){
+let data54 = data.training;
+if(data54 && typeof data54 == "object" && !Array.isArray(data54)){
+if(data54.objective !== undefined){
+if(typeof data54.objective !== "string"){
+const err88 = {instancePath:instancePath+"/training/objective",schemaPath:"#/definitions/training/properties/objective/type",keyword:"type",params:{type: "string"},message:"must be string"};
 if(vErrors === null){
 vErrors = [err88];
 }
@@ -1318,13 +1318,9 @@ vErrors.push(err88);
 errors++;
 }
 }
-if(data53.optimizer !== undefined){
-let data56 = data53.optimizer;
-if(data56 && typeof data56 == "object" && !Array.isArray(data56)){
-if(data56.type !== undefined){
-let data57 = data56.type;
-if(!(((data57 === "sgd") || (data57 === "adam")) || (data57 === "adamw"))){
-const err89 = {instancePath:instancePath+"/training/optimizer/type",schemaPath:"#/definitions/training/properties/optimizer/properties/type/enum",keyword:"enum",params:{allowedValues: schema14.properties.optimizer.properties.type.enum},message:"must be equal to one of the allowed values"};
+if(data54.prediction !== undefined){
+if(typeof data54.prediction !== "string"){
+const err89 = {instancePath:instancePath+"/training/prediction",schemaPath:"#/definitions/training/properties/prediction/type",keyword:"type",params:{type: "string"},message:"must be string"};
 if(vErrors === null){
 vErrors = [err89];
 }
@@ -1334,11 +1330,13 @@ vErrors.push(err89);
 errors++;
 }
 }
-if(data56.lr !== undefined){
-let data58 = data56.lr;
-if((typeof data58 == "number") && (isFinite(data58))){
-if(data58 <= 0 || isNaN(data58)){
-const err90 = {instancePath:instancePath+"/training/optimizer/lr",schemaPath:"#/definitions/training/properties/optimizer/properties/lr/exclusiveMinimum",keyword:"exclusiveMinimum",params:{comparison: ">", limit: 0},message:"must be > 0"};
+if(data54.optimizer !== undefined){
+let data57 = data54.optimizer;
+if(data57 && typeof data57 == "object" && !Array.isArray(data57)){
+if(data57.type !== undefined){
+let data58 = data57.type;
+if(!(((data58 === "sgd") || (data58 === "adam")) || (data58 === "adamw"))){
+const err90 = {instancePath:instancePath+"/training/optimizer/type",schemaPath:"#/definitions/training/properties/optimizer/properties/type/enum",keyword:"enum",params:{allowedValues: schema14.properties.optimizer.properties.type.enum},message:"must be equal to one of the allowed values"};
 if(vErrors === null){
 vErrors = [err90];
 }
@@ -1348,8 +1346,11 @@ vErrors.push(err90);
 errors++;
 }
 }
-else {
-const err91 = {instancePath:instancePath+"/training/optimizer/lr",schemaPath:"#/definitions/training/properties/optimizer/properties/lr/type",keyword:"type",params:{type: "number"},message:"must be number"};
+if(data57.lr !== undefined){
+let data59 = data57.lr;
+if((typeof data59 == "number") && (isFinite(data59))){
+if(data59 <= 0 || isNaN(data59)){
+const err91 = {instancePath:instancePath+"/training/optimizer/lr",schemaPath:"#/definitions/training/properties/optimizer/properties/lr/exclusiveMinimum",keyword:"exclusiveMinimum",params:{comparison: ">", limit: 0},message:"must be > 0"};
 if(vErrors === null){
 vErrors = [err91];
 }
@@ -1359,11 +1360,8 @@ vErrors.push(err91);
 errors++;
 }
 }
-if(data56.momentum !== undefined){
-let data59 = data56.momentum;
-if((typeof data59 == "number") && (isFinite(data59))){
-if(data59 < 0 || isNaN(data59)){
-const err92 = {instancePath:instancePath+"/training/optimizer/momentum",schemaPath:"#/definitions/training/properties/optimizer/properties/momentum/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0"};
+else {
+const err92 = {instancePath:instancePath+"/training/optimizer/lr",schemaPath:"#/definitions/training/properties/optimizer/properties/lr/type",keyword:"type",params:{type: "number"},message:"must be number"};
 if(vErrors === null){
 vErrors = [err92];
 }
@@ -1373,8 +1371,11 @@ vErrors.push(err92);
 errors++;
 }
 }
-else {
-const err93 = {instancePath:instancePath+"/training/optimizer/momentum",schemaPath:"#/definitions/training/properties/optimizer/properties/momentum/type",keyword:"type",params:{type: "number"},message:"must be number"};
+if(data57.momentum !== undefined){
+let data60 = data57.momentum;
+if((typeof data60 == "number") && (isFinite(data60))){
+if(data60 < 0 || isNaN(data60)){
+const err93 = {instancePath:instancePath+"/training/optimizer/momentum",schemaPath:"#/definitions/training/properties/optimizer/properties/momentum/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0"};
 if(vErrors === null){
 vErrors = [err93];
 }
@@ -1384,9 +1385,8 @@ vErrors.push(err93);
 errors++;
 }
 }
-if(data56.nesterov !== undefined){
-if(typeof data56.nesterov !== "boolean"){
-const err94 = {instancePath:instancePath+"/training/optimizer/nesterov",schemaPath:"#/definitions/training/properties/optimizer/properties/nesterov/type",keyword:"type",params:{type: "boolean"},message:"must be boolean"};
+else {
+const err94 = {instancePath:instancePath+"/training/optimizer/momentum",schemaPath:"#/definitions/training/properties/optimizer/properties/momentum/type",keyword:"type",params:{type: "number"},message:"must be number"};
 if(vErrors === null){
 vErrors = [err94];
 }
@@ -1396,11 +1396,9 @@ vErrors.push(err94);
 errors++;
 }
 }
-if(data56.weightDecay !== undefined){
-let data61 = data56.weightDecay;
-if((typeof data61 == "number") && (isFinite(data61))){
-if(data61 < 0 || isNaN(data61)){
-const err95 = {instancePath:instancePath+"/training/optimizer/weightDecay",schemaPath:"#/definitions/training/properties/optimizer/properties/weightDecay/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0"};
+if(data57.nesterov !== undefined){
+if(typeof data57.nesterov !== "boolean"){
+const err95 = {instancePath:instancePath+"/training/optimizer/nesterov",schemaPath:"#/definitions/training/properties/optimizer/properties/nesterov/type",keyword:"type",params:{type: "boolean"},message:"must be boolean"};
 if(vErrors === null){
 vErrors = [err95];
 }
@@ -1410,8 +1408,11 @@ vErrors.push(err95);
 errors++;
 }
 }
-else {
-const err96 = {instancePath:instancePath+"/training/optimizer/weightDecay",schemaPath:"#/definitions/training/properties/optimizer/properties/weightDecay/type",keyword:"type",params:{type: "number"},message:"must be number"};
+if(data57.weightDecay !== undefined){
+let data62 = data57.weightDecay;
+if((typeof data62 == "number") && (isFinite(data62))){
+if(data62 < 0 || isNaN(data62)){
+const err96 = {instancePath:instancePath+"/training/optimizer/weightDecay",schemaPath:"#/definitions/training/properties/optimizer/properties/weightDecay/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0"};
 if(vErrors === null){
 vErrors = [err96];
 }
@@ -1421,11 +1422,8 @@ vErrors.push(err96);
 errors++;
 }
 }
-if(data56.beta1 !== undefined){
-let data62 = data56.beta1;
-if((typeof data62 == "number") && (isFinite(data62))){
-if(data62 < 0 || isNaN(data62)){
-const err97 = {instancePath:instancePath+"/training/optimizer/beta1",schemaPath:"#/definitions/training/properties/optimizer/properties/beta1/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0"};
+else {
+const err97 = {instancePath:instancePath+"/training/optimizer/weightDecay",schemaPath:"#/definitions/training/properties/optimizer/properties/weightDecay/type",keyword:"type",params:{type: "number"},message:"must be number"};
 if(vErrors === null){
 vErrors = [err97];
 }
@@ -1434,8 +1432,12 @@ vErrors.push(err97);
 }
 errors++;
 }
-if(data62 >= 1 || isNaN(data62)){
-const err98 = {instancePath:instancePath+"/training/optimizer/beta1",schemaPath:"#/definitions/training/properties/optimizer/properties/beta1/exclusiveMaximum",keyword:"exclusiveMaximum",params:{comparison: "<", limit: 1},message:"must be < 1"};
+}
+if(data57.beta1 !== undefined){
+let data63 = data57.beta1;
+if((typeof data63 == "number") && (isFinite(data63))){
+if(data63 < 0 || isNaN(data63)){
+const err98 = {instancePath:instancePath+"/training/optimizer/beta1",schemaPath:"#/definitions/training/properties/optimizer/properties/beta1/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0"};
 if(vErrors === null){
 vErrors = [err98];
 }
@@ -1444,9 +1446,8 @@ vErrors.push(err98);
 }
 errors++;
 }
-}
-else {
-const err99 = {instancePath:instancePath+"/training/optimizer/beta1",schemaPath:"#/definitions/training/properties/optimizer/properties/beta1/type",keyword:"type",params:{type: "number"},message:"must be number"};
+if(data63 >= 1 || isNaN(data63)){
+const err99 = {instancePath:instancePath+"/training/optimizer/beta1",schemaPath:"#/definitions/training/properties/optimizer/properties/beta1/exclusiveMaximum",keyword:"exclusiveMaximum",params:{comparison: "<", limit: 1},message:"must be < 1"};
 if(vErrors === null){
 vErrors = [err99];
 }
@@ -1456,11 +1457,8 @@ vErrors.push(err99);
 errors++;
 }
 }
-if(data56.beta2 !== undefined){
-let data63 = data56.beta2;
-if((typeof data63 == "number") && (isFinite(data63))){
-if(data63 < 0 || isNaN(data63)){
-const err100 = {instancePath:instancePath+"/training/optimizer/beta2",schemaPath:"#/definitions/training/properties/optimizer/properties/beta2/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0"};
+else {
+const err100 = {instancePath:instancePath+"/training/optimizer/beta1",schemaPath:"#/definitions/training/properties/optimizer/properties/beta1/type",keyword:"type",params:{type: "number"},message:"must be number"};
 if(vErrors === null){
 vErrors = [err100];
 }
@@ -1469,8 +1467,12 @@ vErrors.push(err100);
 }
 errors++;
 }
-if(data63 >= 1 || isNaN(data63)){
-const err101 = {instancePath:instancePath+"/training/optimizer/beta2",schemaPath:"#/definitions/training/properties/optimizer/properties/beta2/exclusiveMaximum",keyword:"exclusiveMaximum",params:{comparison: "<", limit: 1},message:"must be < 1"};
+}
+if(data57.beta2 !== undefined){
+let data64 = data57.beta2;
+if((typeof data64 == "number") && (isFinite(data64))){
+if(data64 < 0 || isNaN(data64)){
+const err101 = {instancePath:instancePath+"/training/optimizer/beta2",schemaPath:"#/definitions/training/properties/optimizer/properties/beta2/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0"};
 if(vErrors === null){
 vErrors = [err101];
 }
@@ -1479,9 +1481,8 @@ vErrors.push(err101);
 }
 errors++;
 }
-}
-else {
-const err102 = {instancePath:instancePath+"/training/optimizer/beta2",schemaPath:"#/definitions/training/properties/optimizer/properties/beta2/type",keyword:"type",params:{type: "number"},message:"must be number"};
+if(data64 >= 1 || isNaN(data64)){
+const err102 = {instancePath:instancePath+"/training/optimizer/beta2",schemaPath:"#/definitions/training/properties/optimizer/properties/beta2/exclusiveMaximum",keyword:"exclusiveMaximum",params:{comparison: "<", limit: 1},message:"must be < 1"};
 if(vErrors === null){
 vErrors = [err102];
 }
@@ -1491,11 +1492,8 @@ vErrors.push(err102);
 errors++;
 }
 }
-if(data56.eps !== undefined){
-let data64 = data56.eps;
-if((typeof data64 == "number") && (isFinite(data64))){
-if(data64 < 0 || isNaN(data64)){
-const err103 = {instancePath:instancePath+"/training/optimizer/eps",schemaPath:"#/definitions/training/properties/optimizer/properties/eps/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0"};
+else {
+const err103 = {instancePath:instancePath+"/training/optimizer/beta2",schemaPath:"#/definitions/training/properties/optimizer/properties/beta2/type",keyword:"type",params:{type: "number"},message:"must be number"};
 if(vErrors === null){
 vErrors = [err103];
 }
@@ -1505,8 +1503,11 @@ vErrors.push(err103);
 errors++;
 }
 }
-else {
-const err104 = {instancePath:instancePath+"/training/optimizer/eps",schemaPath:"#/definitions/training/properties/optimizer/properties/eps/type",keyword:"type",params:{type: "number"},message:"must be number"};
+if(data57.eps !== undefined){
+let data65 = data57.eps;
+if((typeof data65 == "number") && (isFinite(data65))){
+if(data65 < 0 || isNaN(data65)){
+const err104 = {instancePath:instancePath+"/training/optimizer/eps",schemaPath:"#/definitions/training/properties/optimizer/properties/eps/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0"};
 if(vErrors === null){
 vErrors = [err104];
 }
@@ -1516,9 +1517,8 @@ vErrors.push(err104);
 errors++;
 }
 }
-}
 else {
-const err105 = {instancePath:instancePath+"/training/optimizer",schemaPath:"#/definitions/training/properties/optimizer/type",keyword:"type",params:{type: "object"},message:"must be object"};
+const err105 = {instancePath:instancePath+"/training/optimizer/eps",schemaPath:"#/definitions/training/properties/optimizer/properties/eps/type",keyword:"type",params:{type: "number"},message:"must be number"};
 if(vErrors === null){
 vErrors = [err105];
 }
@@ -1528,10 +1528,9 @@ vErrors.push(err105);
 errors++;
 }
 }
-if(data53.batchSize !== undefined){
-let data65 = data53.batchSize;
-if(!(((typeof data65 == "number") && (!(data65 % 1) && !isNaN(data65))) && (isFinite(data65)))){
-const err106 = {instancePath:instancePath+"/training/batchSize",schemaPath:"#/definitions/training/properties/batchSize/type",keyword:"type",params:{type: "integer"},message:"must be integer"};
+}
+else {
+const err106 = {instancePath:instancePath+"/training/optimizer",schemaPath:"#/definitions/training/properties/optimizer/type",keyword:"type",params:{type: "object"},message:"must be object"};
 if(vErrors === null){
 vErrors = [err106];
 }
@@ -1540,9 +1539,11 @@ vErrors.push(err106);
 }
 errors++;
 }
-if((typeof data65 == "number") && (isFinite(data65))){
-if(data65 < 1 || isNaN(data65)){
-const err107 = {instancePath:instancePath+"/training/batchSize",schemaPath:"#/definitions/training/properties/batchSize/minimum",keyword:"minimum",params:{comparison: ">=", limit: 1},message:"must be >= 1"};
+}
+if(data54.batchSize !== undefined){
+let data66 = data54.batchSize;
+if(!(((typeof data66 == "number") && (!(data66 % 1) && !isNaN(data66))) && (isFinite(data66)))){
+const err107 = {instancePath:instancePath+"/training/batchSize",schemaPath:"#/definitions/training/properties/batchSize/type",keyword:"type",params:{type: "integer"},message:"must be integer"};
 if(vErrors === null){
 vErrors = [err107];
 }
@@ -1551,12 +1552,9 @@ vErrors.push(err107);
 }
 errors++;
 }
-}
-}
-if(data53.epochs !== undefined){
-let data66 = data53.epochs;
-if(!(((typeof data66 == "number") && (!(data66 % 1) && !isNaN(data66))) && (isFinite(data66)))){
-const err108 = {instancePath:instancePath+"/training/epochs",schemaPath:"#/definitions/training/properties/epochs/type",keyword:"type",params:{type: "integer"},message:"must be integer"};
+if((typeof data66 == "number") && (isFinite(data66))){
+if(data66 < 1 || isNaN(data66)){
+const err108 = {instancePath:instancePath+"/training/batchSize",schemaPath:"#/definitions/training/properties/batchSize/minimum",keyword:"minimum",params:{comparison: ">=", limit: 1},message:"must be >= 1"};
 if(vErrors === null){
 vErrors = [err108];
 }
@@ -1565,9 +1563,12 @@ vErrors.push(err108);
 }
 errors++;
 }
-if((typeof data66 == "number") && (isFinite(data66))){
-if(data66 < 1 || isNaN(data66)){
-const err109 = {instancePath:instancePath+"/training/epochs",schemaPath:"#/definitions/training/properties/epochs/minimum",keyword:"minimum",params:{comparison: ">=", limit: 1},message:"must be >= 1"};
+}
+}
+if(data54.epochs !== undefined){
+let data67 = data54.epochs;
+if(!(((typeof data67 == "number") && (!(data67 % 1) && !isNaN(data67))) && (isFinite(data67)))){
+const err109 = {instancePath:instancePath+"/training/epochs",schemaPath:"#/definitions/training/properties/epochs/type",keyword:"type",params:{type: "integer"},message:"must be integer"};
 if(vErrors === null){
 vErrors = [err109];
 }
@@ -1576,12 +1577,9 @@ vErrors.push(err109);
 }
 errors++;
 }
-}
-}
-if(data53.seed !== undefined){
-let data67 = data53.seed;
-if(!(((typeof data67 == "number") && (!(data67 % 1) && !isNaN(data67))) && (isFinite(data67)))){
-const err110 = {instancePath:instancePath+"/training/seed",schemaPath:"#/definitions/training/properties/seed/type",keyword:"type",params:{type: "integer"},message:"must be integer"};
+if((typeof data67 == "number") && (isFinite(data67))){
+if(data67 < 1 || isNaN(data67)){
+const err110 = {instancePath:instancePath+"/training/epochs",schemaPath:"#/definitions/training/properties/epochs/minimum",keyword:"minimum",params:{comparison: ">=", limit: 1},message:"must be >= 1"};
 if(vErrors === null){
 vErrors = [err110];
 }
@@ -1591,10 +1589,11 @@ vErrors.push(err110);
 errors++;
 }
 }
-if(data53.backend !== undefined){
-let data68 = data53.backend;
-if(!(((data68 === "cpu") || (data68 === "webgpu")) || (data68 === "auto"))){
-const err111 = {instancePath:instancePath+"/training/backend",schemaPath:"#/definitions/training/properties/backend/enum",keyword:"enum",params:{allowedValues: schema14.properties.backend.enum},message:"must be equal to one of the allowed values"};
+}
+if(data54.seed !== undefined){
+let data68 = data54.seed;
+if(!(((typeof data68 == "number") && (!(data68 % 1) && !isNaN(data68))) && (isFinite(data68)))){
+const err111 = {instancePath:instancePath+"/training/seed",schemaPath:"#/definitions/training/properties/seed/type",keyword:"type",params:{type: "integer"},message:"must be integer"};
 if(vErrors === null){
 vErrors = [err111];
 }
@@ -1604,14 +1603,27 @@ vErrors.push(err111);
 errors++;
 }
 }
-}
-else {
-const err112 = {instancePath:instancePath+"/training",schemaPath:"#/definitions/training/type",keyword:"type",params:{type: "object"},message:"must be object"};
+if(data54.backend !== undefined){
+let data69 = data54.backend;
+if(!(((data69 === "cpu") || (data69 === "webgpu")) || (data69 === "auto"))){
+const err112 = {instancePath:instancePath+"/training/backend",schemaPath:"#/definitions/training/properties/backend/enum",keyword:"enum",params:{allowedValues: schema14.properties.backend.enum},message:"must be equal to one of the allowed values"};
 if(vErrors === null){
 vErrors = [err112];
 }
 else {
 vErrors.push(err112);
+}
+errors++;
+}
+}
+}
+else {
+const err113 = {instancePath:instancePath+"/training",schemaPath:"#/definitions/training/type",keyword:"type",params:{type: "object"},message:"must be object"};
+if(vErrors === null){
+vErrors = [err113];
+}
+else {
+vErrors.push(err113);
 }
 errors++;
 }
@@ -1624,12 +1636,12 @@ errors = vErrors.length;
 }
 }
 else {
-const err113 = {instancePath,schemaPath:"#/type",keyword:"type",params:{type: "object"},message:"must be object"};
+const err114 = {instancePath,schemaPath:"#/type",keyword:"type",params:{type: "object"},message:"must be object"};
 if(vErrors === null){
-vErrors = [err113];
+vErrors = [err114];
 }
 else {
-vErrors.push(err113);
+vErrors.push(err114);
 }
 errors++;
 }

@@ -73,7 +73,10 @@ class Writer {
   private readonly nodes: readonly GraphNode[];
   private readonly byId: ReadonlyMap<string, GraphNode>;
   private readonly e: Expansion;
+  /** Whether the inputs are standardised inside (data.standardize). */
   private readonly standardized: boolean;
+  /** The `real` label standardised inside, when data.standardizeLabel applies to one (Session.labelScale's rule). */
+  private readonly standardizedLabel: string | undefined;
   private readonly prediction: string;
   private readonly objective: string;
   /** Each node's local variable in the generated methods. */
@@ -89,6 +92,7 @@ class Writer {
     this.prediction = targets.prediction;
     this.objective = targets.objective;
     this.standardized = project.data?.standardize === true;
+    this.standardizedLabel = project.data?.standardizeLabel === true && targets.label?.kind === 'real' ? targets.label.id : undefined;
     const taken = new Set(this.nodes.map((n) => n.id));
     for (const n of this.nodes) {
       let name = n.id;
@@ -99,7 +103,12 @@ class Writer {
   }
 
   source(): string {
-    return [this.header(), READER, ...(this.standardized ? [STANDARDIZE] : []), this.model()].join('\n\n\n') + '\n';
+    return [this.header(), READER, ...(this.hasData ? [standardizeModule(this.standardizedLabel !== undefined)] : []), this.model()].join('\n\n\n') + '\n';
+  }
+
+  /** Whether the module has `self.data`, the standardisation of the inputs or of the label. */
+  private get hasData(): boolean {
+    return this.standardized || this.standardizedLabel !== undefined;
   }
 
   private header(): string {
@@ -128,14 +137,14 @@ from torch import nn`;
 
   private model(): string {
     const init = this.nodes.flatMap((n) => this.member(n));
-    if (this.standardized) {
-      const inputs = this.nodes.filter((n) => n.op === 'input');
+    if (this.hasData) {
+      const standardised = this.nodes.filter((n) => (this.standardized && n.op === 'input') || n.id === this.standardizedLabel);
       // nn.ModuleDict refuses a key that names one of its attributes
-      const taken = inputs.find((n) => MODULE_ATTRS.has(n.id) || MODULE_DICT_ATTRS.has(n.id));
+      const taken = standardised.find((n) => MODULE_ATTRS.has(n.id) || MODULE_DICT_ATTRS.has(n.id));
       if (taken) {
-        throw new StudioError(`the input id "${taken.id}" is taken by torch.nn.ModuleDict in PyTorch (it holds the standardisation): rename the node to export it`, { node: taken.id });
+        throw new StudioError(`the ${taken.op} id "${taken.id}" is taken by torch.nn.ModuleDict in PyTorch (it holds the standardisation): rename the node to export it`, { node: taken.id });
       }
-      const entries = inputs.map((n) => `"${n.id}": Standardize(${pyTuple(this.perExample(n.id))})`);
+      const entries = standardised.map((n) => `"${n.id}": Standardize(${pyTuple(this.perExample(n.id))})`);
       init.push(`self.data = nn.ModuleDict({${entries.join(', ')}})`);
     }
     const predictionArgs = this.argsOf(this.prediction);
@@ -147,7 +156,7 @@ from torch import nn`;
       'class Model(nn.Module):',
       `    """The graph of ${JSON.stringify(this.project.name ?? 'untitled')}.`,
       '',
-      `    forward(${call(predictionArgs)}) -> node "${this.prediction}", ${this.describeShape(this.prediction)}: the prediction.`,
+      `    forward(${call(predictionArgs)}) -> node "${this.prediction}", ${this.describeShape(this.prediction)}: the prediction${this.standardizedLabel ? ` (in the units of label "${this.standardizedLabel}")` : ''}.`,
       `    objective(${call(objectiveArgs)}) -> node "${this.objective}"${batchMean}: the training objective.`,
       '',
       ...this.nodes.filter((n) => allArgs.has(n.id)).map((n) => `    ${this.describeArg(n.id)}`),
@@ -157,25 +166,29 @@ from torch import nn`;
       '        super().__init__()',
       ...(init.length ? init.map((l) => `        ${l}`) : ['        pass']),
       '',
-      ...this.method('forward', this.prediction, predictionArgs, false),
+      ...this.method('forward', this.prediction, predictionArgs, 'prediction'),
       '',
-      ...this.method('objective', this.objective, objectiveArgs, this.e.batched.get(this.objective) === true),
+      ...this.method('objective', this.objective, objectiveArgs, this.e.batched.get(this.objective) === true ? 'batch mean' : 'value'),
     ].join('\n');
   }
 
-  private method(name: string, target: string, args: string[], batchMean: boolean): string[] {
+  /**
+   * A method computing `target` from `args`: as it is (`value`), its batch mean, or as the prediction, which is given
+   * back in the label's units where the label is standardised.
+   */
+  private method(name: string, target: string, args: string[], returns: 'value' | 'batch mean' | 'prediction'): string[] {
     const body: string[] = [];
     for (const id of this.ancestry(target)) {
       const n = this.byId.get(id)!;
-      if (n.op === 'label') continue;
-      if (n.op === 'input') {
-        if (this.standardized) body.push(`${this.local(id)} = self.data["${id}"](${this.local(id)})`);
+      if (n.op === 'input' || n.op === 'label') {
+        if ((this.standardized && n.op === 'input') || id === this.standardizedLabel) body.push(`${this.local(id)} = self.data["${id}"](${this.local(id)})`);
         continue;
       }
       body.push(`${this.local(id)} = ${this.expression(n)}`);
     }
     const result = this.local(target);
-    body.push(`return ${batchMean ? `${result}.mean()` : result}`);
+    const label = this.standardizedLabel;
+    body.push(`return ${returns === 'batch mean' ? `${result}.mean()` : returns === 'prediction' && label ? `self.data["${label}"].undo(${result})` : result}`);
     return [`    def ${name}(self${args.map((id) => `, ${this.local(id)}`).join('')}):`, ...body.map((l) => `        ${l}`)];
   }
 
@@ -230,7 +243,8 @@ from torch import nn`;
     if (n.op === 'label') {
       const kind = (this.e.attrs.get(id)!.kind as string) ?? 'class';
       const what = kind === 'class' ? 'class indices' : kind === 'sign' ? '-1/+1 labels' : 'real values';
-      return `${this.local(id)}: label node "${id}", ${this.describeShape(id)}: ${what}.`;
+      const inside = id === this.standardizedLabel ? ' (standardised inside with the saved statistics)' : '';
+      return `${this.local(id)}: label node "${id}", ${this.describeShape(id)}: ${what}${inside}.`;
     }
     const how = this.standardized ? 'as in the data (standardised inside with the saved statistics)' : 'as in the data';
     return `${this.local(id)}: input node "${id}", ${this.describeShape(id)}, ${how}.`;
@@ -240,7 +254,7 @@ from torch import nn`;
   private member(n: GraphNode): string[] {
     const a = this.e.attrs.get(n.id)!;
     const free = () => {
-      if (MODULE_ATTRS.has(n.id) || (this.standardized && n.id === 'data')) {
+      if (MODULE_ATTRS.has(n.id) || (this.hasData && n.id === 'data')) {
         throw new StudioError(`the node id "${n.id}" is taken by torch.nn.Module in PyTorch: rename the node to export it`, { node: n.id });
       }
     };
@@ -448,8 +462,10 @@ def load_weights(model, path):
         raise ValueError(f"{path} does not fit the model: missing {missing}, unexpected {result.unexpected_keys}")
     return model`;
 
-const STANDARDIZE = `class Standardize(nn.Module):
-    """(x - mean) / std, with the statistics the project's data was standardised with (data.INPUT_ID.mean, .std)."""
+/** The module that standardises an input (and the label, whose `undo` gives a prediction back in its units). */
+const standardizeModule = (label: boolean) => `class Standardize(nn.Module):
+    """(x - mean) / std, with the statistics the project's data was standardised with (${label ? `data.ID.mean, .std: an input's
+    or the label's); undo(y) = y * std + mean gives a prediction back in the label's units.` : 'data.INPUT_ID.mean, .std).'}"""
 
     def __init__(self, shape):
         super().__init__()
@@ -457,4 +473,11 @@ const STANDARDIZE = `class Standardize(nn.Module):
         self.register_buffer("std", torch.ones(shape))
 
     def forward(self, x):
-        return (x - self.mean) / self.std`;
+        return (x - self.mean) / self.std${
+          label
+            ? `
+
+    def undo(self, y):
+        return y * self.std + self.mean`
+            : ''
+        }`;

@@ -22,7 +22,10 @@ export interface WeightsReport {
 /** The tensors a graph owns (`params`) and those it welcomes without needing them (`optional`), by name. */
 interface Wanted {
   params: ParamInfo[];
-  /** `data.INPUT_ID.mean` / `.std` (the input's per-example shape): the statistics the data was standardised with. */
+  /**
+   * `data.INPUT_ID.mean` / `.std` (the input's per-example shape), and `data.LABEL_ID.mean` / `.std` (the label's):
+   * the statistics the data was standardised with.
+   */
   optional: Map<string, number[]>;
   /**
    * PyTorch's batchnorm counter `ID.num_batches_tracked`, which a PyTorch `state_dict` has and the format does not
@@ -36,7 +39,7 @@ function wantedBy(nodes: readonly GraphNode[]): Wanted {
   const optional = new Map<string, number[]>();
   const ignored = new Set<string>();
   for (const n of nodes) {
-    if (n.op === 'input') {
+    if (n.op === 'input' || (n.op === 'label' && n.attrs?.kind === 'real')) {
       const shape = ((n.attrs?.shape as number[] | undefined) ?? []).slice();
       optional.set(`data.${n.id}.mean`, shape);
       optional.set(`data.${n.id}.std`, shape);

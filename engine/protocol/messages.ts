@@ -183,6 +183,11 @@ export const trainJobInfo = obj({
   hasAccuracy: bool,
   /** The label node's kind, when the objective has one. */
   labelKind: optional(literal('class', 'real', 'sign')),
+  /**
+   * When the label is standardised (data.standardizeLabel): the mean and standard deviation it was standardised with,
+   * so the loss is in those units (predictions and fitted curves come in the label's own).
+   */
+  labelScale: optional(obj({ mean: num, std: num })),
   /** The classes that confusion matrices count (rows and columns, in index order), when there are such. */
   classes: optional(arr(str)),
   /**

@@ -16,6 +16,13 @@ interface LabelFeed {
   values: Float32Array;
 }
 
+/** A `real` label node's standardisation: it is fed (value - mean) / std. */
+export interface LabelScale {
+  id: string;
+  mean: number;
+  std: number;
+}
+
 /**
  * Turns dataset rows into the batch tensors that the graph's `input` and `label` nodes receive. Columns are
  * resolved (and checked against the input's shape) once.
@@ -29,6 +36,7 @@ export class Feeder {
     private readonly dataset: Dataset,
     /** The features, standardised where the project says so (rows x features). */
     private readonly features: Float32Array,
+    labelScale?: LabelScale,
   ) {
     const names = dataset.featureNames;
     this.inputs = nodes
@@ -53,7 +61,12 @@ export class Feeder {
         }
         return { id: n.id, columns };
       });
-    this.labels = nodes.filter((n) => n.op === 'label').flatMap((n) => (dataset.label ? [{ id: n.id, values: labelValues(n, dataset) }] : []));
+    this.labels = nodes.filter((n) => n.op === 'label').flatMap((n) => {
+      if (!dataset.label) return [];
+      const values = labelValues(n, dataset);
+      const s = labelScale?.id === n.id ? labelScale : undefined;
+      return [{ id: n.id, values: s ? values.map((v) => (v - s.mean) / s.std) : values }];
+    });
   }
 
   /** Whether every label node has values (the data has a label column, or the graph has no label node). */

@@ -11,7 +11,7 @@ import type { Project, ResolvedTraining } from '../io/project';
 import { dataSectionOf, withDataDefaults, withTrainingDefaults } from '../io/project';
 import type { Tensor } from '../io/safetensors';
 import { StudioError } from '../util/errors';
-import { Feeder } from './feed';
+import { Feeder, type LabelScale } from './feed';
 import { addToConfusion, emptyConfusion } from './metrics';
 import { evalProgram, flowKey, flowProgram, layersOf, NO_PREDICTION, resolveTargets, throwGraphErrors, trainProgram, type Edge, type Targets } from './program';
 
@@ -131,6 +131,12 @@ export class Session {
   readonly dataset: Dataset;
   readonly split: Split;
   readonly standardize: ReadonlyMap<string, Standardize> | undefined;
+  /**
+   * The label's standardisation (`data.standardizeLabel`, for a `real` label that the objective reads): that label
+   * node is fed (y - mean) / std, so the objective is in those units, and predict and predictFeatures give the
+   * prediction back in the label's own (prediction * std + mean).
+   */
+  readonly labelScale: LabelScale | undefined;
   readonly backend: Backend;
   private readonly feeder: Feeder;
   private readonly trainPlans = new Map<number, Executable>();
@@ -188,7 +194,8 @@ export class Session {
       features = applyStandardize(features, width, perColumn);
     }
     this.columnStats = perColumn;
-    this.feeder = new Feeder(this.nodes, this.dataset, features);
+    this.labelScale = data.standardizeLabel ? labelScaleOf(this.targets, this.dataset, this.split, opts.weights) : undefined;
+    this.feeder = new Feeder(this.nodes, this.dataset, features, this.labelScale);
     this.standardize = perColumn && new Map(this.feeder.inputIds().map((id) => [id, pick(perColumn!, this.feeder.columnsOf(id)!)]));
     this.backend = opts.backend ?? new CpuBackend();
     this.initTensors(opts.weights);
@@ -679,7 +686,7 @@ export class Session {
     return this.nodes.find((n) => n.id === this.targets.prediction)?.op === 'sigmoid' ? 0.5 : 0;
   }
 
-  /** The prediction node's output for each row (flat, row-major per row). */
+  /** The prediction node's output for each row (flat, row-major per row), in the label's units (labelScale). */
   async predict(rows: ArrayLike<number>): Promise<Float32Array[]> {
     if (!this.targets.prediction) throw new StudioError(NO_PREDICTION);
     if (this.pending.length) await this.drain();
@@ -689,7 +696,7 @@ export class Session {
       const exe = this.evalExecutable(chunk.length, false);
       for (const [id, t] of this.feeder.batch(chunk)) exe.setInput(id, t);
       exe.run({ seed: this.training.seed, step: this.stepCount });
-      const p = await exe.read('prediction');
+      const p = this.inLabelUnits(await exe.read('prediction'));
       const per = p.length / chunk.length;
       for (let k = 0; k < chunk.length; k++) out.push(p.slice(k * per, (k + 1) * per));
     }
@@ -697,7 +704,7 @@ export class Session {
   }
 
   /**
-   * The prediction node's output (flat, `predictionSize` values per example) for `n` examples given as raw feature
+   * The prediction node's output (flat, `predictionSize` values per example, in the label's units) for `n` examples given as raw feature
    * values (n x dataset.featureNames.length, row-major, in the data's own units: standardised here as the data is).
    * The app's decision boundary feeds it a grid over the plane, and its fitted curve points along the line.
    *
@@ -723,12 +730,18 @@ export class Session {
     for (let at = 0; at < n; at += chunk) {
       for (const [id, t] of this.feeder.inputsOf(features.subarray(at * width, (at + chunk) * width), chunk)) exe.setInput(id, t);
       exe.run({ seed: this.training.seed, step: this.stepCount });
-      const p = await exe.read('prediction');
+      const p = this.inLabelUnits(await exe.read('prediction'));
       const per = p.length / chunk;
       out ??= new Float32Array(n * per);
       out.set(p.subarray(0, Math.min(chunk, n - at) * per), at * per);
     }
     return out ?? new Float32Array(0);
+  }
+
+  /** A prediction read from a plan, in the label's units (labelScale undone). */
+  private inLabelUnits(p: Float32Array): Float32Array {
+    const s = this.labelScale;
+    return s ? p.map((v) => v * s.std + s.mean) : p;
   }
 
   /** The largest batch that training runs: a training step's, or a chunk of the validation part's evaluation. */
@@ -743,27 +756,49 @@ export class Session {
 
   /**
    * Every tensor of the model by its project-format.md name, plus the standardisation statistics
-   * (`data.INPUT_ID.mean`, `data.INPUT_ID.std`) when the data is standardised.
+   * (`data.INPUT_ID.mean`, `data.INPUT_ID.std`) when the data is standardised, and the label's
+   * (`data.LABEL_ID.mean`, `.std`, of the label node's shape) when it is.
    */
   async weights(): Promise<Record<string, Tensor>> {
     if (this.pending.length) await this.drain();
     const out: Record<string, Tensor> = {};
     for (const p of this.params) out[p.name] = { shape: p.shape, data: await this.backend.readTensor(p.name) };
     for (const [id, s] of this.standardize ?? []) {
-      const shape = inputShape(this.nodes, id);
+      const shape = nodeShape(this.nodes, id);
       out[`data.${id}.mean`] = { shape, data: s.mean };
       out[`data.${id}.std`] = { shape, data: s.std };
+    }
+    const l = this.labelScale;
+    if (l) {
+      const shape = nodeShape(this.nodes, l.id);
+      out[`data.${l.id}.mean`] = { shape, data: new Float32Array(1).fill(l.mean) };
+      out[`data.${l.id}.std`] = { shape, data: new Float32Array(1).fill(l.std) };
     }
     return out;
   }
 }
 
-function inputShape(nodes: readonly GraphNode[], id: string): number[] {
+function nodeShape(nodes: readonly GraphNode[], id: string): number[] {
   return ((nodes.find((n) => n.id === id)?.attrs?.shape as number[] | undefined) ?? []).slice();
 }
 
 function pick(s: Standardize, columns: Int32Array): Standardize {
   return { mean: Float32Array.from(columns, (c) => s.mean[c]), std: Float32Array.from(columns, (c) => s.std[c]) };
+}
+
+/**
+ * The standardisation of the label that the objective reads, when it is `real` and the data has a label: the
+ * weights' statistics (`data.LABEL_ID.mean`, `.std`) when they carry them, else the training part's mean and
+ * population standard deviation (1 for a constant label).
+ */
+function labelScaleOf(targets: Targets, ds: Dataset, split: Split, weights: Record<string, Tensor> | undefined): LabelScale | undefined {
+  const label = targets.label;
+  if (label?.kind !== 'real' || !ds.label) return undefined;
+  const mean = weights?.[`data.${label.id}.mean`];
+  const std = weights?.[`data.${label.id}.std`];
+  if (mean && std) return { id: label.id, mean: mean.data[0], std: std.data[0] };
+  const stats = standardizeStats(ds.label.values, 1, split.train);
+  return { id: label.id, mean: stats.mean[0], std: stats.std[0] };
 }
 
 /** Per-column statistics from a weights file's `data.ID.mean/std` tensors, when it has them for every input. */

@@ -90,7 +90,7 @@ describe('the CSV import wizard in Chromium against web mode', () => {
     await wizard.getByRole('checkbox', { name: 'Feature mean_area', exact: true }).uncheck();
     expect(await app.text('csv-width')).toBe('29 features → 29 input values per row');
     await wizard.getByRole('checkbox', { name: 'Feature mean_area', exact: true }).check();
-    expect(await wizard.getByRole('checkbox', { name: 'Standardise', exact: true }).isChecked()).toBe(true);
+    expect(await wizard.getByRole('checkbox', { name: 'Standardise features', exact: true }).isChecked()).toBe(true);
     await screenshot(app.page, 'csv-wizard.png');
 
     // Enter applies.
@@ -126,6 +126,8 @@ describe('the CSV import wizard in Chromium against web mode', () => {
     await app.compiled();
     const wizard = await importFile('data', 'house.csv');
     expect(await wizard.getByLabel('Label', { exact: true }).inputValue()).toBe('price_k');
+    // a real label: the wizard offers to standardise it, ticked (prices in the hundreds fit with the usual rates)
+    expect(await wizard.getByRole('checkbox', { name: 'Standardise label', exact: true }).isChecked()).toBe(true);
     const apply = wizard.getByRole('button', { name: 'Apply', exact: true });
     await until(() => apply.evaluate((el) => el === (el as unknown as { ownerDocument: { activeElement: unknown } }).ownerDocument.activeElement)).toBe(true);
     await app.press('Enter');
@@ -135,9 +137,12 @@ describe('the CSV import wizard in Chromium against web mode', () => {
     const data = app.inspector.getByRole('region', { name: 'Data' });
     expect(await data.getByLabel('CSV file', { exact: true }).inputValue()).toBe('data/house.csv');
     await until(() => data.getByRole('img', { name: 'Scatter plot of area_m2 and price_k, 120 points' }).count()).toBe(1);
+    expect(await data.getByRole('checkbox', { name: 'Standardise label', exact: true }).isChecked()).toBe(true);
 
     await app.button('Train').click();
     await until(() => app.runState(), 120_000).toBe('done');
+    // the loss is on the standardised label (a constant scores 1; the noise is about 7 of a spread of about 63)
+    expect(Number(await app.text('val-loss'))).toBeLessThan(0.1);
     await app.page.getByRole('tab', { name: 'Fit', exact: true }).click();
     const view = app.page.getByTestId('fit-view');
     await until(() => view.getAttribute('data-step')).toBe(await app.text('progress-step'));

@@ -76,16 +76,17 @@ describe('export --format onnx, every project', () => {
     expect(CATALOGUE.map((s) => s.op).filter((op) => hasOnnxEquivalent(op) && !used.has(op))).toEqual([]);
   });
 
-  test.each(EXPORTABLE.map((f) => [name(f), f]))('%s: ONNX Runtime matches the engine to 1e-5', async (_name, f) => {
+  test.each(EXPORTABLE.map((f) => [name(f), f]))('%s: ONNX Runtime matches the engine to 1e-5 of max(1, the largest prediction)', async (_name, f) => {
     const r = await cli('export', f, '--weights', weightsOf(f), '--format', 'onnx', '--out', onnxOf(f), '--json');
     expect(r.code, r.stderr).toBe(0);
-    const out = jsonOut(r) as { out: string; format: string; parity: { maxAbsDiff: number; rows: number } };
+    const out = jsonOut(r) as { out: string; format: string; parity: { maxAbsDiff: number; rows: number; scale: number } };
     expect(Object.keys(out).sort()).toEqual(['format', 'out', 'parity']);
     expect(out.out).toBe(onnxOf(f));
     expect(out.format).toBe('onnx');
     const rows = new Session(parseProject(readFileSync(f, 'utf8'), f), { baseDir: dirname(f) }).dataset.rows;
     expect(out.parity.rows).toBe(Math.min(256, rows));
-    expect(out.parity.maxAbsDiff).toBeLessThanOrEqual(TOLERANCE);
+    // (float32 rounding grows with the values: nucleus-area's predictions are areas in the thousands)
+    expect(out.parity.maxAbsDiff).toBeLessThanOrEqual(TOLERANCE * Math.max(1, out.parity.scale));
     parities.set(f, out.parity);
   });
 

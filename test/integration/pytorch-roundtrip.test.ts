@@ -74,8 +74,8 @@ describe('weights trained in PyTorch', () => {
 });
 
 describe('the generated PyTorch code', () => {
-  it('is made for the iris example, the conv net and a graph of every primitive', () => {
-    expect(fixtures('to-torch').map(([n]) => n)).toEqual(['digits-convnet', 'iris', 'primitives']);
+  it('is made for the iris example, the conv net, a graph of every primitive and a standardised real label', () => {
+    expect(fixtures('to-torch').map(([n]) => n)).toEqual(['digits-convnet', 'iris', 'nucleus-area', 'primitives']);
   });
 
   describe.each(fixtures('to-torch'))('%s', (_name, f) => {

@@ -1,8 +1,8 @@
 /** `train --json` on every example with its saved settings: the JSON lines of cli.md and the weights file of project-format.md. */
-import { existsSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
-import { cli, jsonLines, jsonOut, readProject, readWeights, tempExamples } from './helpers';
+import { cli, jsonLines, jsonOut, readProject, readWeights, REPO, tempExamples } from './helpers';
 
 const EPOCH_KEYS = ['epoch', 'step', 'loss', 'valLoss', 'accuracy', 'valAccuracy', 'gradNorms'];
 
@@ -32,7 +32,7 @@ interface Trained {
 
 interface Case {
   name: string;
-  /** Input node ids whose standardisation statistics the weights file must hold. */
+  /** Input (and label) node ids whose standardisation statistics the weights file must hold. */
   standardized: string[];
   accuracy: boolean;
   validation: boolean;
@@ -85,6 +85,15 @@ const CASES: Case[] = [
     accuracy: false,
     validation: true,
     expect: (t) => expect(last(t).valLoss).toBeLessThan(0.02),
+  },
+  {
+    // a label in the hundreds to thousands, standardised: its loss is in units of the label's variance (a constant
+    // scores 1), and the prediction comes back in the label's units (below)
+    name: 'nucleus-area',
+    standardized: ['radius', 'area'],
+    accuracy: false,
+    validation: true,
+    expect: (t) => expect(last(t).valLoss).toBeLessThan(0.01),
   },
   {
     name: 'seed-function',
@@ -165,7 +174,7 @@ describe.each(CASES)('train $name --json (saved settings)', (c) => {
     const expected: Record<string, number[]> = { ...parameters.get(c.name)! };
     const project = readProject(ex.project(c.name));
     for (const id of c.standardized) {
-      const shape = project.graph.nodes.find((n) => n.id === id)!.attrs!.shape as number[];
+      const shape = (project.graph.nodes.find((n) => n.id === id)!.attrs!.shape as number[] | undefined) ?? [];
       expected[`data.${id}.mean`] = shape;
       expected[`data.${id}.std`] = shape;
     }
@@ -214,4 +223,20 @@ test.each([
   const out = jsonOut(r) as { accuracy: number; rows: number };
   expect(out.accuracy).toBeGreaterThanOrEqual(min);
   console.log(`eval ${name} (all ${out.rows} rows) with the trained weights: accuracy ${out.accuracy.toFixed(4)}`);
+});
+
+test("nucleus-area's predictions are areas: predict gives the label's units, off by a few percent of its spread", async () => {
+  const t = trained.get('nucleus-area')!;
+  const r = await cli('predict', ex.project('nucleus-area'), '--weights', t.out, '--json');
+  expect(r.code, r.stderr).toBe(0);
+  const predicted = (jsonOut(r).outputs as number[][]).map((o) => o[0]);
+  const lines = readFileSync(join(REPO, 'examples/data/breast_cancer.csv'), 'utf8').trim().split('\n');
+  const column = lines[0].split(',').indexOf('mean_area');
+  const areas = lines.slice(1).map((l) => Number(l.split(',')[column]));
+  expect(predicted).toHaveLength(areas.length);
+  const mean = areas.reduce((a, v) => a + v) / areas.length;
+  const spread = Math.sqrt(areas.reduce((a, v) => a + (v - mean) ** 2, 0) / areas.length);
+  const rmse = Math.sqrt(areas.reduce((a, v, i) => a + (predicted[i] - v) ** 2, 0) / areas.length);
+  console.log(`nucleus-area: RMSE ${rmse.toFixed(2)} on all ${areas.length} rows; the label's mean ${mean.toFixed(1)}, spread ${spread.toFixed(1)}`);
+  expect(rmse).toBeLessThan(0.1 * spread);
 });

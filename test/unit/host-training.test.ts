@@ -215,6 +215,28 @@ describe('training job: the prediction drawn over the inputs', () => {
     fit.value!.forEach((v, i) => expect(v).toBeCloseTo(want[i], 4));
   });
 
+  it("fits a standardised label's curve in the label's units, and says the loss is on the standardised label", async () => {
+    const c = conn();
+    const p = example('nucleus-area');
+    p.training = { ...p.training, epochs: 2 };
+    const info = await c.ok<TrainJobInfo>({ type: 'train.start', project: p, baseDir: EXAMPLES });
+    const session = c.host.current!.session;
+    expect(info.labelScale).toEqual({ mean: session.labelScale!.mean, std: session.labelScale!.std });
+    // breast_cancer.csv's mean_area: about 655 on average, spread about 352
+    expect(info.labelScale!.mean).toBeGreaterThan(600);
+    expect(info.labelScale!.std).toBeGreaterThan(300);
+    await c.waitFor('train.state', (e) => e.state === 'done');
+    const fit = c.of('train.fit').at(-1)!;
+    const xs = Float32Array.from({ length: 256 }, (_, i) => fit.x.min + (i * (fit.x.max - fit.x.min)) / 255);
+    const want = await session.predictFeatures(xs, 256);
+    // (sent to 5 significant digits)
+    fit.value!.forEach((v, i) => expect(Math.abs(v! - want[i])).toBeLessThanOrEqual(1e-4 * Math.abs(want[i])));
+    // areas, rising with the radius
+    expect(fit.value![255]! - fit.value![0]!).toBeGreaterThan(1000);
+    const plain = await c.ok<TrainJobInfo>({ type: 'train.start', project: example('sine'), baseDir: EXAMPLES });
+    expect(plain.labelScale).toBeUndefined();
+  });
+
   it("draws each class's probability for a classifier that reads one feature, as the softmax of its logits", async () => {
     const c = conn();
     const p = example('iris');

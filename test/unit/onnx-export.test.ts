@@ -208,6 +208,34 @@ describe('standardisation', () => {
     expect(parity.maxAbsDiff).toBeLessThanOrEqual(1e-5);
   });
 
+  test("a standardised real label: the prediction comes out in the label's units, times the std plus the mean", async () => {
+    const nodes: ProjectNode[] = [
+      vec(3),
+      { id: 'y', op: 'label', attrs: { kind: 'real' } },
+      node('h', 'dense', { x: 'x' }, { units: 4, activation: 'tanh' }),
+      node('p', 'dense', { x: 'h' }, { units: 1 }),
+      node('loss', 'mse', { pred: 'p', target: 'y' }),
+    ];
+    const p: Project = { ...project(nodes, 'p'), training: { seed: 5 } };
+    p.data = { ...p.data!, label: 'pos', standardizeLabel: true } as Project['data'];
+    const weights = await new Session(p, { baseDir: '.' }).weights();
+    expect(weights['data.y.mean'].data[0]).toBeCloseTo(3.5, 6);
+    const { model, output } = onnxModel(p, weights);
+    expect(model.nodes.map((n) => [n.opType, ...n.inputs, '->', ...n.outputs])).toEqual([
+      ['Gemm', 'x', 'h.weight', 'h.bias', '->', 'h/linear'],
+      ['Tanh', 'h/linear', '->', 'h'],
+      ['Gemm', 'h', 'p.weight', 'p.bias', '->', 'p/standardized'],
+      ['Mul', 'p/standardized', 'data.y.std', '->', 'p/scaled'],
+      ['Add', 'p/scaled', 'data.y.mean', '->', 'p'],
+    ]);
+    expect(output.id).toBe('p');
+    const { parity } = await exportOnnxChecked(p, { baseDir: '.', weights });
+    expect(parity.maxAbsDiff).toBeLessThanOrEqual(1e-5);
+    // the same weights without the label's statistics: the bare prediction
+    const bare = Object.fromEntries(Object.entries(weights).filter(([k]) => !k.startsWith('data.y.')));
+    expect(onnxModel(p, bare).model.nodes.map((n) => n.opType)).toEqual(['Gemm', 'Tanh', 'Gemm']);
+  });
+
   test('without standardisation the input goes straight in', async () => {
     const p = project([vec(3), node('p', 'dense', { x: 'x' }, { units: 2 })], 'p');
     const { model } = onnxModel(p, await new Session(p, { baseDir: '.' }).weights());

@@ -60,6 +60,28 @@ describe('pytorchCode', () => {
     expect(code).toContain('x = self.data["x"](x)');
   });
 
+  it.each([
+    ['real', true],
+    ['class', false],
+  ])('standardises a %s label only where it is real: the objective takes it raw, forward gives the label units', (kind, standardised) => {
+    const nodes: GraphNode[] = [
+      { id: 'v', op: 'input', attrs: { shape: [3] } },
+      { id: 't', op: 'label', attrs: { kind } },
+      { id: 'p', op: 'dense', attrs: { units: 1 }, inputs: { x: 'v' } },
+      { id: 'loss', op: kind === 'real' ? 'mse' : 'sigmoid_cross_entropy', inputs: kind === 'real' ? { pred: 'p', target: 't' } : { logits: 'p', labels: 't' } },
+    ];
+    const code = pytorchCode(project(nodes, { data: { kind: 'builtin', name: 'sine', standardizeLabel: true } }));
+    const has = (text: string) => expect(code.includes(text), text).toBe(standardised);
+    has('self.data = nn.ModuleDict({"t": Standardize(())})');
+    has('        t = self.data["t"](t)\n');
+    has('        return self.data["t"].undo(p)\n');
+    has('    def undo(self, y):\n        return y * self.std + self.mean');
+    has('(in the units of label "t")');
+    // the inputs are left as they are without `standardize`
+    expect(code).not.toContain('self.data["v"]');
+    if (!standardised) expect(code).not.toContain('class Standardize');
+  });
+
   it.each(['keys', 'eval'])('refuses an input id that nn.ModuleDict owns (%s) when the data is standardised, naming the node', (id) => {
     const nodes: GraphNode[] = [{ id, op: 'input', attrs: { shape: [2] } }, { id: 'y', op: 'tanh', inputs: { x: id } }];
     const of = (standardize: boolean) => () =>

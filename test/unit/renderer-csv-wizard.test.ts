@@ -24,6 +24,7 @@ import {
   importedData,
   importProblems,
   inputWidth,
+  labelIsReal,
   missingCounts,
   proposeChoices,
   proposedLabel,
@@ -89,7 +90,7 @@ describe('the proposal', () => {
     expect(ch.label).toBe('kind');
     expect(ch.features).toEqual(['age', 'weight', 'colour']);
     expect(ch.types).toEqual({ age: 'numeric', weight: 'numeric', colour: 'categorical', name: 'text', kind: 'categorical' });
-    expect(ch).toMatchObject({ missing: 'error', standardize: true, validation: '0.2', skipMalformed: false, encodings: {} });
+    expect(ch).toMatchObject({ missing: 'error', standardize: true, standardizeLabel: true, validation: '0.2', skipMalformed: false, encodings: {} });
     const numericOnly: CsvInspection = { ...INSPECTION, columns: INSPECTION.columns.filter((c) => c.type === 'numeric') };
     expect(proposedLabel(numericOnly)).toBe('weight');
     expect(proposedLabel({ ...INSPECTION, columns: [] })).toBeNull();
@@ -105,10 +106,12 @@ describe('the proposal', () => {
       missing: 'constant',
       constant: '-1',
       standardize: false,
+      standardizeLabel: false,
       validation: '0.3',
       skipMalformed: true,
     };
-    const data = importedData(undefined, 'data/pets.csv', withMalformed(1), ch);
+    const data = importedData(undefined, 'data/pets.csv', withMalformed(1), ch, true);
+    expect(data.standardizeLabel).toBe(false);
     expect(proposeChoices(withMalformed(1), 'data/pets.csv', data)).toEqual(ch);
     const other = proposeChoices(INSPECTION, 'data/other.csv', data);
     expect(other).toEqual({ ...proposal(), validation: '0.3' });
@@ -247,10 +250,11 @@ describe('the import edit', () => {
       missing: 'constant',
       constant: '-1',
       standardize: false,
+      standardizeLabel: false,
       validation: '0.25',
       skipMalformed: true,
     };
-    const data = importedData({ kind: 'csv', path: 'old.csv', label: 'gone', features: ['gone'], shuffle: true, note: 'kept' } as never, 'pets.csv', withMalformed(2, noText), ch);
+    const data = importedData({ kind: 'csv', path: 'old.csv', label: 'gone', features: ['gone'], shuffle: true, note: 'kept' } as never, 'pets.csv', withMalformed(2, noText), ch, false);
     expect(data).toEqual({
       kind: 'csv',
       path: 'pets.csv',
@@ -364,6 +368,24 @@ describe('fitting the graph to the label', () => {
     const fit = graphFit(p, inspection, ch);
     expect(fit).toEqual(want);
     expect(describeGraphFit(fit)).toEqual(words);
+  });
+
+  it.each<[string, Project, CsvInspection, Partial<WizardChoices>, boolean]>([
+    ['numbers with fractions under a class label (it becomes real)', PROJECT, prices, {}, true],
+    ['whole numbers under a real label', withLabel('real'), digits, {}, true],
+    ['whole numbers under a class label (indices)', PROJECT, digits, {}, false],
+    ['two classes', PROJECT, INSPECTION, {}, false],
+    ['a categorical column under a real label (it becomes class)', withLabel('real'), three, {}, false],
+    ['no label column', withLabel('real'), prices, { label: null }, false],
+  ])('offers to standardise the label, and writes standardizeLabel, only where it is read as real: %s', (_what, p, inspection, edit, real) => {
+    const ch = { ...chooseLabel(inspection, proposeChoices(inspection, 'pets.csv'), 'kind'), missing: 'mean' as const, ...edit };
+    expect(labelIsReal(p, inspection, ch)).toBe(real);
+    const on = importCsv(p, 'pets.csv', inspection, ch).data;
+    expect(on?.standardizeLabel).toBe(real ? true : undefined);
+    // unticked, it is written as false (a reopen shows it so) for a real label, never for another
+    const off = importCsv(p, 'pets.csv', inspection, { ...ch, standardizeLabel: false }).data;
+    expect(off?.standardizeLabel).toBe(real ? false : undefined);
+    expect(proposeChoices(inspection, 'pets.csv', off).standardizeLabel).toBe(!real);
   });
 
   it('is part of the import edit, leaving the old document as it was', () => {

@@ -21,6 +21,7 @@ import {
   builtinParamProblem,
   csvFeatureChoices,
   dirOf,
+  hasRealLabel,
   inputFeaturesOf,
   rebaseDataPaths,
   relativeDataPath,
@@ -34,6 +35,7 @@ import {
   setInputFeatures,
   setShuffle,
   setStandardize,
+  setStandardizeLabel,
   setValidation,
   splitOf,
   switchDataKind,
@@ -122,6 +124,7 @@ describe('switching the data kind', () => {
     const p = withData({ kind: 'builtin', name: 'moons', samples: 100, validation: 0.3, shuffle: false, standardize: true });
     const csv = switchDataKind(p, 'csv');
     expect(csv.data).toEqual({ kind: 'csv', path: '', validation: 0.3, shuffle: false, standardize: true });
+    expect(switchDataKind(setStandardizeLabel(p, true), 'csv').data).toEqual({ kind: 'csv', path: '', validation: 0.3, shuffle: false, standardize: true, standardizeLabel: true });
     const idx = switchDataKind(p, 'idx');
     expect(idx.data).toEqual({ kind: 'idx', images: '', validation: 0.3, shuffle: false, standardize: true });
     const back = switchDataKind(csv, 'builtin');
@@ -267,15 +270,29 @@ describe('IDX and split edits', () => {
 
   it('validation, shuffle and standardise', () => {
     const p = withData({ kind: 'builtin', name: 'xor' });
-    expect(splitOf(p.data)).toEqual({ validation: 0.2, shuffle: true, standardize: false });
+    expect(splitOf(p.data)).toEqual({ validation: 0.2, shuffle: true, standardize: false, standardizeLabel: false });
     const q = setStandardize(setShuffle(setValidation(p, 0.25), false), true);
     expect(q.data).toEqual({ kind: 'builtin', name: 'xor', validation: 0.25, shuffle: false, standardize: true });
-    expect(splitOf(q.data)).toEqual({ validation: 0.25, shuffle: false, standardize: true });
+    expect(splitOf(q.data)).toEqual({ validation: 0.25, shuffle: false, standardize: true, standardizeLabel: false });
+    const l = setStandardizeLabel(q, true);
+    expect(l.data).toEqual({ ...q.data, standardizeLabel: true });
+    expect(splitOf(l.data).standardizeLabel).toBe(true);
+    expect(setStandardizeLabel(l, true)).toBe(l);
+    valid(l);
     expect(setValidation(q, 0.25)).toBe(q);
     expect(setValidation(q, undefined).data).toEqual({ kind: 'builtin', name: 'xor', shuffle: false, standardize: true });
     const none = withData(undefined);
     expect(setShuffle(none, false)).toBe(none);
     valid(q);
+  });
+
+  it.each([
+    ['a real label', [{ id: 'y', op: 'label', attrs: { kind: 'real' } }], true],
+    ['a class label', [{ id: 'y', op: 'label', attrs: { kind: 'class' } }], false],
+    ['a label of the default kind (class)', [{ id: 'y', op: 'label' }], false],
+    ['no label', [{ id: 'x', op: 'input' }], false],
+  ])('offers to standardise the label for %s', (_what, nodes, offered) => {
+    expect(hasRealLabel(withData({ kind: 'builtin', name: 'sine' }, nodes))).toBe(offered);
   });
 
   it('validation fractions from 0 to 0.9', () => {

@@ -159,6 +159,7 @@ describe('drawsFit: the Fit tab before a run', () => {
     });
   it.each([
     ['a regression on one feature (sine)', example('sine'), true],
+    ['a regression on real data, its label standardised (nucleus-area)', example('nucleus-area'), true],
     ['a classifier on one feature, one logit per class (iris on petal length)', oneFeature('iris', ['petal_length_cm']), true],
     ['the same, its prediction named a hidden layer of 16', oneFeature('iris', ['petal_length_cm'], (p) => (p.training = { ...p.training, prediction: 'h1' })), false],
     ['a score against a sign label on one feature', oneFeature('logistic-regression', ['x1'], (p) => (p.graph.nodes.find((n) => n.id === 'w')!.attrs = { shape: [1], init: 'zeros' })), false],

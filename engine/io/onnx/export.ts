@@ -5,7 +5,8 @@
  * as in the weights file; each `input` node the prediction reads is a graph input named by its id, float32
  * [N, ...shape] with the batch N symbolic; the one output is named by the prediction node. When the weights carry
  * an input's standardisation statistics (`data.ID.mean`, `data.ID.std`), the model standardises that input itself,
- * so it takes the data's raw features.
+ * so it takes the data's raw features; when they carry those of the `real` label the objective reads, it gives the
+ * prediction in the label's units (prediction * std + mean), as the engine's predict does.
  */
 import { opSpec, tensorValue, type Attrs } from '../../graph/catalogue';
 import { pair } from '../../graph/attrs';
@@ -73,7 +74,7 @@ export function exportOnnx(project: Project, weights: Readonly<Record<string, Te
 /** The ONNX model of the project's prediction, as data (what exportOnnx encodes). */
 export function onnxModel(project: Project, weights: Readonly<Record<string, Tensor>>): Omit<OnnxExport, 'bytes'> & { model: OnnxModel } {
   const nodes = project.graph.nodes;
-  const { prediction } = resolveTargets(nodes, withTrainingDefaults(project.training));
+  const { prediction, label } = resolveTargets(nodes, withTrainingDefaults(project.training));
   if (prediction === undefined) {
     throw new StudioError(`there is nothing to export: ${NO_PREDICTION}`);
   }
@@ -99,6 +100,7 @@ export function onnxModel(project: Project, weights: Readonly<Record<string, Ten
 
   const g = new GraphWriter(e, weights);
   for (const n of order) g.add(n);
+  if (label?.kind === 'real') g.unstandardize(prediction, label.id);
   const perExample = (id: string) => e.outputs.get(id)!.shape.slice(1) as number[];
   const model: OnnxModel = {
     irVersion: ONNX_IR_VERSION,
@@ -307,6 +309,21 @@ class GraphWriter {
     if (!mean || !std) return id;
     const centred = this.emit('Sub', `${id}/centre`, [id, this.float(`data.${id}.mean`, mean.shape, mean.data)], `${id}/centred`);
     return this.emit('Div', `${id}/scale`, [centred, this.float(`data.${id}.std`, std.shape, std.data)], `${id}/standardized`);
+  }
+
+  /**
+   * When the weights carry a label's statistics: the prediction's value is renamed `ID/standardized` and the tensor
+   * named by the prediction (the graph's output) becomes it times the label's std plus its mean.
+   */
+  unstandardize(prediction: string, label: string): void {
+    const mean = this.weights[`data.${label}.mean`];
+    const std = this.weights[`data.${label}.std`];
+    if (!mean || !std) return;
+    const inner = `${prediction}/standardized`;
+    const rename = (names: readonly string[]) => names.map((t) => (t === prediction ? inner : t));
+    this.nodes.forEach((n, i) => (this.nodes[i] = { ...n, inputs: rename(n.inputs), outputs: rename(n.outputs) }));
+    const scaled = this.emit('Mul', `${prediction}/scale`, [inner, this.float(`data.${label}.std`, std.shape, std.data)], `${prediction}/scaled`);
+    this.emit('Add', `${prediction}/uncentre`, [scaled, this.float(`data.${label}.mean`, mean.shape, mean.data)], prediction);
   }
 
   /** A layer's activation after `linear` (which writes `ID/linear`), or `linear` writing `ID` when there is none. */

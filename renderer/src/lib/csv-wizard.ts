@@ -34,13 +34,15 @@ export interface WizardChoices {
   /** The `constant` policy's value, as typed. */
   constant: string;
   standardize: boolean;
+  /** Standardise the label where it is `real` (written only then, true or false: labelIsReal). */
+  standardizeLabel: boolean;
   /** The validation fraction, as typed. */
   validation: string;
   skipMalformed: boolean;
 }
 
 /** The keys of a csv data section that the wizard writes (the rest of a section it replaces is kept). */
-const WIZARD_KEYS = ['path', 'label', 'features', 'classes', 'columns', 'missing', 'malformed', 'standardize', 'validation'] as const;
+const WIZARD_KEYS = ['path', 'label', 'features', 'classes', 'columns', 'missing', 'malformed', 'standardize', 'standardizeLabel', 'validation'] as const;
 
 const NUMBER = /^[+-]?(\d+\.?\d*|\.\d+)([eE][+-]?\d+)?$/;
 
@@ -59,7 +61,7 @@ export function proposedLabel(inspection: CsvInspection): string | null {
 /**
  * The wizard's first proposal. When `current` is a csv section of the same file (the wizard opened again), its
  * choices where they still fit the file; otherwise the inferred types, `proposedLabel`, every column but the label
- * and the text columns as features, standardised, the current validation fraction (or 0.2).
+ * and the text columns as features, standardised (and a real label too), the current validation fraction (or 0.2).
  */
 export function proposeChoices(inspection: CsvInspection, path: string, current?: DataSpec): WizardChoices {
   const header = inspection.columns.map((c) => c.name);
@@ -85,6 +87,7 @@ export function proposeChoices(inspection: CsvInspection, path: string, current?
     missing: m?.policy ?? 'error',
     constant: typeof m?.value === 'number' ? String(m.value) : '0',
     standardize: same ? same.standardize === true : true,
+    standardizeLabel: same?.standardizeLabel ?? true,
     validation: String(validation),
     skipMalformed: same?.malformed === 'skip',
   };
@@ -250,9 +253,10 @@ export function plural(n: number, what: string): string {
  * The data section the choices make. A csv section of the same kind keeps its other keys (shuffle, unknown ones);
  * another kind's section gives only its shuffle. Written so that a reopen reproduces the same tensors: the types
  * the user changed, each categorical feature's type, encoding and categories, and a categorical label's classes.
- * `features` is left out when it is every column but the label (the format's default).
+ * `features` is left out when it is every column but the label (the format's default). `standardizeLabel` is
+ * written, as the user left it, where the label is `real` (`realLabel`), so that a reopen shows it again.
  */
-export function importedData(current: DataSpec | undefined, path: string, inspection: CsvInspection, ch: WizardChoices): DataSpec {
+export function importedData(current: DataSpec | undefined, path: string, inspection: CsvInspection, ch: WizardChoices, realLabel: boolean): DataSpec {
   const kept: Record<string, unknown> = {};
   if (current?.kind === 'csv') {
     for (const [k, v] of Object.entries(current)) if (k !== 'kind' && !(WIZARD_KEYS as readonly string[]).includes(k)) kept[k] = v;
@@ -278,6 +282,7 @@ export function importedData(current: DataSpec | undefined, path: string, inspec
   if (ch.missing !== 'error') next.missing = ch.missing === 'constant' ? { policy: 'constant', value: parseNumber(ch.constant) ?? 0 } : { policy: ch.missing };
   if (ch.skipMalformed && inspection.malformedCount + forcedNumeric(inspection, ch).length > 0) next.malformed = 'skip';
   if (ch.standardize) next.standardize = true;
+  if (realLabel) next.standardizeLabel = ch.standardizeLabel;
   next.validation = parseNumber(ch.validation) ?? 0.2;
   return { ...next, ...kept } as unknown as DataSpec;
 }
@@ -358,21 +363,32 @@ export interface GraphFit {
 export function graphFit(p: Project, inspection: CsvInspection, ch: WizardChoices): GraphFit {
   const col = ch.label === null ? undefined : columnOf(inspection, ch.label);
   if (!col) return { labels: [] };
-  const type = ch.types[col.name] ?? col.type;
-  const kinds = p.graph.nodes
-    .filter((n) => n.op === 'label')
-    .map((n) => {
-      const current = (n.attrs?.kind as LabelKind | undefined) ?? 'class';
-      return { id: n.id, current, kind: labelKindFor(current, col, type) };
-    });
+  const kinds = labelKinds(p, col, ch);
   const fit: GraphFit = { labels: kinds.filter((k) => k.kind !== k.current).map(({ id, kind }) => ({ id, kind })) };
-  const classes = kinds.some((k) => k.kind === 'class') ? labelClassCount(col, type) : undefined;
+  const classes = kinds.some((k) => k.kind === 'class') ? labelClassCount(col, ch.types[col.name] ?? col.type) : undefined;
   if (classes === undefined) return fit;
   fit.classes = classes;
   const { objective, prediction } = trainingTargets(p);
   const out = p.graph.nodes.find((n) => n.id === prediction);
   if (out?.op === 'dense' && objective?.op !== 'sigmoid_cross_entropy' && out.attrs?.units !== classes) fit.units = { id: out.id, units: classes };
   return fit;
+}
+
+/** Each label node's kind now, and after the import (labelKindFor). */
+function labelKinds(p: Project, col: ColumnInfo, ch: WizardChoices): { id: string; current: LabelKind; kind: LabelKind }[] {
+  const type = ch.types[col.name] ?? col.type;
+  return p.graph.nodes
+    .filter((n) => n.op === 'label')
+    .map((n) => {
+      const current = (n.attrs?.kind as LabelKind | undefined) ?? 'class';
+      return { id: n.id, current, kind: labelKindFor(current, col, type) };
+    });
+}
+
+/** Whether a label node reads the label column as `real` after the import: the wizard offers to standardise it then. */
+export function labelIsReal(p: Project, inspection: CsvInspection, ch: WizardChoices): boolean {
+  const col = ch.label === null ? undefined : columnOf(inspection, ch.label);
+  return col !== undefined && labelKinds(p, col, ch).some((k) => k.kind === 'real');
 }
 
 /** What a GraphFit changes, in words for the wizard (empty when nothing). */
@@ -394,12 +410,12 @@ function withGraphFit(nodes: ProjectNode[], fit: GraphFit): ProjectNode[] {
 }
 
 /**
- * The import as one edit: the data section, every input node's features and shape, and the graph's fit to the
- * label (graphFit): `p` itself when all stay.
+ * The import as one edit: the data section (standardizeLabel for a real label), every input node's features
+ * and shape, and the graph's fit to the label (graphFit): `p` itself when all stay.
  */
 export function importCsv(p: Project, path: string, inspection: CsvInspection, ch: WizardChoices): Project {
   const inputs = new Set(inputNodes(p));
-  const data = importedData(p.data, path, inspection, ch);
+  const data = importedData(p.data, path, inspection, ch, labelIsReal(p, inspection, ch));
   const fitted = p.graph.nodes.map((n) => (inputs.has(n) ? fittedInput(n, inspection, ch) : n));
   const nodes = withGraphFit(fitted, graphFit(p, inspection, ch));
   const same = sameValue(data, p.data) && nodes.every((n, i) => sameValue(n, p.graph.nodes[i]));

@@ -36,7 +36,7 @@ export const MAX_VALIDATION = 0.9;
 export const DEFAULT_BUILTIN: Readonly<BuiltinSpec> = Object.freeze({ kind: 'builtin', name: 'spiral', samples: 600, classes: 3, noise: 0.1 });
 
 /** Keys every data kind shares. */
-const COMMON_KEYS = ['validation', 'shuffle', 'standardize'] as const;
+const COMMON_KEYS = ['validation', 'shuffle', 'standardize', 'standardizeLabel'] as const;
 
 function withData(p: Project, data: DataSpec | undefined): Project {
   if (data === p.data) return p;
@@ -70,7 +70,8 @@ function editKind<K extends DataKind>(p: Project, kind: K, fn: (d: Extract<DataS
 // ---- kind --------------------------------------------------------------------------------------------------------
 
 /**
- * Switches the data section to another kind, keeping the split settings (validation, shuffle, standardize). The
+ * Switches the data section to another kind, keeping the split settings (validation, shuffle, standardize,
+ * standardizeLabel). The
  * new kind's settings are `remembered` (what it had before, this session), or: builtin, DEFAULT_BUILTIN; csv and
  * idx, an empty path for the user to choose; images, DEFAULT_IMAGES. Inline data cannot be made here: only a remembered section switches
  * back to it.
@@ -329,12 +330,25 @@ export function setStandardize(p: Project, on: boolean): Project {
   return p.data ? withData(p, setKey(p.data, 'standardize', on)) : p;
 }
 
+export function setStandardizeLabel(p: Project, on: boolean): Project {
+  return p.data ? withData(p, setKey(p.data, 'standardizeLabel', on)) : p;
+}
+
+/**
+ * Whether the graph has a `real` label node, the kind that `standardizeLabel` standardises (the data panel offers
+ * the setting then, or while the file has it on).
+ */
+export function hasRealLabel(p: Project): boolean {
+  return p.graph.nodes.some((n) => n.op === 'label' && n.attrs?.kind === 'real');
+}
+
 /** The data section's effective split settings. */
-export function splitOf(data: DataSpec | undefined): { validation: number; shuffle: boolean; standardize: boolean } {
+export function splitOf(data: DataSpec | undefined): { validation: number; shuffle: boolean; standardize: boolean; standardizeLabel: boolean } {
   return {
     validation: data?.validation ?? DEFAULT_DATA.validation,
     shuffle: data?.shuffle ?? DEFAULT_DATA.shuffle,
     standardize: data?.standardize ?? false,
+    standardizeLabel: data?.standardizeLabel ?? false,
   };
 }
 
