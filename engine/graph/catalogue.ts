@@ -146,6 +146,11 @@ function attrFault<T>(attr: string, f: () => T): T {
   }
 }
 
+/** The node's `axis` attribute normalised for `x` (one outside x's axes is that attribute's error). */
+function axisOf(a: Attrs, x: IRNode): number {
+  return attrFault('axis', () => normAxis(a.axis as number, x.shape.length));
+}
+
 /**
  * The axes a reduction sums over: the node's (where they do not fit its input, that attribute's error), else all but
  * the batch dimension.
@@ -315,10 +320,10 @@ const UNARY: OpSpec[] = [
   unaryOp('pow', 'x^exponent', (b, x, a) => b.pow(x, a.exponent as number), [
     { name: 'exponent', kind: { type: 'number' }, default: 2, doc: 'the power' },
   ]),
-  unaryOp('softmax', 'e^x / sum(e^x) along an axis, computed stably', (b, x, a) => b.exp(logSoftmax(b, x, a.axis as number)), [
+  unaryOp('softmax', 'e^x / sum(e^x) along an axis, computed stably', (b, x, a) => b.exp(logSoftmax(b, x, axisOf(a, x))), [
     { name: 'axis', kind: { type: 'axis' }, default: -1, doc: 'the axis that sums to 1' },
   ]),
-  unaryOp('log_softmax', 'x - logsumexp(x) along an axis, computed stably', (b, x, a) => logSoftmax(b, x, a.axis as number), [
+  unaryOp('log_softmax', 'x - logsumexp(x) along an axis, computed stably', (b, x, a) => logSoftmax(b, x, axisOf(a, x)), [
     { name: 'axis', kind: { type: 'axis' }, default: -1, doc: 'the axis normalised over' },
   ]),
 ];
@@ -393,7 +398,7 @@ const LINALG: OpSpec[] = [
     attrs: [{ name: 'axis', kind: { type: 'axis' }, default: -1, doc: 'the axis joined along' }],
     doc: 'Joins a and b along an axis (not the batch dimension).',
     expand: (ctx, x, a) => {
-      const axis = normAxis(a.axis as number, x.a.shape.length);
+      const axis = axisOf(a, x.a);
       if (axis === 0 && (ctx.batched(x.a) || ctx.batched(x.b))) throw new ShapeError('cannot concatenate along the batch dimension', undefined, 'axis');
       return ctx.b.concat(x.a, x.b, axis);
     },
