@@ -306,7 +306,24 @@ describe('training in Chromium against web mode', () => {
     await until(() => view.getAttribute('data-step')).toBe(at);
     expect(await view.getByRole('img', { name: `Class probabilities over petal_length_cm at step ${at}` }).count()).toBe(1);
     expect(await view.textContent()).toMatch(/setosa.*versicolor.*virginica.*data \(150 points\)/);
+    // The hover read-out: beside the pointer, inside the plot (wrapped where the room beside the pointer is short: the
+    // window at its minimum width), gone on leaving.
+    const viewport = app.page.viewportSize()!;
+    await app.page.setViewportSize({ width: 900, height: viewport.height });
+    const plot = view.getByRole('img', { name: /^Class probabilities/ });
+    await until(async () => (await plot.boundingBox())!.width).toBeLessThan(900);
+    const box = (await plot.boundingBox())!;
+    const readout = app.page.getByTestId('fit-view-readout');
+    for (const at of [0.2, 0.45, 0.8]) {
+      await app.page.mouse.move(box.x + box.width * at, box.y + box.height * 0.3);
+      await until(() => readout.textContent()).toMatch(/^petal_length_cm [\d.]+: setosa [\d.e-]+, versicolor [\d.e-]+, virginica [\d.e-]+$/);
+      const r = (await readout.boundingBox())!;
+      expect(r.x >= box.x && r.x + r.width <= box.x + box.width && r.y >= box.y && r.y + r.height <= box.y + box.height, JSON.stringify({ r, box })).toBe(true);
+    }
     await screenshot(app.page, 'training-iris-petal-fit.png');
+    await app.page.mouse.move(box.x + box.width / 2, box.y - 60);
+    await until(() => readout.count()).toBe(0);
+    await app.page.setViewportSize(viewport);
 
     await view.getByRole('button', { name: 'Export CSV' }).click();
     const picker = app.dialog(`Export fitted-curve-step${at}.csv`);
