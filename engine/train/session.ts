@@ -704,8 +704,9 @@ export class Session {
   }
 
   /**
-   * The prediction node's output (flat, `predictionSize` values per example, in the label's units) for `n` examples given as raw feature
-   * values (n x dataset.featureNames.length, row-major, in the data's own units: standardised here as the data is).
+   * The prediction node's output (flat, `predictionSize` values per example, in the label's units) for `n` examples
+   * given as raw feature values (n x dataset.featureNames.length, row-major, in the data's own units: standardised
+   * here as the data is).
    * The app's decision boundary feeds it a grid over the plane, and its fitted curve points along the line.
    *
    * It runs in chunks no larger than the batches training itself runs (`largestBatch`), with one plan: a larger
