@@ -11,6 +11,7 @@ import { describe, expect, it } from 'vitest';
 import { useStudio } from './fixture';
 import { REPO, screenshot, type Studio } from './harness';
 import { percent, until, type StudioPage } from './studio';
+import { num4 } from '../../renderer/src/lib/format';
 
 let studio: Studio;
 let app: StudioPage;
@@ -244,6 +245,23 @@ describe('training in Chromium against web mode', () => {
       if (name === 'deep-sigmoid') expect(await app.page.getByTestId('badge-h1').textContent()).toMatch(/vanishing/i);
       else expect(await app.page.getByTestId('badge-h1').count()).toBe(0);
     }
+    // The same in numbers: the inspector of a layer, and a wire's hover label.
+    await app.select('h2');
+    const gradient = app.inspector.getByRole('region', { name: 'Gradient' });
+    expect((await gradient.getByRole('heading').textContent())?.trim()).toBe('Gradient · step 300');
+    expect((await gradient.getByTestId('inspector-grad').textContent())?.trim()).toBe((await app.text('grad-h2')).replace(/\s+/g, ' '));
+    expect(Number(await app.text('inspector-update-ratio'))).toBeGreaterThan(0);
+    const wires = gradient.getByRole('table', { name: 'Gradient along the wires' });
+    expect(await wires.getByRole('row').allTextContents()).toEqual([
+      expect.stringMatching(/backward/),
+      expect.stringMatching(/^from h3\d/),
+      expect.stringMatching(/^to h1\d/),
+    ]);
+    const wire = app.page.locator('.svelte-flow__edge[data-id^="h1->h2."]');
+    const along = Number(await wire.locator('g.wire-group').getAttribute('data-grad'));
+    expect((await wires.getByRole('row').nth(2).textContent())?.replace(/^to h1/, '')).toBe(num4(along));
+    await wire.hover();
+    await until(() => app.page.getByText(`[B, 16] · ∇ ${num4(along)}`, { exact: true }).count()).toBe(1);
     expect(ratios['deep-sigmoid']).toBeLessThan(1 / 100);
     expect(ratios['deep-relu']).toBeGreaterThan(1 / 100);
   });

@@ -20,6 +20,7 @@ import {
   flowEdges,
   legendOf,
   legendTicks,
+  nodeGradient,
   overlayFor,
   position,
   rampColour,
@@ -219,16 +220,23 @@ describe('badges', () => {
   });
 });
 
-describe('the edge lookup and the protocol adapter', () => {
-  const flow: FlowInfo = {
-    step: 12,
+/** Two layers between an input and a loss, with a label: a vanishing first layer, a wire whose norm is not finite. */
+const TWO_LAYERS: { layers: string[]; latestGrad: Record<string, number>; flow: FlowInfo } = {
+  layers: ['h1', 'h2'],
+  latestGrad: { h1: 1e-4, h2: 0.1 },
+  flow: {
+    step: 7,
     edges: [
       { source: 'x', target: 'h1', norm: 0.01 },
       { source: 'h1', target: 'h2', norm: 1 },
       { source: 'h2', target: 'loss', norm: null },
       { source: 'y', target: 'loss', norm: 0 },
     ],
-  };
+  },
+};
+
+describe('the edge lookup and the protocol adapter', () => {
+  const flow = TWO_LAYERS.flow;
 
   it('flowEdges: null for not finite becomes NaN; no flow is no edges', () => {
     expect(flowEdges(null)).toEqual([]);
@@ -276,19 +284,7 @@ describe('overlayFor', () => {
   });
 
   it('one scale over the edges and the layers; chips, badges and edges from it', () => {
-    const o = overlayFor({
-      layers: ['h1', 'h2'],
-      latestGrad: { h1: 1e-4, h2: 0.1 },
-      flow: {
-        step: 7,
-        edges: [
-          { source: 'x', target: 'h1', norm: 0.01 },
-          { source: 'h1', target: 'h2', norm: 1 },
-          { source: 'h2', target: 'loss', norm: null },
-          { source: 'y', target: 'loss', norm: 0 },
-        ],
-      },
-    })!;
+    const o = overlayFor(TWO_LAYERS)!;
     // positive finite norms 1e-4 .. 1: four decades
     expect(o.scale).toEqual({ lo: -4, hi: 0 });
     expect(o.flowStep).toBe(7);
@@ -317,6 +313,21 @@ describe('overlayFor', () => {
     expect(o.scale).toEqual({ lo: -1, hi: 0 });
     expect(o.nodes.get('a')).toMatchObject({ norm: null, text: 'NaN/Inf', alarm: true, colour: ALARM_COLOUR, badge: { kind: 'exploding' } });
     expect(o.nodes.get('b')).toMatchObject({ norm: 0.5, alarm: false, badge: null });
+  });
+});
+
+describe('nodeGradient: one node in numbers (the inspector)', () => {
+  const o = overlayFor(TWO_LAYERS)!;
+  const order = ['x', 'y', 'h1', 'h2', 'loss', 'alone'];
+
+  it('a layer: its chip, the gradient back from each reader and back to each input', () => {
+    expect(nodeGradient(o, 'h1', order)).toEqual({ params: o.nodes.get('h1'), fromReaders: [{ node: 'h2', norm: 1 }], toInputs: [{ node: 'x', norm: 0.01 }] });
+  });
+
+  it('a node without parameters: its wires only, in graph order (null where not finite); a node with nothing: null', () => {
+    expect(nodeGradient(o, 'loss', order)).toEqual({ params: null, fromReaders: [], toInputs: [{ node: 'y', norm: 0 }, { node: 'h2', norm: null }] });
+    expect(nodeGradient(o, 'x', order)).toEqual({ params: null, fromReaders: [{ node: 'h1', norm: 0.01 }], toInputs: [] });
+    expect(nodeGradient(o, 'alone', order)).toBeNull();
   });
 });
 

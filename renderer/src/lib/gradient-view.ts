@@ -248,6 +248,33 @@ export function edgeKey(source: string, target: string): string {
   return `${source}\u0000${target}`;
 }
 
+/** What the inspector shows of one node's gradient: its parameters' chip, and the gradient along each of its wires. */
+export interface NodeGradient {
+  /** Its chip (and badge), when it is a layer or parameter node with trainable tensors. */
+  params: NodeGrad | null;
+  /** The gradient that comes back to it from each node that reads it (the edges node -> reader), in graph order. */
+  fromReaders: { node: string; norm: number | null }[];
+  /** The gradient it passes back to each of its inputs (the edges input -> node), in graph order. */
+  toInputs: { node: string; norm: number | null }[];
+}
+
+/**
+ * A node's gradient as the overlay has it (null where it has none: no chip, and no wire with a norm), the wires in
+ * `order` (the graph's node order).
+ */
+export function nodeGradient(o: GradientOverlay, id: string, order: readonly string[]): NodeGradient | null {
+  const fromReaders: NodeGradient['fromReaders'] = [];
+  const toInputs: NodeGradient['toInputs'] = [];
+  for (const other of order) {
+    const down = o.edges.get(edgeKey(id, other));
+    if (down) fromReaders.push({ node: other, norm: down.norm });
+    const up = o.edges.get(edgeKey(other, id));
+    if (up) toInputs.push({ node: other, norm: up.norm });
+  }
+  const params = o.nodes.get(id) ?? null;
+  return params || fromReaders.length || toInputs.length ? { params, fromReaders, toInputs } : null;
+}
+
 /** The edge lookup: (source, target) -> the norm of the gradient flowing back along it (NaN when not finite). */
 export function edgeLookup(edges: readonly EdgeNorm[]): (source: string, target: string) => number | undefined {
   const m = new Map<string, number>();
