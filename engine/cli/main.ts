@@ -3,6 +3,9 @@ import { basename, dirname, extname, join, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
 import { chooseBackend, type BackendChoice, type BackendWish } from '../backends/select';
 import { gradcheck } from '../autodiff/gradcheck';
+import { jacobian } from '../autodiff/jacobian';
+import type { IRNode } from '../ir/node';
+import { numel } from '../ir/shape';
 import { parseProject, withTrainingDefaults, type Project } from '../io/project';
 import { pytorchCode } from '../io/pytorch-code';
 import { readSafetensors, weightsMetadata, writeSafetensors, type Tensor } from '../io/safetensors';
@@ -10,7 +13,7 @@ import { writeFileAtomic } from '../io/atomic';
 import { partialWeights, reportLines, requireExactFit } from '../io/weights-match';
 import { exportOnnxChecked } from '../io/onnx/parity';
 import { analyzeProject } from '../train/analysis';
-import { gradProgram, objectiveNode } from '../train/program';
+import { expandOrThrow, gradProgram, objectiveNode } from '../train/program';
 import { Session, type EpochResult } from '../train/session';
 import { StudioError } from '../util/errors';
 import { Progress } from './progress';
@@ -24,20 +27,24 @@ commands:
   predict PROJECT --weights W          the prediction node's output for each row
   grad PROJECT [--nodes]               one forward and backward pass
   gradcheck PROJECT                    reverse mode, forward mode and central differences compared
+  jacobian PROJECT [--of N] [--wrt X]  d N / d X by forward mode, on the first row (--rows for more); N: a node
+                                       (default: the prediction, else the objective); X: an input node or a
+                                       parameter tensor (default: the one input node N reads)
   export PROJECT --weights W --format safetensors|onnx|json|pytorch --out FILE
 
 options:
   --json                machine-readable output on stdout
-  --weights W           weights (.safetensors) to start from (train, grad, gradcheck) or to use
+  --weights W           weights (.safetensors) to start from (train, grad, gradcheck, jacobian) or to use
   --partial-weights     with --weights (not export): load the tensors that fit by name and shape, keep the
                         others at their seeded initial values, and print what was loaded (on stderr)
-  --rows N|all          the first N of the dataset's rows (eval, predict, grad, gradcheck; export onnx:
-                        the parity check's, default 256)
+  --rows N|all          the first N of the dataset's rows (eval, predict, grad, gradcheck; jacobian: default
+                        1; export onnx: the parity check's, default 256)
   --epochs N, --steps N stop training after N epochs, or N optimizer steps
   --backend cpu|webgpu|auto
   --out FILE            train: where to save the weights (default: next to the project)
   --seed N              overrides training.seed
   --nodes               grad: also every node's value and adjoint
+  --of N, --wrt X       jacobian: of node N, with respect to input node or parameter tensor X
 `;
 
 /** Wrong use of the command line: exit status 2. */
@@ -55,6 +62,8 @@ interface Options {
   seed?: string;
   nodes: boolean;
   format?: string;
+  of?: string;
+  wrt?: string;
   help: boolean;
 }
 
@@ -100,6 +109,8 @@ export async function main(argv: readonly string[], io: Io = processIo): Promise
         seed: { type: 'string' },
         nodes: { type: 'boolean', default: false },
         format: { type: 'string' },
+        of: { type: 'string' },
+        wrt: { type: 'string' },
         help: { type: 'boolean', short: 'h', default: false },
       },
     });
@@ -151,6 +162,7 @@ function validateOptions(command: string, o: Options): void {
   if (o.backend !== undefined && !['cpu', 'webgpu', 'auto'].includes(o.backend)) throw new UsageError(`--backend must be cpu, webgpu or auto, got "${o.backend}"`);
   if (['eval', 'predict', 'export'].includes(command) && !o.weights) throw new UsageError(`${command} needs --weights W.safetensors`);
   if (o['partial-weights'] && (!o.weights || command === 'export')) throw new UsageError('--partial-weights goes with --weights, and not with export');
+  if ((o.of !== undefined || o.wrt !== undefined) && command !== 'jacobian') throw new UsageError('--of and --wrt go with jacobian');
   if (command === 'export') {
     if (!o.format) throw new UsageError('export needs --format safetensors|onnx|json|pytorch');
     if (!['safetensors', 'onnx', 'json', 'pytorch'].includes(o.format)) throw new UsageError(`--format must be safetensors, onnx, json or pytorch, got "${o.format}"`);
@@ -331,6 +343,37 @@ const COMMANDS: Record<string, Command> = {
     return ok ? 0 : 1;
   },
 
+  async jacobian(file, o, io) {
+    const s = await openSession(file, o, true, undefined, io);
+    const rows = o.rows === undefined ? Int32Array.of(0) : rowsOf(s, o);
+    // inference mode, as predict: dropout off, batchnorm on its running statistics
+    const e = expandOrThrow(s.nodes, rows.length, 'infer');
+    // (the prediction, else the objective: every project has one)
+    const ofId = o.of ?? s.targets.prediction ?? s.targets.objective;
+    const of = e.outputs.get(ofId);
+    if (!of) throw new StudioError(`--of names "${ofId}", which is not a node of the graph`);
+    const wrt = jacobianSource(e.builder.nodes, of, ofId, o.wrt, new Set(s.nodes.filter((n) => n.op === 'input').map((n) => n.id)));
+    const size = numel(of.shape) * numel(wrt.shape);
+    if (size > MAX_JACOBIAN_VALUES) {
+      throw new StudioError(`the Jacobian of "${ofId}" with respect to ${wrt.attrs.name as string} on ${rows.length} rows has ${size} values (at most ${MAX_JACOBIAN_VALUES}): take fewer --rows`);
+    }
+    const values = new Map<string, Float32Array>();
+    for (const p of s.params) values.set(p.name, await s.backend.readTensor(p.name));
+    for (const [id, t] of s.batch(rows)) values.set(id, t);
+    const j = jacobian(e.builder, of, wrt, values, s.training.seed);
+    const name = wrt.attrs.name as string;
+    if (o.json) jsonLine(io, { of: ofId, wrt: name, rows: rows.length, shape: j.shape, values: [...j.values] });
+    else {
+      const cols = numel(wrt.shape);
+      io.stdout(`d ${ofId} / d ${name}: [${j.shape.join(', ')}] (${of.shape.join(' x ') || 'scalar'} by ${wrt.shape.join(' x ') || 'scalar'}) on ${rows.length} ${rows.length === 1 ? 'row' : 'rows'}\n`);
+      for (let i = 0; i < j.values.length; i += cols) {
+        const row = [...j.values.subarray(i, i + Math.min(cols, 8))].map(fmt).join(' ');
+        io.stdout(`${row}${cols > 8 ? ' ...' : ''}\n`);
+      }
+    }
+    return 0;
+  },
+
   async export(file, o, io) {
     if (o.format === 'onnx') {
       // --rows: the rows of the parity check (default PARITY_ROWS); the JSON line adds `parity` (format-extensions.md).
@@ -377,6 +420,37 @@ const COMMANDS: Record<string, Command> = {
  * can exceed it honestly, and are reported rather than hidden.
  */
 const GRADCHECK_TOLERANCE = 1e-5;
+
+/** The largest Jacobian `jacobian` computes (values of float64: 128 MB), one forward pass per column. */
+const MAX_JACOBIAN_VALUES = 1 << 24;
+
+/**
+ * The source a Jacobian is taken with respect to: `--wrt` (an input node's id or a parameter tensor's name), else the
+ * one input node that `of` reads; an error that says what to name otherwise.
+ */
+function jacobianSource(nodes: readonly IRNode[], of: IRNode, ofId: string, wrt: string | undefined, inputIds: ReadonlySet<string>): IRNode {
+  const sources = nodes.filter((n) => n.op === 'input' || n.op === 'param');
+  if (wrt !== undefined) {
+    const x = sources.find((n) => n.attrs.name === wrt && (n.op === 'param' || inputIds.has(wrt)));
+    if (!x) throw new StudioError(`--wrt names "${wrt}", which is neither an input node nor a parameter tensor of the graph`);
+    return x;
+  }
+  const reads = new Set<IRNode>();
+  const visit = (n: IRNode) => {
+    if (reads.has(n)) return;
+    reads.add(n);
+    n.inputs.forEach(visit);
+  };
+  visit(of);
+  const inputs = sources.filter((n) => n.op === 'input' && inputIds.has(n.attrs.name as string) && reads.has(n));
+  if (inputs.length === 1) return inputs[0];
+  const names = inputs.map((n) => n.attrs.name as string);
+  throw new StudioError(
+    inputs.length === 0
+      ? `"${ofId}" reads no input node: name a parameter tensor with --wrt`
+      : `"${ofId}" reads ${inputs.length} input nodes (${names.join(', ')}): name one with --wrt`,
+  );
+}
 
 function formatBytes(n: number): string {
   return n < 1024 * 1024 ? `${(n / 1024).toFixed(1)} KB` : `${(n / 1024 / 1024).toFixed(1)} MB`;

@@ -129,3 +129,75 @@ describe('check --json on every example', () => {
     expect(out.parameterCount).toBe(16 * 2 + 16 + 8 * (16 * 16 + 16) + 2 * 16 + 2);
   });
 });
+
+describe('jacobian (forward mode, a column per element)', () => {
+  interface Jac {
+    of: string;
+    wrt: string;
+    rows: number;
+    shape: number[];
+    values: number[];
+  }
+  const jac = async (...args: string[]) => {
+    const r = await cli('jacobian', ...args, '--json');
+    expect(r.code, r.stderr).toBe(0);
+    return jsonOut(r) as unknown as Jac;
+  };
+
+  test('seed-function: df/dx1 = 1/x1 + x2 and df/dx2 = x1 - cos(x2), as calculus and grad --nodes say', async () => {
+    const [x1, x2] = [2, 5];
+    const d1 = await jac(example('seed-function'), '--wrt', 'x1');
+    expect([d1.of, d1.wrt, d1.rows, d1.shape]).toEqual(['f', 'x1', 1, [1, 1]]);
+    closeRel(d1.values[0], 1 / x1 + x2, 1e-12);
+    closeRel((await jac(example('seed-function'), '--wrt', 'x2')).values[0], x1 - Math.cos(x2), 1e-12);
+    // an inner node: d(x1 x2)/d x2 = x1
+    expect((await jac(example('seed-function'), '--of', 'x1_x2', '--wrt', 'x2')).values).toEqual([x1]);
+    // a node with respect to itself, and to what it does not depend on
+    expect((await jac(example('seed-function'), '--of', 'x1', '--wrt', 'x1')).values).toEqual([1]);
+    expect((await jac(example('seed-function'), '--of', 'x1', '--wrt', 'x2')).values).toEqual([0]);
+    const both = await cli('jacobian', example('seed-function'));
+    expect(both.code).toBe(1);
+    expect(both.stderr).toMatch(/"f" reads 2 input nodes \(x1, x2\): name one with --wrt/);
+  });
+
+  test("with respect to a parameter: d score / d w of the logistic regression is each row's features", async () => {
+    const j = await jac(example('logistic-regression'), '--wrt', 'w', '--rows', '3');
+    expect([j.of, j.shape]).toEqual(['score', [3, 2]]);
+    const g = jsonOut(await cli('grad', example('logistic-regression'), '--nodes', '--rows', '3', '--json')) as { values: Record<string, Packed> };
+    j.values.forEach((v, k) => closeRel(v, g.values.x.values[k], 1e-7));
+  });
+
+  test('over rows: zero across examples, the network\'s own derivative within each (the spiral, untrained)', async () => {
+    const j = await jac(example('spiral'), '--rows', '3');
+    expect([j.of, j.wrt, j.shape]).toEqual(['out', 'x', [3, 3, 3, 2]]);
+    const block = (r: number, q: number) => j.values.slice((r * 3) * 6, (r * 3 + 3) * 6).filter((_, k) => Math.floor((k % 6) / 2) === q);
+    for (let r = 0; r < 3; r++)
+      for (let q = 0; q < 3; q++) {
+        if (r !== q) expect(block(r, q).every((v) => v === 0), `${r},${q}`).toBe(true);
+        // row 0 is the spiral's centre, (0, 0): every ReLU of the untrained net (zero biases) sits at its kink, where
+        // the derivative taken is 0; the others are not
+        else if (r > 0) expect(block(r, q).some((v) => v !== 0), `${r}`).toBe(true);
+      }
+  });
+
+  test("a scalar objective's Jacobian is its gradient: the spiral's loss with respect to out.weight, as reverse mode gives it", async () => {
+    const j = await jac(example('spiral'), '--of', 'loss', '--wrt', 'out.weight', '--rows', '16');
+    const g = jsonOut(await cli('grad', example('spiral'), '--rows', '16', '--json')) as { gradients: Record<string, Packed> };
+    expect(j.shape).toEqual(g.gradients['out.weight'].shape);
+    const scale = Math.max(...g.gradients['out.weight'].values.map(Math.abs));
+    j.values.forEach((v, k) => expect(Math.abs(v - g.gradients['out.weight'].values[k]) / scale).toBeLessThan(1e-5));
+  });
+
+  test('says what is wrong: an unknown node or tensor, the options elsewhere, a Jacobian too large', async () => {
+    const bad = async (args: string[], code: number, message: RegExp) => {
+      const r = await cli(...args);
+      expect(r.code, r.stderr).toBe(code);
+      expect(r.stderr).toMatch(message);
+    };
+    await bad(['jacobian', example('spiral'), '--of', 'nope'], 1, /--of names "nope", which is not a node of the graph/);
+    await bad(['jacobian', example('spiral'), '--wrt', 'h9.weight'], 1, /--wrt names "h9\.weight", which is neither an input node nor a parameter tensor/);
+    await bad(['jacobian', example('spiral'), '--wrt', 'y'], 1, /--wrt names "y"/);
+    await bad(['grad', example('spiral'), '--of', 'out'], 2, /--of and --wrt go with jacobian/);
+    await bad(['jacobian', example('digits'), '--rows', 'all', '--wrt', 'pixels'], 1, /has \d+ values \(at most 16777216\): take fewer --rows/);
+  });
+});
