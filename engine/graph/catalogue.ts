@@ -146,8 +146,12 @@ function attrFault<T>(attr: string, f: () => T): T {
   }
 }
 
-/** The node's `axis` attribute normalised for `x` (one outside x's axes is that attribute's error). */
+/**
+ * The node's `axis` attribute normalised for `x`: one outside x's axes is that attribute's error, unless x is a scalar,
+ * which has no axis to choose (the input's error: search-to-add does not offer the op for a scalar wire).
+ */
 function axisOf(a: Attrs, x: IRNode): number {
+  if (x.shape.length === 0) return normAxis(a.axis as number, 0);
   return attrFault('axis', () => normAxis(a.axis as number, x.shape.length));
 }
 

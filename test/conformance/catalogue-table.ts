@@ -723,6 +723,13 @@ export const GRAPH_ERRORS: readonly GraphErrorCase[] = [
     message: /axis 2 is out of range for a tensor of rank 2/,
   },
   {
+    name: 'softmax of a scalar: no axis to choose, the input at fault',
+    nodes: [parameter('p', []), node('y', 'softmax', { x: 'p' })],
+    node: 'y',
+    port: 'x',
+    message: /out of range for a tensor of rank 0/,
+  },
+  {
     name: 'log_softmax: an axis out of range, the axis at fault',
     nodes: [input('x', [3]), node('y', 'log_softmax', { x: 'x' }, { axis: -3 })],
     node: 'y',
