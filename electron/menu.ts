@@ -131,7 +131,7 @@ export function buildMenuTemplate(ctx: MenuContext, actions: MenuActions): MenuI
 
   const training: MenuItemConstructorOptions = {
     label: '&Training',
-    submenu: [item('train.toggle', 'Train / Pause / Resume'), item('train.step', 'Step'), item('train.stop', 'Stop'), sep, item('train.evaluate', 'Evaluate')],
+    submenu: [item('train.toggle', 'Train / Pause / Resume'), item('train.step', 'Step'), item('train.stop', 'Stop'), sep, item('train.evaluate', 'Evaluate'), item('train.checkGradients', 'Check gradients')],
   };
 
   const help: MenuItemConstructorOptions = {

@@ -2,7 +2,6 @@ import { existsSync, readFileSync } from 'node:fs';
 import { basename, dirname, extname, join, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
 import { chooseBackend, type BackendChoice, type BackendWish } from '../backends/select';
-import { gradcheck } from '../autodiff/gradcheck';
 import { jacobian } from '../autodiff/jacobian';
 import type { IRNode } from '../ir/node';
 import { numel } from '../ir/shape';
@@ -13,7 +12,8 @@ import { writeFileAtomic } from '../io/atomic';
 import { partialWeights, reportLines, requireExactFit } from '../io/weights-match';
 import { exportOnnxChecked } from '../io/onnx/parity';
 import { analyzeProject } from '../train/analysis';
-import { expandOrThrow, gradProgram, objectiveNode } from '../train/program';
+import { checkGradients, GRADCHECK_TOLERANCE } from '../train/gradient-check';
+import { expandOrThrow, gradProgram } from '../train/program';
 import { Session, type EpochResult } from '../train/session';
 import { StudioError } from '../util/errors';
 import { Progress } from './progress';
@@ -323,18 +323,8 @@ const COMMANDS: Record<string, Command> = {
 
   async gradcheck(file, o, io) {
     const s = await openSession(file, o, true, undefined, io);
-    const rows = rowsOf(s, o);
-    const e = gradProgram(s.nodes, s.targets, rows.length).expansion;
-    const obj = objectiveNode(e, s.targets);
-    const trainable = new Set(s.params.filter((p) => p.trainable).map((p) => p.name));
-    const wrt = e.builder.nodes.filter((n) => n.op === 'param' && trainable.has(n.attrs.name as string));
-    const values = new Map<string, Float64Array>();
-    for (const p of s.params) values.set(p.name, Float64Array.from(await s.backend.readTensor(p.name)));
-    for (const [id, t] of s.batch(rows)) values.set(id, Float64Array.from(t));
-    const checks = gradcheck(e.builder, obj, wrt, values, { seed: s.training.seed });
+    const { ok, maxRelError, tensors: checks } = await checkGradients(s, rowsOf(s, o));
     const tensors = Object.fromEntries([...checks].map(([k, c]) => [k, { reverseVsNumeric: c.reverseVsNumeric, forwardVsReverse: c.forwardVsReverse }]));
-    const maxRelError = Math.max(0, ...[...checks.values()].flatMap((c) => [c.reverseVsNumeric, c.forwardVsReverse]));
-    const ok = maxRelError < GRADCHECK_TOLERANCE;
     if (o.json) jsonLine(io, { ok, maxRelError, tensors });
     else {
       for (const [k, c] of Object.entries(tensors)) io.stdout(`${k.padEnd(24)} reverse vs numeric ${c.reverseVsNumeric.toExponential(2)}  forward vs reverse ${c.forwardVsReverse.toExponential(2)}\n`);
@@ -413,13 +403,6 @@ const COMMANDS: Record<string, Command> = {
     return 0;
   },
 };
-
-/**
- * Largest relative error `gradcheck` accepts. Differences are taken in float64 with a step of 1e-5, so a correct
- * gradient agrees to about 1e-8; a wrong one is off by order 1. Non-smooth points (a relu input at exactly 0)
- * can exceed it honestly, and are reported rather than hidden.
- */
-const GRADCHECK_TOLERANCE = 1e-5;
 
 /** The largest Jacobian `jacobian` computes (values of float64: 128 MB), one forward pass per column. */
 const MAX_JACOBIAN_VALUES = 1 << 24;

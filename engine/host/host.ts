@@ -165,6 +165,8 @@ export class EngineHost {
         return ok(await this.need().exportWeights());
       case 'evaluate':
         return ok(await this.need().evaluate(r.rows ?? 'validation'));
+      case 'gradcheck':
+        return ok(await this.need().checkGradients());
       case 'backends':
         return ok(await availableBackends());
       case 'export.onnx': {

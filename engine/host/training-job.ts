@@ -19,7 +19,8 @@ import { GpuLostError, GpuOutOfMemoryError } from '../backends/webgpu/gpu';
 import type { Dataset } from '../data/types';
 import { dataSectionOf, type Project } from '../io/project';
 import type { Tensor } from '../io/safetensors';
-import type { EngineEvent, EngineEventOf, EpochInfo, EvaluateResult, JobState, TrainJobInfo, TrainStatus, WeightsExport } from '../protocol/messages';
+import type { EngineEvent, EngineEventOf, EpochInfo, EvaluateResult, GradcheckResult, JobState, TrainJobInfo, TrainStatus, WeightsExport } from '../protocol/messages';
+import { checkGradients, GRADCHECK_TOLERANCE } from '../train/gradient-check';
 import { binaryProbabilities, classProbabilities, decimate, readPrediction, round7, scoreProbabilityOf, StepLog, updateRatios, type Reading } from '../train/metrics';
 import { Session, type Checkpoint, type EpochResult, type StepResult } from '../train/session';
 import { StudioError } from '../util/errors';
@@ -74,6 +75,12 @@ interface Range {
 
 /** Points of the fitted curves (train.fit). */
 const CURVE_POINTS = 256;
+
+/**
+ * The rows a gradient check takes (the first of the dataset's): enough for every layer to see varied examples; the
+ * check runs a forward pass in float64 per finite difference (up to 4 for each of 64 elements per tensor).
+ */
+export const GRADCHECK_ROWS = 32;
 
 /**
  * What the job draws the prediction over: the plane of a two-feature input (the decision boundary) or the line of a
@@ -360,6 +367,24 @@ export class TrainingJob {
         objective: finite(r.objective),
         ...(r.accuracy !== undefined ? { accuracy: r.accuracy } : {}),
         ...(r.confusion && this.classes ? { classes: this.classes.slice(), confusion: r.confusion } : {}),
+      };
+    });
+  }
+
+  /** The gradients of the job's weights now, checked (checkGradients) on the first GRADCHECK_ROWS of the dataset's rows. */
+  async checkGradients(): Promise<GradcheckResult> {
+    return this.exclusive(async () => {
+      const s = this.session;
+      const rows = Int32Array.from({ length: Math.min(GRADCHECK_ROWS, s.dataset.rows) }, (_, i) => i);
+      const r = await checkGradients(s, rows);
+      return {
+        job: this.id,
+        step: this.lastStep,
+        rows: rows.length,
+        ok: r.ok,
+        maxRelError: r.maxRelError,
+        tolerance: GRADCHECK_TOLERANCE,
+        tensors: [...r.tensors].map(([name, c]) => ({ name, reverseVsNumeric: c.reverseVsNumeric, forwardVsReverse: c.forwardVsReverse })),
       };
     });
   }

@@ -95,6 +95,11 @@ export const engineRequest = union('type', {
    * validation part (default) or on all the dataset's rows in file order (what `bpstudio eval` computes).
    */
   evaluate: obj({ type: literal('evaluate'), id: int, rows: optional(literal('validation', 'all')) }),
+  /**
+   * Reverse mode, forward mode and central differences compared on every trainable tensor, with the current (or
+   * last) job's weights now, on the first 32 of the dataset's rows (GRADCHECK_ROWS; what `bpstudio gradcheck` computes).
+   */
+  gradcheck: obj({ type: literal('gradcheck'), id: int }),
   /** What the machine can train on: `backendsInfo`. */
   backends: obj({ type: literal('backends'), id: int }),
   /**
@@ -251,6 +256,19 @@ export const evaluateResult = obj({
 });
 export type EvaluateResult = Infer<typeof evaluateResult>;
 
+/** The reply to gradcheck: each trainable tensor's largest relative errors, in the model's order. */
+export const gradcheckResult = obj({
+  job: int,
+  step: int,
+  rows: int,
+  ok: bool,
+  maxRelError: num,
+  /** What `ok` is measured against: every error below it. */
+  tolerance: num,
+  tensors: arr(obj({ name: str, reverseVsNumeric: num, forwardVsReverse: num })),
+});
+export type GradcheckResult = Infer<typeof gradcheckResult>;
+
 const cell = (v: unknown, p?: string): number | string | null => (v === null ? null : typeof v === 'string' ? str(v, p) : num(v, p));
 
 /** The reply to data.preview. */
@@ -352,6 +370,7 @@ export const engineResults = {
   'data.preview': dataPreview,
   'data.inspect': csvInspection,
   evaluate: evaluateResult,
+  gradcheck: gradcheckResult,
   backends: backendsInfo,
   cancel: cancelResult,
 } as const;
@@ -621,6 +640,8 @@ export const MENU_COMMANDS = [
   'train.stop',
   /** The job's weights on the validation part and on all rows (the Training panel shows the figures). */
   'train.evaluate',
+  /** The job's gradients checked against forward mode and central differences (the Training panel shows them). */
+  'train.checkGradients',
 ] as const;
 export type MenuCommand = (typeof MENU_COMMANDS)[number];
 export const menuCommand = obj({ command: literal(...MENU_COMMANDS), path: optional(str) });

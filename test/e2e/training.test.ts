@@ -293,6 +293,22 @@ describe('training in Chromium against web mode', () => {
     await evaluation.waitFor();
     expect(Number(await app.text('eval-all-objective'))).toBeLessThan(0.02);
     expect(await app.page.getByTestId('eval-all-accuracy').count()).toBe(0);
+    // Training > Check gradients: reverse mode against forward mode and central differences, tensor by tensor.
+    await app.page.getByRole('menubar').getByRole('menuitem', { name: 'Training', exact: true }).click();
+    await app.page.getByRole('menu', { name: 'Training' }).getByRole('menuitem', { name: 'Check gradients', exact: true }).click();
+    const check = app.inspector.getByRole('table', { name: 'Gradient check' });
+    await check.waitFor();
+    expect(await check.locator('caption').textContent()).toMatch(/^\s*Gradients at step 1000 on 32 rows: ok, largest relative error \d\.\de-\d+ \(tolerance 1\.0e-5\)\s*$/);
+    const tensorRows = check.getByRole('row');
+    const names = await Promise.all(Array.from({ length: (await tensorRows.count()) - 1 }, (_, i) => tensorRows.nth(i + 1).getByRole('cell').first().textContent()));
+    expect(names).toEqual([
+      'h1.weight',
+      'h1.bias',
+      'h2.weight',
+      'h2.bias',
+      'out.weight',
+      'out.bias',
+    ]);
 
     await view.getByRole('button', { name: 'Export CSV' }).click();
     const picker = app.dialog('Export fitted-curve-step1000.csv');

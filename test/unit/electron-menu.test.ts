@@ -51,7 +51,7 @@ describe('application menu', () => {
       ['file.exportPytorch', 'PyTorch code…'],
     ]);
     expect(labels(1)).toEqual(['Undo', 'Redo', 'Cut', 'Copy', 'Paste', 'Paste with links', 'Delete', 'Select All']);
-    expect(labels(3)).toEqual(['Train / Pause / Resume', 'Step', 'Stop', 'Evaluate']);
+    expect(labels(3)).toEqual(['Train / Pause / Resume', 'Step', 'Stop', 'Evaluate', 'Check gradients']);
     expect(labels(4)).toEqual(['Keyboard shortcuts', 'About Backprop Studio']);
   });
 

@@ -5,7 +5,8 @@
 import { afterEach, describe, expect, it, vi } from 'vitest';
 import { CpuBackend } from '../../engine/backends/cpu/cpu-backend';
 import { decodeWeights, encodeWeights } from '../../engine/host/weights';
-import { socketUp, type TrainJobInfo, type TrainStatus, type TrainStepResult, type WeightsExport } from '../../engine/protocol/messages';
+import { socketUp, type GradcheckResult, type TrainJobInfo, type TrainStatus, type TrainStepResult, type WeightsExport } from '../../engine/protocol/messages';
+import { checkGradients } from '../../engine/train/gradient-check';
 import { connect, example, EXAMPLES, lnProject, sleep, type Connection } from './host-harness';
 
 /** The spiral example with epochs enough to run until stopped. */
@@ -423,6 +424,30 @@ describe('weights, evaluation and data through the host', () => {
     await c.waitFor('train.state', (e) => e.job === 2 && e.state === 'done');
   });
 
+  it("checks the job's gradients on the first 32 rows, as bpstudio gradcheck does, each tensor in the model's order", async () => {
+    const c = conn();
+    expect((await c.call({ type: 'gradcheck' })).error?.message).toMatch(/no training job/);
+    const p = example('spiral');
+    p.training = { ...p.training, epochs: 2 };
+    await c.ok({ type: 'train.start', project: p, baseDir: EXAMPLES });
+    await c.waitFor('train.state', (e) => e.state === 'done');
+    const r = await c.ok<GradcheckResult>({ type: 'gradcheck' });
+    expect({ ...r, tensors: r.tensors.map((t) => t.name) }).toMatchObject({
+      job: 1,
+      step: 30,
+      rows: 32,
+      ok: true,
+      tolerance: 1e-5,
+      tensors: ['h1.weight', 'h1.bias', 'h2.weight', 'h2.bias', 'out.weight', 'out.bias'],
+    });
+    expect(r.maxRelError).toBe(Math.max(...r.tensors.flatMap((t) => [t.reverseVsNumeric, t.forwardVsReverse])));
+    expect(r.maxRelError).toBeLessThan(1e-5);
+    // the same weights through the CLI's function give the same figures
+    const session = c.host.current!.session;
+    const cli = await checkGradients(session, Int32Array.from({ length: 32 }, (_, i) => i));
+    expect(r.tensors).toEqual([...cli.tensors].map(([name, t]) => ({ name, reverseVsNumeric: t.reverseVsNumeric, forwardVsReverse: t.forwardVsReverse })));
+  });
+
   it('lists every missing, unexpected and mis-shaped tensor of weights that do not fit', async () => {
     const c = conn();
     const p = example('spiral');
@@ -496,6 +521,7 @@ describe('weights, evaluation and data through the host', () => {
       { type: 'data.preview', id: 1, project, baseDir: '/x' },
       { type: 'evaluate', id: 1, rows: 'all' },
       { type: 'evaluate', id: 1 },
+      { type: 'gradcheck', id: 1 },
     ]) {
       expect(socketUp({ channel: 'engine', message })).toEqual({ channel: 'engine', message });
     }

@@ -321,6 +321,8 @@ export class AppState {
         return this.trainStop();
       case 'train.evaluate':
         return this.evaluate();
+      case 'train.checkGradients':
+        return this.checkGradients();
       case 'edit.undo':
         return this.undo();
       case 'edit.redo':
@@ -649,15 +651,25 @@ export class AppState {
   }
 
   /** Evaluate: the run's weights on the validation part and all rows, shown in the Training panel (nothing selected). */
-  async evaluate(): Promise<void> {
+  evaluate(): Promise<void> {
+    return this.onWeights('evaluate', () => this.training.evaluate());
+  }
+
+  /** Check gradients: the run's weights, reverse mode against forward mode and central differences, shown likewise. */
+  checkGradients(): Promise<void> {
+    return this.onWeights('check the gradients of', () => this.training.checkGradients());
+  }
+
+  /** Runs work on the job's weights, with the Training panel shown; says so when there are none yet. */
+  private async onWeights(verb: string, work: () => Promise<void>): Promise<void> {
     const t = this.training;
     if (!t.hasWeights) {
-      toast('There are no weights to evaluate yet: train the network, or load weights.', 'info', 5000);
+      toast(`There are no weights to ${verb} yet: train the network (or take a step), or load weights.`, 'info', 5000);
       return;
     }
     if (!t.canEvaluate) return;
     this.select([]);
-    await t.evaluate();
+    await work();
   }
 
   /** Saves the run's weights now as safetensors (next to the project, or where the user picks). */

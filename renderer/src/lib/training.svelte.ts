@@ -6,7 +6,7 @@
  * Logs (SeriesLog) are plain objects mutated as events come; `revision` is bumped after each event so that views
  * redraw (reading it is how a view subscribes).
  */
-import type { EngineEventOf, EpochInfo, ErrorInfo, EvaluateResult, JobState, TrainJobInfo, WeightsReportInfo } from '../../../engine/protocol/messages';
+import type { EngineEventOf, EpochInfo, ErrorInfo, EvaluateResult, GradcheckResult, JobState, TrainJobInfo, WeightsReportInfo } from '../../../engine/protocol/messages';
 import { describeWhere, StudioError } from '../../../engine/util/errors';
 import type { Bridge, EngineCallOptions } from './bridge';
 import { SeriesLog } from './series-log';
@@ -77,8 +77,12 @@ export class TrainingState {
   evaluation = $state.raw<{ validation: EvaluateResult; all: EvaluateResult } | null>(null);
   evaluationError = $state<string | null>(null);
   evaluating = $state(false);
-  /** Evaluate can run: there are weights, and no step, request or evaluation is under way. */
-  readonly canEvaluate = $derived(this.hasWeights && !this.busy && !this.evaluating && this.state !== 'running');
+  /** The job's latest gradient check (null: none since it started). */
+  gradientCheck = $state.raw<GradcheckResult | null>(null);
+  gradientCheckError = $state<string | null>(null);
+  checking = $state(false);
+  /** Evaluate (and Check gradients) can run: there are weights, and no step, request, evaluation or check is under way. */
+  readonly canEvaluate = $derived(this.hasWeights && !this.busy && !this.evaluating && !this.checking && this.state !== 'running');
   readonly layers = $derived(this.info?.layers.map((l) => l.id) ?? []);
 
   constructor(private readonly bridge: Bridge) {}
@@ -176,6 +180,21 @@ export class TrainingState {
     }
   }
 
+  /** Check gradients (the Training panel's button, Training > Check gradients): the job's weights, on the first rows. */
+  async checkGradients(): Promise<void> {
+    if (!this.canEvaluate) return;
+    this.checking = true;
+    this.gradientCheckError = null;
+    try {
+      this.gradientCheck = await this.bridge.engine({ type: 'gradcheck' });
+    } catch (e) {
+      const info = trainingError(e);
+      this.gradientCheckError = `${describeWhere(info.where ?? {})}${info.message}`;
+    } finally {
+      this.checking = false;
+    }
+  }
+
   /** Forgets the run (the document was replaced): charts and graph overlays go blank. */
   clear(): void {
     this.info = null;
@@ -223,6 +242,8 @@ export class TrainingState {
     this.fit = null;
     this.evaluation = null;
     this.evaluationError = null;
+    this.gradientCheck = null;
+    this.gradientCheckError = null;
     this.latestGrad = {};
     this.flow = null;
     this.loss = new SeriesLog();

@@ -1,0 +1,37 @@
+import { gradcheck, type TensorCheck } from '../autodiff/gradcheck';
+import { gradProgram, objectiveNode } from './program';
+import type { Session } from './session';
+
+/**
+ * Largest relative error a gradient check accepts. Differences are taken in float64 with a step of 1e-5, so a correct
+ * gradient agrees to about 1e-8; a wrong one is off by order 1. Non-smooth points (a relu input at exactly 0) can
+ * exceed it honestly, and are reported rather than hidden.
+ */
+export const GRADCHECK_TOLERANCE = 1e-5;
+
+export interface GradientCheck {
+  ok: boolean;
+  /** The largest of every tensor's two errors. */
+  maxRelError: number;
+  /** By tensor name, in the model's order. */
+  tensors: Map<string, TensorCheck>;
+}
+
+/**
+ * Reverse mode, forward mode and central differences compared on every trainable tensor of the session's model, with
+ * its weights as they are, for the objective's batch mean over `rows` in evaluation mode: what `bpstudio gradcheck`
+ * prints and the app's Check gradients shows.
+ */
+export async function checkGradients(s: Session, rows: ArrayLike<number>): Promise<GradientCheck> {
+  const e = gradProgram(s.nodes, s.targets, rows.length).expansion;
+  const trainable = new Set(s.params.filter((p) => p.trainable).map((p) => p.name));
+  const wrt = e.builder.nodes.filter((n) => n.op === 'param' && trainable.has(n.attrs.name as string));
+  // (weights(), not the backend's tensors: it waits for any step in flight)
+  const weights = await s.weights();
+  const values = new Map<string, Float64Array>();
+  for (const p of s.params) values.set(p.name, Float64Array.from(weights[p.name].data));
+  for (const [id, t] of s.batch(rows)) values.set(id, Float64Array.from(t));
+  const tensors = gradcheck(e.builder, objectiveNode(e, s.targets), wrt, values, { seed: s.training.seed });
+  const maxRelError = Math.max(0, ...[...tensors.values()].flatMap((c) => [c.reverseVsNumeric, c.forwardVsReverse]));
+  return { ok: maxRelError < GRADCHECK_TOLERANCE, maxRelError, tensors };
+}
