@@ -97,7 +97,7 @@ export const engineRequest = union('type', {
   evaluate: obj({ type: literal('evaluate'), id: int, rows: optional(literal('validation', 'all')) }),
   /**
    * Reverse mode, forward mode and central differences compared on every trainable tensor, with the current (or
-   * last) job's weights now, on the first 32 of the dataset's rows (GRADCHECK_ROWS; what `bpstudio gradcheck` computes).
+   * last) job's weights now, on the first 8 of the dataset's rows (GRADCHECK_ROWS; what `bpstudio gradcheck` computes).
    */
   gradcheck: obj({ type: literal('gradcheck'), id: int }),
   /** What the machine can train on: `backendsInfo`. */
