@@ -236,6 +236,24 @@ describe('standardisation', () => {
     expect(onnxModel(p, bare).model.nodes.map((n) => n.opType)).toEqual(['Gemm', 'Tanh', 'Gemm']);
   });
 
+  test('the project decides, as for predict: weights with statistics, exported for a project that does not standardise, leave them out', async () => {
+    const nodes: ProjectNode[] = [
+      vec(3),
+      { id: 'y', op: 'label', attrs: { kind: 'real' } },
+      node('p', 'dense', { x: 'x' }, { units: 1 }),
+      node('loss', 'mse', { pred: 'p', target: 'y' }),
+    ];
+    const both: Project = { ...project(nodes, 'p'), training: { seed: 5 } };
+    both.data = { ...both.data!, label: 'pos', standardize: true, standardizeLabel: true } as Project['data'];
+    const weights = await new Session(both, { baseDir: '.' }).weights();
+    expect(Object.keys(weights).filter((k) => k.startsWith('data.')).sort()).toEqual(['data.x.mean', 'data.x.std', 'data.y.mean', 'data.y.std']);
+    const neither: Project = { ...both, data: { ...both.data!, standardize: false, standardizeLabel: false } as Project['data'] };
+    expect(onnxModel(neither, weights).model.nodes.map((n) => n.opType)).toEqual(['Gemm']);
+    const { parity } = await exportOnnxChecked(neither, { baseDir: '.', weights });
+    expect(parity.maxAbsDiff).toBeLessThanOrEqual(1e-5);
+    expect(onnxModel(both, weights).model.nodes.map((n) => n.opType)).toEqual(['Sub', 'Div', 'Gemm', 'Mul', 'Add']);
+  });
+
   test('without standardisation the input goes straight in', async () => {
     const p = project([vec(3), node('p', 'dense', { x: 'x' }, { units: 2 })], 'p');
     const { model } = onnxModel(p, await new Session(p, { baseDir: '.' }).weights());

@@ -3,10 +3,11 @@
  * (training.prediction, or the node feeding the loss's first port) depends on, each node as its standard ONNX op
  * (opset 17), in inference mode (dropout off, batchnorm on its running statistics). Weights are initializers named
  * as in the weights file; each `input` node the prediction reads is a graph input named by its id, float32
- * [N, ...shape] with the batch N symbolic; the one output is named by the prediction node. When the weights carry
- * an input's standardisation statistics (`data.ID.mean`, `data.ID.std`), the model standardises that input itself,
- * so it takes the data's raw features; when they carry those of the `real` label the objective reads, it gives the
- * prediction in the label's units (prediction * std + mean), as the engine's predict does.
+ * [N, ...shape] with the batch N symbolic; the one output is named by the prediction node. Where the project
+ * standardises its data (`data.standardize`), the model standardises each input itself with the weights' statistics
+ * (`data.ID.mean`, `data.ID.std`), so it takes the data's raw features; where it standardises a `real` label that
+ * the objective reads (`data.standardizeLabel`), it gives the prediction in the label's units (prediction * std +
+ * mean). So it computes what the engine's predict does, which follows the same two settings.
  */
 import { opSpec, tensorValue, type Attrs } from '../../graph/catalogue';
 import { pair } from '../../graph/attrs';
@@ -98,9 +99,9 @@ export function onnxModel(project: Project, weights: Readonly<Record<string, Ten
   }
   if (byId.get(prediction)!.op === 'input') throw new StudioError('the prediction is an input node itself: there is no model to export', { node: prediction });
 
-  const g = new GraphWriter(e, weights);
+  const g = new GraphWriter(e, weights, project.data?.standardize === true);
   for (const n of order) g.add(n);
-  if (label?.kind === 'real') g.unstandardize(prediction, label.id);
+  if (label?.kind === 'real' && project.data?.standardizeLabel === true) g.unstandardize(prediction, label.id);
   const perExample = (id: string) => e.outputs.get(id)!.shape.slice(1) as number[];
   const model: OnnxModel = {
     irVersion: ONNX_IR_VERSION,
@@ -258,6 +259,8 @@ class GraphWriter {
   constructor(
     private readonly e: Expansion,
     private readonly weights: Readonly<Record<string, Tensor>>,
+    /** Whether the inputs are standardised (with the weights' statistics, where they carry them). */
+    private readonly standardized: boolean,
   ) {}
 
   /** Writes the ONNX nodes of a project node (whose inputs are written already). */
@@ -301,19 +304,19 @@ class GraphWriter {
     return this.float(name, t.shape, t.data);
   }
 
-  /** A graph input, standardised when the weights carry its statistics. */
+  /** A graph input, standardised where the data is and the weights carry its statistics. */
   input(id: string, shape: number[]): string {
     this.inputs.push({ name: id, shape: [BATCH_DIM, ...shape] });
     const mean = this.weights[`data.${id}.mean`];
     const std = this.weights[`data.${id}.std`];
-    if (!mean || !std) return id;
+    if (!this.standardized || !mean || !std) return id;
     const centred = this.emit('Sub', `${id}/centre`, [id, this.float(`data.${id}.mean`, mean.shape, mean.data)], `${id}/centred`);
     return this.emit('Div', `${id}/scale`, [centred, this.float(`data.${id}.std`, std.shape, std.data)], `${id}/standardized`);
   }
 
   /**
-   * When the weights carry a label's statistics: the prediction's value is renamed `ID/standardized` and the tensor
-   * named by the prediction (the graph's output) becomes it times the label's std plus its mean.
+   * For a standardised label whose statistics the weights carry: the prediction's value is renamed `ID/standardized`
+   * and the tensor named by the prediction (the graph's output) becomes it times the label's std plus its mean.
    */
   unstandardize(prediction: string, label: string): void {
     const mean = this.weights[`data.${label}.mean`];
