@@ -494,9 +494,20 @@ describe('the editor in Chromium against web mode', () => {
     await app.select('out');
     await app.setAttr('units', '4');
     await until(() => app.dirty()).toBe(true);
+    // Web mode: closing the tab with unsaved work makes the browser ask first (dismissed here: the tab stays).
+    const asked = app.page.waitForEvent('dialog');
+    await app.page.close({ runBeforeUnload: true });
+    const dialog = await asked;
+    expect(dialog.type()).toBe('beforeunload');
+    await dialog.dismiss();
+    expect(app.page.isClosed()).toBe(false);
     await app.clickPane();
     await app.press('Mod+Z');
     await until(() => app.dirty()).toBe(false);
+    // Clean, the tab closes without asking.
+    app.page.once('dialog', (d) => void d.dismiss().then(() => expect.unreachable(`asked ${d.type()} with nothing unsaved`)));
+    await app.page.close({ runBeforeUnload: true });
+    await until(() => app.page.isClosed()).toBe(true);
   });
 
   it('keeps the file name, the run\'s buttons and progress and the Errors button in the top bar, and the canvas to the graph, down to the window\'s minimum width', async () => {

@@ -224,6 +224,15 @@ export class AppState {
     });
     const timer = setInterval(() => void this.autosave(), AUTOSAVE_MS);
     this.cleanups.push(() => clearInterval(timer));
+    // Web mode: the browser asks before a tab with unsaved work is closed or reloaded (recovery keeps it too, up to
+    // AUTOSAVE_MS old). Not in Electron, whose main process asks Save / Don't save / Cancel itself.
+    if (this.bridge.platform === 'web') {
+      const ask = (e: BeforeUnloadEvent) => {
+        if (this.doc.dirty) e.preventDefault();
+      };
+      window.addEventListener('beforeunload', ask);
+      this.cleanups.push(() => window.removeEventListener('beforeunload', ask));
+    }
   }
 
   dispose(): void {
