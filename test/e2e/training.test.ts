@@ -195,6 +195,11 @@ describe('training in Chromium against web mode', () => {
     await app.button('Step').click();
     await until(() => step()).toBe(1);
     expect(await accuracyMessage()).toContain('its objective reads no label to score a prediction against');
+    // nor a gradient to check: it has no trainable tensor
+    await app.clickPane();
+    await app.inspector.getByRole('button', { name: 'Check gradients', exact: true }).click();
+    await until(() => app.inspector.getByRole('status').filter({ hasText: 'no trainable tensors' }).count()).toBe(1);
+    expect(await app.inspector.getByRole('table', { name: 'Gradient check' }).count()).toBe(0);
 
     // logistic regression with the prediction unset: its objective L is no loss, so there is none
     await openExample('logistic-regression.bpstudio', 14);
