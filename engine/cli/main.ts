@@ -277,8 +277,12 @@ const COMMANDS: Record<string, Command> = {
   async eval(file, o, io) {
     const s = await openSession(file, o, true, undefined, io);
     const r = await s.evaluate(rowsOf(s, o));
-    if (o.json) jsonLine(io, { objective: r.objective, ...(r.accuracy !== undefined ? { accuracy: r.accuracy } : {}), rows: r.rows });
-    else io.stdout(`objective ${fmt(r.objective!)}${r.accuracy !== undefined ? `, accuracy ${(100 * r.accuracy).toFixed(2)}%` : ''} on ${r.rows} rows\n`);
+    // rmse is beyond cli.md (an extension): a regression's root mean squared error in the label's units
+    if (o.json) jsonLine(io, { objective: r.objective, ...(r.accuracy !== undefined ? { accuracy: r.accuracy } : {}), ...(r.rmse !== undefined ? { rmse: r.rmse } : {}), rows: r.rows });
+    else {
+      const scores = `${r.accuracy !== undefined ? `, accuracy ${(100 * r.accuracy).toFixed(2)}%` : ''}${r.rmse !== undefined ? `, RMSE ${fmt(r.rmse)}` : ''}`;
+      io.stdout(`objective ${fmt(r.objective!)}${scores} on ${r.rows} rows\n`);
+    }
     return 0;
   },
 
@@ -442,7 +446,9 @@ function formatBytes(n: number): string {
 function describeEpoch(r: EpochResult): string {
   const parts = [`epoch ${r.epoch}`, `step ${r.step}`, `loss ${fmt(r.loss)}`];
   if (r.accuracy !== undefined) parts.push(`acc ${(100 * r.accuracy).toFixed(1)}%`);
+  if (r.rmse !== undefined) parts.push(`RMSE ${fmt(r.rmse)}`);
   if (r.valLoss !== undefined) parts.push(`val loss ${fmt(r.valLoss)}`);
   if (r.valAccuracy !== undefined) parts.push(`val acc ${(100 * r.valAccuracy).toFixed(1)}%`);
+  if (r.valRmse !== undefined) parts.push(`val RMSE ${fmt(r.valRmse)}`);
   return parts.join('  ');
 }

@@ -120,6 +120,8 @@ export class TrainingJob {
   /** For one score against two classes: how it gives class 1's probability, where the graph says (the fitted curves). */
   private readonly scoreProbability: 'identity' | 'sigmoid' | undefined;
   private readonly accuracy: boolean;
+  /** Whether epochs report a regression's RMSE (Session.hasRmse). */
+  private readonly rmse: boolean;
   /** What each step asks of Session.nextStep: the validation confusion matrix at each epoch's end, when it has classes. */
   private readonly stepOptions: { confusion: boolean };
 
@@ -177,6 +179,7 @@ export class TrainingJob {
     this.row = new Float64Array(3 + this.layerIds.length);
     // Compiles the training step now: a graph that cannot train fails the request, not the first step.
     this.accuracy = s.hasAccuracy;
+    this.rmse = s.hasRmse;
     this.classes = this.accuracy ? s.classNames : undefined;
     this.stepOptions = { confusion: this.classes !== undefined };
     const width = s.predictionSize;
@@ -237,6 +240,7 @@ export class TrainingJob {
       validationRows: s.split.validation.length,
       layers: this.layerIds.map((id) => ({ id, tensors: [...s.layers.get(id)!] })),
       hasAccuracy: this.accuracy,
+      ...(this.rmse ? { hasRmse: true } : {}),
       ...(label ? { labelKind: label.kind } : {}),
       ...(s.labelScale ? { labelScale: { mean: s.labelScale.mean, std: s.labelScale.std } } : {}),
       ...(this.classes ? { classes: this.classes.slice() } : {}),
@@ -367,6 +371,7 @@ export class TrainingJob {
         which,
         objective: finite(r.objective),
         ...(r.accuracy !== undefined ? { accuracy: r.accuracy } : {}),
+        ...(r.rmse !== undefined ? { rmse: finite(r.rmse) } : {}),
         ...(r.confusion && this.classes ? { classes: this.classes.slice(), confusion: r.confusion } : {}),
       };
     });
@@ -566,8 +571,10 @@ export class TrainingJob {
     // Not the epoch's mean gradient norms: train.progress has every step's.
     const info: EpochInfo = { epoch: e.epoch, step: e.step, loss: round7(e.loss) };
     if (e.accuracy !== undefined) info.accuracy = e.accuracy;
+    if (e.rmse !== undefined) info.rmse = finite(round7(e.rmse));
     if (e.valLoss !== undefined) info.valLoss = finite(round7(e.valLoss));
     if (e.valAccuracy !== undefined) info.valAccuracy = e.valAccuracy;
+    if (e.valRmse !== undefined) info.valRmse = finite(round7(e.valRmse));
     this.pendingEpochs.push(info);
     if (e.confusion && this.classes) this.pendingConfusion = { epoch: e.epoch, classes: this.classes, matrix: e.confusion };
   }

@@ -186,6 +186,8 @@ export const trainJobInfo = obj({
   layers: arr(obj({ id: str, tensors: arr(str) })),
   /** Whether steps and epochs report an accuracy (a class or sign label the prediction can be scored against). */
   hasAccuracy: bool,
+  /** Whether epochs report a regression's RMSE (a real label against one value per example), in the label's units. */
+  hasRmse: optional(bool),
   /** The label node's kind, when the objective has one. */
   labelKind: optional(literal('class', 'real', 'sign')),
   /**
@@ -251,6 +253,8 @@ export const evaluateResult = obj({
   which: literal('validation', 'all'),
   objective: nullable(num),
   accuracy: optional(num),
+  /** A regression's root mean squared error, in the label's units (null where not finite). */
+  rmse: optional(nullable(num)),
   classes: optional(arr(str)),
   confusion: optional(confusionMatrix),
 });
@@ -388,9 +392,12 @@ const epochInfo = obj({
   loss: num,
   /** Running training accuracy over the epoch's batches. */
   accuracy: optional(num),
+  /** A regression's root mean squared error over the epoch's batches, in the label's units (null where not finite). */
+  rmse: optional(nullable(num)),
   /** On the validation part at the epoch's end, in inference mode. */
   valLoss: optional(nullable(num)),
   valAccuracy: optional(num),
+  valRmse: optional(nullable(num)),
 });
 export type EpochInfo = Infer<typeof epochInfo>;
 

@@ -115,6 +115,23 @@ export function correctCount(e: Expansion, t: Targets, nodes: readonly GraphNode
   return undefined;
 }
 
+/**
+ * The batch's sum of squared differences between the prediction and a `real` label, as a node (in the units the
+ * label node is fed: standardised where the data standardises it): a regression's error, where accuracy has none.
+ * Undefined unless the prediction is one value per example against a one-value label.
+ */
+export function squaredErrorSum(e: Expansion, t: Targets): IRNode | undefined {
+  if (!t.prediction || t.label?.kind !== 'real') return undefined;
+  const b = e.builder;
+  const p = e.outputs.get(t.prediction);
+  const y = e.outputs.get(t.label.id);
+  const single = (x: IRNode) => x.shape.length <= 2 && x.shape.slice(1).every((d) => d === 1);
+  if (!p || !y || !e.batched.get(t.prediction) || !e.batched.get(t.label.id) || !single(p) || !single(y)) return undefined;
+  const batch = [p.shape[0]];
+  const d = b.sub(b.reshape(p, batch), b.reshape(y, batch));
+  return b.sum(b.mul(d, d), [0]);
+}
+
 /** Layer (or parameter node) id -> its trainable tensors, in graph order. */
 export function layersOf(params: readonly ParamInfo[]): Map<string, string[]> {
   const m = new Map<string, string[]>();
@@ -154,7 +171,7 @@ function gradients(
 export interface TrainProgram {
   plan: Plan;
   expansion: Expansion;
-  /** Output names: objective, correct (if any), gradsq:TENSOR for each trainable tensor. */
+  /** Output names: objective, correct or sqerr (if any), gradsq:TENSOR for each trainable tensor. */
   hasAccuracy: boolean;
 }
 
@@ -163,11 +180,13 @@ export function trainProgram(nodes: readonly GraphNode[], t: Targets, opt: Optim
   const e = expandOrThrow(nodes, batch, 'train');
   const obj = objectiveNode(e, t);
   const correct = correctCount(e, t, nodes);
+  const sqerr = squaredErrorSum(e, t);
   const { grads } = gradients(e, obj);
   const updates: Update[] = [...grads].map(([name, g]) => optimizerUpdate(name, g, opt));
   for (const a of e.assigns) updates.push({ op: 'assign', target: a.target, source: a.value });
   const outputs: Record<string, IRNode> = { objective: obj, ...gradNormNodes(e.builder, grads) };
   if (correct) outputs.correct = correct;
+  if (sqerr) outputs.sqerr = sqerr;
   return { plan: compilePlan(outputs, updates), expansion: e, hasAccuracy: !!correct };
 }
 
@@ -206,8 +225,10 @@ export function evalProgram(
   const e = expandOrThrow(nodes, batch, opts.mode ?? 'infer');
   const outputs: Record<string, IRNode> = {};
   const correct = opts.scored ? correctCount(e, t, nodes) : undefined;
+  const sqerr = opts.scored ? squaredErrorSum(e, t) : undefined;
   if (opts.scored) outputs.objective = objectiveNode(e, t);
   if (correct) outputs.correct = correct;
+  if (sqerr) outputs.sqerr = sqerr;
   if (t.prediction) outputs.prediction = outputOf(e, t.prediction);
   return { plan: compilePlan(outputs), expansion: e, hasAccuracy: !!correct };
 }

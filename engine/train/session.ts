@@ -22,6 +22,8 @@ export interface StepResult {
   loss: number;
   /** Examples of the batch predicted right (when the targets have an accuracy). */
   correct?: number;
+  /** A regression's sum over the batch of the squared error, in the label's units squared (Session.hasRmse). */
+  sqerr?: number;
   count: number;
   /** The batch's rows (indices into the dataset). */
   rows: ArrayLike<number>;
@@ -38,8 +40,11 @@ export interface EpochResult {
   /** Mean training objective over the epoch's examples. */
   loss: number;
   accuracy?: number;
+  /** A regression's root mean squared error over the epoch's examples, in the label's units (Session.hasRmse). */
+  rmse?: number;
   valLoss?: number;
   valAccuracy?: number;
+  valRmse?: number;
   /** Each layer's gradient norm, averaged over the epoch's steps. */
   gradNorms: Record<string, number>;
   /** On the validation part, when asked for (nextStep's `confusion`) and the targets have classes: see EvalResult. */
@@ -49,6 +54,8 @@ export interface EpochResult {
 export interface EvalResult {
   objective?: number;
   accuracy?: number;
+  /** A regression's root mean squared error, in the label's units. */
+  rmse?: number;
   rows: number;
   /**
    * When asked for and the targets have classes (`Session.classNames`): counts[true class][predicted class], the
@@ -252,6 +259,19 @@ export class Session {
   }
 
   /**
+   * Whether steps and epochs report a regression's root mean squared error (a `real` label against one value per
+   * example: program.ts squaredErrorSum), in the label's units.
+   */
+  get hasRmse(): boolean {
+    return this.trainExecutable(this.batchSize).plan.outputs.has('sqerr');
+  }
+
+  /** A squared error read from a plan (in the units the label is fed), in the label's units squared. */
+  private inLabelUnits2(sq: number): number {
+    return this.labelScale ? sq * this.labelScale.std ** 2 : sq;
+  }
+
+  /**
    * The classes that a confusion matrix counts, in index order, when the targets have an accuracy that reads
    * classes: a `class` label against K scores (argmax), or a `class` (0/1) or `sign` (-1/+1, class 0 is -1) label
    * against one score. Undefined otherwise (real labels, no prediction).
@@ -350,7 +370,8 @@ export class Session {
       layerNorms[layer] = Math.sqrt(sq);
     }
     const correct = exe.plan.outputs.has('correct') ? (await exe.read('correct'))[0] : undefined;
-    return { step: this.stepCount, epoch: this.epochCount + 1, loss, correct, count: rows.length, rows, layerNorms, tensorNorms };
+    const sqerr = exe.plan.outputs.has('sqerr') ? this.inLabelUnits2((await exe.read('sqerr'))[0]) : undefined;
+    return { step: this.stepCount, epoch: this.epochCount + 1, loss, correct, sqerr, count: rows.length, rows, layerNorms, tensorNorms };
   }
 
   /** The error for a step whose objective is not finite, naming the node of the first non-finite value. */
@@ -380,12 +401,13 @@ export class Session {
     return (this.depthOf ??= this.trainExecutable(this.batchSize).runAndCollect ? PIPELINE_DEPTH : 0);
   }
 
-  /** The outputs that a pipelined step collects: the objective, each trainable tensor's gradsq in layer order, correct. */
+  /** The outputs that a pipelined step collects: the objective, each trainable tensor's gradsq in layer order, correct, sqerr. */
   private collected(exe: Executable): string[] {
     let names = this.collects.get(exe);
     if (!names) {
       names = ['objective', ...[...this.layers.values()].flat().map((t) => `gradsq:${t}`)];
       if (exe.plan.outputs.has('correct')) names.push('correct');
+      if (exe.plan.outputs.has('sqerr')) names.push('sqerr');
       this.collects.set(exe, names);
     }
     return names;
@@ -465,8 +487,9 @@ export class Session {
       }
       layerNorms[layer] = Math.sqrt(sq);
     }
-    const correct = p.exe.plan.outputs.has('correct') ? values[k][0] : undefined;
-    p.result = { step: p.step, epoch: p.epoch, loss, correct, count: p.rows.length, rows: p.rows, layerNorms, tensorNorms };
+    const correct = p.exe.plan.outputs.has('correct') ? values[k++][0] : undefined;
+    const sqerr = p.exe.plan.outputs.has('sqerr') ? this.inLabelUnits2(values[k][0]) : undefined;
+    p.result = { step: p.step, epoch: p.epoch, loss, correct, sqerr, count: p.rows.length, rows: p.rows, layerNorms, tensorNorms };
   }
 
   /** Drops the steps submitted after a failed one (waiting for them, so that their staging comes back). */
@@ -586,10 +609,12 @@ export class Session {
       gradNorms: Object.fromEntries(Object.entries(t.normSums).map(([k, v]) => [k, v / t.steps])),
     };
     if (t.scored) result.accuracy = t.correct / t.count;
+    if (t.squared) result.rmse = Math.sqrt(t.sqerr / t.count);
     if (this.split.validation.length && this.feeder.labelled) {
       const v = await this.evaluate(this.split.validation, { confusion });
       result.valLoss = v.objective;
       if (v.accuracy !== undefined) result.valAccuracy = v.accuracy;
+      if (v.rmse !== undefined) result.valRmse = v.rmse;
       if (v.confusion) result.confusion = v.confusion;
     }
     return result;
@@ -659,6 +684,7 @@ export class Session {
     let objective = 0;
     let correct = 0;
     let hasAccuracy = false;
+    let sqerr: number | undefined;
     const classes = opts.confusion ? this.classNames : undefined;
     let confusion: number[][] | undefined;
     for (let i = 0; i < rows.length; i += EVAL_BATCH) {
@@ -668,6 +694,7 @@ export class Session {
       for (const [id, t] of batch) exe.setInput(id, t);
       exe.run({ seed: this.training.seed, step: this.stepCount });
       objective += (await exe.read('objective'))[0] * chunk.length;
+      if (exe.plan.outputs.has('sqerr')) sqerr = (sqerr ?? 0) + this.inLabelUnits2((await exe.read('sqerr'))[0]);
       if (exe.plan.outputs.has('correct')) {
         hasAccuracy = true;
         correct += (await exe.read('correct'))[0];
@@ -678,7 +705,13 @@ export class Session {
       }
     }
     const n = rows.length;
-    return { objective: objective / n, accuracy: hasAccuracy ? correct / n : undefined, rows: n, ...(confusion ? { confusion } : {}) };
+    return {
+      objective: objective / n,
+      accuracy: hasAccuracy ? correct / n : undefined,
+      ...(sqerr !== undefined ? { rmse: Math.sqrt(sqerr / n) } : {}),
+      rows: n,
+      ...(confusion ? { confusion } : {}),
+    };
   }
 
   /** Where a single score turns positive, as the accuracy reads it: 0.5 after a sigmoid, else 0. */
@@ -831,9 +864,11 @@ function savedStandardize(weights: Record<string, Tensor> | undefined, ds: Datas
 class EpochTally {
   lossSum = 0;
   correct = 0;
+  sqerr = 0;
   count = 0;
   steps = 0;
   scored = false;
+  squared = false;
   readonly normSums: Record<string, number> = {};
 
   add(r: StepResult): void {
@@ -843,6 +878,10 @@ class EpochTally {
     if (r.correct !== undefined) {
       this.correct += r.correct;
       this.scored = true;
+    }
+    if (r.sqerr !== undefined) {
+      this.sqerr += r.sqerr;
+      this.squared = true;
     }
     for (const [k, v] of Object.entries(r.layerNorms)) this.normSums[k] = (this.normSums[k] ?? 0) + v;
   }

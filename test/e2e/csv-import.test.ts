@@ -141,8 +141,12 @@ describe('the CSV import wizard in Chromium against web mode', () => {
 
     await app.button('Train').click();
     await until(() => app.runState(), 120_000).toBe('done');
-    // the loss is on the standardised label (a constant scores 1; the noise is about 7 of a spread of about 63)
+    // the loss is on the standardised label (a constant scores 1; the noise is about 7 of a spread of about 63), the
+    // RMSE in the label's units, on its own tab too
     expect(Number(await app.text('val-loss'))).toBeLessThan(0.1);
+    expect(Number(await app.text('val-rmse'))).toBeLessThan(20);
+    await app.page.getByRole('tab', { name: 'RMSE', exact: true }).click();
+    expect(await app.page.getByTestId('chart-accuracy').getByRole('img', { name: 'RMSE at each epoch' }).count()).toBe(1);
     await app.page.getByRole('tab', { name: 'Fit', exact: true }).click();
     const view = app.page.getByTestId('fit-view');
     await until(() => view.getAttribute('data-step')).toBe(await app.text('progress-step'));

@@ -253,7 +253,8 @@ describe('training in Chromium against web mode', () => {
     // The same in numbers: the inspector of a layer, and a wire's hover label.
     await app.select('h2');
     const gradient = app.inspector.getByRole('region', { name: 'Gradient' });
-    expect((await gradient.getByRole('heading').textContent())?.trim()).toBe('Gradient · step 300');
+    // (the overlay is rebuilt at most twice a second: the last step's measurement comes within half a second)
+    await until(async () => (await gradient.getByRole('heading').textContent())?.trim()).toBe('Gradient · step 300');
     expect((await gradient.getByTestId('inspector-grad').textContent())?.trim()).toBe((await app.text('grad-h2')).replace(/\s+/g, ' '));
     expect(Number(await app.text('inspector-update-ratio'))).toBeGreaterThan(0);
     const wires = gradient.getByRole('table', { name: 'Gradient along the wires' });
@@ -298,6 +299,8 @@ describe('training in Chromium against web mode', () => {
     await evaluation.waitFor();
     expect(Number(await app.text('eval-all-objective'))).toBeLessThan(0.02);
     expect(await app.page.getByTestId('eval-all-accuracy').count()).toBe(0);
+    // a regression's RMSE: the root of its mean squared error (the label is not standardised)
+    expect(Number(await app.text('eval-all-rmse'))).toBeCloseTo(Math.sqrt(Number(await app.text('eval-all-objective'))), 3);
     // Training > Check gradients: reverse mode against forward mode and central differences, tensor by tensor.
     await app.page.getByRole('menubar').getByRole('menuitem', { name: 'Training', exact: true }).click();
     await app.page.getByRole('menu', { name: 'Training' }).getByRole('menuitem', { name: 'Check gradients', exact: true }).click();

@@ -4,7 +4,8 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
 import { cli, jsonLines, jsonOut, readProject, readWeights, REPO, tempExamples } from './helpers';
 
-const EPOCH_KEYS = ['epoch', 'step', 'loss', 'valLoss', 'accuracy', 'valAccuracy', 'gradNorms'];
+// rmse and valRmse: a regression's, an extension (docs/format-extensions.md)
+const EPOCH_KEYS = ['epoch', 'step', 'loss', 'valLoss', 'accuracy', 'valAccuracy', 'rmse', 'valRmse', 'gradNorms'];
 
 interface EpochLine {
   epoch: number;
@@ -13,6 +14,8 @@ interface EpochLine {
   valLoss?: number;
   accuracy?: number;
   valAccuracy?: number;
+  rmse?: number;
+  valRmse?: number;
   gradNorms: Record<string, number>;
 }
 
@@ -35,6 +38,8 @@ interface Case {
   /** Input (and label) node ids whose standardisation statistics the weights file must hold. */
   standardized: string[];
   accuracy: boolean;
+  /** A regression: epochs report the RMSE in the label's units. */
+  rmse?: boolean;
   validation: boolean;
   expect: (t: Trained) => void;
 }
@@ -83,8 +88,13 @@ const CASES: Case[] = [
     name: 'sine',
     standardized: [],
     accuracy: false,
+    rmse: true,
     validation: true,
-    expect: (t) => expect(last(t).valLoss).toBeLessThan(0.02),
+    // (the label is not standardised: the RMSE is the square root of the mean squared error)
+    expect: (t) => {
+      expect(last(t).valLoss).toBeLessThan(0.02);
+      expect(last(t).valRmse).toBeCloseTo(Math.sqrt(last(t).valLoss!), 6);
+    },
   },
   {
     // a label in the hundreds to thousands, standardised: its loss is in units of the label's variance (a constant
@@ -92,8 +102,13 @@ const CASES: Case[] = [
     name: 'nucleus-area',
     standardized: ['radius', 'area'],
     accuracy: false,
+    rmse: true,
     validation: true,
-    expect: (t) => expect(last(t).valLoss).toBeLessThan(0.01),
+    // the RMSE in square units of the label, whose spread is about 352
+    expect: (t) => {
+      expect(last(t).valLoss).toBeLessThan(0.01);
+      expect(last(t).valRmse).toBeLessThan(35);
+    },
   },
   {
     name: 'seed-function',
@@ -147,8 +162,10 @@ describe.each(CASES)('train $name --json (saved settings)', (c) => {
       step = e.step;
       expect(Number.isFinite(e.loss)).toBe(true);
       expect('accuracy' in e).toBe(c.accuracy);
+      expect('rmse' in e).toBe(c.rmse ?? false);
       expect('valLoss' in e).toBe(c.validation);
       expect('valAccuracy' in e).toBe(c.validation && c.accuracy);
+      expect('valRmse' in e).toBe(c.validation && (c.rmse ?? false));
       for (const a of [e.accuracy, e.valAccuracy]) if (a !== undefined) expect(a >= 0 && a <= 1, String(a)).toBe(true);
       if (e.valLoss !== undefined) expect(Number.isFinite(e.valLoss)).toBe(true);
       expect(Object.keys(e.gradNorms).sort()).toEqual(layers);

@@ -4,10 +4,17 @@
  * sine's, a regression, and digit-images' with 64 filters in its first convolution, whose second's input gradient is
  * one implicit GEMM then), and `bpstudio train --backend webgpu` reaches the same accuracy bars as the CPU (spiral:
  * training accuracy >= 0.95; the others: validation accuracy). The checks themselves are in
- * ../conformance/webgpu-training-checks.ts, which the GPU machine runs too.
+ * ../conformance/webgpu-training-checks.ts, which the GPU machine runs too. And a regression's step metrics (loss,
+ * squared error) come back through the pipeline as the CPU reports them.
  */
+import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
+import type { Backend } from '../../engine/backends/backend';
+import { CpuBackend } from '../../engine/backends/cpu/cpu-backend';
+import { WebGpuBackend } from '../../engine/backends/webgpu/webgpu-backend';
+import { parseProject } from '../../engine/io/project';
+import { Session, type StepResult } from '../../engine/train/session';
 import { BAR, TEN_STEP_TOLERANCE, TEN_STEP_VARIANTS, TRAINING_BARS, tenStepAgreement, trainOnWebGpu } from '../conformance/webgpu-training-checks';
 
 const EXAMPLES = join(__dirname, '..', '..', 'examples');
@@ -23,6 +30,22 @@ describe('WebGPU training matches the CPU', () => {
     const agreement = await tenStepAgreement(EXAMPLES, example, change);
     expect(agreement.length).toBeGreaterThan(0);
     for (const { tensor, worst } of agreement) expect(worst, tensor).toBeLessThan(TEN_STEP_TOLERANCE);
+  });
+
+  it("reports a regression's step metrics as the CPU does, through its pipeline: nucleus-area's loss and squared error", async () => {
+    const steps = async (backend: Backend) => {
+      const project = parseProject(readFileSync(join(EXAMPLES, 'nucleus-area.bpstudio'), 'utf8'));
+      const s = new Session(project, { baseDir: EXAMPLES, backend });
+      const out: StepResult[] = [];
+      await s.train({ steps: 20, onStep: (r) => out.push(r) });
+      return out;
+    };
+    const [cpu, gpu] = [await steps(new CpuBackend()), await steps(await WebGpuBackend.create())];
+    expect(gpu.map((r) => r.step)).toEqual(cpu.map((r) => r.step));
+    gpu.forEach((r, i) => {
+      expect(Math.abs(r.loss - cpu[i].loss) / cpu[i].loss, `step ${r.step} loss`).toBeLessThan(1e-4);
+      expect(Math.abs(r.sqerr! - cpu[i].sqerr!) / cpu[i].sqerr!, `step ${r.step} squared error`).toBeLessThan(1e-4);
+    });
   });
 
   it.each(TRAINING_BARS)('bpstudio train %s --backend webgpu reaches the CPU bar (%s >= 0.95)', { timeout: 60_000 }, async (name, key) => {

@@ -5,7 +5,7 @@
 import { afterEach, describe, expect, it, vi } from 'vitest';
 import { CpuBackend } from '../../engine/backends/cpu/cpu-backend';
 import { decodeWeights, encodeWeights } from '../../engine/host/weights';
-import { socketUp, type GradcheckResult, type TrainJobInfo, type TrainStatus, type TrainStepResult, type WeightsExport } from '../../engine/protocol/messages';
+import { socketUp, type EvaluateResult, type GradcheckResult, type TrainJobInfo, type TrainStatus, type TrainStepResult, type WeightsExport } from '../../engine/protocol/messages';
 import { checkGradients } from '../../engine/train/gradient-check';
 import { connect, example, EXAMPLES, lnProject, sleep, type Connection } from './host-harness';
 
@@ -234,8 +234,17 @@ describe('training job: the prediction drawn over the inputs', () => {
     fit.value!.forEach((v, i) => expect(Math.abs(v! - want[i])).toBeLessThanOrEqual(1e-4 * Math.abs(want[i])));
     // areas, rising with the radius
     expect(fit.value![255]! - fit.value![0]!).toBeGreaterThan(1000);
+    // and its error in the label's units: RMSE per epoch, and on evaluation
+    expect(info.hasRmse).toBe(true);
+    const epochs = c.of('train.epoch').flatMap((e) => e.epochs);
+    expect(epochs.map((e) => e.epoch)).toEqual([1, 2]);
+    for (const e of epochs) expect([e.rmse, e.valRmse].every((v) => typeof v === 'number' && v > 0)).toBe(true);
+    const evaluation = await c.ok<EvaluateResult>({ type: 'evaluate' });
+    expect(evaluation.rmse).toBeCloseTo(epochs[1].valRmse!, 3);
     const plain = await c.ok<TrainJobInfo>({ type: 'train.start', project: example('sine'), baseDir: EXAMPLES });
-    expect(plain.labelScale).toBeUndefined();
+    expect([plain.labelScale, plain.hasRmse]).toEqual([undefined, true]);
+    const classifier = await c.ok<TrainJobInfo>({ type: 'train.start', project: example('spiral'), baseDir: EXAMPLES });
+    expect(classifier.hasRmse).toBeUndefined();
   });
 
   it("draws each class's probability for a classifier that reads one feature, as the softmax of its logits", async () => {

@@ -69,6 +69,26 @@ describe('a standardised real label', () => {
     expect((await on.evaluate(rows)).objective).toBeCloseTo(mse(Y.slice(0, 6).map((y) => (y - MEAN) / STD)), 4);
   });
 
+  it("reports a regression's RMSE in the label's units, the same with and without the standardisation", async () => {
+    const on = new Session(project(regression()), { baseDir: '.' });
+    const off = new Session(project(regression(), { standardizeLabel: false }), { baseDir: '.', weights: await on.weights() });
+    expect([on.hasRmse, off.hasRmse]).toEqual([true, true]);
+    const rows = [0, 1, 2, 3, 4, 5, 6, 7];
+    const p = (await on.predict(rows)).map((r) => r[0]);
+    const rmse = Math.sqrt(Y.reduce((a, y, i) => a + (p[i] - y) ** 2, 0) / Y.length);
+    expect((await on.evaluate(rows)).rmse).toBeCloseTo(rmse, 2);
+    // the same weights without the standardisation predict in other units: their error is their own
+    const q = (await off.predict(rows)).map((r) => r[0]);
+    expect((await off.evaluate(rows)).rmse).toBeCloseTo(Math.sqrt(Y.reduce((a, y, i) => a + (q[i] - y) ** 2, 0) / Y.length), 2);
+    // a step's squared error, and an epoch's RMSE over its examples
+    const step = await on.trainStep([0, 1, 2]);
+    const want = [0, 1, 2].reduce((a, i) => a + (p[i] - Y[i]) ** 2, 0);
+    expect(Math.abs(step.sqerr! - want) / want).toBeLessThan(1e-5);
+    const epochs: number[] = [];
+    await new Session(project(regression()), { baseDir: '.' }).train({ epochs: 1, onEpoch: (e) => epochs.push(e.rmse!, e.valRmse!) });
+    expect(epochs.every((v) => Number.isFinite(v) && v > 0)).toBe(true);
+  });
+
   it('saves its statistics with the weights, in the label shape, and a run from them uses them', async () => {
     const nodes = regression({ kind: 'real', shape: [1] });
     const trained = new Session(project(nodes), { baseDir: '.' });
@@ -98,6 +118,7 @@ describe('a standardised real label', () => {
     ];
     const s = new Session(project(nodes, { columns: { x: X, ...columns } }), { baseDir: '.' });
     expect(s.labelScale).toBeUndefined();
+    expect(s.hasRmse).toBe(false);
     expect([...s.batch([0, 1]).get('y')!]).toEqual(columns.y.slice(0, 2));
     expect(Object.keys(await s.weights())).toEqual(['out.weight', 'out.bias']);
   });
