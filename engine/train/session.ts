@@ -267,7 +267,7 @@ export class Session {
   }
 
   /** A squared error read from a plan (in the units the label is fed), in the label's units squared. */
-  private inLabelUnits2(sq: number): number {
+  private squaredInLabelUnits(sq: number): number {
     return this.labelScale ? sq * this.labelScale.std ** 2 : sq;
   }
 
@@ -370,7 +370,7 @@ export class Session {
       layerNorms[layer] = Math.sqrt(sq);
     }
     const correct = exe.plan.outputs.has('correct') ? (await exe.read('correct'))[0] : undefined;
-    const sqerr = exe.plan.outputs.has('sqerr') ? this.inLabelUnits2((await exe.read('sqerr'))[0]) : undefined;
+    const sqerr = exe.plan.outputs.has('sqerr') ? this.squaredInLabelUnits((await exe.read('sqerr'))[0]) : undefined;
     return { step: this.stepCount, epoch: this.epochCount + 1, loss, correct, sqerr, count: rows.length, rows, layerNorms, tensorNorms };
   }
 
@@ -488,7 +488,7 @@ export class Session {
       layerNorms[layer] = Math.sqrt(sq);
     }
     const correct = p.exe.plan.outputs.has('correct') ? values[k++][0] : undefined;
-    const sqerr = p.exe.plan.outputs.has('sqerr') ? this.inLabelUnits2(values[k][0]) : undefined;
+    const sqerr = p.exe.plan.outputs.has('sqerr') ? this.squaredInLabelUnits(values[k][0]) : undefined;
     p.result = { step: p.step, epoch: p.epoch, loss, correct, sqerr, count: p.rows.length, rows: p.rows, layerNorms, tensorNorms };
   }
 
@@ -694,7 +694,7 @@ export class Session {
       for (const [id, t] of batch) exe.setInput(id, t);
       exe.run({ seed: this.training.seed, step: this.stepCount });
       objective += (await exe.read('objective'))[0] * chunk.length;
-      if (exe.plan.outputs.has('sqerr')) sqerr = (sqerr ?? 0) + this.inLabelUnits2((await exe.read('sqerr'))[0]);
+      if (exe.plan.outputs.has('sqerr')) sqerr = (sqerr ?? 0) + this.squaredInLabelUnits((await exe.read('sqerr'))[0]);
       if (exe.plan.outputs.has('correct')) {
         hasAccuracy = true;
         correct += (await exe.read('correct'))[0];
