@@ -212,6 +212,7 @@ async function openSession(file: string, o: Options, withWeights: boolean, io?: 
     for (const line of reportLines(partial.report)) report?.stderr(line + '\n');
   }
   const session = new Session(project, { baseDir: dirname(file), backend: choice.backend, seed, weights });
+  for (const note of session.notes) report?.stderr(`note: ${note}\n`);
   // Rows that data.missing `drop` or data.malformed `skip` left out are said, never dropped silently.
   const dropped = session.dataset.dropped;
   if (dropped && dropped.missing + dropped.malformed > 0) {

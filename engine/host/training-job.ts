@@ -241,6 +241,7 @@ export class TrainingJob {
       layers: this.layerIds.map((id) => ({ id, tensors: [...s.layers.get(id)!] })),
       hasAccuracy: this.accuracy,
       ...(this.rmse ? { hasRmse: true } : {}),
+      ...(s.notes.length ? { notes: s.notes.slice() } : {}),
       ...(label ? { labelKind: label.kind } : {}),
       ...(s.labelScale ? { labelScale: { mean: s.labelScale.mean, std: s.labelScale.std } } : {}),
       ...(this.classes ? { classes: this.classes.slice() } : {}),

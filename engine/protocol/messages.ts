@@ -215,6 +215,8 @@ export const trainJobInfo = obj({
   backend: optional(jobBackend),
   /** weights.load with `partial`: how the file's tensors fitted. */
   weightsReport: optional(weightsReport),
+  /** What a job from loaded weights should know: statistics they carry that the project leaves unused (Session.notes). */
+  notes: optional(arr(str)),
 });
 export type TrainJobInfo = Infer<typeof trainJobInfo>;
 

@@ -4,7 +4,7 @@ import type { RunContext } from '../backends/kernel';
 import { expandFeatureNames } from '../data/csv-encode';
 import { loadDataset } from '../data/load';
 import { applyStandardize, epochOrder, splitRows, standardizeStats, type Split, type Standardize } from '../data/split';
-import type { Dataset } from '../data/types';
+import type { Dataset, SplitSpec } from '../data/types';
 import { expandGraph, type GraphNode, type ParamInfo } from '../graph/expand';
 import { initTensor } from '../graph/init';
 import type { Project, ResolvedTraining } from '../io/project';
@@ -144,6 +144,11 @@ export class Session {
    * prediction back in the label's own (prediction * std + mean).
    */
   readonly labelScale: LabelScale | undefined;
+  /**
+   * What a run from the weights it was given should know: statistics they carry (the data was standardised when they
+   * were trained) that the project's data settings leave unused, so that their predictions will be off.
+   */
+  readonly notes: readonly string[];
   readonly backend: Backend;
   private readonly feeder: Feeder;
   private readonly trainPlans = new Map<number, Executable>();
@@ -203,6 +208,7 @@ export class Session {
     this.columnStats = perColumn;
     this.labelScale = data.standardizeLabel ? labelScaleOf(this.targets, this.dataset, this.split, opts.weights) : undefined;
     this.feeder = new Feeder(this.nodes, this.dataset, features, this.labelScale);
+    this.notes = opts.weights ? unusedStatistics(opts.weights, this.nodes, data, this.targets) : [];
     this.standardize = perColumn && new Map(this.feeder.inputIds().map((id) => [id, pick(perColumn!, this.feeder.columnsOf(id)!)]));
     this.backend = opts.backend ?? new CpuBackend();
     this.initTensors(opts.weights);
@@ -833,6 +839,26 @@ function labelScaleOf(targets: Targets, ds: Dataset, split: Split, weights: Reco
   if (mean && std) return { id: label.id, mean: mean.data[0], std: std.data[0] };
   const stats = standardizeStats(ds.label.values, 1, split.train);
   return { id: label.id, mean: stats.mean[0], std: stats.std[0] };
+}
+
+/** Notes on the weights' standardisation statistics that the project's settings do not apply (Session.notes). */
+function unusedStatistics(weights: Record<string, Tensor>, nodes: readonly GraphNode[], data: SplitSpec, targets: Targets): string[] {
+  const notes: string[] = [];
+  const inputs = nodes.filter((n) => n.op === 'input' && weights[`data.${n.id}.mean`]).map((n) => n.id);
+  if (!data.standardize && inputs.length) {
+    notes.push(
+      `the weights carry standardisation statistics for ${inputs.join(', ')} (the features were standardised when they were trained), ` +
+        'but the project does not standardise its features: the predictions will be off (set data.standardize: Standardise features)',
+    );
+  }
+  const label = targets.label;
+  if (!data.standardizeLabel && label?.kind === 'real' && weights[`data.${label.id}.mean`]) {
+    notes.push(
+      `the weights carry statistics for the label ${label.id} (it was standardised when they were trained), ` +
+        'but the project does not standardise it: the predictions will be off (set data.standardizeLabel: Standardise label)',
+    );
+  }
+  return notes;
 }
 
 /** Per-column statistics from a weights file's `data.ID.mean/std` tensors, when it has them for every input. */

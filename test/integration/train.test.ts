@@ -1,5 +1,5 @@
 /** `train --json` on every example with its saved settings: the JSON lines of cli.md and the weights file of project-format.md. */
-import { existsSync, readFileSync } from 'node:fs';
+import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
 import { cli, jsonLines, jsonOut, readProject, readWeights, REPO, tempExamples } from './helpers';
@@ -256,4 +256,14 @@ test("nucleus-area's predictions are areas: predict gives the label's units, off
   const rmse = Math.sqrt(areas.reduce((a, v, i) => a + (predicted[i] - v) ** 2, 0) / areas.length);
   console.log(`nucleus-area: RMSE ${rmse.toFixed(2)} on all ${areas.length} rows; the label's mean ${mean.toFixed(1)}, spread ${spread.toFixed(1)}`);
   expect(rmse).toBeLessThan(0.1 * spread);
+  expect(r.stderr).toBe('');
+
+  // The same weights for the project with its label no longer standardised: said on stderr, not silently off.
+  const p = readProject(ex.project('nucleus-area')) as { data: Record<string, unknown> };
+  p.data.standardizeLabel = false;
+  const unstandardised = join(ex.dir, 'nucleus-area-raw.bpstudio');
+  writeFileSync(unstandardised, JSON.stringify(p));
+  const raw = await cli('predict', unstandardised, '--weights', t.out, '--rows', '2', '--json');
+  expect(raw.code, raw.stderr).toBe(0);
+  expect(raw.stderr).toMatch(/^note: the weights carry statistics for the label area \(it was standardised when they were trained\), but the project does not standardise it/);
 });

@@ -241,10 +241,16 @@ describe('training job: the prediction drawn over the inputs', () => {
     for (const e of epochs) expect([e.rmse, e.valRmse].every((v) => typeof v === 'number' && v > 0)).toBe(true);
     const evaluation = await c.ok<EvaluateResult>({ type: 'evaluate' });
     expect(evaluation.rmse).toBeCloseTo(epochs[1].valRmse!, 3);
+    const { base64 } = await c.ok<WeightsExport>({ type: 'weights.export' });
     const plain = await c.ok<TrainJobInfo>({ type: 'train.start', project: example('sine'), baseDir: EXAMPLES });
     expect([plain.labelScale, plain.hasRmse]).toEqual([undefined, true]);
     const classifier = await c.ok<TrainJobInfo>({ type: 'train.start', project: example('spiral'), baseDir: EXAMPLES });
-    expect(classifier.hasRmse).toBeUndefined();
+    expect([classifier.hasRmse, classifier.notes]).toEqual([undefined, undefined]);
+    // the trained weights loaded into the project without the label's standardisation: the job says what is off
+    const raw = example('nucleus-area');
+    (raw.data as { standardizeLabel?: boolean }).standardizeLabel = false;
+    const loaded = await c.ok<TrainJobInfo>({ type: 'weights.load', project: raw, baseDir: EXAMPLES, base64 });
+    expect(loaded.notes).toEqual([expect.stringMatching(/statistics for the label area .* does not standardise it/)]);
   });
 
   it("draws each class's probability for a classifier that reads one feature, as the softmax of its logits", async () => {

@@ -106,6 +106,19 @@ describe('a standardised real label', () => {
     expect(fresh.labelScale!.mean).toBeCloseTo(Y.reduce((a, y) => a + y) / 8, 3);
   });
 
+  it("notes weights whose statistics the project leaves unused (their predictions will be off), and only those", async () => {
+    const nodes = regression();
+    const w = await new Session(project(nodes, { standardize: true }), { baseDir: '.' }).weights();
+    expect(Object.keys(w).filter((k) => k.startsWith('data.')).sort()).toEqual(['data.x.mean', 'data.x.std', 'data.y.mean', 'data.y.std']);
+    const notes = (data: Record<string, unknown>) => new Session(project(nodes, data), { baseDir: '.', weights: w }).notes;
+    expect(notes({ standardize: true })).toEqual([]);
+    expect(notes({ standardize: false })).toEqual([expect.stringMatching(/statistics for x \(the features were standardised.*Standardise features/)]);
+    expect(notes({ standardize: true, standardizeLabel: false })).toEqual([expect.stringMatching(/statistics for the label y .*Standardise label/)]);
+    expect(notes({ standardize: false, standardizeLabel: false })).toHaveLength(2);
+    // no weights, nothing to note
+    expect(new Session(project(nodes, { standardize: false, standardizeLabel: false }), { baseDir: '.' }).notes).toEqual([]);
+  });
+
   it.each([
     ['a class label', { kind: 'class' }, { y: [0, 1, 0, 1, 0, 1, 0, 1] }],
     ['a sign label', { kind: 'sign' }, { y: [-1, 1, -1, 1, -1, 1, -1, 1] }],

@@ -216,7 +216,11 @@ export class TrainingState {
 
   private adopt(info: TrainJobInfo): void {
     if (info.job < this.jobId) return;
-    if (info.job > this.jobId) this.resetMetrics(info.job);
+    if (info.job > this.jobId) {
+      this.resetMetrics(info.job);
+      // said once per job: weights whose standardisation the project does not apply
+      for (const note of info.notes ?? []) toast(`Note: ${note}.`, 'error', 12000);
+    }
     this.info = info;
     this.totalSteps = info.totalSteps;
     // Events may have come before the reply: keep what they said.
