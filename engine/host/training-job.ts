@@ -383,12 +383,13 @@ export class TrainingJob {
     return this.exclusive(async () => {
       const s = this.session;
       const rows = Int32Array.from({ length: Math.min(GRADCHECK_ROWS, s.dataset.rows) }, (_, i) => i);
-      const r = await checkGradients(s, rows);
+      const r = await checkGradients(s, rows, { inputs: true });
       return {
         job: this.id,
         step: this.lastStep,
         rows: rows.length,
         ok: r.ok,
+        of: r.of,
         maxRelError: r.maxRelError,
         tolerance: GRADCHECK_TOLERANCE,
         tensors: [...r.tensors].map(([name, c]) => ({ name, reverseVsNumeric: c.reverseVsNumeric, forwardVsReverse: c.forwardVsReverse })),

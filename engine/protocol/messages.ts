@@ -262,12 +262,16 @@ export const evaluateResult = obj({
 });
 export type EvaluateResult = Infer<typeof evaluateResult>;
 
-/** The reply to gradcheck: each trainable tensor's largest relative errors, in the model's order. */
+/**
+ * The reply to gradcheck: each trainable tensor's largest relative errors, in the model's order; for a model without
+ * any (a function of its inputs), each input node's (`of`: `inputs`).
+ */
 export const gradcheckResult = obj({
   job: int,
   step: int,
   rows: int,
   ok: bool,
+  of: literal('parameters', 'inputs'),
   maxRelError: num,
   /** What `ok` is measured against: every error below it. */
   tolerance: num,

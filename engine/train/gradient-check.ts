@@ -11,6 +11,8 @@ export const GRADCHECK_TOLERANCE = 1e-5;
 
 export interface GradientCheck {
   ok: boolean;
+  /** What was checked: the trainable tensors, or (`inputs` asked for, and the model has none) the input nodes. */
+  of: 'parameters' | 'inputs';
   /** The largest of every tensor's two errors. */
   maxRelError: number;
   /** By tensor name, in the model's order. */
@@ -20,12 +22,18 @@ export interface GradientCheck {
 /**
  * Reverse mode, forward mode and central differences compared on every trainable tensor of the session's model, with
  * its weights as they are, for the objective's batch mean over `rows` in evaluation mode: what `bpstudio gradcheck`
- * prints and the app's Check gradients shows.
+ * prints and the app's Check gradients shows. With `inputs`, a model without trainable tensors (a function of its
+ * inputs, as seed-function) has the gradient with respect to each input node checked instead.
  */
-export async function checkGradients(s: Session, rows: ArrayLike<number>): Promise<GradientCheck> {
+export async function checkGradients(s: Session, rows: ArrayLike<number>, opts: { inputs?: boolean } = {}): Promise<GradientCheck> {
   const e = gradProgram(s.nodes, s.targets, rows.length).expansion;
   const trainable = new Set(s.params.filter((p) => p.trainable).map((p) => p.name));
-  const wrt = e.builder.nodes.filter((n) => n.op === 'param' && trainable.has(n.attrs.name as string));
+  let wrt = e.builder.nodes.filter((n) => n.op === 'param' && trainable.has(n.attrs.name as string));
+  const of = opts.inputs && wrt.length === 0 ? 'inputs' : 'parameters';
+  if (of === 'inputs') {
+    const inputs = new Set(s.nodes.filter((n) => n.op === 'input').map((n) => n.id));
+    wrt = e.builder.nodes.filter((n) => n.op === 'input' && inputs.has(n.attrs.name as string));
+  }
   // (weights(), not the backend's tensors: it waits for any step in flight)
   const weights = await s.weights();
   const values = new Map<string, Float64Array>();
@@ -33,5 +41,5 @@ export async function checkGradients(s: Session, rows: ArrayLike<number>): Promi
   for (const [id, t] of s.batch(rows)) values.set(id, Float64Array.from(t));
   const tensors = gradcheck(e.builder, objectiveNode(e, s.targets), wrt, values, { seed: s.training.seed });
   const maxRelError = Math.max(0, ...[...tensors.values()].flatMap((c) => [c.reverseVsNumeric, c.forwardVsReverse]));
-  return { ok: maxRelError < GRADCHECK_TOLERANCE, maxRelError, tensors };
+  return { ok: maxRelError < GRADCHECK_TOLERANCE, of, maxRelError, tensors };
 }

@@ -461,6 +461,15 @@ describe('weights, evaluation and data through the host', () => {
     const session = c.host.current!.session;
     const cli = await checkGradients(session, Int32Array.from({ length: 8 }, (_, i) => i));
     expect(r.tensors).toEqual([...cli.tensors].map(([name, t]) => ({ name, reverseVsNumeric: t.reverseVsNumeric, forwardVsReverse: t.forwardVsReverse })));
+    expect([r.of, cli.of]).toEqual(['parameters', 'parameters']);
+
+    // a function of its inputs alone (no trainable tensor): the gradient with respect to each input node
+    await c.ok({ type: 'train.start', project: example('seed-function'), baseDir: EXAMPLES });
+    await c.waitFor('train.state', (e) => e.job === 2 && e.state === 'done');
+    const inputs = await c.ok<GradcheckResult>({ type: 'gradcheck' });
+    expect({ ...inputs, tensors: inputs.tensors.map((t) => t.name) }).toMatchObject({ of: 'inputs', ok: true, rows: 1, tensors: ['x1', 'x2'] });
+    // (the CLI's gradcheck keeps to the parameters: none)
+    expect((await checkGradients(c.host.current!.session, [0])).tensors.size).toBe(0);
   });
 
   it('lists every missing, unexpected and mis-shaped tensor of weights that do not fit', async () => {
