@@ -290,6 +290,16 @@ describe('the import edit', () => {
     ]);
   });
 
+  it('is no edit when the wizard is opened again on the same file and applied as it proposes (nucleus-area: a single `feature`)', async () => {
+    const examples = join(__dirname, '..', '..', 'examples');
+    const p = frozen(parseProject(readFileSync(join(examples, 'nucleus-area.bpstudio'), 'utf8'), 'nucleus-area.bpstudio'));
+    const inspection = await inspectCsv(csvFile('data/breast_cancer.csv', examples));
+    expect(importCsv(p, 'data/breast_cancer.csv', inspection, proposeChoices(inspection, 'data/breast_cancer.csv', p.data))).toBe(p);
+    // a feature no longer fed is still replaced
+    const other = importCsv(p, 'data/breast_cancer.csv', inspection, chooseFeature(inspection, proposeChoices(inspection, 'data/breast_cancer.csv', p.data), 'mean_radius', false));
+    expect(nodeOf(other, 'radius')?.attrs?.feature).toBeUndefined();
+  });
+
   it('imports breast_cancer.csv as the example project does', () => {
     const example = parseProject(readFileSync(join(__dirname, '..', '..', 'examples', 'breast-cancer.bpstudio'), 'utf8'), 'breast-cancer.bpstudio');
     const header = readFileSync(join(__dirname, '..', '..', 'examples', 'data', 'breast_cancer.csv'), 'utf8').split(/\r?\n/)[0].split(',');

@@ -298,9 +298,13 @@ function fittedInput(node: ProjectNode, inspection: CsvInspection, ch: WizardCho
   const reads = named?.length ? named : undefined;
   const width = reads ? reads.reduce((n, f) => n + (ch.features.includes(f) ? featureWidth(inspection, ch, f) : 1), 0) : inputWidth(inspection, ch);
   const attrs: Record<string, unknown> = { ...(node.attrs ?? {}) };
-  delete attrs.feature;
-  delete attrs.features;
-  if (reads) attrs.features = reads;
+  // A single `feature` still fed stays as it is written (rewriting it as `features` would be an edit of nothing).
+  const kept = reads?.length === 1 && attrs.feature === reads[0];
+  if (!kept) {
+    delete attrs.feature;
+    delete attrs.features;
+    if (reads) attrs.features = reads;
+  }
   const shape = attrs.shape;
   if (width > 0 && (shape === undefined || (Array.isArray(shape) && shape.length <= 1))) {
     const scalar = shape === undefined || (Array.isArray(shape) && shape.length === 0);
