@@ -146,7 +146,16 @@ describe('the CSV import wizard in Chromium against web mode', () => {
     expect(Number(await app.text('val-loss'))).toBeLessThan(0.1);
     expect(Number(await app.text('val-rmse'))).toBeLessThan(20);
     await app.page.getByRole('tab', { name: 'RMSE', exact: true }).click();
-    expect(await app.page.getByTestId('chart-accuracy').getByRole('img', { name: 'RMSE at each epoch' }).count()).toBe(1);
+    const rmseChart = app.page.getByTestId('chart-accuracy');
+    expect(await rmseChart.getByRole('img', { name: 'RMSE at each epoch' }).count()).toBe(1);
+    // its own log scale (no smoothing: it is a chart of epochs)
+    expect(await rmseChart.getByRole('slider').count()).toBe(0);
+    expect(await rmseChart.getAttribute('data-y-scale')).toBe('linear');
+    await rmseChart.getByRole('checkbox', { name: 'Log scale', exact: true }).check();
+    await until(() => rmseChart.getAttribute('data-y-scale')).toBe('log');
+    // kept with the dock's other settings
+    const stored = await app.page.evaluate(() => (globalThis as unknown as { localStorage: { getItem(k: string): string | null } }).localStorage.getItem('bpstudio.charts'));
+    expect(JSON.parse(stored ?? '{}')).toMatchObject({ rmseLog: true, lossLog: false });
     await app.page.getByRole('tab', { name: 'Fit', exact: true }).click();
     const view = app.page.getByTestId('fit-view');
     await until(() => view.getAttribute('data-step')).toBe(await app.text('progress-step'));

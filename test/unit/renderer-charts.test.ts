@@ -512,8 +512,8 @@ describe('dock settings', () => {
   });
 
   it('checks each field', () => {
-    const p = parsePrefs(JSON.stringify({ height: 50, collapsed: true, tab: 'nonsense', smoothing: 2, lossLog: true, gradLog: 'yes', updateLog: false }));
-    expect(p).toEqual({ ...DEFAULT_PREFS, height: MIN_HEIGHT, collapsed: true, smoothing: 0.99, lossLog: true, updateLog: false });
+    const p = parsePrefs(JSON.stringify({ height: 50, collapsed: true, tab: 'nonsense', smoothing: 2, lossLog: true, gradLog: 'yes', updateLog: false, rmseLog: true }));
+    expect(p).toEqual({ ...DEFAULT_PREFS, height: MIN_HEIGHT, collapsed: true, smoothing: 0.99, lossLog: true, updateLog: false, rmseLog: true });
     expect(parsePrefs(JSON.stringify({ tab: 'boundary', height: 333.4, smoothing: -1 }))).toMatchObject({ tab: 'boundary', height: 333, smoothing: 0 });
   });
 

@@ -13,6 +13,8 @@ export interface DockPrefs {
   lossLog: boolean;
   gradLog: boolean;
   updateLog: boolean;
+  /** A regression's RMSE chart (the accuracy tab's). */
+  rmseLog: boolean;
 }
 
 export const PREFS_KEY = 'bpstudio.charts';
@@ -27,6 +29,7 @@ export const DEFAULT_PREFS: DockPrefs = {
   lossLog: false,
   gradLog: true,
   updateLog: true,
+  rmseLog: false,
 };
 
 /** The dock's height before the user sizes it: AUTO_HEIGHT, or a third of a shorter window (the canvas keeps the most). */
@@ -58,6 +61,7 @@ export function parsePrefs(text: string | null | undefined): DockPrefs {
     smoothing: Math.min(0.99, Math.max(0, n('smoothing'))),
     lossLog: bool('lossLog'),
     gradLog: bool('gradLog'),
+    rmseLog: bool('rmseLog'),
     updateLog: bool('updateLog'),
   };
 }
