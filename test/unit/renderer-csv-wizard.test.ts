@@ -329,6 +329,7 @@ describe('fitting the graph to the label', () => {
   const graph = (nodes: ProjectNode[], training?: Project['training']): Project => ({ ...PROJECT, graph: { nodes }, ...(training ? { training } : {}) });
   const [x, y, h, loss] = PROJECT.graph.nodes;
   const sigmoid: ProjectNode = { id: 'loss', op: 'sigmoid_cross_entropy', inputs: { logits: 'h', labels: 'y' } };
+  const mse: ProjectNode = { id: 'loss', op: 'mse', inputs: { pred: 'h', target: 'y' } };
   const two = graph([x, y, h, loss, { ...loss, id: 'loss2' }]);
 
   it.each<[string, Project]>([
@@ -362,8 +363,23 @@ describe('fitting the graph to the label', () => {
     ['two classes into a graph for two: nothing', PROJECT, INSPECTION, {}, { labels: [], classes: 2 }, []],
     ['three classes: the output layer follows', PROJECT, three, {}, { labels: [], classes: 3, units: { id: 'h', units: 3 } }, ['the output layer h gets 3 units']],
     ['whole numbers under a class label: indices 0..9', PROJECT, digits, {}, { labels: [], classes: 10, units: { id: 'h', units: 10 } }, ['the output layer h gets 10 units']],
-    ['whole numbers under a real label stay real', withLabel('real'), digits, {}, { labels: [] }, []],
-    ['numbers with fractions: real', PROJECT, prices, {}, { labels: [{ id: 'y', kind: 'real' }] }, ['the label y becomes real']],
+    [
+      'whole numbers under a real label stay real (the cross-entropy reading it becomes the mean squared error)',
+      withLabel('real'),
+      digits,
+      {},
+      { labels: [], loss: { id: 'loss', from: 'softmax_cross_entropy' }, units: { id: 'h', units: 1 } },
+      ['the loss loss becomes mse (softmax_cross_entropy needs a class or sign label)', 'the output layer h gets 1 unit'],
+    ],
+    [
+      'numbers with fractions: real, and a regression',
+      PROJECT,
+      prices,
+      {},
+      { labels: [{ id: 'y', kind: 'real' }], loss: { id: 'loss', from: 'softmax_cross_entropy' }, units: { id: 'h', units: 1 } },
+      ['the label y becomes real', 'the loss loss becomes mse (softmax_cross_entropy needs a class or sign label)', 'the output layer h gets 1 unit'],
+    ],
+    ['a real label already under the mean squared error: nothing', graph([x, { ...y, attrs: { kind: 'real' } }, { ...h, attrs: { units: 1 } }, mse]), prices, {}, { labels: [] }, []],
     ['a categorical column under a real label: classes', withLabel('real'), three, {}, { labels: [{ id: 'y', kind: 'class' }], classes: 3, units: { id: 'h', units: 3 } }, ['the label y becomes class (3 classes)', 'the output layer h gets 3 units']],
     ['numbers typed categorical: classes', withLabel('real'), prices, { types: { ...proposal().types, kind: 'categorical' } }, { labels: [{ id: 'y', kind: 'class' }], classes: 50, units: { id: 'h', units: 50 } }, ['the label y becomes class (50 classes)', 'the output layer h gets 50 units']],
     ['a sign label stays on two classes', withLabel('sign'), INSPECTION, {}, { labels: [] }, []],
@@ -396,6 +412,16 @@ describe('fitting the graph to the label', () => {
     const off = importCsv(p, 'pets.csv', inspection, { ...ch, standardizeLabel: false }).data;
     expect(off?.standardizeLabel).toBe(real ? false : undefined);
     expect(proposeChoices(inspection, 'pets.csv', off).standardizeLabel).toBe(!real);
+  });
+
+  it('makes a classifier a regression in the import edit: mse of the same score against the label, one output', () => {
+    const before = frozen(structuredClone({ ...PROJECT, graph: { nodes: [x, y, h, { ...loss, attrs: { weight: 2 } }] } }));
+    const after = importCsv(before, 'pets.csv', prices, { ...chooseLabel(prices, proposeChoices(prices, 'pets.csv'), 'kind'), missing: 'mean' });
+    expect(nodeOf(after, 'loss')).toEqual({ id: 'loss', op: 'mse', attrs: { weight: 2 }, inputs: { pred: 'h', target: 'y' } });
+    expect(nodeOf(after, 'h')?.attrs).toEqual({ units: 1 });
+    expect(nodeOf(after, 'y')?.attrs).toEqual({ kind: 'real' });
+    expect(validateProject(after)).toEqual([]);
+    expect(resolveTargets(after.graph.nodes, after.training)).toMatchObject({ objective: 'loss', prediction: 'h', label: { id: 'y', kind: 'real' } });
   });
 
   it('is part of the import edit, leaving the old document as it was', () => {

@@ -355,25 +355,43 @@ export interface GraphFit {
   labels: { id: string; kind: LabelKind }[];
   /** The class count of the label, when a label node reads it as classes. */
   classes?: number;
-  /** The prediction, a dense layer, when its units change to the class count. */
+  /** The prediction, a dense layer, when its units change to the class count (or to one, for a real label). */
   units?: { id: string; units: number };
+  /** The objective, a classification loss that reads a label now real, when it becomes the mean squared error. */
+  loss?: { id: string; from: string };
 }
+
+/** The classification losses: their score and label ports (the mean squared error's are pred and target). */
+const CLASS_LOSSES: Readonly<Record<string, { score: string; labels: string }>> = {
+  softmax_cross_entropy: { score: 'logits', labels: 'labels' },
+  sigmoid_cross_entropy: { score: 'logits', labels: 'labels' },
+  hinge: { score: 'scores', labels: 'labels' },
+};
 
 /**
  * The graph's fit to the label column: each label node's kind (labelKindFor), and when a label node reads classes
  * and the prediction is a `dense` layer with another number of units, one unit per class; except under a
- * `sigmoid_cross_entropy` objective, whose logits are one score per example. Nothing without a label column.
+ * `sigmoid_cross_entropy` objective, whose logits are one score per example. When the objective is a classification
+ * loss reading a label that is real, it becomes the mean squared error of the same score against that label, and a
+ * `dense` prediction gets one unit. Nothing without a label column.
  */
 export function graphFit(p: Project, inspection: CsvInspection, ch: WizardChoices): GraphFit {
   const col = ch.label === null ? undefined : columnOf(inspection, ch.label);
   if (!col) return { labels: [] };
   const kinds = labelKinds(p, col, ch);
   const fit: GraphFit = { labels: kinds.filter((k) => k.kind !== k.current).map(({ id, kind }) => ({ id, kind })) };
+  const { objective, prediction } = trainingTargets(p);
+  const out = p.graph.nodes.find((n) => n.id === prediction);
+  const ports = objective ? CLASS_LOSSES[objective.op] : undefined;
+  const read = ports ? objective!.inputs?.[ports.labels] : undefined;
+  if (kinds.some((k) => k.kind === 'real' && k.id === read)) {
+    fit.loss = { id: objective!.id, from: objective!.op };
+    if (out?.op === 'dense' && out.attrs?.units !== 1) fit.units = { id: out.id, units: 1 };
+    return fit;
+  }
   const classes = kinds.some((k) => k.kind === 'class') ? labelClassCount(col, ch.types[col.name] ?? col.type) : undefined;
   if (classes === undefined) return fit;
   fit.classes = classes;
-  const { objective, prediction } = trainingTargets(p);
-  const out = p.graph.nodes.find((n) => n.id === prediction);
   if (out?.op === 'dense' && objective?.op !== 'sigmoid_cross_entropy' && out.attrs?.units !== classes) fit.units = { id: out.id, units: classes };
   return fit;
 }
@@ -399,6 +417,7 @@ export function labelIsReal(p: Project, inspection: CsvInspection, ch: WizardCho
 export function describeGraphFit(fit: GraphFit): string[] {
   const classes = (n: number) => `${n} class${n === 1 ? '' : 'es'}`;
   const out = fit.labels.map((l) => `the label ${l.id} becomes ${l.kind}${l.kind === 'class' && fit.classes !== undefined ? ` (${classes(fit.classes)})` : ''}`);
+  if (fit.loss) out.push(`the loss ${fit.loss.id} becomes mse (${fit.loss.from} needs a class or sign label)`);
   if (fit.units) out.push(`the output layer ${fit.units.id} gets ${plural(fit.units.units, 'unit')}`);
   return out;
 }
@@ -409,6 +428,8 @@ function withGraphFit(nodes: ProjectNode[], fit: GraphFit): ProjectNode[] {
     const kind = kinds.get(n.id);
     if (kind !== undefined) return { ...n, attrs: { ...n.attrs, kind } };
     if (n.id === fit.units?.id) return { ...n, attrs: { ...n.attrs, units: fit.units.units } };
+    const ports = n.id === fit.loss?.id ? CLASS_LOSSES[n.op] : undefined;
+    if (ports) return { ...n, op: 'mse', inputs: { pred: n.inputs![ports.score], target: n.inputs![ports.labels] } };
     return n;
   });
 }
