@@ -15,7 +15,7 @@ import { opSpec, type Attrs } from '../graph/catalogue';
 import { expandGraph, type Expansion, type GraphNode } from '../graph/expand';
 import { pair } from '../graph/attrs';
 import { normAxes, normAxis, type Shape } from '../ir/shape';
-import { NO_PREDICTION, resolveTargets, throwGraphErrors } from '../train/program';
+import { NO_PREDICTION, resolveTargets, standardizedLabel, throwGraphErrors } from '../train/program';
 import { StudioError } from '../util/errors';
 import type { Project } from './project';
 
@@ -75,7 +75,7 @@ class Writer {
   private readonly e: Expansion;
   /** Whether the inputs are standardised inside (data.standardize). */
   private readonly standardized: boolean;
-  /** The `real` label standardised inside, when data.standardizeLabel applies to one (Session.labelScale's rule). */
+  /** The `real` label standardised inside, when data.standardizeLabel applies to one (program.ts standardizedLabel). */
   private readonly standardizedLabel: string | undefined;
   private readonly prediction: string;
   private readonly objective: string;
@@ -92,7 +92,7 @@ class Writer {
     this.prediction = targets.prediction;
     this.objective = targets.objective;
     this.standardized = project.data?.standardize === true;
-    this.standardizedLabel = project.data?.standardizeLabel === true && targets.label?.kind === 'real' ? targets.label.id : undefined;
+    this.standardizedLabel = standardizedLabel(project.data, targets);
     const taken = new Set(this.nodes.map((n) => n.id));
     for (const n of this.nodes) {
       let name = n.id;

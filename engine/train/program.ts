@@ -64,6 +64,14 @@ export function resolveTargets(nodes: readonly GraphNode[], training: { objectiv
   return { objective, prediction, label };
 }
 
+/**
+ * The label node that `data.standardizeLabel` standardises: the objective's label, when it is `real`. The one rule
+ * that training (Session.labelScale), predict and the ONNX and PyTorch exports follow.
+ */
+export function standardizedLabel(data: { standardizeLabel?: boolean } | undefined, t: Targets): string | undefined {
+  return data?.standardizeLabel === true && t.label?.kind === 'real' ? t.label.id : undefined;
+}
+
 /** A graph expanded for one batch size and mode, with errors thrown. */
 export function expandOrThrow(nodes: readonly GraphNode[], batch: number, mode: Mode): Expansion {
   const e = expandGraph(nodes, { batch, mode });

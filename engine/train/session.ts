@@ -13,7 +13,7 @@ import type { Tensor } from '../io/safetensors';
 import { StudioError } from '../util/errors';
 import { Feeder, type LabelScale } from './feed';
 import { addToConfusion, emptyConfusion } from './metrics';
-import { evalProgram, flowKey, flowProgram, layersOf, NO_PREDICTION, resolveTargets, throwGraphErrors, trainProgram, type Edge, type Targets } from './program';
+import { evalProgram, flowKey, flowProgram, layersOf, NO_PREDICTION, resolveTargets, standardizedLabel, throwGraphErrors, trainProgram, type Edge, type Targets } from './program';
 
 export interface StepResult {
   /** 1-based optimizer step. */
@@ -206,7 +206,7 @@ export class Session {
       features = applyStandardize(features, width, perColumn);
     }
     this.columnStats = perColumn;
-    this.labelScale = data.standardizeLabel ? labelScaleOf(this.targets, this.dataset, this.split, opts.weights) : undefined;
+    this.labelScale = labelScaleOf(standardizedLabel(data, this.targets), this.dataset, this.split, opts.weights);
     this.feeder = new Feeder(this.nodes, this.dataset, features, this.labelScale);
     this.notes = opts.weights ? unusedStatistics(opts.weights, this.nodes, data, this.targets) : [];
     this.standardize = perColumn && new Map(this.feeder.inputIds().map((id) => [id, pick(perColumn!, this.feeder.columnsOf(id)!)]));
@@ -827,18 +827,17 @@ function pick(s: Standardize, columns: Int32Array): Standardize {
 }
 
 /**
- * The standardisation of the label that the objective reads, when it is `real` and the data has a label: the
- * weights' statistics (`data.LABEL_ID.mean`, `.std`) when they carry them, else the training part's mean and
- * population standard deviation (1 for a constant label).
+ * The standardisation of label node `id` (standardizedLabel's), when the data has a label: the weights' statistics
+ * (`data.LABEL_ID.mean`, `.std`) when they carry them, else the training part's mean and population standard
+ * deviation (1 for a constant label).
  */
-function labelScaleOf(targets: Targets, ds: Dataset, split: Split, weights: Record<string, Tensor> | undefined): LabelScale | undefined {
-  const label = targets.label;
-  if (label?.kind !== 'real' || !ds.label) return undefined;
-  const mean = weights?.[`data.${label.id}.mean`];
-  const std = weights?.[`data.${label.id}.std`];
-  if (mean && std) return { id: label.id, mean: mean.data[0], std: std.data[0] };
+function labelScaleOf(id: string | undefined, ds: Dataset, split: Split, weights: Record<string, Tensor> | undefined): LabelScale | undefined {
+  if (id === undefined || !ds.label) return undefined;
+  const mean = weights?.[`data.${id}.mean`];
+  const std = weights?.[`data.${id}.std`];
+  if (mean && std) return { id, mean: mean.data[0], std: std.data[0] };
   const stats = standardizeStats(ds.label.values, 1, split.train);
-  return { id: label.id, mean: stats.mean[0], std: stats.std[0] };
+  return { id, mean: stats.mean[0], std: stats.std[0] };
 }
 
 /** Notes on the weights' standardisation statistics that the project's settings do not apply (Session.notes). */
@@ -852,7 +851,7 @@ function unusedStatistics(weights: Record<string, Tensor>, nodes: readonly Graph
     );
   }
   const label = targets.label;
-  if (!data.standardizeLabel && label?.kind === 'real' && weights[`data.${label.id}.mean`]) {
+  if (label?.kind === 'real' && !standardizedLabel(data, targets) && weights[`data.${label.id}.mean`]) {
     notes.push(
       `the weights carry statistics for the label ${label.id} (it was standardised when they were trained), ` +
         'but the project does not standardise it: the predictions will be off (set data.standardizeLabel: Standardise label)',

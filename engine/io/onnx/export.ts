@@ -13,7 +13,7 @@ import { opSpec, tensorValue, type Attrs } from '../../graph/catalogue';
 import { pair } from '../../graph/attrs';
 import { expandGraph, type Expansion, type GraphNode } from '../../graph/expand';
 import { lastTwoSwapped, normAxes, normAxis, type Shape } from '../../ir/shape';
-import { NO_PREDICTION, resolveTargets, throwGraphErrors } from '../../train/program';
+import { NO_PREDICTION, resolveTargets, standardizedLabel, throwGraphErrors } from '../../train/program';
 import { withTrainingDefaults, type Project } from '../project';
 import type { Tensor } from '../safetensors';
 import { StudioError } from '../../util/errors';
@@ -75,7 +75,8 @@ export function exportOnnx(project: Project, weights: Readonly<Record<string, Te
 /** The ONNX model of the project's prediction, as data (what exportOnnx encodes). */
 export function onnxModel(project: Project, weights: Readonly<Record<string, Tensor>>): Omit<OnnxExport, 'bytes'> & { model: OnnxModel } {
   const nodes = project.graph.nodes;
-  const { prediction, label } = resolveTargets(nodes, withTrainingDefaults(project.training));
+  const targets = resolveTargets(nodes, withTrainingDefaults(project.training));
+  const { prediction } = targets;
   if (prediction === undefined) {
     throw new StudioError(`there is nothing to export: ${NO_PREDICTION}`);
   }
@@ -101,7 +102,8 @@ export function onnxModel(project: Project, weights: Readonly<Record<string, Ten
 
   const g = new GraphWriter(e, weights, project.data?.standardize === true);
   for (const n of order) g.add(n);
-  if (label?.kind === 'real' && project.data?.standardizeLabel === true) g.unstandardize(prediction, label.id);
+  const labelId = standardizedLabel(project.data, targets);
+  if (labelId !== undefined) g.unstandardize(prediction, labelId);
   const perExample = (id: string) => e.outputs.get(id)!.shape.slice(1) as number[];
   const model: OnnxModel = {
     irVersion: ONNX_IR_VERSION,
