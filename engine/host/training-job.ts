@@ -10,9 +10,9 @@
  * the graph (Session.flowNorms: one more forward and backward pass, on that step's batch; about one step's time, so
  * 0.1% on the spiral example); the decision boundary (a forward pass over a 64 x 64 grid; for one feature, the
  * fitted curves, over 256 points) is computed at most once a second of running (and at most 0.5% of the time), after
- * at least 250 steps; events carry their numbers to 7 significant digits (half the JSON of full doubles). Measured on the spiral example, each of these costs up to
- * about 0.5% of the steps per second: the flush (JSON for the IPC channel) most, then the turns of the event loop
- * between slices and the boundary.
+ * at least 250 steps; events carry their numbers to 7 significant digits (half the JSON of full doubles). Measured on
+ * the spiral example, each of these costs up to about 0.5% of the steps per second: the flush (JSON for the IPC
+ * channel) most, then the turns of the event loop between slices and the boundary.
  */
 import type { BackendChoice } from '../backends/select';
 import { GpuLostError, GpuOutOfMemoryError } from '../backends/webgpu/gpu';
@@ -704,7 +704,6 @@ export class TrainingJob {
       this.grid = g;
     }
     const prediction = await this.session.predictFeatures(this.grid, n);
-    const { predicted, value } = readPrediction(prediction, n, reading);
     // Probabilities to 4 decimals, other values to 5 significant digits; null where not finite.
     const probability = (v: number) => (Number.isFinite(v) ? Math.round(v * 1e4) / 1e4 : null);
     const significant = (v: number) => (Number.isFinite(v) ? Number(v.toPrecision(5)) : null);
@@ -714,9 +713,10 @@ export class TrainingJob {
         reading.kind === 'class' ? classProbabilities(prediction, n, reading) : this.scoreProbability && binaryProbabilities(prediction, n, this.scoreProbability);
       const curves = probabilities
         ? { classes: this.classes?.slice() ?? [], probabilities: probabilities.map((p) => p.map(probability)) }
-        : { value: value.map(significant) };
+        : { value: Array.from(prediction.subarray(0, n), significant) };
       this.pendingBoundary = { event: 'train.fit', ...head, feature: area.features[0], x: { ...area.grid[0] }, points: n, ...curves };
     } else {
+      const { predicted, value } = readPrediction(prediction, n, reading);
       this.pendingBoundary = {
         event: 'train.boundary',
         ...head,

@@ -196,21 +196,13 @@ export function readPrediction(prediction: Float32Array, n: number, reading: Rea
     return { predicted, value };
   }
   const per = reading.per;
+  const probabilities = classProbabilities(prediction, n, reading);
   for (let i = 0; i < n; i++) {
     const o = i * per;
     let best = 0;
     for (let k = 1; k < per; k++) if (prediction[o + k] > prediction[o + best]) best = k;
-    let p: number;
-    if (reading.values === 'probabilities') p = prediction[o + best];
-    else if (reading.values === 'log-probabilities') p = Math.exp(prediction[o + best]);
-    else {
-      // softmax of the top value: 1 / sum_k exp(v_k - v_top)
-      let sum = 0;
-      for (let k = 0; k < per; k++) sum += Math.exp(prediction[o + k] - prediction[o + best]);
-      p = 1 / sum;
-    }
     predicted.push(best);
-    value.push(p);
+    value.push(probabilities[best][i]);
   }
   return { predicted, value };
 }
