@@ -5,6 +5,7 @@ import { CpuBackend } from '../backends/cpu/cpu-backend';
 import type { FloatArray } from '../backends/kernel';
 import { compilePlan } from '../plan/plan';
 import { Rng } from '../util/rng';
+import { throwIfCanceled } from '../util/cancel';
 import { forwardMode } from './forward';
 import { reverseMode } from './reverse';
 
@@ -36,6 +37,12 @@ export interface GradcheckOptions {
   seed?: number;
 }
 
+/** How far a gradient check has got: elements checked by finite differences, of `total`. */
+export interface GradcheckProgress {
+  done: number;
+  total: number;
+}
+
 /**
  * Checks reverse mode, forward mode and central differences against each other for the scalar `objective` with
  * respect to each source node of `wrt` (parameters or inputs), on a float64 CPU backend so that differences are
@@ -48,6 +55,47 @@ export function gradcheck(
   values: ReadonlyMap<string, FloatArray>,
   opts: GradcheckOptions = {},
 ): Map<string, TensorCheck> {
+  const steps = gradcheckSteps(b, objective, wrt, values, opts);
+  for (;;) {
+    const r = steps.next();
+    if (r.done) return r.value;
+  }
+}
+
+/**
+ * gradcheck for a process that must keep answering (the engine host): it lets the event loop run every `sliceMs`
+ * (20) of computing, reporting its progress then, and stops with a CanceledError between two finite differences once
+ * `signal` is aborted.
+ */
+export async function gradcheckAsync(
+  b: Builder,
+  objective: IRNode,
+  wrt: readonly IRNode[],
+  values: ReadonlyMap<string, FloatArray>,
+  opts: GradcheckOptions & { signal?: AbortSignal; onProgress?: (p: GradcheckProgress) => void; sliceMs?: number } = {},
+): Promise<Map<string, TensorCheck>> {
+  const steps = gradcheckSteps(b, objective, wrt, values, opts);
+  let slice = performance.now();
+  for (;;) {
+    throwIfCanceled(opts.signal);
+    const r = steps.next();
+    if (r.done) return r.value;
+    if (performance.now() - slice >= (opts.sliceMs ?? 20)) {
+      opts.onProgress?.(r.value);
+      await new Promise((resolve) => setTimeout(resolve, 0));
+      slice = performance.now();
+    }
+  }
+}
+
+/** The check, yielding its progress after each element's finite differences. */
+function* gradcheckSteps(
+  b: Builder,
+  objective: IRNode,
+  wrt: readonly IRNode[],
+  values: ReadonlyMap<string, FloatArray>,
+  opts: GradcheckOptions,
+): Generator<GradcheckProgress, Map<string, TensorCheck>> {
   const eps = opts.eps ?? 1e-5;
   const rng = new Rng(opts.seed ?? 1, 7);
   const adjoint = reverseMode(b, objective, wrt);
@@ -70,10 +118,7 @@ export function gradcheck(
   const exe = backend.load(compilePlan(outputs));
   const names = wrt.map(sourceName);
   const current = new Map<string, Float64Array>();
-  for (const [name, v] of values) {
-    const copy = Float64Array.from(v);
-    current.set(name, copy);
-  }
+  for (const [name, v] of values) current.set(name, Float64Array.from(v));
   const feed = () => {
     for (const [name, v] of current) {
       if (exe.plan.inputs.has(name)) exe.setInput(name, v);
@@ -90,13 +135,18 @@ export function gradcheck(
   const grads = wrt.map((_, i) => exe.readSync(`grad${i}`));
   const jvps = wrt.map((_, i) => exe.readSync(`jvp${i}`)[0]);
 
+  const max = opts.maxElements ?? 64;
+  const sourceValues = names.map((name) => {
+    const v = current.get(name);
+    if (!v) throw new Error(`gradcheck: no value for ${name}`);
+    return v;
+  });
+  const picks = sourceValues.map((v) => (v.length <= max ? [...Array(v.length).keys()] : [...rng.permutation(v.length).slice(0, max)]));
+  const total = picks.reduce((n, p) => n + p.length, 0);
+  let done = 0;
   const result = new Map<string, TensorCheck>();
-  wrt.forEach((x, i) => {
-    const v = current.get(names[i]);
-    if (!v) throw new Error(`gradcheck: no value for ${names[i]}`);
-    const n = v.length;
-    const max = opts.maxElements ?? 64;
-    const picks = n <= max ? [...Array(n).keys()] : [...rng.permutation(n).slice(0, max)];
+  for (let i = 0; i < wrt.length; i++) {
+    const v = sourceValues[i];
     let worst = 0;
     const at = (k: number, value: number) => {
       const keep = v[k];
@@ -105,7 +155,7 @@ export function gradcheck(
       v[k] = keep;
       return y;
     };
-    for (const k of picks) {
+    for (const k of picks[i]) {
       const g = grads[i][k];
       const [up, down] = [at(k, v[k] + eps), at(k, v[k] - eps)];
       let err = relError(g, (up - down) / (2 * eps));
@@ -117,12 +167,13 @@ export function gradcheck(
         err = Math.min(err, relError(g, right), relError(g, left));
       }
       worst = Math.max(worst, err);
+      yield { done: ++done, total };
     }
-    const dir = directions.get(x)!;
+    const dir = directions.get(wrt[i])!;
     let dot = 0;
-    for (let k = 0; k < n; k++) dot += grads[i][k] * dir[k];
-    result.set(names[i], { reverseVsNumeric: worst, forwardVsReverse: relError(jvps[i], dot), checked: picks.length });
-  });
+    for (let k = 0; k < v.length; k++) dot += grads[i][k] * dir[k];
+    result.set(names[i], { reverseVsNumeric: worst, forwardVsReverse: relError(jvps[i], dot), checked: picks[i].length });
+  }
   return result;
 }
 

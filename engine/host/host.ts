@@ -10,7 +10,7 @@ import { pytorchCode, pytorchFileName } from '../io/pytorch-code';
 import type { Tensor } from '../io/safetensors';
 import { partialWeights, WeightsMismatchError } from '../io/weights-match';
 import type { Dataset } from '../data/types';
-import { DataLoads, inspectData, progressEvents } from './inspect';
+import { DataLoads, inspectData, progressEvents, throttledProgress } from './inspect';
 import { previewDataStreamed } from './preview';
 import { TrainingJob, type JobTiming } from './training-job';
 import { checkWeightsFit, decodeWeights } from './weights';
@@ -69,7 +69,7 @@ export class EngineHost {
   private isClosed = false;
   /** CSV data read streamed, the last load kept for the next preview or job of the same data. */
   private readonly dataLoads = new DataLoads();
-  /** The requests that `cancel` can stop while they run (data.inspect, data.preview), by id. */
+  /** The requests that `cancel` can stop while they run (data.inspect, data.preview, gradcheck), by id. */
   private readonly cancelable = new Map<number, AbortController>();
 
   constructor(
@@ -165,8 +165,11 @@ export class EngineHost {
         return ok(await this.need().exportWeights());
       case 'evaluate':
         return ok(await this.need().evaluate(r.rows ?? 'validation'));
-      case 'gradcheck':
-        return ok(await this.need().checkGradients());
+      case 'gradcheck': {
+        const job = this.need();
+        const report = throttledProgress((done, total) => this.post({ event: 'gradcheck.progress', requestId: r.id, done, total }));
+        return ok(await this.untilCanceled(r.id, (signal) => job.checkGradients({ signal, onProgress: (p) => report(p.done, p.total) })));
+      }
       case 'backends':
         return ok(await availableBackends());
       case 'export.onnx': {

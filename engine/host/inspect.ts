@@ -109,16 +109,18 @@ interface CsvRead {
   stop: AbortController;
 }
 
-/**
- * Reports a request's progress as `data.progress` events: the first at once, then at most one per PROGRESS_MS,
- * and always the last (bytes = total).
- */
+/** Reports a request's reading of a data file as `data.progress` events, as often as `throttledProgress` lets it. */
 export function progressEvents(requestId: number, post: (e: EngineEvent) => void, now: () => number = () => performance.now()): OnProgress {
+  return throttledProgress((bytes, total) => post({ event: 'data.progress', requestId, bytes, total }), now);
+}
+
+/** Progress `report`ed the first time at once, then at most once per PROGRESS_MS, and always the last (done = total). */
+export function throttledProgress(report: (done: number, total: number) => void, now: () => number = () => performance.now()): (done: number, total: number) => void {
   let last = -Infinity;
-  return (bytes, total) => {
+  return (done, total) => {
     const t = now();
-    if (bytes < total && t - last < PROGRESS_MS) return;
+    if (done < total && t - last < PROGRESS_MS) return;
     last = t;
-    post({ event: 'data.progress', requestId, bytes, total });
+    report(done, total);
   };
 }

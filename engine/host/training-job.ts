@@ -21,6 +21,7 @@ import { dataSectionOf, type Project } from '../io/project';
 import type { Tensor } from '../io/safetensors';
 import type { EngineEvent, EngineEventOf, EpochInfo, EvaluateResult, GradcheckResult, JobState, TrainJobInfo, TrainStatus, WeightsExport } from '../protocol/messages';
 import { checkGradients, GRADCHECK_TOLERANCE } from '../train/gradient-check';
+import type { GradcheckProgress } from '../autodiff/gradcheck';
 import { binaryProbabilities, classProbabilities, decimate, readPrediction, round7, scoreProbabilityOf, StepLog, updateRatios, type Reading } from '../train/metrics';
 import { Session, type Checkpoint, type EpochResult, type StepResult } from '../train/session';
 import { StudioError } from '../util/errors';
@@ -378,12 +379,15 @@ export class TrainingJob {
     });
   }
 
-  /** The gradients of the job's weights now, checked (checkGradients) on the first GRADCHECK_ROWS of the dataset's rows. */
-  async checkGradients(): Promise<GradcheckResult> {
+  /**
+   * The gradients of the job's weights now, checked (checkGradients) on the first GRADCHECK_ROWS of the dataset's
+   * rows; `signal` stops it, `onProgress` hears how far it has got.
+   */
+  async checkGradients(opts: { signal?: AbortSignal; onProgress?: (p: GradcheckProgress) => void } = {}): Promise<GradcheckResult> {
     return this.exclusive(async () => {
       const s = this.session;
       const rows = Int32Array.from({ length: Math.min(GRADCHECK_ROWS, s.dataset.rows) }, (_, i) => i);
-      const r = await checkGradients(s, rows, { inputs: true });
+      const r = await checkGradients(s, rows, { inputs: true, ...opts });
       return {
         job: this.id,
         step: this.lastStep,

@@ -98,6 +98,7 @@ export const engineRequest = union('type', {
   /**
    * Reverse mode, forward mode and central differences compared on every trainable tensor, with the current (or
    * last) job's weights now, on the first 8 of the dataset's rows (GRADCHECK_ROWS; what `bpstudio gradcheck` computes).
+   * The host answers other requests meanwhile, sends `gradcheck.progress` events, and stops it on `cancel`.
    */
   gradcheck: obj({ type: literal('gradcheck'), id: int }),
   /** What the machine can train on: `backendsInfo`. */
@@ -105,7 +106,7 @@ export const engineRequest = union('type', {
   /**
    * Stops the in-flight request `request` (its id on this connection), answered at once with `cancelResult`. A
    * data.inspect stops reading between two chunks; a data.preview stops waiting for its CSV file, whose read stops
-   * too unless another request waits for it. The canceled request's reply is an error, message `canceled`. Any
+   * too unless another request waits for it; a gradcheck stops between two finite differences. The canceled request's reply is an error, message `canceled`. Any
    * other request, or one already answered, is left alone (`canceled: false`).
    */
   cancel: obj({ type: literal('cancel'), id: int, request: int }),
@@ -415,6 +416,8 @@ export const engineEvent = union('event', {
    * first, then values), so its `total` is twice the file's size.
    */
   'data.progress': obj({ event: literal('data.progress'), requestId: int, bytes: num, total: num }),
+  /** How far gradcheck `requestId` has got: `done` of `total` elements checked by finite differences, at most about 10 a second. */
+  'gradcheck.progress': obj({ event: literal('gradcheck.progress'), requestId: int, done: int, total: int }),
   /**
    * The steps since the last train.progress, decimated to at most 100 points (1000 a second): the steps are cut into
    * buckets of s = ceil(n / 100) consecutive steps, and each point is one bucket (its last step's number and epoch, its size,

@@ -1,4 +1,4 @@
-import { gradcheck, type TensorCheck } from '../autodiff/gradcheck';
+import { gradcheckAsync, type GradcheckProgress, type TensorCheck } from '../autodiff/gradcheck';
 import { gradProgram, objectiveNode } from './program';
 import type { Session } from './session';
 
@@ -23,9 +23,14 @@ export interface GradientCheck {
  * Reverse mode, forward mode and central differences compared on every trainable tensor of the session's model, with
  * its weights as they are, for the objective's batch mean over `rows` in evaluation mode: what `bpstudio gradcheck`
  * prints and the app's Check gradients shows. With `inputs`, a model without trainable tensors (a function of its
- * inputs, as seed-function) has the gradient with respect to each input node checked instead.
+ * inputs, as seed-function) has the gradient with respect to each input node checked instead. It lets the event loop run
+ * as it goes (reporting `onProgress`), and an aborted `signal` stops it with a CanceledError.
  */
-export async function checkGradients(s: Session, rows: ArrayLike<number>, opts: { inputs?: boolean } = {}): Promise<GradientCheck> {
+export async function checkGradients(
+  s: Session,
+  rows: ArrayLike<number>,
+  opts: { inputs?: boolean; signal?: AbortSignal; onProgress?: (p: GradcheckProgress) => void } = {},
+): Promise<GradientCheck> {
   const e = gradProgram(s.nodes, s.targets, rows.length).expansion;
   const trainable = new Set(s.params.filter((p) => p.trainable).map((p) => p.name));
   let wrt = e.builder.nodes.filter((n) => n.op === 'param' && trainable.has(n.attrs.name as string));
@@ -39,7 +44,7 @@ export async function checkGradients(s: Session, rows: ArrayLike<number>, opts: 
   const values = new Map<string, Float64Array>();
   for (const p of s.params) values.set(p.name, Float64Array.from(weights[p.name].data));
   for (const [id, t] of s.batch(rows)) values.set(id, Float64Array.from(t));
-  const tensors = gradcheck(e.builder, objectiveNode(e, s.targets), wrt, values, { seed: s.training.seed });
+  const tensors = await gradcheckAsync(e.builder, objectiveNode(e, s.targets), wrt, values, { seed: s.training.seed, signal: opts.signal, onProgress: opts.onProgress });
   const maxRelError = Math.max(0, ...[...tensors.values()].flatMap((c) => [c.reverseVsNumeric, c.forwardVsReverse]));
   return { ok: maxRelError < GRADCHECK_TOLERANCE, of, maxRelError, tensors };
 }

@@ -88,6 +88,18 @@ describe('image data in Chromium against web mode', () => {
     await app.page.getByRole('tab', { name: 'Accuracy' }).click();
     await grid.scrollIntoViewIfNeeded();
     await screenshot(app.page, 'image-data.png');
+
+    // Check gradients on the conv net takes seconds: it shows how far it has got, and Cancel stops it.
+    await app.clickPane();
+    await app.inspector.getByRole('button', { name: 'Check gradients', exact: true }).click();
+    const checking = app.page.getByTestId('gradient-check-progress');
+    await until(() => checking.textContent()).toMatch(/difference\): \d+ of \d+ elements/);
+    await screenshot(app.page, 'image-data-check-progress.png');
+    await checking.getByRole('button', { name: 'Cancel', exact: true }).click();
+    await until(() => checking.count()).toBe(0);
+    expect(await app.inspector.getByRole('table', { name: 'Gradient check' }).count()).toBe(0);
+    expect(await app.inspector.getByRole('alert').count()).toBe(0);
+    expect(await app.inspector.getByRole('button', { name: 'Check gradients', exact: true }).isEnabled()).toBe(true);
   });
 
   it('names a damaged image in the data panel, and keeps the graph', async () => {

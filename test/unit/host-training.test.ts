@@ -472,6 +472,25 @@ describe('weights, evaluation and data through the host', () => {
     expect((await checkGradients(c.host.current!.session, [0])).tensors.size).toBe(0);
   });
 
+  it('answers other requests while it checks the gradients, reports how far it has got, and stops on cancel', async () => {
+    const c = conn();
+    // the conv net: about 5 s of finite differences in float64
+    await c.ok({ type: 'train.step', project: example('digit-images'), baseDir: EXAMPLES });
+    const pending = c.call({ type: 'gradcheck' });
+    const first = await c.waitFor('gradcheck.progress');
+    expect(first.done).toBeGreaterThan(0);
+    expect(first.done).toBeLessThan(first.total);
+    // the host is not blocked: a compile is answered while the check runs
+    expect((await c.ok<{ ok: boolean }>({ type: 'compile', project: example('spiral') })).ok).toBe(true);
+    expect(await c.ok({ type: 'cancel', request: first.requestId })).toEqual({ canceled: true });
+    expect(await pending).toMatchObject({ ok: false, error: { message: 'canceled' } });
+    const stoppedAt = c.of('gradcheck.progress').length;
+    await sleep(300);
+    expect(c.of('gradcheck.progress')).toHaveLength(stoppedAt);
+    // the job is free again: it steps
+    expect((await c.ok<TrainStepResult>({ type: 'train.step' })).step).toBe(2);
+  });
+
   it('lists every missing, unexpected and mis-shaped tensor of weights that do not fit', async () => {
     const c = conn();
     const p = example('spiral');

@@ -9,7 +9,8 @@
  * statistics, and shape errors (primitive ShapeErrors; GraphErrors naming node and port).
  */
 import { describe, expect, test } from 'vitest';
-import { gradcheck } from '../../engine/autodiff/gradcheck';
+import { gradcheck, gradcheckAsync, type GradcheckProgress } from '../../engine/autodiff/gradcheck';
+import { CanceledError } from '../../engine/util/cancel';
 import { CpuBackend } from '../../engine/backends/cpu/cpu-backend';
 import { CATALOGUE } from '../../engine/graph/catalogue';
 import { expandGraph } from '../../engine/graph/expand';
@@ -272,5 +273,32 @@ describe('gradcheck', () => {
     const x = b.input('x', [64]);
     const values = new Map([['x', new Float64Array(64).fill(1)]]);
     expect(gradcheck(b, b.sum(x, [0]), [x], values).get('x')!.forwardVsReverse).toBeLessThan(1e-12);
+  });
+
+  // The engine host's form: the same figures, its progress counted element by element, and a stop on its signal.
+  test('gradcheckAsync checks as gradcheck does, reports its progress, and stops when aborted', async () => {
+    const build = () => {
+      const b = new Builder();
+      const x = b.input('x', [100]);
+      const w = b.input('w', [3]);
+      return { b, wrt: [x, w], objective: b.sum(b.mul(b.sin(x), b.sum(b.mul(w, w), [0])), [0]) };
+    };
+    const values = new Map([
+      ['x', Float64Array.from({ length: 100 }, (_, i) => i / 10)],
+      ['w', Float64Array.of(0.5, -1, 2)],
+    ]);
+    const sync = build();
+    const expected = gradcheck(sync.b, sync.objective, sync.wrt, values, { seed: 3 });
+    const progress: GradcheckProgress[] = [];
+    const a = build();
+    const got = await gradcheckAsync(a.b, a.objective, a.wrt, values, { seed: 3, onProgress: (p) => progress.push(p), sliceMs: 0 });
+    expect(got).toEqual(expected);
+    expect([...got.values()].map((c) => c.checked)).toEqual([64, 3]);
+    expect(progress).toEqual(Array.from({ length: 67 }, (_, i) => ({ done: i + 1, total: 67 })));
+
+    const abort = new AbortController();
+    abort.abort();
+    const c = build();
+    await expect(gradcheckAsync(c.b, c.objective, c.wrt, values, { signal: abort.signal })).rejects.toBeInstanceOf(CanceledError);
   });
 });

@@ -753,7 +753,7 @@ export class AppState {
     const busy = busyToast(working);
     try {
       result = await this.training.exportOnnx(this.runSource(), {
-        onProgress: ({ bytes, total }) => busy.update(`${working} ${Math.floor((100 * bytes) / Math.max(total, 1))}%`),
+        onProgress: ({ done, total }) => busy.update(`${working} ${Math.floor((100 * done) / Math.max(total, 1))}%`),
       });
     } catch (e) {
       this.showError('Could not export the ONNX model', e);

@@ -35,24 +35,28 @@ export type EngineCall = WithoutId<EngineRequest>;
 
 export type Platform = 'electron' | 'web';
 
-/** How far a request that reads a file has got (its `data.progress` events): bytes read of `total`. */
-export interface ReadProgress {
-  bytes: number;
+/**
+ * How far a request has got: `done` of `total`, bytes read for one that reads a file (its `data.progress` events),
+ * elements checked for a gradcheck (`gradcheck.progress`).
+ */
+export interface Progress {
+  done: number;
   total: number;
 }
 
 export interface EngineCallOptions {
-  /** Called with each `data.progress` event of this request (a big CSV read by data.inspect, data.preview...). */
-  onProgress?: (progress: ReadProgress) => void;
+  /** Called with each progress event of this request (a big CSV read by data.inspect, data.preview..., a gradcheck). */
+  onProgress?: (progress: Progress) => void;
   /**
-   * Aborting it cancels the request: the engine is sent `cancel` (it stops a data.inspect or data.preview's read),
+   * Aborting it cancels the request: the engine is sent `cancel` (it stops a data.inspect or data.preview's read, a
+   * gradcheck),
    * and the call rejects at once with a CanceledError, which callers ignore.
    */
   signal?: AbortSignal;
 }
 
-/** The engine's events but data.progress, which goes to the request it belongs to (EngineCallOptions). */
-export type BroadcastEvent = Exclude<EngineEvent, { event: 'data.progress' }>;
+/** The engine's events but progress events, which go to the request they belong to (EngineCallOptions). */
+export type BroadcastEvent = Exclude<EngineEvent, { event: 'data.progress' | 'gradcheck.progress' }>;
 
 /** connecting: not yet reachable; ready; restarting: the engine process died and is coming back; offline: no shell. */
 export type EngineState = 'connecting' | 'ready' | 'restarting' | 'offline';
@@ -140,7 +144,7 @@ class EngineClient {
   private nextId = 1;
   private pending = new Map<
     number,
-    { resolve: (v: unknown) => void; reject: (e: Error) => void; timer: ReturnType<typeof setTimeout>; onProgress?: (p: ReadProgress) => void }
+    { resolve: (v: unknown) => void; reject: (e: Error) => void; timer: ReturnType<typeof setTimeout>; onProgress?: (p: Progress) => void }
   >();
   readonly events = new Listeners<[BroadcastEvent]>();
 
@@ -192,7 +196,8 @@ class EngineClient {
         console.warn('engine event rejected:', e);
         return;
       }
-      if (event.event === 'data.progress') this.pending.get(event.requestId)?.onProgress?.({ bytes: event.bytes, total: event.total });
+      if (event.event === 'data.progress') this.pending.get(event.requestId)?.onProgress?.({ done: event.bytes, total: event.total });
+      else if (event.event === 'gradcheck.progress') this.pending.get(event.requestId)?.onProgress?.({ done: event.done, total: event.total });
       else this.events.emit(event);
       return;
     }

@@ -52,7 +52,7 @@ type Ask = (project: Project, baseDir: string | undefined, signal: AbortSignal) 
 export interface PreviewEngine {
   engine(
     req: { type: 'data.preview'; project: Project; baseDir?: string },
-    opts?: { onProgress?: (p: { bytes: number; total: number }) => void; signal?: AbortSignal },
+    opts?: { onProgress?: (p: { done: number; total: number }) => void; signal?: AbortSignal },
   ): Promise<DataPreview>;
 }
 export interface ShellBridge {
@@ -221,7 +221,7 @@ export class DatasetState {
   columns = $state.raw<string[] | null>(null);
   missing = $state<DataMissing | null>(null);
   /** While loading a big file: the engine's reading of it (`data.progress`), the latest request's that reported. */
-  progress = $state.raw<{ bytes: number; total: number } | null>(null);
+  progress = $state.raw<{ done: number; total: number } | null>(null);
   private readonly loader: PreviewLoader;
 
   constructor(bridge: PreviewEngine, debounceMs = PREVIEW_DEBOUNCE_MS) {

@@ -8,7 +8,8 @@
  */
 import type { EngineEventOf, EpochInfo, ErrorInfo, EvaluateResult, GradcheckResult, JobState, TrainJobInfo, WeightsReportInfo } from '../../../engine/protocol/messages';
 import { describeWhere, StudioError } from '../../../engine/util/errors';
-import type { Bridge, EngineCallOptions } from './bridge';
+import type { Bridge, EngineCallOptions, Progress } from './bridge';
+import { CanceledError } from '../../../engine/util/cancel';
 import { SeriesLog } from './series-log';
 import { toast } from './toasts.svelte';
 
@@ -81,6 +82,10 @@ export class TrainingState {
   gradientCheck = $state.raw<GradcheckResult | null>(null);
   gradientCheckError = $state<string | null>(null);
   checking = $state(false);
+  /** How far the check under way has got (elements checked by finite differences of all it will check). */
+  checkProgress = $state.raw<Progress | null>(null);
+  /** Stops the check under way (Cancel, a new run, another document). */
+  private checkAbort: AbortController | null = null;
   /** Evaluate (and Check gradients) can run: there are weights, and no step, request, evaluation or check is under way. */
   readonly canEvaluate = $derived(this.hasWeights && !this.busy && !this.evaluating && !this.checking && this.state !== 'running');
   readonly layers = $derived(this.info?.layers.map((l) => l.id) ?? []);
@@ -183,16 +188,30 @@ export class TrainingState {
   /** Check gradients (the Training panel's button, Training > Check gradients): the job's weights, on the first rows. */
   async checkGradients(): Promise<void> {
     if (!this.canEvaluate) return;
+    const abort = new AbortController();
+    this.checkAbort = abort;
     this.checking = true;
+    this.checkProgress = null;
     this.gradientCheckError = null;
     try {
-      this.gradientCheck = await this.bridge.engine({ type: 'gradcheck' });
+      this.gradientCheck = await this.bridge.engine({ type: 'gradcheck' }, { signal: abort.signal, onProgress: (p) => !abort.signal.aborted && (this.checkProgress = p) });
     } catch (e) {
-      const info = trainingError(e);
-      this.gradientCheckError = `${describeWhere(info.where ?? {})}${info.message}`;
+      if (!(e instanceof CanceledError)) {
+        const info = trainingError(e);
+        this.gradientCheckError = `${describeWhere(info.where ?? {})}${info.message}`;
+      }
     } finally {
-      this.checking = false;
+      if (this.checkAbort === abort) {
+        this.checkAbort = null;
+        this.checking = false;
+        this.checkProgress = null;
+      }
     }
+  }
+
+  /** Stops the gradient check under way (its Cancel button); the last finished check's table stays. */
+  cancelGradientCheck(): void {
+    this.checkAbort?.abort();
   }
 
   /** Forgets the run (the document was replaced): charts and graph overlays go blank. */
@@ -232,6 +251,7 @@ export class TrainingState {
   }
 
   private resetMetrics(job: number): void {
+    this.cancelGradientCheck();
     this.jobId = job;
     this.engineGone = false;
     this.step = 0;
