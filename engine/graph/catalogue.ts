@@ -377,11 +377,13 @@ const LINALG: OpSpec[] = [
       const want = a.shape as number[];
       const total = numel(rest);
       const known = want.filter((d) => d !== -1).reduce((p, d) => p * d, 1);
-      const shape = want.map((d) => (d === -1 ? total / known : d));
-      if (shape.some((d) => !Number.isInteger(d)) || numel(shape) !== total) {
-        throw new ShapeError(`cannot reshape an example of shape ${formatShape(rest)} to ${formatShape(want)}`, 'x');
+      const infers = want.includes(-1);
+      // The attribute is what a user edits to fit the wire, so it carries the error (shown under its field).
+      if (infers ? total % known !== 0 : known !== total) {
+        const holds = infers ? `needs a multiple of ${known}` : `holds ${known}`;
+        throw new ShapeError(`an example of shape ${formatShape(rest)} has ${total} values: shape ${formatShape(want)} ${holds}`, undefined, 'shape');
       }
-      return ctx.b.reshape(x, [...lead, ...shape]);
+      return ctx.b.reshape(x, [...lead, ...want.map((d) => (d === -1 ? total / known : d))]);
     },
   },
   {
