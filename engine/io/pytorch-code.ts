@@ -458,6 +458,12 @@ def load_weights(model, path):
     """Loads a Backprop Studio weights file into model by tensor name; every tensor of the model must be there."""
     result = model.load_state_dict(read_safetensors(path), strict=False)
     missing = [k for k in result.missing_keys if not k.endswith(".num_batches_tracked")]
+    statistics = [k for k in result.unexpected_keys if k.startswith("data.")]
+    if statistics and not missing and len(statistics) == len(result.unexpected_keys):
+        raise ValueError(f"{path} holds standardisation statistics that the model does not apply ({', '.join(statistics)}): "
+                         "the weights were trained on standardised data, so without it their predictions are off. In Backprop "
+                         "Studio, tick Standardise features or Standardise label (data.standardize, data.standardizeLabel) "
+                         "and export the code again")
     if missing or result.unexpected_keys:
         raise ValueError(f"{path} does not fit the model: missing {missing}, unexpected {result.unexpected_keys}")
     return model`;
