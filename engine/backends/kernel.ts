@@ -8,10 +8,14 @@ export interface KernelCall {
   readonly outShape: readonly number[];
 }
 
-/** Per-run values that kernels may read: the seed and the optimizer step (dropout masks, Adam's bias correction). */
+/**
+ * Per-run values that kernels may read: the seed and the optimizer step (dropout masks, Adam's bias correction), and
+ * the factor on every update's lr that the learning-rate schedule gives this step (1 when absent).
+ */
 export interface RunContext {
   seed: number;
   step: number;
+  lrScale?: number;
 }
 
 /** The CPU backend computes in float32 (training) or float64 (gradient checks, where differences must be exact). */

@@ -13,6 +13,7 @@ import { partialWeights, reportLines, requireExactFit } from '../io/weights-matc
 import { exportOnnxChecked } from '../io/onnx/parity';
 import { analyzeProject } from '../train/analysis';
 import { checkGradients, GRADCHECK_TOLERANCE } from '../train/gradient-check';
+import { isScheduled } from '../train/schedule';
 import { expandOrThrow, gradProgram } from '../train/program';
 import { Session, type EpochResult } from '../train/session';
 import { StudioError } from '../util/errors';
@@ -256,6 +257,7 @@ const COMMANDS: Record<string, Command> = {
     const steps = positiveInt(o.steps, 'steps');
     const total = Math.min(epochs * s.stepsPerEpoch, steps ?? Infinity);
     const progress = new Progress(io, total);
+    const scheduled = isScheduled(s.training.schedule);
     const started = performance.now();
     await s.train({
       epochs,
@@ -264,7 +266,7 @@ const COMMANDS: Record<string, Command> = {
       onEpoch: (r: EpochResult) => {
         progress.clear();
         if (o.json) jsonLine(io, r);
-        else io.stdout(describeEpoch(r) + '\n');
+        else io.stdout(describeEpoch(r, scheduled) + '\n');
       },
     });
     progress.clear();
@@ -444,12 +446,14 @@ function formatBytes(n: number): string {
   return n < 1024 * 1024 ? `${(n / 1024).toFixed(1)} KB` : `${(n / 1024 / 1024).toFixed(1)} MB`;
 }
 
-function describeEpoch(r: EpochResult): string {
+/** An epoch's line; with the learning rate where a schedule changes it. */
+function describeEpoch(r: EpochResult, scheduled: boolean): string {
   const parts = [`epoch ${r.epoch}`, `step ${r.step}`, `loss ${fmt(r.loss)}`];
   if (r.accuracy !== undefined) parts.push(`acc ${(100 * r.accuracy).toFixed(1)}%`);
   if (r.rmse !== undefined) parts.push(`RMSE ${fmt(r.rmse)}`);
   if (r.valLoss !== undefined) parts.push(`val loss ${fmt(r.valLoss)}`);
   if (r.valAccuracy !== undefined) parts.push(`val acc ${(100 * r.valAccuracy).toFixed(1)}%`);
   if (r.valRmse !== undefined) parts.push(`val RMSE ${fmt(r.valRmse)}`);
+  if (scheduled) parts.push(`lr ${fmt(r.lr)}`);
   return parts.join('  ');
 }

@@ -575,7 +575,7 @@ export class TrainingJob {
 
   private recordEpoch(e: EpochResult): void {
     // Not the epoch's mean gradient norms: train.progress has every step's.
-    const info: EpochInfo = { epoch: e.epoch, step: e.step, loss: round7(e.loss) };
+    const info: EpochInfo = { epoch: e.epoch, step: e.step, loss: round7(e.loss), lr: e.lr };
     if (e.accuracy !== undefined) info.accuracy = e.accuracy;
     if (e.rmse !== undefined) info.rmse = finite(round7(e.rmse));
     if (e.valLoss !== undefined) info.valLoss = finite(round7(e.valLoss));

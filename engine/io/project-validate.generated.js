@@ -3,10 +3,10 @@
 "use strict";
 export const validate = validate10;
 export default validate10;
-const schema11 = {"$schema":"http://json-schema.org/draft-07/schema#","title":"Backprop Studio project, format 1","description":"The structure of a .bpstudio file (docs/project-format.md). Ops, attrs, ports, cycles and shapes are checked by the graph module, not here.","$comment":"Objects are open: keys this schema does not name are allowed and kept on save, so files from a newer writer that only adds keys still open. A data kind this schema does not name is an error. After editing, run `npm run schema` to regenerate project-validate.generated.js.","type":"object","required":["format","version","graph"],"properties":{"format":{"const":"backprop-studio/project"},"version":{"type":"integer","minimum":1},"name":{"type":"string"},"graph":{"type":"object","required":["nodes"],"properties":{"nodes":{"type":"array","items":{"$ref":"#/definitions/node"}}}},"data":{"$ref":"#/definitions/data"},"training":{"$ref":"#/definitions/training"},"editor":{"$ref":"#/definitions/editor"}},"definitions":{"node":{"type":"object","required":["id","op"],"properties":{"id":{"type":"string","pattern":"^[A-Za-z_][A-Za-z0-9_]*$"},"op":{"type":"string"},"attrs":{"type":"object"},"inputs":{"type":"object","additionalProperties":{"type":"string"}},"label":{"type":"string"}}},"data":{"type":"object","properties":{"validation":{"type":"number","minimum":0,"exclusiveMaximum":1},"shuffle":{"type":"boolean"},"standardize":{"type":"boolean"},"standardizeLabel":{"type":"boolean"}},"discriminator":{"propertyName":"kind"},"oneOf":[{"required":["kind","name"],"properties":{"kind":{"const":"builtin"},"name":{"type":"string"},"samples":{"type":"integer","minimum":1},"classes":{"type":"integer","minimum":1},"noise":{"type":"number","minimum":0}}},{"required":["kind","path"],"properties":{"kind":{"const":"csv"},"path":{"type":"string"},"label":{"type":"string"},"features":{"type":"array","items":{"type":"string"}},"classes":{"type":"array","items":{"type":"string"}},"columns":{"type":"object","additionalProperties":{"type":"object","required":["type"],"properties":{"type":{"enum":["numeric","categorical","text"]},"encoding":{"enum":["onehot","index"]},"categories":{"type":"array","items":{"type":"string"}}},"additionalProperties":false}},"missing":{"type":"object","required":["policy"],"properties":{"policy":{"enum":["error","drop","mean","constant"]},"value":{"type":"number"}},"additionalProperties":false},"malformed":{"enum":["error","skip"]}}},{"required":["kind","images"],"properties":{"kind":{"const":"idx"},"images":{"type":"string"},"labels":{"type":"string"}}},{"required":["kind","columns"],"properties":{"kind":{"const":"inline"},"columns":{"type":"object","additionalProperties":{"type":"array","items":{"type":"number"}}},"label":{"type":"string"}}},{"required":["kind","folder","size"],"properties":{"kind":{"const":"images"},"folder":{"type":"string"},"size":{"type":"array","items":{"type":"integer","minimum":1,"maximum":1024},"minItems":2,"maxItems":2},"channels":{"enum":[1,3]},"classes":{"type":"array","items":{"type":"string"}}}}]},"training":{"type":"object","properties":{"objective":{"type":"string"},"prediction":{"type":"string"},"optimizer":{"type":"object","properties":{"type":{"enum":["sgd","adam","adamw"]},"lr":{"type":"number","exclusiveMinimum":0},"momentum":{"type":"number","minimum":0},"nesterov":{"type":"boolean"},"weightDecay":{"type":"number","minimum":0},"beta1":{"type":"number","minimum":0,"exclusiveMaximum":1},"beta2":{"type":"number","minimum":0,"exclusiveMaximum":1},"eps":{"type":"number","minimum":0}}},"batchSize":{"type":"integer","minimum":1},"epochs":{"type":"integer","minimum":1},"seed":{"type":"integer"},"backend":{"enum":["cpu","webgpu","auto"]}}},"editor":{"type":"object","properties":{"positions":{"type":"object","additionalProperties":{"$ref":"#/definitions/point"}},"viewport":{"type":"object","required":["x","y","zoom"],"properties":{"x":{"type":"number"},"y":{"type":"number"},"zoom":{"type":"number","exclusiveMinimum":0}}}}},"point":{"type":"object","required":["x","y"],"properties":{"x":{"type":"number"},"y":{"type":"number"}}}}};
+const schema11 = {"$schema":"http://json-schema.org/draft-07/schema#","title":"Backprop Studio project, format 1","description":"The structure of a .bpstudio file (docs/project-format.md). Ops, attrs, ports, cycles and shapes are checked by the graph module, not here.","$comment":"Objects are open: keys this schema does not name are allowed and kept on save, so files from a newer writer that only adds keys still open. A data kind this schema does not name is an error. After editing, run `npm run schema` to regenerate project-validate.generated.js.","type":"object","required":["format","version","graph"],"properties":{"format":{"const":"backprop-studio/project"},"version":{"type":"integer","minimum":1},"name":{"type":"string"},"graph":{"type":"object","required":["nodes"],"properties":{"nodes":{"type":"array","items":{"$ref":"#/definitions/node"}}}},"data":{"$ref":"#/definitions/data"},"training":{"$ref":"#/definitions/training"},"editor":{"$ref":"#/definitions/editor"}},"definitions":{"node":{"type":"object","required":["id","op"],"properties":{"id":{"type":"string","pattern":"^[A-Za-z_][A-Za-z0-9_]*$"},"op":{"type":"string"},"attrs":{"type":"object"},"inputs":{"type":"object","additionalProperties":{"type":"string"}},"label":{"type":"string"}}},"data":{"type":"object","properties":{"validation":{"type":"number","minimum":0,"exclusiveMaximum":1},"shuffle":{"type":"boolean"},"standardize":{"type":"boolean"},"standardizeLabel":{"type":"boolean"}},"discriminator":{"propertyName":"kind"},"oneOf":[{"required":["kind","name"],"properties":{"kind":{"const":"builtin"},"name":{"type":"string"},"samples":{"type":"integer","minimum":1},"classes":{"type":"integer","minimum":1},"noise":{"type":"number","minimum":0}}},{"required":["kind","path"],"properties":{"kind":{"const":"csv"},"path":{"type":"string"},"label":{"type":"string"},"features":{"type":"array","items":{"type":"string"}},"classes":{"type":"array","items":{"type":"string"}},"columns":{"type":"object","additionalProperties":{"type":"object","required":["type"],"properties":{"type":{"enum":["numeric","categorical","text"]},"encoding":{"enum":["onehot","index"]},"categories":{"type":"array","items":{"type":"string"}}},"additionalProperties":false}},"missing":{"type":"object","required":["policy"],"properties":{"policy":{"enum":["error","drop","mean","constant"]},"value":{"type":"number"}},"additionalProperties":false},"malformed":{"enum":["error","skip"]}}},{"required":["kind","images"],"properties":{"kind":{"const":"idx"},"images":{"type":"string"},"labels":{"type":"string"}}},{"required":["kind","columns"],"properties":{"kind":{"const":"inline"},"columns":{"type":"object","additionalProperties":{"type":"array","items":{"type":"number"}}},"label":{"type":"string"}}},{"required":["kind","folder","size"],"properties":{"kind":{"const":"images"},"folder":{"type":"string"},"size":{"type":"array","items":{"type":"integer","minimum":1,"maximum":1024},"minItems":2,"maxItems":2},"channels":{"enum":[1,3]},"classes":{"type":"array","items":{"type":"string"}}}}]},"training":{"type":"object","properties":{"objective":{"type":"string"},"prediction":{"type":"string"},"optimizer":{"type":"object","properties":{"type":{"enum":["sgd","adam","adamw"]},"lr":{"type":"number","exclusiveMinimum":0},"momentum":{"type":"number","minimum":0},"nesterov":{"type":"boolean"},"weightDecay":{"type":"number","minimum":0},"beta1":{"type":"number","minimum":0,"exclusiveMaximum":1},"beta2":{"type":"number","minimum":0,"exclusiveMaximum":1},"eps":{"type":"number","minimum":0}}},"schedule":{"$comment":"A format extension (docs/format-extensions.md): the learning rate over the run.","type":"object","properties":{"type":{"enum":["constant","step","cosine"]},"every":{"type":"integer","minimum":1},"gamma":{"type":"number","exclusiveMinimum":0},"min":{"type":"number","minimum":0,"maximum":1},"warmup":{"type":"integer","minimum":0}}},"batchSize":{"type":"integer","minimum":1},"epochs":{"type":"integer","minimum":1},"seed":{"type":"integer"},"backend":{"enum":["cpu","webgpu","auto"]}}},"editor":{"type":"object","properties":{"positions":{"type":"object","additionalProperties":{"$ref":"#/definitions/point"}},"viewport":{"type":"object","required":["x","y","zoom"],"properties":{"x":{"type":"number"},"y":{"type":"number"},"zoom":{"type":"number","exclusiveMinimum":0}}}}},"point":{"type":"object","required":["x","y"],"properties":{"x":{"type":"number"},"y":{"type":"number"}}}}};
 const schema12 = {"type":"object","required":["id","op"],"properties":{"id":{"type":"string","pattern":"^[A-Za-z_][A-Za-z0-9_]*$"},"op":{"type":"string"},"attrs":{"type":"object"},"inputs":{"type":"object","additionalProperties":{"type":"string"}},"label":{"type":"string"}}};
 const schema13 = {"type":"object","properties":{"validation":{"type":"number","minimum":0,"exclusiveMaximum":1},"shuffle":{"type":"boolean"},"standardize":{"type":"boolean"},"standardizeLabel":{"type":"boolean"}},"discriminator":{"propertyName":"kind"},"oneOf":[{"required":["kind","name"],"properties":{"kind":{"const":"builtin"},"name":{"type":"string"},"samples":{"type":"integer","minimum":1},"classes":{"type":"integer","minimum":1},"noise":{"type":"number","minimum":0}}},{"required":["kind","path"],"properties":{"kind":{"const":"csv"},"path":{"type":"string"},"label":{"type":"string"},"features":{"type":"array","items":{"type":"string"}},"classes":{"type":"array","items":{"type":"string"}},"columns":{"type":"object","additionalProperties":{"type":"object","required":["type"],"properties":{"type":{"enum":["numeric","categorical","text"]},"encoding":{"enum":["onehot","index"]},"categories":{"type":"array","items":{"type":"string"}}},"additionalProperties":false}},"missing":{"type":"object","required":["policy"],"properties":{"policy":{"enum":["error","drop","mean","constant"]},"value":{"type":"number"}},"additionalProperties":false},"malformed":{"enum":["error","skip"]}}},{"required":["kind","images"],"properties":{"kind":{"const":"idx"},"images":{"type":"string"},"labels":{"type":"string"}}},{"required":["kind","columns"],"properties":{"kind":{"const":"inline"},"columns":{"type":"object","additionalProperties":{"type":"array","items":{"type":"number"}}},"label":{"type":"string"}}},{"required":["kind","folder","size"],"properties":{"kind":{"const":"images"},"folder":{"type":"string"},"size":{"type":"array","items":{"type":"integer","minimum":1,"maximum":1024},"minItems":2,"maxItems":2},"channels":{"enum":[1,3]},"classes":{"type":"array","items":{"type":"string"}}}}]};
-const schema14 = {"type":"object","properties":{"objective":{"type":"string"},"prediction":{"type":"string"},"optimizer":{"type":"object","properties":{"type":{"enum":["sgd","adam","adamw"]},"lr":{"type":"number","exclusiveMinimum":0},"momentum":{"type":"number","minimum":0},"nesterov":{"type":"boolean"},"weightDecay":{"type":"number","minimum":0},"beta1":{"type":"number","minimum":0,"exclusiveMaximum":1},"beta2":{"type":"number","minimum":0,"exclusiveMaximum":1},"eps":{"type":"number","minimum":0}}},"batchSize":{"type":"integer","minimum":1},"epochs":{"type":"integer","minimum":1},"seed":{"type":"integer"},"backend":{"enum":["cpu","webgpu","auto"]}}};
+const schema14 = {"type":"object","properties":{"objective":{"type":"string"},"prediction":{"type":"string"},"optimizer":{"type":"object","properties":{"type":{"enum":["sgd","adam","adamw"]},"lr":{"type":"number","exclusiveMinimum":0},"momentum":{"type":"number","minimum":0},"nesterov":{"type":"boolean"},"weightDecay":{"type":"number","minimum":0},"beta1":{"type":"number","minimum":0,"exclusiveMaximum":1},"beta2":{"type":"number","minimum":0,"exclusiveMaximum":1},"eps":{"type":"number","minimum":0}}},"schedule":{"$comment":"A format extension (docs/format-extensions.md): the learning rate over the run.","type":"object","properties":{"type":{"enum":["constant","step","cosine"]},"every":{"type":"integer","minimum":1},"gamma":{"type":"number","exclusiveMinimum":0},"min":{"type":"number","minimum":0,"maximum":1},"warmup":{"type":"integer","minimum":0}}},"batchSize":{"type":"integer","minimum":1},"epochs":{"type":"integer","minimum":1},"seed":{"type":"integer"},"backend":{"enum":["cpu","webgpu","auto"]}}};
 const pattern0 = new RegExp("^[A-Za-z_][A-Za-z0-9_]*$", "u");
 const schema15 = {"type":"object","properties":{"positions":{"type":"object","additionalProperties":{"$ref":"#/definitions/point"}},"viewport":{"type":"object","required":["x","y","zoom"],"properties":{"x":{"type":"number"},"y":{"type":"number"},"zoom":{"type":"number","exclusiveMinimum":0}}}}};
 const schema16 = {"type":"object","required":["x","y"],"properties":{"x":{"type":"number"},"y":{"type":"number"}}};
@@ -1540,10 +1540,13 @@ vErrors.push(err106);
 errors++;
 }
 }
-if(data54.batchSize !== undefined){
-let data66 = data54.batchSize;
-if(!(((typeof data66 == "number") && (!(data66 % 1) && !isNaN(data66))) && (isFinite(data66)))){
-const err107 = {instancePath:instancePath+"/training/batchSize",schemaPath:"#/definitions/training/properties/batchSize/type",keyword:"type",params:{type: "integer"},message:"must be integer"};
+if(data54.schedule !== undefined){
+let data66 = data54.schedule;
+if(data66 && typeof data66 == "object" && !Array.isArray(data66)){
+if(data66.type !== undefined){
+let data67 = data66.type;
+if(!(((data67 === "constant") || (data67 === "step")) || (data67 === "cosine"))){
+const err107 = {instancePath:instancePath+"/training/schedule/type",schemaPath:"#/definitions/training/properties/schedule/properties/type/enum",keyword:"enum",params:{allowedValues: schema14.properties.schedule.properties.type.enum},message:"must be equal to one of the allowed values"};
 if(vErrors === null){
 vErrors = [err107];
 }
@@ -1552,9 +1555,11 @@ vErrors.push(err107);
 }
 errors++;
 }
-if((typeof data66 == "number") && (isFinite(data66))){
-if(data66 < 1 || isNaN(data66)){
-const err108 = {instancePath:instancePath+"/training/batchSize",schemaPath:"#/definitions/training/properties/batchSize/minimum",keyword:"minimum",params:{comparison: ">=", limit: 1},message:"must be >= 1"};
+}
+if(data66.every !== undefined){
+let data68 = data66.every;
+if(!(((typeof data68 == "number") && (!(data68 % 1) && !isNaN(data68))) && (isFinite(data68)))){
+const err108 = {instancePath:instancePath+"/training/schedule/every",schemaPath:"#/definitions/training/properties/schedule/properties/every/type",keyword:"type",params:{type: "integer"},message:"must be integer"};
 if(vErrors === null){
 vErrors = [err108];
 }
@@ -1563,12 +1568,9 @@ vErrors.push(err108);
 }
 errors++;
 }
-}
-}
-if(data54.epochs !== undefined){
-let data67 = data54.epochs;
-if(!(((typeof data67 == "number") && (!(data67 % 1) && !isNaN(data67))) && (isFinite(data67)))){
-const err109 = {instancePath:instancePath+"/training/epochs",schemaPath:"#/definitions/training/properties/epochs/type",keyword:"type",params:{type: "integer"},message:"must be integer"};
+if((typeof data68 == "number") && (isFinite(data68))){
+if(data68 < 1 || isNaN(data68)){
+const err109 = {instancePath:instancePath+"/training/schedule/every",schemaPath:"#/definitions/training/properties/schedule/properties/every/minimum",keyword:"minimum",params:{comparison: ">=", limit: 1},message:"must be >= 1"};
 if(vErrors === null){
 vErrors = [err109];
 }
@@ -1577,9 +1579,13 @@ vErrors.push(err109);
 }
 errors++;
 }
-if((typeof data67 == "number") && (isFinite(data67))){
-if(data67 < 1 || isNaN(data67)){
-const err110 = {instancePath:instancePath+"/training/epochs",schemaPath:"#/definitions/training/properties/epochs/minimum",keyword:"minimum",params:{comparison: ">=", limit: 1},message:"must be >= 1"};
+}
+}
+if(data66.gamma !== undefined){
+let data69 = data66.gamma;
+if((typeof data69 == "number") && (isFinite(data69))){
+if(data69 <= 0 || isNaN(data69)){
+const err110 = {instancePath:instancePath+"/training/schedule/gamma",schemaPath:"#/definitions/training/properties/schedule/properties/gamma/exclusiveMinimum",keyword:"exclusiveMinimum",params:{comparison: ">", limit: 0},message:"must be > 0"};
 if(vErrors === null){
 vErrors = [err110];
 }
@@ -1589,11 +1595,8 @@ vErrors.push(err110);
 errors++;
 }
 }
-}
-if(data54.seed !== undefined){
-let data68 = data54.seed;
-if(!(((typeof data68 == "number") && (!(data68 % 1) && !isNaN(data68))) && (isFinite(data68)))){
-const err111 = {instancePath:instancePath+"/training/seed",schemaPath:"#/definitions/training/properties/seed/type",keyword:"type",params:{type: "integer"},message:"must be integer"};
+else {
+const err111 = {instancePath:instancePath+"/training/schedule/gamma",schemaPath:"#/definitions/training/properties/schedule/properties/gamma/type",keyword:"type",params:{type: "number"},message:"must be number"};
 if(vErrors === null){
 vErrors = [err111];
 }
@@ -1603,10 +1606,11 @@ vErrors.push(err111);
 errors++;
 }
 }
-if(data54.backend !== undefined){
-let data69 = data54.backend;
-if(!(((data69 === "cpu") || (data69 === "webgpu")) || (data69 === "auto"))){
-const err112 = {instancePath:instancePath+"/training/backend",schemaPath:"#/definitions/training/properties/backend/enum",keyword:"enum",params:{allowedValues: schema14.properties.backend.enum},message:"must be equal to one of the allowed values"};
+if(data66.min !== undefined){
+let data70 = data66.min;
+if((typeof data70 == "number") && (isFinite(data70))){
+if(data70 > 1 || isNaN(data70)){
+const err112 = {instancePath:instancePath+"/training/schedule/min",schemaPath:"#/definitions/training/properties/schedule/properties/min/maximum",keyword:"maximum",params:{comparison: "<=", limit: 1},message:"must be <= 1"};
 if(vErrors === null){
 vErrors = [err112];
 }
@@ -1615,15 +1619,149 @@ vErrors.push(err112);
 }
 errors++;
 }
-}
-}
-else {
-const err113 = {instancePath:instancePath+"/training",schemaPath:"#/definitions/training/type",keyword:"type",params:{type: "object"},message:"must be object"};
+if(data70 < 0 || isNaN(data70)){
+const err113 = {instancePath:instancePath+"/training/schedule/min",schemaPath:"#/definitions/training/properties/schedule/properties/min/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0"};
 if(vErrors === null){
 vErrors = [err113];
 }
 else {
 vErrors.push(err113);
+}
+errors++;
+}
+}
+else {
+const err114 = {instancePath:instancePath+"/training/schedule/min",schemaPath:"#/definitions/training/properties/schedule/properties/min/type",keyword:"type",params:{type: "number"},message:"must be number"};
+if(vErrors === null){
+vErrors = [err114];
+}
+else {
+vErrors.push(err114);
+}
+errors++;
+}
+}
+if(data66.warmup !== undefined){
+let data71 = data66.warmup;
+if(!(((typeof data71 == "number") && (!(data71 % 1) && !isNaN(data71))) && (isFinite(data71)))){
+const err115 = {instancePath:instancePath+"/training/schedule/warmup",schemaPath:"#/definitions/training/properties/schedule/properties/warmup/type",keyword:"type",params:{type: "integer"},message:"must be integer"};
+if(vErrors === null){
+vErrors = [err115];
+}
+else {
+vErrors.push(err115);
+}
+errors++;
+}
+if((typeof data71 == "number") && (isFinite(data71))){
+if(data71 < 0 || isNaN(data71)){
+const err116 = {instancePath:instancePath+"/training/schedule/warmup",schemaPath:"#/definitions/training/properties/schedule/properties/warmup/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0"};
+if(vErrors === null){
+vErrors = [err116];
+}
+else {
+vErrors.push(err116);
+}
+errors++;
+}
+}
+}
+}
+else {
+const err117 = {instancePath:instancePath+"/training/schedule",schemaPath:"#/definitions/training/properties/schedule/type",keyword:"type",params:{type: "object"},message:"must be object"};
+if(vErrors === null){
+vErrors = [err117];
+}
+else {
+vErrors.push(err117);
+}
+errors++;
+}
+}
+if(data54.batchSize !== undefined){
+let data72 = data54.batchSize;
+if(!(((typeof data72 == "number") && (!(data72 % 1) && !isNaN(data72))) && (isFinite(data72)))){
+const err118 = {instancePath:instancePath+"/training/batchSize",schemaPath:"#/definitions/training/properties/batchSize/type",keyword:"type",params:{type: "integer"},message:"must be integer"};
+if(vErrors === null){
+vErrors = [err118];
+}
+else {
+vErrors.push(err118);
+}
+errors++;
+}
+if((typeof data72 == "number") && (isFinite(data72))){
+if(data72 < 1 || isNaN(data72)){
+const err119 = {instancePath:instancePath+"/training/batchSize",schemaPath:"#/definitions/training/properties/batchSize/minimum",keyword:"minimum",params:{comparison: ">=", limit: 1},message:"must be >= 1"};
+if(vErrors === null){
+vErrors = [err119];
+}
+else {
+vErrors.push(err119);
+}
+errors++;
+}
+}
+}
+if(data54.epochs !== undefined){
+let data73 = data54.epochs;
+if(!(((typeof data73 == "number") && (!(data73 % 1) && !isNaN(data73))) && (isFinite(data73)))){
+const err120 = {instancePath:instancePath+"/training/epochs",schemaPath:"#/definitions/training/properties/epochs/type",keyword:"type",params:{type: "integer"},message:"must be integer"};
+if(vErrors === null){
+vErrors = [err120];
+}
+else {
+vErrors.push(err120);
+}
+errors++;
+}
+if((typeof data73 == "number") && (isFinite(data73))){
+if(data73 < 1 || isNaN(data73)){
+const err121 = {instancePath:instancePath+"/training/epochs",schemaPath:"#/definitions/training/properties/epochs/minimum",keyword:"minimum",params:{comparison: ">=", limit: 1},message:"must be >= 1"};
+if(vErrors === null){
+vErrors = [err121];
+}
+else {
+vErrors.push(err121);
+}
+errors++;
+}
+}
+}
+if(data54.seed !== undefined){
+let data74 = data54.seed;
+if(!(((typeof data74 == "number") && (!(data74 % 1) && !isNaN(data74))) && (isFinite(data74)))){
+const err122 = {instancePath:instancePath+"/training/seed",schemaPath:"#/definitions/training/properties/seed/type",keyword:"type",params:{type: "integer"},message:"must be integer"};
+if(vErrors === null){
+vErrors = [err122];
+}
+else {
+vErrors.push(err122);
+}
+errors++;
+}
+}
+if(data54.backend !== undefined){
+let data75 = data54.backend;
+if(!(((data75 === "cpu") || (data75 === "webgpu")) || (data75 === "auto"))){
+const err123 = {instancePath:instancePath+"/training/backend",schemaPath:"#/definitions/training/properties/backend/enum",keyword:"enum",params:{allowedValues: schema14.properties.backend.enum},message:"must be equal to one of the allowed values"};
+if(vErrors === null){
+vErrors = [err123];
+}
+else {
+vErrors.push(err123);
+}
+errors++;
+}
+}
+}
+else {
+const err124 = {instancePath:instancePath+"/training",schemaPath:"#/definitions/training/type",keyword:"type",params:{type: "object"},message:"must be object"};
+if(vErrors === null){
+vErrors = [err124];
+}
+else {
+vErrors.push(err124);
 }
 errors++;
 }
@@ -1636,12 +1774,12 @@ errors = vErrors.length;
 }
 }
 else {
-const err114 = {instancePath,schemaPath:"#/type",keyword:"type",params:{type: "object"},message:"must be object"};
+const err125 = {instancePath,schemaPath:"#/type",keyword:"type",params:{type: "object"},message:"must be object"};
 if(vErrors === null){
-vErrors = [err114];
+vErrors = [err125];
 }
 else {
-vErrors.push(err114);
+vErrors.push(err125);
 }
 errors++;
 }

@@ -37,10 +37,26 @@ export interface OptimizerSpec {
   eps?: number;
 }
 
+/**
+ * How the learning rate changes over a run (training.schedule, a format extension: docs/format-extensions.md):
+ * optimizer.lr times a factor of the step (engine/train/schedule.ts).
+ */
+export interface ScheduleSpec {
+  type?: 'constant' | 'step' | 'cosine';
+  /** step: the factor is multiplied by `gamma` every `every` epochs (torch.optim.lr_scheduler.StepLR). */
+  every?: number;
+  gamma?: number;
+  /** cosine: the factor falls from 1 to `min` over the run's steps (CosineAnnealingLR with eta_min = min * lr). */
+  min?: number;
+  /** Steps over which the factor rises linearly to its value (1/warmup at the first step); 0: none. */
+  warmup?: number;
+}
+
 export interface TrainingSpec {
   objective?: string;
   prediction?: string;
   optimizer?: OptimizerSpec;
+  schedule?: ScheduleSpec;
   batchSize?: number;
   epochs?: number;
   seed?: number;
@@ -78,6 +94,7 @@ export interface ResolvedTraining {
   objective?: string;
   prediction?: string;
   optimizer: Required<OptimizerSpec>;
+  schedule: Required<ScheduleSpec>;
   batchSize: number;
   epochs: number;
   seed: number;
@@ -99,6 +116,7 @@ export const DEFAULT_TRAINING: Readonly<ResolvedTraining> = Object.freeze({
     beta2: 0.999,
     eps: 1e-8,
   }),
+  schedule: Object.freeze({ type: 'constant' as const, every: 10, gamma: 0.1, min: 0, warmup: 0 }),
   batchSize: 32,
   epochs: 50,
   seed: 1,
@@ -110,6 +128,7 @@ export function withTrainingDefaults(training: TrainingSpec = {}): ResolvedTrain
     ...DEFAULT_TRAINING,
     ...definedOnly(training),
     optimizer: { ...DEFAULT_TRAINING.optimizer, ...definedOnly(training.optimizer ?? {}) },
+    schedule: { ...DEFAULT_TRAINING.schedule, ...definedOnly(training.schedule ?? {}) },
   };
 }
 

@@ -405,6 +405,8 @@ const epochInfo = obj({
   valLoss: optional(nullable(num)),
   valAccuracy: optional(num),
   valRmse: optional(nullable(num)),
+  /** The learning rate of the epoch's last step: optimizer.lr times training.schedule's factor. */
+  lr: num,
 });
 export type EpochInfo = Infer<typeof epochInfo>;
 

@@ -14,6 +14,7 @@ import { StudioError } from '../util/errors';
 import { Feeder, type LabelScale } from './feed';
 import { addToConfusion, emptyConfusion } from './metrics';
 import { evalProgram, flowKey, flowProgram, layersOf, NO_PREDICTION, resolveTargets, standardizedLabel, throwGraphErrors, trainProgram, type Edge, type Targets } from './program';
+import { lrFactor } from './schedule';
 
 export interface StepResult {
   /** 1-based optimizer step. */
@@ -45,6 +46,8 @@ export interface EpochResult {
   valLoss?: number;
   valAccuracy?: number;
   valRmse?: number;
+  /** The learning rate of the epoch's last step: optimizer.lr times training.schedule's factor (schedule.ts). */
+  lr: number;
   /** Each layer's gradient norm, averaged over the epoch's steps. */
   gradNorms: Record<string, number>;
   /** On the validation part, when asked for (nextStep's `confusion`) and the targets have classes: see EvalResult. */
@@ -259,6 +262,20 @@ export class Session {
     return Math.ceil(this.split.train.length / this.batchSize);
   }
 
+  /** The learning rate of optimizer step `step`: optimizer.lr times training.schedule's factor. */
+  learningRate(step: number): number {
+    return this.training.optimizer.lr * this.lrScale(step);
+  }
+
+  private lrScale(step: number): number {
+    return lrFactor(this.training.schedule, step, { perEpoch: this.stepsPerEpoch, total: this.training.epochs * this.stepsPerEpoch });
+  }
+
+  /** What training step `step`'s kernels read: the seed, the step, and the schedule's factor on the learning rate. */
+  private trainContext(step: number): RunContext {
+    return { seed: this.training.seed, step, lrScale: this.lrScale(step) };
+  }
+
   /** Whether a training step counts the examples it gets right (compiles the training step if it is not yet). */
   get hasAccuracy(): boolean {
     return this.trainExecutable(this.batchSize).plan.outputs.has('correct');
@@ -356,7 +373,7 @@ export class Session {
     if (this.pending.length) throw new Error(`trainStep: ${this.pending.length} steps in flight are still to be reported`);
     const exe = this.trainExecutable(rows.length);
     for (const [id, t] of this.feeder.batch(rows)) exe.setInput(id, t);
-    const ctx = { seed: this.training.seed, step: this.stepCount + 1 };
+    const ctx = this.trainContext(this.stepCount + 1);
     exe.run(ctx, 'compute');
     const loss = (await exe.read('objective'))[0];
     if (!Number.isFinite(loss)) throw await this.nonFinite(exe, ctx, loss);
@@ -438,7 +455,7 @@ export class Session {
       this.replay = { from: step - 1, steps: [] };
     }
     for (const [id, t] of this.feeder.batch(rows)) exe.setInput(id, t);
-    const ctx = { seed: this.training.seed, step };
+    const ctx = this.trainContext(step);
     const metrics = exe.runAndCollect!(ctx, this.collected(exe));
     // (handled where the step is reported; this keeps a step dropped after a failure from being an unhandled rejection)
     metrics.catch(() => {});
@@ -612,6 +629,7 @@ export class Session {
       epoch: this.epochCount,
       step: this.stepCount,
       loss: t.lossSum / t.count,
+      lr: this.learningRate(this.stepCount),
       gradNorms: Object.fromEntries(Object.entries(t.normSums).map(([k, v]) => [k, v / t.steps])),
     };
     if (t.scored) result.accuracy = t.correct / t.count;

@@ -23,13 +23,29 @@ export const TRAINING_BARS = [
 export const BAR = 0.95;
 /**
  * Examples checked by their weights after 10 steps only: wine (batch norm, with its running statistics, and dropout,
- * whose masks the two backends draw alike), sine (a regression: tanh layers and mse), and examples changed to take a path of the backend that they do not:
+ * whose masks the two backends draw alike), sine (a regression: tanh layers and mse), examples with learning-rate
+ * schedules (the factor reaches the update kernels through the run context), and examples changed to take a path of
+ * the backend that they do not:
  * digit-images with 64 filters in its first convolution, so that the second's input gradient is one implicit GEMM
  * (kernels/matmul.ts INPUT_GRADIENT_MIN_CHANNELS).
  */
 export const TEN_STEP_VARIANTS: readonly { name: string; example: string; change?: (p: Project) => void }[] = [
   { name: 'wine (batchnorm, dropout)', example: 'wine' },
   { name: 'sine (tanh, mse on a real label)', example: 'sine' },
+  {
+    name: 'spiral, a cosine learning-rate schedule over one epoch after 3 steps of warm-up (adam)',
+    example: 'spiral',
+    change: (p) => {
+      p.training = { ...p.training, epochs: 1, schedule: { type: 'cosine', min: 0.1, warmup: 3 } };
+    },
+  },
+  {
+    name: 'sine, SGD with momentum and the learning rate halved every epoch of 5 steps',
+    example: 'sine',
+    change: (p) => {
+      p.training = { ...p.training, batchSize: 64, optimizer: { type: 'sgd', lr: 0.05, momentum: 0.9 }, schedule: { type: 'step', every: 1, gamma: 0.5 } };
+    },
+  },
   {
     name: 'digit-images, 64 filters in conv1',
     example: 'digit-images',

@@ -10,7 +10,7 @@ import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { useStudio } from './fixture';
 import { REPO, screenshot, type Studio } from './harness';
-import { percent, until, type StudioPage } from './studio';
+import { MOD, percent, until, type StudioPage } from './studio';
 import { num4 } from '../../renderer/src/lib/format';
 
 let studio: Studio;
@@ -143,6 +143,32 @@ describe('training in Chromium against web mode', () => {
     expect(message).toMatch(/objective is (NaN|Infinity)/);
     expect(message).toMatch(/node "(h1|h2|out|loss)"/);
     await screenshot(app.page, 'training-nan.png');
+  });
+
+  it('trains under a learning-rate schedule chosen in the panel, its fields as the type needs, with undo', async () => {
+    await openExample('spiral.bpstudio', 6);
+    await setTraining('Epochs', '4');
+    const schedule = app.inspector.getByLabel('LR schedule', { exact: true });
+    expect(await schedule.inputValue()).toBe('constant');
+    const shown = async () => Promise.all(['Every', 'Gamma', 'Minimum', 'Warm-up'].map((l) => app.inspector.getByLabel(l, { exact: true }).count()));
+    expect(await shown()).toEqual([0, 0, 0, 1]);
+    await schedule.selectOption('cosine');
+    await until(shown).toEqual([0, 0, 1, 1]);
+    await schedule.selectOption('step');
+    await until(shown).toEqual([1, 1, 0, 1]);
+    const every = app.inspector.getByLabel('Every', { exact: true });
+    const unset = await every.inputValue();
+    await setTraining('Every', '1');
+    await app.press(`${MOD}+z`);
+    await until(() => every.inputValue()).toBe(unset);
+    await app.press(`${MOD}+Shift+z`);
+    await until(() => every.inputValue()).toBe('1');
+    await setTraining('Gamma', '0.5');
+    await app.button('Train').click();
+    await until(() => app.runState()).toBe('done');
+    // adam at 0.01, halved at each of the 3 epochs after the first
+    expect(Number(await app.text('run-lr'))).toBeCloseTo(0.01 * 0.5 ** 3, 8);
+    await screenshot(app.page, 'training-schedule.png');
   });
 
   it('says a run could not start, naming the missing data file, and leaves the project as it was', async () => {

@@ -172,7 +172,12 @@ interface UpdateCase {
   zeroStart?: boolean;
   /** The optimizer steps run (ctx.step of each). */
   steps?: number[];
+  /** The schedule's factor on lr at each step (ctx.lrScale; absent: 1). */
+  lrScales?: number[];
 }
+
+/** A schedule's factors over 10 steps: a warm-up, then a decay. */
+const SCHEDULED = [0.25, 0.5, 0.75, 1, 0.9, 0.7, 0.5, 0.3, 0.1, 0.05];
 
 const UPDATES: UpdateCase[] = [
   { name: 'assign', op: 'assign' },
@@ -185,6 +190,9 @@ const UPDATES: UpdateCase[] = [
   { name: 'adamw', op: 'adam_update', attrs: { lr: 1e-2, weightDecay: 0.1, decoupled: true, beta1: 0.8, beta2: 0.99, eps: 1e-6 }, state: 2 },
   { name: 'adam with beta1 = 0 (ln beta1 = -inf)', op: 'adam_update', attrs: { lr: 1e-2, beta1: 0 }, state: 2, zeroStart: true },
   { name: 'adam at late steps', op: 'adam_update', attrs: { lr: 1e-3 }, state: 2, zeroStart: true, steps: [700, 701, 5000, 100000] },
+  { name: 'sgd, scheduled', op: 'sgd_update', attrs: { lr: 0.1, weightDecay: 0.01 }, lrScales: SCHEDULED },
+  { name: 'sgd momentum, scheduled', op: 'sgd_update', attrs: { lr: 0.1, momentum: 0.9, nesterov: true }, state: 1, lrScales: SCHEDULED },
+  { name: 'adamw, scheduled', op: 'adam_update', attrs: { lr: 1e-2, weightDecay: 0.1, decoupled: true }, state: 2, lrScales: SCHEDULED },
 ];
 
 describe('WebGPU in-place updates match the CPU backend step by step', () => {
@@ -206,7 +214,7 @@ describe('WebGPU in-place updates match the CPU backend step by step', () => {
       const g = Float32Array.from(normals(n, 100 + k));
       for (const exe of exes) {
         exe.setInput('g', g);
-        exe.run({ seed: 1, step });
+        exe.run({ seed: 1, step, ...(c.lrScales ? { lrScale: c.lrScales[k] } : {}) });
       }
       for (const name of [`${c.name}/p`, ...state]) {
         const want = await cpu.readTensor(name);

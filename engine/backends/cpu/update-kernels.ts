@@ -1,4 +1,4 @@
-import type { AdamAttrs, SgdAttrs } from '../kernel';
+import type { AdamAttrs, KernelCall, RunContext, SgdAttrs } from '../kernel';
 import type { CpuKernel } from './kernels';
 
 /**
@@ -7,8 +7,9 @@ import type { CpuKernel } from './kernels';
  */
 export const updateKernels: Record<string, CpuKernel> = {
   assign: ([target, value]) => target.set(value),
-  sgd_update: ([p, g, velocity], _out, call) => {
-    const { lr, momentum = 0, nesterov = false, weightDecay = 0 } = call.attrs as unknown as SgdAttrs;
+  sgd_update: ([p, g, velocity], _out, call, ctx) => {
+    const { momentum = 0, nesterov = false, weightDecay = 0 } = call.attrs as unknown as SgdAttrs;
+    const lr = scheduledLr(call, ctx);
     const n = p.length;
     if (momentum === 0) {
       // The loop below without its momentum branch, the same arithmetic.
@@ -26,7 +27,8 @@ export const updateKernels: Record<string, CpuKernel> = {
     }
   },
   adam_update: ([p, g, m, v], _out, call, ctx) => {
-    const { lr, beta1 = 0.9, beta2 = 0.999, eps = 1e-8, weightDecay = 0, decoupled = false } = call.attrs as unknown as AdamAttrs;
+    const { beta1 = 0.9, beta2 = 0.999, eps = 1e-8, weightDecay = 0, decoupled = false } = call.attrs as unknown as AdamAttrs;
+    const lr = scheduledLr(call, ctx);
     const t = ctx.step;
     const bc1 = 1 - Math.pow(beta1, t);
     const bc2 = Math.sqrt(1 - Math.pow(beta2, t));
@@ -41,3 +43,8 @@ export const updateKernels: Record<string, CpuKernel> = {
     }
   },
 };
+
+/** The update's lr this step: its attribute times the schedule's factor (RunContext.lrScale). */
+function scheduledLr(call: KernelCall, ctx: RunContext): number {
+  return (call.attrs.lr as number) * (ctx.lrScale ?? 1);
+}

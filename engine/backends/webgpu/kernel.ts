@@ -8,7 +8,7 @@
  *   - the step's output, `var<storage, read_write>`, unless `bindOutput` is false (in-place updates write their
  *     first input, the target);
  *   - `var<uniform> p: Params` when `params` is given (packed 32-bit words; pad the struct to 16 bytes);
- *   - `var<uniform> ctx: Ctx` (struct { seed: u32, step: u32, pad0: u32, pad1: u32 }) when `usesContext`.
+ *   - `var<uniform> ctx: Ctx` (CTX_STRUCT: the seed, the step, the schedule's factor on lr) when `usesContext`.
  */
 import type { KernelCall, RunContext } from '../kernel';
 
@@ -36,11 +36,11 @@ export type GpuKernelFor = (call: KernelCall) => GpuKernel;
  */
 export type StepKernels = { kernel: GpuKernel } | { parts: GpuKernel; join: GpuKernel; scratch: number; joinReads?: number };
 
-/** WGSL's uniform context struct, for kernels that read the seed and step. */
-export const CTX_STRUCT = 'struct Ctx { seed: u32, step: u32, pad0: u32, pad1: u32 }';
+/** WGSL's uniform context struct, for kernels that read the seed, the step or the schedule's factor on lr. */
+export const CTX_STRUCT = 'struct Ctx { seed: u32, step: u32, lr_scale: f32, pad0: u32 }';
 
 export function contextWords(ctx: RunContext): Uint32Array {
-  return Uint32Array.of(ctx.seed >>> 0, ctx.step >>> 0, 0, 0);
+  return Uint32Array.of(ctx.seed >>> 0, ctx.step >>> 0, f32Bits(ctx.lrScale ?? 1), 0);
 }
 
 /** A float as the u32 word a uniform struct holds it in. */

@@ -5,12 +5,18 @@
  */
 import type { AttrSpec } from '../../../engine/graph/attrs';
 import { opSpec } from '../../../engine/graph/catalogue';
-import { DEFAULT_TRAINING, type OptimizerSpec, type Project, type ProjectNode, type ResolvedTraining, type TrainingSpec } from '../../../engine/io/project';
+import { DEFAULT_TRAINING, type OptimizerSpec, type Project, type ProjectNode, type ResolvedTraining, type ScheduleSpec, type TrainingSpec } from '../../../engine/io/project';
 import type { Shape } from '../../../engine/ir/shape';
 import type { DataPreview } from '../../../engine/protocol/messages';
 import { scoreProbabilityOf } from '../../../engine/train/metrics';
 
-export type SettingPath = readonly ['optimizer', keyof OptimizerSpec] | readonly [Exclude<keyof TrainingSpec, 'optimizer'>];
+/** The training sections that hold settings of their own. */
+type Section = 'optimizer' | 'schedule';
+
+export type SettingPath =
+  | readonly ['optimizer', keyof OptimizerSpec]
+  | readonly ['schedule', keyof ScheduleSpec]
+  | readonly [Exclude<keyof TrainingSpec, Section>];
 
 export interface TrainingSetting {
   path: SettingPath;
@@ -21,8 +27,11 @@ export interface TrainingSetting {
 }
 
 const O = DEFAULT_TRAINING.optimizer;
+const S = DEFAULT_TRAINING.schedule;
 const sgd = (t: ResolvedTraining) => t.optimizer.type === 'sgd';
 const adam = (t: ResolvedTraining) => t.optimizer.type !== 'sgd';
+const stepped = (t: ResolvedTraining) => t.schedule.type === 'step';
+const cosine = (t: ResolvedTraining) => t.schedule.type === 'cosine';
 
 export const TRAINING_SETTINGS: readonly TrainingSetting[] = [
   { path: ['optimizer', 'type'], label: 'Optimizer', spec: { name: 'type', kind: { type: 'enum', options: ['sgd', 'adam', 'adamw'] }, default: O.type, doc: 'torch.optim rule' } },
@@ -32,6 +41,11 @@ export const TRAINING_SETTINGS: readonly TrainingSetting[] = [
   { path: ['optimizer', 'beta1'], label: 'Beta 1', spec: { name: 'beta1', kind: { type: 'number', min: 0, max: 1, exclusiveMax: true }, default: O.beta1, doc: 'Adam first moment decay' }, when: adam },
   { path: ['optimizer', 'beta2'], label: 'Beta 2', spec: { name: 'beta2', kind: { type: 'number', min: 0, max: 1, exclusiveMax: true }, default: O.beta2, doc: 'Adam second moment decay' }, when: adam },
   { path: ['optimizer', 'weightDecay'], label: 'Weight decay', spec: { name: 'weightDecay', kind: { type: 'number', min: 0 }, default: O.weightDecay, doc: 'L2 (decoupled for adamw)' } },
+  { path: ['schedule', 'type'], label: 'LR schedule', spec: { name: 'type', kind: { type: 'enum', options: ['constant', 'step', 'cosine'] }, default: S.type, doc: 'the learning rate over the run' } },
+  { path: ['schedule', 'every'], label: 'Every', spec: { name: 'every', kind: { type: 'int', min: 1 }, default: S.every, doc: 'epochs between drops' }, when: stepped },
+  { path: ['schedule', 'gamma'], label: 'Gamma', spec: { name: 'gamma', kind: { type: 'number', min: 0, exclusiveMin: true }, default: S.gamma, doc: 'factor at each drop' }, when: stepped },
+  { path: ['schedule', 'min'], label: 'Minimum', spec: { name: 'min', kind: { type: 'number', min: 0, max: 1 }, default: S.min, doc: 'of the learning rate, at the end' }, when: cosine },
+  { path: ['schedule', 'warmup'], label: 'Warm-up', spec: { name: 'warmup', kind: { type: 'int', min: 0 }, default: S.warmup, doc: 'steps rising to the rate' } },
   { path: ['batchSize'], label: 'Batch size', spec: { name: 'batchSize', kind: { type: 'int', min: 1 }, default: DEFAULT_TRAINING.batchSize, doc: 'examples per step' } },
   { path: ['epochs'], label: 'Epochs', spec: { name: 'epochs', kind: { type: 'int', min: 1 }, default: DEFAULT_TRAINING.epochs, doc: 'passes over the training part' } },
   { path: ['seed'], label: 'Seed', spec: { name: 'seed', kind: { type: 'int', min: 0 }, default: DEFAULT_TRAINING.seed, doc: 'initialisation, shuffles, dropout' } },
@@ -39,22 +53,23 @@ export const TRAINING_SETTINGS: readonly TrainingSetting[] = [
 
 /** The setting's value as the file has it (undefined: unset, the default applies). */
 export function trainingValue(project: Project, path: SettingPath): unknown {
-  const t = project.training ?? {};
-  if (path[0] === 'optimizer') return (t.optimizer as Record<string, unknown> | undefined)?.[path[1]];
-  return (t as Record<string, unknown>)[path[0]];
+  const t = (project.training ?? {}) as Record<string, unknown>;
+  if (path.length === 2) return (t[path[0]] as Record<string, unknown> | undefined)?.[path[1]];
+  return t[path[0]];
 }
 
 /** The project with one training setting set (undefined removes the key); the same object when nothing changes. */
 export function setTrainingValue(project: Project, path: SettingPath, value: unknown): Project {
   if (trainingValue(project, path) === value) return project;
   const t: Record<string, unknown> = { ...(project.training ?? {}) };
-  if (path[0] === 'optimizer') {
-    const o: Record<string, unknown> = { ...(t.optimizer ?? {}) };
-    if (value === undefined) delete o[path[1]];
-    else o[path[1]] = value;
-    t.optimizer = o;
-  } else if (value === undefined) delete t[path[0]];
-  else t[path[0]] = value;
+  const [key, field] = path;
+  if (field !== undefined) {
+    const section: Record<string, unknown> = { ...(t[key] ?? {}) };
+    if (value === undefined) delete section[field];
+    else section[field] = value;
+    t[key] = section;
+  } else if (value === undefined) delete t[key];
+  else t[key] = value;
   return { ...project, training: t as TrainingSpec };
 }
 

@@ -11,7 +11,7 @@ import { numel } from '../../../ir/shape';
  * An update's WGSL, apart from how its elements are indexed: `names` are its buffers (the target, then the source,
  * read, then the state; the target and state read_write), `fields` the Params after the sizes, `words` their values;
  * `body` updates one element, `at(name)` being that element of buffer `name`, calling `fns`, reading `ctx` (the
- * step) where `usesContext`.
+ * step and the schedule's factor on lr) where `usesContext`.
  */
 interface UpdateSpec {
   names: string[];
@@ -78,7 +78,13 @@ const updateSpecs: Record<string, (call: KernelCall) => UpdateSpec> = {
     const { lr, momentum = 0, nesterov = false, weightDecay = 0 } = call.attrs as unknown as SgdAttrs;
     const words = [f32Bits(lr), f32Bits(weightDecay)];
     if (momentum === 0) {
-      return { names: ['param', 'grad'], fields: 'lr: f32, wd: f32', words, body: (at) => `${at('param')} = ${at('param')} - p.lr * (${at('grad')} + p.wd * ${at('param')});` };
+      return {
+        names: ['param', 'grad'],
+        fields: 'lr: f32, wd: f32',
+        words,
+        body: (at) => `${at('param')} = ${at('param')} - p.lr * ctx.lr_scale * (${at('grad')} + p.wd * ${at('param')});`,
+        usesContext: true,
+      };
     }
     // The first step's velocity is the gradient itself (the velocity starts at zero), as in torch.
     return {
@@ -89,28 +95,30 @@ const updateSpecs: Record<string, (call: KernelCall) => UpdateSpec> = {
   let d = ${at('grad')} + p.wd * w;
   let v = p.momentum * ${at('velocity')} + d;
   ${at('velocity')} = v;
-  ${at('param')} = w - p.lr * select(v, d + p.momentum * v, p.nesterov != 0u);`,
+  ${at('param')} = w - p.lr * ctx.lr_scale * select(v, d + p.momentum * v, p.nesterov != 0u);`,
+      usesContext: true,
     };
   },
   adam_update: (call) => {
     const { lr, beta1 = 0.9, beta2 = 0.999, eps = 1e-8, weightDecay = 0, decoupled = false } = call.attrs as unknown as AdamAttrs;
-    const floats = [lr, beta1, 1 - beta1, Math.log(beta1), beta2, 1 - beta2, Math.log(beta2), eps, weightDecay, 1 - lr * weightDecay];
+    const floats = [lr, beta1, 1 - beta1, Math.log(beta1), beta2, 1 - beta2, Math.log(beta2), eps, weightDecay];
     return {
       names: ['param', 'grad', 'm', 'v'],
       fields: `decoupled: u32, lr: f32, beta1: f32, one_minus_beta1: f32, ln_beta1: f32, beta2: f32, one_minus_beta2: f32, ln_beta2: f32,
-  eps: f32, wd: f32, decay: f32`,
+  eps: f32, wd: f32`,
       words: [decoupled ? 1 : 0, ...floats.map(f32Bits)],
       body: (at) => `let t = f32(ctx.step);
+  let lr = p.lr * ctx.lr_scale;
   let bc1 = one_minus_pow(p.ln_beta1, t);
   let bc2 = sqrt(one_minus_pow(p.ln_beta2, t));
   var w = ${at('param')};
   var g = ${at('grad')};
-  if (p.decoupled != 0u) { w = w * p.decay; } else { g = g + p.wd * w; }
+  if (p.decoupled != 0u) { w = w * (1.0 - lr * p.wd); } else { g = g + p.wd * w; }
   let mi = p.beta1 * ${at('m')} + p.one_minus_beta1 * g;
   let vi = p.beta2 * ${at('v')} + p.one_minus_beta2 * g * g;
   ${at('m')} = mi;
   ${at('v')} = vi;
-  ${at('param')} = w - (p.lr / bc1) * mi / (sqrt(vi) / bc2 + p.eps);`,
+  ${at('param')} = w - (lr / bc1) * mi / (sqrt(vi) / bc2 + p.eps);`,
       fns: ONE_MINUS_POW,
       usesContext: true,
     };
