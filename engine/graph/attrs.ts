@@ -25,6 +25,8 @@ export interface AttrSpec {
   /** Absent: required (or, with `optional`, simply unset). */
   readonly default?: unknown;
   readonly optional?: boolean;
+  /** What an unset optional attribute means, as its field's placeholder says it (default: automatic). */
+  readonly whenUnset?: string;
   readonly doc: string;
   /**
    * It matters only while another attribute of the op has one of these values (an init's parameters: `std` for

@@ -3,10 +3,10 @@
 "use strict";
 export const validate = validate10;
 export default validate10;
-const schema11 = {"$schema":"http://json-schema.org/draft-07/schema#","title":"Backprop Studio project, format 1","description":"The structure of a .bpstudio file (docs/project-format.md). Ops, attrs, ports, cycles and shapes are checked by the graph module, not here.","$comment":"Objects are open: keys this schema does not name are allowed and kept on save, so files from a newer writer that only adds keys still open. A data kind this schema does not name is an error. After editing, run `npm run schema` to regenerate project-validate.generated.js.","type":"object","required":["format","version","graph"],"properties":{"format":{"const":"backprop-studio/project"},"version":{"type":"integer","minimum":1},"name":{"type":"string"},"graph":{"type":"object","required":["nodes"],"properties":{"nodes":{"type":"array","items":{"$ref":"#/definitions/node"}}}},"data":{"$ref":"#/definitions/data"},"training":{"$ref":"#/definitions/training"},"editor":{"$ref":"#/definitions/editor"}},"definitions":{"node":{"type":"object","required":["id","op"],"properties":{"id":{"type":"string","pattern":"^[A-Za-z_][A-Za-z0-9_]*$"},"op":{"type":"string"},"attrs":{"type":"object"},"inputs":{"type":"object","additionalProperties":{"type":"string"}},"label":{"type":"string"}}},"data":{"type":"object","properties":{"validation":{"type":"number","minimum":0,"exclusiveMaximum":1},"shuffle":{"type":"boolean"},"standardize":{"type":"boolean"},"standardizeLabel":{"type":"boolean"}},"discriminator":{"propertyName":"kind"},"oneOf":[{"required":["kind","name"],"properties":{"kind":{"const":"builtin"},"name":{"type":"string"},"samples":{"type":"integer","minimum":1},"classes":{"type":"integer","minimum":1},"noise":{"type":"number","minimum":0}}},{"required":["kind","path"],"properties":{"kind":{"const":"csv"},"path":{"type":"string"},"label":{"type":"string"},"features":{"type":"array","items":{"type":"string"}},"classes":{"type":"array","items":{"type":"string"}},"columns":{"type":"object","additionalProperties":{"type":"object","required":["type"],"properties":{"type":{"enum":["numeric","categorical","text"]},"encoding":{"enum":["onehot","index"]},"categories":{"type":"array","items":{"type":"string"}}},"additionalProperties":false}},"missing":{"type":"object","required":["policy"],"properties":{"policy":{"enum":["error","drop","mean","constant"]},"value":{"type":"number"}},"additionalProperties":false},"malformed":{"enum":["error","skip"]}}},{"required":["kind","images"],"properties":{"kind":{"const":"idx"},"images":{"type":"string"},"labels":{"type":"string"}}},{"required":["kind","columns"],"properties":{"kind":{"const":"inline"},"columns":{"type":"object","additionalProperties":{"type":"array","items":{"type":"number"}}},"label":{"type":"string"}}},{"required":["kind","folder","size"],"properties":{"kind":{"const":"images"},"folder":{"type":"string"},"size":{"type":"array","items":{"type":"integer","minimum":1,"maximum":1024},"minItems":2,"maxItems":2},"channels":{"enum":[1,3]},"classes":{"type":"array","items":{"type":"string"}}}}]},"training":{"type":"object","properties":{"objective":{"type":"string"},"prediction":{"type":"string"},"optimizer":{"type":"object","properties":{"type":{"enum":["sgd","adam","adamw"]},"lr":{"type":"number","exclusiveMinimum":0},"momentum":{"type":"number","minimum":0},"nesterov":{"type":"boolean"},"weightDecay":{"type":"number","minimum":0},"beta1":{"type":"number","minimum":0,"exclusiveMaximum":1},"beta2":{"type":"number","minimum":0,"exclusiveMaximum":1},"eps":{"type":"number","minimum":0}}},"schedule":{"$comment":"A format extension (docs/format-extensions.md): the learning rate over the run.","type":"object","properties":{"type":{"enum":["constant","step","cosine"]},"every":{"type":"integer","minimum":1},"gamma":{"type":"number","exclusiveMinimum":0},"min":{"type":"number","minimum":0,"maximum":1},"warmup":{"type":"integer","minimum":0}}},"batchSize":{"type":"integer","minimum":1},"epochs":{"type":"integer","minimum":1},"seed":{"type":"integer"},"backend":{"enum":["cpu","webgpu","auto"]}}},"editor":{"type":"object","properties":{"positions":{"type":"object","additionalProperties":{"$ref":"#/definitions/point"}},"viewport":{"type":"object","required":["x","y","zoom"],"properties":{"x":{"type":"number"},"y":{"type":"number"},"zoom":{"type":"number","exclusiveMinimum":0}}}}},"point":{"type":"object","required":["x","y"],"properties":{"x":{"type":"number"},"y":{"type":"number"}}}}};
+const schema11 = {"$schema":"http://json-schema.org/draft-07/schema#","title":"Backprop Studio project, format 1","description":"The structure of a .bpstudio file (docs/project-format.md). Ops, attrs, ports, cycles and shapes are checked by the graph module, not here.","$comment":"Objects are open: keys this schema does not name are allowed and kept on save, so files from a newer writer that only adds keys still open. A data kind this schema does not name is an error. After editing, run `npm run schema` to regenerate project-validate.generated.js.","type":"object","required":["format","version","graph"],"properties":{"format":{"const":"backprop-studio/project"},"version":{"type":"integer","minimum":1},"name":{"type":"string"},"graph":{"type":"object","required":["nodes"],"properties":{"nodes":{"type":"array","items":{"$ref":"#/definitions/node"}}}},"data":{"$ref":"#/definitions/data"},"training":{"$ref":"#/definitions/training"},"editor":{"$ref":"#/definitions/editor"}},"definitions":{"node":{"type":"object","required":["id","op"],"properties":{"id":{"type":"string","pattern":"^[A-Za-z_][A-Za-z0-9_]*$"},"op":{"type":"string"},"attrs":{"type":"object"},"inputs":{"type":"object","additionalProperties":{"type":"string"}},"label":{"type":"string"}}},"data":{"type":"object","properties":{"validation":{"type":"number","minimum":0,"exclusiveMaximum":1},"shuffle":{"type":"boolean"},"standardize":{"type":"boolean"},"standardizeLabel":{"type":"boolean"}},"discriminator":{"propertyName":"kind"},"oneOf":[{"required":["kind","name"],"properties":{"kind":{"const":"builtin"},"name":{"type":"string"},"samples":{"type":"integer","minimum":1},"classes":{"type":"integer","minimum":1},"noise":{"type":"number","minimum":0}}},{"required":["kind","path"],"properties":{"kind":{"const":"csv"},"path":{"type":"string"},"label":{"type":"string"},"features":{"type":"array","items":{"type":"string"}},"classes":{"type":"array","items":{"type":"string"}},"columns":{"type":"object","additionalProperties":{"type":"object","required":["type"],"properties":{"type":{"enum":["numeric","categorical","text"]},"encoding":{"enum":["onehot","index"]},"categories":{"type":"array","items":{"type":"string"}}},"additionalProperties":false}},"missing":{"type":"object","required":["policy"],"properties":{"policy":{"enum":["error","drop","mean","constant"]},"value":{"type":"number"}},"additionalProperties":false},"malformed":{"enum":["error","skip"]}}},{"required":["kind","images"],"properties":{"kind":{"const":"idx"},"images":{"type":"string"},"labels":{"type":"string"}}},{"required":["kind","columns"],"properties":{"kind":{"const":"inline"},"columns":{"type":"object","additionalProperties":{"type":"array","items":{"type":"number"}}},"label":{"type":"string"}}},{"required":["kind","folder","size"],"properties":{"kind":{"const":"images"},"folder":{"type":"string"},"size":{"type":"array","items":{"type":"integer","minimum":1,"maximum":1024},"minItems":2,"maxItems":2},"channels":{"enum":[1,3]},"classes":{"type":"array","items":{"type":"string"}}}}]},"training":{"type":"object","properties":{"objective":{"type":"string"},"prediction":{"type":"string"},"optimizer":{"type":"object","properties":{"type":{"enum":["sgd","adam","adamw"]},"lr":{"type":"number","exclusiveMinimum":0},"momentum":{"type":"number","minimum":0},"nesterov":{"type":"boolean"},"weightDecay":{"type":"number","minimum":0},"beta1":{"type":"number","minimum":0,"exclusiveMaximum":1},"beta2":{"type":"number","minimum":0,"exclusiveMaximum":1},"eps":{"type":"number","minimum":0}}},"schedule":{"$comment":"A format extension (docs/format-extensions.md): the learning rate over the run.","type":"object","properties":{"type":{"enum":["constant","step","cosine"]},"every":{"type":"integer","minimum":1},"gamma":{"type":"number","exclusiveMinimum":0},"min":{"type":"number","minimum":0,"maximum":1},"warmup":{"type":"integer","minimum":0}}},"clipNorm":{"$comment":"A format extension (docs/format-extensions.md).","type":"number","exclusiveMinimum":0},"batchSize":{"type":"integer","minimum":1},"epochs":{"type":"integer","minimum":1},"seed":{"type":"integer"},"backend":{"enum":["cpu","webgpu","auto"]}}},"editor":{"type":"object","properties":{"positions":{"type":"object","additionalProperties":{"$ref":"#/definitions/point"}},"viewport":{"type":"object","required":["x","y","zoom"],"properties":{"x":{"type":"number"},"y":{"type":"number"},"zoom":{"type":"number","exclusiveMinimum":0}}}}},"point":{"type":"object","required":["x","y"],"properties":{"x":{"type":"number"},"y":{"type":"number"}}}}};
 const schema12 = {"type":"object","required":["id","op"],"properties":{"id":{"type":"string","pattern":"^[A-Za-z_][A-Za-z0-9_]*$"},"op":{"type":"string"},"attrs":{"type":"object"},"inputs":{"type":"object","additionalProperties":{"type":"string"}},"label":{"type":"string"}}};
 const schema13 = {"type":"object","properties":{"validation":{"type":"number","minimum":0,"exclusiveMaximum":1},"shuffle":{"type":"boolean"},"standardize":{"type":"boolean"},"standardizeLabel":{"type":"boolean"}},"discriminator":{"propertyName":"kind"},"oneOf":[{"required":["kind","name"],"properties":{"kind":{"const":"builtin"},"name":{"type":"string"},"samples":{"type":"integer","minimum":1},"classes":{"type":"integer","minimum":1},"noise":{"type":"number","minimum":0}}},{"required":["kind","path"],"properties":{"kind":{"const":"csv"},"path":{"type":"string"},"label":{"type":"string"},"features":{"type":"array","items":{"type":"string"}},"classes":{"type":"array","items":{"type":"string"}},"columns":{"type":"object","additionalProperties":{"type":"object","required":["type"],"properties":{"type":{"enum":["numeric","categorical","text"]},"encoding":{"enum":["onehot","index"]},"categories":{"type":"array","items":{"type":"string"}}},"additionalProperties":false}},"missing":{"type":"object","required":["policy"],"properties":{"policy":{"enum":["error","drop","mean","constant"]},"value":{"type":"number"}},"additionalProperties":false},"malformed":{"enum":["error","skip"]}}},{"required":["kind","images"],"properties":{"kind":{"const":"idx"},"images":{"type":"string"},"labels":{"type":"string"}}},{"required":["kind","columns"],"properties":{"kind":{"const":"inline"},"columns":{"type":"object","additionalProperties":{"type":"array","items":{"type":"number"}}},"label":{"type":"string"}}},{"required":["kind","folder","size"],"properties":{"kind":{"const":"images"},"folder":{"type":"string"},"size":{"type":"array","items":{"type":"integer","minimum":1,"maximum":1024},"minItems":2,"maxItems":2},"channels":{"enum":[1,3]},"classes":{"type":"array","items":{"type":"string"}}}}]};
-const schema14 = {"type":"object","properties":{"objective":{"type":"string"},"prediction":{"type":"string"},"optimizer":{"type":"object","properties":{"type":{"enum":["sgd","adam","adamw"]},"lr":{"type":"number","exclusiveMinimum":0},"momentum":{"type":"number","minimum":0},"nesterov":{"type":"boolean"},"weightDecay":{"type":"number","minimum":0},"beta1":{"type":"number","minimum":0,"exclusiveMaximum":1},"beta2":{"type":"number","minimum":0,"exclusiveMaximum":1},"eps":{"type":"number","minimum":0}}},"schedule":{"$comment":"A format extension (docs/format-extensions.md): the learning rate over the run.","type":"object","properties":{"type":{"enum":["constant","step","cosine"]},"every":{"type":"integer","minimum":1},"gamma":{"type":"number","exclusiveMinimum":0},"min":{"type":"number","minimum":0,"maximum":1},"warmup":{"type":"integer","minimum":0}}},"batchSize":{"type":"integer","minimum":1},"epochs":{"type":"integer","minimum":1},"seed":{"type":"integer"},"backend":{"enum":["cpu","webgpu","auto"]}}};
+const schema14 = {"type":"object","properties":{"objective":{"type":"string"},"prediction":{"type":"string"},"optimizer":{"type":"object","properties":{"type":{"enum":["sgd","adam","adamw"]},"lr":{"type":"number","exclusiveMinimum":0},"momentum":{"type":"number","minimum":0},"nesterov":{"type":"boolean"},"weightDecay":{"type":"number","minimum":0},"beta1":{"type":"number","minimum":0,"exclusiveMaximum":1},"beta2":{"type":"number","minimum":0,"exclusiveMaximum":1},"eps":{"type":"number","minimum":0}}},"schedule":{"$comment":"A format extension (docs/format-extensions.md): the learning rate over the run.","type":"object","properties":{"type":{"enum":["constant","step","cosine"]},"every":{"type":"integer","minimum":1},"gamma":{"type":"number","exclusiveMinimum":0},"min":{"type":"number","minimum":0,"maximum":1},"warmup":{"type":"integer","minimum":0}}},"clipNorm":{"$comment":"A format extension (docs/format-extensions.md).","type":"number","exclusiveMinimum":0},"batchSize":{"type":"integer","minimum":1},"epochs":{"type":"integer","minimum":1},"seed":{"type":"integer"},"backend":{"enum":["cpu","webgpu","auto"]}}};
 const pattern0 = new RegExp("^[A-Za-z_][A-Za-z0-9_]*$", "u");
 const schema15 = {"type":"object","properties":{"positions":{"type":"object","additionalProperties":{"$ref":"#/definitions/point"}},"viewport":{"type":"object","required":["x","y","zoom"],"properties":{"x":{"type":"number"},"y":{"type":"number"},"zoom":{"type":"number","exclusiveMinimum":0}}}}};
 const schema16 = {"type":"object","required":["x","y"],"properties":{"x":{"type":"number"},"y":{"type":"number"}}};
@@ -1678,10 +1678,11 @@ vErrors.push(err117);
 errors++;
 }
 }
-if(data54.batchSize !== undefined){
-let data72 = data54.batchSize;
-if(!(((typeof data72 == "number") && (!(data72 % 1) && !isNaN(data72))) && (isFinite(data72)))){
-const err118 = {instancePath:instancePath+"/training/batchSize",schemaPath:"#/definitions/training/properties/batchSize/type",keyword:"type",params:{type: "integer"},message:"must be integer"};
+if(data54.clipNorm !== undefined){
+let data72 = data54.clipNorm;
+if((typeof data72 == "number") && (isFinite(data72))){
+if(data72 <= 0 || isNaN(data72)){
+const err118 = {instancePath:instancePath+"/training/clipNorm",schemaPath:"#/definitions/training/properties/clipNorm/exclusiveMinimum",keyword:"exclusiveMinimum",params:{comparison: ">", limit: 0},message:"must be > 0"};
 if(vErrors === null){
 vErrors = [err118];
 }
@@ -1690,9 +1691,9 @@ vErrors.push(err118);
 }
 errors++;
 }
-if((typeof data72 == "number") && (isFinite(data72))){
-if(data72 < 1 || isNaN(data72)){
-const err119 = {instancePath:instancePath+"/training/batchSize",schemaPath:"#/definitions/training/properties/batchSize/minimum",keyword:"minimum",params:{comparison: ">=", limit: 1},message:"must be >= 1"};
+}
+else {
+const err119 = {instancePath:instancePath+"/training/clipNorm",schemaPath:"#/definitions/training/properties/clipNorm/type",keyword:"type",params:{type: "number"},message:"must be number"};
 if(vErrors === null){
 vErrors = [err119];
 }
@@ -1702,11 +1703,10 @@ vErrors.push(err119);
 errors++;
 }
 }
-}
-if(data54.epochs !== undefined){
-let data73 = data54.epochs;
+if(data54.batchSize !== undefined){
+let data73 = data54.batchSize;
 if(!(((typeof data73 == "number") && (!(data73 % 1) && !isNaN(data73))) && (isFinite(data73)))){
-const err120 = {instancePath:instancePath+"/training/epochs",schemaPath:"#/definitions/training/properties/epochs/type",keyword:"type",params:{type: "integer"},message:"must be integer"};
+const err120 = {instancePath:instancePath+"/training/batchSize",schemaPath:"#/definitions/training/properties/batchSize/type",keyword:"type",params:{type: "integer"},message:"must be integer"};
 if(vErrors === null){
 vErrors = [err120];
 }
@@ -1717,7 +1717,7 @@ errors++;
 }
 if((typeof data73 == "number") && (isFinite(data73))){
 if(data73 < 1 || isNaN(data73)){
-const err121 = {instancePath:instancePath+"/training/epochs",schemaPath:"#/definitions/training/properties/epochs/minimum",keyword:"minimum",params:{comparison: ">=", limit: 1},message:"must be >= 1"};
+const err121 = {instancePath:instancePath+"/training/batchSize",schemaPath:"#/definitions/training/properties/batchSize/minimum",keyword:"minimum",params:{comparison: ">=", limit: 1},message:"must be >= 1"};
 if(vErrors === null){
 vErrors = [err121];
 }
@@ -1728,10 +1728,10 @@ errors++;
 }
 }
 }
-if(data54.seed !== undefined){
-let data74 = data54.seed;
+if(data54.epochs !== undefined){
+let data74 = data54.epochs;
 if(!(((typeof data74 == "number") && (!(data74 % 1) && !isNaN(data74))) && (isFinite(data74)))){
-const err122 = {instancePath:instancePath+"/training/seed",schemaPath:"#/definitions/training/properties/seed/type",keyword:"type",params:{type: "integer"},message:"must be integer"};
+const err122 = {instancePath:instancePath+"/training/epochs",schemaPath:"#/definitions/training/properties/epochs/type",keyword:"type",params:{type: "integer"},message:"must be integer"};
 if(vErrors === null){
 vErrors = [err122];
 }
@@ -1740,11 +1740,9 @@ vErrors.push(err122);
 }
 errors++;
 }
-}
-if(data54.backend !== undefined){
-let data75 = data54.backend;
-if(!(((data75 === "cpu") || (data75 === "webgpu")) || (data75 === "auto"))){
-const err123 = {instancePath:instancePath+"/training/backend",schemaPath:"#/definitions/training/properties/backend/enum",keyword:"enum",params:{allowedValues: schema14.properties.backend.enum},message:"must be equal to one of the allowed values"};
+if((typeof data74 == "number") && (isFinite(data74))){
+if(data74 < 1 || isNaN(data74)){
+const err123 = {instancePath:instancePath+"/training/epochs",schemaPath:"#/definitions/training/properties/epochs/minimum",keyword:"minimum",params:{comparison: ">=", limit: 1},message:"must be >= 1"};
 if(vErrors === null){
 vErrors = [err123];
 }
@@ -1755,13 +1753,40 @@ errors++;
 }
 }
 }
-else {
-const err124 = {instancePath:instancePath+"/training",schemaPath:"#/definitions/training/type",keyword:"type",params:{type: "object"},message:"must be object"};
+if(data54.seed !== undefined){
+let data75 = data54.seed;
+if(!(((typeof data75 == "number") && (!(data75 % 1) && !isNaN(data75))) && (isFinite(data75)))){
+const err124 = {instancePath:instancePath+"/training/seed",schemaPath:"#/definitions/training/properties/seed/type",keyword:"type",params:{type: "integer"},message:"must be integer"};
 if(vErrors === null){
 vErrors = [err124];
 }
 else {
 vErrors.push(err124);
+}
+errors++;
+}
+}
+if(data54.backend !== undefined){
+let data76 = data54.backend;
+if(!(((data76 === "cpu") || (data76 === "webgpu")) || (data76 === "auto"))){
+const err125 = {instancePath:instancePath+"/training/backend",schemaPath:"#/definitions/training/properties/backend/enum",keyword:"enum",params:{allowedValues: schema14.properties.backend.enum},message:"must be equal to one of the allowed values"};
+if(vErrors === null){
+vErrors = [err125];
+}
+else {
+vErrors.push(err125);
+}
+errors++;
+}
+}
+}
+else {
+const err126 = {instancePath:instancePath+"/training",schemaPath:"#/definitions/training/type",keyword:"type",params:{type: "object"},message:"must be object"};
+if(vErrors === null){
+vErrors = [err126];
+}
+else {
+vErrors.push(err126);
 }
 errors++;
 }
@@ -1774,12 +1799,12 @@ errors = vErrors.length;
 }
 }
 else {
-const err125 = {instancePath,schemaPath:"#/type",keyword:"type",params:{type: "object"},message:"must be object"};
+const err127 = {instancePath,schemaPath:"#/type",keyword:"type",params:{type: "object"},message:"must be object"};
 if(vErrors === null){
-vErrors = [err125];
+vErrors = [err127];
 }
 else {
-vErrors.push(err125);
+vErrors.push(err127);
 }
 errors++;
 }

@@ -57,6 +57,11 @@ export interface TrainingSpec {
   prediction?: string;
   optimizer?: OptimizerSpec;
   schedule?: ScheduleSpec;
+  /**
+   * The largest global L2 norm of the gradients (all trainable tensors together) that a step applies: a larger
+   * gradient is scaled down to it (torch.nn.utils.clip_grad_norm_; a format extension). Unset: no clipping.
+   */
+  clipNorm?: number;
   batchSize?: number;
   epochs?: number;
   seed?: number;
@@ -95,6 +100,7 @@ export interface ResolvedTraining {
   prediction?: string;
   optimizer: Required<OptimizerSpec>;
   schedule: Required<ScheduleSpec>;
+  clipNorm?: number;
   batchSize: number;
   epochs: number;
   seed: number;

@@ -31,7 +31,7 @@ export function analyzeProject(project: Project): ProjectAnalysis {
   if (!errors.length) {
     try {
       const t = withTrainingDefaults(project.training);
-      planBytes = trainProgram(nodes, resolveTargets(nodes, t), t.optimizer, t.batchSize).plan.peakBytes;
+      planBytes = trainProgram(nodes, resolveTargets(nodes, t), t.optimizer, t.batchSize, { clipNorm: t.clipNorm }).plan.peakBytes;
     } catch (err) {
       if (!(err instanceof StudioError)) throw err;
       errors.push({ node: err.where.node ?? null, ...(err.where.port ? { port: err.where.port } : {}), message: err.message });

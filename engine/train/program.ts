@@ -183,19 +183,36 @@ export interface TrainProgram {
   hasAccuracy: boolean;
 }
 
-/** Forward, backward, gradient norms, accuracy and the optimizer update of one training step, as one plan. */
-export function trainProgram(nodes: readonly GraphNode[], t: Targets, opt: OptimizerSpec, batch: number): TrainProgram {
+/**
+ * Forward, backward, gradient norms, accuracy and the optimizer update of one training step, as one plan. With
+ * `clipNorm`, the update takes the gradients clipped to that global norm (the norms reported are the gradients').
+ */
+export function trainProgram(nodes: readonly GraphNode[], t: Targets, opt: OptimizerSpec, batch: number, opts: { clipNorm?: number } = {}): TrainProgram {
   const e = expandOrThrow(nodes, batch, 'train');
   const obj = objectiveNode(e, t);
   const correct = correctCount(e, t, nodes);
   const sqerr = squaredErrorSum(e, t);
   const { grads } = gradients(e, obj);
-  const updates: Update[] = [...grads].map(([name, g]) => optimizerUpdate(name, g, opt));
+  const norms = gradNormNodes(e.builder, grads);
+  const applied = opts.clipNorm === undefined ? grads : clipped(e.builder, grads, Object.values(norms), opts.clipNorm);
+  const updates: Update[] = [...applied].map(([name, g]) => optimizerUpdate(name, g, opt));
   for (const a of e.assigns) updates.push({ op: 'assign', target: a.target, source: a.value });
-  const outputs: Record<string, IRNode> = { objective: obj, ...gradNormNodes(e.builder, grads) };
+  const outputs: Record<string, IRNode> = { objective: obj, ...norms };
   if (correct) outputs.correct = correct;
   if (sqerr) outputs.sqerr = sqerr;
   return { plan: compilePlan(outputs, updates), expansion: e, hasAccuracy: !!correct };
+}
+
+/**
+ * The gradients scaled together so that their global L2 norm (the root of the sum of `squares`, each tensor's sum of
+ * squares) is at most `maxNorm`, as torch.nn.utils.clip_grad_norm_ does: times min(1, maxNorm / (norm + 1e-6)).
+ * Written with ops, so every backend clips alike.
+ */
+function clipped(b: Builder, grads: ReadonlyMap<string, IRNode>, squares: readonly IRNode[], maxNorm: number): Map<string, IRNode> {
+  if (squares.length === 0) return new Map(grads);
+  const norm = b.sqrt(squares.slice(1).reduce((sum, s) => b.add(sum, s), squares[0]));
+  const scale = b.minimum(b.scalar(1), b.div(b.scalar(maxNorm), b.add(norm, b.scalar(1e-6))));
+  return new Map([...grads].map(([name, g]) => [name, b.mul(g, scale)]));
 }
 
 function optimizerUpdate(name: string, g: IRNode, opt: OptimizerSpec): Update {

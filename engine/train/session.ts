@@ -349,7 +349,7 @@ export class Session {
     let exe = this.trainPlans.get(batch);
     if (!exe) {
       const opt = this.training.optimizer;
-      exe = this.backend.load(trainProgram(this.nodes, this.targets, opt, batch).plan);
+      exe = this.backend.load(trainProgram(this.nodes, this.targets, opt, batch, { clipNorm: this.training.clipNorm }).plan);
       this.trainPlans.set(batch, exe);
     }
     return exe;

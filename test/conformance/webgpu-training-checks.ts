@@ -24,8 +24,8 @@ export const BAR = 0.95;
 /**
  * Examples checked by their weights after 10 steps only: wine (batch norm, with its running statistics, and dropout,
  * whose masks the two backends draw alike), sine (a regression: tanh layers and mse), examples with learning-rate
- * schedules (the factor reaches the update kernels through the run context), and examples changed to take a path of
- * the backend that they do not:
+ * schedules (the factor reaches the update kernels through the run context) and gradient clipping, and examples
+ * changed to take a path of the backend that they do not:
  * digit-images with 64 filters in its first convolution, so that the second's input gradient is one implicit GEMM
  * (kernels/matmul.ts INPUT_GRADIENT_MIN_CHANNELS).
  */
@@ -44,6 +44,13 @@ export const TEN_STEP_VARIANTS: readonly { name: string; example: string; change
     example: 'sine',
     change: (p) => {
       p.training = { ...p.training, batchSize: 64, optimizer: { type: 'sgd', lr: 0.05, momentum: 0.9 }, schedule: { type: 'step', every: 1, gamma: 0.5 } };
+    },
+  },
+  {
+    name: 'digits, gradients clipped to a global norm of 0.05 (every step clips)',
+    example: 'digits',
+    change: (p) => {
+      p.training = { ...p.training, clipNorm: 0.05 };
     },
   },
   {

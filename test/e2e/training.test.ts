@@ -145,7 +145,7 @@ describe('training in Chromium against web mode', () => {
     await screenshot(app.page, 'training-nan.png');
   });
 
-  it('trains under a learning-rate schedule chosen in the panel, its fields as the type needs, with undo', async () => {
+  it('trains under a learning-rate schedule and gradient clipping chosen in the panel, the fields as they apply, with undo', async () => {
     await openExample('spiral.bpstudio', 6);
     await setTraining('Epochs', '4');
     const schedule = app.inspector.getByLabel('LR schedule', { exact: true });
@@ -164,10 +164,17 @@ describe('training in Chromium against web mode', () => {
     await app.press(`${MOD}+Shift+z`);
     await until(() => every.inputValue()).toBe('1');
     await setTraining('Gamma', '0.5');
+    // unset, no clipping; the spiral's gradients are far above 0.01
+    expect(await app.inspector.getByLabel('Clip gradient norm', { exact: true }).getAttribute('placeholder')).toBe('none');
+    await setTraining('Clip gradient norm', '0.01');
     await app.button('Train').click();
     await until(() => app.runState()).toBe('done');
     // adam at 0.01, halved at each of the 3 epochs after the first
     expect(Number(await app.text('run-lr'))).toBeCloseTo(0.01 * 0.5 ** 3, 8);
+    expect(await app.text('run-grad-norm')).toMatch(/^\d\.\d+ \(clipped to 0\.01\)$/);
+    await app.page.getByTestId('run-grad-norm').scrollIntoViewIfNeeded();
+    // (for the picture only: the charts redraw a moment after the run's last events)
+    await app.page.waitForTimeout(1000);
     await screenshot(app.page, 'training-schedule.png');
   });
 

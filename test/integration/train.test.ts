@@ -5,7 +5,8 @@ import { afterAll, beforeAll, describe, expect, test } from 'vitest';
 import { cli, jsonLines, jsonOut, readProject, readWeights, REPO, tempExamples } from './helpers';
 
 // rmse and valRmse: a regression's, an extension (docs/format-extensions.md)
-const EPOCH_KEYS = ['epoch', 'step', 'loss', 'valLoss', 'accuracy', 'valAccuracy', 'rmse', 'valRmse', 'gradNorms'];
+// cli.md's keys, and the extensions' (docs/format-extensions.md): rmse, valRmse, lr
+const EPOCH_KEYS = ['epoch', 'step', 'loss', 'valLoss', 'accuracy', 'valAccuracy', 'rmse', 'valRmse', 'lr', 'gradNorms'];
 
 interface EpochLine {
   epoch: number;
@@ -16,6 +17,7 @@ interface EpochLine {
   valAccuracy?: number;
   rmse?: number;
   valRmse?: number;
+  lr: number;
   gradNorms: Record<string, number>;
 }
 
@@ -151,7 +153,7 @@ describe.each(CASES)('train $name --json (saved settings)', (c) => {
 
   test('one epoch line per epoch, shaped as cli.md says, then the done line', () => {
     const t = trained.get(c.name)!;
-    const settings = readProject(ex.project(c.name)).training as { epochs: number };
+    const settings = readProject(ex.project(c.name)).training as { epochs: number; optimizer?: { lr?: number }; schedule?: unknown };
     expect(t.epochs).toHaveLength(settings.epochs);
     const layers = [...new Set(Object.keys(parameters.get(c.name)!).map((p) => p.split('.')[0]))].sort();
     let step = 0;
@@ -161,6 +163,9 @@ describe.each(CASES)('train $name --json (saved settings)', (c) => {
       expect(Number.isInteger(e.step) && e.step > step).toBe(true);
       step = e.step;
       expect(Number.isFinite(e.loss)).toBe(true);
+      // no example has a schedule: the rate is the optimizer's throughout
+      expect(settings.schedule).toBeUndefined();
+      expect(e.lr).toBe(settings.optimizer?.lr ?? 0.01);
       expect('accuracy' in e).toBe(c.accuracy);
       expect('rmse' in e).toBe(c.rmse ?? false);
       expect('valLoss' in e).toBe(c.validation);

@@ -105,6 +105,7 @@ describe('defaults', () => {
   it('fills in every documented training default', () => {
     expect(withTrainingDefaults()).toEqual({
       optimizer: { type: 'adam', lr: 0.01, momentum: 0, nesterov: false, weightDecay: 0, beta1: 0.9, beta2: 0.999, eps: 1e-8 },
+      schedule: { type: 'constant', every: 10, gamma: 0.1, min: 0, warmup: 0 },
       batchSize: 32,
       epochs: 50,
       seed: 1,

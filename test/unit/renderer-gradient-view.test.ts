@@ -18,6 +18,7 @@ import {
   edgeKey,
   edgeLookup,
   flowEdges,
+  globalNorm,
   legendOf,
   legendTicks,
   nodeGradient,
@@ -450,5 +451,18 @@ describe('the examples, trained by the engine for an epoch', () => {
     expect(relu.latestGrad.h1).toBeGreaterThan(0.01);
     const r = overlayFor(relu)!;
     expect([...r.nodes.values()].filter((n) => n.badge).map((n) => n.badge!.kind)).toEqual([]);
+  });
+});
+
+describe('globalNorm: every layer\'s gradient together, what training.clipNorm bounds', () => {
+  it.each<[string, Record<string, number | null>, number | null]>([
+    ['3 and 4', { h1: 3, out: 4 }, 5],
+    ['one layer', { h1: 0.25 }, 0.25],
+    ['1, 2 and 2', { a: 1, b: 2, c: 2 }, 3],
+    ['no layers yet', {}, null],
+    ['a layer not yet reported', { h1: 3, out: null }, null],
+    ['a non-finite norm', { h1: 3, out: Infinity }, null],
+  ])('%s', (_name, layers, want) => {
+    expect(globalNorm(layers)).toBe(want);
   });
 });

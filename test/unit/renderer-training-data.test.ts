@@ -74,9 +74,12 @@ describe('training settings', () => {
   it("lists each setting's default as the engine resolves it, and checks values by the attribute rules", () => {
     const resolved = withTrainingDefaults({});
     for (const s of TRAINING_SETTINGS) {
-      const d = s.path[0] === 'optimizer' ? (resolved.optimizer as Record<string, unknown>)[s.path[1]] : (resolved as unknown as Record<string, unknown>)[s.path[0]];
+      const section = (resolved as unknown as Record<string, Record<string, unknown>>)[s.path[0]];
+      const d = s.path.length === 2 ? section[s.path[1]] : section;
       expect(s.spec.default, s.label).toEqual(d);
-      expect(checkAttr(s.spec, s.spec.default), s.label).toBeNull();
+      // (an optional setting without a default is unset: clipNorm)
+      if (s.spec.default !== undefined) expect(checkAttr(s.spec, s.spec.default), s.label).toBeNull();
+      else expect(s.spec.optional, s.label).toBe(true);
     }
     const spec = (label: string) => TRAINING_SETTINGS.find((s) => s.label === label)!.spec;
     expect(checkAttr(spec('Learning rate'), 0)).toMatch(/greater than 0/);
@@ -92,6 +95,26 @@ describe('training settings', () => {
     expect(shown('sgd')).not.toContain('Beta 1');
     expect(shown('adamw')).toContain('Beta 2');
     expect(shown('adam')).not.toContain('Nesterov');
+  });
+
+  it("shows a schedule's parameters as its type uses them, warm-up and clipping always", () => {
+    const shown = (type: 'constant' | 'step' | 'cosine') =>
+      TRAINING_SETTINGS.filter((s) => s.path[0] === 'schedule' || s.path[0] === 'clipNorm')
+        .filter((s) => !s.when || s.when(withTrainingDefaults({ schedule: { type } })))
+        .map((s) => s.label);
+    expect(shown('constant')).toEqual(['LR schedule', 'Warm-up', 'Clip gradient norm']);
+    expect(shown('step')).toEqual(['LR schedule', 'Every', 'Gamma', 'Warm-up', 'Clip gradient norm']);
+    expect(shown('cosine')).toEqual(['LR schedule', 'Minimum', 'Warm-up', 'Clip gradient norm']);
+  });
+
+  it('writes and removes a setting of a section, leaving the section\'s other keys', () => {
+    const p = parseProject(readFileSync(new URL('../../examples/spiral.bpstudio', import.meta.url), 'utf8'));
+    const stepped = setTrainingValue(setTrainingValue(p, ['schedule', 'type'], 'step'), ['schedule', 'gamma'], 0.5);
+    expect(stepped.training?.schedule).toEqual({ type: 'step', gamma: 0.5 });
+    expect(stepped.training?.optimizer).toEqual(p.training?.optimizer);
+    expect(setTrainingValue(stepped, ['schedule', 'type'], undefined).training?.schedule).toEqual({ gamma: 0.5 });
+    expect(setTrainingValue(stepped, ['clipNorm'], 1).training?.clipNorm).toBe(1);
+    expect(setTrainingValue(stepped, ['schedule', 'gamma'], 0.5)).toBe(stepped);
   });
 });
 

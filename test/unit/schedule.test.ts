@@ -6,6 +6,7 @@ import { describe, expect, it } from 'vitest';
 import { DEFAULT_TRAINING, withTrainingDefaults, type Project, type ScheduleSpec } from '../../engine/io/project';
 import { lrFactor } from '../../engine/train/schedule';
 import { Session } from '../../engine/train/session';
+import { sineSignProject } from './sine-sign-project';
 
 const schedule = (s: ScheduleSpec) => withTrainingDefaults({ schedule: s }).schedule;
 const c45 = Math.cos(Math.PI / 4);
@@ -30,24 +31,9 @@ describe('the factor on the learning rate at each step', () => {
   });
 });
 
-/** A small classifier on 64 inline rows, plain SGD (so a step's change is lr times the gradient), no shuffle. */
-function project(lr: number, s?: ScheduleSpec): Project {
-  const x = Array.from({ length: 64 }, (_, i) => Math.sin(i));
-  return {
-    format: 'backprop-studio/project',
-    version: 1,
-    graph: {
-      nodes: [
-        { id: 'x', op: 'input', attrs: { shape: [1], features: ['x'] } },
-        { id: 'y', op: 'label' },
-        { id: 'out', op: 'dense', attrs: { units: 2 }, inputs: { x: 'x' } },
-        { id: 'loss', op: 'softmax_cross_entropy', inputs: { logits: 'out', labels: 'y' } },
-      ],
-    },
-    data: { kind: 'inline', columns: { x, y: x.map((v) => (v > 0 ? 1 : 0)) }, label: 'y', validation: 0.25, shuffle: false },
-    training: { optimizer: { type: 'sgd', lr }, batchSize: 16, epochs: 4, seed: 2, ...(s ? { schedule: s } : {}) },
-  };
-}
+/** 4 epochs of 3 steps (48 training rows in batches of 16), plain SGD at `lr`, under schedule `s`. */
+const project = (lr: number, s?: ScheduleSpec): Project =>
+  sineSignProject({ optimizer: { type: 'sgd', lr }, epochs: 4, seed: 2, ...(s ? { schedule: s } : {}) }, { validation: 0.25 });
 
 const weightsAfter = async (p: Project, steps: number) => {
   const s = new Session(p, { baseDir: '.' });

@@ -24,7 +24,8 @@ interface Fixture {
   objective: number;
   gradients: Record<string, Packed>;
   inputGradients: Record<string, Packed>;
-  runs: { optimizer: OptimizerSpec; objectives: number[]; weights: Record<string, Packed> }[];
+  /** Each run's optimizer, and where it clips the gradients before each step (clip_grad_norm_), its clipNorm. */
+  runs: { optimizer: OptimizerSpec & { clipNorm?: number }; objectives: number[]; weights: Record<string, Packed> }[];
 }
 
 const dir = join(__dirname, '../fixtures/torch');
@@ -91,7 +92,7 @@ describe('PyTorch parity', () => {
     it.each(f.runs.map((r) => [JSON.stringify(r.optimizer), r] as const))('3 steps of %s', async (_opt, run) => {
       const backend = new CpuBackend();
       loadWeights(f, backend);
-      const exe = backend.load(trainProgram(nodes, targets, run.optimizer, batchSize(f)).plan);
+      const exe = backend.load(trainProgram(nodes, targets, run.optimizer, batchSize(f), { clipNorm: run.optimizer.clipNorm }).plan);
       feed(f, exe);
       for (let step = 1; step <= 3; step++) {
         exe.run({ seed: 1, step }, 'compute');

@@ -113,7 +113,7 @@ export function formatAttr(spec: AttrSpec, v: unknown): string {
 
 /** The placeholder: the default, written as a field would show it. */
 export function placeholderOf(spec: AttrSpec): string {
-  if (spec.default === undefined) return spec.optional ? 'automatic' : 'required';
+  if (spec.default === undefined) return spec.optional ? (spec.whenUnset ?? 'automatic') : 'required';
   const s = formatAttr(spec, spec.default);
   if (spec.kind.type === 'shape' && s === '[]') return '[] (scalar)';
   return s;

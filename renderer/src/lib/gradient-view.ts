@@ -336,3 +336,10 @@ export function legendOf(edges: readonly { data?: { grad?: EdgeGrad } }[]): Grad
 
 /** The ramp as a CSS gradient, left (tiny) to right (large), for the legend. */
 export const RAMP_CSS = 'linear-gradient(in oklab to right, var(--grad-0), var(--grad-1), var(--grad-2))';
+
+/** The L2 norm of every layer's gradient together (the layers' tensors partition the trainable ones); null if any is unknown. */
+export function globalNorm(layers: Readonly<Record<string, number | null>>): number | null {
+  const norms = Object.values(layers);
+  if (norms.length === 0 || norms.some((n) => n === null || !Number.isFinite(n))) return null;
+  return Math.sqrt(norms.reduce<number>((sum, n) => sum + n! * n!, 0));
+}

@@ -46,6 +46,11 @@ export const TRAINING_SETTINGS: readonly TrainingSetting[] = [
   { path: ['schedule', 'gamma'], label: 'Gamma', spec: { name: 'gamma', kind: { type: 'number', min: 0, exclusiveMin: true }, default: S.gamma, doc: 'factor at each drop' }, when: stepped },
   { path: ['schedule', 'min'], label: 'Minimum', spec: { name: 'min', kind: { type: 'number', min: 0, max: 1 }, default: S.min, doc: 'of the learning rate, at the end' }, when: cosine },
   { path: ['schedule', 'warmup'], label: 'Warm-up', spec: { name: 'warmup', kind: { type: 'int', min: 0 }, default: S.warmup, doc: 'steps rising to the rate' } },
+  {
+    path: ['clipNorm'],
+    label: 'Clip gradient norm',
+    spec: { name: 'clipNorm', kind: { type: 'number', min: 0, exclusiveMin: true }, optional: true, whenUnset: 'none', doc: 'the largest global L2 norm a step applies' },
+  },
   { path: ['batchSize'], label: 'Batch size', spec: { name: 'batchSize', kind: { type: 'int', min: 1 }, default: DEFAULT_TRAINING.batchSize, doc: 'examples per step' } },
   { path: ['epochs'], label: 'Epochs', spec: { name: 'epochs', kind: { type: 'int', min: 1 }, default: DEFAULT_TRAINING.epochs, doc: 'passes over the training part' } },
   { path: ['seed'], label: 'Seed', spec: { name: 'seed', kind: { type: 'int', min: 0 }, default: DEFAULT_TRAINING.seed, doc: 'initialisation, shuffles, dropout' } },

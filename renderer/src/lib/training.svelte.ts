@@ -10,6 +10,7 @@ import type { EngineEventOf, EpochInfo, ErrorInfo, EvaluateResult, GradcheckResu
 import { describeWhere, StudioError } from '../../../engine/util/errors';
 import type { Bridge, EngineCallOptions, Progress } from './bridge';
 import { CanceledError } from '../../../engine/util/cancel';
+import { globalNorm } from './gradient-view';
 import { SeriesLog } from './series-log';
 import { toast } from './toasts.svelte';
 
@@ -53,6 +54,8 @@ export class TrainingState {
   fit = $state.raw<FitEvent | null>(null);
   /** Each layer's latest gradient norm (graph chips), by layer id. */
   latestGrad = $state.raw<Record<string, number | null>>({});
+  /** The latest step's gradient norm over every trainable tensor (what training.clipNorm bounds); null: none yet. */
+  readonly globalGradNorm = $derived(globalNorm(this.latestGrad));
   /** The latest per-edge gradient norms, when the engine sends them. */
   flow = $state.raw<FlowInfo | null>(null);
   /** Bumped after every event that changed the logs. */
