@@ -22,7 +22,7 @@ import type { Tensor } from '../io/safetensors';
 import type { EngineEvent, EngineEventOf, EpochInfo, EvaluateResult, GradcheckResult, JobState, TrainJobInfo, TrainStatus, WeightsExport } from '../protocol/messages';
 import { checkGradients, GRADCHECK_TOLERANCE } from '../train/gradient-check';
 import type { GradcheckProgress } from '../autodiff/gradcheck';
-import { binaryProbabilities, classProbabilities, decimate, readPrediction, round7, scoreProbabilityOf, StepLog, updateRatios, type Reading } from '../train/metrics';
+import { binaryProbabilities, classProbabilities, decimate, drawsCurves, readPrediction, round7, scoreProbabilityOf, StepLog, updateRatios, type Reading } from '../train/metrics';
 import { Session, type Checkpoint, type EpochResult, type StepResult } from '../train/session';
 import { StudioError } from '../util/errors';
 import { dataBaseDir } from './job-data';
@@ -192,8 +192,7 @@ export class TrainingJob {
     }
     this.scoreProbability = this.reading?.kind === 'score' && this.reading.threshold !== null && this.classes?.length === 2 ? scoreProbabilityOf(s.nodes, s.targets.objective, s.targets.prediction) : undefined;
     const columns = s.inputColumns;
-    const regression = this.reading?.kind === 'score' && this.reading.threshold === null && s.targets.label?.kind === 'real';
-    const curves = regression || this.reading?.kind === 'class' || this.scoreProbability !== undefined;
+    const curves = drawsCurves(width, { real: !this.classes && s.targets.label?.kind === 'real', classes: this.classes?.length }, () => this.scoreProbability !== undefined);
     if (columns && this.reading && (columns.length === 2 || (columns.length === 1 && curves))) {
       const ds = s.dataset;
       const range = (c: number) => {

@@ -245,6 +245,19 @@ export function scoreProbabilityOf(
 }
 
 /**
+ * Whether a model on one feature gets fitted curves (the training job's `train.fit`, the app's Fit tab): a prediction
+ * of `width` values per example (undefined: not one per example) draws them for a real label where it is one value,
+ * and for a class label where it is one score per class, or one score that the graph says is class 1's probability
+ * of two classes (`scoreProbability`, asked only then: scoreProbabilityOf).
+ */
+export function drawsCurves(width: number | undefined, label: { real: boolean; classes?: number }, scoreProbability: () => boolean): boolean {
+  if (width === undefined) return false;
+  if (label.real) return width === 1;
+  if (width > 1) return width === label.classes;
+  return width === 1 && label.classes === 2 && scoreProbability();
+}
+
+/**
  * The two classes' probabilities per example of one score per example, class 1's being the score itself
  * (`identity`) or its sigmoid: [1 - p, p], of `n` values each.
  */

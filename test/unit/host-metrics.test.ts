@@ -1,7 +1,7 @@
 /** The training numbers the engine host sends, against values worked out by hand. */
 import { describe, expect, it } from 'vitest';
 import { padRange } from '../../engine/host/training-job';
-import { addToConfusion, binaryProbabilities, classProbabilities, scoreProbabilityOf, decimate, emptyConfusion, readPrediction, round7, StepLog, updateRatios } from '../../engine/train/metrics';
+import { addToConfusion, binaryProbabilities, classProbabilities, scoreProbabilityOf, decimate, drawsCurves, emptyConfusion, readPrediction, round7, StepLog, updateRatios } from '../../engine/train/metrics';
 
 /** A log of (step, epoch, a, b) rows. */
 function logOf(rows: number[][]): StepLog {
@@ -204,6 +204,19 @@ describe('reading a prediction for the decision boundary', () => {
     ["a hinge's margin", [{ id: 'p', op: 'dense' }, { id: 'L', op: 'hinge', inputs: { scores: 'p', labels: 'y' } }], undefined],
   ] as const)("class 1's probability from one score: %s", (_, nodes, how) => {
     expect(scoreProbabilityOf(nodes, 'L', 'p')).toBe(how);
+  });
+
+  it.each([
+    ['one value for a real label', 1, { real: true }, false, true],
+    ['two values for a real label', 2, { real: true }, false, false],
+    ['a score per class', 3, { real: false, classes: 3 }, false, true],
+    ['more scores than classes', 4, { real: false, classes: 3 }, false, false],
+    ["one score that is class 1's probability of two", 1, { real: false, classes: 2 }, true, true],
+    ['one score the graph says nothing of', 1, { real: false, classes: 2 }, false, false],
+    ['one score against three classes', 1, { real: false, classes: 3 }, true, false],
+    ['no prediction of one per example', undefined, { real: true }, true, false],
+  ] as const)('fitted curves: %s', (_, width, label, probability, want) => {
+    expect(drawsCurves(width, label, () => probability)).toBe(want);
   });
 
   it('gives the score, and the class against the threshold when there is one', () => {

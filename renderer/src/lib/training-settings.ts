@@ -8,7 +8,7 @@ import { opSpec } from '../../../engine/graph/catalogue';
 import { DEFAULT_TRAINING, type OptimizerSpec, type Project, type ProjectNode, type ResolvedTraining, type ScheduleSpec, type TrainingSpec } from '../../../engine/io/project';
 import type { Shape } from '../../../engine/ir/shape';
 import type { DataPreview } from '../../../engine/protocol/messages';
-import { scoreProbabilityOf } from '../../../engine/train/metrics';
+import { drawsCurves, scoreProbabilityOf } from '../../../engine/train/metrics';
 
 /** The training sections that hold settings of their own. */
 type Section = 'optimizer' | 'schedule';
@@ -138,8 +138,7 @@ export function predictionProblem(p: Project, shapes: ReadonlyMap<string, Shape>
 /**
  * Whether a run of the project would draw fitted curves (the Fit tab; the engine's trainJobInfo.line), judged before
  * one starts, from the data panel's preview and the graph's shapes: one feature drawn against the label, and a
- * prediction of one value per example for a real label; for a class label, one per class, or one that gives the
- * second class's probability (a sigmoid's output, or the logits a sigmoid_cross_entropy objective reads).
+ * prediction that the engine's rule (metrics.ts drawsCurves) draws curves of.
  */
 export function drawsFit(p: Project, shapes: ReadonlyMap<string, Shape>, preview: Pick<DataPreview, 'points' | 'label' | 'classes'> | null | undefined): boolean {
   if (!preview?.points?.labelAxis) return false;
@@ -147,9 +146,7 @@ export function drawsFit(p: Project, shapes: ReadonlyMap<string, Shape>, preview
   const shape = prediction === undefined ? undefined : shapes.get(prediction);
   // per example: [B] or [B, width]
   if (!shape || shape[0] !== null || shape.length > 2) return false;
-  const width = shape.length === 2 ? shape[1] : 1;
-  if (preview.label?.kind === 'real') return width === 1;
-  const classes = preview.classes?.length;
-  if (width !== 1) return width !== null && width > 1 && width === classes;
-  return classes === 2 && scoreProbabilityOf(p.graph.nodes, objective?.id, prediction) !== undefined;
+  const width = shape.length === 2 ? (shape[1] ?? undefined) : 1;
+  const label = { real: preview.label?.kind === 'real', classes: preview.classes?.length };
+  return drawsCurves(width, label, () => scoreProbabilityOf(p.graph.nodes, objective?.id, prediction) !== undefined);
 }
