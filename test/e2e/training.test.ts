@@ -145,9 +145,14 @@ describe('training in Chromium against web mode', () => {
     await screenshot(app.page, 'training-nan.png');
   });
 
-  it('trains under a learning-rate schedule and gradient clipping chosen in the panel, the fields as they apply, with undo', async () => {
+  it('trains under a learning-rate schedule and gradient clipping chosen in the panel, the fields as they apply, with undo, and draws the run before to compare', async () => {
     await openExample('spiral.bpstudio', 6);
     await setTraining('Epochs', '4');
+    // a first run at the constant rate, unclipped
+    await app.button('Train').click();
+    await until(() => app.runState()).toBe('done');
+    const before = await chartLoss();
+    expect(await app.page.getByTestId('chart-loss').getAttribute('data-previous-loss')).toBe('');
     const schedule = app.inspector.getByLabel('LR schedule', { exact: true });
     expect(await schedule.inputValue()).toBe('constant');
     const shown = async () => Promise.all(['Every', 'Gamma', 'Minimum', 'Warm-up'].map((l) => app.inspector.getByLabel(l, { exact: true }).count()));
@@ -168,10 +173,13 @@ describe('training in Chromium against web mode', () => {
     expect(await app.inspector.getByLabel('Clip gradient norm', { exact: true }).getAttribute('placeholder')).toBe('none');
     await setTraining('Clip gradient norm', '0.01');
     await app.button('Train').click();
-    await until(() => app.runState()).toBe('done');
     // adam at 0.01, halved at each of the 3 epochs after the first
-    expect(Number(await app.text('run-lr'))).toBeCloseTo(0.01 * 0.5 ** 3, 8);
+    await until(() => app.text('run-lr')).toBe(num4(0.01 * 0.5 ** 3));
+    await until(() => app.runState()).toBe('done');
     expect(await app.text('run-grad-norm')).toMatch(/^\d\.\d+ \(clipped to 0\.01\)$/);
+    // the loss chart keeps the first run's curve behind this one's
+    expect(Number(await app.page.getByTestId('chart-loss').getAttribute('data-previous-loss'))).toBe(before);
+    expect(await chartLoss()).not.toBe(before);
     await app.page.getByTestId('run-grad-norm').scrollIntoViewIfNeeded();
     // (for the picture only: the charts redraw a moment after the run's last events)
     await app.page.waitForTimeout(1000);

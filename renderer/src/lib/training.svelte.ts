@@ -63,6 +63,11 @@ export class TrainingState {
 
   /** Training loss over steps. */
   loss = new SeriesLog();
+  /**
+   * The run before this one (the loss chart draws it faintly to compare with: another learning rate, a schedule,
+   * clipping), kept until the document is replaced; a run that reported nothing does not displace it.
+   */
+  previous = $state.raw<{ loss: SeriesLog; epochs: EpochInfo[] } | null>(null);
   /** Per-layer gradient L2 norm over steps, in graph order (info.layers). */
   gradNorm = new Map<string, SeriesLog>();
   /** Per-layer update/weight ratio over steps. */
@@ -255,6 +260,8 @@ export class TrainingState {
 
   private resetMetrics(job: number): void {
     this.cancelGradientCheck();
+    if (job === 0) this.previous = null;
+    else if (this.loss.length) this.previous = { loss: this.loss, epochs: this.epochs };
     this.jobId = job;
     this.engineGone = false;
     this.step = 0;
