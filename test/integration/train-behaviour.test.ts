@@ -1,5 +1,5 @@
-/** Training through the CLI: vanishing gradients, determinism, --steps, --seed. */
-import { readFileSync } from 'node:fs';
+/** Training through the CLI: vanishing and exploding gradients, determinism, --steps, --seed. */
+import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
 import { cli, jsonLines, readWeights, tempExamples } from './helpers';
@@ -31,6 +31,24 @@ describe('vanishing gradients: deep sigmoid against deep ReLU, one epoch', () =>
     console.log(`gradNorms.h1 / gradNorms.out after one epoch: deep-sigmoid ${sigmoid.toExponential(3)}, deep-relu ${relu.toExponential(3)}`);
     expect(sigmoid).toBeLessThan(1 / 100);
     expect(relu).toBeGreaterThan(1 / 10);
+  });
+});
+
+describe('exploding gradients: the exploding-relu example with and without its clipNorm', () => {
+  test('clipped to a global norm of 1 it reaches 95% validation accuracy; unclipped, its first steps wreck it', async () => {
+    const lastOf = (lines: Record<string, unknown>[]) => lines[lines.length - 2] as { valAccuracy: number; gradNorms: Record<string, number> };
+    const clipped = await train('exploding-relu');
+    // the first epoch's gradients, every layer together: far above the clip norm
+    const first = clipped.lines[0].gradNorms as Record<string, number>;
+    expect(Math.hypot(...Object.values(first))).toBeGreaterThan(10);
+    const project = JSON.parse(readFileSync(ex.project('exploding-relu'), 'utf8')) as { training: { clipNorm?: number } };
+    expect(project.training.clipNorm).toBe(1);
+    delete project.training.clipNorm;
+    writeFileSync(ex.project('exploding-unclipped'), JSON.stringify(project));
+    const unclipped = await train('exploding-unclipped');
+    console.log(`exploding-relu validation accuracy: clipped ${lastOf(clipped.lines).valAccuracy}, unclipped ${lastOf(unclipped.lines).valAccuracy}`);
+    expect(lastOf(clipped.lines).valAccuracy).toBeGreaterThanOrEqual(0.95);
+    expect(lastOf(unclipped.lines).valAccuracy).toBeLessThan(0.7);
   });
 });
 
