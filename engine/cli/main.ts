@@ -2,8 +2,6 @@ import { existsSync, readFileSync } from 'node:fs';
 import { basename, dirname, extname, join, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
 import { chooseBackend, type BackendChoice, type BackendWish } from '../backends/select';
-import { jacobian } from '../autodiff/jacobian';
-import type { IRNode } from '../ir/node';
 import { numel } from '../ir/shape';
 import { parseProject, withTrainingDefaults, type Project } from '../io/project';
 import { pytorchCode } from '../io/pytorch-code';
@@ -13,8 +11,9 @@ import { partialWeights, reportLines, requireExactFit } from '../io/weights-matc
 import { exportOnnxChecked } from '../io/onnx/parity';
 import { analyzeProject } from '../train/analysis';
 import { checkGradients, GRADCHECK_TOLERANCE } from '../train/gradient-check';
+import { nodeJacobian } from '../train/node-jacobian';
 import { isScheduled } from '../train/schedule';
-import { expandOrThrow, gradProgram } from '../train/program';
+import { gradProgram } from '../train/program';
 import { Session, type EpochResult } from '../train/session';
 import { StudioError } from '../util/errors';
 import { Progress } from './progress';
@@ -343,26 +342,12 @@ const COMMANDS: Record<string, Command> = {
   async jacobian(file, o, io) {
     const s = await openSession(file, o, true, undefined, io);
     const rows = o.rows === undefined ? Int32Array.of(0) : rowsOf(s, o);
-    // inference mode, as predict: dropout off, batchnorm on its running statistics
-    const e = expandOrThrow(s.nodes, rows.length, 'infer');
-    // (the prediction, else the objective: every project has one)
-    const ofId = o.of ?? s.targets.prediction ?? s.targets.objective;
-    const of = e.outputs.get(ofId);
-    if (!of) throw new StudioError(`--of names "${ofId}", which is not a node of the graph`);
-    const wrt = jacobianSource(e.builder.nodes, of, ofId, o.wrt, new Set(s.nodes.filter((n) => n.op === 'input').map((n) => n.id)));
-    const size = numel(of.shape) * numel(wrt.shape);
-    if (size > MAX_JACOBIAN_VALUES) {
-      throw new StudioError(`the Jacobian of "${ofId}" with respect to ${wrt.attrs.name as string} on ${rows.length} rows has ${size} values (at most ${MAX_JACOBIAN_VALUES}): take fewer --rows`);
-    }
-    const values = new Map<string, Float32Array>();
-    for (const p of s.params) values.set(p.name, await s.backend.readTensor(p.name));
-    for (const [id, t] of s.batch(rows)) values.set(id, t);
-    const j = jacobian(e.builder, of, wrt, values, s.training.seed);
-    const name = wrt.attrs.name as string;
-    if (o.json) jsonLine(io, { of: ofId, wrt: name, rows: rows.length, shape: j.shape, values: [...j.values] });
+    const j = await nodeJacobian(s, rows, { of: o.of, wrt: o.wrt, maxValues: MAX_JACOBIAN_VALUES, terms: { of: '--of', wrt: '--wrt', fewer: 'take fewer --rows' } });
+    if (o.json) jsonLine(io, { of: j.of, wrt: j.wrt, rows: rows.length, shape: j.shape, values: [...j.values] });
     else {
-      const cols = numel(wrt.shape);
-      io.stdout(`d ${ofId} / d ${name}: [${j.shape.join(', ')}] (${of.shape.join(' x ') || 'scalar'} by ${wrt.shape.join(' x ') || 'scalar'}) on ${rows.length} ${rows.length === 1 ? 'row' : 'rows'}\n`);
+      const wrtShape = j.shape.slice(j.ofRank);
+      const cols = numel(wrtShape);
+      io.stdout(`d ${j.of} / d ${j.wrt}: [${j.shape.join(', ')}] (${j.shape.slice(0, j.ofRank).join(' x ') || 'scalar'} by ${wrtShape.join(' x ') || 'scalar'}) on ${rows.length} ${rows.length === 1 ? 'row' : 'rows'}\n`);
       for (let i = 0; i < j.values.length; i += cols) {
         const row = [...j.values.subarray(i, i + Math.min(cols, 8))].map(fmt).join(' ');
         io.stdout(`${row}${cols > 8 ? ' ...' : ''}\n`);
@@ -413,34 +398,6 @@ const COMMANDS: Record<string, Command> = {
 
 /** The largest Jacobian `jacobian` computes (values of float64: 128 MB), one forward pass per column. */
 const MAX_JACOBIAN_VALUES = 1 << 24;
-
-/**
- * The source a Jacobian is taken with respect to: `--wrt` (an input node's id or a parameter tensor's name), else the
- * one input node that `of` reads; an error that says what to name otherwise.
- */
-function jacobianSource(nodes: readonly IRNode[], of: IRNode, ofId: string, wrt: string | undefined, inputIds: ReadonlySet<string>): IRNode {
-  const sources = nodes.filter((n) => n.op === 'input' || n.op === 'param');
-  if (wrt !== undefined) {
-    const x = sources.find((n) => n.attrs.name === wrt && (n.op === 'param' || inputIds.has(wrt)));
-    if (!x) throw new StudioError(`--wrt names "${wrt}", which is neither an input node nor a parameter tensor of the graph`);
-    return x;
-  }
-  const reads = new Set<IRNode>();
-  const visit = (n: IRNode) => {
-    if (reads.has(n)) return;
-    reads.add(n);
-    n.inputs.forEach(visit);
-  };
-  visit(of);
-  const inputs = sources.filter((n) => n.op === 'input' && inputIds.has(n.attrs.name as string) && reads.has(n));
-  if (inputs.length === 1) return inputs[0];
-  const names = inputs.map((n) => n.attrs.name as string);
-  throw new StudioError(
-    inputs.length === 0
-      ? `"${ofId}" reads no input node: name a parameter tensor with --wrt`
-      : `"${ofId}" reads ${inputs.length} input nodes (${names.join(', ')}): name one with --wrt`,
-  );
-}
 
 function formatBytes(n: number): string {
   return n < 1024 * 1024 ? `${(n / 1024).toFixed(1)} KB` : `${(n / 1024 / 1024).toFixed(1)} MB`;

@@ -170,6 +170,8 @@ export class EngineHost {
         const report = throttledProgress((done, total) => this.post({ event: 'gradcheck.progress', requestId: r.id, done, total }));
         return ok(await this.untilCanceled(r.id, (signal) => job.checkGradients({ signal, onProgress: (p) => report(p.done, p.total) })));
       }
+      case 'jacobian':
+        return ok(await this.need().jacobian(r.of, r.wrt));
       case 'backends':
         return ok(await availableBackends());
       case 'export.onnx': {

@@ -19,8 +19,9 @@ import { GpuLostError, GpuOutOfMemoryError } from '../backends/webgpu/gpu';
 import type { Dataset } from '../data/types';
 import { dataSectionOf, type Project } from '../io/project';
 import type { Tensor } from '../io/safetensors';
-import type { EngineEvent, EngineEventOf, EpochInfo, EvaluateResult, GradcheckResult, JobState, TrainJobInfo, TrainStatus, WeightsExport } from '../protocol/messages';
+import type { EngineEvent, EngineEventOf, EpochInfo, EvaluateResult, GradcheckResult, JacobianResult, JobState, TrainJobInfo, TrainStatus, WeightsExport } from '../protocol/messages';
 import { checkGradients, GRADCHECK_TOLERANCE } from '../train/gradient-check';
+import { nodeJacobian } from '../train/node-jacobian';
 import type { GradcheckProgress } from '../autodiff/gradcheck';
 import { binaryProbabilities, classProbabilities, decimate, drawsCurves, readPrediction, round7, scoreProbabilityOf, StepLog, updateRatios, type Reading } from '../train/metrics';
 import { Session, type Checkpoint, type EpochResult, type StepResult } from '../train/session';
@@ -83,6 +84,9 @@ const CURVE_POINTS = 256;
  * this project's 2-core machines (16 s on 32), and whether a gradient is right does not depend on how many rows.
  */
 export const GRADCHECK_ROWS = 8;
+
+/** The largest Jacobian the app asks for (a float64 forward pass per column; the inspector draws one cell per value). */
+export const JACOBIAN_APP_VALUES = 1 << 16;
 
 /**
  * What the job draws the prediction over: the plane of a two-feature input (the decision boundary) or the line of a
@@ -397,6 +401,19 @@ export class TrainingJob {
         tolerance: GRADCHECK_TOLERANCE,
         tensors: [...r.tensors].map(([name, c]) => ({ name, reverseVsNumeric: c.reverseVsNumeric, forwardVsReverse: c.forwardVsReverse })),
       };
+    });
+  }
+
+  /** The Jacobian of node `of` with respect to `wrt` (nodeJacobian), with the job's weights now, on the dataset's first row. */
+  async jacobian(of: string, wrt: string | undefined): Promise<JacobianResult> {
+    return this.exclusive(async () => {
+      const j = await nodeJacobian(this.session, Int32Array.of(0), {
+        of,
+        wrt,
+        maxValues: JACOBIAN_APP_VALUES,
+        terms: { of: 'the Jacobian', wrt: 'with respect to', fewer: 'bpstudio jacobian computes larger ones' },
+      });
+      return { job: this.id, step: this.lastStep, of: j.of, wrt: j.wrt, rows: 1, shape: j.shape, ofRank: j.ofRank, values: Array.from(j.values, (v) => finite(v)) };
     });
   }
 

@@ -101,6 +101,12 @@ export const engineRequest = union('type', {
    * The host answers other requests meanwhile, sends `gradcheck.progress` events, and stops it on `cancel`.
    */
   gradcheck: obj({ type: literal('gradcheck'), id: int }),
+  /**
+   * The Jacobian of project node `of` with respect to `wrt` (an input node's id or a parameter tensor's name; default:
+   * the one input node `of` reads), with the current (or last) job's weights now, on the dataset's first row, in
+   * inference mode (what `bpstudio jacobian` computes): `jacobianResult`, at most JACOBIAN_APP_VALUES values.
+   */
+  jacobian: obj({ type: literal('jacobian'), id: int, of: str, wrt: optional(str) }),
   /** What the machine can train on: `backendsInfo`. */
   backends: obj({ type: literal('backends'), id: int }),
   /**
@@ -280,6 +286,19 @@ export const gradcheckResult = obj({
 });
 export type GradcheckResult = Infer<typeof gradcheckResult>;
 
+/** The reply to jacobian: `shape` is [...of's shape, ...wrt's shape] (`ofRank` of them of's), values row-major (null: not finite). */
+export const jacobianResult = obj({
+  job: int,
+  step: int,
+  of: str,
+  wrt: str,
+  rows: int,
+  shape: arr(int),
+  ofRank: int,
+  values: arr(nullable(num)),
+});
+export type JacobianResult = Infer<typeof jacobianResult>;
+
 const cell = (v: unknown, p?: string): number | string | null => (v === null ? null : typeof v === 'string' ? str(v, p) : num(v, p));
 
 /** The reply to data.preview. */
@@ -382,6 +401,7 @@ export const engineResults = {
   'data.inspect': csvInspection,
   evaluate: evaluateResult,
   gradcheck: gradcheckResult,
+  jacobian: jacobianResult,
   backends: backendsInfo,
   cancel: cancelResult,
 } as const;

@@ -244,6 +244,20 @@ describe('training in Chromium against web mode', () => {
     expect(await check.locator('caption').textContent()).toMatch(/^\s*Gradients with respect to the inputs at step 1 on 1 row: ok,/);
     expect((await check.getByRole('columnheader').first().textContent())?.trim()).toBe('input');
     expect(await check.getByRole('row').count()).toBe(3);
+    // f's Jacobian in the inspector, on its one row (x1 = 2, x2 = 5): df/dx1 = 1/x1 + x2, df/dx2 = x1 - cos(x2)
+    await app.select('f');
+    const jacobian = app.inspector.getByRole('region', { name: 'Jacobian' });
+    expect(await jacobian.getByLabel('with respect to', { exact: true }).inputValue()).toBe('x1');
+    await jacobian.getByRole('button', { name: 'Compute', exact: true }).click();
+    await until(() => app.text('jacobian-caption')).toMatch(/^d f \/ d x1 on row 1: 1 × 1 \(\[1\] by \[1\]\)/);
+    expect(Number(await app.text('jacobian-max'))).toBe(Number(num4(1 / 2 + 5)));
+    await jacobian.getByRole('img', { name: 'Jacobian of f with respect to x1, 1 by 1' }).hover();
+    await until(() => app.text('jacobian-readout')).toBe(`d f[0] / d x1[0] = ${num4(5.5)}`);
+    await jacobian.getByLabel('with respect to', { exact: true }).selectOption('x2');
+    await jacobian.getByRole('button', { name: 'Compute', exact: true }).click();
+    await until(() => app.text('jacobian-caption')).toMatch(/^d f \/ d x2/);
+    expect(await app.text('jacobian-max')).toBe(num4(Math.abs(2 - Math.cos(5))));
+    await screenshot(app.page, 'training-jacobian.png');
 
     // logistic regression with the prediction unset: its objective L is no loss, so there is none
     await openExample('logistic-regression.bpstudio', 14);

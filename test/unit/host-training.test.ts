@@ -5,8 +5,9 @@
 import { afterEach, describe, expect, it, vi } from 'vitest';
 import { CpuBackend } from '../../engine/backends/cpu/cpu-backend';
 import { decodeWeights, encodeWeights } from '../../engine/host/weights';
-import { socketUp, type EvaluateResult, type GradcheckResult, type TrainJobInfo, type TrainStatus, type TrainStepResult, type WeightsExport } from '../../engine/protocol/messages';
+import { socketUp, type EvaluateResult, type GradcheckResult, type JacobianResult, type TrainJobInfo, type TrainStatus, type TrainStepResult, type WeightsExport } from '../../engine/protocol/messages';
 import { checkGradients } from '../../engine/train/gradient-check';
+import { nodeJacobian } from '../../engine/train/node-jacobian';
 import { connect, example, EXAMPLES, lnProject, sleep, type Connection } from './host-harness';
 
 /** The spiral example with epochs enough to run until stopped. */
@@ -470,6 +471,29 @@ describe('weights, evaluation and data through the host', () => {
     expect({ ...inputs, tensors: inputs.tensors.map((t) => t.name) }).toMatchObject({ of: 'inputs', ok: true, rows: 1, tensors: ['x1', 'x2'] });
     // (the CLI's gradcheck keeps to the parameters: none)
     expect((await checkGradients(c.host.current!.session, [0])).tensors.size).toBe(0);
+  });
+
+  it("gives a node's Jacobian with respect to an input or a parameter on the first row, as bpstudio jacobian does", async () => {
+    const c = conn();
+    expect((await c.call({ type: 'jacobian', of: 'out' })).error?.message).toMatch(/no training job/);
+    const p = example('spiral');
+    p.training = { ...p.training, epochs: 1 };
+    await c.ok({ type: 'train.start', project: p, baseDir: EXAMPLES });
+    await c.waitFor('train.state', (e) => e.state === 'done');
+    const j = await c.ok<JacobianResult>({ type: 'jacobian', of: 'out' });
+    // 3 logits of one row by its 2 features (the one input node out reads)
+    expect({ ...j, values: j.values.length }).toEqual({ job: 1, step: 15, of: 'out', wrt: 'x', rows: 1, shape: [1, 3, 1, 2], ofRank: 2, values: 6 });
+    const cli = await nodeJacobian(c.host.current!.session, Int32Array.of(0), { of: 'out', maxValues: 100, terms: { of: '', wrt: '', fewer: '' } });
+    expect(j.values).toEqual([...cli.values]);
+    // the logits sum the features' paths: some derivative is not zero
+    expect(j.values.some((v) => v !== 0)).toBe(true);
+    // a parameter tensor: h1's output by its bias, [1, 32] x [32], zero where its relu is off
+    const bias = await c.ok<JacobianResult>({ type: 'jacobian', of: 'h1', wrt: 'h1.bias' });
+    expect(bias.shape).toEqual([1, 32, 32]);
+    const diagonal = Array.from({ length: 32 }, (_, k) => bias.values[k * 32 + k]);
+    expect(diagonal.every((v) => v === 0 || v === 1)).toBe(true);
+    expect(bias.values.filter((v, i) => i % 33 !== 0 && v !== 0)).toEqual([]);
+    expect((await c.call({ type: 'jacobian', of: 'out', wrt: 'nope' })).error?.message).toMatch(/with respect to names "nope", which is neither an input node nor a parameter tensor/);
   });
 
   it('answers other requests while it checks the gradients, reports how far it has got, and stops on cancel', async () => {

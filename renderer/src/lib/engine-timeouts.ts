@@ -5,8 +5,8 @@
 import type { EngineRequest } from '../../../engine/protocol/messages';
 
 /**
- * How long a request may take: those that load data (a big CSV; export.onnx loads it for its parity check) or run
- * a step may take minutes.
+ * How long a request may take: those that load data (a big CSV; export.onnx loads it for its parity check), run a
+ * step, or run a forward pass per element (gradcheck, jacobian) may take minutes.
  */
 const TIMEOUT_MS: Partial<Record<EngineRequest['type'], number>> = {
   'train.start': 600_000,
@@ -16,6 +16,9 @@ const TIMEOUT_MS: Partial<Record<EngineRequest['type'], number>> = {
   'data.inspect': 600_000,
   'export.onnx': 600_000,
   evaluate: 600_000,
+  // a float64 forward pass per finite difference, or per column
+  gradcheck: 600_000,
+  jacobian: 600_000,
 };
 const DEFAULT_TIMEOUT_MS = 60_000;
 

@@ -6,7 +6,7 @@
  * Logs (SeriesLog) are plain objects mutated as events come; `revision` is bumped after each event so that views
  * redraw (reading it is how a view subscribes).
  */
-import type { EngineEventOf, EpochInfo, ErrorInfo, EvaluateResult, GradcheckResult, JobState, TrainJobInfo, WeightsReportInfo } from '../../../engine/protocol/messages';
+import type { EngineEventOf, EpochInfo, ErrorInfo, EvaluateResult, GradcheckResult, JacobianResult, JobState, TrainJobInfo, WeightsReportInfo } from '../../../engine/protocol/messages';
 import { describeWhere, StudioError } from '../../../engine/util/errors';
 import type { Bridge, EngineCallOptions, Progress } from './bridge';
 import { CanceledError } from '../../../engine/util/cancel';
@@ -92,10 +92,14 @@ export class TrainingState {
   checking = $state(false);
   /** How far the check under way has got (elements checked by finite differences of all it will check). */
   checkProgress = $state.raw<Progress | null>(null);
+  /** The latest Jacobian asked for (the inspector's Jacobian of a node), its error, and whether one is under way. */
+  jacobian = $state.raw<JacobianResult | null>(null);
+  jacobianError = $state.raw<{ of: string; message: string } | null>(null);
+  computingJacobian = $state(false);
   /** Stops the check under way (Cancel, a new run, another document). */
   private checkAbort: AbortController | null = null;
-  /** Evaluate (and Check gradients) can run: there are weights, and no step, request, evaluation or check is under way. */
-  readonly canEvaluate = $derived(this.hasWeights && !this.busy && !this.evaluating && !this.checking && this.state !== 'running');
+  /** Evaluate (and Check gradients, a Jacobian) can run: there are weights, and no step, request, evaluation, check or Jacobian is under way. */
+  readonly canEvaluate = $derived(this.hasWeights && !this.busy && !this.evaluating && !this.checking && !this.computingJacobian && this.state !== 'running');
   readonly layers = $derived(this.info?.layers.map((l) => l.id) ?? []);
 
   constructor(private readonly bridge: Bridge) {}
@@ -217,6 +221,21 @@ export class TrainingState {
     }
   }
 
+  /** The Jacobian of node `of` with respect to `wrt` (the inspector's Compute), with the job's weights, on the first row. */
+  async computeJacobian(of: string, wrt: string): Promise<void> {
+    if (!this.canEvaluate) return;
+    this.computingJacobian = true;
+    this.jacobianError = null;
+    try {
+      this.jacobian = await this.bridge.engine({ type: 'jacobian', of, wrt });
+    } catch (e) {
+      this.jacobian = null;
+      this.jacobianError = { of, message: trainingError(e).message };
+    } finally {
+      this.computingJacobian = false;
+    }
+  }
+
   /** Stops the gradient check under way (its Cancel button); the last finished check's table stays. */
   cancelGradientCheck(): void {
     this.checkAbort?.abort();
@@ -278,6 +297,8 @@ export class TrainingState {
     this.evaluationError = null;
     this.gradientCheck = null;
     this.gradientCheckError = null;
+    this.jacobian = null;
+    this.jacobianError = null;
     this.latestGrad = {};
     this.flow = null;
     this.loss = new SeriesLog();
