@@ -172,6 +172,8 @@ export class EngineHost {
       }
       case 'jacobian':
         return ok(await this.need().jacobian(r.of, r.wrt));
+      case 'distributions':
+        return ok(await this.need().distributions(r.node));
       case 'backends':
         return ok(await availableBackends());
       case 'export.onnx': {

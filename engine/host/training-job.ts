@@ -19,9 +19,10 @@ import { GpuLostError, GpuOutOfMemoryError } from '../backends/webgpu/gpu';
 import type { Dataset } from '../data/types';
 import { dataSectionOf, type Project } from '../io/project';
 import type { Tensor } from '../io/safetensors';
-import type { EngineEvent, EngineEventOf, EpochInfo, EvaluateResult, GradcheckResult, JacobianResult, JobState, TrainJobInfo, TrainStatus, WeightsExport } from '../protocol/messages';
+import type { DistributionsResult, EngineEvent, EngineEventOf, EpochInfo, EvaluateResult, GradcheckResult, JacobianResult, JobState, TrainJobInfo, TrainStatus, WeightsExport } from '../protocol/messages';
 import { checkGradients, GRADCHECK_TOLERANCE } from '../train/gradient-check';
 import { nodeJacobian } from '../train/node-jacobian';
+import { nodeDistributions } from '../train/node-distributions';
 import type { GradcheckProgress } from '../autodiff/gradcheck';
 import { binaryProbabilities, classProbabilities, decimate, drawsCurves, readPrediction, round7, scoreProbabilityOf, StepLog, updateRatios, type Reading } from '../train/metrics';
 import { Session, type Checkpoint, type EpochResult, type StepResult } from '../train/session';
@@ -84,6 +85,9 @@ const CURVE_POINTS = 256;
  * this project's 2-core machines (16 s on 32), and whether a gradient is right does not depend on how many rows.
  */
 export const GRADCHECK_ROWS = 8;
+
+/** The rows a node's distributions are taken on (the dataset's first). */
+export const DISTRIBUTION_ROWS = 256;
 
 /** The largest Jacobian the app asks for (a float64 forward pass per column; the inspector draws one cell per value). */
 export const JACOBIAN_APP_VALUES = 1 << 16;
@@ -414,6 +418,16 @@ export class TrainingJob {
         terms: { of: 'the Jacobian', wrt: 'with respect to', fewer: 'bpstudio jacobian computes larger ones' },
       });
       return { job: this.id, step: this.lastStep, of: j.of, wrt: j.wrt, rows: 1, shape: j.shape, ofRank: j.ofRank, values: Array.from(j.values, (v) => finite(v)) };
+    });
+  }
+
+  /** How node `id`'s values and gradients are spread (nodeDistributions), with the job's weights now, on the first rows. */
+  async distributions(id: string): Promise<DistributionsResult> {
+    return this.exclusive(async () => {
+      const rows = Int32Array.from({ length: Math.min(DISTRIBUTION_ROWS, this.session.dataset.rows) }, (_, i) => i);
+      const d = await nodeDistributions(this.session, id, rows);
+      const { id: node, ...rest } = d;
+      return { job: this.id, step: this.lastStep, node, ...rest };
     });
   }
 

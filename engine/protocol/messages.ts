@@ -107,6 +107,12 @@ export const engineRequest = union('type', {
    * inference mode (what `bpstudio jacobian` computes): `jacobianResult`, at most JACOBIAN_APP_VALUES values.
    */
   jacobian: obj({ type: literal('jacobian'), id: int, of: str, wrt: optional(str) }),
+  /**
+   * How project node `node`'s output, the gradient with respect to it, and its own tensors and their gradients are
+   * spread, with the current (or last) job's weights now, on the dataset's first DISTRIBUTION_ROWS rows (one forward
+   * and backward pass, no update): `distributionsResult`.
+   */
+  distributions: obj({ type: literal('distributions'), id: int, node: str }),
   /** What the machine can train on: `backendsInfo`. */
   backends: obj({ type: literal('backends'), id: int }),
   /**
@@ -299,6 +305,32 @@ export const jacobianResult = obj({
 });
 export type JacobianResult = Infer<typeof jacobianResult>;
 
+/** A tensor's values in BINS equal bins over [min, max] of the finite ones (engine/train/node-distributions.ts). */
+const histogram = obj({
+  n: int,
+  nonFinite: int,
+  zeros: int,
+  min: nullable(num),
+  max: nullable(num),
+  mean: nullable(num),
+  std: nullable(num),
+  counts: arr(int),
+});
+export type HistogramInfo = Infer<typeof histogram>;
+
+/** The reply to distributions; `deadUnits` for an output of [B, units, ...]: the units zero on every row. */
+export const distributionsResult = obj({
+  job: int,
+  step: int,
+  node: str,
+  rows: int,
+  output: histogram,
+  outputGradient: histogram,
+  deadUnits: optional(obj({ dead: int, units: int })),
+  tensors: arr(obj({ name: str, value: histogram, gradient: histogram })),
+});
+export type DistributionsResult = Infer<typeof distributionsResult>;
+
 const cell = (v: unknown, p?: string): number | string | null => (v === null ? null : typeof v === 'string' ? str(v, p) : num(v, p));
 
 /** The reply to data.preview. */
@@ -402,6 +434,7 @@ export const engineResults = {
   evaluate: evaluateResult,
   gradcheck: gradcheckResult,
   jacobian: jacobianResult,
+  distributions: distributionsResult,
   backends: backendsInfo,
   cancel: cancelResult,
 } as const;

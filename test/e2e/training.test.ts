@@ -326,6 +326,18 @@ describe('training in Chromium against web mode', () => {
     expect((await wires.getByRole('row').nth(2).textContent())?.replace(/^to h1/, '')).toBe(num4(along));
     await wire.hover();
     await until(() => app.page.getByText(`[B, 16] · ∇ ${num4(along)}`, { exact: true }).count()).toBe(1);
+    // and how h2's values and gradients are spread, on the first 256 rows
+    await app.select('h2');
+    const spread = app.inspector.getByRole('region', { name: 'Distributions' });
+    await spread.getByRole('button', { name: 'Compute', exact: true }).click();
+    await until(() => app.text('dead-units')).toMatch(/^\s*\d+ of 16 units dead \(zero on every row\)/);
+    const histograms = spread.getByRole('img');
+    expect(await histograms.count()).toBe(6);
+    // a ReLU's output: many exact zeros
+    expect(await app.page.getByTestId('hist-output').getByRole('img').getAttribute('aria-label')).toMatch(/^Histogram of output: mean [\d.]+ · std [\d.]+ · \d+% zero$/);
+    expect(await app.page.getByTestId('hist-∇ h2.weight').count()).toBe(1);
+    await spread.scrollIntoViewIfNeeded();
+    await screenshot(app.page, 'training-distributions.png');
     expect(ratios['deep-sigmoid']).toBeLessThan(1 / 100);
     expect(ratios['deep-relu']).toBeGreaterThan(1 / 100);
   });

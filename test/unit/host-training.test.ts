@@ -5,7 +5,7 @@
 import { afterEach, describe, expect, it, vi } from 'vitest';
 import { CpuBackend } from '../../engine/backends/cpu/cpu-backend';
 import { decodeWeights, encodeWeights } from '../../engine/host/weights';
-import { socketUp, type EvaluateResult, type GradcheckResult, type JacobianResult, type TrainJobInfo, type TrainStatus, type TrainStepResult, type WeightsExport } from '../../engine/protocol/messages';
+import { socketUp, type EvaluateResult, type DistributionsResult, type GradcheckResult, type JacobianResult, type TrainJobInfo, type TrainStatus, type TrainStepResult, type WeightsExport } from '../../engine/protocol/messages';
 import { checkGradients } from '../../engine/train/gradient-check';
 import { nodeJacobian } from '../../engine/train/node-jacobian';
 import { connect, example, EXAMPLES, lnProject, sleep, type Connection } from './host-harness';
@@ -494,6 +494,39 @@ describe('weights, evaluation and data through the host', () => {
     expect(diagonal.every((v) => v === 0 || v === 1)).toBe(true);
     expect(bias.values.filter((v, i) => i % 33 !== 0 && v !== 0)).toEqual([]);
     expect((await c.call({ type: 'jacobian', of: 'out', wrt: 'nope' })).error?.message).toMatch(/with respect to names "nope", which is neither an input node nor a parameter tensor/);
+  });
+
+  it("spreads a node's output, its gradient and its tensors' values and gradients over the first rows; a dead ReLU layer's units are counted", async () => {
+    const c = conn();
+    const p = example('spiral');
+    p.training = { ...p.training, epochs: 1 };
+    await c.ok({ type: 'train.start', project: p, baseDir: EXAMPLES });
+    await c.waitFor('train.state', (e) => e.state === 'done');
+    const d = await c.ok<DistributionsResult>({ type: 'distributions', node: 'h1' });
+    // 256 rows of h1's 32 relu units; its weight [2, 32] and bias [32]
+    expect({ node: d.node, step: d.step, rows: d.rows, n: d.output.n, tensors: d.tensors.map((t) => [t.name, t.value.n, t.gradient.n]) }).toEqual({
+      node: 'h1',
+      step: 15,
+      rows: 256,
+      n: 256 * 32,
+      tensors: [['h1.weight', 64, 64], ['h1.bias', 32, 32]],
+    });
+    expect(d.output.min).toBe(0);
+    expect(d.output.zeros).toBeGreaterThan(0);
+    for (const h of [d.output, d.outputGradient, ...d.tensors.flatMap((t) => [t.value, t.gradient])]) expect(h.counts.reduce((a, b) => a + b, 0)).toBe(h.n);
+    expect(d.deadUnits?.units).toBe(32);
+    // the job's weights, as they are: the bias's histogram is of its values now
+    const bias = (await c.host.current!.session.weights())['h1.bias'].data;
+    expect(d.tensors[1].value.max).toBeCloseTo(Math.max(...bias), 6);
+
+    // exploding-relu without its clip: the first steps leave most of a middle layer's units dead
+    const exploding = example('exploding-relu');
+    delete exploding.training!.clipNorm;
+    await c.ok({ type: 'train.start', project: exploding, baseDir: EXAMPLES });
+    await c.waitFor('train.state', (e) => e.job === 2 && e.state === 'done');
+    const dead = await c.ok<DistributionsResult>({ type: 'distributions', node: 'h5' });
+    expect(dead.deadUnits!.dead).toBeGreaterThan(dead.deadUnits!.units / 2);
+    expect((await c.call({ type: 'distributions', node: 'nope' })).error?.message).toMatch(/"nope" is not a node of the graph/);
   });
 
   it('answers other requests while it checks the gradients, reports how far it has got, and stops on cancel', async () => {

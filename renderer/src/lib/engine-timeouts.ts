@@ -19,6 +19,7 @@ const TIMEOUT_MS: Partial<Record<EngineRequest['type'], number>> = {
   // a float64 forward pass per finite difference, or per column
   gradcheck: 600_000,
   jacobian: 600_000,
+  distributions: 600_000,
 };
 const DEFAULT_TIMEOUT_MS = 60_000;
 

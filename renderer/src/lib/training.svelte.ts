@@ -6,7 +6,7 @@
  * Logs (SeriesLog) are plain objects mutated as events come; `revision` is bumped after each event so that views
  * redraw (reading it is how a view subscribes).
  */
-import type { EngineEventOf, EpochInfo, ErrorInfo, EvaluateResult, GradcheckResult, JacobianResult, JobState, TrainJobInfo, WeightsReportInfo } from '../../../engine/protocol/messages';
+import type { DistributionsResult, EngineEventOf, EpochInfo, ErrorInfo, EvaluateResult, GradcheckResult, JacobianResult, JobState, TrainJobInfo, WeightsReportInfo } from '../../../engine/protocol/messages';
 import { describeWhere, StudioError } from '../../../engine/util/errors';
 import type { Bridge, EngineCallOptions, Progress } from './bridge';
 import { CanceledError } from '../../../engine/util/cancel';
@@ -96,10 +96,14 @@ export class TrainingState {
   jacobian = $state.raw<JacobianResult | null>(null);
   jacobianError = $state.raw<{ of: string; message: string } | null>(null);
   computingJacobian = $state(false);
+  /** The latest distributions asked for (the inspector's Distributions of a node), its error, and whether under way. */
+  distributions = $state.raw<DistributionsResult | null>(null);
+  distributionsError = $state.raw<{ node: string; message: string } | null>(null);
+  computingDistributions = $state(false);
   /** Stops the check under way (Cancel, a new run, another document). */
   private checkAbort: AbortController | null = null;
   /** Evaluate (and Check gradients, a Jacobian) can run: there are weights, and no step, request, evaluation, check or Jacobian is under way. */
-  readonly canEvaluate = $derived(this.hasWeights && !this.busy && !this.evaluating && !this.checking && !this.computingJacobian && this.state !== 'running');
+  readonly canEvaluate = $derived(this.hasWeights && !this.busy && !this.evaluating && !this.checking && !this.computingJacobian && !this.computingDistributions && this.state !== 'running');
   readonly layers = $derived(this.info?.layers.map((l) => l.id) ?? []);
 
   constructor(private readonly bridge: Bridge) {}
@@ -236,6 +240,21 @@ export class TrainingState {
     }
   }
 
+  /** How node `id`'s values and gradients are spread (the inspector's Distributions), with the job's weights, on the first rows. */
+  async computeDistributions(id: string): Promise<void> {
+    if (!this.canEvaluate) return;
+    this.computingDistributions = true;
+    this.distributionsError = null;
+    try {
+      this.distributions = await this.bridge.engine({ type: 'distributions', node: id });
+    } catch (e) {
+      this.distributions = null;
+      this.distributionsError = { node: id, message: trainingError(e).message };
+    } finally {
+      this.computingDistributions = false;
+    }
+  }
+
   /** Stops the gradient check under way (its Cancel button); the last finished check's table stays. */
   cancelGradientCheck(): void {
     this.checkAbort?.abort();
@@ -299,6 +318,8 @@ export class TrainingState {
     this.gradientCheckError = null;
     this.jacobian = null;
     this.jacobianError = null;
+    this.distributions = null;
+    this.distributionsError = null;
     this.latestGrad = {};
     this.flow = null;
     this.loss = new SeriesLog();
