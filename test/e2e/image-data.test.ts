@@ -100,6 +100,22 @@ describe('image data in Chromium against web mode', () => {
     expect(await app.inspector.getByRole('table', { name: 'Gradient check' }).count()).toBe(0);
     expect(await app.inspector.getByRole('alert').count()).toBe(0);
     expect(await app.inspector.getByRole('button', { name: 'Check gradients', exact: true }).isEnabled()).toBe(true);
+
+    // The output's Jacobian with respect to the image, each class score's row drawn as a 16 x 16 image (a saliency map)
+    await app.select('out');
+    const jacobian = app.inspector.getByRole('region', { name: 'Jacobian' });
+    expect(await jacobian.getByLabel('with respect to', { exact: true }).inputValue()).toBe('image');
+    await jacobian.getByRole('button', { name: 'Compute', exact: true }).click();
+    await until(() => app.text('jacobian-caption')).toMatch(/^d out \/ d image on row 1: 5 × 256 \(\[1, 5\] by \[1, 1, 16, 16\]\)/);
+    expect(await jacobian.getByRole('checkbox', { name: "each of out's 5 elements as an image of image" }).isChecked()).toBe(true);
+    // three 16 x 16 images a row, a pixel apart, at 5 px a pixel: (3 x 16 + 2) x 5 wide, (2 x 16 + 1) x 5 high
+    const map = jacobian.getByRole('img', { name: 'Jacobian of out with respect to image, 5 by 256' });
+    const box = (await map.boundingBox())!;
+    expect([Math.round(box.width), Math.round(box.height)]).toEqual([250, 165]);
+    // the pixel at (x 5, y 2) of the second image: class 1's score by image[0, 0, 2, 5]
+    await map.hover({ position: { x: (17 + 5) * 5 + 2, y: 2 * 5 + 2 } });
+    await until(() => app.text('jacobian-readout')).toMatch(/^d out\[0, 1\] \/ d image\[0, 0, 2, 5\] = /);
+    await screenshot(app.page, 'image-data-saliency.png');
   });
 
   it('names a damaged image in the data panel, and keeps the graph', async () => {

@@ -4,7 +4,7 @@ import { describe, expect, it } from 'vitest';
 import { parseProject } from '../../engine/io/project';
 import type { JacobianResult } from '../../engine/protocol/messages';
 import { analyze } from '../../renderer/src/lib/analysis';
-import { cellRgba, indexLabel, jacobianMatrix, jacobianSources, jacobianTable } from '../../renderer/src/lib/jacobian-view';
+import { cellRgba, imagesLayout, indexLabel, jacobianMatrix, jacobianSources, jacobianTable, matrixLayout } from '../../renderer/src/lib/jacobian-view';
 
 const example = (name: string) => parseProject(readFileSync(new URL(`../../examples/${name}.bpstudio`, import.meta.url), 'utf8'));
 
@@ -53,5 +53,37 @@ describe('the matrix', () => {
 
   it('writes a row per element of the node, a column per element of the source', () => {
     expect(jacobianTable(reply([1, 2, 3], 2, [1, 2, 3, 4, 5, 6]))).toEqual({ header: ['out \\ x', '[0]', '[1]', '[2]'], rows: [['[0, 0]', 1, 2, 3], ['[0, 1]', 4, 5, 6]] });
+  });
+});
+
+describe('the picture', () => {
+  it('draws the matrix a pixel a cell, and finds the cell under a pixel', () => {
+    const l = matrixLayout(jacobianMatrix(reply([1, 3, 1, 2], 2, [1, 2, 3, 4, 5, 6])));
+    expect([l.width, l.height]).toEqual([2, 3]);
+    expect(l.at(2, 1)).toEqual([1, 2]);
+    expect(l.cellAt(1, 2)).toEqual([2, 1]);
+    expect(l.cellAt(2, 0)).toBeNull();
+  });
+
+  it('draws each row as an image of an image source, channels side by side, and back', () => {
+    // 3 class scores by an image [1, 2 channels, 2, 3], two images to a row: 2 x (6 + 1 + 6) wide, 2 x (2 + 1) - 1 high
+    const m = jacobianMatrix(reply([1, 3, 1, 2, 2, 3], 2, new Array(36).fill(0)));
+    const l = imagesLayout(m, 2)!;
+    expect([l.width, l.height]).toEqual([13, 5]);
+    // row 1, channel 1, y 1, x 2: j = 6 + 3 + 2 = 11; the second image of the first row, pixel (7 + 3 + 2, 1)
+    expect(l.at(1, 11)).toEqual([12, 1]);
+    expect(l.cellAt(12, 1)).toEqual([1, 11]);
+    // row 2 starts the second row of images
+    expect(l.at(2, 0)).toEqual([0, 3]);
+    for (let i = 0; i < 3; i++) for (let j = 0; j < 12; j++) expect(l.cellAt(...l.at(i, j))).toEqual([i, j]);
+    // the gaps, and the place of a fourth image that is not there
+    expect(l.cellAt(6, 0)).toBeNull();
+    expect(l.cellAt(0, 2)).toBeNull();
+    expect(l.cellAt(8, 3)).toBeNull();
+  });
+
+  it('is no image where the source is not one', () => {
+    expect(imagesLayout(jacobianMatrix(reply([1, 3, 1, 64], 2, new Array(192).fill(0))), 2)).toBeNull();
+    expect(imagesLayout(jacobianMatrix(reply([1, 3, 1, 1, 8], 2, new Array(24).fill(0))), 2)).toBeNull();
   });
 });

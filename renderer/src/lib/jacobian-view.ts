@@ -69,3 +69,57 @@ export function jacobianTable(r: JacobianResult): { header: string[]; rows: Cell
   const rows = Array.from({ length: m.rows }, (_, i) => [indexLabel(m.ofShape, i), ...r.values.slice(i * m.cols, (i + 1) * m.cols)]);
   return { header, rows };
 }
+
+/** Where the matrix's cells go in the picture drawn (before scaling): one pixel each. */
+export interface Layout {
+  width: number;
+  height: number;
+  /** The pixel of d of[i] / d wrt[j]. */
+  at(i: number, j: number): [number, number];
+  /** The cell at a pixel, or null (the gap between images). */
+  cellAt(x: number, y: number): [number, number] | null;
+}
+
+/** The matrix itself: the node's elements down, the source's across. */
+export function matrixLayout(m: JacobianMatrix): Layout {
+  return {
+    width: m.cols,
+    height: m.rows,
+    at: (i, j) => [j, i],
+    cellAt: (x, y) => (x >= 0 && y >= 0 && x < m.cols && y < m.rows ? [y, x] : null),
+  };
+}
+
+/** The pixels between two images. */
+const GAP = 1;
+
+/**
+ * Each row as an image of the source (a saliency map: which of an input image's pixels move that element most), where
+ * the source is one: its last two dimensions [H, W] both more than 1, the ones before them (channels) side by side,
+ * the images `perRow` to a row. Null where the source is no image.
+ */
+export function imagesLayout(m: JacobianMatrix, perRow: number): Layout | null {
+  const s = m.wrtShape;
+  if (s.length < 2 || s[s.length - 1] < 2 || s[s.length - 2] < 2) return null;
+  const [h, w] = [s[s.length - 2], s[s.length - 1]];
+  const channels = m.cols / (h * w);
+  const tile = { width: channels * w, height: h };
+  const across = Math.max(1, Math.min(perRow, m.rows));
+  const down = Math.ceil(m.rows / across);
+  return {
+    width: across * tile.width + (across - 1) * GAP,
+    height: down * tile.height + (down - 1) * GAP,
+    at: (i, j) => {
+      const [c, y, x] = [Math.floor(j / (h * w)), Math.floor(j / w) % h, j % w];
+      return [(i % across) * (tile.width + GAP) + c * w + x, Math.floor(i / across) * (tile.height + GAP) + y];
+    },
+    cellAt: (px, py) => {
+      const [col, row] = [Math.floor(px / (tile.width + GAP)), Math.floor(py / (tile.height + GAP))];
+      const [x, y] = [px - col * (tile.width + GAP), py - row * (tile.height + GAP)];
+      const i = row * across + col;
+      if (col >= across || x < 0 || y < 0 || x >= tile.width || y >= tile.height || i >= m.rows) return null;
+      const [c, xi] = [Math.floor(x / w), x % w];
+      return [i, c * h * w + y * w + xi];
+    },
+  };
+}
