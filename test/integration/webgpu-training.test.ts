@@ -15,6 +15,7 @@ import { CpuBackend } from '../../engine/backends/cpu/cpu-backend';
 import { WebGpuBackend } from '../../engine/backends/webgpu/webgpu-backend';
 import { parseProject } from '../../engine/io/project';
 import { Session, type StepResult } from '../../engine/train/session';
+import { nodeDistributions } from '../../engine/train/node-distributions';
 import { BAR, TEN_STEP_TOLERANCE, TEN_STEP_VARIANTS, TRAINING_BARS, tenStepAgreement, trainOnWebGpu } from '../conformance/webgpu-training-checks';
 
 const EXAMPLES = join(__dirname, '..', '..', 'examples');
@@ -46,6 +47,23 @@ describe('WebGPU training matches the CPU', () => {
       expect(Math.abs(r.loss - cpu[i].loss) / cpu[i].loss, `step ${r.step} loss`).toBeLessThan(1e-4);
       expect(Math.abs(r.sqerr! - cpu[i].sqerr!) / cpu[i].sqerr!, `step ${r.step} squared error`).toBeLessThan(1e-4);
     });
+  });
+
+  it("spreads a node's values and gradients as the CPU does: wine's batch norm after 10 steps (the inspector's Distributions)", async () => {
+    const spread = async (backend: Backend) => {
+      const project = parseProject(readFileSync(join(EXAMPLES, 'wine.bpstudio'), 'utf8'));
+      const s = new Session(project, { baseDir: EXAMPLES, backend });
+      await s.train({ steps: 10 });
+      const norm = s.nodes.find((n) => n.op === 'batchnorm')!.id;
+      return nodeDistributions(s, norm, Int32Array.from({ length: 64 }, (_, i) => i));
+    };
+    const [cpu, gpu] = [await spread(new CpuBackend()), await spread(await WebGpuBackend.create())];
+    expect(gpu.tensors.map((t) => t.name)).toEqual(cpu.tensors.map((t) => t.name));
+    for (const [what, a, b] of [['output', gpu.output, cpu.output], ['output gradient', gpu.outputGradient, cpu.outputGradient], ...gpu.tensors.flatMap((t, k) => [[t.name, t.value, cpu.tensors[k].value], [`d ${t.name}`, t.gradient, cpu.tensors[k].gradient]])] as const) {
+      expect(a.n, what).toBe(b.n);
+      const scale = Math.max(Math.abs(b.min!), Math.abs(b.max!), 1e-30);
+      for (const k of ['min', 'max', 'mean'] as const) expect(Math.abs(a[k]! - b[k]!) / scale, `${what} ${k}`).toBeLessThan(1e-4);
+    }
   });
 
   it.each(TRAINING_BARS)('bpstudio train %s --backend webgpu reaches the CPU bar (%s >= 0.95)', { timeout: 60_000 }, async (name, key) => {
