@@ -591,10 +591,14 @@ export class TrainingJob {
     if (this.flushTimer === undefined) this.scheduleFlush();
   }
 
-  /** The gradient norm along each edge, on the step's batch, for train.progress. */
+  /** The gradient norm along each edge, and the nodes with dead units, on the step's batch, for train.progress. */
   private async flowOf(r: StepResult): Promise<EngineEventOf<'train.progress'>['flow']> {
-    const edges = await this.session.flowNorms(r.rows);
-    return { step: r.step, edges: edges.map(({ source, target, norm }) => ({ source, target, norm: finite(round7(norm)) })) };
+    const { edges, units } = await this.session.flow(r.rows);
+    return {
+      step: r.step,
+      edges: edges.map(({ source, target, norm }) => ({ source, target, norm: finite(round7(norm)) })),
+      units: units.filter((u) => u.dead > 0),
+    };
   }
 
   private async trainables(): Promise<Map<string, Float32Array>> {

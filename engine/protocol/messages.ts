@@ -510,9 +510,18 @@ export const engineEvent = union('event', {
      * source wired to two ports of one target is one edge); 0 where no gradient flows (out of a label or constant,
      * or into nothing the objective depends on); edges out of input nodes carry d objective / d input. null where
      * not finite, and `flow` null when no step was measured. Each train.step is measured, so after one both
-     * `flow` and `updateRatio` are that step's. Absent from hosts that predate it.
+     * `flow` and `updateRatio` are that step's. Absent from hosts that predate it. `units`: the nodes whose value is
+     * [B, units, ...] with units that are zero on every row of the batch (dead, for a ReLU), and how many.
      */
-    flow: optional(nullable(obj({ step: int, edges: arr(obj({ source: str, target: str, norm: nullable(num) })) }))),
+    flow: optional(
+      nullable(
+        obj({
+          step: int,
+          edges: arr(obj({ source: str, target: str, norm: nullable(num) })),
+          units: optional(arr(obj({ node: str, dead: int, units: int }))),
+        }),
+      ),
+    ),
   }),
   /**
    * The epochs finished since the last train.epoch (usually one; many when epochs are short), and the validation

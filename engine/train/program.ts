@@ -292,12 +292,18 @@ export function graphEdges(nodes: readonly GraphNode[]): Edge[] {
 /** The output of flowProgram that holds an edge's squared gradient norm. */
 export const flowKey = (edge: Edge): string => `flowsq:${edge.source}>${edge.target}`;
 
+/** The output of flowProgram that holds a node's largest |value| per unit (axis 1) over the batch and positions. */
+export const unitsKey = (id: string): string => `units:${id}`;
+
 /**
  * The gradient along each edge of the graph: for A -> B, the part of the objective's gradient with respect to A's
  * value (A's adjoint) that flows back from B, i.e. the sum of the VJP terms that B's primitives add to A's adjoint.
  * So the edges out of A sum, as tensors, to A's adjoint. Outputs `flowKey(edge)`: its squared L2 norm over the
  * whole tensor (the batch included); an edge without an output carries no gradient (from a label or constant, or
  * into nothing the objective depends on differentiably). Edges from `input` nodes carry d objective / d input.
+ *
+ * Also `unitsKey(id)` for each node whose value is [B, units, ...] (a dense layer's features, a convolution's
+ * channels): the largest |value| of each unit over the batch, zero for a unit that is off on every row (a dead ReLU).
  *
  * Train mode, so that with the latest step's RunContext it is that step's backward pass (the same dropout masks,
  * batchnorm on the batch's statistics), but without the expansion's `assigns`: it changes no running statistics.
@@ -326,6 +332,11 @@ export function flowProgram(nodes: readonly GraphNode[], t: Targets, batch: numb
     const x = outputOf(e, edge.source);
     const parts = [...new Set(through(edge.target, x))].flatMap((id) => terms.get(x)?.get(id) ?? []);
     if (parts.length) outputs[flowKey(edge)] = sumOfSquares(b, parts.reduce((sum, dx) => b.add(sum, dx)));
+  }
+  for (const n of nodes) {
+    const x = e.outputs.get(n.id);
+    if (opSpec(n.op)?.group === 'sources' || !x || x.shape.length < 2) continue;
+    outputs[unitsKey(n.id)] = b.max(b.abs(x), [...x.shape.keys()].filter((k) => k !== 1));
   }
   return { plan: compilePlan(outputs), expansion: e, edges };
 }

@@ -13,7 +13,7 @@ import type { Tensor } from '../io/safetensors';
 import { StudioError } from '../util/errors';
 import { Feeder, type LabelScale } from './feed';
 import { addToConfusion, emptyConfusion } from './metrics';
-import { evalProgram, flowKey, flowProgram, layersOf, NO_PREDICTION, resolveTargets, standardizedLabel, throwGraphErrors, trainProgram, type Edge, type Targets } from './program';
+import { evalProgram, flowKey, flowProgram, unitsKey, layersOf, NO_PREDICTION, resolveTargets, standardizedLabel, throwGraphErrors, trainProgram, type Edge, type Targets } from './program';
 import { lrFactor } from './schedule';
 
 export interface StepResult {
@@ -367,7 +367,8 @@ export class Session {
 
   /**
    * One optimizer step on these training rows, waited for (read back) before it returns, on any backend. Stops with
-   * an error naming the node when a value turns NaN/Inf. Not while steps are in flight (pendingSteps).
+   * an error naming the node when the objective or a gradient turns NaN/Inf, before that step's update. Not while
+   * steps are in flight (pendingSteps).
    */
   async trainStep(rows: ArrayLike<number>): Promise<StepResult> {
     if (this.pending.length) throw new Error(`trainStep: ${this.pending.length} steps in flight are still to be reported`);
@@ -376,34 +377,41 @@ export class Session {
     const ctx = this.trainContext(this.stepCount + 1);
     exe.run(ctx, 'compute');
     const loss = (await exe.read('objective'))[0];
-    if (!Number.isFinite(loss)) throw await this.nonFinite(exe, ctx, loss);
+    const squares = new Map<string, number>();
+    for (const t of [...this.layers.values()].flat()) squares.set(t, (await exe.read(`gradsq:${t}`))[0]);
+    const bad = nonFiniteMetric(loss, squares);
+    if (bad) throw await this.nonFinite(exe, ctx, bad);
     exe.run(ctx, 'update');
     // the steps since the saved state are no longer all the pipeline's
     this.replay = undefined;
     this.stepCount++;
-    const tensorNorms: Record<string, number> = {};
-    const layerNorms: Record<string, number> = {};
-    for (const [layer, tensors] of this.layers) {
-      let sq = 0;
-      for (const t of tensors) {
-        const s = (await exe.read(`gradsq:${t}`))[0];
-        tensorNorms[t] = Math.sqrt(s);
-        sq += s;
-      }
-      layerNorms[layer] = Math.sqrt(sq);
-    }
+    const { tensorNorms, layerNorms } = this.norms(squares);
     const correct = exe.plan.outputs.has('correct') ? (await exe.read('correct'))[0] : undefined;
     const sqerr = exe.plan.outputs.has('sqerr') ? this.squaredInLabelUnits((await exe.read('sqerr'))[0]) : undefined;
     return { step: this.stepCount, epoch: this.epochCount + 1, loss, correct, sqerr, count: rows.length, rows, layerNorms, tensorNorms };
   }
 
-  /** The error for a step whose objective is not finite, naming the node of the first non-finite value. */
-  private async nonFinite(exe: Executable, ctx: RunContext, loss: number): Promise<StudioError> {
+  /** Each trainable tensor's gradient norm, and each layer's (its tensors' together), from their squared norms. */
+  private norms(squares: ReadonlyMap<string, number>): Pick<StepResult, 'tensorNorms' | 'layerNorms'> {
+    const tensorNorms: Record<string, number> = {};
+    const layerNorms: Record<string, number> = {};
+    for (const [layer, tensors] of this.layers) {
+      let sq = 0;
+      for (const t of tensors) {
+        tensorNorms[t] = Math.sqrt(squares.get(t)!);
+        sq += squares.get(t)!;
+      }
+      layerNorms[layer] = Math.sqrt(sq);
+    }
+    return { tensorNorms, layerNorms };
+  }
+
+  /** The error for a step whose objective or gradient is not finite (`what`), naming the node of the first non-finite value. */
+  private async nonFinite(exe: Executable, ctx: RunContext, what: string): Promise<StudioError> {
     const bad = await exe.findNonFinite(ctx);
     const origin = bad?.node?.origin;
     return new StudioError(
-      `training stopped at step ${ctx.step}: the objective is ${loss}` +
-        (origin ? `; the first non-finite value came from node "${origin}" (${bad!.node!.op})` : ''),
+      `training stopped at step ${ctx.step}: ${what}` + (origin ? `; the first non-finite value came from node "${origin}" (${bad!.node!.op})` : ''),
       origin ? { node: origin } : {},
     );
   }
@@ -414,10 +422,10 @@ export class Session {
   // metrics (objective, gradsq:*, correct) collected into a staging buffer that comes back on its own; up to
   // PIPELINE_DEPTH steps are in flight, and their results are reported in order as their metrics come in. Anything
   // that reads the weights (evaluate, predict, flowNorms, weights, an epoch's end) first waits for every step in
-  // flight. A step whose objective comes back non-finite is undone with the steps after it: the state saved when the
-  // window was last empty (Backend.saveState) is restored and the steps since then replayed up to the one before it,
-  // which leaves the weights as the CPU leaves them (the failing step's update not run), and the failing step's
-  // forward pass is re-run to name the node, as on the CPU.
+  // flight. A step whose objective or a gradient comes back non-finite is undone with the steps after it: the state
+  // saved when the window was last empty (Backend.saveState) is restored and the steps since then replayed up to the
+  // one before it, which leaves the weights as the CPU leaves them (the failing step's update not run), and the
+  // failing step's forward pass is re-run to name the node, as on the CPU.
 
   /** Steps kept in flight: PIPELINE_DEPTH where the training executable has runAndCollect, else 0. */
   private get depth(): number {
@@ -478,7 +486,9 @@ export class Session {
       return;
     }
     const loss = values[0][0];
-    if (!Number.isFinite(loss)) {
+    const squares = new Map([...this.layers.values()].flat().map((t, k) => [t, values[k + 1][0]]));
+    const bad = nonFiniteMetric(loss, squares);
+    if (bad) {
       await this.dropAfter(p);
       const backend = this.backend;
       const r = this.replay;
@@ -495,21 +505,11 @@ export class Session {
       // (without a saved state, the node named is where the re-run meets a non-finite value with the weights as
       // the steps in flight left them)
       for (const [id, t] of this.feeder.batch(p.rows)) p.exe.setInput(id, t);
-      p.failure = { error: await this.nonFinite(p.exe, p.ctx, loss) };
+      p.failure = { error: await this.nonFinite(p.exe, p.ctx, bad) };
       return;
     }
-    const tensorNorms: Record<string, number> = {};
-    const layerNorms: Record<string, number> = {};
-    let k = 1;
-    for (const [layer, tensors] of this.layers) {
-      let sq = 0;
-      for (const t of tensors) {
-        const s = values[k++][0];
-        tensorNorms[t] = Math.sqrt(s);
-        sq += s;
-      }
-      layerNorms[layer] = Math.sqrt(sq);
-    }
+    const { tensorNorms, layerNorms } = this.norms(squares);
+    let k = 1 + squares.size;
     const correct = p.exe.plan.outputs.has('correct') ? values[k++][0] : undefined;
     const sqerr = p.exe.plan.outputs.has('sqerr') ? this.squaredInLabelUnits(values[k][0]) : undefined;
     p.result = { step: p.step, epoch: p.epoch, loss, correct, sqerr, count: p.rows.length, rows: p.rows, layerNorms, tensorNorms };
@@ -557,6 +557,14 @@ export class Session {
    * writes no tensor.
    */
   async flowNorms(rows: ArrayLike<number>): Promise<(Edge & { norm: number })[]> {
+    return (await this.flow(rows)).edges;
+  }
+
+  /**
+   * flowNorms, and the units of each node's value ([B, units, ...]) that are zero on every one of these rows: dead,
+   * for a ReLU, passing no gradient back (flowProgram's unitsKey).
+   */
+  async flow(rows: ArrayLike<number>): Promise<{ edges: (Edge & { norm: number })[]; units: { node: string; dead: number; units: number }[] }> {
     if (this.pending.length) await this.drain();
     const { exe, edges } = this.flowExecutable(rows.length);
     for (const [id, t] of this.feeder.batch(rows)) exe.setInput(id, t);
@@ -568,7 +576,13 @@ export class Session {
       const key = flowKey(edge);
       out.push({ ...edge, norm: exe.plan.outputs.has(key) ? Math.sqrt((await exe.read(key))[0]) : 0 });
     }
-    return out;
+    const units: { node: string; dead: number; units: number }[] = [];
+    for (const n of this.nodes) {
+      if (!exe.plan.outputs.has(unitsKey(n.id))) continue;
+      const largest = await exe.read(unitsKey(n.id));
+      units.push({ node: n.id, dead: largest.reduce((d, v) => d + (v === 0 ? 1 : 0), 0), units: largest.length });
+    }
+    return { edges: out, units };
   }
 
   /** The batches of the next epoch, in training order. */
@@ -928,4 +942,15 @@ class EpochTally {
     }
     for (const [k, v] of Object.entries(r.layerNorms)) this.normSums[k] = (this.normSums[k] ?? 0) + v;
   }
+}
+
+/**
+ * What makes a step fail before its update: its objective, or a trainable tensor's gradient (its squared norm
+ * `squares`), not finite. A gradient that overflows can leave the objective finite (the layers after it dead, or
+ * saturated), and an update by it would put NaN or Infinity into the weights unseen. Undefined when all are finite.
+ */
+function nonFiniteMetric(loss: number, squares: ReadonlyMap<string, number>): string | undefined {
+  if (!Number.isFinite(loss)) return `the objective is ${loss}`;
+  for (const [tensor, sq] of squares) if (!Number.isFinite(sq)) return `the gradient of ${tensor} is not finite (its squared norm is ${sq})`;
+  return undefined;
 }

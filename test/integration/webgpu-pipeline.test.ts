@@ -190,6 +190,28 @@ describe('a NaN on pipelined WebGPU', () => {
     expect(gm).toBeCloseTo(cm, 5);
   });
 
+  it('stops where a gradient overflows while the objective stays finite (exploding-relu unclipped), as the CPU does', async () => {
+    const unclipped = (): Project => {
+      const p = parseProject(readFileSync(join(EXAMPLES, 'exploding-relu.bpstudio'), 'utf8'));
+      delete p.training!.clipNorm;
+      return p;
+    };
+    const stops = async (backend: Backend) => {
+      const s = new Session(unclipped(), { baseDir: EXAMPLES, backend });
+      const steps: number[] = [];
+      const err = (await s.train({ onStep: (r) => steps.push(r.step) }).catch((e: unknown) => e)) as StudioError;
+      const w = await s.weights();
+      return { s, steps, err, finite: Object.values(w).every((t) => t.data.every(Number.isFinite)) };
+    };
+    const [cpu, gpu] = [await stops(new CpuBackend()), await stops(await WebGpuBackend.create())];
+    expect(cpu.err.message).toMatch(/^training stopped at step 7: the gradient of h\d\.\w+ is not finite/);
+    expect(gpu.err.message.match(/^training stopped at step \d+/)?.[0]).toBe('training stopped at step 7');
+    expect(gpu.steps).toEqual(cpu.steps);
+    expect(gpu.s.pendingSteps).toBe(0);
+    // the failing step's update did not run: no weight is NaN or infinite
+    expect([cpu.finite, gpu.finite]).toEqual([true, true]);
+  });
+
   it('nextStep throws at that step, and tries the same batch again next time, as on the CPU', async () => {
     for (const backend of [new CpuBackend(), await WebGpuBackend.create()]) {
       const s = new Session(nan(), { baseDir: '.', backend });

@@ -15,7 +15,7 @@ import { CpuBackend } from '../../engine/backends/cpu/cpu-backend';
 import { WebGpuBackend } from '../../engine/backends/webgpu/webgpu-backend';
 import { parseProject } from '../../engine/io/project';
 import { Session, type StepResult } from '../../engine/train/session';
-import { nodeDistributions } from '../../engine/train/node-distributions';
+import { nodeDistributions, type Histogram } from '../../engine/train/node-distributions';
 import { BAR, TEN_STEP_TOLERANCE, TEN_STEP_VARIANTS, TRAINING_BARS, tenStepAgreement, trainOnWebGpu } from '../conformance/webgpu-training-checks';
 
 const EXAMPLES = join(__dirname, '..', '..', 'examples');
@@ -59,7 +59,15 @@ describe('WebGPU training matches the CPU', () => {
     };
     const [cpu, gpu] = [await spread(new CpuBackend()), await spread(await WebGpuBackend.create())];
     expect(gpu.tensors.map((t) => t.name)).toEqual(cpu.tensors.map((t) => t.name));
-    for (const [what, a, b] of [['output', gpu.output, cpu.output], ['output gradient', gpu.outputGradient, cpu.outputGradient], ...gpu.tensors.flatMap((t, k) => [[t.name, t.value, cpu.tensors[k].value], [`d ${t.name}`, t.gradient, cpu.tensors[k].gradient]])] as const) {
+    const pairs: [string, Histogram, Histogram][] = [
+      ['output', gpu.output, cpu.output],
+      ['output gradient', gpu.outputGradient, cpu.outputGradient],
+      ...gpu.tensors.flatMap((t, k): [string, Histogram, Histogram][] => [
+        [t.name, t.value, cpu.tensors[k].value],
+        [`d ${t.name}`, t.gradient, cpu.tensors[k].gradient],
+      ]),
+    ];
+    for (const [what, a, b] of pairs) {
       expect(a.n, what).toBe(b.n);
       const scale = Math.max(Math.abs(b.min!), Math.abs(b.max!), 1e-30);
       for (const k of ['min', 'max', 'mean'] as const) expect(Math.abs(a[k]! - b[k]!) / scale, `${what} ${k}`).toBeLessThan(1e-4);

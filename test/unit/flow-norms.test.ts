@@ -201,3 +201,32 @@ describe('the gradient along each edge', () => {
     expect(n['drop>out']).toBeGreaterThan(0);
   });
 });
+
+describe('dead units along the flow', () => {
+  it("counts a node's units that are zero on every row of the batch, by hand against its values", async () => {
+    const s = new Session(mlpProject(fanOut), { baseDir: '.' });
+    const rows = s.split.train.subarray(0, 16);
+    const { units } = await s.flow(rows);
+    // every node of [B, units]: the layers and the sum, not the loss (a scalar) nor the sources
+    expect(units.map((u) => [u.node, u.units])).toEqual([['h', 6], ['a', 5], ['b', 5], ['sum', 5], ['out', 2]]);
+    // b's relu units, from its values: dead where the unit is 0 on all 16 rows
+    const { plan } = gradProgram(s.nodes, s.targets, rows.length, { nodes: true });
+    const exe = s.backend.load(plan);
+    for (const [id, t] of s.batch(rows)) exe.setInput(id, t);
+    exe.run({ seed: s.training.seed, step: 1 });
+    const b = await exe.read('value:b');
+    const dead = Array.from({ length: 5 }, (_, u) => Array.from({ length: 16 }, (_, r) => b[r * 5 + u]).every((v) => v === 0)).filter(Boolean).length;
+    expect(units.find((u) => u.node === 'b')!.dead).toBe(dead);
+    // tanh and sigmoid units are never exactly zero
+    expect(units.find((u) => u.node === 'a')!.dead).toBe(0);
+  });
+
+  it('finds every unit of a layer dead when its bias pushes it below zero for every row', async () => {
+    const s = new Session(mlpProject(fanOut), { baseDir: '.' });
+    const w = await s.weights();
+    s.backend.writeTensor('b.bias', new Float32Array(5).fill(-100));
+    expect(w['b.bias'].shape).toEqual([5]);
+    const { units } = await s.flow(s.split.train.subarray(0, 16));
+    expect(units.find((u) => u.node === 'b')).toEqual({ node: 'b', dead: 5, units: 5 });
+  });
+});

@@ -519,15 +519,16 @@ describe('weights, evaluation and data through the host', () => {
     const bias = (await c.host.current!.session.weights())['h1.bias'].data;
     expect(d.tensors[1].value.max).toBeCloseTo(Math.max(...bias), 6);
 
-    // exploding-relu without its clip: the first steps kill every unit of its layers
-    const exploding = example('exploding-relu');
-    delete exploding.training!.clipNorm;
-    await c.ok({ type: 'train.start', project: exploding, baseDir: EXAMPLES });
-    await c.waitFor('train.state', (e) => e.job === 2 && e.state === 'done');
-    const dead = await c.ok<DistributionsResult>({ type: 'distributions', node: 'h5' });
-    expect(dead.deadUnits).toEqual({ dead: 16, units: 16 });
-    // no gradient passes a dead layer: the one back into h5 is zero everywhere
-    expect(dead.outputGradient.zeros).toBe(dead.outputGradient.n);
+    // h1's biases far below zero: every unit of it is off for every row, and no gradient reaches its weights
+    const { base64 } = await c.ok<WeightsExport>({ type: 'weights.export' });
+    const weights = decodeWeights(base64);
+    weights['h1.bias'] = { shape: [32], data: new Float32Array(32).fill(-100) };
+    await c.ok({ type: 'weights.load', project: p, baseDir: EXAMPLES, base64: encodeWeights(weights, 'dead').base64 });
+    const dead = await c.ok<DistributionsResult>({ type: 'distributions', node: 'h1' });
+    expect(dead.deadUnits).toEqual({ dead: 32, units: 32 });
+    expect(dead.output.zeros).toBe(dead.output.n);
+    const gradient = dead.tensors.find((t) => t.name === 'h1.weight')!.gradient;
+    expect([gradient.n, gradient.zeros]).toEqual([64, 64]);
     expect((await c.call({ type: 'distributions', node: 'nope' })).error?.message).toMatch(/"nope" is not a node of the graph/);
   });
 

@@ -14,6 +14,7 @@ import {
   ALARM_COLOUR,
   badgesOf,
   chipText,
+  deadBadges,
   decadeLabel,
   edgeKey,
   edgeLookup,
@@ -464,5 +465,26 @@ describe('globalNorm: every layer\'s gradient together, what training.clipNorm b
     ['a non-finite norm', { h1: 3, out: Infinity }, null],
   ])('%s', (_name, layers, want) => {
     expect(globalNorm(layers)).toBe(want);
+  });
+});
+
+describe('dead badges', () => {
+  const flow = (units: { node: string; dead: number; units: number }[]) => ({ step: 7, edges: [], units });
+
+  it('marks a layer with half or more of its units off on the whole batch, saying how many', () => {
+    const b = deadBadges(flow([{ node: 'h1', dead: 8, units: 16 }, { node: 'h2', dead: 7, units: 16 }, { node: 'h3', dead: 16, units: 16 }]));
+    expect([...b.keys()]).toEqual(['h1', 'h3']);
+    expect(b.get('h3')).toEqual({ kind: 'dead', reason: "16 of h3's 16 units are zero on every row of step 7's batch: they pass no gradient back" });
+    expect(deadBadges(null).size).toBe(0);
+    expect(deadBadges({ step: 1, edges: [] }).size).toBe(0);
+  });
+
+  it('takes the place of a vanishing badge on the same layer (the dead units are why)', () => {
+    // h1's gradient is zero while out's is not: vanishing, but its units are dead
+    const src = { layers: ['h1', 'out'], latestGrad: { h1: 0, out: 1 }, flow: flow([{ node: 'h1', dead: 4, units: 4 }]) };
+    expect(badgesOf(src.layers, src.latestGrad).get('h1')?.kind).toBe('vanishing');
+    expect(overlayFor(src)!.nodes.get('h1')!.badge?.kind).toBe('dead');
+    // but not of an exploding one: a gradient that is not finite says more
+    expect(overlayFor({ ...src, latestGrad: { h1: null, out: 1 } })!.nodes.get('h1')!.badge?.kind).toBe('exploding');
   });
 });

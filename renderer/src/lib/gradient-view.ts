@@ -157,7 +157,7 @@ export const VANISH_RATIO = 100;
 export const EXPLODE_RATIO = 100;
 export const EXPLODE_ABS = 10;
 
-export type BadgeKind = 'vanishing' | 'exploding';
+export type BadgeKind = 'vanishing' | 'exploding' | 'dead';
 export interface Badge {
   kind: BadgeKind;
   /** Why, in a sentence (the badge's tooltip). */
@@ -231,6 +231,19 @@ export interface EdgeGrad extends GradStyle {
   scale: GradScale | null;
 }
 
+/** A layer is badged dead when at least this share of its units are zero on every row of the batch. */
+export const DEAD_SHARE = 0.5;
+
+/** Dead badges from the flow's units: the layers with at least DEAD_SHARE of their units off on the whole batch. */
+export function deadBadges(flow: FlowInfo | null | undefined): Map<string, Badge> {
+  const out = new Map<string, Badge>();
+  for (const u of flow?.units ?? []) {
+    if (u.dead < DEAD_SHARE * u.units) continue;
+    out.set(u.node, { kind: 'dead', reason: `${u.dead} of ${u.node}'s ${u.units} units are zero on every row of step ${flow!.step}'s batch: they pass no gradient back` });
+  }
+  return out;
+}
+
 /** Everything the canvas draws of the latest gradients. */
 export interface GradientOverlay {
   /** The run's scale over the latest edge and layer norms; null when none is positive and finite. */
@@ -301,6 +314,9 @@ export function overlayFor(src: GradientSource): GradientOverlay | null {
   if (!flow.length && !layerIds.length) return null;
   const scale = scaleOf([...flow.map((e) => e.norm), ...layerIds.map((id) => src.latestGrad[id])]);
   const badges = badgesOf(src.layers, src.latestGrad);
+  // dead units are the cause where a layer's gradient also vanishes: that badge says so instead (a gradient that is
+  // not finite keeps its exploding badge: weights that overflowed are the worse news)
+  for (const [id, badge] of deadBadges(src.flow)) if (badges.get(id)?.kind !== 'exploding') badges.set(id, badge);
   const nodes = new Map<string, NodeGrad>();
   for (const id of layerIds) {
     const v = src.latestGrad[id];
