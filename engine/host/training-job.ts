@@ -252,6 +252,7 @@ export class TrainingJob {
       ...(s.notes.length ? { notes: s.notes.slice() } : {}),
       ...(label ? { labelKind: label.kind } : {}),
       ...(s.labelScale ? { labelScale: { mean: s.labelScale.mean, std: s.labelScale.std } } : {}),
+      ...(s.training.clipNorm !== undefined ? { clipNorm: s.training.clipNorm } : {}),
       ...(this.classes ? { classes: this.classes.slice() } : {}),
       ...this.areaInfo(),
       ...(replaced !== undefined ? { replaced } : {}),

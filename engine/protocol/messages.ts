@@ -208,6 +208,8 @@ export const trainJobInfo = obj({
    * so the loss is in those units (predictions and fitted curves come in the label's own).
    */
   labelScale: optional(obj({ mean: num, std: num })),
+  /** The job's training.clipNorm, where it clips its gradients. */
+  clipNorm: optional(num),
   /** The classes that confusion matrices count (rows and columns, in index order), when there are such. */
   classes: optional(arr(str)),
   /**

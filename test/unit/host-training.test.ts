@@ -496,6 +496,14 @@ describe('weights, evaluation and data through the host', () => {
     expect((await c.call({ type: 'jacobian', of: 'out', wrt: 'nope' })).error?.message).toMatch(/with respect to names "nope", which is neither an input node nor a parameter tensor/);
   });
 
+  it("says in the job info the clip norm its gradients are held to, where it has one", async () => {
+    const c = conn();
+    const p = example('spiral');
+    expect((await c.ok<TrainJobInfo>({ type: 'train.start', project: p, baseDir: EXAMPLES })).clipNorm).toBeUndefined();
+    p.training = { ...p.training, clipNorm: 0.5 };
+    expect((await c.ok<TrainJobInfo>({ type: 'train.start', project: p, baseDir: EXAMPLES })).clipNorm).toBe(0.5);
+  });
+
   it("spreads a node's output, its gradient and its tensors' values and gradients over the first rows; a dead ReLU layer's units are counted", async () => {
     const c = conn();
     const p = example('spiral');

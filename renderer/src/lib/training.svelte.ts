@@ -102,7 +102,7 @@ export class TrainingState {
   computingDistributions = $state(false);
   /** Stops the check under way (Cancel, a new run, another document). */
   private checkAbort: AbortController | null = null;
-  /** Evaluate (and Check gradients, a Jacobian) can run: there are weights, and no step, request, evaluation, check or Jacobian is under way. */
+  /** Evaluate (and Check gradients, a Jacobian, Distributions) can run: there are weights, and none of them, nor a step or request, is under way. */
   readonly canEvaluate = $derived(this.hasWeights && !this.busy && !this.evaluating && !this.checking && !this.computingJacobian && !this.computingDistributions && this.state !== 'running');
   readonly layers = $derived(this.info?.layers.map((l) => l.id) ?? []);
 
