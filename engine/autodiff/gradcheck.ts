@@ -5,7 +5,7 @@ import { CpuBackend } from '../backends/cpu/cpu-backend';
 import type { FloatArray } from '../backends/kernel';
 import { compilePlan } from '../plan/plan';
 import { Rng } from '../util/rng';
-import { throwIfCanceled } from '../util/cancel';
+import { runAll, runSliced, type SliceOptions, type WorkProgress } from '../util/sliced';
 import { forwardMode } from './forward';
 import { reverseMode } from './reverse';
 
@@ -37,12 +37,6 @@ export interface GradcheckOptions {
   seed?: number;
 }
 
-/** How far a gradient check has got: elements checked by finite differences, of `total`. */
-export interface GradcheckProgress {
-  done: number;
-  total: number;
-}
-
 /**
  * Checks reverse mode, forward mode and central differences against each other for the scalar `objective` with
  * respect to each source node of `wrt` (parameters or inputs), on a float64 CPU backend so that differences are
@@ -55,37 +49,18 @@ export function gradcheck(
   values: ReadonlyMap<string, FloatArray>,
   opts: GradcheckOptions = {},
 ): Map<string, TensorCheck> {
-  const steps = gradcheckSteps(b, objective, wrt, values, opts);
-  for (;;) {
-    const r = steps.next();
-    if (r.done) return r.value;
-  }
+  return runAll(gradcheckSteps(b, objective, wrt, values, opts));
 }
 
-/**
- * gradcheck for a process that must keep answering (the engine host): it lets the event loop run every `sliceMs`
- * (20) of computing, reporting its progress then, and stops with a CanceledError between two finite differences once
- * `signal` is aborted.
- */
-export async function gradcheckAsync(
+/** gradcheck for a process that must keep answering (the engine host): runSliced, by elements checked. */
+export function gradcheckAsync(
   b: Builder,
   objective: IRNode,
   wrt: readonly IRNode[],
   values: ReadonlyMap<string, FloatArray>,
-  opts: GradcheckOptions & { signal?: AbortSignal; onProgress?: (p: GradcheckProgress) => void; sliceMs?: number } = {},
+  opts: GradcheckOptions & SliceOptions = {},
 ): Promise<Map<string, TensorCheck>> {
-  const steps = gradcheckSteps(b, objective, wrt, values, opts);
-  let slice = performance.now();
-  for (;;) {
-    throwIfCanceled(opts.signal);
-    const r = steps.next();
-    if (r.done) return r.value;
-    if (performance.now() - slice >= (opts.sliceMs ?? 20)) {
-      opts.onProgress?.(r.value);
-      await new Promise((resolve) => setTimeout(resolve, 0));
-      slice = performance.now();
-    }
-  }
+  return runSliced(gradcheckSteps(b, objective, wrt, values, opts), opts);
 }
 
 /** The check, yielding its progress after each element's finite differences. */
@@ -95,7 +70,7 @@ function* gradcheckSteps(
   wrt: readonly IRNode[],
   values: ReadonlyMap<string, FloatArray>,
   opts: GradcheckOptions,
-): Generator<GradcheckProgress, Map<string, TensorCheck>> {
+): Generator<WorkProgress, Map<string, TensorCheck>> {
   const eps = opts.eps ?? 1e-5;
   const rng = new Rng(opts.seed ?? 1, 7);
   const adjoint = reverseMode(b, objective, wrt);

@@ -4,6 +4,7 @@ import type { Builder } from '../ir/builder';
 import type { IRNode } from '../ir/node';
 import { numel, type Shape } from '../ir/shape';
 import { compilePlan } from '../plan/plan';
+import { runAll, runSliced, type SliceOptions, type WorkProgress } from '../util/sliced';
 import { forwardMode } from './forward';
 
 /** The plan input that carries the tangent of `wrt`. */
@@ -22,6 +23,16 @@ export interface Jacobian {
  * by name, as gradcheck takes them. An `of` that does not depend on `wrt` has a Jacobian of zeros.
  */
 export function jacobian(b: Builder, of: IRNode, wrt: IRNode, values: ReadonlyMap<string, FloatArray>, seed: number): Jacobian {
+  return runAll(jacobianSteps(b, of, wrt, values, seed));
+}
+
+/** jacobian for a process that must keep answering (the engine host): runSliced, by columns. */
+export function jacobianAsync(b: Builder, of: IRNode, wrt: IRNode, values: ReadonlyMap<string, FloatArray>, seed: number, opts: SliceOptions = {}): Promise<Jacobian> {
+  return runSliced(jacobianSteps(b, of, wrt, values, seed), opts);
+}
+
+/** The Jacobian, yielding its progress after each column. */
+function* jacobianSteps(b: Builder, of: IRNode, wrt: IRNode, values: ReadonlyMap<string, FloatArray>, seed: number): Generator<WorkProgress, Jacobian> {
   const ofShape = concrete(of.shape);
   const wrtShape = concrete(wrt.shape);
   const rows = numel(ofShape);
@@ -45,6 +56,7 @@ export function jacobian(b: Builder, of: IRNode, wrt: IRNode, values: ReadonlyMa
     exe.run({ seed, step: 1 });
     const column = exe.readSync('jvp');
     for (let i = 0; i < rows; i++) out[i * cols + j] = column[i];
+    yield { done: j + 1, total: cols };
   }
   return { shape: [...ofShape, ...wrtShape], values: out };
 }

@@ -11,6 +11,7 @@ import type { Tensor } from '../io/safetensors';
 import { partialWeights, WeightsMismatchError } from '../io/weights-match';
 import type { Dataset } from '../data/types';
 import { DataLoads, inspectData, progressEvents, throttledProgress } from './inspect';
+import type { WorkProgress } from '../util/sliced';
 import { previewDataStreamed } from './preview';
 import { TrainingJob, type JobTiming } from './training-job';
 import { checkWeightsFit, decodeWeights } from './weights';
@@ -69,7 +70,7 @@ export class EngineHost {
   private isClosed = false;
   /** CSV data read streamed, the last load kept for the next preview or job of the same data. */
   private readonly dataLoads = new DataLoads();
-  /** The requests that `cancel` can stop while they run (data.inspect, data.preview, gradcheck), by id. */
+  /** The requests that `cancel` can stop while they run (data.inspect, data.preview, gradcheck, jacobian), by id. */
   private readonly cancelable = new Map<number, AbortController>();
 
   constructor(
@@ -167,11 +168,12 @@ export class EngineHost {
         return ok(await this.need().evaluate(r.rows ?? 'validation'));
       case 'gradcheck': {
         const job = this.need();
-        const report = throttledProgress((done, total) => this.post({ event: 'gradcheck.progress', requestId: r.id, done, total }));
-        return ok(await this.untilCanceled(r.id, (signal) => job.checkGradients({ signal, onProgress: (p) => report(p.done, p.total) })));
+        return ok(await this.untilCanceled(r.id, (signal) => job.checkGradients({ signal, onProgress: this.workProgress(r.id) })));
       }
-      case 'jacobian':
-        return ok(await this.need().jacobian(r.of, r.wrt));
+      case 'jacobian': {
+        const job = this.need();
+        return ok(await this.untilCanceled(r.id, (signal) => job.jacobian(r.of, r.wrt, { signal, onProgress: this.workProgress(r.id) })));
+      }
       case 'distributions':
         return ok(await this.need().distributions(r.node));
       case 'backends':
@@ -198,6 +200,12 @@ export class EngineHost {
     } finally {
       this.cancelable.delete(id);
     }
+  }
+
+  /** Reports how far a long computation of a request has got as `request.progress` events. */
+  private workProgress(requestId: number): (p: WorkProgress) => void {
+    const report = throttledProgress((done, total) => this.post({ event: 'request.progress', requestId, done, total }));
+    return (p) => report(p.done, p.total);
   }
 
   /** Reports a request's reading of a data file as `data.progress` events. */

@@ -23,7 +23,7 @@ import type { DistributionsResult, EngineEvent, EngineEventOf, EpochInfo, Evalua
 import { checkGradients, GRADCHECK_TOLERANCE } from '../train/gradient-check';
 import { nodeJacobian } from '../train/node-jacobian';
 import { nodeDistributions } from '../train/node-distributions';
-import type { GradcheckProgress } from '../autodiff/gradcheck';
+import type { SliceOptions } from '../util/sliced';
 import { binaryProbabilities, classProbabilities, decimate, drawsCurves, readPrediction, round7, scoreProbabilityOf, StepLog, updateRatios, type Reading } from '../train/metrics';
 import { Session, type Checkpoint, type EpochResult, type StepResult } from '../train/session';
 import { StudioError } from '../util/errors';
@@ -391,7 +391,7 @@ export class TrainingJob {
    * The gradients of the job's weights now, checked (checkGradients) on the first GRADCHECK_ROWS of the dataset's
    * rows; `signal` stops it, `onProgress` hears how far it has got.
    */
-  async checkGradients(opts: { signal?: AbortSignal; onProgress?: (p: GradcheckProgress) => void } = {}): Promise<GradcheckResult> {
+  async checkGradients(opts: Pick<SliceOptions, 'signal' | 'onProgress'> = {}): Promise<GradcheckResult> {
     return this.exclusive(async () => {
       const s = this.session;
       const rows = Int32Array.from({ length: Math.min(GRADCHECK_ROWS, s.dataset.rows) }, (_, i) => i);
@@ -409,10 +409,14 @@ export class TrainingJob {
     });
   }
 
-  /** The Jacobian of node `of` with respect to `wrt` (nodeJacobian), with the job's weights now, on the dataset's first row. */
-  async jacobian(of: string, wrt: string | undefined): Promise<JacobianResult> {
+  /**
+   * The Jacobian of node `of` with respect to `wrt` (nodeJacobian), with the job's weights now, on the dataset's first
+   * row; `signal` stops it, `onProgress` hears how many columns are done.
+   */
+  async jacobian(of: string, wrt: string | undefined, opts: Pick<SliceOptions, 'signal' | 'onProgress'> = {}): Promise<JacobianResult> {
     return this.exclusive(async () => {
       const j = await nodeJacobian(this.session, Int32Array.of(0), {
+        ...opts,
         of,
         wrt,
         maxValues: JACOBIAN_APP_VALUES,

@@ -98,13 +98,14 @@ export const engineRequest = union('type', {
   /**
    * Reverse mode, forward mode and central differences compared on every trainable tensor, with the current (or
    * last) job's weights now, on the first 8 of the dataset's rows (GRADCHECK_ROWS; what `bpstudio gradcheck` computes).
-   * The host answers other requests meanwhile, sends `gradcheck.progress` events, and stops it on `cancel`.
+   * The host answers other requests meanwhile, sends `request.progress` events, and stops it on `cancel`.
    */
   gradcheck: obj({ type: literal('gradcheck'), id: int }),
   /**
    * The Jacobian of project node `of` with respect to `wrt` (an input node's id or a parameter tensor's name; default:
    * the one input node `of` reads), with the current (or last) job's weights now, on the dataset's first row, in
-   * inference mode (what `bpstudio jacobian` computes): `jacobianResult`, at most JACOBIAN_APP_VALUES values.
+   * inference mode (what `bpstudio jacobian` computes): `jacobianResult`, at most JACOBIAN_APP_VALUES values. The
+   * host answers other requests meanwhile, sends `request.progress` events, and stops it on `cancel`.
    */
   jacobian: obj({ type: literal('jacobian'), id: int, of: str, wrt: optional(str) }),
   /**
@@ -118,7 +119,8 @@ export const engineRequest = union('type', {
   /**
    * Stops the in-flight request `request` (its id on this connection), answered at once with `cancelResult`. A
    * data.inspect stops reading between two chunks; a data.preview stops waiting for its CSV file, whose read stops
-   * too unless another request waits for it; a gradcheck stops between two finite differences. The canceled request's reply is an error, message `canceled`. Any
+   * too unless another request waits for it; a gradcheck stops between two finite differences, a jacobian between two
+   * columns. The canceled request's reply is an error, message `canceled`. Any
    * other request, or one already answered, is left alone (`canceled: false`).
    */
   cancel: obj({ type: literal('cancel'), id: int, request: int }),
@@ -473,8 +475,11 @@ export const engineEvent = union('event', {
    * first, then values), so its `total` is twice the file's size.
    */
   'data.progress': obj({ event: literal('data.progress'), requestId: int, bytes: num, total: num }),
-  /** How far gradcheck `requestId` has got: `done` of `total` elements checked by finite differences, at most about 10 a second. */
-  'gradcheck.progress': obj({ event: literal('gradcheck.progress'), requestId: int, done: int, total: int }),
+  /**
+   * How far request `requestId` has got, at most about 10 a second: a gradcheck, `done` of `total` elements checked by
+   * finite differences; a jacobian, `done` of `total` columns (forward passes).
+   */
+  'request.progress': obj({ event: literal('request.progress'), requestId: int, done: int, total: int }),
   /**
    * The steps since the last train.progress, decimated to at most 100 points (1000 a second): the steps are cut into
    * buckets of s = ceil(n / 100) consecutive steps, and each point is one bucket (its last step's number and epoch, its size,

@@ -1,4 +1,5 @@
-import { gradcheckAsync, type GradcheckProgress, type TensorCheck } from '../autodiff/gradcheck';
+import { gradcheckAsync, type TensorCheck } from '../autodiff/gradcheck';
+import type { SliceOptions } from '../util/sliced';
 import { gradProgram, objectiveNode } from './program';
 import type { Session } from './session';
 
@@ -29,7 +30,7 @@ export interface GradientCheck {
 export async function checkGradients(
   s: Session,
   rows: ArrayLike<number>,
-  opts: { inputs?: boolean; signal?: AbortSignal; onProgress?: (p: GradcheckProgress) => void } = {},
+  opts: { inputs?: boolean } & Pick<SliceOptions, 'signal' | 'onProgress'> = {},
 ): Promise<GradientCheck> {
   const e = gradProgram(s.nodes, s.targets, rows.length).expansion;
   const trainable = new Set(s.params.filter((p) => p.trainable).map((p) => p.name));

@@ -1,4 +1,5 @@
-import { jacobian } from '../autodiff/jacobian';
+import { jacobianAsync } from '../autodiff/jacobian';
+import type { SliceOptions } from '../util/sliced';
 import type { IRNode } from '../ir/node';
 import { numel } from '../ir/shape';
 import { StudioError } from '../util/errors';
@@ -28,12 +29,13 @@ export interface JacobianTerms {
  * The Jacobian of a project node's value with respect to an input node or a parameter tensor, on these rows of the
  * session's dataset, with its weights now, in inference mode as predict (dropout off, batchnorm on its running
  * statistics): what `bpstudio jacobian` prints and the inspector's Jacobian shows. `of` defaults to the prediction
- * (else the objective), `wrt` to the one input node `of` reads. At most `maxValues` values.
+ * (else the objective), `wrt` to the one input node `of` reads. At most `maxValues` values. It lets the event loop
+ * run as it goes, column by column (runSliced: `onProgress`, and `signal` stops it).
  */
 export async function nodeJacobian(
   s: Session,
   rows: Int32Array,
-  opts: { of?: string; wrt?: string; maxValues: number; terms: JacobianTerms },
+  opts: { of?: string; wrt?: string; maxValues: number; terms: JacobianTerms } & Pick<SliceOptions, 'signal' | 'onProgress'>,
 ): Promise<NodeJacobian> {
   const { terms } = opts;
   const e = expandOrThrow(s.nodes, rows.length, 'infer');
@@ -50,7 +52,7 @@ export async function nodeJacobian(
   const values = new Map<string, Float32Array>();
   for (const p of s.params) values.set(p.name, await s.backend.readTensor(p.name));
   for (const [id, t] of s.batch(rows)) values.set(id, t);
-  const j = jacobian(e.builder, of, wrt, values, s.training.seed);
+  const j = await jacobianAsync(e.builder, of, wrt, values, s.training.seed, { signal: opts.signal, onProgress: opts.onProgress });
   return { of: ofId, wrt: name, shape: j.shape, ofRank: of.shape.length, values: j.values };
 }
 

@@ -93,7 +93,7 @@ describe('image data in Chromium against web mode', () => {
     await app.clickPane();
     await app.inspector.getByRole('button', { name: 'Check gradients', exact: true }).click();
     const checking = app.page.getByTestId('gradient-check-progress');
-    await until(() => checking.textContent()).toMatch(/difference\): \d+ of \d+ elements/);
+    await until(() => checking.textContent()).toMatch(/Checking the gradients: \d+ of \d+ elements/);
     await screenshot(app.page, 'image-data-check-progress.png');
     await checking.getByRole('button', { name: 'Cancel', exact: true }).click();
     await until(() => checking.count()).toBe(0);

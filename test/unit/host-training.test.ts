@@ -540,21 +540,35 @@ describe('weights, evaluation and data through the host', () => {
     expect((await c.call({ type: 'distributions', node: 'nope' })).error?.message).toMatch(/"nope" is not a node of the graph/);
   });
 
+  it('reports how far a Jacobian has got, column by column, and stops it on cancel', async () => {
+    const c = conn();
+    await c.ok({ type: 'train.step', project: example('digit-images'), baseDir: EXAMPLES });
+    // pool2 [1, 16, 4, 4] by the image [1, 1, 16, 16]: 256 forward passes of the conv net
+    const pending = c.call({ type: 'jacobian', of: 'pool2', wrt: 'image' });
+    const first = await c.waitFor('request.progress');
+    expect([first.done > 0, first.done < first.total, first.total]).toEqual([true, true, 256]);
+    expect(await c.ok({ type: 'cancel', request: first.requestId })).toEqual({ canceled: true });
+    expect(await pending).toMatchObject({ ok: false, error: { message: 'canceled' } });
+    // the job is free again: a smaller one comes back whole
+    const j = await c.ok<JacobianResult>({ type: 'jacobian', of: 'out', wrt: 'image' });
+    expect(j.shape).toEqual([1, 5, 1, 1, 16, 16]);
+  });
+
   it('answers other requests while it checks the gradients, reports how far it has got, and stops on cancel', async () => {
     const c = conn();
     // the conv net: about 5 s of finite differences in float64
     await c.ok({ type: 'train.step', project: example('digit-images'), baseDir: EXAMPLES });
     const pending = c.call({ type: 'gradcheck' });
-    const first = await c.waitFor('gradcheck.progress');
+    const first = await c.waitFor('request.progress');
     expect(first.done).toBeGreaterThan(0);
     expect(first.done).toBeLessThan(first.total);
     // the host is not blocked: a compile is answered while the check runs
     expect((await c.ok<{ ok: boolean }>({ type: 'compile', project: example('spiral') })).ok).toBe(true);
     expect(await c.ok({ type: 'cancel', request: first.requestId })).toEqual({ canceled: true });
     expect(await pending).toMatchObject({ ok: false, error: { message: 'canceled' } });
-    const stoppedAt = c.of('gradcheck.progress').length;
+    const stoppedAt = c.of('request.progress').length;
     await sleep(300);
-    expect(c.of('gradcheck.progress')).toHaveLength(stoppedAt);
+    expect(c.of('request.progress')).toHaveLength(stoppedAt);
     // the job is free again: it steps
     expect((await c.ok<TrainStepResult>({ type: 'train.step' })).step).toBe(2);
   });

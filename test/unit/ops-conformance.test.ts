@@ -9,7 +9,8 @@
  * statistics, and shape errors (primitive ShapeErrors; GraphErrors naming node and port).
  */
 import { describe, expect, test } from 'vitest';
-import { gradcheck, gradcheckAsync, type GradcheckProgress } from '../../engine/autodiff/gradcheck';
+import { gradcheck, gradcheckAsync } from '../../engine/autodiff/gradcheck';
+import type { WorkProgress } from '../../engine/util/sliced';
 import { CanceledError } from '../../engine/util/cancel';
 import { CpuBackend } from '../../engine/backends/cpu/cpu-backend';
 import { CATALOGUE } from '../../engine/graph/catalogue';
@@ -289,7 +290,7 @@ describe('gradcheck', () => {
     ]);
     const sync = build();
     const expected = gradcheck(sync.b, sync.objective, sync.wrt, values, { seed: 3 });
-    const progress: GradcheckProgress[] = [];
+    const progress: WorkProgress[] = [];
     const a = build();
     const got = await gradcheckAsync(a.b, a.objective, a.wrt, values, { seed: 3, onProgress: (p) => progress.push(p), sliceMs: 0 });
     expect(got).toEqual(expected);

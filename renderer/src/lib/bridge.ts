@@ -37,7 +37,7 @@ export type Platform = 'electron' | 'web';
 
 /**
  * How far a request has got: `done` of `total`, bytes read for one that reads a file (its `data.progress` events),
- * elements checked for a gradcheck (`gradcheck.progress`).
+ * elements checked for a gradcheck, columns for a jacobian (`request.progress`).
  */
 export interface Progress {
   done: number;
@@ -56,7 +56,7 @@ export interface EngineCallOptions {
 }
 
 /** The engine's events but progress events, which go to the request they belong to (EngineCallOptions). */
-export type BroadcastEvent = Exclude<EngineEvent, { event: 'data.progress' | 'gradcheck.progress' }>;
+export type BroadcastEvent = Exclude<EngineEvent, { event: 'data.progress' | 'request.progress' }>;
 
 /** connecting: not yet reachable; ready; restarting: the engine process died and is coming back; offline: no shell. */
 export type EngineState = 'connecting' | 'ready' | 'restarting' | 'offline';
@@ -197,7 +197,7 @@ class EngineClient {
         return;
       }
       if (event.event === 'data.progress') this.pending.get(event.requestId)?.onProgress?.({ done: event.bytes, total: event.total });
-      else if (event.event === 'gradcheck.progress') this.pending.get(event.requestId)?.onProgress?.({ done: event.done, total: event.total });
+      else if (event.event === 'request.progress') this.pending.get(event.requestId)?.onProgress?.({ done: event.done, total: event.total });
       else this.events.emit(event);
       return;
     }

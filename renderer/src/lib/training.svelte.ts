@@ -96,6 +96,9 @@ export class TrainingState {
   jacobian = $state.raw<JacobianResult | null>(null);
   jacobianError = $state.raw<{ of: string; message: string } | null>(null);
   computingJacobian = $state(false);
+  /** How far the Jacobian under way has got (columns, a forward pass each). */
+  jacobianProgress = $state.raw<Progress | null>(null);
+  private jacobianAbort: AbortController | null = null;
   /** The latest distributions asked for (the inspector's Distributions of a node), its error, and whether under way. */
   distributions = $state.raw<DistributionsResult | null>(null);
   distributionsError = $state.raw<{ node: string; message: string } | null>(null);
@@ -228,16 +231,30 @@ export class TrainingState {
   /** The Jacobian of node `of` with respect to `wrt` (the inspector's Compute), with the job's weights, on the first row. */
   async computeJacobian(of: string, wrt: string): Promise<void> {
     if (!this.canEvaluate) return;
+    const abort = new AbortController();
+    this.jacobianAbort = abort;
     this.computingJacobian = true;
+    this.jacobianProgress = null;
     this.jacobianError = null;
     try {
-      this.jacobian = await this.bridge.engine({ type: 'jacobian', of, wrt });
+      this.jacobian = await this.bridge.engine({ type: 'jacobian', of, wrt }, { signal: abort.signal, onProgress: (p) => !abort.signal.aborted && (this.jacobianProgress = p) });
     } catch (e) {
-      this.jacobian = null;
-      this.jacobianError = { of, message: trainingError(e).message };
+      if (!(e instanceof CanceledError)) {
+        this.jacobian = null;
+        this.jacobianError = { of, message: trainingError(e).message };
+      }
     } finally {
-      this.computingJacobian = false;
+      if (this.jacobianAbort === abort) {
+        this.jacobianAbort = null;
+        this.computingJacobian = false;
+        this.jacobianProgress = null;
+      }
     }
+  }
+
+  /** Stops the Jacobian under way (its Cancel button); the last finished one stays. */
+  cancelJacobian(): void {
+    this.jacobianAbort?.abort();
   }
 
   /** How node `id`'s values and gradients are spread (the inspector's Distributions), with the job's weights, on the first rows. */
@@ -298,6 +315,7 @@ export class TrainingState {
 
   private resetMetrics(job: number): void {
     this.cancelGradientCheck();
+    this.cancelJacobian();
     if (job === 0) this.previous = null;
     else if (this.loss.length) this.previous = { loss: this.loss, epochs: this.epochs };
     this.jobId = job;
