@@ -342,6 +342,17 @@ describe('training in Chromium against web mode', () => {
     expect(ratios['deep-relu']).toBeGreaterThan(1 / 100);
   });
 
+  it('badges a layer with half its units dead on the batch, and says how many (exploding-relu, clipped)', async () => {
+    await openExample('exploding-relu.bpstudio', 13);
+    await app.button('Train').click();
+    await until(() => app.runState(), 120_000).toBe('done');
+    const dead = app.page.getByTestId('badge-h7');
+    await until(() => dead.textContent()).toBe('dead');
+    expect(await dead.getAttribute('aria-label')).toMatch(/^dead units: \d+ of h7's 16 units are zero on every row of step 300's batch/);
+    // the other layers keep most of their units
+    expect(await app.page.locator('[data-testid^="badge-"]').count()).toBe(1);
+  });
+
   it('draws the sine regression\'s fitted curve over the data on the Fit tab, exports it as CSV, and evaluates from the Training menu', async () => {
     await openExample('sine.bpstudio', 6);
     // Before training, the data panel plots x against the label, and the last tab is the fit.
