@@ -336,6 +336,11 @@ describe('training in Chromium against web mode', () => {
     // a ReLU's output: many exact zeros
     expect(await app.page.getByTestId('hist-output').getByRole('img').getAttribute('aria-label')).toMatch(/^Histogram of output: mean [\d.]+ · std [\d.]+ · \d+% zero$/);
     expect(await app.page.getByTestId('hist-∇ h2.weight').count()).toBe(1);
+    // on a log scale of counts, the smallest bar of the output's histogram (beside its spike of zeros) grows
+    const heights = () => app.page.getByTestId('hist-output').locator('rect').evaluateAll((rs) => rs.map((r) => Number(r.getAttribute('height'))));
+    const linear = Math.min(...(await heights()));
+    await spread.getByRole('checkbox', { name: 'Log scale (counts)' }).check();
+    await until(async () => Math.min(...(await heights())) > linear).toBe(true);
     await spread.scrollIntoViewIfNeeded();
     await screenshot(app.page, 'training-distributions.png');
     expect(ratios['deep-sigmoid']).toBeLessThan(1 / 100);

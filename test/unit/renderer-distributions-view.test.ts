@@ -25,6 +25,13 @@ describe('a histogram drawn', () => {
     expect(histogramBars(h([0, 0]), 40, 20)).toEqual([]);
   });
 
+  it('goes by log(1 + count) on a log scale: a bin of 1 beside one of 255 is an eighth as tall, not 1/255', () => {
+    const [one, most] = histogramBars(h([1, 255]), 20, 16, true);
+    expect(most.height).toBe(16);
+    expect(one.height).toBeCloseTo(16 * (Math.log(2) / Math.log(256)), 12);
+    expect(one.height).toBeCloseTo(2, 12);
+  });
+
   it('marks zero inside the range only', () => {
     // [-1, 3]: zero a quarter of the way across
     expect(zeroAt(h([1]), 40)).toBe(10);

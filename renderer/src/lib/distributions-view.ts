@@ -12,12 +12,19 @@ export interface Bar {
   height: number;
 }
 
-/** The bars of `h` in a box of `width` by `height`, the fullest bin reaching the top (no bar for an empty bin). */
-export function histogramBars(h: HistogramInfo, width: number, height: number): Bar[] {
-  const most = Math.max(0, ...h.counts);
+/**
+ * The bars of `h` in a box of `width` by `height`, the fullest bin reaching the top (no bar for an empty bin); with
+ * `log`, heights go by log(1 + count), so that a bin of a few values beside one of thousands still shows.
+ */
+export function histogramBars(h: HistogramInfo, width: number, height: number, log = false): Bar[] {
+  const scale = (c: number) => (log ? Math.log1p(c) : c);
+  const most = scale(Math.max(0, ...h.counts));
   if (most === 0) return [];
   const w = width / h.counts.length;
-  return h.counts.flatMap((c, k) => (c === 0 ? [] : [{ x: k * w, y: height - (height * c) / most, width: w, height: (height * c) / most }]));
+  return h.counts.flatMap((c, k) => {
+    const tall = (height * scale(c)) / most;
+    return c === 0 ? [] : [{ x: k * w, y: height - tall, width: w, height: tall }];
+  });
 }
 
 /** Where zero falls across the box, when it lies strictly inside the values' range. */
