@@ -176,10 +176,10 @@ describe('training job: the state machine', () => {
     p.training = { ...p.training, epochs: 4 };
     await c.ok({ type: 'train.start', project: p, baseDir: EXAMPLES });
     const session = c.host.current!.session;
-    const flowNorms = session.flowNorms.bind(session);
-    vi.spyOn(session, 'flowNorms').mockImplementation(async (rows) => {
+    const flow = session.flow.bind(session);
+    const slowed = vi.spyOn(session, 'flow').mockImplementation(async (rows) => {
       await sleep(40);
-      return flowNorms(rows);
+      return flow(rows);
     });
     await c.waitFor('train.state', (e) => e.state === 'done');
     const progress = c.of('train.progress');
@@ -189,6 +189,7 @@ describe('training job: the state machine', () => {
       expect(e.flow?.step).toBe(e.updateRatio?.step);
     }
     expect([progress.at(-1)!.updateRatio?.step, progress.at(-1)!.flow?.step]).toEqual([60, 60]);
+    expect(slowed).toHaveBeenCalled();
   });
 });
 
