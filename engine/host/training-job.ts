@@ -2,17 +2,17 @@
  * One training run in the engine host: a Session driven a step at a time, with start / pause / resume / stop /
  * single step, and the events the renderer draws from (engine/protocol/messages.ts, "training").
  *
- * Costs, so that training from the app runs as fast as from the CLI: the loop runs steps in slices of about 20 ms
- * and yields with setImmediate between slices, so requests (pause, stop, step) are handled within a slice; per step
- * it only appends a few numbers to a preallocated log; events are sent from a timer at most every 100 ms, each
- * carrying everything since the last one, decimated to at most 100 points; the update/weight ratio is measured on
- * one step per train.progress (the weights copied before and after it), and so are the gradient along each edge of
- * the graph and the dead units of its layers (Session.flow: one more forward and backward pass, on that step's
- * batch; about one step's time, so 0.1% on the spiral example); the decision boundary (a forward pass over a 64 x 64
- * grid; for one feature, the fitted curves, over 256 points) is computed at most once a second of running (and at
- * most 0.5% of the time), after at least 250 steps; events carry their numbers to 7 significant digits (half the JSON of full doubles). Measured on
- * the spiral example, each of these costs up to about 0.5% of the steps per second: the flush (JSON for the IPC
- * channel) most, then the turns of the event loop between slices and the boundary.
+ * Costs, so that training from the app runs as fast as from the CLI: the loop runs steps in slices of about 20 ms and
+ * yields with setImmediate between slices, so requests (pause, stop, step) are handled within a slice; per step it only
+ * appends a few numbers to a preallocated log; events are sent from a timer at most every 100 ms, each carrying
+ * everything since the last one, decimated to at most 100 points; the update/weight ratio is measured on one step per
+ * train.progress (the weights copied before and after it), and so are the gradient along each edge of the graph and the
+ * dead units of its layers (Session.flow: one more forward and backward pass, on that step's batch; about one step's
+ * time, so 0.1% on the spiral example); the decision boundary (a forward pass over a 64 x 64 grid; for one feature, the
+ * fitted curves, over 256 points) is computed at most once a second of running (and at most 0.5% of the time), after at
+ * least 250 steps; events carry their numbers to 7 significant digits (half the JSON of full doubles). Measured on the
+ * spiral example, each of these costs up to about 0.5% of the steps per second: the flush (JSON for the IPC channel)
+ * most, then the turns of the event loop between slices and the boundary.
  */
 import type { BackendChoice } from '../backends/select';
 import { GpuLostError, GpuOutOfMemoryError } from '../backends/webgpu/gpu';
