@@ -49,6 +49,19 @@ describe('WebGPU training matches the CPU', () => {
     });
   });
 
+  it("counts each layer's dead units as the CPU does: digit-images after 30 steps (the graph's dead badges)", async () => {
+    const units = async (backend: Backend) => {
+      const s = new Session(parseProject(readFileSync(join(EXAMPLES, 'digit-images.bpstudio'), 'utf8')), { baseDir: EXAMPLES, backend });
+      await s.train({ steps: 30 });
+      return (await s.flow(s.epochBatches()[0])).units;
+    };
+    const [cpu, gpu] = [await units(new CpuBackend()), await units(await WebGpuBackend.create())];
+    expect(cpu.map((u) => u.node)).toEqual(['conv1', 'pool1', 'conv2', 'pool2', 'flat', 'out']);
+    expect(gpu).toEqual(cpu);
+    // some units are off on the whole batch (a channel of conv2, and flat's share of it)
+    expect(cpu.some((u) => u.dead > 0)).toBe(true);
+  });
+
   it("spreads a node's values and gradients as the CPU does: wine's batch norm after 10 steps (the inspector's Distributions)", async () => {
     const spread = async (backend: Backend) => {
       const project = parseProject(readFileSync(join(EXAMPLES, 'wine.bpstudio'), 'utf8'));
