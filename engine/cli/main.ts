@@ -257,6 +257,9 @@ const COMMANDS: Record<string, Command> = {
     const total = Math.min(epochs * s.stepsPerEpoch, steps ?? Infinity);
     const progress = new Progress(io, total);
     const scheduled = isScheduled(s.training.schedule);
+    if (s.training.schedule.type === 'cosine' && epochs !== s.training.epochs) {
+      io.stderr(`note: the cosine schedule runs over training.epochs (${s.training.epochs} epochs, ${s.training.epochs * s.stepsPerEpoch} steps), not --epochs ${epochs}\n`);
+    }
     const started = performance.now();
     await s.train({
       epochs,

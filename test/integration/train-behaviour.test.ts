@@ -53,6 +53,22 @@ describe('exploding gradients: the exploding-relu example with and without its c
   });
 });
 
+describe('a cosine schedule', () => {
+  test('runs over training.epochs, and train says so when --epochs asks for another number', async () => {
+    const project = JSON.parse(readFileSync(ex.project('spiral'), 'utf8')) as { training: Record<string, unknown> };
+    project.training = { ...project.training, epochs: 4, schedule: { type: 'cosine', min: 0.1 } };
+    writeFileSync(ex.project('spiral-cosine'), JSON.stringify(project));
+    const r = await cli('train', ex.project('spiral-cosine'), '--json', '--epochs', '2', '--out', join(ex.dir, 'out', 'cosine.safetensors'));
+    expect(r.code, r.stderr).toBe(0);
+    expect(r.stderr).toContain('note: the cosine schedule runs over training.epochs (4 epochs, 60 steps), not --epochs 2');
+    // the second epoch ends at step 30: t = 29 of 60 steps, about halfway down from 1 to 0.1 of adam's 0.01
+    const lines = jsonLines(r.stdout);
+    expect((lines[1] as { lr: number }).lr).toBeCloseTo(0.01 * (0.1 + 0.9 * (1 + Math.cos((Math.PI * 29) / 60)) / 2), 10);
+    const plain = await cli('train', ex.project('spiral-cosine'), '--json', '--out', join(ex.dir, 'out', 'cosine4.safetensors'));
+    expect(plain.stderr).not.toContain('note:');
+  });
+});
+
 describe('determinism', () => {
   test('the same file and seed train to byte-identical weights and identical epoch lines; another --seed differs', async () => {
     const a = await train('spiral', '--epochs', '2');
