@@ -8,8 +8,8 @@
  */
 import type { DistributionsResult, EngineEventOf, EpochInfo, ErrorInfo, EvaluateResult, GradcheckResult, JacobianResult, JobState, TrainJobInfo, WeightsReportInfo } from '../../../engine/protocol/messages';
 import { describeWhere, StudioError } from '../../../engine/util/errors';
-import type { Bridge, EngineCallOptions, Progress } from './bridge';
-import { CanceledError } from '../../../engine/util/cancel';
+import type { Bridge, EngineCallOptions } from './bridge';
+import { CancellableWork } from './work.svelte';
 import { globalNorm } from './gradient-view';
 import { SeriesLog } from './series-log';
 import { toast } from './toasts.svelte';
@@ -89,24 +89,18 @@ export class TrainingState {
   /** The job's latest gradient check (null: none since it started). */
   gradientCheck = $state.raw<GradcheckResult | null>(null);
   gradientCheckError = $state<string | null>(null);
-  checking = $state(false);
-  /** How far the check under way has got (elements checked by finite differences of all it will check). */
-  checkProgress = $state.raw<Progress | null>(null);
-  /** The latest Jacobian asked for (the inspector's Jacobian of a node), its error, and whether one is under way. */
+  /** The check under way: its progress in elements checked by finite differences, and Cancel. */
+  readonly checking = new CancellableWork();
+  /** The latest Jacobian asked for (the inspector's Jacobian of a node), its error, and the one under way (columns). */
   jacobian = $state.raw<JacobianResult | null>(null);
   jacobianError = $state.raw<{ of: string; message: string } | null>(null);
-  computingJacobian = $state(false);
-  /** How far the Jacobian under way has got (columns, a forward pass each). */
-  jacobianProgress = $state.raw<Progress | null>(null);
-  private jacobianAbort: AbortController | null = null;
+  readonly computingJacobian = new CancellableWork();
   /** The latest distributions asked for (the inspector's Distributions of a node), its error, and whether under way. */
   distributions = $state.raw<DistributionsResult | null>(null);
   distributionsError = $state.raw<{ node: string; message: string } | null>(null);
   computingDistributions = $state(false);
-  /** Stops the check under way (Cancel, a new run, another document). */
-  private checkAbort: AbortController | null = null;
   /** Evaluate (and Check gradients, a Jacobian, Distributions) can run: there are weights, and none of them, nor a step or request, is under way. */
-  readonly canEvaluate = $derived(this.hasWeights && !this.busy && !this.evaluating && !this.checking && !this.computingJacobian && !this.computingDistributions && this.state !== 'running');
+  readonly canEvaluate = $derived(this.hasWeights && !this.busy && !this.evaluating && !this.checking.running && !this.computingJacobian.running && !this.computingDistributions && this.state !== 'running');
   readonly layers = $derived(this.info?.layers.map((l) => l.id) ?? []);
 
   constructor(private readonly bridge: Bridge) {}
@@ -207,54 +201,29 @@ export class TrainingState {
   /** Check gradients (the Training panel's button, Training > Check gradients): the job's weights, on the first rows. */
   async checkGradients(): Promise<void> {
     if (!this.canEvaluate) return;
-    const abort = new AbortController();
-    this.checkAbort = abort;
-    this.checking = true;
-    this.checkProgress = null;
     this.gradientCheckError = null;
-    try {
-      this.gradientCheck = await this.bridge.engine({ type: 'gradcheck' }, { signal: abort.signal, onProgress: (p) => !abort.signal.aborted && (this.checkProgress = p) });
-    } catch (e) {
-      if (!(e instanceof CanceledError)) {
+    const check = await this.checking.run(
+      (opts) => this.bridge.engine({ type: 'gradcheck' }, opts),
+      (e) => {
         const info = trainingError(e);
         this.gradientCheckError = `${describeWhere(info.where ?? {})}${info.message}`;
-      }
-    } finally {
-      if (this.checkAbort === abort) {
-        this.checkAbort = null;
-        this.checking = false;
-        this.checkProgress = null;
-      }
-    }
+      },
+    );
+    if (check) this.gradientCheck = check;
   }
 
   /** The Jacobian of node `of` with respect to `wrt` (the inspector's Compute), with the job's weights, on the first row. */
   async computeJacobian(of: string, wrt: string): Promise<void> {
     if (!this.canEvaluate) return;
-    const abort = new AbortController();
-    this.jacobianAbort = abort;
-    this.computingJacobian = true;
-    this.jacobianProgress = null;
     this.jacobianError = null;
-    try {
-      this.jacobian = await this.bridge.engine({ type: 'jacobian', of, wrt }, { signal: abort.signal, onProgress: (p) => !abort.signal.aborted && (this.jacobianProgress = p) });
-    } catch (e) {
-      if (!(e instanceof CanceledError)) {
+    const j = await this.computingJacobian.run(
+      (opts) => this.bridge.engine({ type: 'jacobian', of, wrt }, opts),
+      (e) => {
         this.jacobian = null;
         this.jacobianError = { of, message: trainingError(e).message };
-      }
-    } finally {
-      if (this.jacobianAbort === abort) {
-        this.jacobianAbort = null;
-        this.computingJacobian = false;
-        this.jacobianProgress = null;
-      }
-    }
-  }
-
-  /** Stops the Jacobian under way (its Cancel button); the last finished one stays. */
-  cancelJacobian(): void {
-    this.jacobianAbort?.abort();
+      },
+    );
+    if (j) this.jacobian = j;
   }
 
   /** How node `id`'s values and gradients are spread (the inspector's Distributions), with the job's weights, on the first rows. */
@@ -270,11 +239,6 @@ export class TrainingState {
     } finally {
       this.computingDistributions = false;
     }
-  }
-
-  /** Stops the gradient check under way (its Cancel button); the last finished check's table stays. */
-  cancelGradientCheck(): void {
-    this.checkAbort?.abort();
   }
 
   /** Forgets the run (the document was replaced): charts and graph overlays go blank. */
@@ -314,8 +278,8 @@ export class TrainingState {
   }
 
   private resetMetrics(job: number): void {
-    this.cancelGradientCheck();
-    this.cancelJacobian();
+    this.checking.cancel();
+    this.computingJacobian.cancel();
     if (job === 0) this.previous = null;
     else if (this.loss.length) this.previous = { loss: this.loss, epochs: this.epochs };
     this.jobId = job;
