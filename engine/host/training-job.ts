@@ -394,7 +394,7 @@ export class TrainingJob {
   async checkGradients(opts: Pick<SliceOptions, 'signal' | 'onProgress'> = {}): Promise<GradcheckResult> {
     return this.exclusive(async () => {
       const s = this.session;
-      const rows = Int32Array.from({ length: Math.min(GRADCHECK_ROWS, s.dataset.rows) }, (_, i) => i);
+      const rows = this.firstRows(GRADCHECK_ROWS);
       const r = await checkGradients(s, rows, { inputs: true, ...opts });
       return {
         job: this.id,
@@ -426,11 +426,15 @@ export class TrainingJob {
     });
   }
 
+  /** The dataset's first `n` rows (all of them, where it has fewer). */
+  private firstRows(n: number): Int32Array {
+    return Int32Array.from({ length: Math.min(n, this.session.dataset.rows) }, (_, i) => i);
+  }
+
   /** How node `id`'s values and gradients are spread (nodeDistributions), with the job's weights now, on the first rows. */
   async distributions(id: string): Promise<DistributionsResult> {
     return this.exclusive(async () => {
-      const rows = Int32Array.from({ length: Math.min(DISTRIBUTION_ROWS, this.session.dataset.rows) }, (_, i) => i);
-      const d = await nodeDistributions(this.session, id, rows);
+      const d = await nodeDistributions(this.session, id, this.firstRows(DISTRIBUTION_ROWS));
       const { id: node, ...rest } = d;
       return { job: this.id, step: this.lastStep, node, ...rest };
     });

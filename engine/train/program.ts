@@ -210,7 +210,7 @@ export function trainProgram(nodes: readonly GraphNode[], t: Targets, opt: Optim
  */
 function clipped(b: Builder, grads: ReadonlyMap<string, IRNode>, squares: readonly IRNode[], maxNorm: number): Map<string, IRNode> {
   if (squares.length === 0) return new Map(grads);
-  const norm = b.sqrt(squares.slice(1).reduce((sum, s) => b.add(sum, s), squares[0]));
+  const norm = b.sqrt(squares.reduce((sum, s) => b.add(sum, s)));
   const scale = b.minimum(b.scalar(1), b.div(b.scalar(maxNorm), b.add(norm, b.scalar(1e-6))));
   return new Map([...grads].map(([name, g]) => [name, b.mul(g, scale)]));
 }

@@ -138,6 +138,8 @@ export class Session {
   readonly params: readonly ParamInfo[];
   /** Layer (or parameter node) id -> its trainable tensors, in graph order. */
   readonly layers: ReadonlyMap<string, string[]>;
+  /** The trainable tensors, in layer order: whose gradsq each step reads, and a pipelined step collects. */
+  private readonly trainables: readonly string[];
   readonly dataset: Dataset;
   readonly split: Split;
   readonly standardize: ReadonlyMap<string, Standardize> | undefined;
@@ -190,6 +192,7 @@ export class Session {
     throwGraphErrors(analysis.errors);
     this.params = analysis.params;
     this.layers = layersOf(analysis.params);
+    this.trainables = [...this.layers.values()].flat();
     this.targets = resolveTargets(this.nodes, this.training);
     const pred = this.targets.prediction;
     const predShape = pred === undefined ? undefined : analysis.outputs.get(pred)?.shape;
@@ -378,7 +381,7 @@ export class Session {
     exe.run(ctx, 'compute');
     const loss = (await exe.read('objective'))[0];
     const squares = new Map<string, number>();
-    for (const t of [...this.layers.values()].flat()) squares.set(t, (await exe.read(`gradsq:${t}`))[0]);
+    for (const t of this.trainables) squares.set(t, (await exe.read(`gradsq:${t}`))[0]);
     const bad = nonFiniteMetric(loss, squares);
     if (bad) throw await this.nonFinite(exe, ctx, bad);
     exe.run(ctx, 'update');
@@ -436,7 +439,7 @@ export class Session {
   private collected(exe: Executable): string[] {
     let names = this.collects.get(exe);
     if (!names) {
-      names = ['objective', ...[...this.layers.values()].flat().map((t) => `gradsq:${t}`)];
+      names = ['objective', ...this.trainables.map((t) => `gradsq:${t}`)];
       if (exe.plan.outputs.has('correct')) names.push('correct');
       if (exe.plan.outputs.has('sqerr')) names.push('sqerr');
       this.collects.set(exe, names);
@@ -486,7 +489,7 @@ export class Session {
       return;
     }
     const loss = values[0][0];
-    const squares = new Map([...this.layers.values()].flat().map((t, k) => [t, values[k + 1][0]]));
+    const squares = new Map(this.trainables.map((t, k) => [t, values[k + 1][0]]));
     const bad = nonFiniteMetric(loss, squares);
     if (bad) {
       await this.dropAfter(p);
