@@ -1,5 +1,5 @@
 import { StudioError } from '../util/errors';
-import { gradProgram } from './program';
+import { gradProgram, hasReluUnits } from './program';
 import type { Session } from './session';
 
 /** How the values of a tensor are spread: BINS equal bins over [min, max] of the finite values, and their moments. */
@@ -54,8 +54,9 @@ export function histogram(values: ArrayLike<number>, bins = BINS): Histogram {
 }
 
 /**
- * Units (axis 1 of a [B, units, ...] value: a dense layer's features, a convolution's channels) that are zero for
- * every row taken and every position: a ReLU that no longer turns on for any of them is dead, and passes no gradient.
+ * Units (axis 1 of a ReLU's [B, units, ...] value: a dense layer's features, a convolution's channels) that are zero
+ * for every row taken and every position: a ReLU that no longer turns on for any of them is dead, and passes no
+ * gradient. The rule of the canvas's dead badges (flowProgram's unitsKey), counted here on the host's values.
  */
 export function deadUnits(values: ArrayLike<number>, shape: readonly number[]): { dead: number; units: number } | undefined {
   if (shape.length < 2) return undefined;
@@ -72,6 +73,7 @@ export interface NodeDistributions {
   /** The node's value over the rows, and the objective's gradient with respect to it. */
   output: Histogram;
   outputGradient: Histogram;
+  /** For a ReLU's value (hasReluUnits). */
   deadUnits?: { dead: number; units: number };
   /** The node's own trainable tensors: their values and the objective's gradient with respect to them. */
   tensors: { name: string; value: Histogram; gradient: Histogram }[];
@@ -83,7 +85,7 @@ export interface NodeDistributions {
  */
 export async function nodeDistributions(s: Session, id: string, rows: Int32Array): Promise<NodeDistributions> {
   if (!s.nodes.some((n) => n.id === id)) throw new StudioError(`"${id}" is not a node of the graph`);
-  const { plan } = gradProgram(s.nodes, s.targets, rows.length, { nodes: true });
+  const { plan, expansion } = gradProgram(s.nodes, s.targets, rows.length, { nodes: true });
   const value = plan.outputs.get(`value:${id}`);
   if (!value) throw new StudioError(`"${id}" has no value of its own to show`, { node: id });
   const exe = s.backend.load(plan);
@@ -95,7 +97,7 @@ export async function nodeDistributions(s: Session, id: string, rows: Int32Array
     for (const p of s.params.filter((q) => q.node === id && q.trainable)) {
       tensors.push({ name: p.name, value: histogram(await s.backend.readTensor(p.name)), gradient: histogram(await exe.read(`grad:${p.name}`)) });
     }
-    const dead = deadUnits(output, value.shape);
+    const dead = hasReluUnits(expansion.outputs.get(id)) ? deadUnits(output, value.shape) : undefined;
     return {
       id,
       rows: rows.length,

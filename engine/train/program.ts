@@ -296,14 +296,22 @@ export const flowKey = (edge: Edge): string => `flowsq:${edge.source}>${edge.tar
 export const unitsKey = (id: string): string => `units:${id}`;
 
 /**
+ * Whether a project node's value (its expansion's output) has units that can die: it is a ReLU's output
+ * [B, units, ...] (a dense or convolution layer with activation relu, or a relu node), so a unit that is zero on
+ * every row passes no gradient back to what feeds it. Other zeros (a pooling or flatten after it, a product) are the
+ * ReLU's to report, or are not dead at all.
+ */
+export const hasReluUnits = (x: IRNode | undefined): boolean => x?.op === 'relu' && x.shape.length >= 2;
+
+/**
  * The gradient along each edge of the graph: for A -> B, the part of the objective's gradient with respect to A's
  * value (A's adjoint) that flows back from B, i.e. the sum of the VJP terms that B's primitives add to A's adjoint.
  * So the edges out of A sum, as tensors, to A's adjoint. Outputs `flowKey(edge)`: its squared L2 norm over the
  * whole tensor (the batch included); an edge without an output carries no gradient (from a label or constant, or
  * into nothing the objective depends on differentiably). Edges from `input` nodes carry d objective / d input.
  *
- * Also `unitsKey(id)` for each node whose value is [B, units, ...] (a dense layer's features, a convolution's
- * channels): the largest |value| of each unit over the batch, zero for a unit that is off on every row (a dead ReLU).
+ * Also `unitsKey(id)` for each node whose value is a ReLU's [B, units, ...] (hasReluUnits: a dense layer's features,
+ * a convolution's channels): the largest value of each unit over the batch, zero for a unit that is off on every row.
  *
  * Train mode, so that with the latest step's RunContext it is that step's backward pass (the same dropout masks,
  * batchnorm on the batch's statistics), but without the expansion's `assigns`: it changes no running statistics.
@@ -333,10 +341,8 @@ export function flowProgram(nodes: readonly GraphNode[], t: Targets, batch: numb
     const parts = [...new Set(through(edge.target, x))].flatMap((id) => terms.get(x)?.get(id) ?? []);
     if (parts.length) outputs[flowKey(edge)] = sumOfSquares(b, parts.reduce((sum, dx) => b.add(sum, dx)));
   }
-  for (const n of nodes) {
-    const x = e.outputs.get(n.id);
-    if (opSpec(n.op)?.group === 'sources' || !x || x.shape.length < 2) continue;
-    outputs[unitsKey(n.id)] = b.max(b.abs(x), [...x.shape.keys()].filter((k) => k !== 1));
+  for (const [id, x] of e.outputs) {
+    if (hasReluUnits(x)) outputs[unitsKey(id)] = b.max(x, [...x.shape.keys()].filter((k) => k !== 1));
   }
   return { plan: compilePlan(outputs), expansion: e, edges };
 }

@@ -347,7 +347,7 @@ describe('training in Chromium against web mode', () => {
     expect(ratios['deep-relu']).toBeGreaterThan(1 / 100);
   });
 
-  it('badges a layer with half its units dead on the batch, and says how many (exploding-relu, clipped)', async () => {
+  it('badges a layer, or a relu node, with half its units dead on the batch, and says how many (exploding-relu, clipped)', async () => {
     await openExample('exploding-relu.bpstudio', 13);
     await app.button('Train').click();
     await until(() => app.runState(), 120_000).toBe('done');
@@ -355,6 +355,24 @@ describe('training in Chromium against web mode', () => {
     await until(() => dead.textContent()).toBe('dead');
     expect(await dead.getAttribute('aria-label')).toMatch(/^dead units: \d+ of h7's 16 units are zero on every row of step 300's batch/);
     // the other layers keep most of their units
+    expect(await app.page.locator('[data-testid^="badge-"]').count()).toBe(1);
+
+    // the same network with h7's ReLU a node of its own: the badge is the relu node's (it has no chip), h7 is linear
+    type Nodes = { id: string; op: string; attrs?: Record<string, unknown>; inputs?: Record<string, string> }[];
+    const project = JSON.parse(readFileSync(join(studio.workspace, 'exploding-relu.bpstudio'), 'utf8')) as { graph: { nodes: Nodes } };
+    const nodes = project.graph.nodes;
+    nodes.find((n) => n.id === 'h7')!.attrs!.activation = 'none';
+    nodes.find((n) => n.id === 'h8')!.inputs!.x = 'r7';
+    nodes.push({ id: 'r7', op: 'relu', inputs: { x: 'h7' } });
+    writeFileSync(join(studio.workspace, 'exploding-relu-node.bpstudio'), JSON.stringify(project));
+    await openExample('exploding-relu-node.bpstudio', 14);
+    await app.button('Train').click();
+    await until(() => app.runState(), 120_000).toBe('done');
+    const relu = app.page.getByTestId('badge-r7');
+    await until(() => relu.textContent()).toBe('dead');
+    expect(await relu.getAttribute('aria-label')).toMatch(/^dead units: \d+ of r7's 16 units are zero on every row of step 300's batch/);
+    expect(await app.page.getByTestId('grad-r7').count()).toBe(0);
+    expect(await app.page.getByTestId('grad-h7').count()).toBe(1);
     expect(await app.page.locator('[data-testid^="badge-"]').count()).toBe(1);
   });
 

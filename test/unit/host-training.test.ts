@@ -538,6 +538,8 @@ describe('weights, evaluation and data through the host', () => {
     expect(dead.output.zeros).toBe(dead.output.n);
     const gradient = dead.tensors.find((t) => t.name === 'h1.weight')!.gradient;
     expect([gradient.n, gradient.zeros]).toEqual([64, 64]);
+    // the logits (no activation) have no units that can die, zero or not
+    expect((await c.ok<DistributionsResult>({ type: 'distributions', node: 'out' })).deadUnits).toBeUndefined();
     expect((await c.call({ type: 'distributions', node: 'nope' })).error?.message).toMatch(/"nope" is not a node of the graph/);
   });
 

@@ -487,4 +487,28 @@ describe('dead badges', () => {
     // but not of an exploding one: a gradient that is not finite says more
     expect(overlayFor({ ...src, latestGrad: { h1: null, out: 1 } })!.nodes.get('h1')!.badge?.kind).toBe('exploding');
   });
+
+  it("badges a node without a chip (a relu node) on its own, and a layer's only on its chip", () => {
+    const o = overlayFor({ layers: ['h1', 'out'], latestGrad: { h1: 0.5, out: 1 }, flow: flow([{ node: 'r', dead: 3, units: 4 }, { node: 'h1', dead: 2, units: 4 }]) })!;
+    expect([...o.badges.keys()]).toEqual(['r']);
+    expect(o.badges.get('r')?.reason).toBe("3 of r's 4 units are zero on every row of step 7's batch: they pass no gradient back");
+    expect(o.nodes.get('h1')!.badge?.kind).toBe('dead');
+    expect(o.nodes.has('r')).toBe(false);
+    // on the canvas: r's data has the badge and no chip
+    const p: Project = {
+      ...example('spiral.bpstudio'),
+      graph: {
+        nodes: [
+          { id: 'x', op: 'input', attrs: { shape: [2] } },
+          { id: 'h1', op: 'dense', attrs: { units: 4 }, inputs: { x: 'x' } },
+          { id: 'r', op: 'relu', inputs: { x: 'h1' } },
+        ],
+      },
+    };
+    const data = Object.fromEntries(buildNodes(p, analyze(p.graph.nodes), new Map(), [], null, o).map((n) => [n.id, n.data]));
+    expect(data.r.badge?.kind).toBe('dead');
+    expect(data.r.grad).toBeUndefined();
+    expect(data.h1.badge).toBeUndefined();
+    expect(data.h1.grad?.badge?.kind).toBe('dead');
+  });
 });

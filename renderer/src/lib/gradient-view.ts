@@ -234,7 +234,10 @@ export interface EdgeGrad extends GradStyle {
 /** A layer is badged dead when at least this share of its units are zero on every row of the batch. */
 export const DEAD_SHARE = 0.5;
 
-/** Dead badges from the flow's units: the layers with at least DEAD_SHARE of their units off on the whole batch. */
+/**
+ * Dead badges from the flow's units (which the engine counts for a ReLU's values: a layer with activation relu, a relu
+ * node): the nodes with at least DEAD_SHARE of their units off on the whole batch.
+ */
 export function deadBadges(flow: FlowInfo | null | undefined): Map<string, Badge> {
   const out = new Map<string, Badge>();
   for (const u of flow?.units ?? []) {
@@ -250,6 +253,8 @@ export interface GradientOverlay {
   scale: GradScale | null;
   /** By node id: the layers' chips. */
   nodes: ReadonlyMap<string, NodeGrad>;
+  /** By node id: the badges of nodes without a chip (a relu node's dead units). */
+  badges: ReadonlyMap<string, Badge>;
   /** The edges' norms, by edgeKey(source, target). */
   edges: ReadonlyMap<string, EdgeGrad>;
   /** The optimizer step the flow was measured on, when there is flow. */
@@ -323,10 +328,11 @@ export function overlayFor(src: GradientSource): GradientOverlay | null {
     // null from the engine: not finite.
     const style = styleOf(v ?? NaN, scale)!;
     nodes.set(id, { ...style, text: chipText(style.norm), badge: badges.get(id) ?? null });
+    badges.delete(id);
   }
   const edges = new Map<string, EdgeGrad>();
   for (const e of flow) edges.set(edgeKey(e.source, e.target), { ...styleOf(e.norm, scale)!, scale });
-  return { scale, nodes, edges, flowStep: src.flow ? src.flow.step : null };
+  return { scale, nodes, badges, edges, flowStep: src.flow ? src.flow.step : null };
 }
 
 /** The legend the canvas shows for its edges' gradients; null when no edge has one. */

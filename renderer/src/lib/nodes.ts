@@ -8,7 +8,7 @@ import { opSpec, type Group } from '../../../engine/graph/catalogue';
 import type { Project, ProjectNode } from '../../../engine/io/project';
 import type { Analysis } from './analysis';
 import { attrValue, num4, shape as fmtShape } from './format';
-import { edgeKey, type EdgeGrad, type GradientOverlay, type NodeGrad } from './gradient-view';
+import { edgeKey, type Badge, type EdgeGrad, type GradientOverlay, type NodeGrad } from './gradient-view';
 import { edgeId, portsOf, positionOf, positionsOf, type XY } from './graph';
 
 export interface UiError {
@@ -32,6 +32,8 @@ export interface OpNodeData extends Record<string, unknown> {
   portErrors: Record<string, string>;
   /** The training run's latest gradient norm of the node's parameters (layers only), with its badge. */
   grad?: NodeGrad;
+  /** A badge of a node without a chip (a relu node with dead units). */
+  badge?: Badge;
 }
 
 export type OpNode = Node<OpNodeData, 'op'>;
@@ -100,6 +102,8 @@ export function buildNodes(
     };
     const grad = overlay?.nodes.get(n.id);
     if (grad) data.grad = grad;
+    const badge = overlay?.badges.get(n.id);
+    if (badge) data.badge = badge;
     // Mid-drag (the gradient overlay redraws during training, when moving nodes is allowed): the canvas's position
     // and drag state stay until the drag ends and is committed to the document.
     if (old?.dragging) return JSON.stringify(old.data) === JSON.stringify(data) ? old : { ...old, data };
