@@ -309,7 +309,10 @@ export const jacobianResult = obj({
 });
 export type JacobianResult = Infer<typeof jacobianResult>;
 
-/** A tensor's values in BINS equal bins over [min, max] of the finite ones (engine/train/node-distributions.ts). */
+/**
+ * A tensor's values in BINS equal bins over [min, max] of the finite ones, and over their central range between two
+ * quantiles, with how many fall outside it (engine/train/node-distributions.ts).
+ */
 const histogram = obj({
   n: int,
   nonFinite: int,
@@ -319,6 +322,7 @@ const histogram = obj({
   mean: nullable(num),
   std: nullable(num),
   counts: arr(int),
+  central: optional(obj({ lo: num, hi: num, counts: arr(int), below: int, above: int })),
 });
 export type HistogramInfo = Infer<typeof histogram>;
 

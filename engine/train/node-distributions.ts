@@ -15,42 +15,56 @@ export interface Histogram {
   mean: number | null;
   std: number | null;
   counts: number[];
+  /**
+   * The same values in BINS bins over their central range, [lo, hi] = their TAIL and 1 - TAIL quantiles, with how many
+   * fall below and above it: a far outlier squeezes the full range's bins into a few, not these. Absent where that
+   * range is the full one, or a single value.
+   */
+  central?: { lo: number; hi: number; counts: number[]; below: number; above: number };
 }
 
 export const BINS = 30;
+/** The share of the finite values that the central range may leave out at each end (nearest rank). */
+export const TAIL = 0.01;
 
-/** The histogram of `values` over BINS bins (all in the middle one when every value is the same). */
-export function histogram(values: ArrayLike<number>, bins = BINS): Histogram {
-  let n = 0;
-  let nonFinite = 0;
-  let zeros = 0;
-  let min = Infinity;
-  let max = -Infinity;
-  let sum = 0;
-  for (let i = 0; i < values.length; i++) {
-    const v = values[i];
-    if (!Number.isFinite(v)) {
-      nonFinite++;
-      continue;
-    }
-    n++;
-    if (v === 0) zeros++;
-    if (v < min) min = v;
-    if (v > max) max = v;
-    sum += v;
-  }
+/** Counts of the finite values in `bins` equal bins over [lo, hi] (hi in the last), and of those outside. */
+function binned(values: ArrayLike<number>, lo: number, hi: number, bins: number): { counts: number[]; below: number; above: number } {
   const counts = new Array<number>(bins).fill(0);
-  if (n === 0) return { n, nonFinite, zeros, min: null, max: null, mean: null, std: null, counts };
-  const mean = sum / n;
-  let sq = 0;
-  const width = (max - min) / bins;
+  let below = 0;
+  let above = 0;
+  const width = (hi - lo) / bins;
   for (let i = 0; i < values.length; i++) {
     const v = values[i];
     if (!Number.isFinite(v)) continue;
-    sq += (v - mean) * (v - mean);
-    counts[width > 0 ? Math.min(bins - 1, Math.floor((v - min) / width)) : Math.floor(bins / 2)]++;
+    if (v < lo) below++;
+    else if (v > hi) above++;
+    // all in the middle bin when every value is the same
+    else counts[width > 0 ? Math.min(bins - 1, Math.floor((v - lo) / width)) : Math.floor(bins / 2)]++;
   }
-  return { n, nonFinite, zeros, min, max, mean, std: Math.sqrt(sq / n), counts };
+  return { counts, below, above };
+}
+
+/** The histogram of `values` over BINS bins (all in the middle one when every value is the same). */
+export function histogram(values: ArrayLike<number>, bins = BINS): Histogram {
+  const finite = Float64Array.from(values).filter(Number.isFinite);
+  const n = finite.length;
+  const nonFinite = values.length - n;
+  if (n === 0) return { n, nonFinite, zeros: 0, min: null, max: null, mean: null, std: null, counts: new Array<number>(bins).fill(0) };
+  let zeros = 0;
+  let sum = 0;
+  for (const v of finite) {
+    if (v === 0) zeros++;
+    sum += v;
+  }
+  const mean = sum / n;
+  let sq = 0;
+  for (const v of finite) sq += (v - mean) * (v - mean);
+  finite.sort();
+  const [min, max] = [finite[0], finite[n - 1]];
+  const [lo, hi] = [finite[Math.floor(TAIL * (n - 1))], finite[Math.ceil((1 - TAIL) * (n - 1))]];
+  const out: Histogram = { n, nonFinite, zeros, min, max, mean, std: Math.sqrt(sq / n), counts: binned(finite, min, max, bins).counts };
+  if ((lo > min || hi < max) && hi > lo) out.central = { lo, hi, ...binned(finite, lo, hi, bins) };
+  return out;
 }
 
 /**

@@ -341,6 +341,21 @@ describe('training in Chromium against web mode', () => {
     const linear = Math.min(...(await heights()));
     await spread.getByRole('checkbox', { name: 'Log scale (counts)' }).check();
     await until(async () => Math.min(...(await heights())) > linear).toBe(true);
+    // the weight gradient's bins over its 1st to 99th percentile: the range narrows, and says what lies outside it
+    const range = app.page.getByTestId('hist-∇ h2.weight').getByTestId('hist-range');
+    const summary = app.page.getByTestId('hist-∇ h2.weight').getByTestId('hist-summary');
+    const [lo, hi] = (await range.textContent())!.split(' … ').map(Number);
+    expect(await summary.textContent()).not.toMatch(/the bins/);
+    await spread.getByRole('checkbox', { name: '1st–99th percentile' }).check();
+    await until(() => summary.textContent()).toMatch(/ · \d+ below, \d+ above the bins$/);
+    const [clo, chi] = (await range.textContent())!.split(' … ').map(Number);
+    expect(lo < clo && clo < chi && chi < hi).toBe(true);
+    // the bin under the pointer, in words, in place of the range
+    const svg = app.page.getByTestId('hist-∇ h2.weight').getByRole('img');
+    await svg.hover({ position: { x: 1, y: 10 } });
+    await until(() => range.textContent()).toMatch(new RegExp(`^${num4(clo).replace(/[.+-]/g, '\\$&')} … \\S+: \\d+ values?$`));
+    await app.page.mouse.move(0, 0);
+    await until(() => range.textContent()).toBe(`${num4(clo)} … ${num4(chi)}`);
     await spread.scrollIntoViewIfNeeded();
     await screenshot(app.page, 'training-distributions.png');
     expect(ratios['deep-sigmoid']).toBeLessThan(1 / 100);

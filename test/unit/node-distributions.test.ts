@@ -15,6 +15,17 @@ describe('histogram', () => {
     expect(histogram([NaN, -1, Infinity, 1], 2)).toMatchObject({ n: 2, nonFinite: 2, min: -1, max: 1, mean: 0, std: 1, counts: [1, 1] });
   });
 
+  it('bins the central range, between the 1st and 99th percentiles, apart: a far outlier squeezes only the full range', () => {
+    // 0 .. 99 and 1e6: the full range's first bin holds all but the outlier; the central range is [1, 99] (nearest
+    // ranks 1 and 99 of 101), in bins of 24.5: 1..25 | 26..49 | 50..74 | 75..99, with 0 below and 1e6 above
+    const h = histogram([...Array.from({ length: 100 }, (_, i) => i), 1e6], 4);
+    expect(h.counts).toEqual([100, 0, 0, 1]);
+    expect(h.central).toEqual({ lo: 1, hi: 99, counts: [25, 24, 25, 25], below: 1, above: 1 });
+    // none where the central range is the full one, or one value
+    expect(histogram([0, 1, 1, 2, 3, 4], 4).central).toBeUndefined();
+    expect(histogram([...new Array<number>(200).fill(7), -1, 9], 4).central).toBeUndefined();
+  });
+
   it('puts equal values in the middle bin, and has no range without values', () => {
     expect(histogram([5, 5, 5], 3).counts).toEqual([0, 3, 0]);
     expect(histogram([], 3)).toEqual({ n: 0, nonFinite: 0, zeros: 0, min: null, max: null, mean: null, std: null, counts: [0, 0, 0] });
