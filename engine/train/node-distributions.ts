@@ -111,7 +111,7 @@ export async function nodeDistributions(s: Session, id: string, rows: Int32Array
     for (const p of s.params.filter((q) => q.node === id && q.trainable)) {
       tensors.push({ name: p.name, value: histogram(await s.backend.readTensor(p.name)), gradient: histogram(await exe.read(`grad:${p.name}`)) });
     }
-    const dead = hasReluUnits(expansion.outputs.get(id)) ? deadUnits(output, value.shape) : undefined;
+    const dead = hasReluUnits(id, expansion.outputs.get(id)) ? deadUnits(output, value.shape) : undefined;
     return {
       id,
       rows: rows.length,

@@ -296,12 +296,12 @@ export const flowKey = (edge: Edge): string => `flowsq:${edge.source}>${edge.tar
 export const unitsKey = (id: string): string => `units:${id}`;
 
 /**
- * Whether a project node's value (its expansion's output) has units that can die: it is a ReLU's output
- * [B, units, ...] (a dense or convolution layer with activation relu, or a relu node), so a unit that is zero on
- * every row passes no gradient back to what feeds it. Other zeros (a pooling or flatten after it, a product) are the
- * ReLU's to report, or are not dead at all.
+ * Whether project node `id`'s value `x` (its expansion's output) has units that can die: it is a ReLU's output
+ * [B, units, ...] that the node computes itself (a dense or convolution layer with activation relu, or a relu node),
+ * so a unit that is zero on every row passes no gradient back to what feeds it. Other zeros (a pooling or flatten
+ * after it, a dropout off that passes the ReLU's value on, a product) are the ReLU's to report, or are not dead at all.
  */
-export const hasReluUnits = (x: IRNode | undefined): boolean => x?.op === 'relu' && x.shape.length >= 2;
+export const hasReluUnits = (id: string, x: IRNode | undefined): boolean => x?.op === 'relu' && x.origin === id && x.shape.length >= 2;
 
 /**
  * The gradient along each edge of the graph: for A -> B, the part of the objective's gradient with respect to A's
@@ -342,7 +342,7 @@ export function flowProgram(nodes: readonly GraphNode[], t: Targets, batch: numb
     if (parts.length) outputs[flowKey(edge)] = sumOfSquares(b, parts.reduce((sum, dx) => b.add(sum, dx)));
   }
   for (const [id, x] of e.outputs) {
-    if (hasReluUnits(x)) outputs[unitsKey(id)] = b.max(x, [...x.shape.keys()].filter((k) => k !== 1));
+    if (hasReluUnits(id, x)) outputs[unitsKey(id)] = b.max(x, [...x.shape.keys()].filter((k) => k !== 1));
   }
   return { plan: compilePlan(outputs), expansion: e, edges };
 }

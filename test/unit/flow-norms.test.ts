@@ -11,6 +11,7 @@ import type { Project } from '../../engine/io/project';
 import { compilePlan } from '../../engine/plan/plan';
 import { expandOrThrow, gradProgram, objectiveNode } from '../../engine/train/program';
 import { Session } from '../../engine/train/session';
+import { nodeDistributions } from '../../engine/train/node-distributions';
 
 const base = { format: 'backprop-studio/project', version: 1, name: 'flow' } as const;
 type Nodes = Project['graph']['nodes'];
@@ -219,21 +220,26 @@ describe('dead units along the flow', () => {
     expect(units.find((u) => u.node === 'b')!.dead).toBe(dead);
   });
 
-  it("counts a relu node's units (after a dense layer without an activation, which has none)", async () => {
+  it("counts a relu node's units (after a dense layer without an activation, which has none; not the dropout after it)", async () => {
     const s = new Session(
       mlpProject([
         { id: 'x', op: 'input', attrs: { shape: [2] } },
         { id: 'y', op: 'label' },
         { id: 'h', op: 'dense', attrs: { units: 4 }, inputs: { x: 'x' } },
         { id: 'r', op: 'relu', inputs: { x: 'h' } },
-        { id: 'out', op: 'dense', attrs: { units: 2 }, inputs: { x: 'r' } },
+        { id: 'drop', op: 'dropout', attrs: { rate: 0.2 }, inputs: { x: 'r' } },
+        { id: 'out', op: 'dense', attrs: { units: 2 }, inputs: { x: 'drop' } },
         { id: 'loss', op: 'softmax_cross_entropy', inputs: { logits: 'out', labels: 'y' } },
       ]),
       { baseDir: '.' },
     );
     s.backend.writeTensor('h.bias', new Float32Array([-100, 100, -100, 100]));
-    const { units } = await s.flow(s.split.train.subarray(0, 16));
+    const rows = s.split.train.subarray(0, 16);
+    const { units } = await s.flow(rows);
     expect(units).toEqual([{ node: 'r', dead: 2, units: 4 }]);
+    // Distributions, in eval mode, where the dropout passes r's value on as its own: the dead units are r's alone
+    expect((await nodeDistributions(s, 'r', Int32Array.from(rows))).deadUnits).toEqual({ dead: 2, units: 4 });
+    expect((await nodeDistributions(s, 'drop', Int32Array.from(rows))).deadUnits).toBeUndefined();
   });
 
   it('finds every unit of a layer dead when its bias pushes it below zero for every row', async () => {
