@@ -3,6 +3,8 @@ import { dataSectionOf, withDataDefaults, withTrainingDefaults, type Project } f
 import { engineRequest, type EngineEvent, type EngineReply, type EngineRequest, type TrainJobInfo } from '../protocol/messages';
 import { ProtocolError } from '../protocol/check';
 import { analyzeProject } from '../train/analysis';
+import { nodeProgram } from '../train/node-program';
+import { resolveTargets } from '../train/program';
 import { StudioError } from '../util/errors';
 import { exportOnnxChecked } from '../io/onnx/parity';
 import { dataBaseDir, projectOf } from './job-data';
@@ -99,7 +101,7 @@ export class EngineHost {
   }
 
   async handle(r: EngineRequest): Promise<Handled> {
-    const concurrent = r.type === 'compile' || r.type === 'data.preview' || r.type === 'data.inspect' || r.type === 'cancel';
+    const concurrent = r.type === 'compile' || r.type === 'program' || r.type === 'data.preview' || r.type === 'data.inspect' || r.type === 'cancel';
     const work = concurrent ? this.run(r) : this.serial(() => this.run(r));
     return work.catch((e: unknown) => ({ reply: { id: r.id, ok: false, error: errorOf(e) } }));
   }
@@ -176,6 +178,12 @@ export class EngineHost {
       }
       case 'distributions':
         return ok(await this.need().distributions(r.node));
+      case 'program': {
+        const project = projectOf(r.project);
+        const training = withTrainingDefaults(project.training);
+        const nodes = project.graph.nodes;
+        return ok(nodeProgram(nodes, resolveTargets(nodes, training), training.batchSize, r.node));
+      }
       case 'backends':
         return ok(await availableBackends());
       case 'export.onnx': {

@@ -114,6 +114,11 @@ export const engineRequest = union('type', {
    * and backward pass, no update): `distributionsResult`.
    */
   distributions: obj({ type: literal('distributions'), id: int, node: str }),
+  /**
+   * Project node `node`'s primitives in a training step of `project` (no job needed): those its expansion emits and
+   * those reverse mode emits for its gradients, `programResult`. Answered alongside other work, as compile is.
+   */
+  program: obj({ type: literal('program'), id: int, project: json, node: str }),
   /** What the machine can train on: `backendsInfo`. */
   backends: obj({ type: literal('backends'), id: int }),
   /**
@@ -252,6 +257,17 @@ export type WeightsExport = Infer<typeof weightsExport>;
 /** The reply to export.pytorch: the Python source, and a file name for it from the project's name. */
 export const pytorchExport = obj({ text: str, fileName: str });
 export type PytorchExport = Infer<typeof pytorchExport>;
+
+/** One primitive, `name = op(args) attrs`, its shape with null for the batch (engine/train/node-program.ts). */
+const primitiveLine = obj({ name: str, op: str, args: arr(str), attrs: str, shape: arr(nullable(int)) });
+export type PrimitiveLineInfo = Infer<typeof primitiveLine>;
+
+/**
+ * The reply to program: a node's forward primitives and the backward ones its trainable tensors' gradients need; a
+ * constant that depends on the batch size (a mean's 1/B) is for the training batch, `batch`.
+ */
+export const programResult = obj({ node: str, batch: int, forward: arr(primitiveLine), backward: arr(primitiveLine) });
+export type ProgramResult = Infer<typeof programResult>;
 
 /**
  * The reply to export.onnx: the .onnx file as base64 (save it with the shell's exportFile), and the parity check:
@@ -443,6 +459,7 @@ export const engineResults = {
   gradcheck: gradcheckResult,
   jacobian: jacobianResult,
   distributions: distributionsResult,
+  program: programResult,
   backends: backendsInfo,
   cancel: cancelResult,
 } as const;

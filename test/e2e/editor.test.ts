@@ -585,6 +585,40 @@ describe('the editor in Chromium against web mode', () => {
     expect(await app.dirty()).toBe(true);
   });
 
+  it("shows a node's primitives, forward and backward, follows an edit, marks a name's uses, and says why it cannot", async () => {
+    await app.goto('spiral.bpstudio');
+    await app.editorShown(6);
+    await app.compiled();
+    await app.select('h2');
+    const section = app.inspector.getByRole('region', { name: 'Primitives' });
+    await section.getByRole('button', { name: 'Show' }).click();
+    const backward = section.getByRole('list', { name: 'Backward primitives of h2' });
+    const forward = section.getByRole('list', { name: 'Forward primitives of h2' });
+    const lastForward = async () => (await forward.getByRole('listitem').last().textContent())?.replace(/\s+/g, ' ').trim();
+    // relu(x W^T + b) and its VJPs: the gradient it sends back to h1, and its tensors'
+    await until(lastForward).toBe('h2 = relu(%12) [B, 32]');
+    const lines = (await backward.getByRole('listitem').allTextContents()).map((l) => l.replace(/\s+/g, ' ').trim());
+    expect(lines).toHaveLength(9);
+    expect(lines.filter((l) => l.startsWith('∇'))).toEqual(['∇h2.bias = reshape(%66) shape [32] · [32]', '∇h1 = matmul(%65, %68) [B, 32]', '∇h2.weight = transpose(%71) perm [1, 0] · [32, 32]']);
+    // pointing at the gradient that comes in marks it where it is used
+    await section.getByText('∇h2', { exact: true }).first().hover();
+    expect(await section.locator('.v.marked').allTextContents()).toEqual(['∇h2']);
+    await section.getByText('%65', { exact: true }).first().hover();
+    expect(await section.locator('.v.marked').count()).toBe(4);
+    await screenshot(app.page, 'editor-primitives.png');
+    // an edit: the shapes follow
+    await app.setAttr('units', '8');
+    await until(lastForward).toBe('h2 = relu(%12) [B, 8]');
+    // an error elsewhere in the graph: the engine's message, and no listing
+    await app.select('x');
+    await app.press('Delete');
+    await app.node('x').waitFor({ state: 'detached' });
+    await app.select('h2');
+    await section.getByRole('button', { name: 'Show' }).click();
+    await until(() => section.getByRole('alert').textContent()).toMatch(/h1|x/);
+    expect(await section.getByRole('list').count()).toBe(0);
+  });
+
   it('lists the errors; clicking one selects and centres its node and the inspector shows it', async () => {
     await app.goto('spiral.bpstudio');
     await app.editorShown(6);

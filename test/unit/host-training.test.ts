@@ -5,7 +5,7 @@
 import { afterEach, describe, expect, it, vi } from 'vitest';
 import { CpuBackend } from '../../engine/backends/cpu/cpu-backend';
 import { decodeWeights, encodeWeights } from '../../engine/host/weights';
-import { socketUp, type EvaluateResult, type DistributionsResult, type GradcheckResult, type JacobianResult, type TrainJobInfo, type TrainStatus, type TrainStepResult, type WeightsExport } from '../../engine/protocol/messages';
+import { socketUp, type EvaluateResult, type DistributionsResult, type GradcheckResult, type JacobianResult, type ProgramResult, type TrainJobInfo, type TrainStatus, type TrainStepResult, type WeightsExport } from '../../engine/protocol/messages';
 import { checkGradients } from '../../engine/train/gradient-check';
 import { nodeJacobian } from '../../engine/train/node-jacobian';
 import { connect, example, EXAMPLES, lnProject, sleep, type Connection } from './host-harness';
@@ -567,6 +567,9 @@ describe('weights, evaluation and data through the host', () => {
     expect(first.done).toBeLessThan(first.total);
     // the host is not blocked: a compile is answered while the check runs
     expect((await c.ok<{ ok: boolean }>({ type: 'compile', project: example('spiral') })).ok).toBe(true);
+    // and a node's primitives (which need no job)
+    const program = await c.ok<ProgramResult>({ type: 'program', project: example('digit-images'), node: 'conv1' });
+    expect(program.backward.map((l) => l.name)).toEqual(expect.arrayContaining(['∇conv1.weight', '∇conv1.bias']));
     expect(await c.ok({ type: 'cancel', request: first.requestId })).toEqual({ canceled: true });
     expect(await pending).toMatchObject({ ok: false, error: { message: 'canceled' } });
     const stoppedAt = c.of('request.progress').length;
@@ -574,6 +577,15 @@ describe('weights, evaluation and data through the host', () => {
     expect(c.of('request.progress')).toHaveLength(stoppedAt);
     // the job is free again: it steps
     expect((await c.ok<TrainStepResult>({ type: 'train.step' })).step).toBe(2);
+  });
+
+  it("says why it cannot write a node's primitives: an unknown node, a graph with errors", async () => {
+    const c = conn();
+    expect((await c.call({ type: 'program', project: example('spiral'), node: 'nope' })).error?.message).toMatch(/"nope" is not a node of the graph/);
+    const p = example('spiral');
+    p.graph.nodes = p.graph.nodes.map((n) => (n.id === 'out' ? { ...n, inputs: {} } : n));
+    const r = await c.call({ type: 'program', project: p, node: 'h1' });
+    expect(r.error?.where?.node).toBe('out');
   });
 
   it('lists every missing, unexpected and mis-shaped tensor of weights that do not fit', async () => {

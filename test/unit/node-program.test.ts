@@ -1,0 +1,88 @@
+/**
+ * A node's primitives in a training step (engine/train/node-program.ts): a dense ReLU layer's forward and backward,
+ * written out by hand from the ops' definitions and VJPs; names across nodes; a mean's constant for the training
+ * batch with shapes per batch; only the backward ops a gradient needs.
+ */
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { parseProject, withTrainingDefaults, type Project } from '../../engine/io/project';
+import { nodeProgram, type PrimitiveLine } from '../../engine/train/node-program';
+import { resolveTargets } from '../../engine/train/program';
+
+const EXAMPLES = join(__dirname, '..', '..', 'examples');
+const spiral = parseProject(readFileSync(join(EXAMPLES, 'spiral.bpstudio'), 'utf8'));
+
+function program(p: Project, id: string) {
+  const t = withTrainingDefaults(p.training);
+  return nodeProgram(p.graph.nodes, resolveTargets(p.graph.nodes, t), t.batchSize, id);
+}
+
+/** `name = op(args) attrs [shape]`, as the inspector reads. */
+const text = (l: PrimitiveLine) => `${l.name} = ${l.op}(${l.args.join(', ')})${l.attrs ? ` ${l.attrs}` : ''} [${l.shape.map((d) => d ?? 'B').join(', ')}]`;
+
+describe('a node’s program', () => {
+  it("writes a dense ReLU layer's forward, and the VJPs that take ∇h2 back to its bias, its weight and h1", () => {
+    const p = program(spiral, 'h2');
+    // y = relu(x W^T + b)
+    expect(p.forward.map(text)).toEqual([
+      expect.stringMatching(/^%\d+ = transpose\(h2\.weight\) perm \[1, 0\] \[32, 32\]$/),
+      expect.stringMatching(/^%\d+ = matmul\(h1, %\d+\) \[B, 32\]$/),
+      expect.stringMatching(/^%\d+ = add\(%\d+, h2\.bias\) \[B, 32\]$/),
+      expect.stringMatching(/^h2 = relu\(%\d+\) \[B, 32\]$/),
+    ]);
+    const [wt, xw, pre] = p.forward.map((l) => l.name);
+    expect(p.forward[1].args[1]).toBe(wt);
+    expect(p.forward[3].args).toEqual([pre]);
+    expect(p.forward[2].args[0]).toBe(xw);
+    // relu: g = ∇h2 * step(h2); add: ∇bias = sum of g over the batch; matmul: ∇h1 = g (W^T)^T, ∇(W^T) = h1^T g, so ∇W = (h1^T g)^T
+    const b = p.backward.map(text);
+    expect(b).toEqual([
+      expect.stringMatching(/^%\d+ = step\(h2\) \[B, 32\]$/),
+      expect.stringMatching(/^%\d+ = mul\(∇h2, %\d+\) \[B, 32\]$/),
+      expect.stringMatching(/^%\d+ = sum\(%\d+\) axes \[0\] · keepdims \[1, 32\]$/),
+      expect.stringMatching(/^∇h2\.bias = reshape\(%\d+\) shape \[32\] \[32\]$/),
+      `${p.backward[4].name} = transpose(${wt}) perm [1, 0] [32, 32]`,
+      expect.stringMatching(/^∇h1 = matmul\(%\d+, %\d+\) \[B, 32\]$/),
+      expect.stringMatching(/^%\d+ = transpose\(h1\) perm \[1, 0\] \[32, B\]$/),
+      expect.stringMatching(/^%\d+ = matmul\(%\d+, %\d+\) \[32, 32\]$/),
+      expect.stringMatching(/^∇h2\.weight = transpose\(%\d+\) perm \[1, 0\] \[32, 32\]$/),
+    ]);
+    const g = p.backward[1].name;
+    expect(p.backward[1].args[1]).toBe(p.backward[0].name);
+    expect(p.backward[2].args).toEqual([g]);
+    expect(p.backward[5].args).toEqual([g, p.backward[4].name]);
+    expect(p.backward[7].args).toEqual([p.backward[6].name, g]);
+    expect(p.backward[8].args).toEqual([p.backward[7].name]);
+  });
+
+  it("writes no gradient for the data: the first layer's backward ends at its tensors", () => {
+    const p = program(spiral, 'h1');
+    expect(p.backward.map((l) => l.name).filter((n) => n.startsWith('∇'))).toEqual(['∇h1.bias', '∇h1.weight']);
+    // its VJP also writes d/dx (a matmul by the weight), which no gradient reads
+    expect(p.backward.some((l) => l.args.includes('∇x') || l.name === '∇x')).toBe(false);
+    expect(p.backward).toHaveLength(p.backward.filter((l) => l.op !== 'matmul').length + 1);
+  });
+
+  it("takes the mean over the training batch (1/32), shapes per batch; the loss's backward ends at ∇out", () => {
+    const p = program(spiral, 'loss');
+    expect(p.batch).toBe(32);
+    expect(p.forward.at(-1)).toMatchObject({ name: 'loss', op: 'neg', shape: [] });
+    expect(p.forward.at(-2)).toMatchObject({ op: 'mul', args: [expect.stringMatching(/^%\d+$/), '0.03125'], shape: [] });
+    expect(p.forward[0]).toMatchObject({ op: 'one_hot', args: ['y'], attrs: 'classes 3', shape: [null, 3] });
+    expect(p.backward.at(-1)).toMatchObject({ name: '∇out', shape: [null, 3] });
+    // another batch size: another constant, the same shapes
+    const p64 = program({ ...spiral, training: { ...spiral.training, batchSize: 64 } }, 'loss');
+    expect(p64.forward.at(-2)!.args[1]).toBe('0.015625');
+    expect(p64.forward.map((l) => l.shape)).toEqual(p.forward.map((l) => l.shape));
+  });
+
+  it('lists nothing for a node that passes its input on, and says which node is unknown', () => {
+    const nodes = [...spiral.graph.nodes];
+    const out = nodes.findIndex((n) => n.id === 'out');
+    nodes.splice(out, 1, { ...nodes[out], inputs: { x: 'same' } }, { id: 'same', op: 'reshape', attrs: { shape: [32] }, inputs: { x: 'h2' } });
+    const p = program({ ...spiral, graph: { nodes } }, 'same');
+    expect([p.forward, p.backward]).toEqual([[], []]);
+    expect(() => program(spiral, 'nope')).toThrow(/"nope" is not a node of the graph/);
+  });
+});
