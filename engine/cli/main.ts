@@ -2,6 +2,7 @@ import { existsSync, readFileSync } from 'node:fs';
 import { basename, dirname, extname, join, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
 import { chooseBackend, type BackendChoice, type BackendWish } from '../backends/select';
+import { opSpec } from '../graph/catalogue';
 import { numel } from '../ir/shape';
 import { parseProject, withTrainingDefaults, type Project } from '../io/project';
 import { pytorchCode } from '../io/pytorch-code';
@@ -13,7 +14,8 @@ import { analyzeProject } from '../train/analysis';
 import { checkGradients, GRADCHECK_TOLERANCE } from '../train/gradient-check';
 import { nodeJacobian } from '../train/node-jacobian';
 import { isScheduled } from '../train/schedule';
-import { gradProgram } from '../train/program';
+import { gradProgram, resolveTargets } from '../train/program';
+import { primitiveText, stepProgram } from '../train/node-program';
 import { Session, type EpochResult } from '../train/session';
 import { StudioError } from '../util/errors';
 import { Progress } from './progress';
@@ -30,6 +32,8 @@ commands:
   jacobian PROJECT [--of N] [--wrt X]  d N / d X by forward mode, on the first row (--rows for more); N: a node
                                        (default: the prediction, else the objective); X: an input node or a
                                        parameter tensor (default: the one input node N reads)
+  program PROJECT [--of N]             the primitives of a training step, node by node, forward and backward
+                                       (as far as the trainable tensors and the input nodes); N: that node alone
   export PROJECT --weights W --format safetensors|onnx|json|pytorch --out FILE
 
 options:
@@ -44,7 +48,7 @@ options:
   --out FILE            train: where to save the weights (default: next to the project)
   --seed N              overrides training.seed
   --nodes               grad: also every node's value and adjoint
-  --of N, --wrt X       jacobian: of node N, with respect to input node or parameter tensor X
+  --of N, --wrt X       jacobian: of node N, with respect to input node or parameter tensor X; program: node N
 `;
 
 /** Wrong use of the command line: exit status 2. */
@@ -162,7 +166,8 @@ function validateOptions(command: string, o: Options): void {
   if (o.backend !== undefined && !['cpu', 'webgpu', 'auto'].includes(o.backend)) throw new UsageError(`--backend must be cpu, webgpu or auto, got "${o.backend}"`);
   if (['eval', 'predict', 'export'].includes(command) && !o.weights) throw new UsageError(`${command} needs --weights W.safetensors`);
   if (o['partial-weights'] && (!o.weights || command === 'export')) throw new UsageError('--partial-weights goes with --weights, and not with export');
-  if ((o.of !== undefined || o.wrt !== undefined) && command !== 'jacobian') throw new UsageError('--of and --wrt go with jacobian');
+  if (o.wrt !== undefined && command !== 'jacobian') throw new UsageError('--wrt goes with jacobian');
+  if (o.of !== undefined && command !== 'jacobian' && command !== 'program') throw new UsageError('--of goes with jacobian and program');
   if (command === 'export') {
     if (!o.format) throw new UsageError('export needs --format safetensors|onnx|json|pytorch');
     if (!['safetensors', 'onnx', 'json', 'pytorch'].includes(o.format)) throw new UsageError(`--format must be safetensors, onnx, json or pytorch, got "${o.format}"`);
@@ -354,6 +359,27 @@ const COMMANDS: Record<string, Command> = {
       for (let i = 0; i < j.values.length; i += cols) {
         const row = [...j.values.subarray(i, i + Math.min(cols, 8))].map(fmt).join(' ');
         io.stdout(`${row}${cols > 8 ? ' ...' : ''}\n`);
+      }
+    }
+    return 0;
+  },
+
+  async program(file, o, io) {
+    const project = loadProject(file);
+    const nodes = project.graph.nodes;
+    const training = withTrainingDefaults(project.training);
+    const of = stepProgram(nodes, resolveTargets(nodes, training), training.batchSize);
+    const ids = o.of !== undefined ? [o.of] : nodes.filter((n) => opSpec(n.op)?.group !== 'sources').map((n) => n.id);
+    const programs = ids.map((id) => of(id));
+    if (o.json) jsonLine(io, { batch: training.batchSize, nodes: programs.map(({ node, forward, backward }) => ({ node, forward, backward })) });
+    else {
+      io.stdout(`a training step of ${basename(file)}, batch B = ${training.batchSize}\n`);
+      for (const p of programs) {
+        io.stdout(`\n${p.node} (${nodes.find((n) => n.id === p.node)!.op})\n`);
+        for (const [part, lines] of [['forward', p.forward], ['backward', p.backward]] as const) {
+          io.stdout(`  ${part}${lines.length ? '' : ': none'}\n`);
+          for (const l of lines) io.stdout(`    ${primitiveText(l)}\n`);
+        }
       }
     }
     return 0;

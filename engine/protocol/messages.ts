@@ -263,8 +263,8 @@ const primitiveLine = obj({ name: str, op: str, args: arr(str), attrs: str, shap
 export type PrimitiveLineInfo = Infer<typeof primitiveLine>;
 
 /**
- * The reply to program: a node's forward primitives and the backward ones its trainable tensors' gradients need; a
- * constant that depends on the batch size (a mean's 1/B) is for the training batch, `batch`.
+ * The reply to program: a node's forward primitives and the backward ones the gradients of the trainable tensors and
+ * the input nodes need; a constant that depends on the batch size (a mean's 1/B) is for the training batch, `batch`.
  */
 export const programResult = obj({ node: str, batch: int, forward: arr(primitiveLine), backward: arr(primitiveLine) });
 export type ProgramResult = Infer<typeof programResult>;

@@ -17,13 +17,16 @@ export interface PrimitiveLine {
   shape: Dim[];
 }
 
-/** The primitives a project node expands into, and those reverse mode writes for its gradients (the training step's). */
+/** The primitives a project node expands into, and those reverse mode writes for its gradients. */
 export interface NodeProgram {
   node: string;
   /** The batch size that constants depending on it (a mean's 1/B) are for: the training batch's. */
   batch: number;
   forward: PrimitiveLine[];
-  /** Only those a trainable tensor's gradient needs (the VJPs also write what nothing reads; the plan drops those). */
+  /**
+   * Only those the gradients of the trainable tensors and of the input nodes' values need (the VJPs also write what
+   * nothing reads; a plan drops those, and a training step the inputs' too).
+   */
   backward: PrimitiveLine[];
 }
 
@@ -34,8 +37,8 @@ interface Written {
   split: number;
   e: Expansion;
   adjoint: Map<IRNode, IRNode>;
-  /** The trainable tensors' param nodes. */
-  params: IRNode[];
+  /** What the gradients are taken with respect to: the trainable tensors' param nodes, the input nodes' values. */
+  wrt: IRNode[];
 }
 
 function write(nodes: readonly GraphNode[], t: Targets, batch: number | null): Written {
@@ -44,23 +47,31 @@ function write(nodes: readonly GraphNode[], t: Targets, batch: number | null): W
   const objective = objectiveNode(e, t);
   const split = e.builder.nodes.length;
   const trainable = new Set(e.params.filter((p) => p.trainable).map((p) => p.name));
-  const params = e.builder.nodes.filter((n) => n.op === 'param' && trainable.has(n.attrs.name as string));
-  const adjoint = reverseMode(e.builder, objective, params);
-  return { nodes: e.builder.nodes, split, e, adjoint, params };
+  const wrt = [
+    ...e.builder.nodes.filter((n) => n.op === 'param' && trainable.has(n.attrs.name as string)),
+    ...nodes.flatMap((n) => (n.op === 'input' ? (e.outputs.get(n.id) ?? []) : [])),
+  ];
+  const adjoint = reverseMode(e.builder, objective, wrt);
+  return { nodes: e.builder.nodes, split, e, adjoint, wrt };
 }
 
 /**
  * Project node `id`'s program in a training step: the primitives its expansion emits (forward), and the ones reverse
  * mode emits for it (backward: its VJPs, which take the gradient flowing into it and send gradients on to its
- * inputs and its own tensors), named so that they read across nodes: a node's value by its id, a tensor by its name,
- * a gradient as `∇` and that name, anything else `%` and its index in the step's graph.
+ * inputs and its own tensors, as far as the trainable tensors and the input nodes), named so that they read across
+ * nodes: a node's value by its id, a tensor by its name, a gradient as `∇` and that name, anything else `%` and its
+ * index in the step's graph.
  *
  * Shapes are per batch (null for the batch dimension); a constant that depends on the batch size (a mean's 1/n) is the
  * training batch's. Both come from writing the graph twice, once per batch size, where the two writes agree op for
  * op (they do unless a shape rule takes a different path at that size; then shapes are the training batch's too).
  */
 export function nodeProgram(nodes: readonly GraphNode[], t: Targets, batch: number, id: string): NodeProgram {
-  if (!nodes.some((n) => n.id === id)) throw new StudioError(`"${id}" is not a node of the graph`);
+  return stepProgram(nodes, t, batch)(id);
+}
+
+/** nodeProgram of any node of the graph, the step written once for all of them. */
+export function stepProgram(nodes: readonly GraphNode[], t: Targets, batch: number): (id: string) => NodeProgram {
   const w = write(nodes, t, batch);
   const symbolic = write(nodes, t, null);
   const aligned = symbolic.nodes.length === w.nodes.length && symbolic.nodes.every((n, i) => n.op === w.nodes[i].op);
@@ -80,23 +91,31 @@ export function nodeProgram(nodes: readonly GraphNode[], t: Targets, batch: numb
 
   const needed = neededBackward(w);
   const line = (n: IRNode): PrimitiveLine => ({ name: label(n), op: n.op, args: n.inputs.map(label), attrs: attrText(symbolicOf(n)), shape: [...symbolicOf(n).shape] });
-  const listed = (n: IRNode) => n.origin === id && n.op !== 'param' && n.op !== 'input' && !isScalarConstant(n);
-  return {
-    node: id,
-    batch,
-    forward: w.nodes.slice(0, w.split).filter(listed).map(line),
-    backward: w.nodes.slice(w.split).filter((n) => listed(n) && needed.has(n)).map(line),
+  return (id) => {
+    if (!nodes.some((n) => n.id === id)) throw new StudioError(`"${id}" is not a node of the graph`);
+    const listed = (n: IRNode) => n.origin === id && n.op !== 'param' && n.op !== 'input' && !isScalarConstant(n);
+    return {
+      node: id,
+      batch,
+      forward: w.nodes.slice(0, w.split).filter(listed).map(line),
+      backward: w.nodes.slice(w.split).filter((n) => listed(n) && needed.has(n)).map(line),
+    };
   };
+}
+
+/** A primitive as one line of text: `name = op(args)  attrs  [shape]` (B for the batch). */
+export function primitiveText(l: PrimitiveLine): string {
+  return `${l.name} = ${l.op}(${l.args.join(', ')})${l.attrs ? `  ${l.attrs}` : ''}  [${l.shape.map((d) => d ?? 'B').join(', ')}]`;
 }
 
 function isScalarConstant(n: IRNode): boolean {
   return n.op === 'const' && n.shape.length === 0;
 }
 
-/** The backward nodes that the trainable tensors' gradients read, directly or not. */
+/** The backward nodes that the gradients with respect to `w.wrt` read, directly or not. */
 function neededBackward(w: Written): Set<IRNode> {
   const needed = new Set<IRNode>();
-  const stack = w.params.flatMap((p) => w.adjoint.get(p) ?? []);
+  const stack = w.wrt.flatMap((p) => w.adjoint.get(p) ?? []);
   while (stack.length) {
     const n = stack.pop()!;
     if (n.id < w.split || needed.has(n)) continue;

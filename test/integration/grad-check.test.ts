@@ -197,7 +197,34 @@ describe('jacobian (forward mode, a column per element)', () => {
     await bad(['jacobian', example('spiral'), '--of', 'nope'], 1, /--of names "nope", which is not a node of the graph/);
     await bad(['jacobian', example('spiral'), '--wrt', 'h9.weight'], 1, /--wrt names "h9\.weight", which is neither an input node nor a parameter tensor/);
     await bad(['jacobian', example('spiral'), '--wrt', 'y'], 1, /--wrt names "y"/);
-    await bad(['grad', example('spiral'), '--of', 'out'], 2, /--of and --wrt go with jacobian/);
+    await bad(['grad', example('spiral'), '--of', 'out'], 2, /--of goes with jacobian and program/);
+    await bad(['program', example('spiral'), '--wrt', 'x'], 2, /--wrt goes with jacobian/);
     await bad(['jacobian', example('digits'), '--rows', 'all', '--wrt', 'pixels'], 1, /has \d+ values \(at most 16777216\): take fewer --rows/);
+  });
+});
+
+describe("program (a training step's primitives, node by node)", () => {
+  type Line = { name: string; op: string; args: string[]; attrs: string; shape: (number | null)[] };
+  test("lists every node's forward and backward primitives, named across nodes, and one node's with --of", async () => {
+    const all = jsonOut(await cli('program', example('spiral'), '--json')) as { batch: number; nodes: { node: string; forward: Line[]; backward: Line[] }[] };
+    expect(all.batch).toBe(32);
+    expect(all.nodes.map((n) => n.node)).toEqual(['h1', 'h2', 'out', 'loss']);
+    const byNode = Object.fromEntries(all.nodes.map((n) => [n.node, n]));
+    // each gradient is written once, where it is finished: the tensors' in their layers, a node's by the node reading it
+    const written = (id: string) => byNode[id].backward.map((l) => l.name).filter((n) => n.startsWith('∇'));
+    expect(written('loss')).toEqual(['∇out']);
+    expect(written('out')).toEqual(['∇out.bias', '∇h2', '∇out.weight']);
+    expect(written('h2')).toEqual(['∇h2.bias', '∇h1', '∇h2.weight']);
+    expect(written('h1')).toEqual(['∇h1.bias', '∇x', '∇h1.weight']);
+    // and read by the node it comes back to
+    expect(byNode.h2.backward.some((l) => l.args.includes('∇h2'))).toBe(true);
+    expect(byNode.out.forward.at(-1)).toEqual({ name: 'out', op: 'add', args: [expect.stringMatching(/^%\d+$/), 'out.bias'], attrs: '', shape: [null, 3] });
+    const one = await cli('program', example('spiral'), '--of', 'h2');
+    expect(one.code).toBe(0);
+    expect(one.stdout.split('\n').slice(0, 4)).toEqual(['a training step of spiral.bpstudio, batch B = 32', '', 'h2 (dense)', '  forward']);
+    expect(one.stdout).toMatch(/^ {4}∇h1 = matmul\(%\d+, %\d+\) {2}\[B, 32\]$/m);
+    expect(one.stdout).not.toMatch(/^h1 /m);
+    const unknown = await cli('program', example('spiral'), '--of', 'nope');
+    expect([unknown.code, unknown.stderr]).toEqual([1, expect.stringMatching(/"nope" is not a node of the graph/)]);
   });
 });

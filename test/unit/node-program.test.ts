@@ -7,7 +7,7 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { parseProject, withTrainingDefaults, type Project } from '../../engine/io/project';
-import { nodeProgram, type PrimitiveLine } from '../../engine/train/node-program';
+import { nodeProgram, primitiveText, type PrimitiveLine } from '../../engine/train/node-program';
 import { resolveTargets } from '../../engine/train/program';
 
 const EXAMPLES = join(__dirname, '..', '..', 'examples');
@@ -18,8 +18,8 @@ function program(p: Project, id: string) {
   return nodeProgram(p.graph.nodes, resolveTargets(p.graph.nodes, t), t.batchSize, id);
 }
 
-/** `name = op(args) attrs [shape]`, as the inspector reads. */
-const text = (l: PrimitiveLine) => `${l.name} = ${l.op}(${l.args.join(', ')})${l.attrs ? ` ${l.attrs}` : ''} [${l.shape.map((d) => d ?? 'B').join(', ')}]`;
+/** `name = op(args) attrs [shape]`, as `bpstudio program` prints it (its spaces single). */
+const text = (l: PrimitiveLine) => primitiveText(l).replace(/ +/g, ' ');
 
 describe('a node’s program', () => {
   it("writes a dense ReLU layer's forward, and the VJPs that take ∇h2 back to its bias, its weight and h1", () => {
@@ -56,12 +56,28 @@ describe('a node’s program', () => {
     expect(p.backward[8].args).toEqual([p.backward[7].name]);
   });
 
-  it("writes no gradient for the data: the first layer's backward ends at its tensors", () => {
-    const p = program(spiral, 'h1');
-    expect(p.backward.map((l) => l.name).filter((n) => n.startsWith('∇'))).toEqual(['∇h1.bias', '∇h1.weight']);
-    // its VJP also writes d/dx (a matmul by the weight), which no gradient reads
-    expect(p.backward.some((l) => l.args.includes('∇x') || l.name === '∇x')).toBe(false);
-    expect(p.backward).toHaveLength(p.backward.filter((l) => l.op !== 'matmul').length + 1);
+  it("sends the gradient on to the data too (a training step drops it), and lists only what the gradients need", () => {
+    const h1 = program(spiral, 'h1');
+    expect(h1.backward.map((l) => l.name).filter((n) => n.startsWith('∇'))).toEqual(['∇h1.bias', '∇x', '∇h1.weight']);
+    expect(h1.backward.find((l) => l.name === '∇x')).toMatchObject({ op: 'matmul', shape: [null, 2] });
+    // the loss's VJPs also write the gradients of its labels' one-hot and of its max (which carries none: a
+    // stop_gradient), which nothing reads: listed, it would have 10 ops
+    const loss = program(spiral, 'loss');
+    expect(loss.backward.map((l) => l.op)).toEqual(['mul', 'neg', 'sum', 'div', 'mul', 'broadcast_to', 'mul', 'add']);
+    const oneHot = loss.forward[0].name;
+    expect(loss.backward[0].args).toEqual(['-0.03125', oneHot]);
+  });
+
+  it("takes the gradients of a graph without tensors with respect to its inputs: seed-function's df/dx1 and df/dx2", () => {
+    const p = parseProject(readFileSync(join(EXAMPLES, 'seed-function.bpstudio'), 'utf8'));
+    // f = ln(x1) + x1 x2 - sin(x2): d/dx1 = 1/x1 + x2 (from ln and the product), d/dx2 = x1 - cos(x2)
+    expect(program(p, 'ln_x1').backward.map(text)).toEqual([
+      expect.stringMatching(/^%\d+ = div\(1, x1\) \[1\]$/),
+      expect.stringMatching(/^%\d+ = mul\(1, %\d+\) \[1\]$/),
+      expect.stringMatching(/^∇x1 = add\(%\d+, %\d+\) \[1\]$/),
+    ]);
+    expect(program(p, 'sin_x2').backward.map((l) => l.op)).toEqual(['cos', 'mul']);
+    expect(program(p, 'x1_x2').backward.at(-1)!.name).toBe('∇x2');
   });
 
   it("takes the mean over the training batch (1/32), shapes per batch; the loss's backward ends at ∇out", () => {
