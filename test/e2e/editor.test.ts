@@ -585,7 +585,7 @@ describe('the editor in Chromium against web mode', () => {
     expect(await app.dirty()).toBe(true);
   });
 
-  it("shows a node's primitives, forward and backward, follows an edit, marks a name's uses, and says why it cannot", async () => {
+  it("shows a node's primitives, forward and backward, follows an edit, marks a name's uses, goes to another node's, and says why it cannot", async () => {
     await app.goto('spiral.bpstudio');
     await app.editorShown(6);
     await app.compiled();
@@ -609,12 +609,18 @@ describe('the editor in Chromium against web mode', () => {
     // an edit: the shapes follow
     await app.setAttr('units', '8');
     await until(lastForward).toBe('h2 = relu(%12) [B, 8]');
+    // another node's name goes to it, the section still open: ∇h1, which h2 sends back, is read in h1's backward
+    await section.getByRole('button', { name: '∇h1', exact: true }).click();
+    await until(() => app.selectedIds()).toEqual(['h1']);
+    const h1Backward = section.getByRole('list', { name: 'Backward primitives of h1' });
+    await until(async () => (await h1Backward.getByRole('listitem').allTextContents()).some((l) => /= mul\(\s*∇h1/.test(l))).toBe(true);
+    // its own names are not links; h2's are
+    expect(await section.getByRole('button', { name: 'h1', exact: true }).count()).toBe(0);
     // an error elsewhere in the graph: the engine's message, and no listing
     await app.select('x');
     await app.press('Delete');
     await app.node('x').waitFor({ state: 'detached' });
     await app.select('h2');
-    await section.getByRole('button', { name: 'Show' }).click();
     await until(() => section.getByRole('alert').textContent()).toMatch(/h1|x/);
     expect(await section.getByRole('list').count()).toBe(0);
   });
