@@ -1,9 +1,8 @@
-import { reverseMode } from '../autodiff/reverse';
 import { expandGraph, type Expansion, type GraphNode } from '../graph/expand';
 import type { IRNode } from '../ir/node';
 import type { Dim } from '../ir/shape';
 import { StudioError } from '../util/errors';
-import { objectiveNode, throwGraphErrors, type Targets } from './program';
+import { gradients, inputValues, objectiveNode, throwGraphErrors, type Targets } from './program';
 
 /** One primitive of a node's program: `name = op(args) attrs`, of `shape` (null: the batch dimension). */
 export interface PrimitiveLine {
@@ -37,8 +36,8 @@ interface Written {
   split: number;
   e: Expansion;
   adjoint: Map<IRNode, IRNode>;
-  /** What the gradients are taken with respect to: the trainable tensors' param nodes, the input nodes' values. */
-  wrt: IRNode[];
+  /** The gradients of the trainable tensors and of the input nodes' values (as the gradient view takes them). */
+  ends: IRNode[];
 }
 
 function write(nodes: readonly GraphNode[], t: Targets, batch: number | null): Written {
@@ -46,13 +45,9 @@ function write(nodes: readonly GraphNode[], t: Targets, batch: number | null): W
   throwGraphErrors(e.errors);
   const objective = objectiveNode(e, t);
   const split = e.builder.nodes.length;
-  const trainable = new Set(e.params.filter((p) => p.trainable).map((p) => p.name));
-  const wrt = [
-    ...e.builder.nodes.filter((n) => n.op === 'param' && trainable.has(n.attrs.name as string)),
-    ...nodes.flatMap((n) => (n.op === 'input' ? (e.outputs.get(n.id) ?? []) : [])),
-  ];
-  const adjoint = reverseMode(e.builder, objective, wrt);
-  return { nodes: e.builder.nodes, split, e, adjoint, wrt };
+  const inputs = inputValues(e, nodes);
+  const { grads, adjoint } = gradients(e, objective, inputs);
+  return { nodes: e.builder.nodes, split, e, adjoint, ends: [...grads.values(), ...inputs.flatMap((x) => adjoint.get(x) ?? [])] };
 }
 
 /**
@@ -112,10 +107,10 @@ function isScalarConstant(n: IRNode): boolean {
   return n.op === 'const' && n.shape.length === 0;
 }
 
-/** The backward nodes that the gradients with respect to `w.wrt` read, directly or not. */
+/** The backward nodes that the gradients `w.ends` read, directly or not. */
 function neededBackward(w: Written): Set<IRNode> {
   const needed = new Set<IRNode>();
-  const stack = w.wrt.flatMap((p) => w.adjoint.get(p) ?? []);
+  const stack = [...w.ends];
   while (stack.length) {
     const n = stack.pop()!;
     if (n.id < w.split || needed.has(n)) continue;

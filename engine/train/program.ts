@@ -156,7 +156,7 @@ function gradNormNodes(b: Builder, grads: ReadonlyMap<string, IRNode>): Record<s
 }
 
 /** Gradients of the scalar objective with respect to every trainable tensor (zeros where it does not depend). */
-function gradients(
+export function gradients(
   e: Expansion,
   obj: IRNode,
   extraWrt: readonly IRNode[] = [],
@@ -348,6 +348,6 @@ export function flowProgram(nodes: readonly GraphNode[], t: Targets, batch: numb
 }
 
 /** The values of the graph's `input` nodes (data, not labels). */
-function inputValues(e: Expansion, nodes: readonly GraphNode[]): IRNode[] {
+export function inputValues(e: Expansion, nodes: readonly GraphNode[]): IRNode[] {
   return nodes.filter((n) => n.op === 'input').map((n) => outputOf(e, n.id));
 }
