@@ -14,7 +14,7 @@ import { analyzeProject } from '../train/analysis';
 import { checkGradients, GRADCHECK_TOLERANCE } from '../train/gradient-check';
 import { nodeJacobian } from '../train/node-jacobian';
 import { isScheduled } from '../train/schedule';
-import { gradProgram, resolveTargets } from '../train/program';
+import { gradProgram } from '../train/program';
 import { primitiveText, stepProgram } from '../train/node-program';
 import { Session, type EpochResult } from '../train/session';
 import { StudioError } from '../util/errors';
@@ -367,13 +367,13 @@ const COMMANDS: Record<string, Command> = {
   async program(file, o, io) {
     const project = loadProject(file);
     const nodes = project.graph.nodes;
-    const training = withTrainingDefaults(project.training);
-    const of = stepProgram(nodes, resolveTargets(nodes, training), training.batchSize);
+    const batch = withTrainingDefaults(project.training).batchSize;
+    const of = stepProgram(project);
     const ids = o.of !== undefined ? [o.of] : nodes.filter((n) => opSpec(n.op)?.group !== 'sources').map((n) => n.id);
     const programs = ids.map((id) => of(id));
-    if (o.json) jsonLine(io, { batch: training.batchSize, nodes: programs.map(({ node, forward, backward }) => ({ node, forward, backward })) });
+    if (o.json) jsonLine(io, { batch, nodes: programs.map(({ node, forward, backward }) => ({ node, forward, backward })) });
     else {
-      io.stdout(`a training step of ${basename(file)}, batch B = ${training.batchSize}\n`);
+      io.stdout(`a training step of ${basename(file)}, batch B = ${batch}\n`);
       for (const p of programs) {
         io.stdout(`\n${p.node} (${nodes.find((n) => n.id === p.node)!.op})\n`);
         for (const [part, lines] of [['forward', p.forward], ['backward', p.backward]] as const) {

@@ -4,7 +4,6 @@ import { engineRequest, type EngineEvent, type EngineReply, type EngineRequest, 
 import { ProtocolError } from '../protocol/check';
 import { analyzeProject } from '../train/analysis';
 import { nodeProgram } from '../train/node-program';
-import { resolveTargets } from '../train/program';
 import { StudioError } from '../util/errors';
 import { exportOnnxChecked } from '../io/onnx/parity';
 import { dataBaseDir, projectOf } from './job-data';
@@ -178,12 +177,8 @@ export class EngineHost {
       }
       case 'distributions':
         return ok(await this.need().distributions(r.node));
-      case 'program': {
-        const project = projectOf(r.project);
-        const training = withTrainingDefaults(project.training);
-        const nodes = project.graph.nodes;
-        return ok(nodeProgram(nodes, resolveTargets(nodes, training), training.batchSize, r.node));
-      }
+      case 'program':
+        return ok(nodeProgram(projectOf(r.project), r.node));
       case 'backends':
         return ok(await availableBackends());
       case 'export.onnx': {

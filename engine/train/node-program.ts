@@ -2,7 +2,8 @@ import { expandGraph, type Expansion, type GraphNode } from '../graph/expand';
 import type { IRNode } from '../ir/node';
 import type { Dim } from '../ir/shape';
 import { StudioError } from '../util/errors';
-import { gradients, inputValues, objectiveNode, throwGraphErrors, type Targets } from './program';
+import { withTrainingDefaults, type Project } from '../io/project';
+import { gradients, inputValues, objectiveNode, resolveTargets, throwGraphErrors, type Targets } from './program';
 
 /** One primitive of a node's program: `name = op(args) attrs`, of `shape` (null: the batch dimension). */
 export interface PrimitiveLine {
@@ -61,12 +62,16 @@ function write(nodes: readonly GraphNode[], t: Targets, batch: number | null): W
  * training batch's. Both come from writing the graph twice, once per batch size, where the two writes agree op for
  * op (they do unless a shape rule takes a different path at that size; then shapes are the training batch's too).
  */
-export function nodeProgram(nodes: readonly GraphNode[], t: Targets, batch: number, id: string): NodeProgram {
-  return stepProgram(nodes, t, batch)(id);
+export function nodeProgram(project: Project, id: string): NodeProgram {
+  return stepProgram(project)(id);
 }
 
-/** nodeProgram of any node of the graph, the step written once for all of them. */
-export function stepProgram(nodes: readonly GraphNode[], t: Targets, batch: number): (id: string) => NodeProgram {
+/** nodeProgram of any node of the project's graph, at its training batch size, the step written once for all. */
+export function stepProgram(project: Project): (id: string) => NodeProgram {
+  const nodes = project.graph.nodes;
+  const training = withTrainingDefaults(project.training);
+  const t = resolveTargets(nodes, training);
+  const batch = training.batchSize;
   const w = write(nodes, t, batch);
   const symbolic = write(nodes, t, null);
   const aligned = symbolic.nodes.length === w.nodes.length && symbolic.nodes.every((n, i) => n.op === w.nodes[i].op);

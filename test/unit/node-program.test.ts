@@ -6,24 +6,18 @@
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { parseProject, withTrainingDefaults, type Project } from '../../engine/io/project';
+import { parseProject } from '../../engine/io/project';
 import { nodeProgram, primitiveText, type PrimitiveLine } from '../../engine/train/node-program';
-import { resolveTargets } from '../../engine/train/program';
 
 const EXAMPLES = join(__dirname, '..', '..', 'examples');
 const spiral = parseProject(readFileSync(join(EXAMPLES, 'spiral.bpstudio'), 'utf8'));
-
-function program(p: Project, id: string) {
-  const t = withTrainingDefaults(p.training);
-  return nodeProgram(p.graph.nodes, resolveTargets(p.graph.nodes, t), t.batchSize, id);
-}
 
 /** `name = op(args) attrs [shape]`, as `bpstudio program` prints it (its spaces single). */
 const text = (l: PrimitiveLine) => primitiveText(l).replace(/ +/g, ' ');
 
 describe('a node’s program', () => {
   it("writes a dense ReLU layer's forward, and the VJPs that take ∇h2 back to its bias, its weight and h1", () => {
-    const p = program(spiral, 'h2');
+    const p = nodeProgram(spiral, 'h2');
     // y = relu(x W^T + b)
     expect(p.forward.map(text)).toEqual([
       expect.stringMatching(/^%\d+ = transpose\(h2\.weight\) perm \[1, 0\] \[32, 32\]$/),
@@ -57,12 +51,12 @@ describe('a node’s program', () => {
   });
 
   it("sends the gradient on to the data too (a training step drops it), and lists only what the gradients need", () => {
-    const h1 = program(spiral, 'h1');
+    const h1 = nodeProgram(spiral, 'h1');
     expect(h1.backward.map((l) => l.name).filter((n) => n.startsWith('∇'))).toEqual(['∇h1.bias', '∇x', '∇h1.weight']);
     expect(h1.backward.find((l) => l.name === '∇x')).toMatchObject({ op: 'matmul', shape: [null, 2] });
     // the loss's VJPs also write the gradients of its labels' one-hot and of its max (which carries none: a
     // stop_gradient), which nothing reads: listed, it would have 10 ops
-    const loss = program(spiral, 'loss');
+    const loss = nodeProgram(spiral, 'loss');
     expect(loss.backward.map((l) => l.op)).toEqual(['mul', 'neg', 'sum', 'div', 'mul', 'broadcast_to', 'mul', 'add']);
     const oneHot = loss.forward[0].name;
     expect(loss.backward[0].args).toEqual(['-0.03125', oneHot]);
@@ -71,24 +65,24 @@ describe('a node’s program', () => {
   it("takes the gradients of a graph without tensors with respect to its inputs: seed-function's df/dx1 and df/dx2", () => {
     const p = parseProject(readFileSync(join(EXAMPLES, 'seed-function.bpstudio'), 'utf8'));
     // f = ln(x1) + x1 x2 - sin(x2): d/dx1 = 1/x1 + x2 (from ln and the product), d/dx2 = x1 - cos(x2)
-    expect(program(p, 'ln_x1').backward.map(text)).toEqual([
+    expect(nodeProgram(p, 'ln_x1').backward.map(text)).toEqual([
       expect.stringMatching(/^%\d+ = div\(1, x1\) \[1\]$/),
       expect.stringMatching(/^%\d+ = mul\(1, %\d+\) \[1\]$/),
       expect.stringMatching(/^∇x1 = add\(%\d+, %\d+\) \[1\]$/),
     ]);
-    expect(program(p, 'sin_x2').backward.map((l) => l.op)).toEqual(['cos', 'mul']);
-    expect(program(p, 'x1_x2').backward.at(-1)!.name).toBe('∇x2');
+    expect(nodeProgram(p, 'sin_x2').backward.map((l) => l.op)).toEqual(['cos', 'mul']);
+    expect(nodeProgram(p, 'x1_x2').backward.at(-1)!.name).toBe('∇x2');
   });
 
   it("takes the mean over the training batch (1/32), shapes per batch; the loss's backward ends at ∇out", () => {
-    const p = program(spiral, 'loss');
+    const p = nodeProgram(spiral, 'loss');
     expect(p.batch).toBe(32);
     expect(p.forward.at(-1)).toMatchObject({ name: 'loss', op: 'neg', shape: [] });
     expect(p.forward.at(-2)).toMatchObject({ op: 'mul', args: [expect.stringMatching(/^%\d+$/), '0.03125'], shape: [] });
     expect(p.forward[0]).toMatchObject({ op: 'one_hot', args: ['y'], attrs: 'classes 3', shape: [null, 3] });
     expect(p.backward.at(-1)).toMatchObject({ name: '∇out', shape: [null, 3] });
     // another batch size: another constant, the same shapes
-    const p64 = program({ ...spiral, training: { ...spiral.training, batchSize: 64 } }, 'loss');
+    const p64 = nodeProgram({ ...spiral, training: { ...spiral.training, batchSize: 64 } }, 'loss');
     expect(p64.forward.at(-2)!.args[1]).toBe('0.015625');
     expect(p64.forward.map((l) => l.shape)).toEqual(p.forward.map((l) => l.shape));
   });
@@ -97,8 +91,8 @@ describe('a node’s program', () => {
     const nodes = [...spiral.graph.nodes];
     const out = nodes.findIndex((n) => n.id === 'out');
     nodes.splice(out, 1, { ...nodes[out], inputs: { x: 'same' } }, { id: 'same', op: 'reshape', attrs: { shape: [32] }, inputs: { x: 'h2' } });
-    const p = program({ ...spiral, graph: { nodes } }, 'same');
+    const p = nodeProgram({ ...spiral, graph: { nodes } }, 'same');
     expect([p.forward, p.backward]).toEqual([[], []]);
-    expect(() => program(spiral, 'nope')).toThrow(/"nope" is not a node of the graph/);
+    expect(() => nodeProgram(spiral, 'nope')).toThrow(/"nope" is not a node of the graph/);
   });
 });
