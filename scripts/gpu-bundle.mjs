@@ -5,7 +5,8 @@
 //     (test/conformance/webgpu-runner.ts); the `webgpu` package inside each looks for Dawn at
 //     .gpu/dist/linux-x64/dawn.node, next to the bundle; examples/ holds the examples conformance.mjs trains;
 //   - dawn.node.xz (Dawn), node.xz (this Node), gl/*.deb (the Vulkan loader and glvnd, amd64, from Debian's mirror)
-//     and torch_peer.py (../shared/bench): gpu.md's "Prepare" steps; node.xz and the debs are kept once made.
+//     and torch_peer.py (../shared/bench): gpu.md's "Prepare" steps; node.xz and the debs are kept once made;
+//   - gpu-tables.mjs, which prints the issue's two tables from the call's output;
 // and run.sh, the device call's command: `bash .gpu/run.sh` with `carry: [".gpu"]`, timeout_s 600 (see run.sh).
 // Options: --out DIR writes elsewhere than .gpu; --bundles-only makes the two bundles alone
 // (test/integration/gpu-bundle.test.ts, which links Dawn from node_modules).
@@ -83,8 +84,11 @@ grep -E '"bench":"(matmul|mlp_step|dispatch)"' "$out/bench.jsonl"
 tail -n 3 "$out/bench.err"
 grep -E '"cases"|"training"' "$out/conformance.jsonl"
 tail -n 1 "$out/conformance.err"
+echo "== the issue's two tables (scripts/gpu-tables.mjs)"
+"$node" "$here/gpu-tables.mjs" "$out"
 `;
 writeFileSync(join(out, 'run.sh'), RUN_SH);
+copyFileSync(join(root, 'scripts', 'gpu-tables.mjs'), join(out, 'gpu-tables.mjs'));
 chmodSync(join(out, 'run.sh'), 0o755);
 if (args.includes('--bundles-only')) process.exit(0);
 

@@ -50,6 +50,9 @@ test('the bundle runs the WebGPU benchmarks without node_modules', () => {
   expect(lines).toEqual([expect.objectContaining({ bench: 'dispatch', unit: 'us/op' })]);
   expect(lines[0].value).toBeGreaterThan(0);
   expect(tail).toContain(JSON.stringify(lines[0]));
+  // and the issue's two tables last: no PyTorch here, and of our figures the dispatch alone
+  expect(tail).toMatch(/Bar: n = 4096 at 0\.8x PyTorch fp32 or more: not measured\./);
+  expect(tail).toContain(`Dispatch: ${(lines[0].value as number).toFixed(2)} us per op.`);
   expect(readFileSync(join(out, 'bench.err'), 'utf8')).toMatch(/bench exit 0\n$/);
   // The host's share, on the Null backend of the same dawn.node: a step of the MLP and a dispatch.
   const host = bench('host_cost');
