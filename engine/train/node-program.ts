@@ -83,7 +83,9 @@ export function stepProgram(project: Project): (id: string) => NodeProgram {
   };
   for (const n of w.nodes.slice(0, w.split)) if (n.op === 'param' || n.op === 'input') name(n, n.attrs.name as string);
   for (const [node, value] of w.e.outputs) name(value, node);
-  for (const [value, as] of [...names]) {
+  // A VJP that passes its gradient on unchanged (an add's) makes one node the gradient of several values: it is named
+  // for the one nearest the loss, whose gradient it was written as.
+  for (const [value, as] of [...names].sort(([a], [b]) => b.id - a.id)) {
     const g = w.adjoint.get(value);
     if (g) name(g, `∇${as}`);
   }

@@ -87,6 +87,13 @@ describe('a node’s program', () => {
     expect(p64.forward.map((l) => l.shape)).toEqual(p.forward.map((l) => l.shape));
   });
 
+  it('names a gradient that an add passes on unchanged for the value nearest the loss, whose gradient it was written as', () => {
+    // logistic-regression: margin = y * score, score = dot + b; ∇score is ∇dot too (the same tensor)
+    const p = parseProject(readFileSync(join(EXAMPLES, 'logistic-regression.bpstudio'), 'utf8'));
+    expect(nodeProgram(p, 'margin').backward.map(text)).toEqual(['∇score = mul(∇margin, y) [B]']);
+    expect(nodeProgram(p, 'dot').backward[0].args).toEqual(['∇score']);
+  });
+
   it('lists nothing for a node that passes its input on, and says which node is unknown', () => {
     const nodes = [...spiral.graph.nodes];
     const out = nodes.findIndex((n) => n.id === 'out');
