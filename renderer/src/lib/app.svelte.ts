@@ -64,7 +64,8 @@ export interface AddSearch {
 type Flow = ReturnType<typeof useSvelteFlow>;
 
 const AUTOSAVE_MS = 5000;
-const COMPILE_DEBOUNCE_MS = 300;
+/** How long the document rests before the engine is asked about it (compile; a node's primitives). */
+export const COMPILE_DEBOUNCE_MS = 300;
 const PASTE_OFFSET = 40;
 
 export class AppState {
