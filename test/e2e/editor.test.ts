@@ -602,9 +602,9 @@ describe('the editor in Chromium against web mode', () => {
     expect(lines.filter((l) => l.startsWith('∇'))).toEqual(['∇h2.bias = reshape(%66) shape [32] · [32]', '∇h1 = matmul(%65, %68) [B, 32]', '∇h2.weight = transpose(%71) perm [1, 0] · [32, 32]']);
     // pointing at the gradient that comes in marks it where it is used
     await section.getByText('∇h2', { exact: true }).first().hover();
-    expect(await section.locator('.v.marked').allTextContents()).toEqual(['∇h2']);
+    await until(() => section.locator('.v.marked').allTextContents()).toEqual(['∇h2']);
     await section.getByText('%65', { exact: true }).first().hover();
-    expect(await section.locator('.v.marked').count()).toBe(4);
+    await until(() => section.locator('.v.marked').count()).toBe(4);
     await screenshot(app.page, 'editor-primitives.png');
     // an edit: the shapes follow
     await app.setAttr('units', '8');

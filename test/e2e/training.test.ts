@@ -370,8 +370,8 @@ describe('training in Chromium against web mode', () => {
     await app.button('Train').click();
     await until(() => app.runState(), 120_000).toBe('done');
     const dead = app.page.getByTestId('badge-h7');
-    await until(() => dead.textContent()).toBe('dead');
-    expect(await dead.getAttribute('aria-label')).toMatch(/^dead units: \d+ of h7's 16 units are zero on every row of step 300's batch/);
+    // (a badge may come during the run: the last step's measurement redraws it within half a second)
+    await until(() => dead.getAttribute('aria-label')).toMatch(/^dead units: \d+ of h7's 16 units are zero on every row of step 300's batch/);
     // the other layers keep most of their units
     expect(await app.page.locator('[data-testid^="badge-"]').count()).toBe(1);
 
@@ -387,8 +387,8 @@ describe('training in Chromium against web mode', () => {
     await app.button('Train').click();
     await until(() => app.runState(), 120_000).toBe('done');
     const relu = app.page.getByTestId('badge-r7');
-    await until(() => relu.textContent()).toBe('dead');
-    expect(await relu.getAttribute('aria-label')).toMatch(/^dead units: \d+ of r7's 16 units are zero on every row of step 300's batch/);
+    await until(() => relu.getAttribute('aria-label')).toMatch(/^dead units: \d+ of r7's 16 units are zero on every row of step 300's batch/);
+    expect(await relu.textContent()).toBe('dead');
     expect(await app.page.getByTestId('grad-r7').count()).toBe(0);
     expect(await app.page.getByTestId('grad-h7').count()).toBe(1);
     expect(await app.page.locator('[data-testid^="badge-"]').count()).toBe(1);
