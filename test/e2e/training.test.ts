@@ -308,8 +308,11 @@ describe('training in Chromium against web mode', () => {
       if (name === 'deep-sigmoid') expect(await app.page.getByTestId('badge-h1').textContent()).toMatch(/vanishing/i);
       else expect(await app.page.getByTestId('badge-h1').count()).toBe(0);
     }
-    // The same in numbers: the inspector of a layer, and a wire's hover label.
+    // The same in numbers: the inspector of a layer, and a wire's hover label; its line stands out on the chart.
+    const chart = app.page.getByTestId('chart-gradnorm');
+    expect(await chart.getAttribute('data-focus')).toBe('');
     await app.select('h2');
+    await until(() => chart.getAttribute('data-focus')).toBe('h2');
     const gradient = app.inspector.getByRole('region', { name: 'Gradient' });
     // (the overlay is rebuilt at most twice a second: the last step's measurement comes within half a second)
     await until(async () => (await gradient.getByRole('heading').textContent())?.trim()).toBe('Gradient · step 300');

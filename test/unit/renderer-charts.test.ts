@@ -24,6 +24,7 @@ import {
   NEUTRAL_COLOUR,
   classColour,
   divergingColour,
+  focusedLine,
   hexRgb,
   hslHex,
   layerColour,
@@ -335,6 +336,10 @@ describe('palette', () => {
     expect(hexRgb('red')).toBeNull();
     expect(withAlpha('#ff0000', 0.25)).toBe('rgb(255 0 0 / 0.25)');
     expect(withAlpha('var(--accent)', 0.5)).toBe('var(--accent)');
+    // a layer's line: as it is without a focus; the focused one wider, the others faded
+    expect(focusedLine('#ff0000', null)).toEqual({ colour: '#ff0000', width: 1.5 });
+    expect(focusedLine('#ff0000', true)).toEqual({ colour: '#ff0000', width: 3 });
+    expect(focusedLine('#ff0000', false)).toEqual({ colour: 'rgb(255 0 0 / 0.25)', width: 1 });
     expect(hslHex(0, 1, 0.5)).toBe('#ff0000');
     expect(hslHex(120, 1, 0.5)).toBe('#00ff00');
     expect(hslHex(240, 1, 0.25)).toBe('#000080');

@@ -45,6 +45,15 @@ export function layerColour(index: number, count: number): string {
   return rampAt(LAYER_RAMP, t);
 }
 
+/**
+ * A layer's line where one line may be in focus (the layer selected on the canvas): that one wider, the others faded,
+ * so that its gradient stands out of the fan; `focused` null when no line is.
+ */
+export function focusedLine(colour: string, focused: boolean | null): { colour: string; width: number } {
+  if (focused === null) return { colour, width: 1.5 };
+  return focused ? { colour, width: 3 } : { colour: withAlpha(colour, 0.25), width: 1 };
+}
+
 /** The diverging scale at t in [0, 1]: 0 cold, 0.5 neutral, 1 warm (clamped; NaN is neutral). */
 export function divergingColour(t: number): string {
   if (!Number.isFinite(t)) return DIVERGING.mid;
