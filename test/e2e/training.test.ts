@@ -357,7 +357,7 @@ describe('training in Chromium against web mode', () => {
     const svg = app.page.getByTestId('hist-∇ h2.weight').getByRole('img');
     await svg.hover({ position: { x: 1, y: 10 } });
     await until(() => range.textContent()).toMatch(new RegExp(`^${num4(clo).replace(/[.+-]/g, '\\$&')} … \\S+: \\d+ values?$`));
-    // the 16th of the 30 bins (x 130 of 240, wherever the pointer is over a bar or not): 8/15 of the way across
+    // the 17th of the 30 bins (x 130 of 240, wherever the pointer is over a bar or not): it starts 16/30 of the way across
     await svg.hover({ position: { x: 130, y: 35 } });
     await until(async () => Number((await range.textContent())!.split(' … ')[0])).toBeCloseTo(clo + ((chi - clo) * 16) / 30, 2);
     await app.page.mouse.move(0, 0);
