@@ -15,7 +15,8 @@ import { checkGradients, GRADCHECK_TOLERANCE } from '../train/gradient-check';
 import { nodeJacobian } from '../train/node-jacobian';
 import { isScheduled } from '../train/schedule';
 import { gradProgram } from '../train/program';
-import { primitiveText, stepProgram } from '../train/node-program';
+import { stepProgram } from '../train/node-program';
+import { programText } from '../train/primitive-text';
 import { Session, type EpochResult } from '../train/session';
 import { StudioError } from '../util/errors';
 import { Progress } from './progress';
@@ -374,13 +375,7 @@ const COMMANDS: Record<string, Command> = {
     if (o.json) jsonLine(io, { batch, nodes: programs.map(({ node, forward, backward }) => ({ node, forward, backward })) });
     else {
       io.stdout(`a training step of ${basename(file)}, batch B = ${batch}\n`);
-      for (const p of programs) {
-        io.stdout(`\n${p.node} (${nodes.find((n) => n.id === p.node)!.op})\n`);
-        for (const [part, lines] of [['forward', p.forward], ['backward', p.backward]] as const) {
-          io.stdout(`  ${part}${lines.length ? '' : ': none'}\n`);
-          for (const l of lines) io.stdout(`    ${primitiveText(l)}\n`);
-        }
-      }
+      for (const p of programs) io.stdout(`\n${programText(p, nodes.find((n) => n.id === p.node)!.op)}`);
     }
     return 0;
   },

@@ -1,21 +1,9 @@
 import { expandGraph, type Expansion, type GraphNode } from '../graph/expand';
 import type { IRNode } from '../ir/node';
-import type { Dim } from '../ir/shape';
 import { StudioError } from '../util/errors';
+import type { PrimitiveLine } from './primitive-text';
 import { withTrainingDefaults, type Project } from '../io/project';
 import { gradients, inputValues, objectiveNode, resolveTargets, throwGraphErrors, type Targets } from './program';
-
-/** One primitive of a node's program: `name = op(args) attrs`, of `shape` (null: the batch dimension). */
-export interface PrimitiveLine {
-  /** The value's name: a node's id, a tensor's name, `∇` and one of those for its gradient, else `%` and an index. */
-  name: string;
-  op: string;
-  /** Its inputs by name; a scalar constant as its number. */
-  args: string[];
-  /** Its attributes in words (`axes [1] keepdims`); '' when none. */
-  attrs: string;
-  shape: Dim[];
-}
 
 /** The primitives a project node expands into, and those reverse mode writes for its gradients. */
 export interface NodeProgram {
@@ -103,11 +91,6 @@ export function stepProgram(project: Project): (id: string) => NodeProgram {
       backward: w.nodes.slice(w.split).filter((n) => listed(n) && needed.has(n)).map(line),
     };
   };
-}
-
-/** A primitive as one line of text: `name = op(args)  attrs  [shape]` (B for the batch). */
-export function primitiveText(l: PrimitiveLine): string {
-  return `${l.name} = ${l.op}(${l.args.join(', ')})${l.attrs ? `  ${l.attrs}` : ''}  [${l.shape.map((d) => d ?? 'B').join(', ')}]`;
 }
 
 function isScalarConstant(n: IRNode): boolean {

@@ -606,6 +606,13 @@ describe('the editor in Chromium against web mode', () => {
     await section.getByText('%65', { exact: true }).first().hover();
     await until(() => section.locator('.v.marked').count()).toBe(4);
     await screenshot(app.page, 'editor-primitives.png');
+    // Copy: the listing as `bpstudio program --of h2` prints it
+    await app.page.context().grantPermissions(['clipboard-read', 'clipboard-write']);
+    await section.getByRole('button', { name: 'Copy' }).click();
+    await until(() => app.page.getByText("Copied h2's primitives").count()).toBe(1);
+    const copied = await app.page.evaluate(() => navigator.clipboard.readText());
+    expect(copied.split('\n').slice(0, 3)).toEqual(['h2 (dense)', '  forward', expect.stringMatching(/^ {4}%9 = transpose\(h2\.weight\) {2}perm \[1, 0\] {2}\[32, 32\]$/)]);
+    expect(copied).toContain('    ∇h1 = matmul(%65, %68)  [B, 32]\n');
     // an edit: the shapes follow
     await app.setAttr('units', '8');
     await until(lastForward).toBe('h2 = relu(%12) [B, 8]');

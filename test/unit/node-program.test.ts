@@ -7,7 +7,8 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { parseProject } from '../../engine/io/project';
-import { nodeProgram, primitiveText, type PrimitiveLine } from '../../engine/train/node-program';
+import { nodeProgram } from '../../engine/train/node-program';
+import { primitiveText, programText, type PrimitiveLine } from '../../engine/train/primitive-text';
 
 const EXAMPLES = join(__dirname, '..', '..', 'examples');
 const spiral = parseProject(readFileSync(join(EXAMPLES, 'spiral.bpstudio'), 'utf8'));
@@ -72,6 +73,8 @@ describe('a node’s program', () => {
     ]);
     expect(nodeProgram(p, 'sin_x2').backward.map((l) => l.op)).toEqual(['cos', 'mul']);
     expect(nodeProgram(p, 'x1_x2').backward.at(-1)!.name).toBe('∇x2');
+    // an add passes its gradient on as it is: no op of its own, which the text says
+    expect(programText(nodeProgram(p, 'sum'), 'add')).toBe('sum (add)\n  forward\n    sum = add(ln_x1, x1_x2)  [1]\n  backward: none\n');
   });
 
   it("takes the mean over the training batch (1/32), shapes per batch; the loss's backward ends at ∇out", () => {
