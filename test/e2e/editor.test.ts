@@ -610,7 +610,7 @@ describe('the editor in Chromium against web mode', () => {
     await app.page.context().grantPermissions(['clipboard-read', 'clipboard-write']);
     await section.getByRole('button', { name: 'Copy' }).click();
     await until(() => app.page.getByText("Copied h2's primitives").count()).toBe(1);
-    const copied = await app.page.evaluate(() => navigator.clipboard.readText());
+    const copied = await app.page.evaluate<string>('navigator.clipboard.readText()');
     expect(copied.split('\n').slice(0, 3)).toEqual(['h2 (dense)', '  forward', expect.stringMatching(/^ {4}%9 = transpose\(h2\.weight\) {2}perm \[1, 0\] {2}\[32, 32\]$/)]);
     expect(copied).toContain('    ∇h1 = matmul(%65, %68)  [B, 32]\n');
     // an edit: the shapes follow
