@@ -393,6 +393,9 @@ describe('training in Chromium against web mode', () => {
     await until(() => relu.getAttribute('aria-label')).toMatch(/^dead units: \d+ of r7's 16 units are zero on every row of step 300's batch/);
     expect(await relu.textContent()).toBe('dead');
     expect(await app.page.getByTestId('grad-r7').count()).toBe(0);
+    // the inspector says why
+    await app.select('r7');
+    await until(() => app.inspector.getByRole('region', { name: 'Gradient' }).getByText(/^\d+ of r7's 16 units are zero on every row of step 300's batch/).count()).toBe(1);
     expect(await app.page.getByTestId('grad-h7').count()).toBe(1);
     expect(await app.page.locator('[data-testid^="badge-"]').count()).toBe(1);
   });

@@ -323,12 +323,12 @@ describe('nodeGradient: one node in numbers (the inspector)', () => {
   const order = ['x', 'y', 'h1', 'h2', 'loss', 'alone'];
 
   it('a layer: its chip, the gradient back from each reader and back to each input', () => {
-    expect(nodeGradient(o, 'h1', order)).toEqual({ params: o.nodes.get('h1'), fromReaders: [{ node: 'h2', norm: 1 }], toInputs: [{ node: 'x', norm: 0.01 }] });
+    expect(nodeGradient(o, 'h1', order)).toEqual({ params: o.nodes.get('h1'), badge: null, fromReaders: [{ node: 'h2', norm: 1 }], toInputs: [{ node: 'x', norm: 0.01 }] });
   });
 
   it('a node without parameters: its wires only, in graph order (null where not finite); a node with nothing: null', () => {
-    expect(nodeGradient(o, 'loss', order)).toEqual({ params: null, fromReaders: [], toInputs: [{ node: 'y', norm: 0 }, { node: 'h2', norm: null }] });
-    expect(nodeGradient(o, 'x', order)).toEqual({ params: null, fromReaders: [{ node: 'h1', norm: 0.01 }], toInputs: [] });
+    expect(nodeGradient(o, 'loss', order)).toEqual({ params: null, badge: null, fromReaders: [], toInputs: [{ node: 'y', norm: 0 }, { node: 'h2', norm: null }] });
+    expect(nodeGradient(o, 'x', order)).toEqual({ params: null, badge: null, fromReaders: [{ node: 'h1', norm: 0.01 }], toInputs: [] });
     expect(nodeGradient(o, 'alone', order)).toBeNull();
   });
 });
@@ -510,5 +510,7 @@ describe('dead badges', () => {
     expect(data.r.grad).toBeUndefined();
     expect(data.h1.badge).toBeUndefined();
     expect(data.h1.grad?.badge?.kind).toBe('dead');
+    // and in the inspector: r's badge, with no chip and no wires
+    expect(nodeGradient(o, 'r', ['x', 'h1', 'r'])).toEqual({ params: null, badge: o.badges.get('r'), fromReaders: [], toInputs: [] });
   });
 });

@@ -270,6 +270,8 @@ export function edgeKey(source: string, target: string): string {
 export interface NodeGradient {
   /** Its chip (and badge), when it is a layer or parameter node with trainable tensors. */
   params: NodeGrad | null;
+  /** Its badge, where it has one and no chip (a relu node's dead units). */
+  badge: Badge | null;
   /** The gradient that comes back to it from each node that reads it (the edges node -> reader), in graph order. */
   fromReaders: { node: string; norm: number | null }[];
   /** The gradient it passes back to each of its inputs (the edges input -> node), in graph order. */
@@ -290,7 +292,8 @@ export function nodeGradient(o: GradientOverlay, id: string, order: readonly str
     if (up) toInputs.push({ node: other, norm: up.norm });
   }
   const params = o.nodes.get(id) ?? null;
-  return params || fromReaders.length || toInputs.length ? { params, fromReaders, toInputs } : null;
+  const badge = o.badges.get(id) ?? null;
+  return params || badge || fromReaders.length || toInputs.length ? { params, badge, fromReaders, toInputs } : null;
 }
 
 /** The edge lookup: (source, target) -> the norm of the gradient flowing back along it (NaN when not finite). */
