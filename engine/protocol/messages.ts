@@ -259,14 +259,33 @@ export const pytorchExport = obj({ text: str, fileName: str });
 export type PytorchExport = Infer<typeof pytorchExport>;
 
 /** One primitive, `name = op(args) attrs`, its shape with null for the batch (engine/train/node-program.ts). */
-const primitiveLine = obj({ name: str, op: str, args: arr(str), attrs: str, shape: arr(nullable(int)) });
+const primitiveLine = obj({
+  /** The value's name: a node's id, a tensor's name, `∇` and one of those for its gradient, else `%` and an index. */
+  name: str,
+  op: str,
+  /** Its inputs by name; a scalar constant as its number. */
+  args: arr(str),
+  /** Its attributes in words (`axes [1] · keepdims`); '' when none. */
+  attrs: str,
+  shape: arr(nullable(int)),
+});
 export type PrimitiveLineInfo = Infer<typeof primitiveLine>;
 
 /**
  * The reply to program: a node's forward primitives and the backward ones the gradients of the trainable tensors and
  * the input nodes need; a constant that depends on the batch size (a mean's 1/B) is for the training batch, `batch`.
  */
-export const programResult = obj({ node: str, batch: int, forward: arr(primitiveLine), backward: arr(primitiveLine) });
+export const programResult = obj({
+  node: str,
+  /** The batch size that constants depending on it (a mean's 1/B) are for: the training batch's. */
+  batch: int,
+  forward: arr(primitiveLine),
+  /**
+   * Only those the gradients of the trainable tensors and of the input nodes' values need (the VJPs also write what
+   * nothing reads; a plan drops those, and a training step the inputs' too).
+   */
+  backward: arr(primitiveLine),
+});
 export type ProgramResult = Infer<typeof programResult>;
 
 /**
@@ -342,7 +361,7 @@ const histogram = obj({
 });
 export type HistogramInfo = Infer<typeof histogram>;
 
-/** The reply to distributions; `deadUnits` for an output of [B, units, ...]: the units zero on every row. */
+/** The reply to distributions; `deadUnits` for a ReLU's output [B, units, ...] (hasReluUnits): the units zero on every row. */
 export const distributionsResult = obj({
   job: int,
   step: int,
@@ -538,8 +557,8 @@ export const engineEvent = union('event', {
      * source wired to two ports of one target is one edge); 0 where no gradient flows (out of a label or constant,
      * or into nothing the objective depends on); edges out of input nodes carry d objective / d input. null where
      * not finite, and `flow` null when no step was measured. Each train.step is measured, so after one both
-     * `flow` and `updateRatio` are that step's. Absent from hosts that predate it. `units`: the nodes whose value is
-     * [B, units, ...] with units that are zero on every row of the batch (dead, for a ReLU), and how many.
+     * `flow` and `updateRatio` are that step's. Absent from hosts that predate it. `units`: the nodes whose value is a
+     * ReLU's [B, units, ...] (hasReluUnits) with units that are zero on every row of the batch (dead), and how many.
      */
     flow: optional(
       nullable(

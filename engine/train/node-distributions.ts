@@ -27,15 +27,14 @@ export const BINS = 30;
 /** The share of the finite values that the central range may leave out at each end (nearest rank). */
 export const TAIL = 0.01;
 
-/** Counts of the finite values in `bins` equal bins over [lo, hi] (hi in the last), and of those outside. */
-function binned(values: ArrayLike<number>, lo: number, hi: number, bins: number): { counts: number[]; below: number; above: number } {
+/** Counts of `finite` (no NaN or infinity) in `bins` equal bins over [lo, hi] (hi in the last), and of those outside. */
+function binned(finite: ArrayLike<number>, lo: number, hi: number, bins: number): { counts: number[]; below: number; above: number } {
   const counts = new Array<number>(bins).fill(0);
   let below = 0;
   let above = 0;
   const width = (hi - lo) / bins;
-  for (let i = 0; i < values.length; i++) {
-    const v = values[i];
-    if (!Number.isFinite(v)) continue;
+  for (let i = 0; i < finite.length; i++) {
+    const v = finite[i];
     if (v < lo) below++;
     else if (v > hi) above++;
     // all in the middle bin when every value is the same

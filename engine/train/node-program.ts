@@ -1,22 +1,12 @@
 import { expandGraph, type Expansion, type GraphNode } from '../graph/expand';
 import type { IRNode } from '../ir/node';
 import { StudioError } from '../util/errors';
-import type { PrimitiveLine } from './primitive-text';
+import type { PrimitiveLineInfo as PrimitiveLine, ProgramResult } from '../protocol/messages';
 import { withTrainingDefaults, type Project } from '../io/project';
 import { gradients, inputValues, objectiveNode, resolveTargets, throwGraphErrors, type Targets } from './program';
 
-/** The primitives a project node expands into, and those reverse mode writes for its gradients. */
-export interface NodeProgram {
-  node: string;
-  /** The batch size that constants depending on it (a mean's 1/B) are for: the training batch's. */
-  batch: number;
-  forward: PrimitiveLine[];
-  /**
-   * Only those the gradients of the trainable tensors and of the input nodes' values need (the VJPs also write what
-   * nothing reads; a plan drops those, and a training step the inputs' too).
-   */
-  backward: PrimitiveLine[];
-}
+/** The primitives a project node expands into, and those reverse mode writes for its gradients (as the protocol has it). */
+export type NodeProgram = ProgramResult;
 
 /** The training step's forward and backward graph, before any backend fuses it. */
 interface Written {

@@ -2,19 +2,7 @@
  * A node's primitives as text, one op a line (node-program.ts writes them): what `bpstudio program` prints and the
  * app's Primitives section copies. Pure, for the renderer too.
  */
-import type { Dim } from '../ir/shape';
-
-/** One primitive of a node's program: `name = op(args) attrs`, of `shape` (null: the batch dimension). */
-export interface PrimitiveLine {
-  /** The value's name: a node's id, a tensor's name, `∇` and one of those for its gradient, else `%` and an index. */
-  name: string;
-  op: string;
-  /** Its inputs by name; a scalar constant as its number. */
-  args: string[];
-  /** Its attributes in words (`axes [1] keepdims`); '' when none. */
-  attrs: string;
-  shape: Dim[];
-}
+import type { PrimitiveLineInfo as PrimitiveLine } from '../protocol/messages';
 
 /** A primitive as one line of text: `name = op(args)  attrs  [shape]` (B for the batch). */
 export function primitiveText(l: PrimitiveLine): string {

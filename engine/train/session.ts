@@ -564,8 +564,8 @@ export class Session {
   }
 
   /**
-   * flowNorms, and the units of each node's value ([B, units, ...]) that are zero on every one of these rows: dead,
-   * for a ReLU, passing no gradient back (flowProgram's unitsKey).
+   * flowNorms, and the units of each ReLU node's value (hasReluUnits: [B, units, ...]) that are zero on every one of
+   * these rows: dead, passing no gradient back (flowProgram's unitsKey).
    */
   async flow(rows: ArrayLike<number>): Promise<{ edges: (Edge & { norm: number })[]; units: { node: string; dead: number; units: number }[] }> {
     if (this.pending.length) await this.drain();

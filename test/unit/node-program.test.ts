@@ -8,7 +8,8 @@ import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { parseProject } from '../../engine/io/project';
 import { nodeProgram } from '../../engine/train/node-program';
-import { primitiveText, programText, type PrimitiveLine } from '../../engine/train/primitive-text';
+import type { PrimitiveLineInfo as PrimitiveLine } from '../../engine/protocol/messages';
+import { primitiveText, programText } from '../../engine/train/primitive-text';
 
 const EXAMPLES = join(__dirname, '..', '..', 'examples');
 const spiral = parseProject(readFileSync(join(EXAMPLES, 'spiral.bpstudio'), 'utf8'));
